@@ -1,0 +1,58 @@
+"""skasc: acoustic scene classification as scikit-learn estimators.
+
+The attention CRNN of Phan et al., "Spatio-Temporal Attention Pooling for Audio
+Scene Classification" (Interspeech 2019), as a chain of scikit-learn transformers
+and skorch estimators::
+
+    recordings -> AudioLoader -> MinStatsDenoiser -> Segmenter
+               -> LogMelExtractor | GammatoneExtractor
+               -> RecordingFusion(AttCRNNClassifier -> calibrated LinearSVC)
+
+Public names are imported lazily, so ``import skasc`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_audio": "skasc.audio",
+    "AudioLoader": "skasc.audio",
+    "Segmenter": "skasc.segment",
+    "MinStatsDenoiser": "skasc.denoise",
+    "LogMelExtractor": "skasc.features",
+    "GammatoneExtractor": "skasc.features",
+    "FrontEnd": "skasc.frontend",
+    "AttCRNNClassifier": "skasc.nn",
+    "CNNBaselineClassifier": "skasc.nn",
+    "RecordingFusion": "skasc.fusion",
+    "SystemFusion": "skasc.fusion",
+    "make_att_crnn_pipeline": "skasc.pipelines",
+    "make_cnn_baseline_pipeline": "skasc.pipelines",
+    "make_fused_pipeline": "skasc.pipelines",
+    "load_litis_rouen": "skasc.datasets",
+    "LitisSplits": "skasc.datasets",
+    "make_scenes": "skasc.datasets",
+    "write_litis_layout": "skasc.datasets",
+    "evaluate": "skasc.evaluation",
+    "EvaluationReport": "skasc.evaluation",
+    "save": "skasc.persistence",
+    "load": "skasc.persistence",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'skasc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

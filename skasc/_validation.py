@@ -1,0 +1,73 @@
+"""Parameter validation shared by every skasc estimator.
+
+Messages follow scikit-learn's template, e.g.
+"The 'n_mels' parameter of LogMelExtractor must be an int in the range [1, inf). Got 0 instead."
+All errors raised here subclass ``ValueError`` or ``TypeError`` so ordinary
+``except`` clauses catch them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable
+
+import numpy as np
+
+
+def _owner(estimator: Any) -> str:
+    return estimator if isinstance(estimator, str) else type(estimator).__name__
+
+
+def check_int(value: Any, name: str, estimator: Any, *, low: int | None = None,
+              high: int | None = None, allow_none: bool = False) -> int | None:
+    """Check that ``value`` is an int in ``[low, high]`` and return it."""
+    if value is None and allow_none:
+        return None
+    lo = "-inf" if low is None else low
+    hi = "inf" if high is None else high
+    rng = f"[{lo}, {hi}{']' if high is not None else ')'}"
+    extra = " or None" if allow_none else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The '{name}' parameter of {_owner(estimator)} must be an int in the range "
+            f"{rng}{extra}. Got {value!r} instead.")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(
+            f"The '{name}' parameter of {_owner(estimator)} must be an int in the range "
+            f"{rng}{extra}. Got {value!r} instead.")
+    return int(value)
+
+
+def check_real(value: Any, name: str, estimator: Any, *, low: float | None = None,
+               high: float | None = None, low_inclusive: bool = True,
+               high_inclusive: bool = True, allow_none: bool = False) -> float | None:
+    """Check that ``value`` is a finite real number in the given interval."""
+    if value is None and allow_none:
+        return None
+    lo = "-inf" if low is None else low
+    hi = "inf" if high is None else high
+    rng = (("[" if low_inclusive and low is not None else "(") + f"{lo}, {hi}"
+           + ("]" if high_inclusive and high is not None else ")"))
+    extra = " or None" if allow_none else ""
+    msg = (f"The '{name}' parameter of {_owner(estimator)} must be a float in the range "
+           f"{rng}{extra}. Got {value!r} instead.")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(msg)
+    if not np.isfinite(value):
+        raise ValueError(msg)
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        raise ValueError(msg)
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        raise ValueError(msg)
+    return float(value)
+
+
+def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) -> Any:
+    """Check that ``value`` is one of ``options``."""
+    options = list(options)
+    if value not in options:
+        shown = ", ".join(repr(o) for o in options)
+        raise ValueError(
+            f"The '{name}' parameter of {_owner(estimator)} must be one of {{{shown}}}. "
+            f"Got {value!r} instead.")
+    return value

@@ -1,0 +1,1 @@
+"""Signal processing as pure functions (the layer under the transformers)."""

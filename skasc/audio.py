@@ -1,0 +1,327 @@
+"""Reading recordings: audio files or arrays -> mono waveforms at one sampling rate.
+
+This is the first stage of the skasc pipeline. It turns what a user has (paths
+of audio files, arrays in memory, or a mix of both) into a batch of mono
+float32 waveforms at a common sampling rate (22050 Hz, the rate of Phan et al.
+2019), ready for :class:`skasc.MinStatsDenoiser` and :class:`skasc.Segmenter`.
+
+Input conventions
+-----------------
+A *batch* ``X`` is a list (or tuple, or 1-D object ndarray) with one item per
+recording. An item is either
+
+* a path (``str`` or ``os.PathLike``) to a WAV, FLAC or OGG file of any bit
+  depth, sampling rate and number of channels; or
+* an ndarray of shape ``(n_samples,)`` (mono) or ``(n_channels, n_samples)``
+  (multi-channel, channels first, as in librosa; *not* soundfile's
+  ``(n_samples, n_channels)``), sampled at ``input_sr`` Hz. Floating-point
+  arrays are taken as they are (full scale is 1.0); integer PCM arrays are
+  scaled by ``2 ** (bits - 1)`` (e.g. int16 by 32768), the convention of
+  soundfile, so an int16 array and the file it came from load identically.
+
+Channels are averaged to mono and the waveform is resampled with soxr when its
+rate differs from ``sr``. A bare 1-D or 2-D numeric array is refused as ``X``
+because it is ambiguous (one recording, or a batch?): pass ``[x]`` for one
+recording, or ``list(X)`` for a batch of mono recordings stored as rows.
+
+The output batch has the recording axis first: an ndarray of shape
+``(n_recordings, n_samples)`` when all recordings have the same length, else a
+1-D object ndarray of per-recording 1-D arrays (see :mod:`skasc._recordings`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import soundfile as sf
+import soxr
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from skasc._recordings import stack_recordings
+from skasc._validation import check_int
+
+__all__ = ["AudioFileError", "load_audio", "AudioLoader"]
+
+_RESAMPLE_QUALITY = "HQ"
+
+
+class AudioFileError(ValueError):
+    """An audio file is missing, unreadable, empty or holds non-finite samples.
+
+    Subclasses ``ValueError``, and its message names the file's path.
+    """
+
+
+def _downmix(data: np.ndarray, channel_axis: int) -> np.ndarray:
+    """Average channels (float32); ``data`` is 2-D."""
+    if data.shape[channel_axis] == 1:
+        mono = np.take(data, 0, axis=channel_axis)
+    else:
+        mono = data.mean(axis=channel_axis, dtype=np.float64)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _resample(x: np.ndarray, in_sr: int, out_sr: int) -> np.ndarray:
+    if in_sr == out_sr:
+        return x
+    return np.ascontiguousarray(
+        soxr.resample(x, in_sr, out_sr, quality=_RESAMPLE_QUALITY), dtype=np.float32)
+
+
+def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
+    """Read an audio file as a mono float32 waveform at ``sr`` Hz.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A WAV, FLAC or OGG file (any bit depth, sampling rate and number of
+        channels; anything libsndfile reads).
+    sr : int, default=22050
+        Output sampling rate in Hz (22050 Hz in Phan et al. 2019). The file is
+        resampled with soxr ("HQ" quality) when its own rate differs.
+
+    Returns
+    -------
+    waveform : ndarray of shape (n_samples,), dtype float32
+        The channels averaged to mono; full scale is 1.0. ``n_samples`` is
+        ``n_frames * sr / file_sr`` rounded to an integer by soxr (e.g. 1 s
+        at 48000 Hz gives 22050 samples at 22050 Hz).
+
+    Raises
+    ------
+    AudioFileError
+        (a ``ValueError``) naming the path, when the file is missing, is a
+        directory, cannot be read or decoded, holds no samples, or holds NaN
+        or infinite samples.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, soundfile as sf
+    >>> from skasc.audio import load_audio
+    >>> t = np.arange(2 * 48000) / 48000
+    >>> stereo = np.stack([np.sin(2 * np.pi * 440 * t)] * 2, axis=1) * 0.5
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> sf.write(path, stereo, 48000, subtype="PCM_16")
+    >>> x = load_audio(path, sr=22050)
+    >>> x.shape, x.dtype
+    ((44100,), dtype('float32'))
+    """
+    sr = check_int(sr, "sr", "load_audio", low=1)
+    return _read_file(path, sr)
+
+
+def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
+    shown = os.fsdecode(path)
+    if not os.path.exists(path):
+        raise AudioFileError(f"Audio file {shown!r} does not exist.")
+    if os.path.isdir(path):
+        raise AudioFileError(
+            f"Audio file {shown!r} is a directory; expected the path of an audio file.")
+    try:
+        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
+    except PermissionError as exc:
+        raise AudioFileError(
+            f"Audio file {shown!r} cannot be read: permission denied.") from exc
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
+        raise AudioFileError(
+            f"Audio file {shown!r} could not be read as audio (corrupt or unsupported "
+            f"format; WAV, FLAC and OGG are supported): {exc}") from exc
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
+    if not np.isfinite(data).all():
+        raise AudioFileError(f"Audio file {shown!r} contains NaN or inf samples.")
+    x = _resample(_downmix(data, channel_axis=1), int(file_sr), sr)
+    if x.size == 0:
+        raise AudioFileError(
+            f"Audio file {shown!r} is too short ({data.shape[0]} samples at {file_sr} Hz) "
+            f"to be resampled to {sr} Hz.")
+    return x
+
+
+def _array_to_float(x: np.ndarray, index: int) -> np.ndarray:
+    """Scale a real array to float32 with full scale 1.0."""
+    kind = x.dtype.kind
+    if kind == "f":
+        return x.astype(np.float32, copy=False)
+    if kind == "i":
+        scale = float(2 ** (8 * x.dtype.itemsize - 1))
+        return (x.astype(np.float64) / scale).astype(np.float32)
+    if kind == "u":
+        half = float(2 ** (8 * x.dtype.itemsize - 1))
+        return ((x.astype(np.float64) - half) / half).astype(np.float32)
+    raise TypeError(
+        f"Recording {index} has dtype {x.dtype}; expected a real numeric (float or "
+        "integer PCM) array.")
+
+
+def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.ndarray:
+    """One recording (path or array) -> mono float32 waveform at ``sr`` Hz.
+
+    Arrays are ``(n_samples,)`` or channels-first ``(n_channels, n_samples)`` at
+    ``input_sr`` Hz (``None``: already at ``sr``). Errors name ``index``.
+    """
+    if isinstance(item, (str, os.PathLike)):
+        try:
+            return _read_file(item, sr)
+        except AudioFileError as exc:
+            raise AudioFileError(f"Recording {index}: {exc}") from exc
+    if not isinstance(item, np.ndarray):
+        raise TypeError(
+            f"Recording {index} is a {type(item).__name__}; expected a path (str or "
+            "os.PathLike) or an ndarray of shape (n_samples,) or (n_channels, n_samples).")
+    if item.ndim not in (1, 2):
+        raise ValueError(
+            f"Recording {index} has shape {item.shape}; expected (n_samples,) or "
+            "(n_channels, n_samples) with channels first.")
+    if item.size == 0:
+        raise ValueError(f"Recording {index} is empty (shape {item.shape}).")
+    x = _array_to_float(item, index)
+    if not np.isfinite(x).all():
+        raise ValueError(f"Recording {index} contains NaN or inf samples.")
+    if x.ndim == 2:
+        x = _downmix(x, channel_axis=0)
+    else:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    in_sr = sr if input_sr is None else input_sr
+    y = _resample(x, in_sr, sr)
+    if y.size == 0:
+        raise ValueError(
+            f"Recording {index} is too short ({x.shape[-1]} samples at {in_sr} Hz) to be "
+            f"resampled to {sr} Hz.")
+    return y
+
+
+def _check_batch(X: Any) -> list:
+    """Return the recordings of ``X`` as a list, refusing ambiguous inputs."""
+    if isinstance(X, (str, bytes, os.PathLike)):
+        raise ValueError(
+            f"AudioLoader expected a list of recordings; got a single path {X!r}. "
+            "Pass a list of paths, e.g. [path].")
+    if isinstance(X, np.ndarray):
+        if X.dtype == object or X.dtype.kind in "US":
+            if X.ndim != 1:
+                raise ValueError(
+                    f"AudioLoader expected a 1-D array or list of recordings; got an array "
+                    f"of shape {X.shape}.")
+            items = list(X)
+        elif X.dtype.kind in "biufc":
+            if X.ndim <= 1:
+                raise ValueError(
+                    f"AudioLoader expected a list of recordings; got a single numeric "
+                    f"array of shape {X.shape}. Pass [x] for one recording.")
+            raise ValueError(
+                f"AudioLoader expected a list of recordings; got a dense numeric array "
+                f"of shape {X.shape}, which is ambiguous (one multi-channel recording or "
+                "a batch?). Pass [x] for one recording of shape (n_channels, n_samples), "
+                "or list(X) for a batch of mono recordings stored as rows.")
+        else:
+            raise TypeError(
+                f"AudioLoader expected a list of recordings; got an array of dtype {X.dtype}.")
+    else:
+        try:
+            items = list(X)
+        except TypeError as exc:
+            raise TypeError(
+                f"AudioLoader expected a list of recordings (paths or arrays); got "
+                f"{type(X).__name__}.") from exc
+    if not items:
+        raise ValueError("AudioLoader expected at least one recording; X is empty.")
+    return items
+
+
+class AudioLoader(TransformerMixin, BaseEstimator):
+    """Load recordings (paths or arrays) as mono float32 waveforms at ``sr`` Hz.
+
+    A stateless transformer (``fit`` learns nothing): reads each file with
+    soundfile, averages channels to mono and resamples with soxr. See the
+    module docstring for the input conventions.
+
+    Parameters
+    ----------
+    sr : int, default=22050
+        Output sampling rate in Hz (22050 Hz in Phan et al. 2019).
+    input_sr : int or None, default=None
+        Sampling rate in Hz of the recordings given as arrays; ``None`` means
+        they are already at ``sr``. Files carry their own rate.
+    n_jobs : int or None, default=None
+        Number of joblib workers across recordings (threads by default; a
+        ``joblib.parallel_config`` backend overrides). ``None`` or 1 runs
+        sequentially; -1 uses all cores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skasc.audio import AudioLoader
+    >>> rng = np.random.default_rng(0)
+    >>> three_s = rng.standard_normal(3 * 44100).astype(np.float32) * 0.1
+    >>> stereo = rng.standard_normal((2, 3 * 44100)).astype(np.float32) * 0.1
+    >>> X = AudioLoader(sr=22050, input_sr=44100).fit_transform([three_s, stereo])
+    >>> X.shape, X.dtype
+    ((2, 66150), dtype('float32'))
+    """
+
+    def __init__(self, *, sr: int = 22050, input_sr: int | None = None,
+                 n_jobs: int | None = None) -> None:
+        self.sr = sr
+        self.input_sr = input_sr
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def _validate_params(self) -> None:
+        check_int(self.sr, "sr", self, low=1)
+        check_int(self.input_sr, "input_sr", self, low=1, allow_none=True)
+        n_jobs = check_int(self.n_jobs, "n_jobs", self, allow_none=True)
+        if n_jobs == 0:
+            raise ValueError(
+                "The 'n_jobs' parameter of AudioLoader must be a non-zero int or None. "
+                "Got 0 instead.")
+
+    def fit(self, X: Any, y: Any = None) -> "AudioLoader":
+        """Check the parameters; nothing is learned.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        self : AudioLoader
+        """
+        self._validate_params()
+        return self
+
+    def transform(self, X: Sequence[Any]) -> np.ndarray:
+        """Load a batch of recordings.
+
+        Parameters
+        ----------
+        X : list of (path or ndarray), length n_recordings
+            Paths of audio files, or arrays of shape ``(n_samples,)`` or
+            ``(n_channels, n_samples)`` at ``input_sr`` Hz; mixing is allowed.
+
+        Returns
+        -------
+        waveforms : ndarray of shape (n_recordings, n_samples), dtype float32
+            Mono waveforms at ``sr`` Hz; a 1-D object ndarray of per-recording
+            ``(n_samples_i,)`` arrays when lengths differ.
+        """
+        self._validate_params()
+        items = _check_batch(X)
+        kwargs = {"sr": int(self.sr),
+                  "input_sr": None if self.input_sr is None else int(self.input_sr)}
+        if self.n_jobs is None or self.n_jobs == 1 or len(items) == 1:
+            waves = [_as_waveform(item, index=i, **kwargs) for i, item in enumerate(items)]
+        else:
+            waves = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(_as_waveform)(item, index=i, **kwargs)
+                for i, item in enumerate(items))
+        return stack_recordings(waves)

@@ -1,0 +1,270 @@
+"""The ``skasc`` command: ``demo``, ``fit``, ``predict`` and ``evaluate``.
+
+Heavy modules (torch, skorch, librosa) are imported inside the sub-commands, so
+``skasc --help`` answers at once. Bad arguments and missing files end with exit
+code 2 and a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import sys
+import time
+from typing import Sequence
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+# ----------------------------------------------------------------------------- inputs
+def label_from_filename(path: str) -> str:
+    """The class of a file named ``<class><number>.<ext>`` (the LITIS convention).
+
+    >>> label_from_filename("data/metro-paris12.wav")
+    'metro-paris'
+    """
+    stem = os.path.splitext(os.path.basename(path))[0]
+    label = re.sub(r"[_\-\s]*\d+$", "", stem)
+    return label or stem
+
+
+def collect_audio(folder: str) -> list[str]:
+    """Audio files directly inside ``folder`` or below it, sorted."""
+    if not os.path.exists(folder):
+        raise CLIError(f"no such file or folder: {folder}")
+    if os.path.isfile(folder):
+        return [folder]
+    paths = sorted(os.path.join(root, f) for root, _, files in os.walk(folder)
+                   for f in files if f.lower().endswith(AUDIO_EXTENSIONS))
+    if not paths:
+        raise CLIError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found in {folder}")
+    return paths
+
+
+def read_labels_csv(csv_path: str, folder: str) -> tuple[list[str], list[str]]:
+    """Rows ``file,label`` (file relative to ``folder`` or absolute); a header row is allowed."""
+    if not os.path.isfile(csv_path):
+        raise CLIError(f"labels file not found: {csv_path}")
+    paths, labels = [], []
+    with open(csv_path, newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 2:
+                raise CLIError(f"{csv_path}:{lineno}: expected 'file,label', got {row!r}")
+            name, label = row[0].strip(), row[1].strip()
+            if lineno == 1 and name.lower() in {"file", "filename", "path"}:
+                continue
+            path = name if os.path.isabs(name) else os.path.join(folder, name)
+            if not os.path.isfile(path):
+                raise CLIError(f"{csv_path}:{lineno}: audio file not found: {path}")
+            paths.append(path)
+            labels.append(label)
+    if not paths:
+        raise CLIError(f"{csv_path} lists no recordings")
+    return paths, labels
+
+
+def labelled_recordings(folder: str, labels_csv: str | None) -> tuple[list[str], list[str]]:
+    if labels_csv:
+        return read_labels_csv(labels_csv, folder)
+    paths = collect_audio(folder)
+    return paths, [label_from_filename(p) for p in paths]
+
+
+# ----------------------------------------------------------------------------- commands
+def _build(args: argparse.Namespace):
+    from .pipelines import make_att_crnn_pipeline, make_cnn_baseline_pipeline
+
+    factory = make_att_crnn_pipeline if args.network == "att_crnn" else make_cnn_baseline_pipeline
+    return factory(args.features, classifier=args.classifier, svm_C=args.C,
+                   max_epochs=args.epochs, lr=args.lr, random_state=args.seed,
+                   n_jobs=args.jobs, verbose=1)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .persistence import save
+
+    paths, labels = labelled_recordings(args.data, args.labels)
+    if len(set(labels)) < 2:
+        raise CLIError(f"need at least two classes to fit; found {sorted(set(labels))}")
+    print(f"Fitting on {len(paths)} recordings of {len(set(labels))} classes ...")
+    pipe = _build(args).fit(paths, labels)
+    save(pipe, args.model)
+    print(f"Saved the fitted pipeline to {args.model}")
+    return 0
+
+
+def _load_model(path: str):
+    from .persistence import load
+
+    if not os.path.isfile(path):
+        raise CLIError(f"model file not found: {path}")
+    return load(path)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    pipe = _load_model(args.model)
+    paths = [p for item in args.audio for p in collect_audio(item)]
+    predictions = pipe.predict(paths)
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["file", "label"])
+        for path, label in zip(paths, predictions):
+            writer.writerow([path, label])
+    finally:
+        if args.out:
+            out.close()
+            print(f"Wrote {len(paths)} predictions to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score
+
+    pipe = _load_model(args.model)
+    paths, labels = labelled_recordings(args.data, args.labels)
+    unseen = sorted(set(labels) - {str(c) for c in pipe.classes_})
+    if unseen:
+        raise CLIError(f"labels never seen in fit: {unseen}; the model knows {list(pipe.classes_)}")
+    pred = np.asarray(pipe.predict(paths)).astype(str)
+    labels = np.asarray(labels)
+    print(f"recordings: {len(paths)}")
+    print(f"accuracy:        {100 * accuracy_score(labels, pred):6.2f} %")
+    print(f"macro F1:        {100 * f1_score(labels, pred, average='macro', zero_division=0):6.2f} %")
+    print(f"macro precision: "
+          f"{100 * precision_score(labels, pred, average='macro', zero_division=0):6.2f} %")
+    classes = [str(c) for c in pipe.classes_]
+    cm = confusion_matrix(labels, pred, labels=classes)
+    print("confusion matrix (rows: true, columns: predicted):")
+    print("  ".join(classes))
+    print(cm)
+    if args.figure:
+        from .plotting import plot_confusion_matrix
+        plot_confusion_matrix(cm, classes, path=args.figure)
+        print(f"Saved {args.figure}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(out_dir=args.out, n_classes=args.classes, n_per_class=args.per_class,
+             n_splits=args.splits, max_epochs=args.epochs, lr=args.lr, seed=args.seed,
+             fusion=args.fusion, baseline=not args.no_baseline, n_jobs=args.jobs)
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit code 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float) -> None:
+    p.add_argument("--epochs", type=_positive_int, default=epochs,
+                   help=f"training epochs (default {epochs}; the paper uses 500)")
+    p.add_argument("--lr", type=_positive_float, default=lr,
+                   help=f"Adam learning rate (default {lr:g}; the paper uses 1e-4 over 500 epochs)")
+    p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    p.add_argument("--jobs", type=int, default=None, help="recordings featurised in parallel")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="skasc", description="Acoustic scene classification with the "
+                     "spatio-temporal attention CRNN of Phan et al. (Interspeech 2019).")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="train and evaluate the full system on a generated corpus")
+    demo.add_argument("--out", default="skasc-demo", help="folder for the report and PNG figures")
+    demo.add_argument("--classes", type=_positive_int, default=5)
+    demo.add_argument("--per-class", type=_positive_int, default=8,
+                      help="30-s recordings per class (default 8)")
+    demo.add_argument("--splits", type=_positive_int, default=3)
+    demo.add_argument("--fusion", action="store_true",
+                      help="also train logGam systems and report the fused rows")
+    demo.add_argument("--no-baseline", action="store_true", help="skip the CNN baseline")
+    _add_training_options(demo, epochs=12, lr=1e-3)
+    demo.set_defaults(func=cmd_demo)
+
+    fit = sub.add_parser("fit", help="fit a pipeline on a folder of labelled recordings")
+    fit.add_argument("data", help="folder of audio files (class taken from '<class><number>.wav')")
+    fit.add_argument("--labels", help="CSV of 'file,label' rows instead of file names")
+    fit.add_argument("--model", required=True, help="where to save the fitted pipeline")
+    fit.add_argument("--network", choices=["att_crnn", "cnn_baseline"], default="att_crnn")
+    fit.add_argument("--features", choices=["logmel", "loggam"], default="logmel")
+    fit.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
+    fit.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
+    _add_training_options(fit, epochs=500, lr=1e-4)
+    fit.set_defaults(func=cmd_fit)
+
+    predict = sub.add_parser("predict", help="label recordings with a saved pipeline")
+    predict.add_argument("model")
+    predict.add_argument("audio", nargs="+", help="audio files or folders")
+    predict.add_argument("--out", help="CSV to write (default: standard output)")
+    predict.set_defaults(func=cmd_predict)
+
+    evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")
+    evaluate.add_argument("model")
+    evaluate.add_argument("data")
+    evaluate.add_argument("--labels", help="CSV of 'file,label' rows instead of file names")
+    evaluate.add_argument("--figure", help="save the confusion matrix as this PNG")
+    evaluate.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+    return f"skasc {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        code = args.func(args)
+    except CLIError as exc:
+        print(f"skasc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError) as exc:
+        # skasc's own errors are ValueError/TypeError with a message naming the input.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"skasc {args.command}: error: {first}", file=sys.stderr)
+        return 2
+    if args.command != "demo":
+        print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Short-time power spectra and log compression for fixed-length segments.
+
+Framing used throughout skasc (Phan et al. 2019, Sec. 4.2): a 2-s segment at
+``sr = 22050`` Hz is cut into 50-ms Hann frames with 50 % overlap, giving
+``T = 80`` frames.  In samples:
+
+* ``n_fft = win_length = round(frame_duration * sr)`` -- Python's ``round``
+  (half to even), so ``0.05 * 22050 = 1102.5`` gives **1102**;
+* ``hop_length = round(n_fft * (1 - overlap))`` (at least 1), so **551**;
+* frames start at ``t * hop_length`` *inside* the segment (``center=False``)
+  and the segment's end is zero-padded by ``n_fft - hop_length`` samples, so
+  that ``n_frames = n_samples // hop_length`` (``44100 // 551 = 80``) and no
+  frame sees audio outside its own segment.  A segment's features therefore do
+  not depend on its neighbours; the last frame covers the final half frame of
+  the segment followed by zeros.
+
+All functions are pure, take keyword-only parameters, and return float32.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["frame_lengths", "n_frames", "power_spectrogram", "log_compress",
+           "log_filterbank"]
+
+
+def frame_lengths(*, sr: int, frame_duration: float = 0.05,
+                  overlap: float = 0.5) -> tuple[int, int]:
+    """Frame and hop lengths in samples for a frame duration and an overlap.
+
+    Parameters
+    ----------
+    sr : int
+        Sampling rate in Hz.
+    frame_duration : float, default=0.05
+        Frame (window) length in seconds; 50 ms in the paper.
+    overlap : float, default=0.5
+        Fraction of a frame shared with the next one, in ``[0, 1)``.
+
+    Returns
+    -------
+    n_fft : int
+        Frame length = FFT length = window length, ``round(frame_duration * sr)``
+        (Python's half-to-even rounding: 1102 at 22050 Hz).
+    hop_length : int
+        ``max(1, round(n_fft * (1 - overlap)))`` (551 for the defaults).
+
+    Examples
+    --------
+    >>> frame_lengths(sr=22050)
+    (1102, 551)
+    """
+    n_fft = int(round(frame_duration * sr))
+    hop_length = max(1, int(round(n_fft * (1.0 - overlap))))
+    return n_fft, hop_length
+
+
+def n_frames(n_samples: int, *, hop_length: int) -> int:
+    """Number of frames of a segment of ``n_samples`` samples.
+
+    With skasc's framing (frames start inside the segment, end zero-padded)
+    this is ``n_samples // hop_length``.
+
+    Examples
+    --------
+    >>> n_frames(44100, hop_length=551)
+    80
+    """
+    return int(n_samples) // int(hop_length)
+
+
+def _check_frames(n_samples: int, n_fft: int, hop_length: int) -> None:
+    if n_fft < 2:
+        raise ValueError(f"n_fft must be at least 2; got {n_fft}.")
+    if not 1 <= hop_length <= n_fft:
+        raise ValueError(f"hop_length must be in [1, n_fft={n_fft}]; got {hop_length}.")
+    if n_samples < hop_length:
+        raise ValueError(
+            f"Segments of {n_samples} samples are shorter than one hop "
+            f"({hop_length} samples) and give no frame; use longer segments.")
+
+
+def power_spectrogram(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
+    """Power spectrogram ``|STFT|**2`` of one or many segments, Hann window.
+
+    Parameters
+    ----------
+    y : ndarray of shape (..., n_samples)
+        Audio; any leading axes (e.g. ``(n_segments, n_channels)``) are
+        transformed in one batched :func:`librosa.stft` call.
+    n_fft : int
+        Frame length = window length = FFT length, in samples.
+    hop_length : int
+        Frame advance in samples.
+
+    Returns
+    -------
+    S : ndarray of shape (..., n_fft // 2 + 1, n_frames), float32
+        Power per FFT bin and frame, ``n_frames = n_samples // hop_length``
+        (frames start inside the segment; its end is zero-padded by
+        ``n_fft - hop_length`` samples, see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.zeros((3, 2, 44100), dtype=np.float32)
+    >>> power_spectrogram(y, n_fft=1102, hop_length=551).shape
+    (3, 2, 552, 80)
+    """
+    import librosa  # heavy import, kept out of ``import skasc``
+
+    y = np.asarray(y, dtype=np.float32)
+    _check_frames(y.shape[-1], n_fft, hop_length)
+    pad = [(0, 0)] * (y.ndim - 1) + [(0, n_fft - hop_length)]
+    padded = np.pad(y, pad) if n_fft > hop_length else y
+    spec = librosa.stft(padded, n_fft=n_fft, hop_length=hop_length, win_length=n_fft,
+                        window="hann", center=False, dtype=np.complex64)
+    power = np.square(spec.real)
+    power += np.square(spec.imag)
+    return power
+
+
+def log_compress(S: np.ndarray, *, floor: float = 1e-10) -> np.ndarray:
+    """``10 * log10(max(S, floor))`` with a fixed floor, in dB re 1.
+
+    The floor is absolute, never relative to the maximum of a clip, so a
+    segment's features do not depend on the rest of the recording, and silence
+    maps to the finite value ``10 * log10(floor)`` (-100 dB by default).
+    Equals ``librosa.power_to_db(S, ref=1.0, amin=floor, top_db=None)``.
+
+    Parameters
+    ----------
+    S : ndarray of any shape
+        Non-negative powers.
+    floor : float, default=1e-10
+        Smallest power kept, > 0.
+
+    Returns
+    -------
+    S_db : ndarray of the same shape, float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_compress(np.array([0.0, 1.0, 100.0])).tolist()
+    [-100.0, 0.0, 20.0]
+    """
+    if not floor > 0:
+        raise ValueError(f"floor must be > 0; got {floor!r}.")
+    out = np.maximum(np.asarray(S, dtype=np.float32), np.float32(floor))
+    np.log10(out, out=out)
+    out *= np.float32(10.0)
+    return out
+
+
+def _apply_weights(weights: np.ndarray, power: np.ndarray) -> np.ndarray:
+    """``weights @ power`` over leading axes as one GEMM, -> (..., n_bands, n_frames)."""
+    lead, (n_bins, n_t) = power.shape[:-2], power.shape[-2:]
+    flat = power.reshape(-1, n_bins, n_t)
+    # (n_bins, batch * n_frames): one large matrix product is faster than a
+    # batched matmul of many small ones.
+    cols = np.ascontiguousarray(flat.transpose(1, 0, 2)).reshape(n_bins, -1)
+    bands = (weights @ cols).reshape(weights.shape[0], flat.shape[0], n_t)
+    return np.ascontiguousarray(bands.transpose(1, 0, 2)).reshape(
+        *lead, weights.shape[0], n_t)
+
+
+def log_filterbank(y: np.ndarray, *, weights: np.ndarray | Sequence[np.ndarray],
+                   n_fft: int, hop_length: int, floor: float = 1e-10
+                   ) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Log filterbank energies ``log_compress(weights @ power_spectrogram(y))``.
+
+    Several filterbanks (e.g. Mel and gammatone) may share one STFT by passing
+    a sequence of weight matrices.
+
+    Parameters
+    ----------
+    y : ndarray of shape (..., n_samples)
+        Audio segments.
+    weights : ndarray of shape (n_bands, n_fft // 2 + 1) or sequence of them
+        Filterbank weights on the FFT bins.
+    n_fft, hop_length : int
+        Framing, see :func:`power_spectrogram`.
+    floor : float, default=1e-10
+        Fixed power floor of :func:`log_compress`.
+
+    Returns
+    -------
+    S_db : ndarray of shape (..., n_bands, n_frames), float32, or a tuple of
+        them (one per weight matrix) when ``weights`` is a sequence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.ones((4, 552), dtype=np.float32) / 552
+    >>> log_filterbank(np.zeros((2, 44100)), weights=w, n_fft=1102,
+    ...                hop_length=551).shape
+    (2, 4, 80)
+    """
+    single = isinstance(weights, np.ndarray)
+    banks = [weights] if single else list(weights)
+    n_bins = n_fft // 2 + 1
+    for w in banks:
+        if w.ndim != 2 or w.shape[1] != n_bins:
+            raise ValueError(
+                f"weights must have shape (n_bands, n_fft // 2 + 1 = {n_bins}); "
+                f"got {w.shape}.")
+    power = power_spectrogram(y, n_fft=n_fft, hop_length=hop_length)
+    out = tuple(log_compress(_apply_weights(np.asarray(w, dtype=np.float32), power),
+                             floor=floor) for w in banks)
+    return out[0] if single else out

@@ -1,0 +1,655 @@
+"""Recording-level decisions from segment-level posteriors.
+
+Phan et al. (2019) classify every 2-second segment of a recording and derive the
+label of the whole (30-second) recording by *probabilistic multiplicative fusion
+followed by likelihood maximisation*: the segment posteriors are multiplied, the
+product is renormalised, and the class with the largest fused posterior wins.
+The fusion rows of their Table 3 apply the same rule once more, across systems
+(a log-Mel and a log-Gammatone network).
+
+Two layers, as everywhere in skasc:
+
+* :func:`fuse_log_posteriors` and :func:`product_fusion` are the rule on plain
+  arrays, computed in the log domain so that hundreds of segments do not
+  underflow;
+* :class:`RecordingFusion` wraps any scikit-learn classifier with
+  ``predict_proba`` (fit on segments, predict on recordings), and
+  :class:`SystemFusion` multiplies the recording posteriors of several fitted
+  systems, in the manner of :class:`~sklearn.ensemble.VotingClassifier`.
+
+:func:`predict_proba_levels` returns recording- and segment-level posteriors of
+a fitted estimator (a fusion estimator, or a ``Pipeline`` ending in one) while
+running the front end only once; :func:`skasc.evaluation.evaluate` uses it to
+report both the "2 s" and the "30 s" accuracies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
+from sklearn.utils.metaestimators import _BaseComposition, available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ._recordings import iter_recordings, n_recordings
+from ._validation import check_real
+
+__all__ = [
+    "fuse_log_posteriors",
+    "product_fusion",
+    "predict_proba_levels",
+    "RecordingFusion",
+    "SystemFusion",
+]
+
+_DEFAULT_FLOOR = 1e-7
+
+
+# --------------------------------------------------------------------------- #
+# The rule on arrays
+# --------------------------------------------------------------------------- #
+def _check_lengths(lengths: Any, n_items: int) -> np.ndarray:
+    if lengths is None:
+        return np.array([n_items], dtype=np.intp)
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
+        raise TypeError(
+            "'lengths' must be a 1-D array of ints (segments per recording); "
+            f"got dtype {lengths.dtype} and shape {lengths.shape}.")
+    empty = np.flatnonzero(lengths <= 0)
+    if empty.size:
+        raise ValueError(
+            f"Recording {int(empty[0])} has {int(lengths[empty[0]])} segments; "
+            "every recording needs at least one segment to be fused.")
+    if int(lengths.sum()) != n_items:
+        raise ValueError(
+            f"'lengths' sums to {int(lengths.sum())} segments but the posteriors "
+            f"have {n_items} rows.")
+    return lengths.astype(np.intp)
+
+
+def fuse_log_posteriors(log_probas: np.ndarray, *,
+                        lengths: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    """Multiplicative fusion in the log domain.
+
+    Sums the log-posteriors of the segments of each recording and normalises the
+    result with a log-softmax (the maximum is subtracted before exponentiating),
+    i.e. returns the logarithm of the renormalised product of the posteriors.
+
+    Parameters
+    ----------
+    log_probas : ndarray of shape (n_segments_total, n_classes)
+        Log-posteriors of the segments, grouped by recording: the first
+        ``lengths[0]`` rows belong to recording 0, and so on. Must be finite
+        (floor the posteriors before taking the logarithm).
+    lengths : array-like of int of shape (n_recordings,), default=None
+        Number of segments of each recording. ``None`` fuses all rows into a
+        single recording.
+
+    Returns
+    -------
+    log_fused : ndarray of shape (n_recordings, n_classes)
+        Normalised log-posteriors of the recordings (``logsumexp`` over the
+        classes is 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.6, 0.4], [0.7, 0.3], [0.2, 0.8]])
+    >>> np.exp(fuse_log_posteriors(np.log(p), lengths=[2, 1])).round(3)
+    array([[0.778, 0.222],
+           [0.2  , 0.8  ]])
+    """
+    log_probas = np.asarray(log_probas, dtype=np.float64)
+    if log_probas.ndim != 2:
+        raise ValueError(
+            "'log_probas' must be a 2-D array of shape (n_segments_total, n_classes); "
+            f"got shape {log_probas.shape}.")
+    if not np.all(np.isfinite(log_probas)):
+        raise ValueError(
+            "'log_probas' contains NaN or infinite values; floor the posteriors "
+            "(e.g. with product_fusion's 'floor') before taking the logarithm.")
+    lengths = _check_lengths(lengths, log_probas.shape[0])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    summed = np.add.reduceat(log_probas, starts, axis=0)
+    summed -= summed.max(axis=1, keepdims=True)
+    summed -= np.log(np.exp(summed).sum(axis=1, keepdims=True))
+    return summed
+
+
+def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
+                   lengths: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    """Renormalised product of segment posteriors (probabilistic multiplicative fusion).
+
+    ``fused[r, c]`` is proportional to ``prod_s max(probas[s, c], floor)`` over the
+    segments ``s`` of recording ``r``. The product is computed as a sum of
+    logarithms, so it neither underflows for long recordings nor lets a single
+    zero posterior veto a class.
+
+    Parameters
+    ----------
+    probas : ndarray of shape (n_segments_total, n_classes)
+        Segment posteriors grouped by recording (see ``lengths``).
+    floor : float, default=1e-7
+        Posteriors below ``floor`` are raised to it before multiplying. In (0, 1].
+    lengths : array-like of int of shape (n_recordings,), default=None
+        Number of segments of each recording; ``None`` fuses all rows.
+
+    Returns
+    -------
+    fused : ndarray of shape (n_recordings, n_classes)
+        Fused posteriors; each row sums to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1], [0.4, 0.6], [0.0, 1.0]])
+    >>> product_fusion(p, lengths=[2, 1]).round(3)
+    array([[0.857, 0.143],
+           [0.   , 1.   ]])
+    """
+    floor = check_real(floor, "floor", "product_fusion", low=0.0, high=1.0,
+                       low_inclusive=False)
+    probas = np.asarray(probas, dtype=np.float64)
+    if probas.ndim != 2:
+        raise ValueError(
+            "'probas' must be a 2-D array of shape (n_segments_total, n_classes); "
+            f"got shape {probas.shape}.")
+    if np.any(np.isnan(probas)):
+        raise ValueError("'probas' contains NaN posteriors.")
+    log_p = np.log(np.maximum(probas, floor))
+    return np.exp(fuse_log_posteriors(log_p, lengths=lengths))
+
+
+# --------------------------------------------------------------------------- #
+# Helpers on batches of recordings
+# --------------------------------------------------------------------------- #
+def _flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate the segments of a batch: ``(sum n_segments_i, ...)`` and lengths."""
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim < 2:
+            raise ValueError(
+                "Expected a batch of recordings of shape (n_recordings, n_segments, ...); "
+                f"got an array of shape {X.shape}.")
+        if X.shape[0] > 0 and X.shape[1] == 0:
+            raise ValueError("Recording 0 has no segments; every recording needs at "
+                             "least one segment.")
+        lengths = np.full(X.shape[0], X.shape[1], dtype=np.intp)
+        return X.reshape((-1,) + X.shape[2:]), lengths
+    items, lengths = [], []
+    for i, rec in enumerate(iter_recordings(X)):
+        rec = np.asarray(rec)
+        if rec.ndim < 1:
+            raise ValueError(
+                f"Recording {i} is a scalar; expected an array of shape (n_segments, ...).")
+        if rec.shape[0] == 0:
+            raise ValueError(f"Recording {i} has no segments; every recording needs at "
+                             "least one segment.")
+        if items and rec.shape[1:] != items[0].shape[1:]:
+            raise ValueError(
+                f"Recording {i} has segments of shape {rec.shape[1:]} but recording 0 "
+                f"has segments of shape {items[0].shape[1:]}; all segments must share "
+                "a shape.")
+        items.append(rec)
+        lengths.append(rec.shape[0])
+    if not items:
+        raise ValueError("Expected at least one recording; got an empty batch.")
+    return np.concatenate(items, axis=0), np.asarray(lengths, dtype=np.intp)
+
+
+def _check_y(X: Any, y: Any, owner: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(
+            f"{owner} expects one label per recording (a 1-D y); got y of shape {y.shape}.")
+    n_rec = n_recordings(X)
+    if n_rec != y.shape[0]:
+        raise ValueError(
+            f"X has {n_rec} recordings but y has {y.shape[0]} labels; {owner} expects "
+            "one label per recording.")
+    return y
+
+
+def _check_known_labels(y: Any, classes: np.ndarray) -> None:
+    unknown = np.setdiff1d(np.unique(np.asarray(y)), classes)
+    if unknown.size:
+        raise ValueError(
+            f"y contains labels never seen in fit: {unknown.tolist()}. Known classes: "
+            f"{classes.tolist()}.")
+
+
+def _unwrap_pipeline(estimator: Any, X: Any) -> tuple[Any, Any]:
+    """Apply the transform steps of (nested) Pipelines; return the final step and data."""
+    while isinstance(estimator, Pipeline):
+        if len(estimator.steps) > 1:
+            X = estimator[:-1].transform(X)
+        estimator = estimator.steps[-1][1]
+    return estimator, X
+
+
+def _final_step(estimator: Any) -> Any:
+    while isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator
+
+
+def _has_segment_posteriors(estimator: Any) -> bool:
+    return hasattr(_final_step(estimator), "_proba_levels")
+
+
+def predict_proba_levels(estimator: Any, X: Any
+                         ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Recording- and segment-level posteriors of a fitted estimator.
+
+    Works for :class:`RecordingFusion`, :class:`SystemFusion`, and
+    ``Pipeline`` objects whose last step is one of them (the transform steps run
+    once, and both levels are read from the same segment posteriors). Any other
+    classifier gives its ``predict_proba`` and ``None`` for the segment level.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Columns of the posteriors follow ``estimator.classes_``.
+    X : batch of recordings
+        Input of ``estimator``.
+
+    Returns
+    -------
+    recording_proba : ndarray of shape (n_recordings, n_classes)
+    segment_proba : ndarray of shape (n_segments_total, n_classes) or None
+    segment_recording_index : ndarray of int of shape (n_segments_total,) or None
+        Recording index (into ``X``) of each segment row.
+    """
+    final, Xt = _unwrap_pipeline(estimator, X)
+    if hasattr(final, "_proba_levels"):
+        return final._proba_levels(Xt)
+    return np.asarray(final.predict_proba(Xt)), None, None
+
+
+# --------------------------------------------------------------------------- #
+# Estimators
+# --------------------------------------------------------------------------- #
+class _FusionMixin:
+    """Methods shared by the fusion classifiers (need ``classes_`` and ``_proba_levels``)."""
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of the fused recording posteriors, shape (n_recordings, n_classes)."""
+        check_is_fitted(self)
+        return self._log_proba(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Fused recording posteriors, shape (n_recordings, n_classes); rows sum to 1."""
+        check_is_fitted(self)
+        return np.exp(self._log_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most likely class of each recording (likelihood maximisation), shape (n_recordings,)."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self._log_proba(X), axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Recording-level accuracy; raises ValueError for labels never seen in fit."""
+        check_is_fitted(self)
+        y = _check_y(X, y, type(self).__name__)
+        _check_known_labels(y, self.classes_)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def _predict_segments(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        _, seg, _ = self._proba_levels(X)
+        return self.classes_[np.argmax(seg, axis=1)]
+
+
+class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Classify segments, then fuse their posteriors into one decision per recording.
+
+    ``fit`` trains a clone of ``estimator`` on all segments of all recordings, each
+    segment carrying the label of its recording. ``predict_proba`` multiplies the
+    segment posteriors of each recording (in the log domain, each posterior
+    floored at ``floor``) and renormalises; ``predict`` takes the arg-max
+    (probabilistic multiplicative fusion followed by likelihood maximisation,
+    Phan et al. 2019, Sec. 4.5). Segment-level posteriors stay available through
+    :meth:`predict_proba_segments`.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Segment-level classifier with ``fit``, ``predict_proba`` and ``classes_``,
+        e.g. the attention CRNN followed by a calibrated linear SVM. It is fit on
+        integer-encoded labels ``0 .. n_classes - 1``.
+    floor : float, default=1e-7
+        Segment posteriors below ``floor`` are raised to it before multiplying,
+        so that one segment cannot veto a class. In (0, 1].
+    flatten : bool, default=False
+        If True, each segment is reshaped to a 1-D feature vector before it is
+        passed to ``estimator`` (for ordinary scikit-learn classifiers on, e.g.,
+        ``(n_channels, n_bands, n_frames)`` feature maps).
+    groups_param : str or None, default=None
+        If given, the name of a fit parameter of ``estimator`` that receives, for
+        every segment, the index of its recording, so that the estimator can keep
+        the segments of one recording on the same side of an internal validation
+        split (e.g. ``"groups"``).
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone of ``estimator``.
+    classes_ : ndarray of shape (n_classes,)
+        Recording labels, sorted (from a ``LabelEncoder``).
+    le_ : LabelEncoder
+        Maps labels to the integers the inner estimator was fit on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array(["bus", "park"] * 10)
+    >>> X = rng.normal(size=(20, 15, 4)) + (y == "bus")[:, None, None]  # 15 segments each
+    >>> clf = RecordingFusion(LogisticRegression(), flatten=True).fit(X, y)
+    >>> clf.predict_proba(X).shape, clf.predict_proba_segments(X).shape
+    ((20, 2), (300, 2))
+    >>> clf.score(X, y)
+    1.0
+    """
+
+    def __init__(self, estimator: Any, *, floor: float = _DEFAULT_FLOOR,
+                 flatten: bool = False, groups_param: str | None = None) -> None:
+        self.estimator = estimator
+        self.floor = floor
+        self.flatten = flatten
+        self.groups_param = groups_param
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def _validate_params(self) -> None:
+        check_real(self.floor, "floor", self, low=0.0, high=1.0, low_inclusive=False)
+        if not isinstance(self.flatten, (bool, np.bool_)):
+            raise TypeError("The 'flatten' parameter of RecordingFusion must be an "
+                            f"instance of 'bool'. Got {self.flatten!r} instead.")
+        if self.groups_param is not None and not isinstance(self.groups_param, str):
+            raise TypeError("The 'groups_param' parameter of RecordingFusion must be a "
+                            f"str or None. Got {self.groups_param!r} instead.")
+
+    def _segments(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        segments, lengths = _flatten_segments(X)
+        if self.flatten:
+            segments = segments.reshape(segments.shape[0], -1)
+        return segments, lengths
+
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> "RecordingFusion":
+        """Fit the segment classifier on the segments of the recordings.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_recordings, n_segments, ...) or object ndarray of shape (n_recordings,)
+            Segments of each recording (e.g. features of shape
+            ``(n_segments, n_channels, n_bands, n_frames)``); recordings may have
+            different numbers of segments.
+        y : array-like of shape (n_recordings,)
+            One label per recording (strings or ints).
+        **fit_params : dict
+            Forwarded to ``estimator.fit``. A ``sample_weight`` of length
+            ``n_recordings`` is repeated over the segments of each recording.
+
+        Returns
+        -------
+        self : RecordingFusion
+        """
+        self._validate_params()
+        y = _check_y(X, y, type(self).__name__)
+        le = LabelEncoder().fit(y)
+        if le.classes_.shape[0] < 2:
+            raise ValueError(
+                "RecordingFusion needs recordings of at least 2 classes; got only "
+                f"{le.classes_.tolist()}.")
+        estimator = clone(self.estimator)
+        if not hasattr(estimator, "predict_proba"):
+            raise TypeError(
+                "The 'estimator' parameter of RecordingFusion must be a classifier with "
+                f"predict_proba. Got {self.estimator!r} instead.")
+        segments, lengths = self._segments(X)
+        y_seg = np.repeat(le.transform(y), lengths)
+        if "sample_weight" in fit_params and fit_params["sample_weight"] is not None:
+            sw = np.asarray(fit_params["sample_weight"])
+            if sw.shape[0] != lengths.shape[0]:
+                raise ValueError(
+                    f"sample_weight has {sw.shape[0]} entries but X has "
+                    f"{lengths.shape[0]} recordings; give one weight per recording.")
+            fit_params["sample_weight"] = np.repeat(sw, lengths, axis=0)
+        if self.groups_param is not None:
+            fit_params[self.groups_param] = np.repeat(np.arange(lengths.shape[0]), lengths)
+        estimator.fit(segments, y_seg, **fit_params)
+        inner = np.asarray(estimator.classes_)
+        # Columns of the inner posteriors -> columns of ``classes_``.
+        self._inner_columns_ = inner.astype(np.intp)
+        self.estimator_ = estimator
+        self.le_ = le
+        self.classes_ = le.classes_
+        return self
+
+    def _aligned_segment_proba(self, segments: np.ndarray) -> np.ndarray:
+        proba = np.asarray(self.estimator_.predict_proba(segments), dtype=np.float64)
+        out = np.zeros((proba.shape[0], self.classes_.shape[0]))
+        out[:, self._inner_columns_] = proba
+        return out
+
+    def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        check_is_fitted(self)
+        self._validate_params()
+        segments, lengths = self._segments(X)
+        seg = self._aligned_segment_proba(segments)
+        log_fused = fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
+        index = np.repeat(np.arange(lengths.shape[0]), lengths)
+        return np.exp(log_fused), seg, index
+
+    def _log_proba(self, X: Any) -> np.ndarray:
+        self._validate_params()
+        segments, lengths = self._segments(X)
+        seg = self._aligned_segment_proba(segments)
+        return fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
+
+    def predict_proba_segments(self, X: Any) -> np.ndarray:
+        """Posteriors of every segment, shape (n_segments_total, n_classes).
+
+        Rows are the segments of recording 0, then of recording 1, and so on;
+        :meth:`segment_recording_index` gives the recording of each row.
+        """
+        check_is_fitted(self)
+        return self._aligned_segment_proba(self._segments(X)[0])
+
+    def predict_segments(self, X: Any) -> np.ndarray:
+        """Most likely class of every segment, shape (n_segments_total,)."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba_segments(X), axis=1)]
+
+    def segment_recording_index(self, X: Any) -> np.ndarray:
+        """Index of the recording of every segment row, shape (n_segments_total,).
+
+        ``y[clf.segment_recording_index(X)]`` repeats the recording labels over
+        the segments, for segment-level ("2 s") scores.
+        """
+        _, lengths = _flatten_segments(X)
+        return np.repeat(np.arange(lengths.shape[0]), lengths)
+
+
+def _all_systems_have_segments(self: "SystemFusion") -> bool:
+    systems = self.estimators_ if hasattr(self, "estimators_") else [
+        est for _, est in self.estimators]
+    return all(_has_segment_posteriors(est) for est in systems)
+
+
+class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseComposition):
+    """Multiplicative fusion of several recording-level systems.
+
+    Each system (e.g. a log-Mel and a log-Gammatone pipeline, each ending in
+    :class:`RecordingFusion`) receives the same input; their recording
+    posteriors are floored, multiplied and renormalised, and ``predict`` takes
+    the arg-max -- the "fusion" rows of Table 3 in Phan et al. (2019).
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator) tuples
+        The systems, each a classifier with ``predict_proba``. Parameters are
+        reachable by name, e.g. ``logmel__fusion__floor``.
+    floor : float, default=1e-7
+        Posteriors below ``floor`` are raised to it before multiplying. In (0, 1].
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        Fitted clones of the systems, in order.
+    named_estimators_ : Bunch
+        The fitted systems by name.
+    classes_ : ndarray of shape (n_classes,)
+        Recording labels, sorted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array([0, 1] * 10)
+    >>> X = rng.normal(size=(20, 5, 3)) + y[:, None, None]
+    >>> fused = SystemFusion([
+    ...     ("a", RecordingFusion(LogisticRegression(C=1.0), flatten=True)),
+    ...     ("b", RecordingFusion(LogisticRegression(C=0.1), flatten=True)),
+    ... ]).fit(X, y)
+    >>> fused.predict_proba(X).shape
+    (20, 2)
+    """
+
+    def __init__(self, estimators: list[tuple[str, Any]], *,
+                 floor: float = _DEFAULT_FLOOR) -> None:
+        self.estimators = estimators
+        self.floor = floor
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    @property
+    def named_estimators(self) -> Bunch:
+        """The unfitted systems by name."""
+        return Bunch(**dict(self.estimators))
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of the fusion and, with ``deep``, of every system by name."""
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params: Any) -> "SystemFusion":
+        """Set parameters; systems and their parameters are addressed by name."""
+        self._set_params("estimators", **params)
+        return self
+
+    def _validate_params(self) -> None:
+        check_real(self.floor, "floor", self, low=0.0, high=1.0, low_inclusive=False)
+        ests = self.estimators
+        if (not isinstance(ests, (list, tuple)) or not ests
+                or not all(isinstance(e, tuple) and len(e) == 2 for e in ests)):
+            raise ValueError(
+                "The 'estimators' parameter of SystemFusion must be a non-empty list of "
+                f"(name, estimator) tuples. Got {ests!r} instead.")
+        names = [name for name, _ in ests]
+        self._validate_names(names)
+        for name, est in ests:
+            if not hasattr(est, "predict_proba"):
+                raise TypeError(
+                    f"System {name!r} of SystemFusion must be a classifier with "
+                    f"predict_proba. Got {est!r} instead.")
+
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> "SystemFusion":
+        """Fit a clone of every system on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : batch of recordings
+            Input shared by all systems (e.g. raw audio or segment features).
+        y : array-like of shape (n_recordings,)
+            One label per recording.
+        **fit_params : dict
+            Forwarded to the ``fit`` of every system.
+
+        Returns
+        -------
+        self : SystemFusion
+        """
+        self._validate_params()
+        y = _check_y(X, y, type(self).__name__)
+        le = LabelEncoder().fit(y)
+        if le.classes_.shape[0] < 2:
+            raise ValueError(
+                "SystemFusion needs recordings of at least 2 classes; got only "
+                f"{le.classes_.tolist()}.")
+        fitted = []
+        for name, est in self.estimators:
+            est = clone(est).fit(X, y, **fit_params)
+            if not np.array_equal(np.asarray(est.classes_), le.classes_):
+                raise ValueError(
+                    f"System {name!r} has classes {np.asarray(est.classes_).tolist()} but "
+                    f"the labels are {le.classes_.tolist()}; all systems must agree on "
+                    "classes_.")
+            fitted.append(est)
+        self.estimators_ = fitted
+        self.named_estimators_ = Bunch(**{name: est for (name, _), est
+                                          in zip(self.estimators, fitted)})
+        self.le_ = le
+        self.classes_ = le.classes_
+        return self
+
+    def _fuse(self, probas: list[np.ndarray]) -> np.ndarray:
+        """Log of the renormalised product of per-system posteriors."""
+        stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas], axis=1)
+        n_items, n_sys, n_classes = stacked.shape
+        log_p = np.log(np.maximum(stacked, self.floor)).reshape(n_items * n_sys, n_classes)
+        return fuse_log_posteriors(log_p, lengths=np.full(n_items, n_sys))
+
+    def _log_proba(self, X: Any) -> np.ndarray:
+        self._validate_params()
+        return self._fuse([est.predict_proba(X) for est in self.estimators_])
+
+    def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        check_is_fitted(self)
+        self._validate_params()
+        levels = [predict_proba_levels(est, X) for est in self.estimators_]
+        recording = np.exp(self._fuse([lv[0] for lv in levels]))
+        if any(lv[1] is None for lv in levels):
+            return recording, None, None
+        index = levels[0][2]
+        for (name, _), lv in zip(self.estimators, levels):
+            if not np.array_equal(lv[2], index):
+                raise ValueError(
+                    f"System {name!r} cut the recordings into {lv[2].shape[0]} segments "
+                    f"but system {self.estimators[0][0]!r} into {index.shape[0]}; "
+                    "segment-level fusion needs the same segmentation.")
+        segment = np.exp(self._fuse([lv[1] for lv in levels]))
+        return recording, segment, index
+
+    @available_if(_all_systems_have_segments)
+    def predict_proba_segments(self, X: Any) -> np.ndarray:
+        """Product of the systems' segment posteriors, shape (n_segments_total, n_classes).
+
+        Available when every system is (or ends in) a fusion estimator, and all
+        systems cut the recordings into the same segments.
+        """
+        check_is_fitted(self)
+        return self._proba_levels(X)[1]
+
+    @available_if(_all_systems_have_segments)
+    def predict_segments(self, X: Any) -> np.ndarray:
+        """Most likely class of every segment after fusing the systems."""
+        return self._predict_segments(X)
+
+    @available_if(_all_systems_have_segments)
+    def segment_recording_index(self, X: Any) -> np.ndarray:
+        """Index of the recording of every segment row, shape (n_segments_total,)."""
+        check_is_fitted(self)
+        return self._proba_levels(X)[2]

@@ -1,0 +1,183 @@
+"""Factories for the paper's systems as ordinary scikit-learn pipelines.
+
+Each factory returns a :class:`~sklearn.pipeline.Pipeline` whose steps are
+reachable by name, so ``set_params`` and ``GridSearchCV`` work as usual::
+
+    Pipeline([
+        ("frontend", FrontEnd(extractor=LogMelExtractor())),      # recordings -> segments' features
+        ("fusion", RecordingFusion(                               # product over a recording's segments
+            Pipeline([("net", AttCRNNClassifier()),               # pooled 256-d features (eq. 9)
+                      ("svm", CalibratedClassifierCV(LinearSVC(C=0.1)))],
+                     memory=...)))])
+
+The SVM's C is ``fusion__estimator__svm__estimator__C``.
+
+Grid search over the SVM must not retrain the network for every C. The segment-level
+pipeline therefore takes a ``memory`` (a folder or :class:`joblib.Memory`): scikit-learn
+caches the fitted ``net`` step keyed by its parameters and its training data, so within
+a CV split every C after the first reuses the trained network and its features. The
+key includes every network parameter, so ``random_state`` must be an int for hits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+
+from ._validation import check_option
+from .calibration import make_svm_calibrator
+from .features import GammatoneExtractor, LogMelExtractor
+from .frontend import FrontEnd
+from .fusion import RecordingFusion, SystemFusion
+
+__all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline"]
+
+_FEATURES = {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}
+
+
+def _segment_model(net, *, classifier: str, svm_C: float, calibration: Any,
+                   memory: Any, random_state: int | None):
+    check_option(classifier, "classifier", "make_att_crnn_pipeline", ["svm", "softmax"])
+    if classifier == "softmax":
+        return net
+    return Pipeline([("net", net),
+                     ("svm", make_svm_calibrator(C=svm_C, calibration=calibration,
+                                                 random_state=random_state))],
+                    memory=memory)
+
+
+def _make(net_cls, features: str, *, classifier: str, svm_C: float, calibration: Any,
+          max_epochs: int, lr: float, batch_size: int, random_state: int | None,
+          n_jobs: int | None, memory: Any, feature_cache: Any, verbose: int,
+          net_params: dict | None) -> Pipeline:
+    check_option(features, "features", "make_att_crnn_pipeline", sorted(_FEATURES))
+    net = net_cls(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
+                  random_state=random_state, verbose=verbose, **(net_params or {}))
+    frontend = FrontEnd(extractor=_FEATURES[features](), n_jobs=n_jobs, memory=feature_cache)
+    segment_model = _segment_model(net, classifier=classifier, svm_C=svm_C,
+                                   calibration=calibration, memory=memory,
+                                   random_state=random_state)
+    return Pipeline([("frontend", frontend), ("fusion", RecordingFusion(segment_model))])
+
+
+def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
+                           svm_C: float = 0.1, calibration: Any = "train",
+                           max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
+                           random_state: int | None = None, n_jobs: int | None = None,
+                           memory: Any = None, feature_cache: Any = None, verbose: int = 1,
+                           net_params: dict | None = None) -> Pipeline:
+    """The paper's Att-CRNN system, recordings in, one label per recording out.
+
+    Parameters
+    ----------
+    features : {"logmel", "loggam"}, default="logmel"
+        Log Mel or log gammatone spectrograms, 64 bands x 80 frames per 2-s segment.
+    classifier : {"svm", "softmax"}, default="svm"
+        ``"svm"``: the network's pooled features go to a calibrated linear SVM
+        (section 2.4); ``"softmax"``: the network's own softmax posteriors.
+    svm_C : float, default=0.1
+        The SVM's C (paper: 0.1).
+    calibration : "train" or int, default="train"
+        See :func:`make_svm_calibrator`.
+    max_epochs, lr, batch_size : int, float, int
+        Training schedule; defaults are the paper's (500 epochs, Adam at 1e-4,
+        minibatches of 100 segments).
+    random_state : int or None, default=None
+        Seeds the network (initialisation, shuffling, between-class pairs) and the SVM.
+    n_jobs : int or None, default=None
+        Recordings featurised in parallel.
+    memory : str, joblib.Memory or None, default=None
+        Cache of the fitted network within the segment-level pipeline, so that a
+        grid search over the SVM's C trains one network per split.
+    feature_cache : str, joblib.Memory or None, default=None
+        Cache of each recording's features (see :class:`~skasc.frontend.FrontEnd`).
+    verbose : int, default=1
+        1 prints skorch's epoch table.
+    net_params : dict or None, default=None
+        Extra parameters of :class:`~skasc.nn.AttCRNNClassifier`
+        (e.g. ``{"module__hidden_size": 32}``).
+
+    Returns
+    -------
+    Pipeline
+        Steps ``frontend`` and ``fusion``; ``predict`` takes recordings
+        (n_recordings,) and returns labels of shape (n_recordings,).
+
+    Examples
+    --------
+    >>> from skasc import make_att_crnn_pipeline
+    >>> pipe = make_att_crnn_pipeline("loggam", max_epochs=2)
+    >>> pipe.get_params()["fusion__estimator__svm__estimator__C"]
+    0.1
+    """
+    from .nn import AttCRNNClassifier
+
+    return _make(AttCRNNClassifier, features, classifier=classifier, svm_C=svm_C,
+                 calibration=calibration, max_epochs=max_epochs, lr=lr,
+                 batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
+                 memory=memory, feature_cache=feature_cache, verbose=verbose,
+                 net_params=net_params)
+
+
+def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
+                               svm_C: float = 0.1, calibration: Any = "train",
+                               max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
+                               random_state: int | None = None, n_jobs: int | None = None,
+                               memory: Any = None, feature_cache: Any = None,
+                               verbose: int = 1, net_params: dict | None = None) -> Pipeline:
+    """The paper's CNN baseline (section 4.4) in the same pipeline as the Att-CRNN.
+
+    Parameters are those of :func:`make_att_crnn_pipeline`; the network is
+    :class:`~skasc.nn.CNNBaselineClassifier` (conv block, global max pooling).
+
+    Returns
+    -------
+    Pipeline
+        Steps ``frontend`` and ``fusion``.
+
+    Examples
+    --------
+    >>> from skasc import make_cnn_baseline_pipeline
+    >>> pipe = make_cnn_baseline_pipeline(classifier="softmax", max_epochs=2)
+    >>> type(pipe.named_steps["fusion"].estimator).__name__
+    'CNNBaselineClassifier'
+    """
+    from .nn import CNNBaselineClassifier
+
+    return _make(CNNBaselineClassifier, features, classifier=classifier, svm_C=svm_C,
+                 calibration=calibration, max_epochs=max_epochs, lr=lr,
+                 batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
+                 memory=memory, feature_cache=feature_cache, verbose=verbose,
+                 net_params=net_params)
+
+
+def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> SystemFusion:
+    """The "fusion" rows of the paper's Table 3: logMel and logGam systems, product rule.
+
+    Parameters
+    ----------
+    network : {"att_crnn", "cnn_baseline"}, default="att_crnn"
+    **kwargs
+        Passed to :func:`make_att_crnn_pipeline` / :func:`make_cnn_baseline_pipeline`
+        for both systems (not ``features``).
+
+    Returns
+    -------
+    SystemFusion
+        Systems named ``logmel`` and ``loggam``; e.g.
+        ``logmel__fusion__estimator__svm__estimator__C``.
+
+    Examples
+    --------
+    >>> from skasc import make_fused_pipeline
+    >>> fused = make_fused_pipeline(max_epochs=2)
+    >>> [name for name, _ in fused.estimators]
+    ['logmel', 'loggam']
+    """
+    check_option(network, "network", "make_fused_pipeline", ["att_crnn", "cnn_baseline"])
+    if "features" in kwargs:
+        raise TypeError("make_fused_pipeline builds both feature types; do not pass 'features'.")
+    factory = make_att_crnn_pipeline if network == "att_crnn" else make_cnn_baseline_pipeline
+    return SystemFusion([("logmel", factory("logmel", **kwargs)),
+                         ("loggam", factory("loggam", **kwargs))])

@@ -1,0 +1,288 @@
+"""Cutting recordings into fixed-length segments.
+
+Phan et al. (2019) classify a 30-s recording through its non-overlapping 2-s
+segments (15 per recording at 22050 Hz) and fuse the segment posteriors.
+:func:`segment_signal` cuts one recording; :class:`Segmenter` cuts a batch and
+keeps the recording axis first, so a pipeline still has one row per recording.
+
+Tail rule
+---------
+Segment ``k`` covers samples ``[k * hop_length, k * hop_length + segment_length)``.
+
+* ``tail="pad"``: when samples at the end are not covered by a complete
+  segment, one more segment is added and zero-padded, so no sample is lost.
+* ``tail="drop"``: only complete segments are kept; an incomplete tail is
+  dropped.
+* In both modes a recording shorter than one segment gives exactly one
+  zero-padded segment (it is never silently lost); :class:`Segmenter` warns
+  about it, naming the recording.
+
+A recording of exactly ``segment_length`` samples gives one segment without
+padding or warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from skasc._recordings import stack_recordings
+from skasc._validation import check_int, check_option, check_real
+
+__all__ = ["segment_signal", "Segmenter"]
+
+_TAILS = ("pad", "drop")
+
+
+def _count_segments(n_samples: int, segment_length: int, hop_length: int, tail: str) -> int:
+    """Number of segments of a recording of ``n_samples >= 1`` samples."""
+    if n_samples <= segment_length:
+        return 1
+    n_full = 1 + (n_samples - segment_length) // hop_length
+    if tail == "drop":
+        return n_full
+    last_end = (n_full - 1) * hop_length + segment_length
+    next_start = n_full * hop_length
+    # A tail segment is added only when uncovered samples remain and the next
+    # segment would contain some of them (with hop > segment_length, samples
+    # between segments are skipped by design).
+    return n_full + int(last_end < n_samples and next_start < n_samples)
+
+
+def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
+                   tail: str = "pad") -> np.ndarray:
+    """Cut one recording into fixed-length segments along its last axis.
+
+    Parameters
+    ----------
+    x : ndarray of shape (..., n_samples)
+        One recording; leading axes (e.g. channels) are kept.
+    segment_length : int
+        Segment length in samples (44100 for 2 s at 22050 Hz in Phan et al.).
+    hop_length : int
+        Samples between the starts of consecutive segments; equal to
+        ``segment_length`` for no overlap, smaller for overlap.
+    tail : {"pad", "drop"}, default="pad"
+        What to do with an incomplete last segment (see the module docstring):
+        zero-pad it or drop it. A recording shorter than one segment always
+        gives one zero-padded segment.
+
+    Returns
+    -------
+    segments : ndarray of shape (n_segments, ..., segment_length), dtype float32
+        Segment axis first, leading axes of ``x`` next.
+
+    Raises
+    ------
+    ValueError
+        When ``x`` has no samples or a parameter is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skasc.segment import segment_signal
+    >>> x = np.arange(10, dtype=np.float32)
+    >>> segment_signal(x, segment_length=4, hop_length=4, tail="pad")
+    array([[0., 1., 2., 3.],
+           [4., 5., 6., 7.],
+           [8., 9., 0., 0.]], dtype=float32)
+    >>> segment_signal(x, segment_length=4, hop_length=4, tail="drop").shape
+    (2, 4)
+    """
+    segment_length = check_int(segment_length, "segment_length", "segment_signal", low=1)
+    hop_length = check_int(hop_length, "hop_length", "segment_signal", low=1)
+    check_option(tail, "tail", "segment_signal", _TAILS)
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError(
+            "segment_signal expected x of shape (..., n_samples); got a 0-d array.")
+    n_samples = x.shape[-1]
+    if n_samples == 0:
+        raise ValueError(
+            f"segment_signal got x of shape {x.shape} with 0 samples; expected at least 1.")
+    n_seg = _count_segments(n_samples, segment_length, hop_length, tail)
+    needed = (n_seg - 1) * hop_length + segment_length
+    x = x.astype(np.float32, copy=False)
+    if needed > n_samples:
+        pad = [(0, 0)] * (x.ndim - 1) + [(0, needed - n_samples)]
+        x = np.pad(x, pad)
+    windows = np.lib.stride_tricks.sliding_window_view(
+        x[..., :needed], segment_length, axis=-1)[..., ::hop_length, :]
+    # windows: (..., n_seg, segment_length) -> (n_seg, ..., segment_length)
+    return np.ascontiguousarray(np.moveaxis(windows[..., :n_seg, :], -2, 0))
+
+
+class Segmenter(TransformerMixin, BaseEstimator):
+    """Cut each recording of a batch into fixed-length segments.
+
+    A stateless transformer (``fit`` learns nothing). The paper's setting
+    (2-s segments, no overlap) turns a 30-s recording at 22050 Hz into 15
+    segments of 44100 samples. The tail rule is described in the module
+    docstring of :mod:`skasc.segment`: ``tail="pad"`` zero-pads an incomplete
+    last segment, ``tail="drop"`` drops it, and a recording shorter than one
+    segment is zero-padded to one segment in both modes, with a
+    ``UserWarning`` naming it.
+
+    Parameters
+    ----------
+    sr : int, default=22050
+        Sampling rate of the input in Hz (22050 Hz in Phan et al. 2019).
+    segment_duration : float, default=2.0
+        Segment duration in seconds (2 s in the paper);
+        ``segment_length = round(segment_duration * sr)`` samples.
+    hop_duration : float or None, default=None
+        Seconds between the starts of consecutive segments; ``None`` means
+        ``segment_duration`` (no overlap, as in the paper). Smaller values
+        overlap segments.
+    tail : {"pad", "drop"}, default="pad"
+        Zero-pad or drop an incomplete last segment.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skasc.segment import Segmenter
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((2, 2, 6 * 22050)).astype(np.float32)  # 2 rec, 2 channels, 6 s
+    >>> Segmenter(sr=22050, segment_duration=2.0).fit_transform(X).shape
+    (2, 3, 2, 44100)
+    >>> Segmenter().n_segments(30 * 22050)
+    15
+    """
+
+    def __init__(self, *, sr: int = 22050, segment_duration: float = 2.0,
+                 hop_duration: float | None = None, tail: str = "pad") -> None:
+        self.sr = sr
+        self.segment_duration = segment_duration
+        self.hop_duration = hop_duration
+        self.tail = tail
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def _lengths(self) -> tuple[int, int]:
+        """Validate the parameters; return (segment_length, hop_length) in samples."""
+        sr = check_int(self.sr, "sr", self, low=1)
+        seg = check_real(self.segment_duration, "segment_duration", self, low=0,
+                         low_inclusive=False)
+        hop = check_real(self.hop_duration, "hop_duration", self, low=0,
+                         low_inclusive=False, allow_none=True)
+        check_option(self.tail, "tail", self, _TAILS)
+        seg_len = int(round(seg * sr))
+        if seg_len < 1:
+            raise ValueError(
+                f"The 'segment_duration' parameter of Segmenter gives {seg * sr!r} samples "
+                f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
+        if hop is None:
+            return seg_len, seg_len
+        hop_len = int(round(hop * sr))
+        if hop_len < 1:
+            raise ValueError(
+                f"The 'hop_duration' parameter of Segmenter gives {hop * sr!r} samples "
+                f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
+        return seg_len, hop_len
+
+    def n_segments(self, n_samples: int) -> int:
+        """Number of segments that a recording of ``n_samples`` samples gives.
+
+        Parameters
+        ----------
+        n_samples : int
+            Length of the recording in samples (at least 1).
+
+        Returns
+        -------
+        n_segments : int
+        """
+        seg_len, hop_len = self._lengths()
+        n_samples = check_int(n_samples, "n_samples", "Segmenter.n_segments", low=1)
+        return _count_segments(n_samples, seg_len, hop_len, self.tail)
+
+    def fit(self, X: Any, y: Any = None) -> "Segmenter":
+        """Check the parameters; nothing is learned.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        self : Segmenter
+        """
+        self._lengths()
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Cut every recording into segments.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_recordings, n_samples) or (n_recordings, n_channels, n_samples)
+            Mono or multi-channel recordings at ``sr`` Hz (e.g. the 2 channels of
+            :class:`skasc.MinStatsDenoiser`), or a 1-D object ndarray (or list) of
+            per-recording arrays of shape ``(n_samples_i,)`` or
+            ``(n_channels, n_samples_i)``.
+
+        Returns
+        -------
+        segments : ndarray of shape (n_recordings, n_segments, n_channels, segment_length)
+            float32; mono input gets ``n_channels=1``. A 1-D object ndarray of
+            per-recording ``(n_segments_i, n_channels, segment_length)`` arrays
+            when recordings give different numbers of segments.
+        """
+        seg_len, hop_len = self._lengths()
+        out = []
+        for i, rec in enumerate(_iter_checked(X)):
+            if rec.ndim == 1:
+                rec = rec[np.newaxis, :]
+            n = rec.shape[-1]
+            if n == 0:
+                raise ValueError(f"Recording {i} has 0 samples; expected at least 1.")
+            if not np.isfinite(rec).all():
+                raise ValueError(f"Recording {i} contains NaN or inf samples.")
+            if n < seg_len:
+                warnings.warn(
+                    f"Recording {i} lasts {n / self.sr:.3f} s ({n} samples), shorter than "
+                    f"one segment ({seg_len / self.sr:.3f} s); it was zero-padded to one "
+                    "segment. Lower segment_duration to avoid padding.",
+                    UserWarning, stacklevel=2)
+            out.append(segment_signal(rec, segment_length=seg_len, hop_length=hop_len,
+                                      tail=self.tail))
+        return stack_recordings(out)
+
+
+def _iter_checked(X: Any):
+    """Yield each recording of ``X`` as a 1-D or 2-D numeric ndarray."""
+    expected = ("expected (n_recordings, n_samples) or (n_recordings, n_channels, "
+                "n_samples), or a 1-D object array / list of per-recording arrays of "
+                "shape (n_samples,) or (n_channels, n_samples)")
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"Segmenter got an array of dtype {X.dtype}; {expected}.")
+        if X.ndim not in (2, 3):
+            raise ValueError(f"Segmenter got an array of shape {X.shape}; {expected}.")
+        if X.shape[0] == 0:
+            raise ValueError("Segmenter got no recordings (X is empty).")
+        yield from X
+        return
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        raise ValueError(f"Segmenter got an object array of shape {X.shape}; {expected}.")
+    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        raise TypeError(f"Segmenter got {type(X).__name__}; {expected}.")
+    if len(X) == 0:
+        raise ValueError("Segmenter got no recordings (X is empty).")
+    for i, rec in enumerate(X):
+        rec = np.asarray(rec)
+        if rec.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Recording {i} has dtype {rec.dtype}; expected a real numeric array.")
+        if rec.ndim not in (1, 2):
+            raise ValueError(
+                f"Recording {i} has shape {rec.shape}; expected (n_samples,) or "
+                "(n_channels, n_samples).")
+        yield rec

@@ -1,0 +1,305 @@
+import os
+import pickle
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from scipy.signal import resample_poly
+from sklearn.base import clone
+
+from skasc.audio import AudioFileError, AudioLoader, _as_waveform, load_audio
+
+
+def _write(path, data, rate, **kwargs):
+    sf.write(str(path), data, rate, **kwargs)
+    return str(path)
+
+
+def _reference(path, sr):
+    """Independent reading: soundfile -> mean over channels -> soxr."""
+    data, rate = sf.read(path, dtype="float64", always_2d=True)
+    mono = data.mean(axis=1)
+    if rate != sr:
+        mono = soxr.resample(mono, rate, sr, quality="HQ")
+    return mono
+
+
+FORMATS = [
+    # (extension, format, subtype, file rate, channels)
+    ("wav", "WAV", "PCM_16", 48000, 2),
+    ("wav", "WAV", "PCM_24", 44100, 1),
+    ("wav", "WAV", "FLOAT", 22050, 2),
+    ("flac", "FLAC", "PCM_16", 16000, 3),
+    ("ogg", "OGG", "VORBIS", 48000, 2),
+]
+
+
+@pytest.mark.parametrize("ext, fmt, subtype, rate, channels", FORMATS)
+def test_load_audio_matches_independent_read(tmp_path, rng, ext, fmt, subtype, rate, channels):
+    data = 0.3 * rng.standard_normal((rate, channels))  # 1 s
+    path = _write(tmp_path / f"x.{ext}", data, rate, format=fmt, subtype=subtype)
+    x = load_audio(path, sr=22050)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert x.shape == (22050,)  # 1 s at any rate -> 22050 samples
+    np.testing.assert_allclose(x, _reference(path, 22050), atol=1e-5)
+
+
+def test_load_audio_without_resampling_keeps_samples(tmp_path, rng):
+    data = (0.5 * rng.standard_normal((1000, 2))).astype(np.float32)
+    path = _write(tmp_path / "f.wav", data, 22050, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path), data.mean(axis=1), rtol=0, atol=1e-7)
+    data16 = (0.5 * rng.standard_normal(1000)).clip(-1, 1)
+    path16 = _write(tmp_path / "i.wav", data16, 22050, subtype="PCM_16")
+    np.testing.assert_allclose(load_audio(path16), data16, atol=1.0 / 32768)
+
+
+@pytest.mark.parametrize("file_rate, sr", [(48000, 22050), (44100, 22050), (16000, 22050),
+                                           (22050, 16000)])
+def test_resampling_preserves_sine_frequency(tmp_path, file_rate, sr):
+    freq = 1000.0
+    t = np.arange(file_rate) / file_rate
+    path = _write(tmp_path / "sine.wav", 0.5 * np.sin(2 * np.pi * freq * t), file_rate,
+                  subtype="FLOAT")
+    x = load_audio(path, sr=sr)
+    assert x.shape == (sr,)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    peak_hz = np.argmax(spectrum) * sr / x.size
+    assert abs(peak_hz - freq) <= 1.0
+    # amplitude survives too (away from the filter's edge effects)
+    mid = x[sr // 4: 3 * sr // 4]
+    assert np.sqrt(np.mean(mid ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=1e-2)
+    # and the waveform agrees with scipy's polyphase resampler, a different algorithm
+    g = np.gcd(file_rate, sr)
+    ref = resample_poly(0.5 * np.sin(2 * np.pi * freq * t), sr // g, file_rate // g)
+    np.testing.assert_allclose(mid, ref[sr // 4: 3 * sr // 4], atol=5e-3)
+
+
+def test_load_audio_missing_file(tmp_path):
+    path = str(tmp_path / "nope.wav")
+    with pytest.raises(AudioFileError, match=r"nope\.wav.*does not exist"):
+        load_audio(path)
+    with pytest.raises(ValueError, match="does not exist"):  # AudioFileError is a ValueError
+        load_audio(tmp_path / "nope.wav")
+
+
+def test_load_audio_directory(tmp_path):
+    with pytest.raises(AudioFileError, match=r"is a directory"):
+        load_audio(tmp_path)
+
+
+@pytest.mark.parametrize("name, content", [("bad.wav", b"RIFF\x00\x01garbage" * 10),
+                                           ("text.ogg", b"hello, not audio"),
+                                           ("empty.flac", b"")])
+def test_load_audio_corrupt_or_unsupported(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(AudioFileError, match=rf"{name.replace('.', '[.]')}.*could not be read"):
+        load_audio(str(path))
+
+
+def test_load_audio_zero_length(tmp_path):
+    path = _write(tmp_path / "zero.wav", np.zeros((0, 2)), 22050, subtype="PCM_16")
+    with pytest.raises(AudioFileError, match=r"zero\.wav.*no samples"):
+        load_audio(path)
+
+
+def test_load_audio_nan(tmp_path):
+    data = np.zeros(100, dtype=np.float32)
+    data[10] = np.nan
+    path = _write(tmp_path / "nan.wav", data, 22050, subtype="FLOAT")
+    with pytest.raises(AudioFileError, match=r"nan\.wav.*NaN or inf"):
+        load_audio(path)
+    data[10] = np.inf
+    path = _write(tmp_path / "inf.wav", data, 22050, subtype="FLOAT")
+    with pytest.raises(AudioFileError, match=r"inf\.wav.*NaN or inf"):
+        load_audio(path)
+
+
+def test_load_audio_too_short_to_resample(tmp_path):
+    path = _write(tmp_path / "one.wav", np.zeros(1), 48000, subtype="FLOAT")
+    with pytest.raises(AudioFileError, match=r"one\.wav.*too short"):
+        load_audio(path, sr=22050)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="permissions are not enforced for root")
+def test_load_audio_permission_denied(tmp_path):
+    path = _write(tmp_path / "locked.wav", np.zeros(100), 22050, subtype="PCM_16")
+    os.chmod(path, 0)
+    try:
+        with pytest.raises(AudioFileError, match=r"locked\.wav"):
+            load_audio(path)
+    finally:
+        os.chmod(path, 0o644)
+
+
+def test_load_audio_bad_sr(tmp_path):
+    path = _write(tmp_path / "x.wav", np.zeros(100), 22050, subtype="PCM_16")
+    with pytest.raises(ValueError, match=r"'sr' parameter of load_audio .* Got 0"):
+        load_audio(path, sr=0)
+    with pytest.raises(TypeError, match=r"'sr' parameter of load_audio .* Got 22050.5"):
+        load_audio(path, sr=22050.5)
+
+
+# ----------------------------------------------------------------- arrays
+
+def test_as_waveform_arrays(rng):
+    mono = rng.standard_normal(4410).astype(np.float64)
+    out = _as_waveform(mono, index=0, sr=22050, input_sr=None)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, mono, rtol=1e-6, atol=1e-7)
+    stereo = rng.standard_normal((2, 4410))  # channels first
+    np.testing.assert_allclose(_as_waveform(stereo, index=0, sr=22050, input_sr=22050),
+                               stereo.mean(axis=0), rtol=1e-5, atol=1e-6)
+    # resampled from input_sr
+    x = rng.standard_normal(48000)
+    out = _as_waveform(x, index=0, sr=22050, input_sr=48000)
+    np.testing.assert_allclose(out, soxr.resample(x, 48000, 22050), atol=1e-5)
+
+
+def test_integer_arrays_are_scaled_like_soundfile(tmp_path, rng):
+    x16 = rng.integers(-32768, 32767, size=2000, dtype=np.int16)
+    path = _write(tmp_path / "i16.wav", x16, 22050, subtype="PCM_16")
+    np.testing.assert_array_equal(_as_waveform(x16, index=0, sr=22050, input_sr=None),
+                                  load_audio(path))
+    np.testing.assert_allclose(_as_waveform(x16, index=0, sr=22050, input_sr=None),
+                               x16 / 32768.0, rtol=1e-6)
+    x32 = np.array([-2 ** 31, 0, 2 ** 30], dtype=np.int32)
+    np.testing.assert_allclose(_as_waveform(x32, index=0, sr=22050, input_sr=None),
+                               [-1.0, 0.0, 0.5])
+    u8 = np.array([0, 128, 192], dtype=np.uint8)
+    np.testing.assert_allclose(_as_waveform(u8, index=0, sr=22050, input_sr=None),
+                               [-1.0, 0.0, 0.5])
+
+
+@pytest.mark.parametrize("item, exc, match", [
+    (np.zeros(0), ValueError, r"Recording 3 is empty"),
+    (np.zeros((2, 0)), ValueError, r"Recording 3 is empty"),
+    (np.array([0.0, np.nan]), ValueError, r"Recording 3 contains NaN or inf"),
+    (np.array([0.0, np.inf]), ValueError, r"Recording 3 contains NaN or inf"),
+    (np.array([1e300, 0.0]), ValueError, r"Recording 3 contains NaN or inf"),
+    (np.array(["a", "b"]), TypeError, r"Recording 3 has dtype <U1"),
+    (np.zeros(4, dtype=complex), TypeError, r"Recording 3 has dtype complex128"),
+    (np.zeros(4, dtype=bool), TypeError, r"Recording 3 has dtype bool"),
+    (np.zeros((1, 2, 3)), ValueError, r"Recording 3 has shape \(1, 2, 3\)"),
+    ([0.0, 1.0], TypeError, r"Recording 3 is a list; expected a path"),
+    (42, TypeError, r"Recording 3 is a int"),
+])
+def test_as_waveform_errors(item, exc, match):
+    with pytest.raises(exc, match=match):
+        _as_waveform(item, index=3, sr=22050, input_sr=None)
+
+
+def test_as_waveform_too_short_to_resample():
+    with pytest.raises(ValueError, match=r"Recording 2 is too short"):
+        _as_waveform(np.zeros(1), index=2, sr=22050, input_sr=48000)
+
+
+# ----------------------------------------------------------------- AudioLoader
+
+def test_loader_mixes_paths_and_arrays(tmp_path, rng):
+    data = 0.3 * rng.standard_normal((48000, 2))
+    path = _write(tmp_path / "a.wav", data, 48000, subtype="FLOAT")
+    arr = rng.standard_normal((2, 44100)).astype(np.float32)
+    X = AudioLoader(sr=22050, input_sr=44100).transform([path, arr, tmp_path / "a.wav"])
+    assert isinstance(X, np.ndarray) and X.dtype == np.float32 and X.shape == (3, 22050)
+    np.testing.assert_allclose(X[0], _reference(path, 22050), atol=1e-5)
+    np.testing.assert_allclose(X[1], soxr.resample(arr.mean(axis=0), 44100, 22050), atol=1e-5)
+    np.testing.assert_array_equal(X[2], X[0])
+
+
+def test_loader_ragged_when_lengths_differ(rng):
+    a, b = rng.standard_normal(100), rng.standard_normal(250)
+    X = AudioLoader().transform([a, b])
+    assert X.dtype == object and X.shape == (2,)
+    assert X[0].shape == (100,) and X[1].shape == (250,)
+    assert X[0].dtype == np.float32
+    np.testing.assert_allclose(X[1], b, rtol=1e-6)
+    # an object array is a valid batch too (what cross-validation indexing gives)
+    again = AudioLoader().transform(X)
+    assert again.dtype == object
+    np.testing.assert_array_equal(again[1], X[1])
+
+
+def test_loader_parallel_equals_sequential(tmp_path, rng):
+    items = [_write(tmp_path / f"{i}.flac", 0.2 * rng.standard_normal((16000, 2)), 16000)
+             for i in range(3)] + [rng.standard_normal(16000)]
+    seq = AudioLoader(input_sr=16000).transform(items)
+    par = AudioLoader(input_sr=16000, n_jobs=2).transform(items)
+    np.testing.assert_array_equal(seq, par)
+
+
+def test_loader_file_error_names_index_and_path(tmp_path, rng):
+    good = rng.standard_normal(100)
+    with pytest.raises(AudioFileError, match=r"Recording 1: Audio file .*missing\.wav"):
+        AudioLoader().transform([good, str(tmp_path / "missing.wav")])
+    with pytest.raises(AudioFileError, match=r"Recording 1: Audio file .*missing\.wav"):
+        AudioLoader(n_jobs=2).transform([good, str(tmp_path / "missing.wav")])
+
+
+@pytest.mark.parametrize("X, exc, match", [
+    (np.zeros(100), ValueError, r"single numeric array of shape \(100,\).*Pass \[x\]"),
+    (np.zeros((3, 100)), ValueError,
+     r"dense numeric array of shape \(3, 100\).*Pass \[x\].*list\(X\)"),
+    (np.zeros((2, 2, 100)), ValueError, r"dense numeric array of shape \(2, 2, 100\)"),
+    ([], ValueError, r"at least one recording; X is empty"),
+    (np.empty(0, dtype=object), ValueError, r"X is empty"),
+    ("rec.wav", ValueError, r"single path 'rec.wav'.*list of paths"),
+    (np.empty((2, 2), dtype=object), ValueError, r"shape \(2, 2\)"),
+    (3.0, TypeError, r"expected a list of recordings .*got float"),
+    (np.zeros(3, dtype="m8[s]"), TypeError, r"dtype timedelta64"),
+])
+def test_loader_refuses_bad_batches(X, exc, match):
+    with pytest.raises(exc, match=match):
+        AudioLoader().transform(X)
+
+
+def test_loader_single_pathlike_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"single path .*list of paths"):
+        AudioLoader().transform(tmp_path / "a.wav")
+
+
+@pytest.mark.parametrize("params, exc, match", [
+    ({"sr": 0}, ValueError, r"'sr' parameter of AudioLoader must be an int in the range "
+                            r"\[1, inf\)\. Got 0 instead"),
+    ({"sr": 22050.0}, TypeError, r"'sr' parameter of AudioLoader"),
+    ({"input_sr": -1}, ValueError, r"'input_sr' parameter of AudioLoader .* or None\. Got -1"),
+    ({"input_sr": "44100"}, TypeError, r"'input_sr' parameter of AudioLoader"),
+    ({"n_jobs": 0}, ValueError, r"'n_jobs' parameter of AudioLoader must be a non-zero int"),
+    ({"n_jobs": 1.5}, TypeError, r"'n_jobs' parameter of AudioLoader"),
+])
+def test_loader_bad_params(params, exc, match):
+    loader = AudioLoader(**params)
+    with pytest.raises(exc, match=match):
+        loader.fit([np.zeros(10)])
+    with pytest.raises(exc, match=match):
+        loader.transform([np.zeros(10)])
+
+
+def test_loader_estimator_contract(rng):
+    loader = AudioLoader(sr=16000, input_sr=8000, n_jobs=2)
+    assert loader.get_params() == {"sr": 16000, "input_sr": 8000, "n_jobs": 2}
+    cloned = clone(loader)
+    assert cloned is not loader and cloned.get_params() == loader.get_params()
+    assert loader.__sklearn_tags__().requires_fit is False
+    X = [rng.standard_normal(800), rng.standard_normal((2, 800))]
+    out = loader.transform(X)  # no fit needed
+    assert out.shape == (2, 1600)
+    restored = pickle.loads(pickle.dumps(loader))
+    np.testing.assert_array_equal(restored.transform(X), out)
+    assert loader.fit(X) is loader
+    np.testing.assert_array_equal(loader.fit_transform(X), out)
+    assert not [k for k in vars(loader) if k.endswith("_")]  # stateless
+
+
+def test_real_recordings(tut_samples):
+    librosa = pytest.importorskip("librosa")
+    x = load_audio(tut_samples[0], sr=22050)
+    assert x.shape == (220500,) and x.dtype == np.float32
+    assert np.isfinite(x).all() and np.abs(x).max() > 0
+    ref, _ = librosa.load(tut_samples[0], sr=22050, mono=True, res_type="soxr_hq")
+    np.testing.assert_allclose(x, ref, atol=1e-5)
+    X = AudioLoader().transform(tut_samples[:2])
+    assert X.shape == (2, 220500) and X.dtype == np.float32
+    np.testing.assert_array_equal(X[0], x)

@@ -146,7 +146,8 @@ def _array_to_float(x: np.ndarray, index: int) -> np.ndarray:
     """Scale a real array to float32 with full scale 1.0."""
     kind = x.dtype.kind
     if kind == "f":
-        return x.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, refused below
+            return x.astype(np.float32, copy=False)
     if kind == "i":
         scale = float(2 ** (8 * x.dtype.itemsize - 1))
         return (x.astype(np.float64) / scale).astype(np.float32)
@@ -168,7 +169,7 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
         try:
             return _read_file(item, sr)
         except AudioFileError as exc:
-            raise AudioFileError(f"Recording {index}: {exc}") from exc
+            raise AudioFileError(f"Recording {index} failed to load: {exc}") from exc
     if not isinstance(item, np.ndarray):
         raise TypeError(
             f"Recording {index} is a {type(item).__name__}; expected a path (str or "
@@ -201,6 +202,8 @@ def _check_batch(X: Any) -> list:
         raise ValueError(
             f"AudioLoader expected a list of recordings; got a single path {X!r}. "
             "Pass a list of paths, e.g. [path].")
+    if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
+        X = np.asarray(X)  # array-likes (e.g. a pandas Series of paths)
     if isinstance(X, np.ndarray):
         if X.dtype == object or X.dtype.kind in "US":
             if X.ndim != 1:
@@ -233,7 +236,7 @@ def _check_batch(X: Any) -> list:
     return items
 
 
-class AudioLoader(TransformerMixin, BaseEstimator):
+class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Load recordings (paths or arrays) as mono float32 waveforms at ``sr`` Hz.
 
     A stateless transformer (``fit`` learns nothing): reads each file with
@@ -264,6 +267,9 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     ((2, 66150), dtype('float32'))
     """
 
+    # auto_wrap_output_keys=None: no set_output wrapping (outputs are waveforms,
+    # never DataFrames), so warnings and tracebacks point at the caller.
+
     def __init__(self, *, sr: int = 22050, input_sr: int | None = None,
                  n_jobs: int | None = None) -> None:
         self.sr = sr
@@ -274,6 +280,10 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         return tags
+
+    # The batch checks, reachable by callers that dispatch recordings one by one
+    # (FrontEnd) and want the same errors for the whole batch first.
+    _check_batch = staticmethod(_check_batch)
 
     def _validate_params(self) -> None:
         check_int(self.sr, "sr", self, low=1)

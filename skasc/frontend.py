@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from ._recordings import iter_recordings, n_recordings, stack_recordings
 from ._validation import check_int
-from .audio import AudioLoader
+from .audio import AudioLoader, _check_batch
 from .denoise import MinStatsDenoiser
 from .features import LogMelExtractor
 from .segment import Segmenter
@@ -168,7 +168,7 @@ class FrontEnd(TransformerMixin, BaseEstimator):
         memory = self._memory()
         # The loader's batch checks (one recording passed bare, a 2-D array...) run on the
         # whole batch before anything is dispatched.
-        AudioLoader._check_batch(X) if hasattr(AudioLoader, "_check_batch") else None
+        _check_batch(X)
         items = list(iter_recordings(X))
         if not items:
             raise ValueError("FrontEnd.transform got an empty batch; expected at least one recording.")

@@ -115,7 +115,7 @@ def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
     return np.ascontiguousarray(np.moveaxis(windows[..., :n_seg, :], -2, 0))
 
 
-class Segmenter(TransformerMixin, BaseEstimator):
+class Segmenter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Cut each recording of a batch into fixed-length segments.
 
     A stateless transformer (``fit`` learns nothing). The paper's setting
@@ -151,6 +151,9 @@ class Segmenter(TransformerMixin, BaseEstimator):
     >>> Segmenter().n_segments(30 * 22050)
     15
     """
+
+    # auto_wrap_output_keys=None: no set_output wrapping (outputs are 4-D, never
+    # DataFrames), so the short-recording warning's stacklevel=2 points at the caller.
 
     def __init__(self, *, sr: int = 22050, segment_duration: float = 2.0,
                  hop_duration: float | None = None, tail: str = "pad") -> None:
@@ -261,6 +264,8 @@ def _iter_checked(X: Any):
     expected = ("expected (n_recordings, n_samples) or (n_recordings, n_channels, "
                 "n_samples), or a 1-D object array / list of per-recording arrays of "
                 "shape (n_samples,) or (n_channels, n_samples)")
+    if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
+        X = np.asarray(X)  # array-likes (e.g. pandas objects)
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.dtype.kind not in "biuf":
             raise TypeError(f"Segmenter got an array of dtype {X.dtype}; {expected}.")

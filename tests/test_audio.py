@@ -232,9 +232,11 @@ def test_loader_parallel_equals_sequential(tmp_path, rng):
 
 def test_loader_file_error_names_index_and_path(tmp_path, rng):
     good = rng.standard_normal(100)
-    with pytest.raises(AudioFileError, match=r"Recording 1: Audio file .*missing\.wav"):
+    with pytest.raises(AudioFileError,
+                       match=r"Recording 1 failed to load: Audio file .*missing\.wav"):
         AudioLoader().transform([good, str(tmp_path / "missing.wav")])
-    with pytest.raises(AudioFileError, match=r"Recording 1: Audio file .*missing\.wav"):
+    with pytest.raises(AudioFileError,
+                       match=r"Recording 1 failed to load: Audio file .*missing\.wav"):
         AudioLoader(n_jobs=2).transform([good, str(tmp_path / "missing.wav")])
 
 
@@ -303,3 +305,19 @@ def test_real_recordings(tut_samples):
     X = AudioLoader().transform(tut_samples[:2])
     assert X.shape == (2, 220500) and X.dtype == np.float32
     np.testing.assert_array_equal(X[0], x)
+
+
+def test_loader_array_like_of_paths(tmp_path, rng):
+    class ArrayLike:
+        def __init__(self, a):
+            self.a = a
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+    path = _write(tmp_path / "a.wav", 0.1 * rng.standard_normal(500), 22050, subtype="FLOAT")
+    out = AudioLoader().transform(ArrayLike(np.array([path, path], dtype=object)))
+    assert out.shape == (2, 500)
+    np.testing.assert_array_equal(out[1], load_audio(path))
+    with pytest.raises(ValueError, match=r"dense numeric array of shape \(2, 500\)"):
+        AudioLoader().transform(ArrayLike(np.zeros((2, 500))))

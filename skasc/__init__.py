@@ -37,6 +37,8 @@ _EXPORTS = {
     "LitisSplits": "skasc.datasets",
     "make_scenes": "skasc.datasets",
     "write_litis_layout": "skasc.datasets",
+    "make_litis_like": "skasc.datasets",
+    "DatasetError": "skasc.datasets",
     "evaluate": "skasc.evaluation",
     "EvaluationReport": "skasc.evaluation",
     "save": "skasc.persistence",

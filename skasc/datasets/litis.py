@@ -124,6 +124,8 @@ def _read_lines(path: str) -> list[tuple[int, list[str]]]:
 
 def _parse_id(token: str, path: str, lineno: int) -> int:
     """An integer id, written as an int (``17``) or an integral float (``1.7e+01``)."""
+    if "_" in token:  # int() and float() would accept "1_000"
+        raise DatasetError(f"{path}, line {lineno}: the id {token!r} is not a number.")
     try:
         return int(token)
     except ValueError:
@@ -256,9 +258,6 @@ class LitisRouen:
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.paths, self.labels, self.class_names))
-
-    def __len__(self) -> int:
-        return 3
 
     def __repr__(self) -> str:
         return (f"LitisRouen(n_recordings={len(self.paths)}, "

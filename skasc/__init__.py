@@ -41,6 +41,8 @@ _EXPORTS = {
     "DatasetError": "skasc.datasets",
     "evaluate": "skasc.evaluation",
     "EvaluationReport": "skasc.evaluation",
+    "format_table": "skasc.evaluation",
+    "fuse_reports": "skasc.evaluation",
     "save": "skasc.persistence",
     "load": "skasc.persistence",
 }

@@ -28,12 +28,14 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 from sklearn.utils.metaestimators import _BaseComposition, available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._recordings import iter_recordings, n_recordings
 from ._validation import check_real
@@ -168,8 +170,20 @@ def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
 # --------------------------------------------------------------------------- #
 # Helpers on batches of recordings
 # --------------------------------------------------------------------------- #
+def _as_batch(X: Any, owner: str) -> Any:
+    """Reject sparse input; turn array-likes without ``len`` into arrays."""
+    if sp.issparse(X):
+        raise TypeError(
+            f"{owner} does not support sparse input; pass a dense array of shape "
+            "(n_recordings, n_segments, ...) or an object array of recordings.")
+    if not hasattr(X, "__len__"):
+        X = np.asarray(X)
+    return X
+
+
 def _flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate the segments of a batch: ``(sum n_segments_i, ...)`` and lengths."""
+    X = _as_batch(X, "RecordingFusion")
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim < 2:
             raise ValueError(
@@ -202,15 +216,20 @@ def _flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_y(X: Any, y: Any, owner: str) -> np.ndarray:
+    if y is None:
+        raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
     if y.ndim != 1:
         raise ValueError(
             f"{owner} expects one label per recording (a 1-D y); got y of shape {y.shape}.")
-    n_rec = n_recordings(X)
+    n_rec = n_recordings(_as_batch(X, owner))
     if n_rec != y.shape[0]:
         raise ValueError(
             f"X has {n_rec} recordings but y has {y.shape[0]} labels; {owner} expects "
             "one label per recording.")
+    check_classification_targets(y)
     return y
 
 
@@ -238,7 +257,10 @@ def _final_step(estimator: Any) -> Any:
 
 
 def _has_segment_posteriors(estimator: Any) -> bool:
-    return hasattr(_final_step(estimator), "_proba_levels")
+    final = _final_step(estimator)
+    if isinstance(final, SystemFusion):
+        return _all_systems_have_segments(final)
+    return hasattr(final, "_proba_levels")
 
 
 def predict_proba_levels(estimator: Any, X: Any
@@ -408,7 +430,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         le = LabelEncoder().fit(y)
         if le.classes_.shape[0] < 2:
             raise ValueError(
-                "RecordingFusion needs recordings of at least 2 classes; got only "
+                "RecordingFusion needs recordings of at least 2 classes; got 1 class: "
                 f"{le.classes_.tolist()}.")
         estimator = clone(self.estimator)
         if not hasattr(estimator, "predict_proba"):
@@ -478,6 +500,14 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         """
         _, lengths = _flatten_segments(X)
         return np.repeat(np.arange(lengths.shape[0]), lengths)
+
+
+def _fuse_systems(probas: Sequence[np.ndarray], floor: float) -> np.ndarray:
+    """Log of the renormalised product of per-system posteriors (same rows, same columns)."""
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas], axis=1)
+    n_items, n_sys, n_classes = stacked.shape
+    log_p = np.log(np.maximum(stacked, floor)).reshape(n_items * n_sys, n_classes)
+    return fuse_log_posteriors(log_p, lengths=np.full(n_items, n_sys))
 
 
 def _all_systems_have_segments(self: "SystemFusion") -> bool:
@@ -587,7 +617,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         le = LabelEncoder().fit(y)
         if le.classes_.shape[0] < 2:
             raise ValueError(
-                "SystemFusion needs recordings of at least 2 classes; got only "
+                "SystemFusion needs recordings of at least 2 classes; got 1 class: "
                 f"{le.classes_.tolist()}.")
         fitted = []
         for name, est in self.estimators:
@@ -599,6 +629,8 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
                     "classes_.")
             fitted.append(est)
         self.estimators_ = fitted
+        if hasattr(fitted[0], "n_features_in_"):
+            self.n_features_in_ = fitted[0].n_features_in_
         self.named_estimators_ = Bunch(**{name: est for (name, _), est
                                           in zip(self.estimators, fitted)})
         self.le_ = le
@@ -606,11 +638,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         return self
 
     def _fuse(self, probas: list[np.ndarray]) -> np.ndarray:
-        """Log of the renormalised product of per-system posteriors."""
-        stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas], axis=1)
-        n_items, n_sys, n_classes = stacked.shape
-        log_p = np.log(np.maximum(stacked, self.floor)).reshape(n_items * n_sys, n_classes)
-        return fuse_log_posteriors(log_p, lengths=np.full(n_items, n_sys))
+        return _fuse_systems(probas, self.floor)
 
     def _log_proba(self, X: Any) -> np.ndarray:
         self._validate_params()

@@ -1,0 +1,466 @@
+"""Cross-validated evaluation at segment ("2 s") and recording ("30 s") level.
+
+:func:`evaluate` fits a clone of an estimator on the training recordings of every
+split and scores its test recordings twice: per segment (each segment carries
+its recording's label; Table 2's "2s" column in Phan et al. 2019) and per
+recording after multiplicative fusion (the "30s" column, and Table 3's accuracy,
+macro F1-score and macro precision). Splits run through ``joblib.Parallel``, so
+a Dask joblib backend can spread them over a cluster.
+
+Every split keeps its test posteriors, so :func:`fuse_reports` can build the
+"fusion" rows of Table 3 from separately evaluated logMel and logGam systems
+without training anything again; :func:`format_table` prints several reports as
+one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
+
+from ._recordings import n_recordings
+from ._validation import check_real
+from .fusion import _fuse_systems, _unwrap_pipeline
+
+__all__ = ["evaluate", "fuse_reports", "EvaluationReport", "SplitResult", "format_table"]
+
+METRICS = ("accuracy", "f1_macro", "precision_macro")
+LEVELS = ("segment", "recording")
+
+
+def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "precision_macro": float(precision_score(y_true, y_pred, average="macro",
+                                                 zero_division=0)),
+    }
+
+
+@dataclass
+class SplitResult:
+    """Predictions and scores of one train/test split.
+
+    Attributes
+    ----------
+    test_index : ndarray of int of shape (n_test_recordings,)
+        Indices (into the evaluated ``X``) of the test recordings.
+    y_true, y_pred : ndarray of shape (n_test_recordings,)
+        Recording labels and fused predictions.
+    segment_y_true, segment_y_pred : ndarray of shape (n_test_segments,) or None
+        Segment labels (the recording label repeated) and segment predictions;
+        None when the estimator has no segment level.
+    scores : dict
+        ``{"recording": {"accuracy": ..., "f1_macro": ..., "precision_macro": ...},
+        "segment": {...} or None}``.
+    classes : ndarray of shape (n_classes,) or None
+        Column order of the posteriors (the fitted estimator's ``classes_``).
+    proba : ndarray of shape (n_test_recordings, n_classes) or None
+        Recording posteriors; None when the estimator has no ``predict_proba``.
+    segment_proba : ndarray of shape (n_test_segments, n_classes) or None
+        Segment posteriors.
+    segment_index : ndarray of int of shape (n_test_segments,) or None
+        Position (within ``test_index``) of the recording of every segment.
+    history : list of dict or None
+        Training history of a skorch net found in the fitted estimator.
+    estimator : estimator or None
+        The fitted estimator, when ``return_estimators=True``.
+    """
+
+    test_index: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    segment_y_true: np.ndarray | None
+    segment_y_pred: np.ndarray | None
+    scores: dict[str, dict[str, float] | None]
+    classes: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    segment_proba: np.ndarray | None = None
+    segment_index: np.ndarray | None = None
+    history: list[dict] | None = None
+    estimator: Any = None
+
+
+@dataclass
+class EvaluationReport:
+    """Scores of a cross-validated evaluation (see :func:`evaluate`).
+
+    Attributes
+    ----------
+    class_names : list
+        Labels, in the order of the confusion-matrix rows and columns.
+    splits : list of SplitResult
+        One entry per split, in the order of the splitter.
+    recording_confusion : ndarray of int of shape (n_classes, n_classes)
+        Confusion matrix of the recordings summed over splits (rows: true class).
+    segment_confusion : ndarray of int of shape (n_classes, n_classes) or None
+        The same for segments; None when the estimator has no segment level.
+    """
+
+    class_names: list
+    splits: list[SplitResult]
+    recording_confusion: np.ndarray
+    segment_confusion: np.ndarray | None = None
+
+    # ---- per-split scores ------------------------------------------------- #
+    @property
+    def has_segments(self) -> bool:
+        """True when segment-level ("2 s") scores are available."""
+        return all(s.scores.get("segment") is not None for s in self.splits)
+
+    def split_scores(self, level: str = "recording", metric: str = "accuracy") -> np.ndarray:
+        """Per-split values of ``metric`` at ``level``, shape (n_splits,).
+
+        Parameters
+        ----------
+        level : {"recording", "segment"}, default="recording"
+        metric : {"accuracy", "f1_macro", "precision_macro"}, default="accuracy"
+        """
+        if level not in LEVELS:
+            raise ValueError(f"'level' must be one of {LEVELS}; got {level!r}.")
+        if metric not in METRICS:
+            raise ValueError(f"'metric' must be one of {METRICS}; got {metric!r}.")
+        if level == "segment" and not self.has_segments:
+            raise ValueError("This report has no segment-level scores: the estimator does "
+                             "not expose segment posteriors.")
+        return np.array([s.scores[level][metric] for s in self.splits])
+
+    def mean(self, level: str = "recording", metric: str = "accuracy") -> float:
+        """Mean of :meth:`split_scores` over the splits (a fraction in [0, 1])."""
+        return float(np.mean(self.split_scores(level, metric)))
+
+    def std(self, level: str = "recording", metric: str = "accuracy") -> float:
+        """Standard deviation of :meth:`split_scores` over the splits."""
+        return float(np.std(self.split_scores(level, metric)))
+
+    @property
+    def confusion_matrix(self) -> np.ndarray:
+        """Recording-level confusion matrix summed over splits (``recording_confusion``)."""
+        return self.recording_confusion
+
+    @property
+    def histories(self) -> list[list[dict] | None]:
+        """Training histories per split (None where no skorch net was found).
+
+        An empty list when no split has a history, so ``if report.histories:``
+        tells whether there is anything to plot.
+        """
+        found = [s.history for s in self.splits]
+        return found if any(h is not None for h in found) else []
+
+    @property
+    def estimators(self) -> list[Any]:
+        """Fitted estimators per split (None unless ``return_estimators=True``)."""
+        return [s.estimator for s in self.splits]
+
+    # ---- output ----------------------------------------------------------- #
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python (JSON-serialisable) summary: scores per split, means, stds, confusions."""
+        levels = [lv for lv in LEVELS if lv == "recording" or self.has_segments]
+        out: dict[str, Any] = {
+            "class_names": [_plain(c) for c in self.class_names],
+            "n_splits": len(self.splits),
+        }
+        for lv in levels:
+            out[lv] = {m: {"splits": self.split_scores(lv, m).tolist(),
+                           "mean": self.mean(lv, m), "std": self.std(lv, m)}
+                       for m in METRICS}
+        out["recording_confusion"] = self.recording_confusion.tolist()
+        if self.segment_confusion is not None:
+            out["segment_confusion"] = self.segment_confusion.tolist()
+        return out
+
+    def to_table(self, name: str = "System", *, std: bool = False) -> str:
+        """One-row text table in the style of Tables 2-3 of the paper (percent, 2 decimals)."""
+        return format_table({name: self}, std=std)
+
+    def __str__(self) -> str:
+        return self.to_table()
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+_COLUMNS = (("2s Acc.", "segment", "accuracy"), ("30s Acc.", "recording", "accuracy"),
+            ("F1-score", "recording", "f1_macro"), ("Prec.", "recording", "precision_macro"))
+
+
+def format_table(reports: Mapping[str, EvaluationReport], *, std: bool = False) -> str:
+    """Text table of several reports: one row per system, as Tables 2-3 of the paper.
+
+    Columns: segment accuracy ("2s Acc."), recording accuracy ("30s Acc."),
+    recording macro F1-score and macro precision, all in percent with two
+    decimals (mean over splits; ``± std`` appended when ``std=True``). A
+    missing level shows as ``-``.
+
+    Parameters
+    ----------
+    reports : mapping of str to EvaluationReport
+        System names and their reports, in row order.
+    std : bool, default=False
+        Append the standard deviation over splits.
+
+    Returns
+    -------
+    table : str
+    """
+    if not reports:
+        raise ValueError("format_table needs at least one report; got none.")
+    rows = []
+    for name, report in reports.items():
+        cells = [str(name)]
+        for _, level, metric in _COLUMNS:
+            if level == "segment" and not report.has_segments:
+                cells.append("-")
+                continue
+            cell = f"{100 * report.mean(level, metric):.2f}"
+            if std:
+                cell += f" ± {100 * report.std(level, metric):.2f}"
+            cells.append(cell)
+        rows.append(cells)
+    header = ["System"] + [c[0] for c in _COLUMNS]
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join([cells[0].ljust(widths[0])]
+                         + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])])
+
+    rule = "-" * len(line(header))
+    return "\n".join([line(header), rule] + [line(r) for r in rows])
+
+
+# --------------------------------------------------------------------------- #
+def _find_history(estimator: Any, depth: int = 0) -> list[dict] | None:
+    """Best-effort search for a skorch ``history`` inside a fitted estimator."""
+    if depth > 6 or estimator is None:
+        return None
+    history = getattr(estimator, "history_", None)
+    if history is None and not isinstance(estimator, type):
+        try:
+            history = getattr(estimator, "history", None)
+        except Exception:  # noqa: BLE001 - a property may fail on odd objects
+            history = None
+    if isinstance(history, list) and (not history or isinstance(history[0], dict)):
+        return [dict(entry) for entry in history]
+    children: list[Any] = []
+    if isinstance(estimator, Pipeline):
+        children = [step for _, step in estimator.steps]
+    for attr in ("estimator_", "estimators_", "calibrated_classifiers_", "estimator"):
+        child = getattr(estimator, attr, None)
+        if isinstance(child, (list, tuple)):
+            children.extend(child)
+        elif child is not None:
+            children.append(child)
+    for child in children:
+        found = _find_history(child, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _predict_levels(estimator: Any, X: Any) -> dict[str, Any]:
+    """Labels (and posteriors when available) at recording and segment level."""
+    final, Xt = _unwrap_pipeline(estimator, X)
+    classes = np.asarray(final.classes_) if hasattr(final, "classes_") else None
+    out: dict[str, Any] = {"classes": classes, "proba": None, "segment_y_pred": None,
+                           "segment_proba": None, "segment_index": None}
+    if hasattr(final, "_proba_levels"):
+        rec, seg, index = final._proba_levels(Xt)
+        out.update(y_pred=classes[np.argmax(rec, axis=1)], proba=rec)
+        if seg is not None:
+            out.update(segment_y_pred=classes[np.argmax(seg, axis=1)], segment_proba=seg,
+                       segment_index=np.asarray(index))
+        return out
+    if hasattr(final, "predict_proba") and classes is not None:
+        out["proba"] = np.asarray(final.predict_proba(Xt))
+    out["y_pred"] = np.asarray(final.predict(Xt))
+    if hasattr(final, "predict_segments") and hasattr(final, "segment_recording_index"):
+        out.update(segment_y_pred=np.asarray(final.predict_segments(Xt)),
+                   segment_index=np.asarray(final.segment_recording_index(Xt)))
+    return out
+
+
+def _split_result(test: np.ndarray, y_test: np.ndarray, levels: dict[str, Any],
+                  history: list[dict] | None = None, estimator: Any = None) -> SplitResult:
+    scores: dict[str, Any] = {"recording": _scores(y_test, levels["y_pred"]), "segment": None}
+    seg_true = None
+    if levels["segment_y_pred"] is not None:
+        seg_true = y_test[levels["segment_index"]]
+        scores["segment"] = _scores(seg_true, levels["segment_y_pred"])
+    return SplitResult(test_index=np.asarray(test), y_true=y_test, y_pred=levels["y_pred"],
+                       segment_y_true=seg_true, segment_y_pred=levels["segment_y_pred"],
+                       scores=scores, classes=levels["classes"], proba=levels["proba"],
+                       segment_proba=levels["segment_proba"],
+                       segment_index=levels["segment_index"], history=history,
+                       estimator=estimator)
+
+
+def _fit_and_score(estimator: Any, X: Any, y: np.ndarray, train: np.ndarray,
+                   test: np.ndarray, split: int, fit_params: dict,
+                   return_estimator: bool) -> SplitResult:
+    estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
+    y_test = y[test]
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        unknown = np.setdiff1d(np.unique(y_test), np.asarray(classes))
+        if unknown.size:
+            raise ValueError(
+                f"Split {split}: the test recordings have labels never seen in fit: "
+                f"{unknown.tolist()}. Known classes: {np.asarray(classes).tolist()}. Use a "
+                "stratified splitter or drop classes with too few recordings.")
+    levels = _predict_levels(estimator, _safe_indexing(X, test))
+    return _split_result(test, y_test, levels, history=_find_history(estimator),
+                         estimator=estimator if return_estimator else None)
+
+
+def _build_report(results: list[SplitResult], labels: np.ndarray) -> EvaluationReport:
+    rec_cm = sum(confusion_matrix(r.y_true, r.y_pred, labels=labels) for r in results)
+    seg_cm = None
+    if all(r.segment_y_pred is not None for r in results):
+        seg_cm = sum(confusion_matrix(r.segment_y_true, r.segment_y_pred, labels=labels)
+                     for r in results)
+    return EvaluationReport(class_names=[_plain(c) for c in labels], splits=list(results),
+                            recording_confusion=rec_cm, segment_confusion=seg_cm)
+
+
+def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationReport:
+    """Fuse the test posteriors of several evaluated systems by the product rule.
+
+    The "fusion" rows of Table 3 without refitting anything: the reports must come
+    from :func:`evaluate` runs on the same recordings with the same splits (and,
+    for the segment level, the same segmentation). In every split, recording
+    posteriors (and segment posteriors) of the systems are floored, multiplied
+    and renormalised, exactly as :class:`~skasc.fusion.SystemFusion` does.
+
+    Parameters
+    ----------
+    *reports : EvaluationReport
+        Two or more reports whose splits carry posteriors.
+    floor : float, default=1e-7
+        Posteriors below ``floor`` are raised to it before multiplying.
+
+    Returns
+    -------
+    report : EvaluationReport
+        Scores of the fused system (no histories, no estimators).
+    """
+    floor = check_real(floor, "floor", "fuse_reports", low=0.0, high=1.0,
+                       low_inclusive=False)
+    if len(reports) < 2:
+        raise ValueError(f"fuse_reports needs at least 2 reports; got {len(reports)}.")
+    first = reports[0]
+    for k, rep in enumerate(reports):
+        if len(rep.splits) != len(first.splits):
+            raise ValueError(f"Report {k} has {len(rep.splits)} splits but report 0 has "
+                             f"{len(first.splits)}; evaluate all systems with the same cv.")
+        if list(rep.class_names) != list(first.class_names):
+            raise ValueError(f"Report {k} has classes {list(rep.class_names)} but report 0 "
+                             f"has {list(first.class_names)}.")
+    fused = []
+    for i, base in enumerate(first.splits):
+        splits = [rep.splits[i] for rep in reports]
+        for k, s in enumerate(splits):
+            if s.proba is None:
+                raise ValueError(f"Report {k} has no posteriors in split {i} (its estimator "
+                                 "has no predict_proba); it cannot be fused.")
+            if not np.array_equal(s.test_index, base.test_index):
+                raise ValueError(f"Split {i} of report {k} tests other recordings than split "
+                                 f"{i} of report 0; evaluate all systems with the same cv.")
+            if not np.array_equal(s.classes, base.classes):
+                raise ValueError(f"Split {i} of report {k} orders its classes differently "
+                                 "from report 0.")
+        classes = base.classes
+        rec = np.exp(_fuse_systems([s.proba for s in splits], floor))
+        levels: dict[str, Any] = {"classes": classes, "proba": rec,
+                                  "y_pred": classes[np.argmax(rec, axis=1)],
+                                  "segment_y_pred": None, "segment_proba": None,
+                                  "segment_index": None}
+        if all(s.segment_proba is not None for s in splits) and all(
+                np.array_equal(s.segment_index, base.segment_index) for s in splits):
+            seg = np.exp(_fuse_systems([s.segment_proba for s in splits], floor))
+            levels.update(segment_proba=seg, segment_index=base.segment_index,
+                          segment_y_pred=classes[np.argmax(seg, axis=1)])
+        fused.append(_split_result(base.test_index, base.y_true, levels))
+    return _build_report(fused, np.asarray(first.class_names))
+
+
+def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
+             n_jobs: int | None = None, verbose: int = 0, return_estimators: bool = False,
+             fit_params: dict | None = None) -> EvaluationReport:
+    """Cross-validate a recording classifier at segment and recording level.
+
+    For every split, a clone of ``estimator`` is fit on the training recordings;
+    the test recordings are then predicted once per recording and, when the
+    estimator has a segment level (:class:`~skasc.fusion.RecordingFusion`,
+    :class:`~skasc.fusion.SystemFusion`, a ``Pipeline`` ending in one of them,
+    or any object with ``predict_segments`` and ``segment_recording_index``),
+    once per segment with the recording label repeated over its segments.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Unfitted estimator taking a batch of recordings.
+    X : batch of recordings
+        Dense ``(n_recordings, ...)`` array, object array or list, indexable by
+        ``sklearn.utils._safe_indexing``.
+    y : array-like of shape (n_recordings,)
+        One label per recording.
+    cv : int, splitter or iterable of (train, test), default=5
+        An int gives ``StratifiedKFold(cv)``; a splitter (e.g. ``LitisSplits``)
+        is called as ``cv.split(X, y, groups)``.
+    groups : array-like of shape (n_recordings,), default=None
+        Passed to ``cv.split``.
+    n_jobs : int, default=None
+        Splits evaluated in parallel by ``joblib`` (``None`` means 1).
+    verbose : int, default=0
+        ``joblib`` verbosity.
+    return_estimators : bool, default=False
+        Keep the fitted estimator of every split in the report.
+    fit_params : dict, default=None
+        Passed to ``estimator.fit``.
+
+    Returns
+    -------
+    report : EvaluationReport
+        Per-split accuracy, macro F1 and macro precision at both levels, and
+        confusion matrices summed over splits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skasc.fusion import RecordingFusion
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["bus", "park", "street"], 6)
+    >>> X = rng.normal(size=(18, 5, 4)) + (np.arange(18) // 6)[:, None, None]
+    >>> report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
+    >>> len(report.splits), int(report.recording_confusion.sum())
+    (3, 18)
+    >>> report.segment_confusion.sum() == 18 * 5
+    np.True_
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"evaluate expects one label per recording (a 1-D y); got y of "
+                         f"shape {y.shape}.")
+    n_rec = n_recordings(X)
+    if n_rec != y.shape[0]:
+        raise ValueError(f"X has {n_rec} recordings but y has {y.shape[0]} labels.")
+    splitter = check_cv(cv, y, classifier=True)
+    splits = list(splitter.split(X, y, groups))
+    if not splits:
+        raise ValueError("The splitter 'cv' produced no splits.")
+    results = Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(_fit_and_score)(clone(estimator), X, y, np.asarray(train), np.asarray(test),
+                                i, dict(fit_params or {}), return_estimators)
+        for i, (train, test) in enumerate(splits))
+    return _build_report(list(results), np.unique(y))

@@ -1,0 +1,258 @@
+import json
+
+import joblib
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import _safe_indexing
+
+from skasc.evaluation import EvaluationReport, evaluate, format_table, fuse_reports
+from skasc.fusion import RecordingFusion, SystemFusion
+
+
+def _scenes(rng, n_per_class=6, n_seg=5, shift=0.5):
+    classes = np.array(["bus", "park", "street"])
+    codes = np.repeat(np.arange(3), n_per_class)
+    X = rng.normal(size=(codes.size, n_seg, 4))
+    X[:, :, 0] += shift * codes[:, None]
+    X[:, :, 1] -= shift * codes[:, None]
+    return X, classes[codes]
+
+
+def _direct(y_true, y_pred):
+    return {"accuracy": accuracy_score(y_true, y_pred),
+            "f1_macro": f1_score(y_true, y_pred, average="macro", zero_division=0),
+            "precision_macro": precision_score(y_true, y_pred, average="macro",
+                                               zero_division=0)}
+
+
+def test_evaluate_matches_direct_metrics(rng):
+    X, y = _scenes(rng)
+    est = RecordingFusion(LogisticRegression(C=0.5), flatten=True)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    report = evaluate(est, X, y, cv=cv, return_estimators=True)
+    assert isinstance(report, EvaluationReport)
+    assert len(report.splits) == 3 and report.has_segments
+    rec_cm = np.zeros((3, 3), int)
+    seg_cm = np.zeros((3, 3), int)
+    for k, (train, test) in enumerate(cv.split(X, y)):
+        fitted = RecordingFusion(LogisticRegression(C=0.5), flatten=True).fit(X[train], y[train])
+        rec_pred = fitted.predict(X[test])
+        seg_pred = fitted.predict_segments(X[test])
+        seg_true = np.repeat(y[test], X.shape[1])
+        split = report.splits[k]
+        np.testing.assert_array_equal(split.test_index, test)
+        np.testing.assert_array_equal(split.y_pred, rec_pred)
+        np.testing.assert_array_equal(split.segment_y_pred, seg_pred)
+        np.testing.assert_array_equal(split.segment_y_true, seg_true)
+        for metric, value in _direct(y[test], rec_pred).items():
+            assert report.split_scores("recording", metric)[k] == pytest.approx(value)
+        for metric, value in _direct(seg_true, seg_pred).items():
+            assert report.split_scores("segment", metric)[k] == pytest.approx(value)
+        rec_cm += confusion_matrix(y[test], rec_pred, labels=["bus", "park", "street"])
+        seg_cm += confusion_matrix(seg_true, seg_pred, labels=["bus", "park", "street"])
+        assert split.estimator is not None and split.estimator is not est
+    np.testing.assert_array_equal(report.recording_confusion, rec_cm)
+    np.testing.assert_array_equal(report.segment_confusion, seg_cm)
+    assert report.class_names == ["bus", "park", "street"]
+    acc = report.split_scores("segment", "accuracy")
+    assert report.mean("segment") == pytest.approx(acc.mean())
+    assert report.std("segment") == pytest.approx(acc.std())
+
+
+def test_evaluate_int_cv_parallel_and_pipeline(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    pipe = Pipeline([("scale", FunctionTransformer(np.negative)),
+                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    serial = evaluate(pipe, X, y, cv=2)
+    with joblib.parallel_backend("threading"):  # any joblib backend (e.g. Dask) runs the splits
+        parallel = evaluate(pipe, X, y, cv=2, n_jobs=2)
+    assert serial.has_segments
+    np.testing.assert_allclose(serial.split_scores("segment"), parallel.split_scores("segment"))
+    # cv=2 means StratifiedKFold(2) without shuffling
+    tests = [t for _, t in StratifiedKFold(2).split(X, y)]
+    for split, test in zip(serial.splits, tests):
+        np.testing.assert_array_equal(split.test_index, test)
+    assert serial.estimators == [None, None]
+    assert serial.segment_confusion.sum() == X.shape[0] * X.shape[1]
+
+
+def test_evaluate_ragged_recordings(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    lengths = rng.integers(1, 6, size=len(y))
+    Xr = np.empty(len(y), dtype=object)
+    for i, n in enumerate(lengths):
+        Xr[i] = X[i][:n]
+    report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), Xr, y, cv=2)
+    assert report.segment_confusion.sum() == lengths.sum()
+    assert report.recording_confusion.sum() == len(y)
+
+
+def test_evaluate_plain_classifier_has_no_segment_level(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    Xf = X.reshape(len(X), -1)
+    report = evaluate(LogisticRegression(), Xf, y, cv=2)
+    assert not report.has_segments and report.segment_confusion is None
+    with pytest.raises(ValueError, match="no segment-level scores"):
+        report.split_scores("segment")
+    table = report.to_table(name="LR")
+    row = table.splitlines()[2].split()
+    assert row[0] == "LR" and row[1] == "-"
+    assert "segment" not in report.to_dict()
+
+
+class _Segmenter(ClassifierMixin, BaseEstimator):
+    """Duck-typed object with predict_segments (no fusion internals)."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+    def predict_segments(self, X):
+        return np.full(len(X) * 2, self.classes_[1])
+
+    def segment_recording_index(self, X):
+        return np.repeat(np.arange(len(X)), 2)
+
+
+def test_evaluate_duck_typed_segments(rng):
+    X, y = _scenes(rng, n_per_class=2)
+    report = evaluate(_Segmenter(), X, y, cv=2)
+    assert report.mean("recording") == pytest.approx(1 / 3)
+    assert report.mean("segment") == pytest.approx(1 / 3)
+    assert report.segment_confusion[:, 1].sum() == 2 * len(y)
+
+
+def test_table_and_dict_contain_numbers(rng):
+    X, y = _scenes(rng)
+    report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
+    table = report.to_table(name="Att-CRNN (logMel)")
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["System", "2s", "Acc."]
+    row = lines[2]
+    assert row.startswith("Att-CRNN (logMel)")
+    expected = [report.mean("segment"), report.mean("recording"),
+                report.mean("recording", "f1_macro"), report.mean("recording", "precision_macro")]
+    assert row.split()[-4:] == [f"{100 * v:.2f}" for v in expected]
+    assert str(report) == report.to_table()
+    both = format_table({"a": report, "b": report}, std=True)
+    assert len(both.splitlines()) == 4
+    assert f"± {100 * report.std('recording'):.2f}" in both
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["recording"]["accuracy"]["mean"] == pytest.approx(report.mean("recording"))
+    assert d["segment"]["f1_macro"]["splits"] == pytest.approx(
+        report.split_scores("segment", "f1_macro").tolist())
+    assert np.array_equal(d["recording_confusion"], report.recording_confusion)
+    assert d["n_splits"] == 3
+
+
+def test_histories_found_best_effort(rng):
+    class _FakeNet(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            self.history_ = [{"epoch": 1, "train_loss": 1.0}, {"epoch": 2, "train_loss": 0.5}]
+            return self
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+        @property
+        def history(self):
+            return self.history_
+
+    X, y = _scenes(rng, n_per_class=2)
+    report = evaluate(RecordingFusion(_FakeNet()), X, y, cv=2)
+    assert report.histories == [[{"epoch": 1, "train_loss": 1.0},
+                                 {"epoch": 2, "train_loss": 0.5}]] * 2
+    plain = evaluate(LogisticRegression(), X.reshape(len(X), -1), y, cv=2)
+    assert plain.histories == []
+
+
+def test_evaluate_errors(rng):
+    X, y = _scenes(rng, n_per_class=3)
+    est = RecordingFusion(LogisticRegression(), flatten=True)
+    with pytest.raises(ValueError, match="X has 9 recordings but y has 8 labels"):
+        evaluate(est, X, y[:-1], cv=2)
+    with pytest.raises(ValueError, match="one label per recording"):
+        evaluate(est, X, y[:, None], cv=2)
+    # unshuffled KFold(3) on sorted labels: each test fold holds a class never seen in fit
+    with pytest.raises(ValueError, match=r"Split 0: .*never seen in fit: \['bus'\]"):
+        evaluate(est, X, y, cv=KFold(3))
+    report = evaluate(est, X, y, cv=3)
+    with pytest.raises(ValueError, match="'metric' must be one of"):
+        report.mean("recording", "recall")
+    with pytest.raises(ValueError, match="'level' must be one of"):
+        report.split_scores("file")
+    with pytest.raises(ValueError, match="at least one report"):
+        format_table({})
+
+
+def test_safe_indexing_on_object_arrays(rng):
+    # sanity check of the indexing evaluate relies on for ragged batches
+    Xr = np.empty(3, dtype=object)
+    for i in range(3):
+        Xr[i] = np.full((i + 1, 2), i)
+    sub = _safe_indexing(Xr, np.array([2, 0]))
+    assert sub.dtype == object and sub[0].shape == (3, 2) and sub[1].shape == (1, 2)
+
+
+def _system(C, cols):
+    return Pipeline([("pick", FunctionTransformer(_pick, kw_args={"cols": cols})),
+                     ("fusion", RecordingFusion(LogisticRegression(C=C), flatten=True))])
+
+
+def _pick(X, cols):
+    return X[:, :, cols]
+
+
+def test_fuse_reports_equals_evaluating_system_fusion(rng):
+    X, y = _scenes(rng, shift=0.3)
+    cv = StratifiedKFold(3, shuffle=True, random_state=1)
+    a, b = _system(1.0, [0, 2]), _system(0.3, [1, 3])
+    ra, rb = evaluate(a, X, y, cv=cv), evaluate(b, X, y, cv=cv)
+    fused = fuse_reports(ra, rb)
+    direct = evaluate(SystemFusion([("a", a), ("b", b)]), X, y, cv=cv)
+    assert fused.has_segments
+    for fs, ds, sa, sb in zip(fused.splits, direct.splits, ra.splits, rb.splits):
+        np.testing.assert_allclose(fs.proba, ds.proba, rtol=1e-8)
+        np.testing.assert_allclose(fs.segment_proba, ds.segment_proba, rtol=1e-8)
+        e = sa.proba * sb.proba
+        np.testing.assert_allclose(fs.proba, e / e.sum(1, keepdims=True), rtol=1e-8)
+        np.testing.assert_array_equal(fs.y_pred, ds.y_pred)
+    for level in ("segment", "recording"):
+        for metric in ("accuracy", "f1_macro", "precision_macro"):
+            np.testing.assert_allclose(fused.split_scores(level, metric),
+                                       direct.split_scores(level, metric))
+    np.testing.assert_array_equal(fused.confusion_matrix, direct.recording_confusion)
+    np.testing.assert_array_equal(fused.segment_confusion, direct.segment_confusion)
+    assert fused.histories == []
+    table = format_table({"a": ra, "b": rb, "fusion": fused})
+    assert table.splitlines()[-1].startswith("fusion")
+
+
+def test_fuse_reports_errors(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    est = _system(1.0, [0, 1])
+    r2 = evaluate(est, X, y, cv=2)
+    r2b = evaluate(est, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=3))
+    r4 = evaluate(est, X, y, cv=4)
+    with pytest.raises(ValueError, match="at least 2 reports; got 1"):
+        fuse_reports(r2)
+    with pytest.raises(ValueError, match="Report 1 has 4 splits but report 0 has 2"):
+        fuse_reports(r2, r4)
+    with pytest.raises(ValueError, match="Split 0 of report 1 tests other recordings"):
+        fuse_reports(r2, r2b)
+    plain = evaluate(_Segmenter(), X, y, cv=2)
+    with pytest.raises(ValueError, match="Report 1 has no posteriors in split 0"):
+        fuse_reports(r2, plain)
+    with pytest.raises(ValueError, match="'floor' parameter of fuse_reports"):
+        fuse_reports(r2, r2, floor=0)

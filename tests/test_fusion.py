@@ -1,0 +1,397 @@
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import DataConversionWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import LinearSVC
+
+from skasc.fusion import (RecordingFusion, SystemFusion, fuse_log_posteriors,
+                          predict_proba_levels, product_fusion)
+
+
+# --------------------------------------------------------------------------- helpers
+def _random_probas(rng, n, c):
+    p = rng.random((n, c)) + 1e-3
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _scenes(rng, n_per_class=8, n_seg=6, n_feat=4, classes=("bus", "park", "street"),
+            shift=1.0):
+    y = np.repeat(np.asarray(classes), n_per_class)
+    codes = np.repeat(np.arange(len(classes)), n_per_class)
+    X = rng.normal(size=(y.size, n_seg, n_feat))
+    X[:, :, 0] += shift * codes[:, None]
+    X[:, :, 1] -= shift * codes[:, None]
+    return X, y
+
+
+def _ragged(rng, y, lengths, n_feat=4):
+    codes = np.unique(y, return_inverse=True)[1]
+    X = np.empty(len(y), dtype=object)
+    for i, (c, n) in enumerate(zip(codes, lengths)):
+        X[i] = rng.normal(size=(n, n_feat)) + c
+    return X
+
+
+class RecordingStub(ClassifierMixin, BaseEstimator):
+    """Records what it was fit on; posteriors are read from column 0 of each segment."""
+
+    def __init__(self, n_classes=3):
+        self.n_classes = n_classes
+
+    def fit(self, X, y, **fit_params):
+        self.X_fit_ = np.array(X, copy=True)
+        self.y_fit_ = np.array(y, copy=True)
+        self.fit_params_ = fit_params
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        # row s -> a deterministic posterior depending only on X[s, 0]
+        X = np.asarray(X)
+        logits = np.stack([np.cos(X[:, 0] * (k + 1)) for k in range(len(self.classes_))], 1)
+        p = np.exp(3 * logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+
+def _flat(X):
+    return np.asarray(X).reshape(len(X), -1)
+
+
+# --------------------------------------------------------------------------- pure rule
+def test_product_fusion_matches_direct_product(rng):
+    p = _random_probas(rng, 7, 4)
+    expected = np.prod(p, axis=0)
+    expected /= expected.sum()
+    np.testing.assert_allclose(product_fusion(p), expected[None], rtol=1e-10)
+
+
+def test_product_fusion_ragged_lengths(rng):
+    p = _random_probas(rng, 9, 3)
+    lengths = [2, 4, 3]
+    out = product_fusion(p, lengths=lengths)
+    starts = np.cumsum([0] + lengths)
+    for r in range(3):
+        e = np.prod(p[starts[r]:starts[r + 1]], axis=0)
+        np.testing.assert_allclose(out[r], e / e.sum(), rtol=1e-10)
+
+
+def test_product_fusion_zero_posterior_is_floored():
+    p = np.array([[0.0, 1.0], [0.9, 0.1], [0.9, 0.1]])
+    out = product_fusion(p, floor=1e-3)
+    e = np.prod(np.maximum(p, 1e-3), axis=0)
+    np.testing.assert_allclose(out[0], e / e.sum())
+    # no veto: class 0 keeps a non-zero posterior
+    assert out[0, 0] > 0
+    # a smaller floor gives the zero-posterior class less mass
+    assert product_fusion(p, floor=1e-7)[0, 0] < out[0, 0]
+
+
+def test_product_fusion_many_segments_no_underflow(rng):
+    p = _random_probas(rng, 2000, 5)  # np.prod underflows to 0 for every class
+    assert np.all(np.prod(p, axis=0) == 0)
+    out = product_fusion(p)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out.sum(), 1.0)
+    log_sum = np.log(p).sum(axis=0)
+    expected_log = log_sum - np.logaddexp.reduce(log_sum)
+    np.testing.assert_allclose(fuse_log_posteriors(np.log(p))[0], expected_log, atol=1e-8)
+    assert np.argmax(out) == np.argmax(log_sum)
+
+
+def test_fuse_log_posteriors_errors():
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fuse_log_posteriors(np.array([[-np.inf, 0.0]]))
+    with pytest.raises(ValueError, match="2-D array"):
+        fuse_log_posteriors(np.zeros(3))
+    with pytest.raises(ValueError, match="Recording 1 has 0 segments"):
+        fuse_log_posteriors(np.zeros((3, 2)), lengths=[3, 0])
+    with pytest.raises(ValueError, match="sums to 4 segments but the posteriors have 3"):
+        fuse_log_posteriors(np.zeros((3, 2)), lengths=[2, 2])
+    with pytest.raises(ValueError, match="'floor' parameter of product_fusion"):
+        product_fusion(np.ones((2, 2)) / 2, floor=0.0)
+
+
+# --------------------------------------------------------------------------- RecordingFusion
+def test_fit_repeats_labels_over_segments(rng):
+    y = np.array(["park", "bus", "park"])
+    X = _ragged(rng, y, [2, 3, 1])
+    clf = RecordingFusion(RecordingStub()).fit(X, y)
+    inner = clf.estimator_
+    np.testing.assert_array_equal(inner.y_fit_, [1, 1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(inner.X_fit_, np.concatenate(list(X)))
+    np.testing.assert_array_equal(clf.classes_, ["bus", "park"])
+    assert clf.estimator is not inner  # cloned
+    assert not hasattr(clf.estimator, "classes_")
+
+
+def test_fit_params_forwarded_sample_weight_repeated_groups(rng):
+    y = np.array([0, 1, 0])
+    X = _ragged(rng, y, [2, 3, 1])
+    clf = RecordingFusion(RecordingStub(), groups_param="groups").fit(
+        X, y, sample_weight=np.array([1.0, 2.0, 3.0]), extra="x")
+    fp = clf.estimator_.fit_params_
+    np.testing.assert_array_equal(fp["sample_weight"], [1, 1, 2, 2, 2, 3])
+    np.testing.assert_array_equal(fp["groups"], [0, 0, 1, 1, 1, 2])
+    assert fp["extra"] == "x"
+
+
+def test_predict_proba_is_product_of_segment_posteriors(rng):
+    y = np.array([0, 1, 2, 1])
+    X = _ragged(rng, y, [1, 5, 3, 7])
+    clf = RecordingFusion(RecordingStub(), floor=1e-4).fit(X, y)
+    proba = clf.predict_proba(X)
+    for i, rec in enumerate(X):
+        p = clf.estimator_.predict_proba(rec)
+        e = np.prod(np.maximum(p, 1e-4), axis=0)
+        np.testing.assert_allclose(proba[i], e / e.sum(), rtol=1e-9)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-9)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[np.argmax(proba, axis=1)])
+
+
+def test_segment_level_outputs(rng):
+    y = np.array(["b", "a", "b"])
+    lengths = [4, 2, 3]
+    X = _ragged(rng, y, lengths)
+    clf = RecordingFusion(RecordingStub()).fit(X, y)
+    seg = clf.predict_proba_segments(X)
+    assert seg.shape == (9, 2)
+    np.testing.assert_allclose(seg, clf.estimator_.predict_proba(np.concatenate(list(X))))
+    idx = clf.segment_recording_index(X)
+    np.testing.assert_array_equal(idx, [0, 0, 0, 0, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(clf.predict_segments(X), clf.classes_[seg.argmax(1)])
+    rec, seg2, idx2 = predict_proba_levels(clf, X)
+    np.testing.assert_allclose(rec, clf.predict_proba(X))
+    np.testing.assert_allclose(seg2, seg)
+    np.testing.assert_array_equal(idx2, idx)
+
+
+class _ReversedInner(ClassifierMixin, BaseEstimator):
+    """Inner classifier listing its classes in reverse order."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)[::-1]
+        return self
+
+    def predict_proba(self, X):
+        # column k is the posterior of self.classes_[k]; class "a" (code 0) gets 0.8
+        p = np.full((len(X), len(self.classes_)), 0.2 / (len(self.classes_) - 1))
+        p[:, list(self.classes_).index(0)] = 0.8
+        return p
+
+
+def test_inner_class_order_is_aligned(rng):
+    y = np.array(["a", "b", "c"])
+    X = _ragged(rng, y, [2, 2, 2])
+    clf = RecordingFusion(_ReversedInner()).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba_segments(X)[:, 0], 0.8)
+    np.testing.assert_array_equal(clf.predict(X), ["a", "a", "a"])
+
+
+def test_string_labels_and_ragged_with_logistic_regression(rng):
+    X, y = _scenes(rng, n_per_class=6)
+    lengths = rng.integers(1, 9, size=len(y))
+    Xr = np.empty(len(y), dtype=object)
+    for i, n in enumerate(lengths):
+        Xr[i] = np.concatenate([X[i]] * 2)[:n]
+    clf = RecordingFusion(LogisticRegression(), flatten=True).fit(Xr, y)
+    pred = clf.predict(Xr)
+    assert pred.dtype.kind == "U" and set(pred) <= set(y)
+    assert clf.score(Xr, y) >= 0.9
+    assert clf.predict_proba(Xr).shape == (len(y), 3)
+    assert clf.predict_proba_segments(Xr).shape == (lengths.sum(), 3)
+
+
+def test_dense_and_ragged_inputs_agree(rng):
+    X, y = _scenes(rng, n_per_class=5)
+    clf = RecordingFusion(LogisticRegression(), flatten=True).fit(X, y)
+    Xr = np.empty(len(X), dtype=object)
+    for i in range(len(X)):
+        Xr[i] = X[i]
+    np.testing.assert_allclose(clf.predict_proba(X), clf.predict_proba(Xr))
+    np.testing.assert_allclose(clf.predict_proba(X), clf.predict_proba(list(X)))
+
+
+def test_inner_pipeline_and_flatten_equivalent(rng):
+    X, y = _scenes(rng, n_per_class=5, n_feat=3)
+    X4 = X.reshape(X.shape[0], X.shape[1], 3, 1)  # segments of shape (3, 1)
+    a = RecordingFusion(LogisticRegression(), flatten=True).fit(X4, y)
+    b = RecordingFusion(make_pipeline(FunctionTransformer(_flat), LogisticRegression())).fit(X4, y)
+    np.testing.assert_allclose(a.predict_proba(X4), b.predict_proba(X4), rtol=1e-6)
+
+
+def test_errors(rng):
+    X, y = _scenes(rng, n_per_class=3)
+    with pytest.raises(ValueError, match="X has 9 recordings but y has 8 labels"):
+        RecordingFusion(LogisticRegression(), flatten=True).fit(X, y[:-1])
+    with pytest.raises(ValueError, match=r"at least 2 classes; got 1 class: \['bus'\]"):
+        RecordingFusion(LogisticRegression(), flatten=True).fit(X[:3], y[:3])
+    with pytest.raises(ValueError, match="'floor' parameter of RecordingFusion"):
+        RecordingFusion(LogisticRegression(), floor=2.0).fit(X, y)
+    with pytest.raises(TypeError, match="'flatten' parameter of RecordingFusion"):
+        RecordingFusion(LogisticRegression(), flatten="yes").fit(X, y)
+    with pytest.raises(TypeError, match="must be a classifier with predict_proba"):
+        RecordingFusion(LinearSVC(), flatten=True).fit(X, y)
+    with pytest.raises(ValueError, match="one label per recording"):
+        RecordingFusion(LogisticRegression(), flatten=True).fit(X, np.stack([y, y], 1))
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        RecordingFusion(LogisticRegression(), flatten=True).fit(X, None)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        RecordingFusion(LogisticRegression(), flatten=True).fit(X, rng.normal(size=9))
+    with pytest.raises(TypeError, match="does not support sparse input"):
+        RecordingFusion(LogisticRegression()).fit(sp.csr_matrix(X[:, :, 0]), y)
+    with pytest.warns(DataConversionWarning):
+        RecordingFusion(LogisticRegression(), flatten=True).fit(X, y[:, None])
+
+    clf = RecordingFusion(LogisticRegression(), flatten=True).fit(X, y)
+    with pytest.raises(ValueError, match=r"never seen in fit: \['tram'\]"):
+        clf.score(X, np.array(["bus"] * 8 + ["tram"]))
+
+    Xr = np.empty(3, dtype=object)
+    Xr[0], Xr[1], Xr[2] = X[0], X[1][:0], X[2]
+    with pytest.raises(ValueError, match="Recording 1 has no segments"):
+        clf.predict(Xr)
+    with pytest.raises(ValueError, match="Recording 1 has no segments"):
+        RecordingFusion(LogisticRegression(), flatten=True).fit(Xr, y[[0, 3, 6]])
+    Xr[1] = X[1][:, :2]
+    with pytest.raises(ValueError, match=r"Recording 1 has segments of shape \(2,\)"):
+        clf.predict(Xr)
+    with pytest.raises(ValueError, match="Recording 0 has no segments"):
+        clf.predict(np.zeros((2, 0, 4)))
+
+
+def test_clone_params_pickle(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    clf = RecordingFusion(LogisticRegression(C=1.0), flatten=True, floor=1e-5)
+    clf.set_params(estimator__C=0.01)
+    assert clf.get_params()["estimator__C"] == 0.01
+    c2 = clone(clf)
+    assert c2.get_params()["estimator__C"] == 0.01 and c2.floor == 1e-5
+    clf.fit(X, y)
+    assert clf.estimator_.C == 0.01
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_grid_search_over_inner_c(rng):
+    X, y = _scenes(rng, n_per_class=6, shift=0.4)
+    search = GridSearchCV(RecordingFusion(LogisticRegression(), flatten=True),
+                          {"estimator__C": [1e-4, 1.0]}, cv=3).fit(X, y)
+    assert search.best_params_["estimator__C"] in (1e-4, 1.0)
+    assert search.cv_results_["mean_test_score"].shape == (2,)
+    assert search.predict(X).shape == (len(y),)
+
+
+def test_recording_fusion_inside_pipeline(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    pipe = Pipeline([("scale", FunctionTransformer(lambda Z: 2 * Z)),
+                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    pipe.fit(X, y)
+    rec, seg, idx = predict_proba_levels(pipe, X)
+    np.testing.assert_allclose(rec, pipe.predict_proba(X))
+    np.testing.assert_allclose(seg, pipe[-1].predict_proba_segments(2 * X))
+    assert idx.shape == (X.shape[0] * X.shape[1],)
+    # plain classifier: no segment level
+    lr = LogisticRegression().fit(_flat(X), y)
+    rec, seg, idx = predict_proba_levels(lr, _flat(X))
+    assert seg is None and idx is None
+
+
+# --------------------------------------------------------------------------- SystemFusion
+def _two_systems():
+    return SystemFusion([
+        ("logmel", RecordingFusion(LogisticRegression(C=1.0), flatten=True)),
+        ("loggam", Pipeline([("half", FunctionTransformer(lambda Z: Z[:, :, :2])),
+                             ("fusion", RecordingFusion(LogisticRegression(C=0.1),
+                                                        flatten=True))])),
+    ])
+
+
+def test_system_fusion_is_product_of_system_posteriors(rng):
+    X, y = _scenes(rng, n_per_class=5, shift=0.3)
+    fused = _two_systems().fit(X, y)
+    a = fused.named_estimators_["logmel"].predict_proba(X)
+    b = fused.named_estimators_["loggam"].predict_proba(X)
+    e = a * b
+    e /= e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(fused.predict_proba(X), e, rtol=1e-8)
+    np.testing.assert_array_equal(fused.predict(X), fused.classes_[e.argmax(1)])
+    # segment level: product of the systems' segment posteriors
+    sa = fused.estimators_[0].predict_proba_segments(X)
+    sb = fused.estimators_[1][-1].predict_proba_segments(X[:, :, :2])
+    es = sa * sb
+    np.testing.assert_allclose(fused.predict_proba_segments(X),
+                               es / es.sum(axis=1, keepdims=True), rtol=1e-8)
+    np.testing.assert_array_equal(fused.segment_recording_index(X),
+                                  np.repeat(np.arange(len(y)), X.shape[1]))
+    np.testing.assert_array_equal(fused.predict_segments(X),
+                                  fused.classes_[es.argmax(1)])
+    assert 0.0 <= fused.score(X, y) <= 1.0
+
+
+def test_system_fusion_params_by_name_clone_pickle(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    fused = _two_systems()
+    params = fused.get_params()
+    assert params["logmel__estimator__C"] == 1.0
+    assert params["loggam__fusion__estimator__C"] == 0.1
+    fused.set_params(logmel__estimator__C=0.5, loggam__fusion__floor=1e-3)
+    assert fused.named_estimators["logmel"].estimator.C == 0.5
+    fused = clone(fused).fit(X, y)
+    assert fused.estimators_[0].estimator_.C == 0.5
+    assert fused.named_estimators_["loggam"][-1].floor == 1e-3
+    restored = pickle.loads(pickle.dumps(SystemFusion(
+        [("a", RecordingFusion(LogisticRegression(), flatten=True)),
+         ("b", RecordingFusion(LogisticRegression(C=0.2), flatten=True))]).fit(X, y)))
+    assert restored.predict_proba(X).shape == (len(y), 3)
+    # replace a whole system by name
+    fused.set_params(logmel=RecordingFusion(LogisticRegression(C=3.0), flatten=True))
+    assert fused.estimators[0][1].estimator.C == 3.0
+
+
+def test_system_fusion_without_segment_level(rng):
+    X, y = _scenes(rng, n_per_class=4)
+    Xf = _flat(X)
+    fused = SystemFusion([("lr", LogisticRegression()), ("lr2", LogisticRegression(C=0.1))])
+    assert not hasattr(fused, "predict_proba_segments")
+    fused.fit(Xf, y)
+    assert not hasattr(fused, "predict_segments")
+    e = fused.estimators_[0].predict_proba(Xf) * fused.estimators_[1].predict_proba(Xf)
+    np.testing.assert_allclose(fused.predict_proba(Xf), e / e.sum(1, keepdims=True))
+    rec, seg, idx = predict_proba_levels(fused, Xf)
+    assert seg is None and idx is None
+    nested = SystemFusion([("inner", fused), ("rf", RecordingFusion(LogisticRegression()))])
+    assert not hasattr(nested, "predict_proba_segments")
+
+
+class _ShiftedLabels(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)[::-1]
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
+
+
+def test_system_fusion_errors(rng):
+    X, y = _scenes(rng, n_per_class=3)
+    Xf = _flat(X)
+    with pytest.raises(ValueError, match="Names provided are not unique"):
+        SystemFusion([("a", LogisticRegression()), ("a", LogisticRegression())]).fit(Xf, y)
+    with pytest.raises(ValueError, match="non-empty list of"):
+        SystemFusion([]).fit(Xf, y)
+    with pytest.raises(TypeError, match="System 'svm' of SystemFusion must be a classifier"):
+        SystemFusion([("svm", LinearSVC())]).fit(Xf, y)
+    with pytest.raises(ValueError, match="System 'odd' has classes"):
+        SystemFusion([("lr", LogisticRegression()), ("odd", _ShiftedLabels())]).fit(Xf, y)
+    with pytest.raises(ValueError, match="X has 9 recordings but y has 2 labels"):
+        SystemFusion([("lr", LogisticRegression())]).fit(Xf, y[:2])
+    fused = SystemFusion([("lr", LogisticRegression())]).fit(Xf, y)
+    with pytest.raises(ValueError, match=r"never seen in fit: \['tram'\]"):
+        fused.score(Xf, np.array(["tram"] * 9))

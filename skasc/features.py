@@ -1,0 +1,353 @@
+"""Log Mel and log gammatone spectrograms of segmented recordings.
+
+Phan et al. (2019, Sec. 4.2): each 2-s segment at 22050 Hz becomes an image of
+``M = 64`` bands (50 Hz to Nyquist) by ``T = 80`` frames (50-ms Hann frames,
+50 % overlap), one image per channel.  Framing details are in
+:mod:`skasc.dsp.spectrogram` (frames start inside the segment and its end is
+zero-padded, so ``T = n_samples // hop_length`` and a segment's features do not
+depend on its neighbours); the gammatone filterbank is described in
+:mod:`skasc.dsp.gammatone`.  Both extractors share one code path: a single
+batched STFT over all segments and channels of a recording, one matrix product
+with the filterbank, and a fixed-floor log.  :func:`extract_features` runs
+several extractors on one shared STFT (log Mel + log gammatone for about the
+price of one).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ._recordings import is_ragged, iter_recordings, n_recordings, stack_recordings
+from ._validation import check_int, check_real
+from .dsp.gammatone import gammatone_weights
+from .dsp.spectrogram import frame_lengths, log_filterbank
+from .dsp.spectrogram import n_frames as _n_frames
+
+__all__ = ["LogMelExtractor", "GammatoneExtractor", "extract_features"]
+
+_SHAPE = "(n_recordings, n_segments, n_channels, n_samples)"
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_weights(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    import librosa
+
+    w = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                            dtype=np.float32)
+    w.flags.writeable = False
+    return w
+
+
+class _FilterbankExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Shared STFT -> filterbank -> log path; subclasses supply the weights."""
+
+    _n_bands_param = "n_bands"
+
+    def _validate_params(self) -> tuple[int, int]:
+        """Check every parameter; return ``(n_fft, hop_length)``."""
+        sr = check_int(self.sr, "sr", self, low=1)
+        check_int(getattr(self, self._n_bands_param), self._n_bands_param, self, low=1)
+        nyquist = sr / 2.0
+        fmin = check_real(self.fmin, "fmin", self, low=0.0)
+        fmax = check_real(self.fmax, "fmax", self, low=0.0, high=nyquist, allow_none=True)
+        fmax = nyquist if fmax is None else fmax
+        if not fmin < fmax:
+            raise ValueError(
+                f"The 'fmin' parameter of {type(self).__name__} must be below fmax "
+                f"({fmax} Hz). Got {self.fmin!r} instead.")
+        frame_duration = check_real(self.frame_duration, "frame_duration", self, low=0.0,
+                                    low_inclusive=False)
+        overlap = check_real(self.overlap, "overlap", self, low=0.0, high=1.0,
+                             high_inclusive=False)
+        check_real(self.log_floor, "log_floor", self, low=0.0, low_inclusive=False)
+        n_fft, hop = frame_lengths(sr=sr, frame_duration=frame_duration, overlap=overlap)
+        if n_fft < 2:
+            raise ValueError(
+                f"The 'frame_duration' parameter of {type(self).__name__} must give frames "
+                f"of at least 2 samples at sr={sr} Hz (frame_duration >= {1.5 / sr:.3g} s). "
+                f"Got {self.frame_duration!r} instead.")
+        return n_fft, hop
+
+    def _weights(self, n_fft: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, X: Any = None, y: Any = None) -> "_FilterbankExtractor":
+        """Check the parameters; nothing is learned.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self
+
+    def n_frames(self, segment_samples: int) -> int:
+        """Number of frames ``T`` of a segment of ``segment_samples`` samples.
+
+        Parameters
+        ----------
+        segment_samples : int
+            Segment length in samples.
+
+        Returns
+        -------
+        n_frames : int
+            ``segment_samples // hop_length`` (frames start inside the segment).
+
+        Examples
+        --------
+        >>> LogMelExtractor().n_frames(44100)  # 2 s at 22050 Hz
+        80
+        """
+        _, hop = self._validate_params()
+        return _n_frames(segment_samples, hop_length=hop)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Log filterbank spectrogram of every segment and channel.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_recordings, n_segments, n_channels, n_samples), or \
+object ndarray of shape (n_recordings,) of arrays (n_segments, n_channels, n_samples)
+            Segments from :class:`~skasc.segment.Segmenter`.
+
+        Returns
+        -------
+        S_db : ndarray of shape (n_recordings, n_segments, n_channels, n_bands, n_frames), \
+or object ndarray of shape (n_recordings,) of 4-D arrays when segment counts differ
+            Log band energies in dB re 1 (float32), floored at
+            ``10 * log10(log_floor)``.
+        """
+        return _transform_shared([self], X)[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+
+class LogMelExtractor(_FilterbankExtractor):
+    """Log Mel-scale spectrogram of every segment and channel.
+
+    Each segment is framed into Hann frames of ``frame_duration`` seconds with
+    the given ``overlap`` (frames start inside the segment; its end is
+    zero-padded, so ``n_frames = n_samples // hop_length``), the power spectrum
+    is weighted by ``n_mels`` Slaney-normalised Mel filters
+    (:func:`librosa.filters.mel`) between ``fmin`` and ``fmax``, and compressed
+    by ``10 * log10(max(power, log_floor))``.  The floor is fixed, so silence
+    gives finite features and a segment never depends on the rest of its
+    recording.  Stateless: ``transform`` works without ``fit``.
+
+    Parameters
+    ----------
+    sr : int, default=22050
+        Sampling rate of the segments in Hz.
+    n_mels : int, default=64
+        Number of Mel bands (M = 64 in the paper).
+    fmin : float, default=50.0
+        Lowest frequency in Hz.
+    fmax : float or None, default=None
+        Highest frequency in Hz; None means ``sr / 2`` (Nyquist).
+    frame_duration : float, default=0.05
+        Frame length in seconds; ``n_fft = round(frame_duration * sr)`` = 1102.
+    overlap : float, default=0.5
+        Frame overlap fraction in ``[0, 1)``; hop = 551 samples.
+    log_floor : float, default=1e-10
+        Fixed power floor of the log (-100 dB).
+
+    See Also
+    --------
+    GammatoneExtractor : the same with gammatone filters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> segments = rng.standard_normal((1, 3, 2, 44100)).astype(np.float32) * 0.1
+    >>> LogMelExtractor().transform(segments).shape
+    (1, 3, 2, 64, 80)
+    """
+
+    _n_bands_param = "n_mels"
+
+    def __init__(self, *, sr: int = 22050, n_mels: int = 64, fmin: float = 50.0,
+                 fmax: float | None = None, frame_duration: float = 0.05,
+                 overlap: float = 0.5, log_floor: float = 1e-10):
+        self.sr = sr
+        self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
+        self.frame_duration = frame_duration
+        self.overlap = overlap
+        self.log_floor = log_floor
+
+    def _weights(self, n_fft: int) -> np.ndarray:
+        fmax = self.sr / 2.0 if self.fmax is None else float(self.fmax)
+        return _mel_weights(int(self.sr), n_fft, int(self.n_mels), float(self.fmin), fmax)
+
+
+class GammatoneExtractor(_FilterbankExtractor):
+    """Log gammatone spectrogram of every segment and channel.
+
+    Same framing and log as :class:`LogMelExtractor`, with ``n_bands``
+    4th-order gammatone filters spaced equally on the ERB-rate scale between
+    ``fmin`` and ``fmax``, applied as magnitude-squared responses on the FFT
+    bins, each filter normalised to unit sum (see :mod:`skasc.dsp.gammatone`).
+    Stateless: ``transform`` works without ``fit``.
+
+    Parameters
+    ----------
+    sr : int, default=22050
+        Sampling rate of the segments in Hz.
+    n_bands : int, default=64
+        Number of gammatone filters (M = 64 in the paper).
+    fmin : float, default=50.0
+        Lower edge of the filterbank in Hz.
+    fmax : float or None, default=None
+        Upper edge in Hz; None means ``sr / 2`` (Nyquist).
+    frame_duration : float, default=0.05
+        Frame length in seconds; ``n_fft = round(frame_duration * sr)`` = 1102.
+    overlap : float, default=0.5
+        Frame overlap fraction in ``[0, 1)``; hop = 551 samples.
+    log_floor : float, default=1e-10
+        Fixed power floor of the log (-100 dB).
+
+    See Also
+    --------
+    LogMelExtractor : the same with Mel filters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> segments = rng.standard_normal((1, 3, 2, 44100)).astype(np.float32) * 0.1
+    >>> GammatoneExtractor().transform(segments).shape
+    (1, 3, 2, 64, 80)
+    """
+
+    _n_bands_param = "n_bands"
+
+    def __init__(self, *, sr: int = 22050, n_bands: int = 64, fmin: float = 50.0,
+                 fmax: float | None = None, frame_duration: float = 0.05,
+                 overlap: float = 0.5, log_floor: float = 1e-10):
+        self.sr = sr
+        self.n_bands = n_bands
+        self.fmin = fmin
+        self.fmax = fmax
+        self.frame_duration = frame_duration
+        self.overlap = overlap
+        self.log_floor = log_floor
+
+    def _weights(self, n_fft: int) -> np.ndarray:
+        return gammatone_weights(sr=int(self.sr), n_fft=n_fft, n_bands=int(self.n_bands),
+                                 fmin=float(self.fmin), fmax=self.fmax)
+
+
+def _raise_non_finite(rec: np.ndarray, index: int) -> None:
+    # The (small) output is checked instead of the input, which keeps the
+    # common path fast; a non-finite output comes from non-finite input or
+    # from overflow of the float32 powers.
+    if not np.isfinite(rec).all():
+        raise ValueError(f"Recording {index} contains NaN or inf samples.")
+    raise ValueError(
+        f"Recording {index} has samples too large for float32 power spectra "
+        f"(max |x| = {float(np.max(np.abs(rec))):.3g}); scale the audio to [-1, 1].")
+
+
+def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np.ndarray]:
+    """Transform ``X`` with each extractor, one STFT per recording for all of them."""
+    framing = [e._validate_params() for e in extractors]
+    first = extractors[0]
+    name = type(first).__name__
+    for e, fr in zip(extractors[1:], framing[1:]):
+        if (e.sr, fr, e.log_floor) != (first.sr, framing[0], first.log_floor):
+            raise ValueError(
+                f"extract_features needs extractors with equal sr, framing and log_floor; "
+                f"{type(e).__name__} has sr={e.sr}, (n_fft, hop_length)={fr}, "
+                f"log_floor={e.log_floor} but {name} has sr={first.sr}, "
+                f"(n_fft, hop_length)={framing[0]}, log_floor={first.log_floor}.")
+    n_fft, hop = framing[0]
+    weights = [e._weights(n_fft) for e in extractors]
+    if not is_ragged(X) and not isinstance(X, (list, tuple)):
+        X = np.asarray(X)
+        if X.ndim != 4:
+            raise ValueError(
+                f"{name} expected segments of shape {_SHAPE}; got an array of shape "
+                f"{X.shape}. Did you forget the Segmenter?")
+    if n_recordings(X) == 0:
+        raise ValueError(f"{name} got an empty batch of recordings.")
+    # One batched STFT per recording (all its segments and channels): big
+    # enough to amortise the call overhead, small enough to bound memory.
+    results: list[list[np.ndarray]] = [[] for _ in extractors]
+    for i, rec in enumerate(iter_recordings(X)):
+        rec = np.asarray(rec)
+        if rec.ndim != 3:
+            raise ValueError(
+                f"{name} expected segments of shape {_SHAPE}; recording {i} has shape "
+                f"{rec.shape} instead of (n_segments, n_channels, n_samples). Did you "
+                f"forget the Segmenter?")
+        if not (np.issubdtype(rec.dtype, np.floating) or np.issubdtype(rec.dtype, np.integer)):
+            raise TypeError(f"{name} expected real-valued audio; recording {i} has dtype "
+                            f"{rec.dtype}.")
+        if rec.shape[0] == 0 or rec.shape[1] == 0:
+            t = _n_frames(rec.shape[2], hop_length=hop)
+            for res, w in zip(results, weights):
+                res.append(np.zeros(rec.shape[:2] + (w.shape[0], t), np.float32))
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            feats = log_filterbank(rec, weights=weights, n_fft=n_fft, hop_length=hop,
+                                   floor=first.log_floor)
+        for res, f in zip(results, feats):
+            if not np.isfinite(f).all():
+                _raise_non_finite(rec, i)
+            res.append(f)
+    return [stack_recordings(res) for res in results]
+
+
+def extract_features(X: Any, extractors: list[_FilterbankExtractor]
+                     ) -> tuple[np.ndarray, ...]:
+    """Apply several extractors that share one STFT per recording.
+
+    Equals ``tuple(e.transform(X) for e in extractors)`` but computes the
+    short-time power spectrum once, which roughly halves the cost of log Mel
+    plus log gammatone features.  The extractors must agree on ``sr``,
+    ``frame_duration``/``overlap`` (hence ``n_fft`` and ``hop_length``) and
+    ``log_floor``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_recordings, n_segments, n_channels, n_samples), or \
+object ndarray of shape (n_recordings,) of 3-D arrays
+        Segments from :class:`~skasc.segment.Segmenter`.
+    extractors : list of LogMelExtractor or GammatoneExtractor
+        Configured extractors (fitting is not needed).
+
+    Returns
+    -------
+    features : tuple of ndarray of shape \
+(n_recordings, n_segments, n_channels, n_bands, n_frames)
+        One per extractor, as its ``transform`` would return.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> segments = np.zeros((1, 15, 2, 44100), dtype=np.float32)
+    >>> mel, gam = extract_features(segments, [LogMelExtractor(), GammatoneExtractor()])
+    >>> mel.shape, gam.shape
+    ((1, 15, 2, 64, 80), (1, 15, 2, 64, 80))
+    """
+    extractors = list(extractors)
+    if not extractors or not all(isinstance(e, _FilterbankExtractor) for e in extractors):
+        raise TypeError(
+            "extract_features expects a non-empty list of LogMelExtractor or "
+            f"GammatoneExtractor instances; got {extractors!r}.")
+    return tuple(_transform_shared(extractors, X))

@@ -1,0 +1,429 @@
+"""Tests for skasc.persistence: exact, safe round trips of fitted trees with skorch nets."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.svm import LinearSVC
+from skorch.callbacks import EpochScoring
+from skorch.dataset import ValidSplit
+
+import _persistence_fixtures as fx
+import skasc
+from skasc import persistence
+from skasc.persistence import UntrustedTypeError, load, save
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS_DIR)
+TRUST = ["_persistence_fixtures"]
+
+
+# Fitting is the slow part: fit once per module. Tests must not modify these
+# (test_cuda_net_loads_on_cpu works on a copy).
+@pytest.fixture(scope="module")
+def Xy():
+    return fx.data()
+
+
+@pytest.fixture(scope="module")
+def fitted_net(Xy):
+    torch.manual_seed(0)
+    return fx.make_net().fit(*Xy)
+
+
+@pytest.fixture(scope="module")
+def nested(Xy):
+    """Wrapper(Pipeline(StandardScaler, TinyNet (transform), CalibratedClassifierCV))."""
+    torch.manual_seed(0)
+    pipe = make_pipeline(StandardScaler(), fx.make_net(),
+                         CalibratedClassifierCV(LinearSVC(C=0.1), cv=3))
+    return fx.Wrapper(pipe).fit(*Xy)
+
+
+def _rewrite(path, member, transform):
+    """Rewrite one member of the archive at ``path`` with ``transform(bytes)``."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    if transform is None:
+        del members[member]
+    else:
+        members[member] = transform(members[member])
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _manifest(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("manifest.json"))
+
+
+# --------------------------------------------------------------------------
+# Round trips
+# --------------------------------------------------------------------------
+
+def test_net_round_trip_is_exact(tmp_path, Xy, fitted_net):
+    X, y = Xy
+    path = tmp_path / "net.skasc"
+    save(fitted_net, path)
+    loaded = load(path, trusted=TRUST)
+    assert type(loaded) is fx.TinyNet and loaded is not fitted_net
+    assert np.array_equal(loaded.predict_proba(X), fitted_net.predict_proba(X))
+    assert np.array_equal(loaded.classes_, fitted_net.classes_)
+    assert loaded.n_features_in_ == 6
+    # A fitted sklearn object as a net attribute keeps its fitted state.
+    assert np.array_equal(loaded.label_encoder_.classes_, [0, 1, 2])
+    for key, value in fitted_net.module_.state_dict().items():
+        assert torch.equal(loaded.module_.state_dict()[key], value)
+    # The training history comes back as plain data.
+    assert len(loaded.history) == 3
+    assert loaded.history[:, "train_loss"] == fitted_net.history[:, "train_loss"]
+    # The loaded net can go on training (max_epochs=3 more epochs).
+    loaded.partial_fit(X, y)
+    assert len(loaded.history) == 6
+
+
+def test_nested_tree_round_trip_is_exact(tmp_path, Xy, nested):
+    X, _ = Xy
+    expected = nested.predict_proba(X)
+    path = tmp_path / "nested.skasc"
+    save(nested, path)
+    loaded = load(path, trusted=TRUST)
+    assert np.array_equal(loaded.predict_proba(X), expected)
+    net = loaded.estimator_.steps[1][1]
+    assert isinstance(net, fx.TinyNet) and net.initialized_
+    assert np.array_equal(net.transform(X), nested.estimator_.steps[1][1].transform(X))
+    # The unfitted template net in the `estimator` parameter comes back unfitted.
+    template = loaded.estimator.steps[1][1]
+    assert isinstance(template, fx.TinyNet)
+    assert not getattr(template, "initialized_", False)
+    manifest = _manifest(path)
+    paths = sorted(entry["path"] for entry in manifest["nets"])
+    assert paths == ["estimator.estimator.steps[1][1]", "estimator.estimator_.steps[1][1]"]
+
+
+def test_save_does_not_modify_the_estimator(tmp_path, Xy, nested):
+    net = nested.estimator_.steps[1][1]
+    before = nested.predict_proba(Xy[0])
+    save(nested, tmp_path / "m.skasc")
+    assert nested.estimator_.steps[1][1] is net
+    assert net.module_ is not None
+    assert np.array_equal(nested.predict_proba(Xy[0]), before)
+
+
+def test_pure_sklearn_round_trip_without_trust(tmp_path, Xy):
+    X, y = Xy
+    model = make_pipeline(FunctionTransformer(np.log1p, validate=False),
+                          StandardScaler(),
+                          CalibratedClassifierCV(LinearSVC(), cv=3)).fit(np.abs(X), y)
+    path = tmp_path / "sk.skasc"
+    save(model, path)
+    loaded = load(path)
+    assert np.array_equal(loaded.predict_proba(np.abs(X)), model.predict_proba(np.abs(X)))
+    assert _manifest(path)["nets"] == []
+
+
+def test_fresh_process_round_trip(tmp_path, Xy, nested):
+    X, _ = Xy
+    path = tmp_path / "m.skasc"
+    np.save(tmp_path / "X.npy", X)
+    save(nested, path)
+    script = textwrap.dedent(f"""
+        import numpy as np
+        import skasc
+        model = skasc.load({str(path)!r}, trusted=["_persistence_fixtures"])
+        np.save({str(tmp_path / "proba.npy")!r},
+                model.predict_proba(np.load({str(tmp_path / "X.npy")!r})))
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS_DIR, ROOT]))
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert np.array_equal(np.load(tmp_path / "proba.npy"), nested.predict_proba(X))
+
+
+def test_top_level_exports():
+    assert skasc.save is save and skasc.load is load
+
+
+# --------------------------------------------------------------------------
+# Format
+# --------------------------------------------------------------------------
+
+def test_weights_are_safetensors(tmp_path, fitted_net):
+    path = tmp_path / "net.skasc"
+    save(fitted_net, path)
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == sorted(
+            ["manifest.json", "weights.safetensors", "estimator.skops"])
+        archive.extract("weights.safetensors", tmp_path)
+    tensors = load_file(tmp_path / "weights.safetensors", device="cpu")
+    state = fitted_net.module_.state_dict()
+    module_keys = {k for k in tensors if k.startswith("net0/module_/")}
+    assert module_keys == {f"net0/module_/{k}" for k in state}
+    for key, value in state.items():
+        assert torch.equal(tensors[f"net0/module_/{key}"], value)
+
+
+def test_manifest_records_versions_and_params(tmp_path, fitted_net):
+    path = tmp_path / "net.skasc"
+    save(fitted_net, path)
+    manifest = _manifest(path)
+    assert manifest["format_version"] == persistence.FORMAT_VERSION
+    assert manifest["versions"]["scikit-learn"] and manifest["versions"]["torch"]
+    assert manifest["versions"]["numpy"] == np.__version__
+    (entry,) = manifest["nets"]
+    assert entry["class"] == "_persistence_fixtures.TinyNet"
+    assert entry["params"]["module"] == {"__kind__": "import",
+                                         "name": "_persistence_fixtures.TinyModule"}
+    assert entry["params"]["module__n_hidden"] == 8
+    assert entry["classes_"]["data"] == [0, 1, 2]
+
+
+def test_object_and_tensor_params_round_trip(tmp_path, Xy):
+    torch.manual_seed(0)
+    weight = torch.tensor([1.0, 2.0, 0.5])
+    net = fx.make_net(train_split=ValidSplit(3, stratified=True),
+                      criterion=torch.nn.CrossEntropyLoss, criterion__weight=weight,
+                      module__n_hidden=5, iterator_valid__shuffle=False).fit(*Xy)
+    path = tmp_path / "net.skasc"
+    save(net, path)
+    loaded = load(path, trusted=TRUST)
+    assert isinstance(loaded.train_split, ValidSplit)
+    assert (loaded.train_split.cv, loaded.train_split.stratified) == (3, True)
+    assert torch.equal(loaded.criterion__weight, weight)
+    assert torch.equal(loaded.criterion_.weight, weight)
+    assert np.array_equal(loaded.predict_proba(Xy[0]), net.predict_proba(Xy[0]))
+
+
+# --------------------------------------------------------------------------
+# Devices, callbacks and unsupported parameters
+# --------------------------------------------------------------------------
+
+def test_cuda_net_loads_on_cpu(tmp_path, Xy, fitted_net, monkeypatch):
+    # Simulate a net trained on CUDA: its device parameter says "cuda", while
+    # the weights (here really on the CPU) are moved to the CPU by save anyway.
+    cuda_net = copy.deepcopy(fitted_net)
+    cuda_net.device = "cuda"
+    path = tmp_path / "cuda.skasc"
+    save(cuda_net, path)
+    assert _manifest(path)["nets"][0]["device"] == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match=r"device='cuda'.*loaded on the CPU"):
+        loaded = load(path, trusted=TRUST)
+    assert loaded.device == "cpu"
+    assert next(loaded.module_.parameters()).device.type == "cpu"
+    assert np.array_equal(loaded.predict_proba(Xy[0]), fitted_net.predict_proba(Xy[0]))
+
+
+def test_callbacks_are_dropped_with_a_warning(tmp_path, Xy):
+    torch.manual_seed(0)
+    net = fx.make_net(callbacks=[("acc", EpochScoring("accuracy", on_train=True))]).fit(*Xy)
+    path = tmp_path / "cb.skasc"
+    with pytest.warns(UserWarning, match=r"Callbacks are not saved.*\['callbacks'\]"):
+        save(net, path)
+    assert _manifest(path)["nets"][0]["dropped_params"] == ["callbacks"]
+    loaded = load(path, trusted=TRUST)
+    assert loaded.callbacks is None
+    assert np.array_equal(loaded.predict_proba(Xy[0]), net.predict_proba(Xy[0]))
+    assert loaded.history[:, "train_loss"] == net.history[:, "train_loss"]
+
+
+def test_lambda_parameter_is_refused(tmp_path, Xy):
+    net = fx.make_net(iterator_valid__collate_fn=lambda batch: batch)
+    with pytest.raises(ValueError, match=r"iterator_valid__collate_fn.*cannot be stored "
+                                         r"by import path"):
+        save(net, tmp_path / "x.skasc")
+    assert not (tmp_path / "x.skasc").exists()
+
+
+def test_module_instance_is_refused(tmp_path, Xy):
+    net = fx.make_net(module=fx.TinyModule())
+    with pytest.raises(ValueError, match=r"'module' parameter is an instance \(TinyModule\)"):
+        save(net, tmp_path / "x.skasc")
+
+
+# --------------------------------------------------------------------------
+# Security
+# --------------------------------------------------------------------------
+
+def test_untrusted_net_class_is_refused(tmp_path, fitted_net):
+    path = tmp_path / "net.skasc"
+    save(fitted_net, path)
+    with pytest.raises(UntrustedTypeError,
+                       match=r"_persistence_fixtures\.TinyNet.*not under the trusted"):
+        load(path)
+    # Trusting only the net class is not enough: its module is imported too.
+    with pytest.raises(UntrustedTypeError, match=r"_persistence_fixtures\.TinyModule"):
+        load(path, trusted=[fx.TinyNet])
+    assert isinstance(load(path, trusted=[fx.TinyNet, fx.TinyModule]), fx.TinyNet)
+
+
+def test_untrusted_type_in_sklearn_tree_is_refused(tmp_path, Xy):
+    model = StandardScaler().fit(Xy[0])
+    model.note_ = fx.Opaque(3)
+    path = tmp_path / "sk.skasc"
+    save(model, path)
+    with pytest.raises(UntrustedTypeError,
+                       match=r"untrusted types \['_persistence_fixtures\.Opaque'\]"):
+        load(path)
+    loaded = load(path, trusted=[fx.Opaque])
+    assert loaded.note_.value == 3
+    assert np.array_equal(loaded.mean_, model.mean_)
+
+
+def test_function_from_allowed_module_needs_trust(tmp_path):
+    # Only classes (and numpy ufuncs) are trusted by prefix: a numpy *function*
+    # could be called with data from the file.
+    model = FunctionTransformer(np.atleast_2d).fit(np.ones((2, 2)))
+    path = tmp_path / "f.skasc"
+    save(model, path)
+    with pytest.raises(UntrustedTypeError, match=r"numpy\.atleast_2d"):
+        load(path)
+    assert load(path, trusted=["numpy.atleast_2d"]).func is np.atleast_2d
+
+
+def test_forged_net_class_must_be_a_net(tmp_path, fitted_net):
+    path = tmp_path / "net.skasc"
+    save(fitted_net, path)
+
+    def forge(data):
+        manifest = json.loads(data)
+        manifest["nets"][0]["class"] = "torch.load"
+        return json.dumps(manifest).encode()
+
+    _rewrite(path, "manifest.json", forge)
+    with pytest.raises(UntrustedTypeError, match=r"'torch.load' should be a class"):
+        load(path, trusted=TRUST)
+
+
+# --------------------------------------------------------------------------
+# Atomic writes, versions, broken files
+# --------------------------------------------------------------------------
+
+def test_failed_save_keeps_the_old_file(tmp_path, Xy, fitted_net, monkeypatch):
+    path = tmp_path / "m.skasc"
+    old = LogisticRegression().fit(*Xy)
+    save(old, path)
+    before = path.read_bytes()
+    real_add = persistence._add_member
+
+    def crash(archive, name, data):
+        if name == "weights.safetensors":
+            raise OSError("disk full (simulated)")
+        real_add(archive, name, data)
+
+    monkeypatch.setattr(persistence, "_add_member", crash)
+    with pytest.raises(OSError, match="simulated"):
+        save(fitted_net, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.skasc"]
+    monkeypatch.undo()
+    assert np.array_equal(load(path).coef_, old.coef_)
+
+
+def test_other_major_version_warns(tmp_path, Xy):
+    path = tmp_path / "m.skasc"
+    save(LogisticRegression().fit(*Xy), path)
+
+    def fake(data):
+        manifest = json.loads(data)
+        manifest["versions"]["scikit-learn"] = "0.24.2"
+        return json.dumps(manifest).encode()
+
+    _rewrite(path, "manifest.json", fake)
+    with pytest.warns(UserWarning, match=r"scikit-learn 0\.24\.2.*scikit-learn "
+                                         r"\d+\.\d+.*different major version"):
+        load(path)
+
+
+def test_same_major_version_does_not_warn(tmp_path, Xy):
+    path = tmp_path / "m.skasc"
+    save(LogisticRegression().fit(*Xy), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load(path)
+
+
+def test_not_a_zip(tmp_path):
+    path = tmp_path / "junk.skasc"
+    path.write_bytes(b"definitely not a zip file")
+    with pytest.raises(ValueError, match=rf"{path.name} is not a skasc model file "
+                                         r"\(not a valid zip"):
+        load(path)
+
+
+def test_truncated_file(tmp_path, fitted_net):
+    path = tmp_path / "cut.skasc"
+    save(fitted_net, path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match=rf"{path.name} is not a skasc model file"):
+        load(path)
+
+
+def test_missing_member(tmp_path, fitted_net):
+    path = tmp_path / "m.skasc"
+    save(fitted_net, path)
+    _rewrite(path, "weights.safetensors", None)
+    with pytest.raises(ValueError, match=rf"{path.name} is not a skasc model file: the "
+                                         r"members \['weights.safetensors'\] are missing"):
+        load(path, trusted=TRUST)
+
+
+def test_other_zip_is_refused(tmp_path):
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("manifest.json", "weights.safetensors", "estimator.skops"):
+            archive.writestr(name, b"{}")
+    with pytest.raises(ValueError, match=rf"{path.name} is not a skasc model file: "
+                                         r"manifest.json does not declare"):
+        load(path)
+
+
+def test_corrupt_weights(tmp_path, fitted_net):
+    path = tmp_path / "m.skasc"
+    save(fitted_net, path)
+    _rewrite(path, "weights.safetensors", lambda data: b"\x00" * 7)
+    with pytest.raises(ValueError, match=r"weights.safetensors is not a valid safetensors"):
+        load(path, trusted=TRUST)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "absent.skasc")
+
+
+def test_trusted_must_be_names_or_types(tmp_path, Xy):
+    path = tmp_path / "m.skasc"
+    save(LogisticRegression().fit(*Xy), path)
+    with pytest.raises(TypeError, match=r"'trusted' parameter of load.*Got 3 instead"):
+        load(path, trusted=[3])
+
+
+def test_other_format_version_is_refused(tmp_path, Xy):
+    path = tmp_path / "m.skasc"
+    save(LogisticRegression().fit(*Xy), path)
+
+    def bump(data):
+        manifest = json.loads(data)
+        manifest["format_version"] = 99
+        return json.dumps(manifest).encode()
+
+    _rewrite(path, "manifest.json", bump)
+    with pytest.raises(ValueError, match=rf"{path.name} has format version 99"):
+        load(path)

@@ -1,0 +1,81 @@
+"""scikit-learn's estimator checks over every public estimator that they can apply to.
+
+skasc's estimators take batches of *recordings* (lists of paths or waveforms, or
+arrays with a recording axis and a segment axis), not the 2-D feature tables the
+checks generate. Each check that cannot apply is listed below with the reason; it is
+run anyway and expected to fail (an unexpected pass is reported as XPASS).
+The networks (skasc.nn) take 4-D segment images and are covered in tests/test_nn_*.py.
+"""
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skasc.audio import AudioLoader
+from skasc.denoise import MinStatsDenoiser
+from skasc.features import GammatoneExtractor, LogMelExtractor
+from skasc.frontend import FrontEnd
+from skasc.fusion import RecordingFusion, SystemFusion
+from skasc.segment import Segmenter
+
+NOT_A_TABLE = ("takes a batch of recordings (a list of paths/waveforms, or segment arrays "
+               "with a recording axis), not a 2-D feature table")
+STATELESS_FIT = ("stateless transformer: fit validates parameters only; each recording is "
+                 "checked in transform, where the error can name its index")
+NO_N_FEATURES = ("recordings have any length, so there is no fixed number of input "
+                 "features to record at fit")
+FLOAT32 = "outputs are float32 by design (the network's input dtype)"
+SEGMENTS_VARY = ("the number of segments per recording may differ between fit and "
+                 "predict (recordings of different lengths), so no feature count is enforced")
+
+DATA_IN_FIT = ["check_complex_data", "check_dtype_object", "check_estimator_sparse_tag",
+               "check_estimators_empty_data_messages", "check_estimators_nan_inf",
+               "check_fit1d", "check_fit2d_predict1d"]
+TABLE_INPUT = ["check_fit_score_takes_y", "check_estimators_dtypes", "check_pipeline_consistency",
+               "check_estimators_pickle", "check_f_contiguous_array_estimator",
+               "check_transformer_data_not_an_array", "check_transformer_general",
+               "check_transformers_unfitted_stateless", "check_methods_sample_order_invariance",
+               "check_methods_subset_invariance", "check_dict_unchanged", "check_fit_idempotent"]
+
+
+def _stateless(extra_table_checks=()):
+    failed = {name: STATELESS_FIT for name in DATA_IN_FIT}
+    failed.update({name: NO_N_FEATURES for name in
+                   ("check_n_features_in", "check_n_features_in_after_fitting")})
+    failed["check_transformer_preserve_dtypes"] = FLOAT32
+    failed.update({name: NOT_A_TABLE for name in extra_table_checks})
+    return failed
+
+
+def _fusion():
+    failed = {name: SEGMENTS_VARY for name in
+              ("check_classifiers_train", "check_n_features_in",
+               "check_n_features_in_after_fitting", "check_fit2d_predict1d")}
+    failed["check_estimators_empty_data_messages"] = (
+        "an empty batch is refused with a message about recordings, not sklearn's wording")
+    return failed
+
+
+EXPECTED_FAILED = {
+    "AudioLoader": _stateless(TABLE_INPUT),
+    "LogMelExtractor": _stateless(TABLE_INPUT),
+    "GammatoneExtractor": _stateless(TABLE_INPUT),
+    "Segmenter": _stateless(),
+    "MinStatsDenoiser": _stateless(["check_transformer_data_not_an_array"]),
+    "FrontEnd": _stateless(TABLE_INPUT),
+    "RecordingFusion": _fusion(),
+    "SystemFusion": _fusion(),
+}
+
+
+def _expected_failed(estimator):
+    return EXPECTED_FAILED[type(estimator).__name__]
+
+
+@parametrize_with_checks(
+    [AudioLoader(), Segmenter(), MinStatsDenoiser(), LogMelExtractor(), GammatoneExtractor(),
+     FrontEnd(),
+     RecordingFusion(LogisticRegression(), flatten=True),
+     SystemFusion([("a", RecordingFusion(LogisticRegression(), flatten=True)),
+                   ("b", RecordingFusion(LogisticRegression(C=0.5), flatten=True))])],
+    expected_failed_checks=_expected_failed)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)

@@ -32,6 +32,7 @@ The output batch has the recording axis first: an ndarray of shape
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,11 +40,12 @@ import soundfile as sf
 import soxr
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import _safe_indexing
 
 from skasc._recordings import stack_recordings
 from skasc._validation import check_int
 
-__all__ = ["AudioFileError", "load_audio", "AudioLoader"]
+__all__ = ["AudioFileError", "load_audio", "AudioLoader", "check_recordings"]
 
 _RESAMPLE_QUALITY = "HQ"
 
@@ -196,6 +198,153 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
     return y
 
 
+def _check_file(path: str | os.PathLike) -> None:
+    """Cheap checks of an audio file, reading its header only (no samples)."""
+    shown = os.fsdecode(path)
+    if not os.path.exists(path):
+        raise AudioFileError(f"Audio file {shown!r} does not exist.")
+    if os.path.isdir(path):
+        raise AudioFileError(
+            f"Audio file {shown!r} is a directory; expected the path of an audio file.")
+    try:
+        info = sf.info(path)
+    except PermissionError as exc:
+        raise AudioFileError(
+            f"Audio file {shown!r} cannot be read: permission denied.") from exc
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
+        raise AudioFileError(
+            f"Audio file {shown!r} could not be read as audio (corrupt or unsupported "
+            f"format; WAV, FLAC and OGG are supported): {exc}") from exc
+    if info.frames <= 0 or info.channels <= 0:
+        raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
+    if info.samplerate <= 0:
+        raise AudioFileError(
+            f"Audio file {shown!r} declares an invalid sampling rate ({info.samplerate} Hz).")
+
+
+def _check_item(item: Any, index: int) -> None:
+    """Raise the loader's error for a recording that cannot be loaded (cheaply)."""
+    if isinstance(item, (str, os.PathLike)):
+        try:
+            _check_file(item)
+        except AudioFileError as exc:
+            raise AudioFileError(f"Recording {index} failed to load: {exc}") from exc
+        return
+    if not isinstance(item, np.ndarray):
+        raise TypeError(
+            f"Recording {index} is a {type(item).__name__}; expected a path (str or "
+            "os.PathLike) or an ndarray of shape (n_samples,) or (n_channels, n_samples).")
+    if item.ndim not in (1, 2):
+        raise ValueError(
+            f"Recording {index} has shape {item.shape}; expected (n_samples,) or "
+            "(n_channels, n_samples) with channels first.")
+    if item.size == 0:
+        raise ValueError(f"Recording {index} is empty (shape {item.shape}).")
+    if not np.isfinite(_array_to_float(item, index)).all():
+        raise ValueError(f"Recording {index} contains NaN or inf samples.")
+
+
+def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise"
+                     ) -> tuple[Any, Any, list[tuple[int, Any, str]]]:
+    """Find the recordings of a batch that cannot be loaded, before fitting.
+
+    Transformers in a scikit-learn ``Pipeline`` cannot drop rows (the labels
+    would no longer line up), so bad recordings are dealt with here, explicitly,
+    before ``fit`` or ``predict``: either the first one raises (the default),
+    or every bad one is dropped together with its label and reported.
+
+    The checks are cheap. A file must exist, not be a directory, and have a
+    header that libsndfile understands (``soundfile.info``) declaring at least
+    one frame and one channel; its samples are *not* decoded, so a file whose
+    data is corrupt after a valid header, or holds NaN samples, is only caught
+    by :class:`AudioLoader`. A WAV file cut in the middle of its data passes:
+    libsndfile reads the complete frames that remain, and so does the loader.
+    An array must be real numeric (float or integer PCM), of shape
+    ``(n_samples,)`` or ``(n_channels, n_samples)``, non-empty and finite.
+    Recordings too short to resample are not detected here.
+
+    Parameters
+    ----------
+    X : list of (path or ndarray), length n_recordings
+        A batch as accepted by :class:`AudioLoader` (list, tuple or 1-D object
+        ndarray of paths and/or arrays).
+    y : array-like of shape (n_recordings,), default=None
+        Labels, kept aligned with the recordings that remain.
+    on_error : {"raise", "skip"}, default="raise"
+        ``"raise"``: raise the first problem, as :class:`AudioLoader` would
+        (an :class:`AudioFileError` naming the recording index and the path for
+        files; a ``ValueError`` or ``TypeError`` naming the index for arrays).
+        ``"skip"``: drop every bad recording and emit one ``UserWarning``
+        listing each skipped one with its reason.
+
+    Returns
+    -------
+    X_kept : list or ndarray of length n_kept
+        The good recordings, in their order; an ndarray when ``X`` was one,
+        else a list.
+    y_kept : array-like of shape (n_kept,) or None
+        ``y`` restricted to the good recordings (``None`` when ``y`` is).
+    skipped : list of (int, object, str)
+        ``(index, item, reason)`` of each dropped recording: its index in
+        ``X``, the path (or array) and the error message. Empty with
+        ``on_error="raise"``.
+
+    Raises
+    ------
+    AudioFileError
+        (a ``ValueError``) with ``on_error="raise"``, for the first bad file.
+    ValueError or TypeError
+        For a bad array with ``on_error="raise"``, a batch that is not a list
+        of recordings, ``y`` of another length, or when every recording was
+        skipped.
+
+    Examples
+    --------
+    >>> import numpy as np, warnings
+    >>> from skasc.audio import check_recordings
+    >>> X = [np.zeros(22050), "missing.wav", np.ones((2, 22050))]
+    >>> with warnings.catch_warnings(record=True):
+    ...     warnings.simplefilter("always")
+    ...     X_kept, y_kept, skipped = check_recordings(X, ["a", "b", "c"], on_error="skip")
+    >>> len(X_kept), y_kept, [(i, p) for i, p, _ in skipped]
+    (2, ['a', 'c'], [(1, 'missing.wav')])
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(
+            "The 'on_error' parameter of check_recordings must be one of {'raise', 'skip'}. "
+            f"Got {on_error!r} instead.")
+    items = _check_batch(X)
+    if y is not None and len(y) != len(items):
+        raise ValueError(
+            f"check_recordings got {len(items)} recordings but {len(y)} labels in y.")
+    keep: list[int] = []
+    skipped: list[tuple[int, Any, str]] = []
+    for i, item in enumerate(items):
+        try:
+            _check_item(item, i)
+        except (ValueError, TypeError) as exc:
+            if on_error == "raise":
+                raise
+            skipped.append((i, item, str(exc)))
+        else:
+            keep.append(i)
+    if not skipped:
+        return X, y, skipped
+    lines = "\n".join(f"  {reason}" for _, _, reason in skipped)
+    if not keep:
+        raise ValueError(
+            f"check_recordings skipped all {len(items)} recordings; nothing is left:\n{lines}")
+    warnings.warn(
+        f"Skipped {len(skipped)} of {len(items)} recordings that cannot be loaded:\n{lines}",
+        UserWarning, stacklevel=2)
+    if isinstance(X, np.ndarray):
+        X_kept = X[np.asarray(keep)]
+    else:
+        X_kept = [items[i] for i in keep]
+    y_kept = None if y is None else _safe_indexing(y, keep)
+    return X_kept, y_kept, skipped
+
+
 def _check_batch(X: Any) -> list:
     """Return the recordings of ``X`` as a list, refusing ambiguous inputs."""
     if isinstance(X, (str, bytes, os.PathLike)):
@@ -280,10 +429,6 @@ class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         return tags
-
-    # The batch checks, reachable by callers that dispatch recordings one by one
-    # (FrontEnd) and want the same errors for the whole batch first.
-    _check_batch = staticmethod(_check_batch)
 
     def _validate_params(self) -> None:
         check_int(self.sr, "sr", self, low=1)

@@ -186,10 +186,11 @@ class MinStatsDenoiser(TransformerMixin, BaseEstimator):
                       n_subwindows=self.n_subwindows,
                       oversubtraction=self.oversubtraction, floor=self.floor)
         if self.n_jobs is None or self.n_jobs == 1 or len(recordings) == 1:
-            cleaned = [denoise(rec, **params) for rec in recordings]
+            cleaned = [_denoise_recording(rec, i, params) for i, rec in enumerate(recordings)]
         else:
             cleaned = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(denoise)(rec, **params) for rec in recordings)
+                delayed(_denoise_recording)(rec, i, params)
+                for i, rec in enumerate(recordings))
         lengths = {len(rec) for rec in recordings}
         if len(lengths) == 1:  # dense batch, written in place (no extra copies)
             out = np.empty((len(recordings), 2, lengths.pop()), dtype=np.float32)
@@ -202,3 +203,11 @@ class MinStatsDenoiser(TransformerMixin, BaseEstimator):
             pair[0], pair[1] = rec, den
             pairs.append(pair)
         return stack_recordings(pairs)  # ragged: a 1-D object array of (2, n) arrays
+
+
+def _denoise_recording(rec: np.ndarray, index: int, params: dict) -> np.ndarray:
+    """:func:`denoise` one recording; its errors name the recording."""
+    try:
+        return denoise(rec, **params)
+    except ValueError as exc:  # e.g. samples too large for float32 power spectra
+        raise ValueError(f"Recording {index} cannot be denoised: {exc}") from exc

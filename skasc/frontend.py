@@ -18,13 +18,14 @@ The four steps stay ordinary estimators, reachable by name for ``set_params`` an
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 from joblib import Memory, Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from ._recordings import iter_recordings, n_recordings, stack_recordings
+from ._recordings import stack_recordings
 from ._validation import check_int
 from .audio import AudioLoader, _check_batch
 from .denoise import MinStatsDenoiser
@@ -34,18 +35,29 @@ from .segment import Segmenter
 __all__ = ["FrontEnd"]
 
 
-def _featurise(item: Any, steps: list[BaseEstimator], index: int) -> np.ndarray:
-    """Run the chain on one recording; returns (n_segments, n_channels, n_bands, n_frames)."""
+def _rename(message: str, index: int) -> str:
+    # The steps see a batch of one; name the recording's index in the user's batch.
+    return message.replace("Recording 0 ", f"Recording {index} ").replace(
+        "recording 0", f"recording {index}")
+
+
+def _featurise(item: Any, steps: list[BaseEstimator], index: int):
+    """Run the chain on one recording.
+
+    Returns the features, of shape (n_segments, n_channels, n_bands, n_frames), and
+    the warnings raised on the way (re-issued by the caller, in the user's process,
+    with the recording's real index).
+    """
     batch: Any = [item]
-    for step in steps:
-        try:
-            batch = step.transform(batch)
-        except (ValueError, TypeError) as exc:
-            # The steps see a batch of one; name the recording's index in the user's batch.
-            msg = str(exc).replace("Recording 0 ", f"Recording {index} ").replace(
-                "recording 0", f"recording {index}")
-            raise type(exc)(msg) from exc
-    return np.asarray(batch[0], dtype=np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for step in steps:
+            try:
+                batch = step.transform(batch)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(_rename(str(exc), index)) from exc
+    notes = [(w.category, _rename(str(w.message), index)) for w in caught]
+    return np.asarray(batch[0], dtype=np.float32), notes
 
 
 def _file_key(item: Any) -> Any:
@@ -60,12 +72,12 @@ def _file_key(item: Any) -> Any:
     return item
 
 
-def _featurise_keyed(key: Any, item: Any, steps: list[BaseEstimator], index: int) -> np.ndarray:
+def _featurise_keyed(key: Any, item: Any, steps: list[BaseEstimator], index: int):
     # ``key`` is only there to be hashed by joblib.Memory; ``item`` and ``index`` are ignored.
     return _featurise(item, steps, index)
 
 
-class FrontEnd(TransformerMixin, BaseEstimator):
+class FrontEnd(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Load, denoise, segment and featurise recordings, one recording at a time.
 
     Parameters
@@ -166,12 +178,9 @@ class FrontEnd(TransformerMixin, BaseEstimator):
         """
         steps = self._steps()
         memory = self._memory()
-        # The loader's batch checks (one recording passed bare, a 2-D array...) run on the
-        # whole batch before anything is dispatched.
-        _check_batch(X)
-        items = list(iter_recordings(X))
-        if not items:
-            raise ValueError("FrontEnd.transform got an empty batch; expected at least one recording.")
+        # The loader's batch checks (one recording passed bare, a 2-D array, an empty
+        # batch...) run on the whole batch before anything is dispatched.
+        items = _check_batch(X)
         if memory is None:
             calls = [delayed(_featurise)(item, steps, i) for i, item in enumerate(items)]
         else:
@@ -183,8 +192,11 @@ class FrontEnd(TransformerMixin, BaseEstimator):
                       f"in {memory.location}")
             calls = [delayed(cached)(k, item, steps, i)
                      for i, (k, item) in enumerate(zip(keys, items))]
-        features = Parallel(n_jobs=self.n_jobs)(calls)
-        return stack_recordings(features)
+        results = Parallel(n_jobs=self.n_jobs)(calls)
+        for _, notes in results:
+            for category, message in notes:
+                warnings.warn(message, category, stacklevel=2)
+        return stack_recordings([features for features, _ in results])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -241,7 +241,9 @@ def test_denoise_matches_pipeline_of_public_functions(rng):
     ref = librosa.istft(spectral_subtraction(Y, noise), n_fft=N_FFT, hop_length=HOP,
                         window="hann", length=n)
     out = denoise(y, sr=SR, n_fft=N_FFT, hop_length=HOP)
-    np.testing.assert_allclose(out, ref, atol=1e-4 * np.abs(ref).max())
+    # The last n_fft samples differ on purpose: denoise() pads the end so the inverse
+    # STFT never divides by the window's vanishing tail (no click at the end).
+    np.testing.assert_allclose(out[:-N_FFT], ref[:-N_FFT], atol=1e-4 * np.abs(ref).max())
 
 
 @pytest.mark.parametrize("y, kwargs, match", [

@@ -619,9 +619,24 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
     if not 0 <= floor <= 1:
         raise ValueError(f"floor must be in [0, 1]; got {floor!r}.")
     window = _hann(n_fft)
-    spec = _stft_frames(y, n_fft, hop_length, window)            # (n_frames, n_freq)
-    # track the noise and subtract it frame by frame, in place
-    _run_tracker(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
-                 hop_length=hop_length, sr=sr, window_duration=window_duration,
-                 n_subwindows=n_subwindows, oversubtraction=oversubtraction, floor=floor)
-    return _istft_frames(spec, n_fft, hop_length, window, len(y))
+    # The last samples would be covered only by the tapering end of the last
+    # frame, and the inverse STFT divides by that frame's tiny squared window
+    # there, turning the (non-uniform) gain into a click (|y| = 15 at the end of
+    # a 30-s recording at 22050 Hz). n_fft zeros appended give the end full
+    # frame coverage; the tracker is causal, so earlier samples are unchanged.
+    y_padded = np.concatenate([y, np.zeros(n_fft, np.float32)])
+    # Samples near the float32 limit overflow the power spectrum; the result is
+    # checked below instead of warning halfway.
+    with np.errstate(over="ignore", invalid="ignore"):
+        spec = _stft_frames(y_padded, n_fft, hop_length, window)  # (n_frames, n_freq)
+        # track the noise and subtract it frame by frame, in place
+        _run_tracker(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
+                     hop_length=hop_length, sr=sr, window_duration=window_duration,
+                     n_subwindows=n_subwindows, oversubtraction=oversubtraction,
+                     floor=floor)
+        out = _istft_frames(spec, n_fft, hop_length, window, len(y_padded))[:len(y)]
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"y has samples too large for float32 power spectra (max |y| = "
+            f"{float(np.max(np.abs(y))):.3g}); scale the audio to [-1, 1].")
+    return out

@@ -71,11 +71,24 @@ def read_labels_csv(csv_path: str, folder: str) -> tuple[list[str], list[str]]:
     return paths, labels
 
 
-def labelled_recordings(folder: str, labels_csv: str | None) -> tuple[list[str], list[str]]:
+def labelled_recordings(folder: str, labels_csv: str | None,
+                        skip_bad: bool = False) -> tuple[list[str], list[str]]:
     if labels_csv:
-        return read_labels_csv(labels_csv, folder)
-    paths = collect_audio(folder)
-    return paths, [label_from_filename(p) for p in paths]
+        paths, labels = read_labels_csv(labels_csv, folder)
+    else:
+        paths = collect_audio(folder)
+        labels = [label_from_filename(p) for p in paths]
+    return checked(paths, labels, skip_bad)
+
+
+def checked(paths: list[str], labels: list[str] | None, skip_bad: bool):
+    """Check every file up front: the first bad one is an error, or with ``--skip-bad``
+    all bad ones are skipped with one warning that lists them."""
+    from .audio import check_recordings
+
+    kept, kept_labels, _ = check_recordings(paths, labels,
+                                            on_error="skip" if skip_bad else "raise")
+    return list(kept), (None if labels is None else list(kept_labels))
 
 
 # ----------------------------------------------------------------------------- commands
@@ -91,7 +104,7 @@ def _build(args: argparse.Namespace):
 def cmd_fit(args: argparse.Namespace) -> int:
     from .persistence import save
 
-    paths, labels = labelled_recordings(args.data, args.labels)
+    paths, labels = labelled_recordings(args.data, args.labels, args.skip_bad)
     if len(set(labels)) < 2:
         raise CLIError(f"need at least two classes to fit; found {sorted(set(labels))}")
     print(f"Fitting on {len(paths)} recordings of {len(set(labels))} classes ...")
@@ -112,6 +125,7 @@ def _load_model(path: str):
 def cmd_predict(args: argparse.Namespace) -> int:
     pipe = _load_model(args.model)
     paths = [p for item in args.audio for p in collect_audio(item)]
+    paths, _ = checked(paths, None, args.skip_bad)
     predictions = pipe.predict(paths)
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
@@ -131,7 +145,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score
 
     pipe = _load_model(args.model)
-    paths, labels = labelled_recordings(args.data, args.labels)
+    paths, labels = labelled_recordings(args.data, args.labels, args.skip_bad)
     unseen = sorted(set(labels) - {str(c) for c in pipe.classes_})
     if unseen:
         raise CLIError(f"labels never seen in fit: {unseen}; the model knows {list(pipe.classes_)}")
@@ -225,12 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
     fit.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
     _add_training_options(fit, epochs=500, lr=1e-4)
+    fit.add_argument("--skip-bad", action="store_true",
+                    help="skip unreadable audio files (listed in one warning) instead of stopping")
     fit.set_defaults(func=cmd_fit)
 
     predict = sub.add_parser("predict", help="label recordings with a saved pipeline")
     predict.add_argument("model")
     predict.add_argument("audio", nargs="+", help="audio files or folders")
     predict.add_argument("--out", help="CSV to write (default: standard output)")
+    predict.add_argument("--skip-bad", action="store_true",
+                    help="skip unreadable audio files (listed in one warning) instead of stopping")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")
@@ -238,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data")
     evaluate.add_argument("--labels", help="CSV of 'file,label' rows instead of file names")
     evaluate.add_argument("--figure", help="save the confusion matrix as this PNG")
+    evaluate.add_argument("--skip-bad", action="store_true",
+                    help="skip unreadable audio files (listed in one warning) instead of stopping")
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 

@@ -12,6 +12,13 @@ layer scoring MLP in the style of Bahdanau et al.::
     f~(z~_s) = v~^T tanh(W~_att z~_s + b~_att), W~_att in R^{64 x T},  v~ in R^64
 
 ``v`` has no bias: a constant added to every score cancels in the softmax.
+
+Scale: the mask entries sum to one over all ``2H x T`` cells, so on average
+``A_st = 1 / (2H T)`` and ``x_s ~ a_spa_s * sum_t a_tem_t Z_st`` is small; the
+network compensates by growing ``Z`` (the linear layer of eq. 1) and the
+output weights.  A large ``Z`` can saturate the temporal scorer's ``tanh``,
+which makes ``a_tem`` close to uniform (seen in ``examples/plot_attention.py``
+after a short, high-learning-rate training).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ Reading of the paper
   the feature map shrinks ``M -> M/4``; only the 4x1 stride is consistent with
   the sizes, so we use it.
 * The 2x2 kernel of the third convolution is even-sized; "SAME" padding then
-  pads one more row/column after than before (``padding="same"`` in torch,
-  as TensorFlow does).
+  pads one more row/column after than before, as TensorFlow does (an explicit
+  ``ZeroPad2d``, equivalent to torch's ``padding="same"`` without its warning).
 * "A dropout rate of 0.1 was commonly applied to their [the GRUs'] inputs and
   outputs": dropout 0.1 before the first GRU layer, between the two layers
   and after the second one.
@@ -92,8 +92,14 @@ class ConvBlock(nn.Module):
         layers = []
         c_in = n_channels
         for c_out, k in zip(n_filters, kernel_sizes):
-            layers += [nn.Conv2d(c_in, c_out, kernel_size=k, stride=1, padding="same"),
-                       nn.ReLU(),
+            if k % 2:
+                layers.append(nn.Conv2d(c_in, c_out, kernel_size=k, padding=k // 2))
+            else:  # SAME padding of an even kernel: one more row/column after
+                before = (k - 1) // 2
+                after = k - 1 - before
+                layers += [nn.ZeroPad2d((before, after, before, after)),
+                           nn.Conv2d(c_in, c_out, kernel_size=k)]
+            layers += [nn.ReLU(),
                        nn.BatchNorm2d(c_out),
                        nn.MaxPool2d(kernel_size=(pool_size, 1), stride=(pool_size, 1)),
                        nn.Dropout(dropout)]
@@ -145,9 +151,10 @@ class AttCRNN(nn.Module):
     :class:`SpatioTemporalAttentionPooling` (eqs. 4-9) -> linear ``2H -> C``.
 
     With the paper's configuration (``K=2, M=64, T=80``, 19 classes) the
-    network has 1,010,771 trainable parameters: conv 3,264 + 73,856 + 131,328,
-    batch norm 128 + 256 + 512, GRU 2 layers x 2 directions x 148,224, eq. (1)
-    65,792, temporal attention 16,512, spatial attention 5,248, output 4,883.
+    network has 894,675 trainable parameters: conv 3,264 + 73,856 + 131,328,
+    batch norm 128 + 256 + 512, GRU 2 layers x 2 directions x 148,224 (torch's
+    GRU has two bias vectors per gate), eq. (1) 65,792, temporal attention
+    16,512, spatial attention 5,248, output 4,883.
 
     Parameters
     ----------

@@ -1,0 +1,465 @@
+"""scikit-learn estimators around the networks of :mod:`skasc.nn.modules`.
+
+:class:`AttCRNNClassifier` and :class:`CNNBaselineClassifier` are skorch
+``NeuralNetClassifier`` subclasses that train on segment images
+``X`` of shape ``(n_segments, n_channels, n_bands, n_frames)`` (float32, e.g.
+``(n, 2, 64, 80)``) with hard labels ``y`` of shape ``(n_segments,)``.
+
+What differs from a stock skorch classifier, and why:
+
+* **Loss** (eq. 12): KL divergence ``D_KL(y || softmax(logits))``,
+  ``torch.nn.KLDivLoss(reduction="batchmean")`` on ``log_softmax`` of the
+  module's logits.  Training batches carry soft between-class labels;
+  ``get_loss`` turns hard labels (validation) into one-hot rows.  The epoch
+  table's ``train_loss`` is that KL value.
+* **Between-class mixing** (section 3) is the training iterator's
+  ``collate_fn`` (:class:`~skasc.nn.mixing.BetweenClassCollate`); validation
+  and prediction see the data unchanged.
+* **Labels** are encoded with a ``LabelEncoder``; ``classes_`` holds the
+  user's labels and ``predict`` returns them.  ``module__n_classes``,
+  ``module__n_channels``, ``module__n_bands`` and ``module__n_frames`` are
+  taken from ``y`` and ``X`` at fit unless given.
+* **Device** ``"auto"`` means CUDA when available, else CPU; it is resolved
+  on access, so ``get_params``/``clone`` keep ``"auto"`` and a net pickled on
+  a GPU machine loads on a CPU-only one without a warning.
+* **Reproducibility**: an int ``random_state`` seeds torch (weights, dropout)
+  when the net is initialized, and each epoch's shuffling and mixing from
+  ``(random_state, epoch)``, so equal seeds give equal nets on the CPU and a
+  run resumed from a checkpoint shuffles and mixes as the uninterrupted run.
+* **Validation split**: ``train_split=None`` (the paper trains for 500 epochs
+  without early stopping).  A random fraction would put segments of one
+  recording on both sides; to monitor a held-out set, split *by recording*
+  yourself and pass ``train_split=skorch.helper.predefined_split(
+  skorch.dataset.Dataset(X_valid, y_valid_codes))`` with
+  ``y_valid_codes = np.searchsorted(np.unique(y_train), y_valid)`` (the codes of
+  the sorted training labels, i.e. of ``classes_``).
+* **Checkpoint / resume**: pass skorch callbacks, e.g.
+  ``cp = Checkpoint(dirname="run1", monitor=None)`` (saves every epoch) and
+  ``callbacks=[cp, LoadInitState(cp)]``; a new ``fit`` then starts from the
+  saved weights, optimizer state and history (epochs continue from the saved
+  one; ``max_epochs`` more are run).
+* **Prediction** (``predict_proba``, ``transform``, ``attention_maps``) runs
+  the module in evaluation mode on slices of ``X`` of ``predict_batch_size``
+  segments, without a DataLoader.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from skorch import NeuralNetClassifier
+from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, PrintLog,
+                              ProgressBar)
+from skorch.net import NeuralNet
+from skorch.utils import to_numpy, to_tensor
+
+from .._validation import check_int, check_option, check_real
+from .mixing import BetweenClassCollate
+from .modules import AttCRNN, CNNBaseline
+
+__all__ = ["AttCRNNClassifier", "CNNBaselineClassifier"]
+
+
+def _auto_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _code_accuracy(net, X, y) -> float:
+    """Validation accuracy on encoded labels (skorch's cached forward pass)."""
+    y_pred = to_numpy(net.forward(X)).argmax(axis=1)
+    return float(np.mean(y_pred == to_numpy(y).reshape(-1)))
+
+
+class _SegmentNetClassifier(NeuralNetClassifier):
+    """Shared machinery of the segment classifiers (see the module docstring)."""
+
+    def __init__(self, module, *, criterion=torch.nn.KLDivLoss, optimizer=torch.optim.Adam,
+                 lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,
+                 train_split=None, between_class: bool = True, random_state: int | None = None,
+                 device: str = "auto", mixed_precision: bool = False,
+                 predict_batch_size: int = 512, progress_bar: bool = False, verbose: int = 1,
+                 **kwargs):
+        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
+                         batch_size=batch_size, max_epochs=max_epochs,
+                         train_split=train_split, device=device, verbose=verbose, **kwargs)
+        self.between_class = between_class
+        self.random_state = random_state
+        self.mixed_precision = mixed_precision
+        self.predict_batch_size = predict_batch_size
+        self.progress_bar = progress_bar
+
+    # ------------------------------------------------------------------ device
+    @property
+    def device(self) -> str:
+        """The device in use: the ``device`` parameter with ``"auto"`` resolved."""
+        value = self.__dict__.get("device", "auto")
+        return _auto_device() if value == "auto" else value
+
+    @device.setter
+    def device(self, value) -> None:
+        self.__dict__["device"] = value
+
+    def get_params(self, deep: bool = True, **kwargs) -> dict:
+        params = super().get_params(deep=deep, **kwargs)
+        if "device" in params:
+            params["device"] = self.__dict__.get("device", "auto")  # unresolved
+        return params
+
+    def __setstate__(self, state: dict) -> None:
+        raw = state.get("device")
+        if raw == "auto":
+            state["device"] = _auto_device()
+        super().__setstate__(state)
+        if raw == "auto":
+            self.__dict__["device"] = "auto"
+
+    # --------------------------------------------------------------- callbacks
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("valid_acc", EpochScoring(_code_accuracy, name="valid_acc",
+                                       lower_is_better=False)),
+        ]
+        if self.__dict__.get("progress_bar", False):
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    # ---------------------------------------------------------- initialization
+    def _validate_own_params(self) -> None:
+        name = type(self).__name__
+        check_real(self.lr, "lr", name, low=0.0, low_inclusive=False)
+        check_int(self.batch_size, "batch_size", name, low=1)
+        check_int(self.max_epochs, "max_epochs", name, low=0)
+        check_int(self.predict_batch_size, "predict_batch_size", name, low=1)
+        check_int(self.random_state, "random_state", name, low=0, allow_none=True)
+        for flag in ("between_class", "mixed_precision", "progress_bar"):
+            check_option(getattr(self, flag), flag, name, [False, True])
+        device = self.__dict__.get("device", "auto")
+        if device != "auto":
+            try:
+                torch.device(device)
+            except (RuntimeError, TypeError) as exc:
+                raise ValueError(f"The 'device' parameter of {name} must be 'auto' or a torch "
+                                 f"device such as 'cpu' or 'cuda'. Got {device!r} instead.") from exc
+
+    def initialize(self):
+        """Validate parameters, seed torch from ``random_state`` and build the net."""
+        self._validate_own_params()
+        if self.random_state is not None:
+            torch.manual_seed(self.random_state)
+        super().initialize()
+        self.device_ = self.device
+        return self
+
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        for key, value in getattr(self, "module_data_params_", {}).items():
+            kwargs.setdefault(key, value)
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def initialize_criterion(self):
+        kwargs = self.get_params_for("criterion")
+        if self.criterion is torch.nn.KLDivLoss:
+            kwargs.setdefault("reduction", "batchmean")  # the mean over examples of eq. (12)
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    # -------------------------------------------------------------------- data
+    def _check_X(self, X) -> np.ndarray:
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        X = np.asarray(X)
+        if X.ndim != 4:
+            raise ValueError(
+                f"{type(self).__name__} expects X of shape (n_segments, n_channels, n_bands, "
+                f"n_frames), e.g. (n, 2, 64, 80); got an array of shape {X.shape}.")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise TypeError(f"X must hold real numbers; got dtype {X.dtype}.")
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _check_X_y(self, X, y):
+        X = self._check_X(X)
+        for start in range(0, len(X), 4096):
+            finite = np.isfinite(X[start:start + 4096]).reshape(min(4096, len(X) - start), -1)
+            bad = np.flatnonzero(~finite.all(axis=1))
+            if bad.size:
+                raise ValueError(f"Segment {start + bad[0]} of X contains NaN or inf values.")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} needs labels y of shape (n_segments,); "
+                             "got y=None.")
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be 1-D with one label per segment, shape ({len(X)},); "
+                             f"got shape {y.shape}.")
+        return X, y
+
+    def _setup(self, X: np.ndarray, y: np.ndarray, classes=None) -> None:
+        encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+        if len(encoder.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes; y holds only "
+                             f"{encoder.classes_.tolist()}.")
+        self.label_encoder_ = encoder
+        self.module_data_params_ = {"n_classes": len(encoder.classes_),
+                                    "n_channels": X.shape[1], "n_bands": X.shape[2],
+                                    "n_frames": X.shape[3]}
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        unseen = np.setdiff1d(y, self.label_encoder_.classes_)
+        if unseen.size:
+            raise ValueError(f"y contains labels not seen at fit: {unseen.tolist()}; known "
+                             f"classes are {self.label_encoder_.classes_.tolist()}.")
+        return self.label_encoder_.transform(y).astype(np.int64)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The user's class labels, sorted (set at fit)."""
+        try:
+            return self.label_encoder_.classes_
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} is not fitted yet; classes_ is set "
+                                 "by fit.") from None
+
+    def check_data(self, X, y=None):
+        pass  # checked in fit / partial_fit, before label encoding
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y, **fit_params):
+        """Train on segments ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_segments, n_channels, n_bands, n_frames)
+            Segment images, e.g. ``(n, 2, 64, 80)`` log-Mel spectrograms; cast to float32.
+        y : array-like of shape (n_segments,)
+            Segment labels (any sortable type, e.g. strings).
+        **fit_params : dict
+            Passed on to skorch (and the module's ``forward``, which ignores them).
+
+        Returns
+        -------
+        self
+        """
+        X, y = self._check_X_y(X, y)
+        if not self.warm_start or not self.initialized_:
+            self._setup(X, y, self.classes)
+            self.initialize()
+        return NeuralNet.partial_fit(self, X, self._encode(y), _routing_method="fit",
+                                     **fit_params)
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Train ``max_epochs`` more epochs without re-initializing.
+
+        ``classes`` (or the ``classes`` parameter) lists every label when the
+        first call does not see them all.
+        """
+        X, y = self._check_X_y(X, y)
+        if not self.initialized_:
+            self._setup(X, y, classes if classes is not None else self.classes)
+            self.initialize()
+        return NeuralNet.partial_fit(self, X, self._encode(y), **fit_params)
+
+    def fit_transform(self, X, y, **fit_params) -> np.ndarray:
+        """Fit, then return :meth:`transform` of ``X``."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def get_iterator(self, dataset, training: bool = False):
+        """Training: shuffled, BC-mixed (``between_class``) batches of ``batch_size``.
+
+        ``iterator_train__*`` parameters override these defaults.  Validation
+        batches have ``predict_batch_size`` segments unless
+        ``iterator_valid__batch_size`` is given.
+        """
+        if training:
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", self.batch_size)
+            kwargs.setdefault("shuffle", True)
+            epoch = len(self.history)
+            seed = None if self.random_state is None else [self.random_state, epoch]
+            if self.between_class and "collate_fn" not in kwargs:
+                kwargs["collate_fn"] = BetweenClassCollate(self.module_.n_classes
+                                                           if hasattr(self.module_, "n_classes")
+                                                           else len(self.classes_),
+                                                           random_state=seed)
+            if kwargs["shuffle"] and seed is not None and "generator" not in kwargs:
+                kwargs["generator"] = torch.Generator().manual_seed(
+                    int(np.random.SeedSequence(seed).generate_state(1)[0]))
+            iterator = self.iterator_train
+        else:
+            kwargs = self.get_params_for("iterator_valid")
+            kwargs.setdefault("batch_size", self.predict_batch_size)
+            iterator = self.iterator_valid
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return iterator(dataset, **kwargs)
+
+    # -------------------------------------------------------------- training
+    def _autocast(self):
+        if self.mixed_precision and torch.device(self.device).type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def infer(self, x, **fit_params):
+        """Module forward pass (under bf16 autocast on CUDA with ``mixed_precision``)."""
+        with self._autocast():
+            return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """KL divergence (eq. 12) between the target and ``softmax(y_pred)``.
+
+        ``y_true`` is either soft labels ``(batch, n_classes)`` (BC training
+        batches) or class codes ``(batch,)`` (validation, ``between_class=False``),
+        which are made one-hot.
+        """
+        y_true = to_tensor(y_true, device=self.device)
+        if y_true.ndim == 1:
+            y_true = torch.nn.functional.one_hot(y_true.long(), y_pred.shape[1])
+        log_proba = torch.log_softmax(y_pred.float(), dim=1)
+        return self.criterion_(log_proba, y_true.to(log_proba.dtype))
+
+    # ------------------------------------------------------------ prediction
+    def _run(self, X, fn: Callable) -> list:
+        self.check_is_fitted()
+        X = self._check_X(X)
+        self.module_.eval()
+        out = []
+        device = self.device
+        with torch.no_grad(), self._autocast():
+            for start in range(0, len(X), self.predict_batch_size):
+                xb = torch.from_numpy(X[start:start + self.predict_batch_size]).to(device)
+                out.append(fn(self.module_, xb))
+        return out
+
+    @staticmethod
+    def _cat(parts, key=None) -> np.ndarray:
+        if key is not None:
+            parts = [p[key] for p in parts]
+        return torch.cat([p.float().cpu() for p in parts]).numpy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Softmax posteriors, shape ``(n_segments, n_classes)``, float32, columns in
+        the order of ``classes_``."""
+        return self._cat(self._run(X, lambda m, xb: torch.softmax(m(xb).float(), dim=1)))
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class label (one of ``classes_``) per segment."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def transform(self, X) -> np.ndarray:
+        """Pooled feature vectors (eval mode), shape ``(n_segments, embedding_size)``.
+
+        ``2H = 256`` for :class:`AttCRNNClassifier` (eq. 9), ``n_filters[-1] =
+        256`` for :class:`CNNBaselineClassifier`; these feed the linear SVM of
+        section 2.4.
+        """
+        return self._cat(self._run(X, lambda m, xb: m.embed(xb)))
+
+
+class AttCRNNClassifier(_SegmentNetClassifier):
+    """Attention CRNN segment classifier (Phan et al., 2019) as a skorch estimator.
+
+    Parameters
+    ----------
+    module : torch module class, default=AttCRNN
+        Configured through ``module__*`` parameters (``module__n_filters``,
+        ``module__hidden_size``, ``module__attention_size``, ...).
+        ``module__n_classes/n_channels/n_bands/n_frames`` default to the data.
+    criterion : default=torch.nn.KLDivLoss
+        Called on ``(log_softmax(logits), target)``; ``reduction="batchmean"``
+        unless ``criterion__reduction`` is given.
+    optimizer : default=torch.optim.Adam
+        Paper: Adam.
+    lr : float, default=1e-4
+        Learning rate (paper: 1e-4).
+    batch_size : int, default=100
+        Training mini-batch size (paper: 100).
+    max_epochs : int, default=500
+        Epochs (paper: 500).
+    train_split : callable or None, default=None
+        No validation split by default; see the module docstring for a split
+        by recording.
+    between_class : bool, default=True
+        Train on between-class mixtures (section 3).
+    random_state : int or None, default=None
+        Seeds weights, dropout, shuffling and mixing.
+    device : str, default="auto"
+        ``"auto"``: ``"cuda"`` when available, else ``"cpu"``.
+    mixed_precision : bool, default=False
+        bf16 autocast on CUDA (ignored on the CPU).
+    predict_batch_size : int, default=512
+        Segments per forward pass in prediction and validation.
+    progress_bar : bool, default=False
+        Add skorch's ``ProgressBar`` (per-batch progress).
+    verbose : int, default=1
+        1 prints skorch's per-epoch table (``train_loss`` is the KL value).
+    **kwargs
+        Other skorch parameters (``callbacks``, ``warm_start``, ``iterator_train__*``).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Labels seen at fit.
+    module_ : AttCRNN
+        The trained network.
+    history_ : skorch.History
+        Per-epoch record.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 2, 64, 8)).astype(np.float32)
+    >>> y = np.repeat(["park", "street"], 10)
+    >>> clf = AttCRNNClassifier(module__n_filters=(4, 8, 8), module__hidden_size=8,
+    ...                         module__attention_size=8, max_epochs=1, batch_size=10,
+    ...                         random_state=0, device="cpu", verbose=0).fit(X, y)
+    >>> clf.predict_proba(X).shape, clf.transform(X).shape, clf.classes_.tolist()
+    ((20, 2), (20, 16), ['park', 'street'])
+    """
+
+    def __init__(self, module=AttCRNN, **kwargs):
+        super().__init__(module, **kwargs)
+
+    def attention_maps(self, X) -> dict:
+        """Attention weights per segment (eval mode).
+
+        Returns
+        -------
+        dict of ndarray
+            ``temporal`` ``(n_segments, n_frames)`` (eq. 4), ``spatial``
+            ``(n_segments, 2H)`` (eq. 5) and ``mask`` ``(n_segments, 2H, n_frames)``
+            (eq. 8).
+        """
+        parts = self._run(X, lambda m, xb: m.attention(xb))
+        return {key: self._cat(parts, key) for key in ("temporal", "spatial", "mask")}
+
+
+class CNNBaselineClassifier(_SegmentNetClassifier):
+    """CNN baseline of section 4.4 (conv block + global max pooling) as a skorch
+    estimator.
+
+    Same parameters, defaults and training (KL loss, between-class mixing) as
+    :class:`AttCRNNClassifier`, with ``module=CNNBaseline``; :meth:`transform`
+    gives the 256-d globally max-pooled features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 2, 64, 8)).astype(np.float32)
+    >>> y = np.repeat([3, 7], 10)
+    >>> clf = CNNBaselineClassifier(module__n_filters=(4, 8, 8), max_epochs=1, batch_size=10,
+    ...                             random_state=0, device="cpu", verbose=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape, clf.transform(X).shape
+    ((2,), (20, 8))
+    """
+
+    def __init__(self, module=CNNBaseline, **kwargs):
+        super().__init__(module, **kwargs)

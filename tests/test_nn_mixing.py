@@ -1,0 +1,107 @@
+"""Tests of skasc.nn.mixing: between-class examples (eqs. 10-11)."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from skasc.nn import BetweenClassCollate, mix_between_class
+
+
+def test_mixed_signal_labels_and_partners(rng):
+    X = rng.normal(size=(12, 2, 4, 3)).astype(np.float32)
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 0, 1])
+    X_mix, Y, r, partner = mix_between_class(X, y, 4, np.random.default_rng(1))
+    assert X_mix.dtype == np.float32 and Y.dtype == np.float32
+    assert Y.shape == (12, 4)
+    # partners are of another class
+    assert (y[partner] != y).all()
+    # labels are distributions with y[c1] == r and y[c2] == 1 - r (eq. 11)
+    np.testing.assert_allclose(Y.sum(axis=1), 1.0, rtol=1e-6)
+    assert (Y >= 0).all()
+    np.testing.assert_allclose(Y[np.arange(12), y], r, rtol=1e-6)
+    np.testing.assert_allclose(Y[np.arange(12), y[partner]], 1 - r, rtol=1e-5, atol=1e-7)
+    assert ((0 <= r) & (r < 1)).all()
+    # signal follows eq. (10)
+    for i in range(12):
+        expected = (r[i] * X[i] + (1 - r[i]) * X[partner[i]]) / np.sqrt(r[i] ** 2 + (1 - r[i]) ** 2)
+        np.testing.assert_allclose(X_mix[i], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_partners_cover_all_other_class_examples():
+    y = np.array([0, 1, 1, 1])
+    X = np.zeros((4, 1), np.float32)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        _, _, _, partner = mix_between_class(X, y, 2, rng)
+        seen.add(int(partner[0]))
+        assert partner[1] == partner[2] == partner[3] == 0
+    assert seen == {1, 2, 3}  # uniform among the other-class examples
+
+
+def test_single_class_batch_is_left_unmixed(rng):
+    X = rng.normal(size=(3, 2)).astype(np.float32)
+    X_mix, Y, r, partner = mix_between_class(X, np.array([2, 2, 2]), 3, rng)
+    np.testing.assert_array_equal(partner, [0, 1, 2])
+    np.testing.assert_array_equal(r, 1.0)
+    np.testing.assert_array_equal(X_mix, X)
+    np.testing.assert_array_equal(Y, np.eye(3, dtype=np.float32)[[2, 2, 2]])
+
+
+def test_mix_rejects_bad_labels(rng):
+    X = np.zeros((3, 2), np.float32)
+    with pytest.raises(TypeError, match="integer class codes; got y of dtype float64"):
+        mix_between_class(X, np.array([0.0, 1.0, 1.0]), 2, rng)
+    with pytest.raises(ValueError, match=r"Labels must lie in \[0, 2\); got values in \[0, 2\]"):
+        mix_between_class(X, np.array([0, 1, 2]), 2, rng)
+    with pytest.raises(ValueError, match=r"y must have shape \(3,\)"):
+        mix_between_class(X, np.array([0, 1]), 2, rng)
+
+
+def _batch(rng, labels):
+    return [(rng.normal(size=(2, 4, 3)).astype(np.float32), np.int64(c)) for c in labels]
+
+
+def test_collate_returns_tensors_and_matches_pure_function(rng):
+    batch = _batch(rng, [0, 1, 2, 1, 0])
+    X, Y = BetweenClassCollate(3, random_state=7)(batch)
+    assert isinstance(X, torch.Tensor) and X.dtype == torch.float32 and X.shape == (5, 2, 4, 3)
+    assert Y.dtype == torch.float32 and Y.shape == (5, 3)
+    X_ref, Y_ref, _, _ = mix_between_class(np.stack([b[0] for b in batch]),
+                                           np.array([b[1] for b in batch]), 3,
+                                           np.random.default_rng(7))
+    np.testing.assert_array_equal(X.numpy(), X_ref)
+    np.testing.assert_array_equal(Y.numpy(), Y_ref)
+
+
+def test_collate_is_reproducible_and_picklable(rng):
+    batch = _batch(rng, [0, 1, 1, 0])
+    a = BetweenClassCollate(2, random_state=3)
+    b = pickle.loads(pickle.dumps(BetweenClassCollate(2, random_state=3)))
+    for _ in range(3):
+        (xa, ya), (xb, yb) = a(batch), b(batch)
+        torch.testing.assert_close(xa, xb)
+        torch.testing.assert_close(ya, yb)
+    xc, _ = BetweenClassCollate(2, random_state=4)(batch)
+    assert not torch.equal(xa, xc)
+
+
+def test_collate_warns_once_for_single_class_batch(rng):
+    collate = BetweenClassCollate(2, random_state=0)
+    with pytest.warns(UserWarning, match="mini-batch held a single class"):
+        X, Y = collate(_batch(rng, [1, 1]))
+    np.testing.assert_array_equal(Y.numpy(), [[0, 1], [0, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        collate(_batch(rng, [1, 1]))
+
+
+def test_collate_rejects_string_labels_and_bad_n_classes(rng):
+    with pytest.raises(TypeError, match="BetweenClassCollate needs integer class codes"):
+        BetweenClassCollate(2)([(np.zeros(2, np.float32), "a"), (np.zeros(2, np.float32), "b")])
+    with pytest.raises(ValueError, match=r"'n_classes' parameter of BetweenClassCollate must be "
+                                         r"an int in the range \[2, inf\). Got 1 instead"):
+        BetweenClassCollate(1)

@@ -1,0 +1,149 @@
+"""The whole system as one Pipeline (issue 4): paths and arrays, CV over LitisSplits,
+GridSearchCV over C with one network fit per split, and the fused systems."""
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from skasc import (LitisSplits, RecordingFusion, Segmenter, SystemFusion, load_litis_rouen,
+                   make_att_crnn_pipeline, make_cnn_baseline_pipeline, make_fused_pipeline,
+                   write_litis_layout)
+
+TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
+CNN_TINY = {"module__n_filters": (4, 8, 8)}
+SR = 22050
+
+
+def tiny(factory=make_att_crnn_pipeline, **kwargs):
+    params = dict(max_epochs=3, lr=1e-2, batch_size=16, random_state=0, verbose=0,
+                  net_params=TINY)
+    params.update(kwargs)
+    pipe = factory(**params)
+    # 0.5-s segments (64 x 20 images) keep the tests quick; the rule is the same.
+    return pipe.set_params(frontend__segmenter=Segmenter(segment_duration=0.5))
+
+
+def tone_corpus(rng, n_per_class=4, seconds=2.0):
+    """Three classes: a low tone, a high tone, and noise bursts, each in background noise."""
+    t = np.arange(int(SR * seconds)) / SR
+    X, y = [], []
+    for k in range(n_per_class):
+        noise = 0.01 * rng.standard_normal(t.size)
+        X.append(0.3 * np.sin(2 * np.pi * 400 * (1 + 0.02 * k) * t) + noise)
+        y.append("low")
+        X.append(0.3 * np.sin(2 * np.pi * 5000 * (1 + 0.02 * k) * t) + noise)
+        y.append("high")
+        X.append(noise * (1 + 20 * (np.sin(2 * np.pi * 2 * t) > 0.7)))
+        y.append("bursts")
+    return [x.astype(np.float32) for x in X], np.array(y)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return tone_corpus(np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def litis_root(tmp_path_factory, corpus):
+    X, y = corpus
+    root = tmp_path_factory.mktemp("litis")
+    idx = np.arange(len(y))
+    splits = [(idx[idx % 4 != s], idx[idx % 4 == s]) for s in (0, 1)]
+    write_litis_layout(root, X, y, sr=SR, splits=splits)
+    return root
+
+
+def test_fit_on_arrays_learns_and_keeps_user_labels(corpus):
+    X, y = corpus
+    pipe = tiny().fit(X, y)
+    assert list(pipe.classes_) == sorted(set(y))
+    proba = pipe.predict_proba(X)
+    assert proba.shape == (len(X), 3) and np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert (pipe.predict(X) == y).mean() > 0.6   # chance is 1/3
+
+
+def test_fit_on_paths_equals_fit_on_loaded_arrays(litis_root):
+    paths, labels, _ = load_litis_rouen(litis_root)
+    from skasc import AudioLoader
+    arrays = list(AudioLoader().transform(paths))
+    a = tiny(make_cnn_baseline_pipeline, net_params=CNN_TINY).fit(paths, labels).predict_proba(paths)
+    b = tiny(make_cnn_baseline_pipeline, net_params=CNN_TINY).fit(arrays, labels).predict_proba(arrays)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_path_and_segment_level_predictions(corpus):
+    X, y = corpus
+    pipe = tiny(classifier="softmax").fit(X, y)
+    fusion = pipe.named_steps["fusion"]
+    feats = pipe.named_steps["frontend"].transform(X)
+    seg = fusion.predict_proba_segments(feats)
+    assert seg.shape == (len(X) * 4, 3)          # 2 s -> 4 segments of 0.5 s
+    # recording posterior = renormalised product of its segments' posteriors
+    prod = np.prod(np.clip(seg.reshape(len(X), 4, 3), fusion.floor, None), axis=1)
+    np.testing.assert_allclose(pipe.predict_proba(X), prod / prod.sum(1, keepdims=True),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_cross_val_score_over_litis_splits(litis_root):
+    paths, labels, _ = load_litis_rouen(litis_root)
+    scores = cross_val_score(tiny(), paths, labels, cv=LitisSplits(litis_root))
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_grid_search_over_C_trains_one_network_per_split(corpus, tmp_path, monkeypatch):
+    from skasc.nn import AttCRNNClassifier
+    fits = []
+    original = AttCRNNClassifier.fit
+
+    def counting_fit(self, X, y=None, **kw):
+        fits.append(len(X))
+        return original(self, X, y, **kw)
+
+    monkeypatch.setattr(AttCRNNClassifier, "fit", counting_fit)
+    X, y = corpus
+    search = GridSearchCV(tiny(memory=str(tmp_path / "cache")),
+                          {"fusion__estimator__svm__estimator__C": [0.01, 0.1, 1.0]}, cv=2)
+    search.fit(X, y)
+    # 2 splits x 3 values of C, then the refit on all data: 3 networks, not 7.
+    assert len(fits) == 3
+    assert search.best_params_["fusion__estimator__svm__estimator__C"] in (0.01, 0.1, 1.0)
+
+
+def test_fused_system_is_product_of_the_two(corpus):
+    X, y = corpus
+    fused = make_fused_pipeline(max_epochs=2, lr=1e-2, batch_size=16, random_state=0,
+                                verbose=0, net_params=TINY, classifier="softmax")
+    fused.set_params(logmel__frontend__segmenter=Segmenter(segment_duration=0.5),
+                     loggam__frontend__segmenter=Segmenter(segment_duration=0.5))
+    assert isinstance(fused, SystemFusion)
+    fused.fit(X, y)
+    p1 = fused.named_estimators_["logmel"].predict_proba(X)
+    p2 = fused.named_estimators_["loggam"].predict_proba(X)
+    prod = p1 * p2
+    np.testing.assert_allclose(fused.predict_proba(X), prod / prod.sum(1, keepdims=True),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_factories_expose_steps_by_name_and_clone():
+    pipe = make_att_crnn_pipeline("loggam")
+    params = pipe.get_params()
+    assert params["fusion__estimator__svm__estimator__C"] == 0.1
+    assert params["fusion__estimator__net__lr"] == 1e-4
+    assert params["fusion__estimator__net__max_epochs"] == 500
+    assert params["fusion__estimator__net__batch_size"] == 100
+    assert type(params["frontend__extractor"]).__name__ == "GammatoneExtractor"
+    assert isinstance(pipe.named_steps["fusion"], RecordingFusion)
+    clone(pipe).set_params(fusion__estimator__svm__estimator__C=1.0)
+    with pytest.raises(ValueError, match="'features' parameter"):
+        make_att_crnn_pipeline("mfcc")
+    with pytest.raises(ValueError, match="'classifier' parameter"):
+        make_att_crnn_pipeline(classifier="rf")
+
+
+def test_bad_labels(corpus):
+    X, y = corpus
+    with pytest.raises(ValueError, match="2 classes|two classes|one class"):
+        tiny().fit(X[:3], ["a", "a", "a"])
+    with pytest.raises(ValueError, match=r"12.*11|11.*12"):
+        tiny().fit(X, y[:-1])

@@ -1,0 +1,324 @@
+"""FrontEnd: the per-recording chain, joblib parallelism and the feature cache."""
+
+import os
+import pickle
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.base import clone
+from threadpoolctl import threadpool_limits
+
+from skasc.audio import AudioLoader
+from skasc.denoise import MinStatsDenoiser
+from skasc.features import LogMelExtractor
+from skasc.frontend import FrontEnd
+from skasc.segment import Segmenter
+
+SR = 22050
+
+
+def chain(X, *, denoise=True, extractor=None):
+    """The four steps applied one after the other to the whole batch."""
+    out = AudioLoader().transform(X)
+    if denoise:
+        out = MinStatsDenoiser().transform(out)
+    out = Segmenter().transform(out)
+    return (extractor or LogMelExtractor()).transform(out)
+
+
+def assert_batches_equal(a, b):
+    assert a.dtype == b.dtype
+    assert a.shape == b.shape
+    for ra, rb in zip(a, b):
+        np.testing.assert_array_equal(ra, rb)
+
+
+@pytest.fixture
+def waves(rng):
+    """Two 4-s recordings at 22050 Hz (noise with a tone)."""
+    t = np.arange(4 * SR) / SR
+    return [(0.05 * rng.standard_normal(t.size) + 0.1 * np.sin(2 * np.pi * f * t))
+            .astype(np.float32) for f in (440.0, 1250.0)]
+
+
+@pytest.fixture
+def wav_paths(tmp_path, rng):
+    """Three WAV files of 4, 6 and 4 s (16-bit), the third at 44.1 kHz stereo."""
+    paths = []
+    for i, (seconds, sr, channels) in enumerate([(4, SR, 1), (6, SR, 1), (4, 44100, 2)]):
+        x = 0.1 * rng.standard_normal((seconds * sr, channels))
+        path = tmp_path / f"rec{i}.wav"
+        sf.write(path, x, sr, subtype="PCM_16")
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture
+def count_extractions(monkeypatch):
+    """Counts LogMelExtractor.transform calls (in this process: n_jobs=None)."""
+    calls = []
+    original = LogMelExtractor.transform
+
+    def counting(self, X):
+        calls.append(1)
+        return original(self, X)
+
+    monkeypatch.setattr(LogMelExtractor, "transform", counting)
+    return calls
+
+
+# ----------------------------------------------------------------------------
+# same result as the chain of steps
+# ----------------------------------------------------------------------------
+
+def test_arrays_equal_step_by_step_chain(waves):
+    out = FrontEnd().fit_transform(waves)
+    assert out.shape == (2, 2, 2, 64, 80) and out.dtype == np.float32
+    assert_batches_equal(out, chain(waves))
+
+
+def test_paths_ragged_equal_step_by_step_chain(wav_paths):
+    out = FrontEnd().transform(wav_paths)
+    expected = chain(wav_paths)
+    # 4 s, 6 s, 4 s -> 2, 3, 2 segments: a 1-D object batch
+    assert out.dtype == object and out.shape == (3,)
+    assert [r.shape for r in out] == [(2, 2, 64, 80), (3, 2, 64, 80), (2, 2, 64, 80)]
+    assert all(r.dtype == np.float32 for r in out)
+    assert_batches_equal(out, expected)
+
+
+def test_mixed_paths_and_arrays(wav_paths, waves):
+    X = [wav_paths[0], waves[0]]
+    assert_batches_equal(FrontEnd().transform(X), chain(X))
+
+
+def test_denoiser_drop_gives_one_channel(waves):
+    out = FrontEnd(denoiser="drop").transform(waves)
+    assert out.shape == (2, 2, 1, 64, 80)
+    assert_batches_equal(out, chain(waves, denoise=False))
+    # channel 0 of the full front end is the same original-signal channel
+    np.testing.assert_array_equal(FrontEnd().transform(waves)[:, :, :1], out)
+
+
+def test_n_jobs_2_equals_n_jobs_1(wav_paths):
+    # joblib's workers run BLAS on one thread each; the filterbank product summed on
+    # one thread here too gives bit-identical features (with several BLAS threads the
+    # last float32 bit may differ).
+    parallel = FrontEnd(n_jobs=2).transform(wav_paths)
+    with threadpool_limits(limits=1):
+        assert_batches_equal(parallel, FrontEnd(n_jobs=1).transform(wav_paths))
+
+
+# ----------------------------------------------------------------------------
+# errors
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, shown", [
+    ({"extractor": LogMelExtractor(sr=16000)}, "extractor.sr=16000"),
+    ({"segmenter": Segmenter(sr=44100)}, "segmenter.sr=44100"),
+    ({"loader": AudioLoader(sr=16000)}, "loader.sr=16000"),
+])
+def test_mismatched_sr_is_a_clear_error(kwargs, shown, waves):
+    front = FrontEnd(**kwargs)
+    pattern = r"must share one sampling rate; got .*" + re.escape(shown)
+    with pytest.raises(ValueError, match=pattern):
+        front.fit(waves)
+    with pytest.raises(ValueError, match=pattern):
+        front.transform(waves)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_bad_file_names_its_path(tmp_path, wav_paths, n_jobs):
+    bad = tmp_path / "broken.wav"
+    bad.write_text("this is not audio")
+    with pytest.raises(ValueError, match=r"Recording 1\b.*" + re.escape(str(bad))):
+        FrontEnd(n_jobs=n_jobs).transform([wav_paths[0], str(bad)])
+
+
+def test_missing_file_names_its_path_with_cache(tmp_path, wav_paths):
+    missing = str(tmp_path / "nowhere.wav")
+    with pytest.raises(ValueError, match=r"Recording 2\b.*" + re.escape(missing)):
+        FrontEnd(memory=str(tmp_path / "cache")).transform(wav_paths[:2] + [missing])
+
+
+def test_error_names_index_in_the_users_batch(waves):
+    bad = waves[1].copy()
+    bad[100] = np.nan
+    with pytest.raises(ValueError, match=r"Recording 2 contains NaN or inf samples"):
+        FrontEnd().transform([waves[0], waves[0], bad])
+
+
+def test_single_path_is_refused(wav_paths):
+    with pytest.raises(ValueError, match="single path"):
+        FrontEnd().transform(wav_paths[0])
+
+
+def test_empty_batch_is_refused():
+    with pytest.raises(ValueError, match="expected at least one recording"):
+        FrontEnd().transform([])
+
+
+@pytest.mark.parametrize("memory", [3, object()])
+def test_bad_memory_type(memory, waves):
+    with pytest.raises(TypeError, match="'memory' parameter of FrontEnd must be None"):
+        FrontEnd(memory=memory).fit(waves)
+
+
+@pytest.mark.parametrize("name, value, pattern", [
+    ("verbose", -1, r"'verbose' parameter of FrontEnd must be an int in the range \[0, inf\)"),
+    ("n_jobs", 1.5, r"'n_jobs' parameter of FrontEnd must be an int"),
+])
+def test_bad_int_params(name, value, pattern, waves):
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        FrontEnd(**{name: value}).fit(waves)
+
+
+# ----------------------------------------------------------------------------
+# the feature cache
+# ----------------------------------------------------------------------------
+
+def test_cache_serves_second_run_without_recomputing(tmp_path, wav_paths, capsys,
+                                                     count_extractions):
+    cache = str(tmp_path / "cache")
+    front = FrontEnd(memory=cache, verbose=1)
+    first = front.transform(wav_paths)
+    assert len(count_extractions) == 3
+    assert "[FrontEnd] 0/3 recordings served from the cache in" in capsys.readouterr().out
+
+    second = FrontEnd(memory=cache, verbose=1).transform(wav_paths)
+    assert len(count_extractions) == 3  # nothing recomputed
+    assert f"[FrontEnd] 3/3 recordings served from the cache in {cache}" in (
+        capsys.readouterr().out)
+    assert_batches_equal(second, first)
+    assert_batches_equal(second, chain(wav_paths))
+
+
+def test_touching_a_file_invalidates_only_its_entry(tmp_path, wav_paths, capsys,
+                                                    count_extractions):
+    cache = str(tmp_path / "cache")
+    front = FrontEnd(memory=cache, verbose=1)
+    front.transform(wav_paths)
+    st = os.stat(wav_paths[1])
+    os.utime(wav_paths[1], ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    capsys.readouterr()
+    front.transform(wav_paths)
+    assert "2/3 recordings served" in capsys.readouterr().out
+    assert len(count_extractions) == 4  # 3 + the touched file
+
+
+def test_rewritten_file_gives_new_features(tmp_path, wav_paths, rng):
+    cache = str(tmp_path / "cache")
+    old = FrontEnd(memory=cache).transform(wav_paths[:1])
+    sf.write(wav_paths[0], 0.2 * rng.standard_normal(4 * SR), SR, subtype="PCM_16")
+    st = os.stat(wav_paths[0])
+    os.utime(wav_paths[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    new = FrontEnd(memory=cache).transform(wav_paths[:1])
+    assert not np.array_equal(old, new)
+    assert_batches_equal(new, chain(wav_paths[:1]))
+
+
+def test_changed_step_params_miss_the_cache(tmp_path, wav_paths, capsys):
+    cache = str(tmp_path / "cache")
+    FrontEnd(memory=cache).transform(wav_paths)
+    front = FrontEnd(memory=cache, verbose=1).set_params(extractor=LogMelExtractor(n_mels=32))
+    out = front.transform(wav_paths)
+    assert "0/3 recordings served" in capsys.readouterr().out
+    assert out[0].shape == (2, 2, 32, 80)
+
+
+def test_cache_for_arrays_is_keyed_by_samples(tmp_path, waves, capsys, count_extractions):
+    cache = str(tmp_path / "cache")
+    FrontEnd(memory=cache).transform(waves)
+    other = [waves[0], waves[1] * 0.5]
+    out = FrontEnd(memory=cache, verbose=1).transform(other)
+    assert "1/2 recordings served" in capsys.readouterr().out
+    assert len(count_extractions) == 3
+    assert_batches_equal(out, chain(other))
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_warning_from_cache_names_the_current_index(tmp_path, waves, n_jobs):
+    short = waves[0][: SR // 2]  # shorter than one 2-s segment: Segmenter warns
+    cache = str(tmp_path / "cache")
+    with pytest.warns(UserWarning, match=r"^Recording 0 lasts 0\.500 s"):
+        FrontEnd(memory=cache, n_jobs=n_jobs).transform([short])
+    # replayed from the cache, the warning names the recording's place in this batch
+    with pytest.warns(UserWarning, match=r"^Recording 2 lasts 0\.500 s"):
+        FrontEnd(memory=cache, n_jobs=n_jobs).transform([waves[0], waves[1], short])
+
+
+def test_cache_with_n_jobs_2(tmp_path, wav_paths, capsys, count_extractions):
+    cache = str(tmp_path / "cache")
+    first = FrontEnd(memory=cache, n_jobs=2).transform(wav_paths)
+    # filled by the workers, read here (n_jobs=None): nothing recomputed in this process
+    second = FrontEnd(memory=cache, verbose=1).transform(wav_paths)
+    assert "3/3 recordings served" in capsys.readouterr().out
+    assert len(count_extractions) == 0
+    assert_batches_equal(first, second)
+
+
+# ----------------------------------------------------------------------------
+# estimator API
+# ----------------------------------------------------------------------------
+
+def test_get_set_params_route_to_the_steps(waves):
+    front = FrontEnd(extractor=LogMelExtractor())
+    assert front.get_params()["extractor__n_mels"] == 64
+    front.set_params(extractor__n_mels=40, segmenter=Segmenter(segment_duration=1.0))
+    assert front.get_params()["segmenter__segment_duration"] == 1.0
+    assert front.transform(waves).shape == (2, 4, 2, 40, 40)
+
+
+def test_clone_is_independent(waves):
+    front = FrontEnd(extractor=LogMelExtractor(n_mels=32), n_jobs=2)
+    twin = clone(front)
+    assert twin.extractor is not front.extractor
+    assert twin.get_params()["extractor__n_mels"] == 32 and twin.n_jobs == 2
+    twin.set_params(extractor__n_mels=16)
+    assert front.extractor.n_mels == 32
+
+
+def test_transform_does_not_change_params(waves):
+    front = FrontEnd(extractor=LogMelExtractor())
+    before = pickle.dumps(front)
+    front.transform(waves)
+    assert pickle.dumps(front) == before
+
+
+def test_pickle_round_trip(waves):
+    front = FrontEnd(extractor=LogMelExtractor(n_mels=32), denoiser="drop")
+    again = pickle.loads(pickle.dumps(front))
+    assert again.get_params()["extractor__n_mels"] == 32
+    assert_batches_equal(again.transform(waves), front.transform(waves))
+
+
+def test_pickle_with_memory_path_is_by_path(tmp_path, wav_paths, capsys):
+    cache = str(tmp_path / "cache")
+    front = FrontEnd(memory=cache, verbose=1)
+    empty = len(pickle.dumps(front))
+    front.transform(wav_paths)
+    blob = pickle.dumps(front)
+    assert len(blob) == empty < 10_000  # the cached features do not travel
+    again = pickle.loads(blob)
+    assert again.memory == cache
+    capsys.readouterr()
+    again.transform(wav_paths)
+    assert "3/3 recordings served" in capsys.readouterr().out
+
+
+def test_pickle_with_memory_object(tmp_path, wav_paths, capsys):
+    from joblib import Memory
+
+    front = FrontEnd(memory=Memory(str(tmp_path / "cache"), verbose=0), verbose=1)
+    front.transform(wav_paths[:2])
+    again = pickle.loads(pickle.dumps(front))
+    assert len(pickle.dumps(front)) < 10_000
+    capsys.readouterr()
+    again.transform(wav_paths[:2])
+    assert "2/2 recordings served" in capsys.readouterr().out
+
+
+def test_requires_no_fit_tag():
+    assert FrontEnd().__sklearn_tags__().requires_fit is False

@@ -22,10 +22,11 @@ What differs from a stock skorch classifier, and why:
 * **Device** ``"auto"`` means CUDA when available, else CPU; it is resolved
   on access, so ``get_params``/``clone`` keep ``"auto"`` and a net pickled on
   a GPU machine loads on a CPU-only one without a warning.
-* **Reproducibility**: an int ``random_state`` seeds torch (weights, dropout)
-  when the net is initialized, and each epoch's shuffling and mixing from
-  ``(random_state, epoch)``, so equal seeds give equal nets on the CPU and a
-  run resumed from a checkpoint shuffles and mixes as the uninterrupted run.
+* **Reproducibility**: an int ``random_state`` seeds torch's global RNG when
+  the net is initialized (weights) and again at the start of every epoch
+  (dropout), and each epoch's shuffling and mixing, all from
+  ``(random_state, epoch)``; so equal seeds give equal nets on the CPU and a
+  run resumed from a checkpoint trains exactly as the uninterrupted run.
 * **Validation split**: ``train_split=None`` (the paper trains for 500 epochs
   without early stopping).  A random fraction would put segments of one
   recording on both sides; to monitor a held-out set, split *by recording*
@@ -33,7 +34,13 @@ What differs from a stock skorch classifier, and why:
   skorch.dataset.Dataset(X_valid, y_valid_codes))`` with
   ``y_valid_codes = np.searchsorted(np.unique(y_train), y_valid)`` (the codes of
   the sorted training labels, i.e. of ``classes_``).
-* **Checkpoint / resume**: pass skorch callbacks, e.g.
+* **Interrupted training**: with ``checkpoint_dir`` set, ``fit`` saves the
+  training state after every epoch into ``checkpoint_dir/<key>`` (``key``
+  hashes the parameters and the data, so parallel fits never share files)
+  and, when such a checkpoint exists, resumes from it and trains only the
+  remaining ``max_epochs - len(history)`` epochs; see
+  :mod:`skasc.nn.checkpoint`.
+* **Checkpoint / resume with skorch**: pass skorch callbacks, e.g.
   ``cp = Checkpoint(dirname="run1", monitor=None)`` (saves every epoch) and
   ``callbacks=[cp, LoadInitState(cp)]``; a new ``fit`` then starts from the
   saved weights, optimizer state and history (epochs continue from the saved
@@ -45,6 +52,7 @@ What differs from a stock skorch classifier, and why:
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 import numpy as np
@@ -57,6 +65,7 @@ from skorch.net import NeuralNet
 from skorch.utils import to_numpy, to_tensor
 
 from .._validation import check_int, check_option, check_real
+from . import checkpoint as _checkpoint
 from .mixing import BetweenClassCollate
 from .modules import AttCRNN, CNNBaseline
 
@@ -73,6 +82,19 @@ def _code_accuracy(net, X, y) -> float:
     return float(np.mean(y_pred == to_numpy(y).reshape(-1)))
 
 
+class _EpochLoader:
+    """An iterable that builds a new training loader (``make()``) at every iteration."""
+
+    def __init__(self, make: Callable):
+        self.make = make
+
+    def __iter__(self):
+        return iter(self.make())
+
+    def __len__(self) -> int:
+        return len(self.make())
+
+
 class _SegmentNetClassifier(NeuralNetClassifier):
     """Shared machinery of the segment classifiers (see the module docstring)."""
 
@@ -80,7 +102,8 @@ class _SegmentNetClassifier(NeuralNetClassifier):
                  lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,
                  train_split=None, between_class: bool = True, random_state: int | None = None,
                  device: str = "auto", mixed_precision: bool = False,
-                 predict_batch_size: int = 512, progress_bar: bool = False, verbose: int = 1,
+                 predict_batch_size: int = 512, progress_bar: bool = False,
+                 checkpoint_dir: str | os.PathLike | None = None, verbose: int = 1,
                  **kwargs):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
                          batch_size=batch_size, max_epochs=max_epochs,
@@ -90,6 +113,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         self.mixed_precision = mixed_precision
         self.predict_batch_size = predict_batch_size
         self.progress_bar = progress_bar
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ device
     @property
@@ -131,6 +155,14 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         callbacks.append(("print_log", PrintLog()))
         return callbacks
 
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        if self.checkpoint_dir is not None:
+            # last, so that the epoch's history row is complete when it is saved
+            self.callbacks_.append(("epoch_checkpoint",
+                                    _checkpoint.EpochCheckpoint().initialize()))
+        return self
+
     # ---------------------------------------------------------- initialization
     def _validate_own_params(self) -> None:
         name = type(self).__name__
@@ -148,6 +180,10 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             except (RuntimeError, TypeError) as exc:
                 raise ValueError(f"The 'device' parameter of {name} must be 'auto' or a torch "
                                  f"device such as 'cpu' or 'cuda'. Got {device!r} instead.") from exc
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir,
+                                                              (str, os.PathLike)):
+            raise TypeError(f"The 'checkpoint_dir' parameter of {name} must be a str, a "
+                            f"path-like object or None. Got {self.checkpoint_dir!r} instead.")
 
     def initialize(self):
         """Validate parameters, seed torch from ``random_state`` and build the net."""
@@ -248,11 +284,30 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         self
         """
         X, y = self._check_X_y(X, y)
+        epochs = None  # max_epochs
         if not self.warm_start or not self.initialized_:
             self._setup(X, y, self.classes)
             self.initialize()
+            if self.checkpoint_dir is not None:
+                epochs = self._resume(X, y)
         return NeuralNet.partial_fit(self, X, self._encode(y), _routing_method="fit",
-                                     **fit_params)
+                                     epochs=epochs, **fit_params)
+
+    def _resume(self, X: np.ndarray, y: np.ndarray) -> int:
+        """Point the epoch checkpoint at this fit's directory, load it if present,
+        and return the number of epochs left to train."""
+        key = _checkpoint.fit_key(self, X, y)
+        directory = os.path.join(os.fspath(self.checkpoint_dir), key)
+        os.makedirs(directory, exist_ok=True)
+        _checkpoint.remove_stale_temporaries(directory)
+        state = _checkpoint.load_checkpoint(directory, key, device=self.device)
+        if state is not None:
+            _checkpoint.restore(self, state)
+        self.checkpoint_path_ = os.path.join(directory, _checkpoint.FILENAME)
+        self.resumed_from_epoch_ = len(self.history)
+        saver = dict(self.callbacks_)["epoch_checkpoint"]
+        saver.directory_, saver.key_ = directory, key
+        return max(0, self.max_epochs - len(self.history))
 
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Train ``max_epochs`` more epochs without re-initializing.
@@ -273,38 +328,55 @@ class _SegmentNetClassifier(NeuralNetClassifier):
     def get_iterator(self, dataset, training: bool = False):
         """Training: shuffled, BC-mixed (``between_class``) batches of ``batch_size``.
 
-        ``iterator_train__*`` parameters override these defaults.  Validation
-        batches have ``predict_batch_size`` segments unless
+        ``iterator_train__*`` parameters override these defaults.  skorch
+        builds the training iterator once per ``fit``; the one returned here
+        builds a fresh ``DataLoader`` each time it is iterated (once per
+        epoch), with shuffling and mixing seeded from ``(random_state,
+        epoch)``, so an epoch's batches do not depend on the epochs trained
+        before it in the same process (a resumed fit sees the same batches).
+        Validation batches have ``predict_batch_size`` segments unless
         ``iterator_valid__batch_size`` is given.
         """
         if training:
-            kwargs = self.get_params_for("iterator_train")
-            kwargs.setdefault("batch_size", self.batch_size)
-            kwargs.setdefault("shuffle", True)
-            epoch = len(self.history)
-            seed = None if self.random_state is None else [self.random_state, epoch]
-            if self.between_class and "collate_fn" not in kwargs:
-                kwargs["collate_fn"] = BetweenClassCollate(self.module_.n_classes
-                                                           if hasattr(self.module_, "n_classes")
-                                                           else len(self.classes_),
-                                                           random_state=seed)
-            if kwargs["shuffle"] and seed is not None and "generator" not in kwargs:
-                kwargs["generator"] = torch.Generator().manual_seed(
-                    int(np.random.SeedSequence(seed).generate_state(1)[0]))
-            iterator = self.iterator_train
-        else:
-            kwargs = self.get_params_for("iterator_valid")
-            kwargs.setdefault("batch_size", self.predict_batch_size)
-            iterator = self.iterator_valid
+            return _EpochLoader(lambda: self._training_loader(dataset))
+        kwargs = self.get_params_for("iterator_valid")
+        kwargs.setdefault("batch_size", self.predict_batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        return iterator(dataset, **kwargs)
+        return self.iterator_valid(dataset, **kwargs)
+
+    def _training_loader(self, dataset):
+        kwargs = self.get_params_for("iterator_train")
+        kwargs.setdefault("batch_size", self.batch_size)
+        kwargs.setdefault("shuffle", True)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        epoch = len(self.history)  # the current epoch (1-based) during training
+        seed = None if self.random_state is None else [self.random_state, epoch]
+        if self.between_class and "collate_fn" not in kwargs:
+            kwargs["collate_fn"] = BetweenClassCollate(self.module_.n_classes
+                                                       if hasattr(self.module_, "n_classes")
+                                                       else len(self.classes_),
+                                                       random_state=seed)
+        if kwargs["shuffle"] and seed is not None and "generator" not in kwargs:
+            kwargs["generator"] = torch.Generator().manual_seed(
+                int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        return self.iterator_train(dataset, **kwargs)
 
     # -------------------------------------------------------------- training
     def _autocast(self):
         if self.mixed_precision and torch.device(self.device).type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Start the epoch's history row and reseed torch's global RNG (dropout)
+        from ``(random_state, epoch)``."""
+        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
+                               **kwargs)
+        if self.random_state is not None:
+            seed = np.random.SeedSequence([self.random_state, len(self.history), 1])
+            torch.manual_seed(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
 
     def infer(self, x, **fit_params):
         """Module forward pass (under bf16 autocast on CUDA with ``mixed_precision``)."""
@@ -397,6 +469,12 @@ class AttCRNNClassifier(_SegmentNetClassifier):
         Segments per forward pass in prediction and validation.
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` (per-batch progress).
+    checkpoint_dir : str, path-like or None, default=None
+        Save the training state after every epoch under
+        ``checkpoint_dir/<key>/checkpoint.pt`` (``key`` hashes the parameters,
+        ``X`` and ``y``) and resume an interrupted fit from it; see
+        :mod:`skasc.nn.checkpoint`.  The file stays after training: rerunning
+        a finished fit loads it and trains no more epochs.
     verbose : int, default=1
         1 prints skorch's per-epoch table (``train_loss`` is the KL value).
     **kwargs
@@ -410,6 +488,11 @@ class AttCRNNClassifier(_SegmentNetClassifier):
         The trained network.
     history_ : skorch.History
         Per-epoch record.
+    checkpoint_path_ : str
+        The fit's checkpoint file (only with ``checkpoint_dir``).
+    resumed_from_epoch_ : int
+        Epochs loaded from the checkpoint at fit, 0 for a fresh start (only
+        with ``checkpoint_dir``).
 
     Examples
     --------

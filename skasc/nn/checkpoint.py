@@ -1,0 +1,209 @@
+"""Per-epoch checkpoints that let an interrupted ``fit`` resume exactly.
+
+With ``checkpoint_dir`` set, the segment classifiers of
+:mod:`skasc.nn.classifier` write the whole training state (module,
+optimizer and criterion ``state_dict`` s and the epoch history) after every
+completed epoch, and a later ``fit`` of the *same* estimator on the *same*
+data loads it and trains only the remaining epochs.
+
+Why not skorch's ``Checkpoint`` + ``LoadInitState``:
+
+* **One fit, one directory.**  A checkpoint lives in
+  ``checkpoint_dir/<key>``, where ``key`` hashes the training parameters and
+  the data (:func:`fit_key`).  Parallel fits (cross-validation splits, grid
+  points) sharing a ``checkpoint_dir`` therefore never overwrite or load each
+  other's files, which skorch's file-name-based checkpoints do with
+  ``n_jobs > 1``.
+* **Atomic.**  The state is one file, written to a temporary name in the same
+  directory, flushed to disk and renamed over the previous one
+  (:func:`save_checkpoint`).  A process killed at any moment leaves either
+  the previous complete checkpoint or the new one, never a mixture.
+* **Total epochs.**  A resumed ``fit`` trains ``max_epochs - len(history)``
+  epochs, so a killed and restarted command ends where the uninterrupted one
+  does (skorch's ``LoadInitState`` trains ``max_epochs`` *more*).
+* **Safe loading.**  ``torch.load(..., weights_only=True)``: the file holds
+  only tensors, plain containers and the history as a JSON string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+
+import joblib
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from skorch.history import History
+
+__all__ = ["fit_key", "save_checkpoint", "load_checkpoint", "restore", "EpochCheckpoint",
+           "CheckpointError"]
+
+FILENAME = "checkpoint.pt"
+FORMAT = "skasc-epoch-checkpoint"
+VERSION = 1
+
+# parameters that do not change the trained weights (or cannot be hashed
+# meaningfully): left out of the key so that, e.g., a rerun with verbose=0
+# or on another device still resumes
+_NOT_IN_KEY = frozenset({"checkpoint_dir", "verbose", "progress_bar", "device",
+                         "predict_batch_size", "callbacks"})
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file exists but cannot be used."""
+
+
+def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
+    """Short hash naming one fit: the net's class, training parameters, ``X`` and ``y``.
+
+    Parameters left out: ``checkpoint_dir``, ``verbose``, ``progress_bar``,
+    ``device``, ``predict_batch_size`` and ``callbacks`` (with their
+    ``callbacks__*`` settings).
+
+    Returns
+    -------
+    str
+        16 hexadecimal characters.
+    """
+    params = {name: value for name, value in net.get_params(deep=False).items()
+              if name not in _NOT_IN_KEY and not name.startswith("callbacks__")}
+    try:
+        digest = joblib.hash((type(net).__module__, type(net).__qualname__,
+                              sorted(params.items()), X, y))
+    except Exception as exc:  # e.g. a lambda as iterator_train__collate_fn
+        raise TypeError(f"checkpoint_dir needs picklable parameters to name the fit's "
+                        f"checkpoint; hashing them failed: {exc}") from exc
+    return digest[:16]
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. directories cannot be opened on Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    raise TypeError(f"history value {value!r} of type {type(value).__name__} is not "
+                    "JSON serializable")
+
+
+def save_checkpoint(directory: str, net, key: str) -> str:
+    """Write ``net``'s training state atomically to ``directory/checkpoint.pt``.
+
+    The file is ``torch.save`` of ``{"format", "version", "key", "epoch",
+    "module", "optimizer", "criterion", "history"}`` (state dicts; the history
+    as JSON).  It is written to ``checkpoint.pt.<pid>.tmp``, fsynced, and
+    renamed with :func:`os.replace`; the directory is fsynced afterwards.
+
+    Returns
+    -------
+    str
+        Path of the checkpoint file.
+    """
+    state = {
+        "format": FORMAT, "version": VERSION, "key": key, "epoch": len(net.history),
+        "module": net.module_.state_dict(),
+        "optimizer": net.optimizer_.state_dict(),
+        "criterion": net.criterion_.state_dict(),
+        "history": json.dumps(net.history.to_list(), default=_jsonable),
+    }
+    final = os.path.join(directory, FILENAME)
+    tmp = f"{final}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    _fsync_dir(directory)
+    return final
+
+
+def remove_stale_temporaries(directory: str) -> None:
+    """Delete ``checkpoint.pt.*.tmp`` files left by a process killed mid-write."""
+    for path in glob.glob(os.path.join(glob.escape(directory), FILENAME + ".*.tmp")):
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+def load_checkpoint(directory: str, key: str, device="cpu") -> dict | None:
+    """Read ``directory/checkpoint.pt``, or return None when there is none.
+
+    Raises
+    ------
+    CheckpointError
+        The file cannot be read, is not a skasc checkpoint, or belongs to
+        another fit (its key differs).
+    """
+    path = os.path.join(directory, FILENAME)
+    if not os.path.exists(path):
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"Cannot read the checkpoint {path!r} ({reason}); delete it to "
+                              "train from scratch.") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path!r} is not a skasc training checkpoint; delete it to "
+                              "train from scratch.")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"The checkpoint {path!r} has format version "
+                              f"{state.get('version')!r}; this skasc reads version {VERSION}.")
+    if state.get("key") != key:
+        raise CheckpointError(f"The checkpoint {path!r} belongs to fit {state.get('key')!r}, "
+                              f"not {key!r}; it was moved or copied by hand.")
+    state["history"] = json.loads(state["history"])
+    if len(state["history"]) != state["epoch"]:
+        raise CheckpointError(f"The checkpoint {path!r} is inconsistent: epoch "
+                              f"{state['epoch']} but {len(state['history'])} history rows.")
+    return state
+
+
+def restore(net, state: dict) -> None:
+    """Load a state returned by :func:`load_checkpoint` into an initialized ``net``."""
+    net.module_.load_state_dict(state["module"])
+    net.optimizer_.load_state_dict(state["optimizer"])
+    net.criterion_.load_state_dict(state["criterion"])
+    net.history_ = History(state["history"])
+
+
+class EpochCheckpoint(Callback):
+    """Saves the training state after every epoch while ``directory_`` is set.
+
+    The classifiers add it (as ``"epoch_checkpoint"``, after every other
+    callback, so the epoch's history row is complete) when ``checkpoint_dir``
+    is set, and point it at the fit's directory in ``fit``; ``partial_fit``
+    and warm-started fits do not write checkpoints.
+    """
+
+    def initialize(self):
+        self.directory_ = None
+        self.key_ = None
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.directory_ is not None:
+            save_checkpoint(self.directory_, net, self.key_)
+
+    def on_train_end(self, net, **kwargs):
+        self.directory_ = None
+        self.key_ = None

@@ -39,9 +39,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import _safe_indexing
 
+from skasc._base import StatelessTransformer
 from skasc._recordings import stack_recordings
 from skasc._validation import check_int
 
@@ -385,7 +385,7 @@ def _check_batch(X: Any) -> list:
     return items
 
 
-class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
     """Load recordings (paths or arrays) as mono float32 waveforms at ``sr`` Hz.
 
     A stateless transformer (``fit`` learns nothing): reads each file with
@@ -425,11 +425,6 @@ class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.input_sr = input_sr
         self.n_jobs = n_jobs
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
-
     def _validate_params(self) -> None:
         check_int(self.sr, "sr", self, low=1)
         check_int(self.input_sr, "input_sr", self, low=1, allow_none=True)
@@ -438,21 +433,6 @@ class AudioLoader(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             raise ValueError(
                 "The 'n_jobs' parameter of AudioLoader must be a non-zero int or None. "
                 "Got 0 instead.")
-
-    def fit(self, X: Any, y: Any = None) -> "AudioLoader":
-        """Check the parameters; nothing is learned.
-
-        Parameters
-        ----------
-        X : ignored
-        y : ignored
-
-        Returns
-        -------
-        self : AudioLoader
-        """
-        self._validate_params()
-        return self
 
     def transform(self, X: Sequence[Any]) -> np.ndarray:
         """Load a batch of recordings.

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, TransformerMixin
 
+from skasc._base import StatelessTransformer
 from skasc._recordings import iter_recordings, n_recordings, stack_recordings
 from skasc._validation import check_int, check_real
 from skasc.dsp.minstats import denoise
@@ -21,7 +21,7 @@ from skasc.dsp.minstats import denoise
 __all__ = ["MinStatsDenoiser"]
 
 
-class MinStatsDenoiser(TransformerMixin, BaseEstimator):
+class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
     """Add a noise-subtracted copy of each recording as a second channel.
 
     Each recording is denoised on its own and as a whole: the noise PSD is
@@ -100,11 +100,6 @@ class MinStatsDenoiser(TransformerMixin, BaseEstimator):
         self.floor = floor
         self.n_jobs = n_jobs
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
-
     def _validate_params(self) -> None:
         name = type(self).__name__
         check_real(self.sr, "sr", self, low=0, low_inclusive=False)
@@ -123,21 +118,6 @@ class MinStatsDenoiser(TransformerMixin, BaseEstimator):
                 f"frames per sub-window, i.e. >= {shortest:.3g} s for "
                 f"n_subwindows={self.n_subwindows}, hop_length={self.hop_length} and "
                 f"sr={self.sr}. Got {self.window_duration!r} instead.")
-
-    def fit(self, X: Any = None, y: Any = None) -> "MinStatsDenoiser":
-        """Validate the parameters (nothing is learned).
-
-        Parameters
-        ----------
-        X : ignored
-        y : ignored
-
-        Returns
-        -------
-        self : MinStatsDenoiser
-        """
-        self._validate_params()
-        return self
 
     def _check_batch(self, X: Any) -> list[np.ndarray]:
         expected = ("Expected a batch of mono recordings: a 2-D array of shape "

@@ -19,8 +19,8 @@ import functools
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
+from ._base import StatelessTransformer
 from ._recordings import is_ragged, iter_recordings, n_recordings, stack_recordings
 from ._validation import check_int, check_real
 from .dsp.gammatone import gammatone_weights
@@ -42,7 +42,7 @@ def _mel_weights(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> 
     return w
 
 
-class _FilterbankExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
     """Shared STFT -> filterbank -> log path; subclasses supply the weights."""
 
     _n_bands_param = "n_bands"
@@ -74,21 +74,6 @@ class _FilterbankExtractor(TransformerMixin, BaseEstimator, auto_wrap_output_key
 
     def _weights(self, n_fft: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def fit(self, X: Any = None, y: Any = None) -> "_FilterbankExtractor":
-        """Check the parameters; nothing is learned.
-
-        Parameters
-        ----------
-        X : ignored
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        return self
 
     def n_frames(self, segment_samples: int) -> int:
         """Number of frames ``T`` of a segment of ``segment_samples`` samples.
@@ -128,12 +113,6 @@ or object ndarray of shape (n_recordings,) of 4-D arrays when segment counts dif
             ``10 * log10(log_floor)``.
         """
         return _transform_shared([self], X)[0]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
-
 
 class LogMelExtractor(_FilterbankExtractor):
     """Log Mel-scale spectrogram of every segment and channel.

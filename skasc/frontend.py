@@ -6,9 +6,9 @@ feature extractor, but applies the chain to each recording separately (in parall
 over cores with joblib), so that raw audio is never held for the whole data set:
 the largest thing in memory is the stacked features (about 1.9 GB per feature type
 for LITIS Rouen at float32). With ``memory`` set, each recording's features are
-cached on disk by :class:`joblib.Memory`, keyed by the recording (path, size and
-modification time for files; the samples for arrays) and by the parameters of the
-four steps, so 20 cross-validation splits compute each recording's features once,
+cached on disk as one ``.npy`` file, keyed (with :func:`joblib.hash`) by the
+recording (path, size and modification time for files; the samples for arrays) and
+by the parameters of the four steps, so 20 cross-validation splits compute each recording's features once,
 and a second run over the same files is served from the cache.
 
 The four steps stay ordinary estimators, reachable by name for ``set_params`` and
@@ -17,14 +17,20 @@ The four steps stay ordinary estimators, reachable by name for ``set_params`` an
 
 from __future__ import annotations
 
+import builtins
+import io
+import json
 import os
+import tempfile
 import warnings
 from typing import Any
 
 import numpy as np
-from joblib import Memory, Parallel, delayed
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+import joblib
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
 
+from ._base import StatelessTransformer
 from ._validation import check_int
 from .audio import AudioLoader, _check_batch
 from .denoise import MinStatsDenoiser
@@ -73,9 +79,65 @@ def _file_key(item: Any) -> Any:
     return item
 
 
-def _featurise_keyed(key: Any, item: Any, steps: list[BaseEstimator], index: int):
-    # ``key`` is only there to be hashed by joblib.Memory; ``item`` and ``index`` are ignored.
-    return _featurise(item, steps, index)
+class _FeatureCache:
+    """One ``.npy`` file of features per recording, in a folder per front-end setting.
+
+    The folder is named by a hash of the four steps (so changing ``n_mels`` shares
+    nothing), the file by a hash of the recording's key. Writes go to a temporary
+    file that is renamed into place, so parallel workers never see half a file.
+    Warnings raised while computing an entry are kept beside it (``.json``) and
+    replayed on a hit. Picklable by path: workers on other machines read and write
+    the same entries through a shared file system.
+    """
+
+    def __init__(self, location: str, steps: list[BaseEstimator]) -> None:
+        self.location = location
+        self.folder = os.path.join(location, "frontend-" + joblib.hash(steps)[:16])
+
+    def _path(self, key: Any) -> str:
+        return os.path.join(self.folder, joblib.hash(key))
+
+    def get(self, key: Any):
+        path = self._path(key)
+        try:
+            features = np.load(path + ".npy")
+        except (OSError, ValueError):
+            return None
+        notes = []
+        if os.path.exists(path + ".json"):
+            with open(path + ".json") as fh:
+                notes = [(getattr(builtins, c, UserWarning), m) for c, m in json.load(fh)]
+        return features, notes
+
+    def put(self, key: Any, features: np.ndarray, notes) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+        path = self._path(key)
+        if notes:
+            _atomic_write(path + ".json", json.dumps(
+                [(c.__name__ if c.__module__ == "builtins" else "UserWarning", m)
+                 for c, m in notes]).encode())
+        buffer = io.BytesIO()
+        np.save(buffer, features)
+        _atomic_write(path + ".npy", buffer.getvalue())
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _featurise_and_store(key: Any, item: Any, steps: list[BaseEstimator], index: int,
+                         cache: _FeatureCache):
+    features, notes = _featurise(item, steps, index)
+    cache.put(key, features, notes)
+    return features, notes
 
 
 class _Batch:
@@ -118,7 +180,7 @@ class _Batch:
         return self.dense if self.ragged is None else self.ragged
 
 
-class FrontEnd(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
     """Load, denoise, segment and featurise recordings, one recording at a time.
 
     Parameters
@@ -136,7 +198,8 @@ class FrontEnd(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     n_jobs : int or None, default=None
         Recordings processed in parallel (joblib; ``-1`` for all cores).
     memory : str, joblib.Memory or None, default=None
-        Folder (or Memory) where each recording's features are cached.
+        Folder (or a Memory, whose location is used) where each recording's
+        features are cached, one ``.npy`` file per recording.
     verbose : int, default=0
         ``>= 1`` prints how many recordings were served from the cache.
 
@@ -160,6 +223,10 @@ class FrontEnd(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.memory = memory
         self.verbose = verbose
 
+    def _validate_params(self) -> None:
+        self._steps()
+        self._memory()
+
     def _steps(self) -> list[BaseEstimator]:
         loader = AudioLoader() if self.loader is None else clone(self.loader)
         denoiser = (MinStatsDenoiser() if self.denoiser is None
@@ -181,27 +248,17 @@ class FrontEnd(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         check_int(self.verbose, "verbose", self, low=0)
         return steps
 
-    def _memory(self) -> Memory | None:
+    def _memory(self) -> str | None:
+        """The cache folder, or None."""
         if self.memory is None:
             return None
-        if isinstance(self.memory, Memory):
-            return self.memory
+        if isinstance(self.memory, joblib.Memory):
+            return self.memory.location
         if isinstance(self.memory, (str, os.PathLike)):
-            return Memory(os.fspath(self.memory), verbose=0)
+            return os.fspath(self.memory)
         raise TypeError(
             "The 'memory' parameter of FrontEnd must be None, a folder path or a "
             f"joblib.Memory. Got {self.memory!r} instead.")
-
-    def fit(self, X=None, y=None):
-        """Validate the parameters; the front end learns nothing.
-
-        Returns
-        -------
-        self : FrontEnd
-        """
-        self._steps()
-        self._memory()
-        return self
 
     def transform(self, X) -> np.ndarray:
         """Featurise a batch of recordings.
@@ -227,19 +284,22 @@ class FrontEnd(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             todo = list(range(len(items)))
             calls = (delayed(_featurise)(items[i], steps, i) for i in todo)
         else:
-            cached = memory.cache(_featurise_keyed, ignore=["item", "index"])
+            cache = _FeatureCache(memory, steps)
             keys = [_file_key(item) for item in items]
-            hits = [cached.check_call_in_cache(k, None, steps, 0) for k in keys]
-            if self.verbose:
-                print(f"[FrontEnd] {sum(hits)}/{len(items)} recordings served from the cache "
-                      f"in {memory.location}")
             # Entries already in the cache are read here: through a worker each would
-            # only add a pickling round trip (warm runs 2-3x slower on 2 cores).
-            for i, hit in enumerate(hits):
-                if hit:
-                    batch.put(i, *cached(keys[i], items[i], steps, i))
-            todo = [i for i, hit in enumerate(hits) if not hit]
-            calls = (delayed(cached)(keys[i], items[i], steps, i) for i in todo)
+            # only add a pickling round trip.
+            todo = []
+            for i, key in enumerate(keys):
+                hit = cache.get(key)
+                if hit is None:
+                    todo.append(i)
+                else:
+                    batch.put(i, *hit)
+            if self.verbose:
+                print(f"[FrontEnd] {len(items) - len(todo)}/{len(items)} recordings served "
+                      f"from the cache in {memory}")
+            calls = (delayed(_featurise_and_store)(keys[i], items[i], steps, i, cache)
+                     for i in todo)
         if todo:
             # As a generator, each result is copied into the batch as it arrives, so a
             # recording's features exist once (not in a list and again in np.stack).

@@ -27,8 +27,8 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
+from skasc._base import StatelessTransformer
 from skasc._recordings import stack_recordings
 from skasc._validation import check_int, check_option, check_real
 
@@ -115,7 +115,7 @@ def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
     return np.ascontiguousarray(np.moveaxis(windows[..., :n_seg, :], -2, 0))
 
 
-class Segmenter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     """Cut each recording of a batch into fixed-length segments.
 
     A stateless transformer (``fit`` learns nothing). The paper's setting
@@ -162,10 +162,8 @@ class Segmenter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.hop_duration = hop_duration
         self.tail = tail
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
+    def _validate_params(self) -> tuple[int, int]:
+        return self._lengths()
 
     def _lengths(self) -> tuple[int, int]:
         """Validate the parameters; return (segment_length, hop_length) in samples."""
@@ -204,21 +202,6 @@ class Segmenter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         seg_len, hop_len = self._lengths()
         n_samples = check_int(n_samples, "n_samples", "Segmenter.n_segments", low=1)
         return _count_segments(n_samples, seg_len, hop_len, self.tail)
-
-    def fit(self, X: Any, y: Any = None) -> "Segmenter":
-        """Check the parameters; nothing is learned.
-
-        Parameters
-        ----------
-        X : ignored
-        y : ignored
-
-        Returns
-        -------
-        self : Segmenter
-        """
-        self._lengths()
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         """Cut every recording into segments.

@@ -223,11 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--classes", type=_positive_int, default=5)
     demo.add_argument("--per-class", type=_positive_int, default=8,
                       help="30-s recordings per class (default 8)")
-    demo.add_argument("--splits", type=_positive_int, default=3)
+    demo.add_argument("--splits", type=_positive_int, default=2)
     demo.add_argument("--fusion", action="store_true",
                       help="also train logGam systems and report the fused rows")
     demo.add_argument("--no-baseline", action="store_true", help="skip the CNN baseline")
-    _add_training_options(demo, epochs=12, lr=1e-3)
+    _add_training_options(demo, epochs=16, lr=1e-3)
     demo.set_defaults(func=cmd_demo)
 
     fit = sub.add_parser("fit", help="fit a pipeline on a folder of labelled recordings")

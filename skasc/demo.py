@@ -22,7 +22,7 @@ __all__ = ["run_demo"]
 
 
 def run_demo(*, out_dir: str = "skasc-demo", n_classes: int = 5, n_per_class: int = 8,
-             n_splits: int = 3, max_epochs: int = 12, lr: float = 1e-3, seed: int = 0,
+             n_splits: int = 2, max_epochs: int = 16, lr: float = 1e-3, seed: int = 0,
              fusion: bool = False, baseline: bool = True, n_jobs: int | None = None) -> dict:
     """Train and evaluate the systems on a generated corpus; return the reports by name.
 

@@ -349,6 +349,9 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         kwargs = self.get_params_for("iterator_train")
         kwargs.setdefault("batch_size", self.batch_size)
         kwargs.setdefault("shuffle", True)
+        if torch.device(self.device).type == "cuda":
+            # page-locked host batches: the copy to the GPU overlaps the next batch
+            kwargs.setdefault("pin_memory", True)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
         epoch = len(self.history)  # the current epoch (1-based) during training

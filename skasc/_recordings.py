@@ -28,7 +28,7 @@ def n_recordings(X: Any) -> int:
         if X.ndim == 0:
             raise ValueError(
                 "Expected a batch of recordings (list or array with the recording axis "
-                f"first); got a 0-d array.")
+                "first); got a 0-d array.")
         return X.shape[0]
     return len(X)
 

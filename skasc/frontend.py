@@ -18,10 +18,8 @@ The four steps stay ordinary estimators, reachable by name for ``set_params`` an
 from __future__ import annotations
 
 import builtins
-import io
 import json
 import os
-import tempfile
 import warnings
 from typing import Any
 
@@ -30,6 +28,7 @@ import joblib
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 
+from ._atomic import atomic_write
 from ._base import StatelessTransformer
 from ._validation import check_int
 from .audio import AudioLoader, _check_batch
@@ -113,24 +112,14 @@ class _FeatureCache:
         os.makedirs(self.folder, exist_ok=True)
         path = self._path(key)
         if notes:
-            _atomic_write(path + ".json", json.dumps(
-                [(c.__name__ if c.__module__ == "builtins" else "UserWarning", m)
-                 for c, m in notes]).encode())
-        buffer = io.BytesIO()
-        np.save(buffer, features)
-        _atomic_write(path + ".npy", buffer.getvalue())
+            with atomic_write(path + ".json") as fh:
+                fh.write(json.dumps(
+                    [(c.__name__ if c.__module__ == "builtins" else "UserWarning", m)
+                     for c, m in notes]).encode())
+        with atomic_write(path + ".npy") as fh:
+            np.save(fh, features)
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _featurise_and_store(key: Any, item: Any, steps: list[BaseEstimator], index: int,

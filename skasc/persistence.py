@@ -38,13 +38,14 @@ import json
 import numbers
 import os
 import sys
-import tempfile
 import types
 import warnings
 import zipfile
 from typing import Any, Iterable
 
 import numpy as np
+
+from skasc._atomic import atomic_write
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
 
@@ -744,39 +745,13 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     }
     manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                _add_member(archive, MANIFEST, manifest_bytes)
-                _add_member(archive, WEIGHTS, weights)
-                _add_member(archive, ESTIMATOR, tree_bytes)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)
+    with atomic_write(path) as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            _add_member(archive, MANIFEST, manifest_bytes)
+            _add_member(archive, WEIGHTS, weights)
+            _add_member(archive, ESTIMATOR, tree_bytes)
 
 
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _read_archive(path: str) -> tuple[dict, bytes, bytes]:

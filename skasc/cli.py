@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fusion", action="store_true",
                       help="also train logGam systems and report the fused rows")
     demo.add_argument("--no-baseline", action="store_true", help="skip the CNN baseline")
-    _add_training_options(demo, epochs=16, lr=1e-3)
+    _add_training_options(demo, epochs=10, lr=1e-3)
     demo.set_defaults(func=cmd_demo)
 
     fit = sub.add_parser("fit", help="fit a pipeline on a folder of labelled recordings")

@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_audio": "skasc.audio",
     "AudioLoader": "skasc.audio",
+    "check_recordings": "skasc.audio",
     "Segmenter": "skasc.segment",
     "MinStatsDenoiser": "skasc.denoise",
     "LogMelExtractor": "skasc.features",

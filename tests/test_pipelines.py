@@ -141,6 +141,19 @@ def test_factories_expose_steps_by_name_and_clone():
         make_att_crnn_pipeline(classifier="rf")
 
 
+def test_integer_labels_and_stable_class_order(corpus):
+    X, y = corpus
+    codes = {"low": 7, "high": 2, "bursts": 30}
+    y_int = np.array([codes[v] for v in y])
+    pipe = tiny(classifier="softmax", max_epochs=1).fit(X, y_int)
+    assert list(pipe.classes_) == [2, 7, 30]
+    assert set(pipe.predict(X)) <= {2, 7, 30}
+    shuffled = np.random.default_rng(1).permutation(len(X))
+    again = tiny(classifier="softmax", max_epochs=1).fit([X[i] for i in shuffled],
+                                                        y_int[shuffled])
+    assert list(again.classes_) == [2, 7, 30]
+
+
 def test_bad_labels(corpus):
     X, y = corpus
     with pytest.raises(ValueError, match="2 classes|two classes|one class"):

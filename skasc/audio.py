@@ -172,6 +172,22 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
             return _read_file(item, sr)
         except AudioFileError as exc:
             raise AudioFileError(f"Recording {index} failed to load: {exc}") from exc
+    x = _checked_array(item, index)
+    if x.ndim == 2:
+        x = _downmix(x, channel_axis=0)
+    else:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    in_sr = sr if input_sr is None else input_sr
+    y = _resample(x, in_sr, sr)
+    if y.size == 0:
+        raise ValueError(
+            f"Recording {index} is too short ({x.shape[-1]} samples at {in_sr} Hz) to be "
+            f"resampled to {sr} Hz.")
+    return y
+
+
+def _checked_array(item: Any, index: int) -> np.ndarray:
+    """The float samples of an array recording, after the loader's checks."""
     if not isinstance(item, np.ndarray):
         raise TypeError(
             f"Recording {index} is a {type(item).__name__}; expected a path (str or "
@@ -185,17 +201,7 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
     x = _array_to_float(item, index)
     if not np.isfinite(x).all():
         raise ValueError(f"Recording {index} contains NaN or inf samples.")
-    if x.ndim == 2:
-        x = _downmix(x, channel_axis=0)
-    else:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-    in_sr = sr if input_sr is None else input_sr
-    y = _resample(x, in_sr, sr)
-    if y.size == 0:
-        raise ValueError(
-            f"Recording {index} is too short ({x.shape[-1]} samples at {in_sr} Hz) to be "
-            f"resampled to {sr} Hz.")
-    return y
+    return x
 
 
 def _check_file(path: str | os.PathLike) -> None:
@@ -230,18 +236,7 @@ def _check_item(item: Any, index: int) -> None:
         except AudioFileError as exc:
             raise AudioFileError(f"Recording {index} failed to load: {exc}") from exc
         return
-    if not isinstance(item, np.ndarray):
-        raise TypeError(
-            f"Recording {index} is a {type(item).__name__}; expected a path (str or "
-            "os.PathLike) or an ndarray of shape (n_samples,) or (n_channels, n_samples).")
-    if item.ndim not in (1, 2):
-        raise ValueError(
-            f"Recording {index} has shape {item.shape}; expected (n_samples,) or "
-            "(n_channels, n_samples) with channels first.")
-    if item.size == 0:
-        raise ValueError(f"Recording {index} is empty (shape {item.shape}).")
-    if not np.isfinite(_array_to_float(item, index)).all():
-        raise ValueError(f"Recording {index} contains NaN or inf samples.")
+    _checked_array(item, index)
 
 
 def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise"

@@ -31,10 +31,6 @@ class TrainingSetCalibration:
     Examples
     --------
     >>> import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.svm import LinearSVC
-
-from ._validation import check_option, check_real
     >>> from skasc.calibration import TrainingSetCalibration
     >>> [(tr.tolist(), te.tolist()) for tr, te in TrainingSetCalibration().split(np.zeros((3, 1)))]
     [([0, 1, 2], [0, 1, 2])]

@@ -116,13 +116,19 @@ def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
     return _read_file(path, sr)
 
 
-def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
+def _check_path(path: str | os.PathLike) -> str:
+    """Raise for a missing file or a folder; return the path as shown in messages."""
     shown = os.fsdecode(path)
     if not os.path.exists(path):
         raise AudioFileError(f"Audio file {shown!r} does not exist.")
     if os.path.isdir(path):
         raise AudioFileError(
             f"Audio file {shown!r} is a directory; expected the path of an audio file.")
+    return shown
+
+
+def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
+    shown = _check_path(path)
     try:
         data, file_sr = sf.read(path, dtype="float32", always_2d=True)
     except PermissionError as exc:
@@ -206,12 +212,7 @@ def _checked_array(item: Any, index: int) -> np.ndarray:
 
 def _check_file(path: str | os.PathLike) -> None:
     """Cheap checks of an audio file, reading its header only (no samples)."""
-    shown = os.fsdecode(path)
-    if not os.path.exists(path):
-        raise AudioFileError(f"Audio file {shown!r} does not exist.")
-    if os.path.isdir(path):
-        raise AudioFileError(
-            f"Audio file {shown!r} is a directory; expected the path of an audio file.")
+    shown = _check_path(path)
     try:
         info = sf.info(path)
     except PermissionError as exc:

@@ -398,6 +398,13 @@ def _apply_gain(stft, noise, oversubtraction, floor):  # pragma: no cover - comp
     return out
 
 
+def _check_subtraction(oversubtraction: float, floor: float) -> None:
+    if not oversubtraction >= 0:
+        raise ValueError(f"oversubtraction must be >= 0; got {oversubtraction!r}.")
+    if not 0 <= floor <= 1:
+        raise ValueError(f"floor must be in [0, 1]; got {floor!r}.")
+
+
 def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
                          oversubtraction: float = 2.0, floor: float = 0.1) -> np.ndarray:
     """Power spectral subtraction with a spectral floor, keeping the noisy phase.
@@ -438,10 +445,7 @@ def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
     if stft.ndim != 2 or stft.shape != noise_psd.shape:
         raise ValueError("stft and noise_psd must be 2-D arrays of the same shape; got "
                          f"{stft.shape} and {noise_psd.shape}.")
-    if not oversubtraction >= 0:
-        raise ValueError(f"oversubtraction must be >= 0; got {oversubtraction!r}.")
-    if not 0 <= floor <= 1:
-        raise ValueError(f"floor must be in [0, 1]; got {floor!r}.")
+    _check_subtraction(oversubtraction, floor)
     z = np.ascontiguousarray(stft, dtype=np.complex64)
     n = np.ascontiguousarray(noise_psd, dtype=np.float64)
     out = _apply_gain(z.ravel(), n.ravel(), float(oversubtraction), float(floor))
@@ -614,10 +618,7 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
             and isinstance(hop_length, numbers.Integral) and 1 <= hop_length <= n_fft):
         raise ValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
                          f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
-    if not oversubtraction >= 0:
-        raise ValueError(f"oversubtraction must be >= 0; got {oversubtraction!r}.")
-    if not 0 <= floor <= 1:
-        raise ValueError(f"floor must be in [0, 1]; got {floor!r}.")
+    _check_subtraction(oversubtraction, floor)
     window = _hann(n_fft)
     # The last samples would be covered only by the tapering end of the last
     # frame, and the inverse STFT divides by that frame's tiny squared window

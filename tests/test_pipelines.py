@@ -87,8 +87,13 @@ def test_softmax_path_and_segment_level_predictions(corpus):
 
 def test_cross_val_score_over_litis_splits(litis_root):
     paths, labels, _ = load_litis_rouen(litis_root)
-    scores = cross_val_score(tiny(), paths, labels, cv=LitisSplits(litis_root))
-    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+    cv = LitisSplits(litis_root)
+    scores = cross_val_score(tiny(), paths, labels, cv=cv)
+    # the same seeds, fitted and scored by hand on the official splits' indices
+    paths = np.asarray(paths)
+    expected = [tiny().fit(list(paths[tr]), labels[tr]).score(list(paths[te]), labels[te])
+                for tr, te in cv.split(paths, labels)]
+    np.testing.assert_array_equal(scores, expected)
 
 
 def test_grid_search_over_C_trains_one_network_per_split(corpus, tmp_path, monkeypatch):

@@ -45,6 +45,13 @@ What differs from a stock skorch classifier, and why:
   ``callbacks=[cp, LoadInitState(cp)]``; a new ``fit`` then starts from the
   saved weights, optimizer state and history (epochs continue from the saved
   one; ``max_epochs`` more are run).
+* **No per-batch waits for the GPU**: skorch reads every batch's loss with
+  ``loss.item()``, which makes the host wait for the GPU to finish the batch
+  before it can queue the next.  Here the epoch loop keeps the losses as
+  device tensors and reads them back once, when the epoch ends (the history
+  then holds the same floats); batches go to the device with
+  ``non_blocking=True`` from pinned memory.  With a ``ProgressBar`` attached the
+  loss is read per batch, as skorch does, to show it.
 * **Prediction** (``predict_proba``, ``transform``, ``attention_maps``) runs
   the module in evaluation mode on slices of ``X`` of ``predict_batch_size``
   segments, without a DataLoader.
@@ -62,6 +69,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, PrintLog,
                               ProgressBar)
 from skorch.net import NeuralNet
+from skorch.dataset import get_len
 from skorch.utils import to_numpy, to_tensor
 
 from .._validation import check_int, check_option, check_real
@@ -381,8 +389,46 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             seed = np.random.SeedSequence([self.random_state, len(self.history), 1])
             torch.manual_seed(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop, reading the batch losses back from the device once,
+        at the end of the epoch, instead of once per batch.
+
+        While the epoch runs, each batch's ``<prefix>_loss`` in the history is a
+        0-d device tensor; when the loop ends (or stops on an error) the values
+        are replaced by Python floats, read in one transfer.
+        """
+        if iterator is None:
+            return
+        per_batch = any(isinstance(callback, ProgressBar)
+                        for _, callback in getattr(self, "callbacks_", []))
+        key = prefix + "_loss"
+        rows, losses = [], []
+        try:
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                loss = step["loss"].detach()
+                self.history.record_batch(key, loss.item() if per_batch else loss)
+                rows.append(self.history[-1]["batches"][-1])
+                losses.append(loss)
+                self.history.record_batch(prefix + "_batch_size", get_len(
+                    batch[0] if isinstance(batch, (tuple, list)) else batch))
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        finally:
+            if losses and not per_batch:
+                values = torch.stack(losses).float().cpu().tolist()  # the one wait
+                for row, value in zip(rows, values):
+                    row[key] = value
+        self.history.record(prefix + "_batch_count", len(rows))
+
     def infer(self, x, **fit_params):
-        """Module forward pass (under bf16 autocast on CUDA with ``mixed_precision``)."""
+        """Module forward pass (under bf16 autocast on CUDA with ``mixed_precision``).
+
+        A tensor batch is copied to the device with ``non_blocking=True`` (an
+        asynchronous copy when the DataLoader pinned it).
+        """
+        if isinstance(x, torch.Tensor):
+            x = x.to(self.device, non_blocking=True)
         with self._autocast():
             return super().infer(x, **fit_params)
 
@@ -393,7 +439,10 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         batches) or class codes ``(batch,)`` (validation, ``between_class=False``),
         which are made one-hot.
         """
-        y_true = to_tensor(y_true, device=self.device)
+        if isinstance(y_true, torch.Tensor):
+            y_true = y_true.to(self.device, non_blocking=True)
+        else:
+            y_true = to_tensor(y_true, device=self.device)
         if y_true.ndim == 1:
             y_true = torch.nn.functional.one_hot(y_true.long(), y_pred.shape[1])
         log_proba = torch.log_softmax(y_pred.float(), dim=1)

@@ -188,3 +188,15 @@ def test_few_synchronizing_calls_in_a_cuda_training_epoch():
         torch.cuda.set_sync_debug_mode("default")
     syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message)]
     assert len(syncs) < 10, syncs  # skorch's loop alone would make 20
+
+
+def test_prediction_copies_batches_asynchronously():
+    X, y = data(60)
+    net = AttCRNNClassifier(max_epochs=1, batch_size=10, predict_batch_size=25,
+                            **TINY).fit(X, y)
+    with HostReads() as mode:
+        proba = net.predict_proba(X)
+    assert len(mode.first_moves) == 3 and mode.blocking_copies == []  # 60 / 25
+    with torch.no_grad():
+        expected = torch.softmax(net.module_.eval()(torch.from_numpy(X)), dim=1).numpy()
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)

@@ -54,7 +54,8 @@ What differs from a stock skorch classifier, and why:
   loss is read per batch, as skorch does, to show it.
 * **Prediction** (``predict_proba``, ``transform``, ``attention_maps``) runs
   the module in evaluation mode on slices of ``X`` of ``predict_batch_size``
-  segments, without a DataLoader.
+  segments, without a DataLoader; on CUDA each slice is pinned and copied
+  asynchronously, and the outputs are read back once, at the end.
 """
 
 from __future__ import annotations
@@ -455,11 +456,14 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         self.module_.eval()
         out = []
         device = self.device
+        pin = torch.device(device).type == "cuda"
         with torch.no_grad(), self._autocast():
             for start in range(0, len(X), self.predict_batch_size):
-                xb = torch.from_numpy(X[start:start + self.predict_batch_size]).to(device)
-                out.append(fn(self.module_, xb))
-        return out
+                xb = torch.from_numpy(X[start:start + self.predict_batch_size])
+                if pin:  # an asynchronous copy: the host slices the next batch meanwhile
+                    xb = xb.pin_memory()
+                out.append(fn(self.module_, xb.to(device, non_blocking=True)))
+        return out  # on the device; _cat reads them back in one go
 
     @staticmethod
     def _cat(parts, key=None) -> np.ndarray:

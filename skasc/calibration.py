@@ -62,8 +62,10 @@ def make_svm_calibrator(*, C: float = 0.1, calibration: Any = "train",
         ``"train"`` fits the SVM on all training segments and the sigmoid on the
         SVM's scores of those same segments, as the paper does. An int ``k`` fits
         both out of fold: ``k`` SVMs, each calibrated on the segments it did not see
-        (scikit-learn's ``CalibratedClassifierCV(cv=k)``); note that its folds do not
-        know recordings, so segments of one recording can sit on both sides.
+        (scikit-learn's ``CalibratedClassifierCV(cv=k)``).  Its folds do not know
+        recordings: ``StratifiedKFold(k)`` cuts each class's segments, in recording
+        order, into ``k`` contiguous blocks, so up to ``k - 1`` recordings per class
+        straddle a block boundary and have segments on both sides.
     random_state : int or None, default=None
         Seeds the SVM's coordinate descent.
 

@@ -10,7 +10,9 @@
     and its training history.
 ``weights.safetensors``
     The ``state_dict`` tensors of every net's modules and criteria, on the CPU,
-    keyed ``"<net id>/<attribute>/<tensor name>"``.
+    keyed ``"<net id>/<attribute>/<tensor name>"``, and those of its optimizers
+    (``"<net id>/optimizer_/state/<index>/<name>"``), so that training goes on
+    exactly after loading.
 ``estimator.skops``
     ``{"estimator": tree, "net_objects": {net id: {key: object}}}`` written
     with :func:`skops.io.dumps`: the tree with every net replaced by a small
@@ -478,6 +480,64 @@ def _history_json(net: Any, path: str) -> Any:
         return None
 
 
+def _optimizer_states(net: Any, net_id: str, path: str, tensors: dict) -> dict:
+    """Each optimizer's ``state_dict()``: tensors added to ``tensors`` under
+    ``<net id>/<attr>/state/<index>/<name>``, the rest as JSON (with
+    ``{"__tensor__": key}`` where a tensor was)."""
+    import torch
+
+    states = {}
+    for attr in (name + "_" for name in getattr(net, "_optimizers", [])):
+        optimizer = getattr(net, attr, None)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            continue
+        state_dict = optimizer.state_dict()
+        found, record_state = {}, {}
+        for index, values in state_dict["state"].items():
+            slot = {}
+            for name, value in values.items():
+                if isinstance(value, torch.Tensor):
+                    key = f"{net_id}/{attr}/state/{index}/{name}"
+                    found[key] = value.detach().to("cpu").contiguous().clone()
+                    slot[name] = {"__tensor__": key}
+                else:
+                    slot[name] = value
+            record_state[str(index)] = slot
+        try:
+            states[attr] = json.loads(json.dumps(
+                {"state": record_state, "param_groups": state_dict["param_groups"]}))
+        except (TypeError, ValueError) as exc:
+            warnings.warn(f"The state of {attr} of the net at {path} is not plain data "
+                          f"({exc}) and is not saved: the loaded net trains on with a "
+                          "fresh optimizer.", UserWarning, stacklevel=4)
+            continue
+        tensors.update(found)
+    return states
+
+
+def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None:
+    """Load the optimizer states saved by :func:`_optimizer_states` into ``net``."""
+    def value(item: Any) -> Any:
+        if isinstance(item, dict) and set(item) == {"__tensor__"}:
+            try:
+                return tensors[item["__tensor__"]]
+            except KeyError:
+                raise ValueError(f"{path}: the weights lack the optimizer tensor "
+                                 f"{item['__tensor__']!r}; the file is damaged.") from None
+        return item
+
+    for attr, record in (entry.get("optimizer_states") or {}).items():
+        state = {int(index): {name: value(item) for name, item in slot.items()}
+                 for index, slot in record["state"].items()}
+        groups = [{name: tuple(item) if isinstance(item, list) and name != "params" else item
+                   for name, item in group.items()} for group in record["param_groups"]]
+        try:
+            getattr(net, attr).load_state_dict({"state": state, "param_groups": groups})
+        except (AttributeError, KeyError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{path}: the saved state of {attr} does not fit the optimizer "
+                             f"of the net at {entry['path']}: {exc}") from exc
+
+
 def _net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
     """The manifest entry of one net, its tensors and its objects for skops."""
     import torch
@@ -560,6 +620,8 @@ def _net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
         "attributes": attributes,
         "classes_": classes,
         "state_dicts": state_keys,
+        "optimizer_states": (_optimizer_states(net, net_id, path, encoder.tensors)
+                             if initialized else {}),
         "history": _history_json(net, path) if initialized else None,
     }
     return entry, encoder.tensors, encoder.side
@@ -644,6 +706,7 @@ def _rebuild_net(entry: dict, tensors: dict, side: dict, prefixes: tuple[str, ..
     for attr, keys in entry["state_dicts"].items():
         state = {key: tensors[f"{entry['id']}/{attr}/{key}"] for key in keys}
         getattr(net, attr).load_state_dict(state, strict=True)
+    _restore_optimizers(net, entry, tensors, path)
     for name, value in attributes.items():  # initialize() may have reset them
         setattr(net, name, value)
     if entry.get("history") is not None:

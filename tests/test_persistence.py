@@ -98,6 +98,53 @@ def test_net_round_trip_is_exact(tmp_path, Xy, fitted_net):
     assert len(loaded.history) == 6
 
 
+def test_training_goes_on_exactly_after_a_round_trip(tmp_path, Xy):
+    # The optimizer's state (Adam's moments and step counts here) is saved, so a
+    # loaded net trains on as the original would have.
+    X, y = Xy
+    torch.manual_seed(0)
+    original = fx.make_net(optimizer=torch.optim.Adam, lr=0.01).fit(X, y)
+    path = tmp_path / "adam.skasc"
+    save(original, path)
+    with zipfile.ZipFile(path) as archive:
+        archive.extract("weights.safetensors", tmp_path)
+    assert "net0/optimizer_/state/0/exp_avg" in load_file(tmp_path / "weights.safetensors")
+    loaded = load(path, trusted=TRUST)
+    saved = original.optimizer_.state_dict()
+    restored = loaded.optimizer_.state_dict()
+    assert restored["param_groups"] == saved["param_groups"]
+    for index, values in saved["state"].items():
+        for name, value in values.items():
+            assert torch.equal(restored["state"][index][name], value), (index, name)
+    for net in (original, loaded):
+        torch.manual_seed(1)
+        net.partial_fit(X, y)
+    for key, value in original.module_.state_dict().items():
+        assert torch.equal(loaded.module_.state_dict()[key], value), key
+    # without the saved state, the same continuation differs (the check can fail)
+    fresh = load(path, trusted=TRUST)
+    fresh.initialize_optimizer()
+    torch.manual_seed(1)
+    fresh.partial_fit(X, y)
+    assert not torch.equal(fresh.module_.out.weight, original.module_.out.weight)
+
+
+def test_file_without_optimizer_state_loads_with_a_fresh_optimizer(tmp_path, Xy, fitted_net):
+    path = tmp_path / "old.skasc"
+    save(fitted_net, path)
+
+    def drop(data):  # a file written before optimizer states were saved
+        manifest = json.loads(data)
+        for entry in manifest["nets"]:
+            del entry["optimizer_states"]
+        return json.dumps(manifest).encode()
+
+    _rewrite(path, "manifest.json", drop)
+    loaded = load(path, trusted=TRUST)
+    assert loaded.optimizer_.state_dict()["state"] == {}
+    assert np.array_equal(loaded.predict_proba(Xy[0]), fitted_net.predict_proba(Xy[0]))
+
+
 def test_nested_tree_round_trip_is_exact(tmp_path, Xy, nested):
     X, _ = Xy
     expected = nested.predict_proba(X)

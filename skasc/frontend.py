@@ -7,9 +7,12 @@ over cores with joblib), so that raw audio is never held for the whole data set:
 the largest thing in memory is the stacked features (about 1.9 GB per feature type
 for LITIS Rouen at float32). With ``memory`` set, each recording's features are
 cached on disk as one ``.npy`` file, keyed (with :func:`joblib.hash`) by the
-recording (path, size and modification time for files; the samples for arrays) and
-by the parameters of the four steps, so 20 cross-validation splits compute each recording's features once,
-and a second run over the same files is served from the cache.
+recording (path, size and modification time for files; the samples for arrays), by
+the parameters of the four steps and by the code that computes them (the source of
+the steps' modules and of ``skasc.audio``/``skasc.dsp``, and the versions of the
+numeric libraries), so 20 cross-validation splits compute each recording's features
+once, a second run over the same files is served from the cache, and an upgrade that
+changes the numbers never serves stale features.
 
 The four steps stay ordinary estimators, reachable by name for ``set_params`` and
 ``GridSearchCV`` (``frontend__extractor__n_mels``).
@@ -18,8 +21,12 @@ The four steps stay ordinary estimators, reachable by name for ``set_params`` an
 from __future__ import annotations
 
 import builtins
+import glob
+import hashlib
+import importlib.metadata
 import json
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -78,11 +85,43 @@ def _file_key(item: Any) -> Any:
     return item
 
 
+# Libraries whose versions can change the features' numbers.
+_NUMERIC_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "soundfile", "numba")
+
+
+def _code_fingerprint(steps: list[BaseEstimator]) -> str:
+    """A hash of what the features depend on besides the steps' parameters: the
+    source files of the steps' modules and of the helpers they call (skasc.audio,
+    skasc.dsp), and the versions of the numeric libraries."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    helpers = [os.path.join(here, "audio.py"), *glob.glob(os.path.join(here, "dsp", "*.py"))]
+    # named by module or by their place in the package, not by absolute path, so that
+    # machines with skasc installed in different places share a cache
+    files = {"skasc/" + os.path.relpath(path, here).replace(os.sep, "/"): path
+             for path in helpers}
+    for step in steps:
+        module = sys.modules.get(type(step).__module__)
+        if getattr(module, "__file__", None):
+            files[module.__name__] = module.__file__
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        with open(files[name], "rb") as fh:
+            digest.update(name.encode() + b"\0" + fh.read() + b"\0")
+    for package in _NUMERIC_PACKAGES:
+        try:
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            version = ""
+        digest.update(f"{package}={version};".encode())
+    return digest.hexdigest()
+
+
 class _FeatureCache:
     """One ``.npy`` file of features per recording, in a folder per front-end setting.
 
-    The folder is named by a hash of the four steps (so changing ``n_mels`` shares
-    nothing), the file by a hash of the recording's key. Writes go to a temporary
+    The folder is named by a hash of the four steps and of the code that runs them
+    (:func:`_code_fingerprint`; so changing ``n_mels``, or upgrading skasc or librosa,
+    shares nothing), the file by a hash of the recording's key. Writes go to a temporary
     file that is renamed into place, so parallel workers never see half a file.
     Warnings raised while computing an entry are kept beside it (``.json``) and
     replayed on a hit. Picklable by path: workers on other machines read and write
@@ -91,7 +130,8 @@ class _FeatureCache:
 
     def __init__(self, location: str, steps: list[BaseEstimator]) -> None:
         self.location = location
-        self.folder = os.path.join(location, "frontend-" + joblib.hash(steps)[:16])
+        self.folder = os.path.join(
+            location, "frontend-" + joblib.hash([steps, _code_fingerprint(steps)])[:16])
 
     def _path(self, key: Any) -> str:
         return os.path.join(self.folder, joblib.hash(key))

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from skasc.audio import AudioLoader
 from skasc.denoise import MinStatsDenoiser
 from skasc.features import LogMelExtractor
+from skasc import frontend
 from skasc.frontend import FrontEnd
 from skasc.segment import Segmenter
 
@@ -226,6 +227,39 @@ def test_changed_step_params_miss_the_cache(tmp_path, wav_paths, capsys):
     out = front.transform(wav_paths)
     assert "0/3 recordings served" in capsys.readouterr().out
     assert out[0].shape == (2, 2, 32, 80)
+
+
+def test_changed_code_misses_the_cache(tmp_path, wav_paths, capsys, monkeypatch):
+    # An extractor defined in a module of its own; editing that module's source (as
+    # an upgrade would) must not serve the features the old code computed.
+    module_dir = tmp_path / "code"
+    module_dir.mkdir()
+    source = module_dir / "my_features.py"
+    source.write_text("from skasc.features import LogMelExtractor\n\n\n"
+                      "class MyLogMel(LogMelExtractor):\n    pass\n")
+    monkeypatch.syspath_prepend(str(module_dir))
+    import my_features
+
+    cache = str(tmp_path / "cache")
+    front = FrontEnd(extractor=my_features.MyLogMel(), memory=cache, verbose=1)
+    first = front.transform(wav_paths)
+    front.transform(wav_paths)
+    assert "3/3 recordings served" in capsys.readouterr().out
+    source.write_text(source.read_text() + "# changed\n")
+    again = front.transform(wav_paths)
+    assert "0/3 recordings served" in capsys.readouterr().out
+    assert_batches_equal(again, first)
+    assert len(os.listdir(cache)) == 2  # one folder per code version
+
+
+def test_code_fingerprint_follows_library_versions(monkeypatch):
+    steps = FrontEnd()._steps()
+    before = frontend._code_fingerprint(steps)
+    assert frontend._code_fingerprint(steps) == before  # stable
+    real = frontend.importlib.metadata.version
+    monkeypatch.setattr(frontend.importlib.metadata, "version",
+                        lambda name: "0.0" if name == "librosa" else real(name))
+    assert frontend._code_fingerprint(steps) != before
 
 
 def test_cache_for_arrays_is_keyed_by_samples(tmp_path, waves, capsys, count_extractions):

@@ -519,23 +519,21 @@ def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None
     """Load the optimizer states saved by :func:`_optimizer_states` into ``net``."""
     def value(item: Any) -> Any:
         if isinstance(item, dict) and set(item) == {"__tensor__"}:
-            try:
-                return tensors[item["__tensor__"]]
-            except KeyError:
-                raise ValueError(f"{path}: the weights lack the optimizer tensor "
-                                 f"{item['__tensor__']!r}; the file is damaged.") from None
+            return tensors[item["__tensor__"]]  # KeyError: not in the weights
         return item
 
     for attr, record in (entry.get("optimizer_states") or {}).items():
-        state = {int(index): {name: value(item) for name, item in slot.items()}
-                 for index, slot in record["state"].items()}
-        groups = [{name: tuple(item) if isinstance(item, list) and name != "params" else item
-                   for name, item in group.items()} for group in record["param_groups"]]
         try:
+            state = {int(index): {name: value(item) for name, item in slot.items()}
+                     for index, slot in record["state"].items()}
+            groups = [{name: tuple(item) if isinstance(item, list) and name != "params"
+                       else item for name, item in group.items()}
+                      for group in record["param_groups"]]
             getattr(net, attr).load_state_dict({"state": state, "param_groups": groups})
-        except (AttributeError, KeyError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"{path}: the saved state of {attr} does not fit the optimizer "
-                             f"of the net at {entry['path']}: {exc}") from exc
+        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{path}: the saved state of {attr} of the net at "
+                             f"{entry['path']} is damaged or does not fit its optimizer "
+                             f"({type(exc).__name__}: {exc}).") from exc
 
 
 def _net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:

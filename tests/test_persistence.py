@@ -474,3 +474,21 @@ def test_other_format_version_is_refused(tmp_path, Xy):
     _rewrite(path, "manifest.json", bump)
     with pytest.raises(ValueError, match=rf"{path.name} has format version 99"):
         load(path)
+
+
+def test_damaged_optimizer_state_is_named(tmp_path, Xy):
+    torch.manual_seed(0)
+    net = fx.make_net(optimizer=torch.optim.Adam, lr=0.01).fit(*Xy)
+    path = tmp_path / "adam.skasc"
+    save(net, path)
+
+    def drop_tensor(data):
+        manifest = json.loads(data)
+        slot = manifest["nets"][0]["optimizer_states"]["optimizer_"]["state"]["0"]
+        slot["exp_avg"] = {"__tensor__": "net0/optimizer_/state/0/nowhere"}
+        return json.dumps(manifest).encode()
+
+    _rewrite(path, "manifest.json", drop_tensor)
+    with pytest.raises(ValueError, match=r"adam\.skasc: the saved state of optimizer_ of the "
+                                         r"net at .* is damaged.*nowhere"):
+        load(path, trusted=TRUST)

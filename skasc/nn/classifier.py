@@ -55,7 +55,7 @@ What differs from a stock skorch classifier, and why:
 * **Prediction** (``predict_proba``, ``transform``, ``attention_maps``) runs
   the module in evaluation mode on slices of ``X`` of ``predict_batch_size``
   segments, without a DataLoader; on CUDA each slice is pinned and copied
-  asynchronously, and the outputs are read back once, at the end.
+  asynchronously, and the outputs are copied back after the last slice.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ from sklearn.preprocessing import LabelEncoder
 from skorch import NeuralNetClassifier
 from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, PrintLog,
                               ProgressBar)
-from skorch.net import NeuralNet
 from skorch.dataset import get_len
+from skorch.net import NeuralNet
 from skorch.utils import to_numpy, to_tensor
 
 from .._validation import check_int, check_option, check_real
@@ -463,7 +463,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
                 if pin:  # an asynchronous copy: the host slices the next batch meanwhile
                     xb = xb.pin_memory()
                 out.append(fn(self.module_, xb.to(device, non_blocking=True)))
-        return out  # on the device; _cat reads them back in one go
+        return out  # still on the device: _cat copies them back after the loop
 
     @staticmethod
     def _cat(parts, key=None) -> np.ndarray:

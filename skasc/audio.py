@@ -31,9 +31,10 @@ The output batch has the recording axis first: an ndarray of shape
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -127,10 +128,11 @@ def _check_path(path: str | os.PathLike) -> str:
     return shown
 
 
-def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
-    shown = _check_path(path)
+@contextlib.contextmanager
+def _read_errors(shown: str) -> Iterator[None]:
+    """Turn soundfile's errors while reading ``shown`` into one AudioFileError."""
     try:
-        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
+        yield
     except PermissionError as exc:
         raise AudioFileError(
             f"Audio file {shown!r} cannot be read: permission denied.") from exc
@@ -138,6 +140,12 @@ def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
         raise AudioFileError(
             f"Audio file {shown!r} could not be read as audio (corrupt or unsupported "
             f"format; WAV, FLAC and OGG are supported): {exc}") from exc
+
+
+def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
+    shown = _check_path(path)
+    with _read_errors(shown):
+        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
     if not np.isfinite(data).all():
@@ -213,15 +221,8 @@ def _checked_array(item: Any, index: int) -> np.ndarray:
 def _check_file(path: str | os.PathLike) -> None:
     """Cheap checks of an audio file, reading its header only (no samples)."""
     shown = _check_path(path)
-    try:
+    with _read_errors(shown):
         info = sf.info(path)
-    except PermissionError as exc:
-        raise AudioFileError(
-            f"Audio file {shown!r} cannot be read: permission denied.") from exc
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
-        raise AudioFileError(
-            f"Audio file {shown!r} could not be read as audio (corrupt or unsupported "
-            f"format; WAV, FLAC and OGG are supported): {exc}") from exc
     if info.frames <= 0 or info.channels <= 0:
         raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
     if info.samplerate <= 0:

@@ -233,6 +233,15 @@ def _check_y(X: Any, y: Any, owner: str) -> np.ndarray:
     return y
 
 
+def _label_encoder(y: np.ndarray, owner: str) -> LabelEncoder:
+    """A ``LabelEncoder`` fitted on ``y``, which must hold at least two classes."""
+    encoder = LabelEncoder().fit(y)
+    if encoder.classes_.shape[0] < 2:
+        raise ValueError(f"{owner} needs recordings of at least 2 classes; got 1 class: "
+                         f"{encoder.classes_.tolist()}.")
+    return encoder
+
+
 def _check_known_labels(y: Any, classes: np.ndarray) -> None:
     unknown = np.setdiff1d(np.unique(np.asarray(y)), classes)
     if unknown.size:
@@ -427,11 +436,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         """
         self._validate_params()
         y = _check_y(X, y, type(self).__name__)
-        le = LabelEncoder().fit(y)
-        if le.classes_.shape[0] < 2:
-            raise ValueError(
-                "RecordingFusion needs recordings of at least 2 classes; got 1 class: "
-                f"{le.classes_.tolist()}.")
+        le = _label_encoder(y, type(self).__name__)
         estimator = clone(self.estimator)
         if not hasattr(estimator, "predict_proba"):
             raise TypeError(
@@ -614,11 +619,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         """
         self._validate_params()
         y = _check_y(X, y, type(self).__name__)
-        le = LabelEncoder().fit(y)
-        if le.classes_.shape[0] < 2:
-            raise ValueError(
-                "SystemFusion needs recordings of at least 2 classes; got 1 class: "
-                f"{le.classes_.tolist()}.")
+        le = _label_encoder(y, type(self).__name__)
         fitted = []
         for name, est in self.estimators:
             est = clone(est).fit(X, y, **fit_params)

@@ -28,7 +28,7 @@ from sklearn.utils import _safe_indexing
 
 from ._recordings import n_recordings
 from ._validation import check_real
-from .fusion import _fuse_systems, _unwrap_pipeline
+from .fusion import _fuse_system_levels, _fuse_systems, _unwrap_pipeline
 
 __all__ = ["evaluate", "fuse_reports", "EvaluationReport", "SplitResult", "format_table"]
 
@@ -346,7 +346,7 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
     *reports : EvaluationReport
         Two or more reports whose splits carry posteriors.
     floor : float, default=1e-7
-        Posteriors below ``floor`` are raised to it before multiplying.
+        Segment posteriors below ``floor`` are raised to it before multiplying.
 
     Returns
     -------
@@ -379,13 +379,15 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
                 raise ValueError(f"Split {i} of report {k} orders its classes differently "
                                  "from report 0.")
         classes = base.classes
-        rec = np.exp(_fuse_systems([s.proba for s in splits], floor))
+        same_segments = all(s.segment_proba is not None for s in splits) and all(
+            np.array_equal(s.segment_index, base.segment_index) for s in splits)
+        rec = np.exp(_fuse_system_levels(
+            [(s.proba, s.segment_proba, s.segment_index) for s in splits], floor))
         levels: dict[str, Any] = {"classes": classes, "proba": rec,
                                   "y_pred": classes[np.argmax(rec, axis=1)],
                                   "segment_y_pred": None, "segment_proba": None,
                                   "segment_index": None}
-        if all(s.segment_proba is not None for s in splits) and all(
-                np.array_equal(s.segment_index, base.segment_index) for s in splits):
+        if same_segments:
             seg = np.exp(_fuse_systems([s.segment_proba for s in splits], floor))
             levels.update(segment_proba=seg, segment_index=base.segment_index,
                           segment_y_pred=classes[np.argmax(seg, axis=1)])

@@ -508,11 +508,38 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
 
 
 def _fuse_systems(probas: Sequence[np.ndarray], floor: float) -> np.ndarray:
-    """Log of the renormalised product of per-system posteriors (same rows, same columns)."""
+    """Log of the renormalised product of per-system posteriors (same rows, same columns).
+
+    Each posterior is floored: use it for *segment* posteriors, or for the recording
+    posteriors of systems that have no segment level.
+    """
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas], axis=1)
     n_items, n_sys, n_classes = stacked.shape
     log_p = np.log(np.maximum(stacked, floor)).reshape(n_items * n_sys, n_classes)
     return fuse_log_posteriors(log_p, lengths=np.full(n_items, n_sys))
+
+
+def _system_log_evidence(levels: tuple, floor: float) -> np.ndarray:
+    """One system's unnormalised log recording posteriors for system fusion.
+
+    A system with a segment level contributes the sum of its floored log segment
+    posteriors, so system fusion multiplies *all segments of all systems* and never
+    floors a recording posterior (a product of many segments, often far below any
+    floor). A system without one contributes its floored recording posteriors.
+    """
+    recording, segment, index = levels
+    if segment is None:
+        return np.log(np.maximum(np.asarray(recording, dtype=np.float64), floor))
+    log_seg = np.log(np.maximum(np.asarray(segment, dtype=np.float64), floor))
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(index)) + 1])
+    return np.add.reduceat(log_seg, starts, axis=0)
+
+
+def _fuse_system_levels(levels: Sequence[tuple], floor: float) -> np.ndarray:
+    """Log of the fused recording posteriors of several systems' ``(recording,
+    segment, index)`` levels (see :func:`_system_log_evidence`)."""
+    evidence = sum(_system_log_evidence(lv, floor) for lv in levels)
+    return fuse_log_posteriors(evidence, lengths=np.ones(evidence.shape[0], dtype=np.intp))
 
 
 def _all_systems_have_segments(self: "SystemFusion") -> bool:
@@ -525,9 +552,14 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
     """Multiplicative fusion of several recording-level systems.
 
     Each system (e.g. a log-Mel and a log-Gammatone pipeline, each ending in
-    :class:`RecordingFusion`) receives the same input; their recording
-    posteriors are floored, multiplied and renormalised, and ``predict`` takes
-    the arg-max -- the "fusion" rows of Table 3 in Phan et al. (2019).
+    :class:`RecordingFusion`) receives the same input; the segment posteriors
+    of all systems are floored and multiplied, all in the log domain, the product
+    is renormalised per recording, and ``predict`` takes the arg-max -- the
+    "fusion" rows of Table 3 in Phan et al. (2019).  Recording posteriors are
+    never floored, since a product of many segments is often far below any floor
+    (flooring it would turn a confident system into a tie).  A system without a
+    segment level (a plain classifier) contributes its floored recording
+    posteriors.
 
     Parameters
     ----------
@@ -535,7 +567,8 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         The systems, each a classifier with ``predict_proba``. Parameters are
         reachable by name, e.g. ``logmel__fusion__floor``.
     floor : float, default=1e-7
-        Posteriors below ``floor`` are raised to it before multiplying. In (0, 1].
+        Segment posteriors (recording posteriors of systems without segments)
+        below ``floor`` are raised to it before multiplying. In (0, 1].
 
     Attributes
     ----------
@@ -638,18 +671,16 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         self.classes_ = le.classes_
         return self
 
-    def _fuse(self, probas: list[np.ndarray]) -> np.ndarray:
-        return _fuse_systems(probas, self.floor)
-
     def _log_proba(self, X: Any) -> np.ndarray:
         self._validate_params()
-        return self._fuse([est.predict_proba(X) for est in self.estimators_])
+        levels = [predict_proba_levels(est, X) for est in self.estimators_]
+        return _fuse_system_levels(levels, self.floor)
 
     def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         check_is_fitted(self)
         self._validate_params()
         levels = [predict_proba_levels(est, X) for est in self.estimators_]
-        recording = np.exp(self._fuse([lv[0] for lv in levels]))
+        recording = np.exp(_fuse_system_levels(levels, self.floor))
         if any(lv[1] is None for lv in levels):
             return recording, None, None
         index = levels[0][2]
@@ -659,7 +690,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
                     f"System {name!r} cut the recordings into {lv[2].shape[0]} segments "
                     f"but system {self.estimators[0][0]!r} into {index.shape[0]}; "
                     "segment-level fusion needs the same segmentation.")
-        segment = np.exp(self._fuse([lv[1] for lv in levels]))
+        segment = np.exp(_fuse_systems([lv[1] for lv in levels], self.floor))
         return recording, segment, index
 
     @available_if(_all_systems_have_segments)

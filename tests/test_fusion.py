@@ -395,3 +395,63 @@ def test_system_fusion_errors(rng):
     fused = SystemFusion([("lr", LogisticRegression())]).fit(Xf, y)
     with pytest.raises(ValueError, match=r"never seen in fit: \['tram'\]"):
         fused.score(Xf, np.array(["tram"] * 9))
+
+
+# --------------------------------------------------------------------------- fusion floor
+class _FixedSegmentPosteriors(ClassifierMixin, BaseEstimator):
+    """Segment posteriors read from the segment's two features (already a posterior)."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+
+def _confident_systems():
+    """Issue 10's counterexample: recording posteriors A = [1 - 1e-12, 1e-12] (two
+    segments of [1 - 1e-6, 1e-6]) and B = [1e-9, 1 - 1e-9] (three segments of
+    [1e-3, 1 - 1e-3]); the unfloored product is [0.999, 0.001]."""
+    seg_a = np.array([1 - 1e-6, 1e-6])
+    seg_b = np.array([1e-3, 1 - 1e-3])
+    Xa = np.empty(2, dtype=object)
+    Xa[0], Xa[1] = np.tile(seg_a, (2, 1)), np.tile(seg_a[::-1], (2, 1))
+    Xb = np.empty(2, dtype=object)
+    Xb[0], Xb[1] = np.tile(seg_b, (3, 1)), np.tile(seg_b[::-1], (3, 1))
+    X = np.empty(2, dtype=object)  # each system picks its own view of a recording
+    X[0], X[1] = (Xa[0], Xb[0]), (Xa[1], Xb[1])
+    pick = lambda k: FunctionTransformer(  # noqa: E731
+        lambda Z: np.array([z[k] for z in Z] + [None], dtype=object)[:-1])
+    a = Pipeline([("pick", pick(0)), ("fusion", RecordingFusion(_FixedSegmentPosteriors()))])
+    b = Pipeline([("pick", pick(1)), ("fusion", RecordingFusion(_FixedSegmentPosteriors()))])
+    return X, np.array(["left", "right"]), a, b
+
+
+def test_system_fusion_floors_segments_not_recordings():
+    X, y, a, b = _confident_systems()
+    fused = SystemFusion([("a", a), ("b", b)]).fit(X, y)
+    pa = fused.estimators_[0].predict_proba(X)
+    pb = fused.estimators_[1].predict_proba(X)
+    assert pa[0, 1] < 1.1e-12 and pb[0, 0] < 1.1e-9  # both far below the floor 1e-7
+    # the product of all 5 segments: 1e-9 against 1e-12 -> [0.999, 0.001]
+    expected = np.array([1e-9 * (1 - 1e-6) ** 2, 1e-12 * (1 - 1e-3) ** 3])
+    expected /= expected.sum()
+    proba = fused.predict_proba(X)
+    np.testing.assert_allclose(proba[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(proba[1], expected[::-1], rtol=1e-6)
+    assert fused.predict(X).tolist() == ["left", "right"]
+    np.testing.assert_allclose(np.exp(fused.predict_log_proba(X)), proba, rtol=1e-12)
+
+
+def test_fuse_reports_floors_segments_not_recordings():
+    from skasc.evaluation import evaluate, fuse_reports
+
+    X, y, a, b = _confident_systems()  # the systems cut recordings into 2 and 3 segments
+    X4 = np.concatenate([X, X])
+    y4 = np.concatenate([y, y])
+    cv = [(np.array([0, 1]), np.array([2, 3]))]
+    fused = fuse_reports(evaluate(a, X4, y4, cv=cv), evaluate(b, X4, y4, cv=cv))
+    expected = np.array([1e-9 * (1 - 1e-6) ** 2, 1e-12 * (1 - 1e-3) ** 3])
+    np.testing.assert_allclose(fused.splits[0].proba[0], expected / expected.sum(), rtol=1e-6)
+    assert fused.splits[0].y_pred.tolist() == ["left", "right"]

@@ -6,7 +6,7 @@ and skorch estimators::
 
     recordings -> AudioLoader -> MinStatsDenoiser -> Segmenter
                -> LogMelExtractor | GammatoneExtractor
-               -> RecordingFusion(AttCRNNClassifier -> calibrated LinearSVC)
+               -> RecordingFusion(AttCRNNClassifier -> MinMaxScaler -> calibrated LinearSVC)
 
 Public names are imported lazily, so ``import skasc`` does not import torch.
 """
@@ -34,6 +34,7 @@ _EXPORTS = {
     "make_att_crnn_pipeline": "skasc.pipelines",
     "make_cnn_baseline_pipeline": "skasc.pipelines",
     "make_fused_pipeline": "skasc.pipelines",
+    "make_feature_scaler": "skasc.pipelines",
     "load_litis_rouen": "skasc.datasets",
     "LitisSplits": "skasc.datasets",
     "make_scenes": "skasc.datasets",

@@ -7,10 +7,20 @@ reachable by name, so ``set_params`` and ``GridSearchCV`` work as usual::
         ("frontend", FrontEnd(extractor=LogMelExtractor())),      # recordings -> segments' features
         ("fusion", RecordingFusion(                               # product over a recording's segments
             Pipeline([("net", AttCRNNClassifier()),               # pooled 256-d features (eq. 9)
+                      ("scaler", MinMaxScaler((-1, 1), clip=True)),  # fitted on the training segments
                       ("svm", CalibratedClassifierCV(LinearSVC(C=0.1)))],
                      memory=...)))])
 
 The SVM's C is ``fusion__estimator__svm__estimator__C``.
+
+The SVM sees scaled features. A linear SVM is not scale-invariant: multiplying
+the features by ``s`` is the same as multiplying ``C`` by ``s**2``, and the pooled
+features of eq. (9) are of order 1e-3 early in training, which makes
+``C=0.1`` on raw features extremely over-regularised. The authors' own SVM code
+for their earlier LITIS system (``pquochuy/CNN-RNN-LTE``, ``svm_calibration_rnn.m``)
+min-max scales every feature to [-1, 1] on the training set and clips the test
+features to that range before LIBSVM; ``feature_scaling="minmax"`` (the default)
+does the same, ``"standard"`` standardises, ``None`` passes the features through.
 
 Grid search over the SVM must not retrain the network for every C. The segment-level
 pipeline therefore takes a ``memory`` (a folder or :class:`joblib.Memory`): scikit-learn
@@ -24,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from ._validation import check_option
 from .calibration import make_svm_calibrator
@@ -31,39 +42,74 @@ from .features import GammatoneExtractor, LogMelExtractor
 from .frontend import FrontEnd
 from .fusion import RecordingFusion, SystemFusion
 
-__all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline"]
+__all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline",
+           "make_feature_scaler"]
 
 _FEATURES = {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}
 
 
+_SCALINGS = ("minmax", "standard", None)
+
+
+def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
+    """The scaling of the network's pooled features before the SVM.
+
+    Parameters
+    ----------
+    feature_scaling : {"minmax", "standard", None}, default="minmax"
+        ``"minmax"``: every feature mapped to [-1, 1] on the training segments,
+        test features clipped to that range (the authors' SVM code); ``"standard"``:
+        zero mean and unit variance on the training segments; ``None``: the
+        features unchanged (``"passthrough"``).
+
+    Returns
+    -------
+    MinMaxScaler, StandardScaler or "passthrough"
+
+    Examples
+    --------
+    >>> from skasc import make_feature_scaler
+    >>> make_feature_scaler()
+    MinMaxScaler(clip=True, feature_range=(-1, 1))
+    """
+    check_option(feature_scaling, "feature_scaling", "make_feature_scaler", list(_SCALINGS))
+    if feature_scaling == "minmax":
+        return MinMaxScaler(feature_range=(-1, 1), clip=True)
+    if feature_scaling == "standard":
+        return StandardScaler()
+    return "passthrough"
+
+
 def _segment_model(net, *, classifier: str, svm_C: float, calibration: Any,
-                   memory: Any, random_state: int | None):
+                   feature_scaling: str | None, memory: Any, random_state: int | None):
     check_option(classifier, "classifier", "make_att_crnn_pipeline", ["svm", "softmax"])
+    check_option(feature_scaling, "feature_scaling", "make_att_crnn_pipeline", list(_SCALINGS))
     if classifier == "softmax":
         return net
     return Pipeline([("net", net),
+                     ("scaler", make_feature_scaler(feature_scaling)),
                      ("svm", make_svm_calibrator(C=svm_C, calibration=calibration,
                                                  random_state=random_state))],
                     memory=memory)
 
 
 def _make(net_cls, features: str, *, classifier: str, svm_C: float, calibration: Any,
-          max_epochs: int, lr: float, batch_size: int, random_state: int | None,
-          n_jobs: int | None, memory: Any, feature_cache: Any, verbose: int,
-          net_params: dict | None) -> Pipeline:
+          feature_scaling: str | None, max_epochs: int, lr: float, batch_size: int,
+          random_state: int | None, n_jobs: int | None, memory: Any, feature_cache: Any,
+          verbose: int, net_params: dict | None) -> Pipeline:
     check_option(features, "features", "make_att_crnn_pipeline", sorted(_FEATURES))
     net = net_cls(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
                   random_state=random_state, verbose=verbose, **(net_params or {}))
     frontend = FrontEnd(extractor=_FEATURES[features](), n_jobs=n_jobs, memory=feature_cache)
     segment_model = _segment_model(net, classifier=classifier, svm_C=svm_C,
-                                   calibration=calibration, memory=memory,
-                                   random_state=random_state)
+                                   calibration=calibration, feature_scaling=feature_scaling,
+                                   memory=memory, random_state=random_state)
     return Pipeline([("frontend", frontend), ("fusion", RecordingFusion(segment_model))])
 
 
 def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
                            svm_C: float = 0.1, calibration: Any = "train",
-                           max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
+                           feature_scaling: str | None = "minmax", max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
                            random_state: int | None = None, n_jobs: int | None = None,
                            memory: Any = None, feature_cache: Any = None, verbose: int = 1,
                            net_params: dict | None = None) -> Pipeline:
@@ -80,6 +126,10 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
         The SVM's C (paper: 0.1).
     calibration : "train" or int, default="train"
         See :func:`make_svm_calibrator`.
+    feature_scaling : {"minmax", "standard", None}, default="minmax"
+        Scaling of the pooled features before the SVM, fitted on the training
+        segments' features (step ``fusion__estimator__scaler``; see
+        :func:`make_feature_scaler`). Ignored with ``classifier="softmax"``.
     max_epochs, lr, batch_size : int, float, int
         Training schedule; defaults are the paper's (500 epochs, Adam at 1e-4,
         minibatches of 100 segments).
@@ -114,7 +164,8 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     from .nn import AttCRNNClassifier
 
     return _make(AttCRNNClassifier, features, classifier=classifier, svm_C=svm_C,
-                 calibration=calibration, max_epochs=max_epochs, lr=lr,
+                 calibration=calibration, feature_scaling=feature_scaling,
+                 max_epochs=max_epochs, lr=lr,
                  batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
                  memory=memory, feature_cache=feature_cache, verbose=verbose,
                  net_params=net_params)
@@ -122,7 +173,7 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
 
 def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
                                svm_C: float = 0.1, calibration: Any = "train",
-                               max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
+                               feature_scaling: str | None = "minmax", max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
                                random_state: int | None = None, n_jobs: int | None = None,
                                memory: Any = None, feature_cache: Any = None,
                                verbose: int = 1, net_params: dict | None = None) -> Pipeline:
@@ -146,7 +197,8 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
     from .nn import CNNBaselineClassifier
 
     return _make(CNNBaselineClassifier, features, classifier=classifier, svm_C=svm_C,
-                 calibration=calibration, max_epochs=max_epochs, lr=lr,
+                 calibration=calibration, feature_scaling=feature_scaling,
+                 max_epochs=max_epochs, lr=lr,
                  batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
                  memory=memory, feature_cache=feature_cache, verbose=verbose,
                  net_params=net_params)

@@ -165,3 +165,79 @@ def test_bad_labels(corpus):
         tiny().fit(X[:3], ["a", "a", "a"])
     with pytest.raises(ValueError, match=r"12.*11|11.*12"):
         tiny().fit(X, y[:-1])
+
+
+def _feature_scenes(rng, n_per_class=10, n_seg=4):
+    """Segment features of three classes: two clean informative features (class means
+    1 apart, noise 0.15) and two loud nuisance features whose class means differ
+    more but whose noise is far larger. An over-regularised linear SVM follows the
+    mean differences, i.e. the nuisance; a well-posed one uses the clean features."""
+    y = np.repeat(["bus", "park", "street"], n_per_class)
+    codes = np.repeat(np.arange(3), n_per_class)
+    clean = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])[codes][:, None, :]
+    loud = np.array([[0.0, 0.0], [4.0, -4.0], [-4.0, 4.0]])[codes][:, None, :]
+    X = np.concatenate([clean + 0.15 * rng.normal(size=(y.size, n_seg, 2)),
+                        loud + 12.0 * rng.normal(size=(y.size, n_seg, 2))], axis=2)
+    return X, y
+
+
+def _with_feature_net(pipe, scale):
+    """The pipeline's segment model with the network replaced by 'features x scale'."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    fusion = clone(pipe.named_steps["fusion"])
+    return fusion.set_params(estimator__net=FunctionTransformer(_times,
+                                                                kw_args={"scale": scale}))
+
+
+def _times(X, scale):
+    return X * scale
+
+
+@pytest.mark.parametrize("factory", [make_att_crnn_pipeline, make_cnn_baseline_pipeline])
+def test_svm_sees_minmax_scaled_features_by_default(factory):
+    """Issue 10: pooled features of order 1e-3 made LinearSVC(C=0.1) over-regularised.
+    With the default min-max scaling the SVM's decisions do not depend on the
+    features' scale; unscaled, the same features at 1e-3 lose most of the accuracy."""
+    rng = np.random.default_rng(0)
+    X, y = _feature_scenes(rng)
+    X_test, y_test = _feature_scenes(np.random.default_rng(1), n_per_class=6)
+    pipe = factory()
+    steps = [name for name, _ in pipe.named_steps["fusion"].estimator.steps]
+    assert steps == ["net", "scaler", "svm"]
+    big = _with_feature_net(pipe, 1.0).fit(X, y)
+    small = _with_feature_net(pipe, 1e-3).fit(X, y)
+    seg_big = big.predict_proba_segments(X_test)
+    seg_small = small.predict_proba_segments(X_test)
+    np.testing.assert_allclose(seg_small, seg_big, atol=1e-6)
+    acc = np.mean(small.predict(X_test) == y_test)
+    assert acc >= 0.9
+    unscaled = _with_feature_net(factory(feature_scaling=None), 1e-3).fit(X, y)
+    seg_acc = np.mean(unscaled.predict_segments(X_test) == np.repeat(y_test, 4))
+    scaled_seg_acc = np.mean(small.predict_segments(X_test) == np.repeat(y_test, 4))
+    assert seg_acc < scaled_seg_acc - 0.2
+
+
+def test_feature_scaler_is_fitted_on_training_features_and_clips_test_features():
+    rng = np.random.default_rng(1)
+    X, y = _feature_scenes(rng)
+    fusion = _with_feature_net(make_att_crnn_pipeline(), 1.0).fit(X, y)
+    scaler = fusion.estimator_.named_steps["scaler"]
+    flat = X.reshape(-1, X.shape[-1])
+    np.testing.assert_allclose(scaler.data_min_, flat.min(axis=0))
+    np.testing.assert_allclose(scaler.data_max_, flat.max(axis=0))
+    far = flat[:2] + 100.0  # beyond the training range: clipped to the upper bound
+    np.testing.assert_array_equal(scaler.transform(far), np.ones_like(far))
+    np.testing.assert_allclose(scaler.transform(flat).min(axis=0), -1.0)
+    standard = _with_feature_net(make_att_crnn_pipeline(feature_scaling="standard"), 1.0)
+    standard.fit(X, y)
+    z = standard.estimator_.named_steps["scaler"].transform(flat)
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=1e-9)
+    none = make_att_crnn_pipeline(feature_scaling=None)
+    assert none.named_steps["fusion"].estimator.named_steps["scaler"] == "passthrough"
+    with pytest.raises(ValueError, match="'feature_scaling' parameter"):
+        make_att_crnn_pipeline(feature_scaling="l2")
+    # the softmax system has no SVM and so no scaler
+    assert type(make_att_crnn_pipeline(classifier="softmax").named_steps["fusion"]
+                .estimator).__name__ == "AttCRNNClassifier"

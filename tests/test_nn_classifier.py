@@ -315,3 +315,57 @@ def test_training_batches_depend_only_on_seed_and_epoch(fitted, data):
     a, b, c = first_batch(3), first_batch(3), first_batch(4)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("make", [crnn, lambda **kw: CNNBaselineClassifier(
+    **dict(TINY_CNN, lr=1e-2, batch_size=15, max_epochs=2, random_state=0, device="cpu",
+           verbose=0), **kw)])
+def test_input_standardisation_uses_training_statistics(data, make):
+    """Issue 10: the net standardises every (channel, band) with the training
+    segments' mean and std, stored in the module (so saved with the weights)."""
+    X, y = data
+    X = X * np.linspace(1, 20, 64, dtype=np.float32)[None, None, :, None] - 50
+    net = make().fit(X, y)
+    mean = X.astype(np.float64).mean(axis=(0, 3))
+    std = X.astype(np.float64).std(axis=(0, 3))
+    np.testing.assert_allclose(net.input_mean_, mean, rtol=1e-5)
+    np.testing.assert_allclose(net.input_std_, std, rtol=1e-5)
+    state = net.module_.state_dict()
+    np.testing.assert_allclose(state["input_norm.mean"].numpy()[..., 0], mean, rtol=1e-5)
+    np.testing.assert_allclose(state["input_norm.std"].numpy()[..., 0], std, rtol=1e-5)
+    # the standardised network sees the same images for any per-band affine change
+    # of its input, so it trains to the same posteriors
+    a = np.linspace(0.5, 3.0, 64, dtype=np.float32)[None, None, :, None]
+    b = np.linspace(-80, 10, 64, dtype=np.float32)[None, None, :, None]
+    other = make().fit(X * a + b, y)
+    np.testing.assert_allclose(other.predict_proba(X * a + b), net.predict_proba(X),
+                               atol=2e-3)
+    raw = make(standardize_input=False).fit(X, y)
+    assert raw.input_mean_ is None
+    np.testing.assert_array_equal(raw.module_.state_dict()["input_norm.mean"].numpy(), 0.0)
+
+
+def test_training_mixes_around_the_training_mean(data):
+    X, y = data
+    X = X - 40.0
+    net = crnn().fit(X, y)
+    from skorch.dataset import Dataset
+
+    collate = net._training_loader(Dataset(X, np.searchsorted(LABELS, y))).collate_fn
+    np.testing.assert_allclose(collate.center[..., 0], net.input_mean_)
+    assert crnn(standardize_input=False).fit(X, y)._training_loader(
+        Dataset(X, np.searchsorted(LABELS, y))).collate_fn.center is None
+
+
+def test_state_dict_without_standardisation_loads_as_identity(data):
+    """Model files written before the standardisation layer keep working."""
+    X, y = data
+    net = crnn().fit(X, y)
+    old = {k: v for k, v in net.module_.state_dict().items() if not k.startswith("input_norm")}
+    fresh = AttCRNN(**{k.split("__")[1]: v for k, v in TINY_CRNN.items()}, n_frames=T,
+                    n_classes=3)
+    fresh.load_state_dict(old)  # strict: no missing-key error
+    np.testing.assert_array_equal(fresh.input_norm.mean.numpy(), 0.0)
+    np.testing.assert_array_equal(fresh.input_norm.std.numpy(), 1.0)
+    with pytest.raises(RuntimeError, match="input_norm.std"):
+        fresh.load_state_dict(dict(old, **{"input_norm.mean": torch.zeros(2, 64, 1)}))

@@ -105,3 +105,42 @@ def test_collate_rejects_string_labels_and_bad_n_classes(rng):
     with pytest.raises(ValueError, match=r"'n_classes' parameter of BetweenClassCollate must be "
                                          r"an int in the range \[2, inf\). Got 1 instead"):
         BetweenClassCollate(1)
+
+
+def test_mixing_around_a_center_equals_mixing_centred_images(rng):
+    """With a center c the mix is c + eq. (10) on (S - c): the same partners and
+    factors as mixing the centred images, shifted back."""
+    X = (rng.normal(size=(10, 2, 4, 3)) * 8 - 40).astype(np.float32)
+    y = np.arange(10) % 3
+    c = X.mean(axis=(0, 3), keepdims=True)[0]  # (2, 4, 1), per channel and band
+    mixed, Y, r, partner = mix_between_class(X, y, 3, np.random.default_rng(5), center=c)
+    centred, Y0, r0, partner0 = mix_between_class(X - c, y, 3, np.random.default_rng(5))
+    np.testing.assert_array_equal(partner, partner0)
+    np.testing.assert_array_equal(Y, Y0)
+    np.testing.assert_allclose(mixed, centred + c, rtol=1e-5, atol=1e-4)
+
+
+def test_mixing_raw_db_images_shifts_the_level_but_centred_mixing_does_not():
+    """Issue 10: eq. (10)'s normaliser keeps the energy of zero-mean signals only;
+    on raw dB images (mean about -30 dB) a mixed batch is louder in dB than either
+    input, 1.25x on average. Mixed around the mean, the batch keeps its level."""
+    rng = np.random.default_rng(0)
+    X = (-30 + 6 * rng.normal(size=(400, 2, 8, 5))).astype(np.float32)
+    y = np.arange(400) % 4
+    raw, *_ = mix_between_class(X, y, 4, np.random.default_rng(1))
+    assert raw.mean() / X.mean() > 1.2
+    c = X.mean(axis=(0, 3))[..., None]
+    centred, *_ = mix_between_class(X, y, 4, np.random.default_rng(1), center=c)
+    assert abs(centred.mean() / X.mean() - 1) < 0.01
+    # and the spread around the mean is kept (energy of the zero-mean part)
+    assert abs(centred.std() / X.std() - 1) < 0.05
+
+
+def test_collate_passes_its_center_on():
+    batch = [(np.full((1, 2, 3), -40.0, np.float32), 0), (np.full((1, 2, 3), -20.0, np.float32), 1)]
+    c = np.full((1, 2, 1), -30.0, np.float32)
+    Xm, _ = BetweenClassCollate(2, random_state=0, center=c)(batch)
+    Xr, _ = BetweenClassCollate(2, random_state=0)(batch)
+    # around -30 the two inputs are -10 and +10: the mix stays within [-40, -20]
+    assert Xm.min() >= -40 - 1e-4 and Xm.max() <= -20 + 1e-4
+    assert Xr.max() < -40 + 1e-4 or Xr.min() < -40  # raw: louder than the loudest input

@@ -15,6 +15,13 @@ What differs from a stock skorch classifier, and why:
 * **Between-class mixing** (section 3) is the training iterator's
   ``collate_fn`` (:class:`~skasc.nn.mixing.BetweenClassCollate`); validation
   and prediction see the data unchanged.
+* **Input standardisation** (``standardize_input=True``, not in the paper):
+  ``fit`` measures the mean and standard deviation of every (channel, band) of
+  the training segments and stores them in the module's
+  :class:`~skasc.nn.modules.InputStandardization` buffers, so they are saved and
+  moved with the weights; between-class mixing is then taken around that mean,
+  i.e. on zero-mean images.  Mixing raw dB images makes a mixed batch louder in
+  dB than any test image and shifts batch norm's statistics (docs/design.md).
 * **Labels** are encoded with a ``LabelEncoder``; ``classes_`` holds the
   user's labels and ``predict`` returns them.  ``module__n_classes``,
   ``module__n_channels``, ``module__n_bands`` and ``module__n_frames`` are
@@ -91,6 +98,26 @@ def _code_accuracy(net, X, y) -> float:
     return float(np.mean(y_pred == to_numpy(y).reshape(-1)))
 
 
+def _band_statistics(X: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std over segments and frames of every (channel, band) of ``X``
+    ``(n, K, M, T)``, in float64 and two passes over chunks (no copy of ``X``).
+
+    A constant band (std 0, e.g. digital silence) gets std 1.
+    """
+    n, _, _, t = X.shape
+    total = np.zeros(X.shape[1:3])
+    for start in range(0, n, chunk):
+        total += X[start:start + chunk].sum(axis=(0, 3), dtype=np.float64)
+    mean = total / (n * t)
+    sq = np.zeros_like(total)
+    for start in range(0, n, chunk):
+        centred = X[start:start + chunk].astype(np.float64) - mean[None, :, :, None]
+        sq += np.einsum("nkmt,nkmt->km", centred, centred)
+    std = np.sqrt(sq / (n * t))
+    std[~(std > 1e-6)] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
 class _EpochLoader:
     """An iterable that builds a new training loader (``make()``) at every iteration."""
 
@@ -109,7 +136,8 @@ class _SegmentNetClassifier(NeuralNetClassifier):
 
     def __init__(self, module, *, criterion=torch.nn.KLDivLoss, optimizer=torch.optim.Adam,
                  lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,
-                 train_split=None, between_class: bool = True, random_state: int | None = None,
+                 train_split=None, between_class: bool = True, standardize_input: bool = True,
+                 random_state: int | None = None,
                  device: str = "auto", mixed_precision: bool = False,
                  predict_batch_size: int = 512, progress_bar: bool = False,
                  checkpoint_dir: str | os.PathLike | None = None, verbose: int = 1,
@@ -118,6 +146,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
                          batch_size=batch_size, max_epochs=max_epochs,
                          train_split=train_split, device=device, verbose=verbose, **kwargs)
         self.between_class = between_class
+        self.standardize_input = standardize_input
         self.random_state = random_state
         self.mixed_precision = mixed_precision
         self.predict_batch_size = predict_batch_size
@@ -180,7 +209,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         check_int(self.max_epochs, "max_epochs", name, low=0)
         check_int(self.predict_batch_size, "predict_batch_size", name, low=1)
         check_int(self.random_state, "random_state", name, low=0, allow_none=True)
-        for flag in ("between_class", "mixed_precision", "progress_bar"):
+        for flag in ("between_class", "standardize_input", "mixed_precision", "progress_bar"):
             check_option(getattr(self, flag), flag, name, [False, True])
         device = self.__dict__.get("device", "auto")
         if device != "auto":
@@ -297,6 +326,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         if not self.warm_start or not self.initialized_:
             self._setup(X, y, self.classes)
             self.initialize()
+            self._set_input_statistics(X)
             if self.checkpoint_dir is not None:
                 epochs = self._resume(X, y)
         return NeuralNet.partial_fit(self, X, self._encode(y), _routing_method="fit",
@@ -328,7 +358,29 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         if not self.initialized_:
             self._setup(X, y, classes if classes is not None else self.classes)
             self.initialize()
+            self._set_input_statistics(X)
         return NeuralNet.partial_fit(self, X, self._encode(y), **fit_params)
+
+    def _set_input_statistics(self, X: np.ndarray) -> None:
+        """Per-(channel, band) mean and std of the training segments, into the module."""
+        norm = getattr(self.module_, "input_norm", None)
+        if not self.standardize_input or norm is None:
+            self.input_mean_ = self.input_std_ = None
+            return
+        mean, std = _band_statistics(X)
+        norm.set_statistics(mean, std)
+        self.input_mean_, self.input_std_ = mean, std
+
+    def _mixing_center(self) -> np.ndarray | None:
+        """The point between-class mixing is taken around: the standardisation mean."""
+        if not self.standardize_input:
+            return None
+        mean = self.__dict__.get("input_mean_")
+        if mean is None and hasattr(getattr(self.module_, "input_norm", None), "mean"):
+            mean = self.module_.input_norm.mean.detach().cpu().numpy()  # e.g. after load
+            self.input_mean_ = mean.reshape(mean.shape[:2])
+        return None if mean is None else np.asarray(mean, np.float32).reshape(
+            mean.shape[:2] + (1,))
 
     def fit_transform(self, X, y, **fit_params) -> np.ndarray:
         """Fit, then return :meth:`transform` of ``X``."""
@@ -369,7 +421,8 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             kwargs["collate_fn"] = BetweenClassCollate(self.module_.n_classes
                                                        if hasattr(self.module_, "n_classes")
                                                        else len(self.classes_),
-                                                       random_state=seed)
+                                                       random_state=seed,
+                                                       center=self._mixing_center())
         if kwargs["shuffle"] and seed is not None and "generator" not in kwargs:
             kwargs["generator"] = torch.Generator().manual_seed(
                 int(np.random.SeedSequence(seed).generate_state(1)[0]))
@@ -515,6 +568,11 @@ class AttCRNNClassifier(_SegmentNetClassifier):
         by recording.
     between_class : bool, default=True
         Train on between-class mixtures (section 3).
+    standardize_input : bool, default=True
+        Standardise every (channel, band) of the input with the training
+        segments' mean and std (stored in the module, see the module docstring)
+        and mix between classes around that mean. ``False``: raw images, mixed
+        around zero (eq. 10 as printed).
     random_state : int or None, default=None
         Seeds weights, dropout, shuffling and mixing.
     device : str, default="auto"
@@ -542,6 +600,9 @@ class AttCRNNClassifier(_SegmentNetClassifier):
         Labels seen at fit.
     module_ : AttCRNN
         The trained network.
+    input_mean_, input_std_ : ndarray of shape (n_channels, n_bands)
+        Statistics of the training segments (``standardize_input``); also in
+        ``module_.input_norm``.
     history_ : skorch.History
         Per-epoch record.
     checkpoint_path_ : str

@@ -21,19 +21,24 @@ Reading of the paper
   and after the second one.
 * Eq. (1), ``z_t = [h_b (+) h_f] W + b`` with ``W in R^{2H x 2H}``, is a
   linear layer on the concatenated GRU states, without a nonlinearity.
+* Not in the paper: both networks start with :class:`InputStandardization`, a
+  fixed per-(channel, band) affine map whose statistics the estimator sets from
+  the training segments (identity until then), so that between-class mixing and
+  the first convolution see zero-mean images (see docs/design.md).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from .._validation import check_int, check_real
 from .attention import SpatioTemporalAttentionPooling
 
-__all__ = ["ConvBlock", "AttCRNN", "CNNBaseline"]
+__all__ = ["InputStandardization", "ConvBlock", "AttCRNN", "CNNBaseline"]
 
 
 def _check_sizes(n_filters, kernel_sizes, owner):
@@ -51,6 +56,61 @@ def _check_sizes(n_filters, kernel_sizes, owner):
     for k in kernel_sizes:
         check_int(k, "kernel_sizes", owner, low=1)
     return n_filters, kernel_sizes
+
+
+class InputStandardization(nn.Module):
+    """``(X - mean) / std`` per channel and band, with fixed (non-trained) statistics.
+
+    The statistics are buffers, so they travel with the ``state_dict`` (model files,
+    checkpoints, devices). They start as the identity (mean 0, std 1); the
+    estimators of :mod:`skasc.nn.classifier` set them from the training segments
+    with :meth:`set_statistics`. A ``state_dict`` written before this layer
+    existed loads as the identity.
+
+    Parameters
+    ----------
+    n_channels : int, default=2
+        Input channels ``K``.
+    n_bands : int, default=64
+        Frequency bands ``M``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> norm = InputStandardization(n_channels=1, n_bands=2)
+    >>> norm.set_statistics(np.array([[-40.0, -60.0]]), np.array([[10.0, 5.0]]))
+    >>> norm(torch.full((1, 1, 2, 3), -50.0))[0, 0, :, 0]
+    tensor([-1.,  2.])
+    """
+
+    def __init__(self, n_channels: int = 2, n_bands: int = 64):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_channels, n_bands, 1))
+        self.register_buffer("std", torch.ones(n_channels, n_bands, 1))
+
+    def set_statistics(self, mean, std) -> None:
+        """Set the statistics from arrays of shape ``(n_channels, n_bands)``."""
+        mean = np.asarray(mean, dtype=np.float32).reshape(self.mean.shape)
+        std = np.asarray(std, dtype=np.float32).reshape(self.std.shape)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError("Input statistics must be finite, with std > 0.")
+        with torch.no_grad():  # checked on the host: no device reads
+            self.mean.copy_(torch.from_numpy(mean))
+            self.std.copy_(torch.from_numpy(std))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Standardise ``(batch, K, M, T)`` images."""
+        return (X - self.mean) / self.std
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        present = [prefix + name in state_dict for name in ("mean", "std")]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+        if not any(present):  # a state_dict from before this layer: keep the identity
+            for name in ("mean", "std"):
+                if prefix + name in missing_keys:
+                    missing_keys.remove(prefix + name)
 
 
 class ConvBlock(nn.Module):
@@ -212,6 +272,7 @@ class AttCRNN(nn.Module):
         check_real(rnn_dropout, "rnn_dropout", owner, low=0.0, high=1.0, high_inclusive=False)
         self.n_channels, self.n_bands, self.n_frames = n_channels, n_bands, n_frames
         self.n_classes = n_classes
+        self.input_norm = InputStandardization(n_channels, n_bands)
         self.conv = ConvBlock(n_channels, n_filters, kernel_sizes, pool_size, conv_dropout)
         n_rnn_in = (n_bands // self.conv.reduction) * n_filters[-1]
         self.rnn_in_dropout = nn.Dropout(rnn_dropout)
@@ -226,7 +287,7 @@ class AttCRNN(nn.Module):
 
     def _sequence(self, X: torch.Tensor) -> torch.Tensor:
         _check_input(self, X)
-        O = self.conv(X)  # (batch, C, M/64, T)
+        O = self.conv(self.input_norm(X))  # (batch, C, M/64, T)
         b, c, m, t = O.shape
         O = O.permute(0, 3, 1, 2).reshape(b, t, c * m)  # T vectors o_t in R^F
         Z, _ = self.rnn(self.rnn_in_dropout(O))
@@ -282,6 +343,7 @@ class CNNBaseline(nn.Module):
                                                   pool_size)
         self.n_channels, self.n_bands, self.n_frames = n_channels, n_bands, n_frames
         self.n_classes = n_classes
+        self.input_norm = InputStandardization(n_channels, n_bands)
         self.conv = ConvBlock(n_channels, n_filters, kernel_sizes, pool_size, conv_dropout)
         self.classifier = nn.Linear(n_filters[-1], n_classes)
         self.embedding_size = n_filters[-1]
@@ -289,7 +351,7 @@ class CNNBaseline(nn.Module):
     def embed(self, X: torch.Tensor) -> torch.Tensor:
         """Globally max-pooled feature vector, shape ``(batch, n_filters[-1])``."""
         _check_input(self, X, check_frames=False)
-        return torch.amax(self.conv(X), dim=(2, 3))
+        return torch.amax(self.conv(self.input_norm(X)), dim=(2, 3))
 
     def forward(self, X: torch.Tensor, **kwargs) -> torch.Tensor:
         """Class logits ``(batch, n_classes)``; extra keyword arguments are ignored."""

@@ -109,7 +109,9 @@ def _make(net_cls, features: str, *, classifier: str, svm_C: float, calibration:
 
 def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
                            svm_C: float = 0.1, calibration: Any = "train",
-                           feature_scaling: str | None = "minmax", max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
+                           feature_scaling: str | None = "minmax",
+                           mask_scale: float | str = "n_features", max_epochs: int = 500,
+                           lr: float = 1e-4, batch_size: int = 100,
                            random_state: int | None = None, n_jobs: int | None = None,
                            memory: Any = None, feature_cache: Any = None, verbose: int = 1,
                            net_params: dict | None = None) -> Pipeline:
@@ -130,6 +132,12 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
         Scaling of the pooled features before the SVM, fitted on the training
         segments' features (step ``fusion__estimator__scaler``; see
         :func:`make_feature_scaler`). Ignored with ``classifier="softmax"``.
+    mask_scale : float or "n_features", default="n_features"
+        Factor on the attention mask inside eq. (9) (the network's
+        ``module__mask_scale``). ``1.0`` is eq. (9) as printed; the default
+        ``"n_features"`` (2H) makes the spatial weights average one, which the
+        network needs to learn at a practical budget (docs/design.md,
+        benchmarks/RESULTS.md). A ``module__mask_scale`` in ``net_params`` wins.
     max_epochs, lr, batch_size : int, float, int
         Training schedule; defaults are the paper's (500 epochs, Adam at 1e-4,
         minibatches of 100 segments).
@@ -163,6 +171,7 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     """
     from .nn import AttCRNNClassifier
 
+    net_params = {"module__mask_scale": mask_scale, **(net_params or {})}
     return _make(AttCRNNClassifier, features, classifier=classifier, svm_C=svm_C,
                  calibration=calibration, feature_scaling=feature_scaling,
                  max_epochs=max_epochs, lr=lr,
@@ -179,7 +188,8 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
                                verbose: int = 1, net_params: dict | None = None) -> Pipeline:
     """The paper's CNN baseline (section 4.4) in the same pipeline as the Att-CRNN.
 
-    Parameters are those of :func:`make_att_crnn_pipeline`; the network is
+    Parameters are those of :func:`make_att_crnn_pipeline` (without
+    ``mask_scale``: the CNN has no attention); the network is
     :class:`~skasc.nn.CNNBaselineClassifier` (conv block, global max pooling).
 
     Returns

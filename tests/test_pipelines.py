@@ -241,3 +241,18 @@ def test_feature_scaler_is_fitted_on_training_features_and_clips_test_features()
     # the softmax system has no SVM and so no scaler
     assert type(make_att_crnn_pipeline(classifier="softmax").named_steps["fusion"]
                 .estimator).__name__ == "AttCRNNClassifier"
+
+
+def test_att_crnn_factory_defaults_to_the_2h_mask_scale_and_keeps_eq9_one_parameter_away():
+    """Issue 10: eq. (9) as printed learns too slowly at a practical budget, so the
+    factory's default is the 2H-scaled mask; mask_scale=1.0 is the literal formula."""
+    params = make_att_crnn_pipeline().get_params()
+    assert params["fusion__estimator__net__module__mask_scale"] == "n_features"
+    literal = make_att_crnn_pipeline(mask_scale=1.0).get_params()
+    assert literal["fusion__estimator__net__module__mask_scale"] == 1.0
+    pinned = make_att_crnn_pipeline(net_params={"module__mask_scale": 4.0}).get_params()
+    assert pinned["fusion__estimator__net__module__mask_scale"] == 4.0
+    net = make_att_crnn_pipeline(classifier="softmax").named_steps["fusion"].estimator
+    from skasc.nn import AttCRNN
+    module = AttCRNN(mask_scale=net.get_params()["module__mask_scale"])
+    assert module.pooling.mask_scale == 256.0

@@ -492,3 +492,25 @@ def test_damaged_optimizer_state_is_named(tmp_path, Xy):
     with pytest.raises(ValueError, match=r"adam\.skasc: the saved state of optimizer_ of the "
                                          r"net at .* is damaged.*nowhere"):
         load(path, trusted=TRUST)
+
+
+# --------------------------------------------------------------------------
+# Files written by earlier versions
+# --------------------------------------------------------------------------
+
+def test_file_written_before_the_package_split_still_loads(Xy):
+    # tests/data/persistence_format1.skasc was written by skasc.save at commit
+    # a2c9361 (the single-module skasc/persistence.py): Wrapper(Pipeline(
+    # StandardScaler, TinyNet with Adam, NLLLoss(weight=tensor), ValidSplit,
+    # MinMaxScaler, CalibratedClassifierCV(LinearSVC))). Its skops part names
+    # the placeholder class as skasc.persistence._NetSlot.
+    X, y = Xy
+    path = os.path.join(TESTS_DIR, "data", "persistence_format1.skasc")
+    expected = np.load(os.path.join(TESTS_DIR, "data", "persistence_format1_proba.npy"))
+    model = load(path, trusted=TRUST)
+    np.testing.assert_allclose(model.predict_proba(X), expected, rtol=1e-6, atol=1e-7)
+    net = model.estimator_.steps[1][1]
+    assert isinstance(net.train_split, ValidSplit) and net.train_split.cv == 3
+    assert torch.equal(net.criterion_.weight, torch.tensor([1.0, 2.0, 0.5]))
+    assert net.optimizer_.state_dict()["state"]  # Adam's moments came back
+    net.partial_fit(X, y)  # and it trains on

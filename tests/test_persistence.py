@@ -313,7 +313,8 @@ def test_untrusted_net_class_is_refused(tmp_path, fitted_net):
     path = tmp_path / "net.skasc"
     save(fitted_net, path)
     with pytest.raises(UntrustedTypeError,
-                       match=r"_persistence_fixtures\.TinyNet.*not under the trusted"):
+                       match=r"_persistence_fixtures\.TinyNet.*not one of the classes "
+                             r"skasc stores"):
         load(path)
     # Trusting only the net class is not enough: its module is imported too.
     with pytest.raises(UntrustedTypeError, match=r"_persistence_fixtures\.TinyModule"):
@@ -355,8 +356,12 @@ def test_forged_net_class_must_be_a_net(tmp_path, fitted_net):
         return json.dumps(manifest).encode()
 
     _rewrite(path, "manifest.json", forge)
-    with pytest.raises(UntrustedTypeError, match=r"'torch.load' should be a class"):
+    with pytest.raises(UntrustedTypeError, match=r"'torch\.load' as a net class, which is "
+                                                 r"not one of the classes skasc stores"):
         load(path, trusted=TRUST)
+    # Even where the user trusts all of torch, the net class must be a class.
+    with pytest.raises(UntrustedTypeError, match=r"'torch.load' should be a class"):
+        load(path, trusted=TRUST + ["torch"])
 
 
 # --------------------------------------------------------------------------
@@ -368,14 +373,14 @@ def test_failed_save_keeps_the_old_file(tmp_path, Xy, fitted_net, monkeypatch):
     old = LogisticRegression().fit(*Xy)
     save(old, path)
     before = path.read_bytes()
-    real_add = persistence._add_member
+    real_add = persistence._archive._add_member
 
     def crash(archive, name, data):
         if name == "weights.safetensors":
             raise OSError("disk full (simulated)")
         real_add(archive, name, data)
 
-    monkeypatch.setattr(persistence, "_add_member", crash)
+    monkeypatch.setattr(persistence._archive, "_add_member", crash)
     with pytest.raises(OSError, match="simulated"):
         save(fitted_net, path)
     assert path.read_bytes() == before

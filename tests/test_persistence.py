@@ -519,3 +519,42 @@ def test_file_written_before_the_package_split_still_loads(Xy):
     assert torch.equal(net.criterion_.weight, torch.tensor([1.0, 2.0, 0.5]))
     assert net.optimizer_.state_dict()["state"]  # Adam's moments came back
     net.partial_fit(X, y)  # and it trains on
+
+
+# --------------------------------------------------------------------------
+# Output paths and permissions
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_model_file_follows_the_umask(tmp_path, Xy, umask):
+    # Written like any other file: 0o666 & ~umask (it used to be 0600 always).
+    model = LogisticRegression().fit(*Xy)
+    old = os.umask(umask)
+    try:
+        save(model, tmp_path / "m.skasc")
+        save(model, tmp_path / "m.skasc")  # replacing a file, too
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.skasc").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_save_to_a_missing_folder_fails_before_any_work(tmp_path, Xy, monkeypatch):
+    import skops.io
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the estimator was serialised")
+
+    monkeypatch.setattr(skops.io, "dumps", no_work)
+    model = LogisticRegression().fit(*Xy)
+    target = tmp_path / "missing" / "m.skasc"
+    with pytest.raises(FileNotFoundError, match=rf"Cannot write '{target}': the folder "
+                                                rf"'{target.parent}' does not exist"):
+        save(model, target)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match=r"Cannot write '.*file/m\.skasc': '.*file' "
+                                                 r"is not a folder"):
+        save(model, str(tmp_path / "file" / "m.skasc"))
+    (tmp_path / "folder.skasc").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"Cannot write '.*folder\.skasc': it is a folder"):
+        save(model, tmp_path / "folder.skasc")
+    assert sorted(os.listdir(tmp_path)) == ["file", "folder.skasc"]

@@ -55,7 +55,8 @@ from ._archive import (ESTIMATOR, FORMAT_VERSION, MANIFEST, WEIGHTS, check_skops
                        manifest_entries, read_archive, write_archive)
 from ._archive import FORMAT_NAME as _FORMAT_NAME
 from ._nets import check_net_entry, net_entry, rebuild_net
-from ._trust import ManifestNames, UntrustedTypeError, skops_trusted, trusted_names
+from ._trust import (ManifestNames, UntrustedTypeError, check_skops_schema, skops_trusted,
+                     trusted_names)
 from ._walk import _NetSlot, find_nets, put_nets_back, slot_ids
 
 __all__ = ["save", "load", "FORMAT_VERSION", "UntrustedTypeError"]
@@ -256,7 +257,7 @@ def load(path: str | os.PathLike, *, trusted: Iterable[Any] | None = None) -> An
     extra = trusted_names(trusted)
     manifest, weights, tree_bytes = read_archive(path)
     _warn_versions(manifest, path)
-    check_skops_part(tree_bytes, path)
+    check_skops_schema(check_skops_part(tree_bytes, path), path)
     try:
         untrusted = skops.io.get_untrusted_types(data=tree_bytes)
     except Exception as exc:  # skops raises many types for a broken schema

@@ -165,26 +165,40 @@ def read_archive(path: str) -> tuple[dict, bytes, bytes]:
     return manifest, weights, tree
 
 
-def check_skops_part(tree: bytes, path: str) -> None:
-    """Refuse a skops part that is not a zip, or whose members would expand past the cap.
+def check_skops_part(tree: bytes, path: str) -> dict:
+    """The parsed ``schema.json`` of the skops part, after checking its size.
 
-    skops reads its own members with :mod:`zipfile`, which never returns more
-    than a member's header declares; so checking the headers bounds what it reads.
+    Refuses a skops part that is not a zip, or whose members would expand past
+    the cap. skops reads its own members with :mod:`zipfile`, which never
+    returns more than a member's header declares; so checking the headers
+    bounds what it reads.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(tree)) as inner:
-            infos = inner.infolist()
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            infos = {info.filename: info for info in inner.infolist()}
+            if "schema.json" not in infos:
+                raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (it has no "
+                                         "schema.json).")
+            total = sum(info.file_size for info in infos.values())
+            cap = size_cap(len(tree))
+            if total > cap:
+                raise _not_a_model(path, f"the members of {ESTIMATOR} would expand to "
+                                         f"{total} bytes, more than the {cap} allowed for "
+                                         "it; it may be a zip bomb.")
+            raw = _read_member(inner, infos["schema.json"], infos["schema.json"].file_size,
+                               path)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (not a valid zip "
                                  f"archive: {exc}).") from exc
-    if "schema.json" not in {info.filename for info in infos}:
-        raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (it has no schema.json).")
-    total = sum(info.file_size for info in infos)
-    cap = size_cap(len(tree))
-    if total > cap:
-        raise _not_a_model(path, f"the members of {ESTIMATOR} would expand to {total} "
-                                 f"bytes, more than the {cap} allowed for it; it may be a "
-                                 "zip bomb.")
+    try:
+        schema = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
+                                 f"is not valid JSON: {exc}).") from exc
+    if not isinstance(schema, dict):
+        raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
+                                 "is not a mapping).")
+    return schema
 
 
 def manifest_entries(manifest: dict, path: str) -> list[Any]:

@@ -29,12 +29,13 @@ checks that every estimator skasc exports is listed.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from typing import Any, Iterable
 
 __all__ = ["UntrustedTypeError", "MANIFEST_ALLOWED", "SKOPS_ALLOWED", "trusted_names",
-           "import_dotted", "dotted_name_of", "ManifestNames", "skops_trusted",
-           "torch_dtype"]
+           "import_dotted", "dotted_name_of", "ManifestNames", "check_skops_schema",
+           "skops_trusted", "torch_dtype"]
 
 
 class UntrustedTypeError(ValueError):
@@ -274,3 +275,55 @@ def skops_trusted(untrusted: Iterable[str], trusted: list[str], path: str) -> li
             "the types skasc stores and those skops trusts are loaded by default; if you "
             "trust this file, pass them in load(..., trusted=[...]).")
     return accepted
+
+
+# The classes skops writes for a JsonNode (a value stored as JSON text).
+_JSON_CLASSES = frozenset({"str", "int", "float", "bool", "NoneType", "list", "dict"})
+
+
+def check_skops_schema(schema: dict, path: str) -> None:
+    """Refuse names in the skops schema that skops would not look at.
+
+    skops checks the types of the nodes it loads, but ignores the type named
+    by a JSON value and every repeat of a node it has already seen (same
+    ``__id__``). skasc refuses both kinds of tampering, so that every name in a
+    file is one that is checked: a JSON value must name a JSON type, and a
+    repeated node must equal its first copy.
+
+    Raises
+    ------
+    UntrustedTypeError
+        If a JSON value names another type.
+    ValueError
+        If two nodes with the same ``__id__`` differ.
+    """
+    nodes: list[dict] = []
+    stack: list[Any] = [schema]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "__loader__" in value:
+                nodes.append(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    counts: dict[Any, int] = {}
+    for node in nodes:
+        if node.get("__loader__") == "JsonNode" and (
+                node.get("__module__") != "builtins"
+                or node.get("__class__") not in _JSON_CLASSES):
+            raise UntrustedTypeError(
+                f"Refusing to load {path}: a JSON value in its skops part names the type "
+                f"{node.get('__module__')!r}.{node.get('__class__')!r}.")
+        key = node.get("__id__")
+        if key is not None and node.get("__loader__") != "CachedNode":
+            counts[repr(key)] = counts.get(repr(key), 0) + 1
+    first: dict[str, str] = {}
+    for node in nodes:
+        key = repr(node.get("__id__"))
+        if counts.get(key, 0) < 2 or node.get("__loader__") == "CachedNode":
+            continue
+        text = json.dumps(node, sort_keys=True)
+        if first.setdefault(key, text) != text:
+            raise ValueError(f"{path} is not a skasc model file: its skops part holds two "
+                             f"different objects under the id {node.get('__id__')!r}.")

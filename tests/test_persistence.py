@@ -558,3 +558,15 @@ def test_save_to_a_missing_folder_fails_before_any_work(tmp_path, Xy, monkeypatc
     with pytest.raises(IsADirectoryError, match=r"Cannot write '.*folder\.skasc': it is a folder"):
         save(model, tmp_path / "folder.skasc")
     assert sorted(os.listdir(tmp_path)) == ["file", "folder.skasc"]
+
+
+def test_validsplit_with_a_cv_splitter_round_trips(tmp_path, Xy):
+    from sklearn.model_selection import StratifiedKFold
+
+    torch.manual_seed(0)
+    net = fx.make_net(train_split=ValidSplit(StratifiedKFold(3)), max_epochs=1).fit(*Xy)
+    path = tmp_path / "net.skasc"
+    save(net, path)
+    loaded = load(path, trusted=TRUST)
+    assert isinstance(loaded.train_split.cv, StratifiedKFold)
+    assert loaded.train_split.cv.n_splits == 3

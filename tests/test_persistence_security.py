@@ -178,7 +178,8 @@ def test_skops_part_cannot_construct_a_file_writer(tmp_path, saved):
     forged = tmp_path / "forged.skasc"
     write_members(forged, members)
     before = snapshot(folder)
-    with pytest.raises(UntrustedTypeError, match=r"forged\.skasc.*scipy\.io\._fortran\.FortranFile"):
+    with pytest.raises(UntrustedTypeError,
+                       match=r"forged\.skasc.*scipy\.io\._fortran\.FortranFile"):
         load(forged)
     assert snapshot(folder) == before
 
@@ -435,7 +436,8 @@ DANGEROUS = (
     "skorch.callbacks.LoadInitState", "skorch.utils.open_file_like",
     "skorch.history.History.to_file", "skorch.net.NeuralNet.save_params",
     # skasc
-    "skasc._atomic.atomic_write", "skasc.persistence.save", "skasc.persistence._archive.write_archive",
+    "skasc._atomic.atomic_write", "skasc.persistence.save",
+    "skasc.persistence._archive.write_archive",
     "skasc.datasets.write_litis_layout", "skasc.nn.checkpoint.save_checkpoint",
     "skasc.cli.main", "skasc.__main__.main",
     # builtins

@@ -51,6 +51,10 @@ NET = "net"            # a net's class (``entry["class"]``): a skorch.NeuralNet 
 IMPORT = "import"      # a class or function stored by import path (``module=AttCRNN``)
 OBJECT = "object"      # a class called with keyword arguments from the file (``ValidSplit``)
 
+_SPLITTERS = ("KFold", "StratifiedKFold", "GroupKFold", "StratifiedGroupKFold", "ShuffleSplit",
+              "StratifiedShuffleSplit", "GroupShuffleSplit", "PredefinedSplit", "LeaveOneOut",
+              "LeaveOneGroupOut", "LeavePOut", "LeavePGroupsOut", "RepeatedKFold",
+              "RepeatedStratifiedKFold", "TimeSeriesSplit")
 _LOSSES = ("KLDivLoss", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
            "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
 _OPTIMIZERS = ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax",
@@ -75,6 +79,8 @@ MANIFEST_ALLOWED: dict[str, frozenset[str]] = {
     "torch.utils.data.DataLoader": frozenset({IMPORT}),
     "skorch.dataset.Dataset": frozenset({IMPORT}),
     "skorch.dataset.ValidSplit": frozenset({OBJECT}),
+    # ValidSplit(cv=StratifiedKFold(...)): constructors that only store their arguments
+    **{f"sklearn.model_selection.{name}": frozenset({OBJECT}) for name in _SPLITTERS},
 }
 
 #: Types of the skops part that skops does not trust by default but skasc
@@ -96,11 +102,7 @@ SKOPS_ALLOWED: tuple[str, ...] = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.utils.Bunch",
-    *(f"sklearn.model_selection.{name}" for name in (
-        "KFold", "StratifiedKFold", "GroupKFold", "StratifiedGroupKFold", "ShuffleSplit",
-        "StratifiedShuffleSplit", "GroupShuffleSplit", "PredefinedSplit", "LeaveOneOut",
-        "LeaveOneGroupOut", "LeavePOut", "LeavePGroupsOut", "RepeatedKFold",
-        "RepeatedStratifiedKFold", "TimeSeriesSplit")),
+    *(f"sklearn.model_selection.{name}" for name in _SPLITTERS),
 )
 
 
@@ -162,10 +164,17 @@ def _under(name: str, prefixes: Iterable[str]) -> bool:
 
 
 def _allowed_objects(public: Iterable[str]) -> dict[str, Any]:
-    """``{name: object}`` for every public path and its canonical name."""
+    """``{name: object}`` for every public path and its canonical name.
+
+    A name this installation lacks (an optimizer of a newer torch) is left out:
+    no file written here can contain it.
+    """
     found: dict[str, Any] = {}
     for name in public:
-        obj = import_dotted(name)
+        try:
+            obj = import_dotted(name)
+        except ImportError:
+            continue
         found[name] = obj
         found[dotted_name_of(obj)] = obj
     return found
@@ -190,10 +199,12 @@ class ManifestNames:
         self.path = path
         self.trusted = list(trusted)
         self._objects: dict[str, tuple[Any, frozenset[str]]] = {}
+        objects = _allowed_objects(MANIFEST_ALLOWED)
         for public, roles in MANIFEST_ALLOWED.items():
-            obj = import_dotted(public)
-            for name in (public, dotted_name_of(obj)):
-                self._objects[name] = (obj, roles)
+            if public in objects:
+                obj = objects[public]
+                for name in (public, dotted_name_of(obj)):
+                    self._objects[name] = (obj, roles)
 
     def resolve(self, name: Any, role: str, *, subclass_of: type | None = None,
                 what: str = "") -> Any:

@@ -536,7 +536,7 @@ def _check_load_touches_nothing(members, folder):
     assert snapshot(folder) == before
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_manifest_mutation_touches_files(saved_members, tmp_path_factory, data):
@@ -563,7 +563,7 @@ def test_no_manifest_mutation_touches_files(saved_members, tmp_path_factory, dat
     _check_load_touches_nothing(members, folder)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_skops_mutation_touches_files(saved_members, tmp_path_factory, data):

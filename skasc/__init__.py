@@ -47,6 +47,7 @@ _EXPORTS = {
     "fuse_reports": "skasc.evaluation",
     "save": "skasc.persistence",
     "load": "skasc.persistence",
+    "UntrustedTypeError": "skasc.persistence",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

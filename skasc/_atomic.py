@@ -3,17 +3,19 @@
 A crash (or SIGKILL) at any moment leaves either the previous file or the new one,
 never half a file: the data go to a temporary file in the same folder, which is
 flushed, fsynced and renamed over the target; the folder is fsynced so the rename
-survives a power cut.
+survives a power cut. The file is created with mode ``0o666`` filtered by the
+process's umask, like any file ``open(path, "w")`` creates.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import secrets
 from typing import BinaryIO, Iterator
 
-__all__ = ["atomic_write", "temporary_name_pattern"]
+__all__ = ["atomic_write", "check_output_path", "temporary_name_pattern"]
 
 
 def temporary_name_pattern(path: str) -> str:
@@ -22,9 +24,71 @@ def temporary_name_pattern(path: str) -> str:
                         f".{os.path.basename(path)}.*.tmp")
 
 
+def check_output_path(path: str | os.PathLike) -> None:
+    """Check that a file can be written at ``path``, before any work is done.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+    NotADirectoryError
+        If the folder of ``path`` is not a folder.
+    IsADirectoryError
+        If ``path`` is a folder.
+    PermissionError
+        If the folder of ``path`` is not writable.
+
+    Every message names ``path`` as given.
+
+    Examples
+    --------
+    >>> check_output_path("/no/such/folder/model.skasc")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: [Errno 2] Cannot write '/no/such/folder/model.skasc': the folder '/no/such/folder' does not exist.
+    """
+    given = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(given))
+    shown = os.path.dirname(given) or "."
+
+    def fail(kind: type[OSError], code: int, problem: str) -> None:
+        # (errno, message) without a filename: the message names the path once.
+        raise kind(code, f"Cannot write {given!r}: {problem}.")
+
+    if not os.path.exists(folder):
+        fail(FileNotFoundError, errno.ENOENT, f"the folder {shown!r} does not exist")
+    if not os.path.isdir(folder):
+        fail(NotADirectoryError, errno.ENOTDIR, f"{shown!r} is not a folder")
+    if os.path.isdir(given):
+        fail(IsADirectoryError, errno.EISDIR, "it is a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(PermissionError, errno.EACCES, f"the folder {shown!r} is not writable")
+
+
+def _create_temporary(path: str) -> tuple[int, str]:
+    """Create a new, empty temporary file next to ``path`` (mode 0o666 & ~umask)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", path)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a binary file that replaces ``path`` only once the block ends without error.
+
+    The new file's mode is ``0o666 & ~umask`` (as for ``open(path, "wb")``).
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError
+        Before the block runs, naming ``path``, if it cannot be written
+        (see :func:`check_output_path`).
 
     Examples
     --------
@@ -36,9 +100,9 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     b'complete'
     """
     path = os.fspath(path)
+    check_output_path(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle

@@ -2,8 +2,8 @@
 
 They live in a module of their own so that a fresh Python process (with
 ``tests/`` on ``PYTHONPATH``) can import them by name, as ``load`` must.
-This module is deliberately *not* under an allow-listed prefix: loading a
-file that uses it needs ``trusted=["_persistence_fixtures"]``.
+This module is deliberately *not* on skasc's allow-list: loading a file that
+uses it needs ``trusted=["_persistence_fixtures"]``.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Wrapper(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
 
 class Opaque:
-    """A plain class outside every allow-listed module."""
+    """A plain class that is not on the allow-list."""
 
     def __init__(self, value: int = 0):
         self.value = value

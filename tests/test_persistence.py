@@ -313,7 +313,8 @@ def test_untrusted_net_class_is_refused(tmp_path, fitted_net):
     path = tmp_path / "net.skasc"
     save(fitted_net, path)
     with pytest.raises(UntrustedTypeError,
-                       match=r"_persistence_fixtures\.TinyNet.*not under the trusted"):
+                       match=r"_persistence_fixtures\.TinyNet.*not one of the classes "
+                             r"skasc stores"):
         load(path)
     # Trusting only the net class is not enough: its module is imported too.
     with pytest.raises(UntrustedTypeError, match=r"_persistence_fixtures\.TinyModule"):
@@ -355,8 +356,12 @@ def test_forged_net_class_must_be_a_net(tmp_path, fitted_net):
         return json.dumps(manifest).encode()
 
     _rewrite(path, "manifest.json", forge)
-    with pytest.raises(UntrustedTypeError, match=r"'torch.load' should be a class"):
+    with pytest.raises(UntrustedTypeError, match=r"'torch\.load' as a net class, which is "
+                                                 r"not one of the classes skasc stores"):
         load(path, trusted=TRUST)
+    # Even where the user trusts all of torch, the net class must be a class.
+    with pytest.raises(UntrustedTypeError, match=r"'torch.load' should be a class"):
+        load(path, trusted=TRUST + ["torch"])
 
 
 # --------------------------------------------------------------------------
@@ -368,14 +373,14 @@ def test_failed_save_keeps_the_old_file(tmp_path, Xy, fitted_net, monkeypatch):
     old = LogisticRegression().fit(*Xy)
     save(old, path)
     before = path.read_bytes()
-    real_add = persistence._add_member
+    real_add = persistence._archive._add_member
 
     def crash(archive, name, data):
         if name == "weights.safetensors":
             raise OSError("disk full (simulated)")
         real_add(archive, name, data)
 
-    monkeypatch.setattr(persistence, "_add_member", crash)
+    monkeypatch.setattr(persistence._archive, "_add_member", crash)
     with pytest.raises(OSError, match="simulated"):
         save(fitted_net, path)
     assert path.read_bytes() == before
@@ -492,3 +497,76 @@ def test_damaged_optimizer_state_is_named(tmp_path, Xy):
     with pytest.raises(ValueError, match=r"adam\.skasc: the saved state of optimizer_ of the "
                                          r"net at .* is damaged.*nowhere"):
         load(path, trusted=TRUST)
+
+
+# --------------------------------------------------------------------------
+# Files written by earlier versions
+# --------------------------------------------------------------------------
+
+def test_file_written_before_the_package_split_still_loads(Xy):
+    # tests/data/persistence_format1.skasc was written by skasc.save at commit
+    # a2c9361 (the single-module skasc/persistence.py): Wrapper(Pipeline(
+    # StandardScaler, TinyNet with Adam, NLLLoss(weight=tensor), ValidSplit,
+    # MinMaxScaler, CalibratedClassifierCV(LinearSVC))). Its skops part names
+    # the placeholder class as skasc.persistence._NetSlot.
+    X, y = Xy
+    path = os.path.join(TESTS_DIR, "data", "persistence_format1.skasc")
+    expected = np.load(os.path.join(TESTS_DIR, "data", "persistence_format1_proba.npy"))
+    model = load(path, trusted=TRUST)
+    np.testing.assert_allclose(model.predict_proba(X), expected, rtol=1e-6, atol=1e-7)
+    net = model.estimator_.steps[1][1]
+    assert isinstance(net.train_split, ValidSplit) and net.train_split.cv == 3
+    assert torch.equal(net.criterion_.weight, torch.tensor([1.0, 2.0, 0.5]))
+    assert net.optimizer_.state_dict()["state"]  # Adam's moments came back
+    net.partial_fit(X, y)  # and it trains on
+
+
+# --------------------------------------------------------------------------
+# Output paths and permissions
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_model_file_follows_the_umask(tmp_path, Xy, umask):
+    # Written like any other file: 0o666 & ~umask (it used to be 0600 always).
+    model = LogisticRegression().fit(*Xy)
+    old = os.umask(umask)
+    try:
+        save(model, tmp_path / "m.skasc")
+        save(model, tmp_path / "m.skasc")  # replacing a file, too
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.skasc").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_save_to_a_missing_folder_fails_before_any_work(tmp_path, Xy, monkeypatch):
+    import skops.io
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the estimator was serialised")
+
+    monkeypatch.setattr(skops.io, "dumps", no_work)
+    model = LogisticRegression().fit(*Xy)
+    target = tmp_path / "missing" / "m.skasc"
+    with pytest.raises(FileNotFoundError, match=rf"Cannot write '{target}': the folder "
+                                                rf"'{target.parent}' does not exist"):
+        save(model, target)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match=r"Cannot write '.*file/m\.skasc': '.*file' "
+                                                 r"is not a folder"):
+        save(model, str(tmp_path / "file" / "m.skasc"))
+    (tmp_path / "folder.skasc").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"Cannot write '.*folder\.skasc': it is a folder"):
+        save(model, tmp_path / "folder.skasc")
+    assert sorted(os.listdir(tmp_path)) == ["file", "folder.skasc"]
+
+
+def test_validsplit_with_a_cv_splitter_round_trips(tmp_path, Xy):
+    from sklearn.model_selection import StratifiedKFold
+
+    torch.manual_seed(0)
+    net = fx.make_net(train_split=ValidSplit(StratifiedKFold(3)), max_epochs=1).fit(*Xy)
+    path = tmp_path / "net.skasc"
+    save(net, path)
+    loaded = load(path, trusted=TRUST)
+    assert isinstance(loaded.train_split.cv, StratifiedKFold)
+    assert loaded.train_split.cv.n_splits == 3

@@ -1,0 +1,209 @@
+"""The archive: a model file's zip members, written atomically and read within limits.
+
+A ``.skasc`` file is a zip of ``manifest.json``, ``weights.safetensors`` and
+``estimator.skops`` (see ``docs/persistence.md``). The manifest is read first
+(at most :data:`MAX_MANIFEST_BYTES`); it declares the sizes of the other two
+members (``member_sizes``; files written before that entry existed are sized
+by their zip headers). A member whose zip header claims more than declared, or
+a file whose members (including those inside the skops part, itself a zip)
+would expand to more than :func:`size_cap` allows, is refused **before** any
+of it is decompressed. Reads never go past the declared sizes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from typing import Any
+
+from skasc._atomic import atomic_write
+
+__all__ = ["FORMAT_VERSION", "FORMAT_NAME", "MANIFEST", "WEIGHTS", "ESTIMATOR",
+           "MAX_MANIFEST_BYTES", "MAX_EXPANSION", "MIN_SIZE_CAP", "size_cap",
+           "write_archive", "read_archive", "check_skops_part"]
+
+FORMAT_VERSION = 1
+FORMAT_NAME = "skasc-model"
+
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.safetensors"
+ESTIMATOR = "estimator.skops"
+MEMBERS = (MANIFEST, WEIGHTS, ESTIMATOR)
+SIZED = (WEIGHTS, ESTIMATOR)
+
+#: The manifest is JSON of a few kB to a few MB (histories, small arrays).
+MAX_MANIFEST_BYTES = 64 * 2**20
+#: The members of a file may expand to at most this many times the file's size ...
+MAX_EXPANSION = 100
+#: ... or this many bytes, whichever is larger (so small files are never refused).
+MIN_SIZE_CAP = 64 * 2**20
+
+
+def size_cap(compressed_bytes: int) -> int:
+    """The most bytes the members of a file of ``compressed_bytes`` may expand to.
+
+    Weights (float tensors) barely compress and the skops part a few times, so
+    honest files expand by far less than :data:`MAX_EXPANSION`; a zip bomb (a
+    2 MB file holding 2 GiB of zeros) expands by about 1000.
+    """
+    return max(MIN_SIZE_CAP, MAX_EXPANSION * compressed_bytes)
+
+
+def _add_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    archive.writestr(name, data)
+
+
+def write_archive(path: str, manifest: dict, weights: bytes, tree: bytes) -> None:
+    """Write the three members atomically (see :func:`skasc._atomic.atomic_write`).
+
+    ``manifest`` gets ``member_sizes``, the sizes ``read_archive`` will hold the
+    other members to.
+    """
+    manifest = dict(manifest, member_sizes={WEIGHTS: len(weights), ESTIMATOR: len(tree)})
+    manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
+    with atomic_write(path) as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            _add_member(archive, MANIFEST, manifest_bytes)
+            _add_member(archive, WEIGHTS, weights)
+            _add_member(archive, ESTIMATOR, tree)
+
+
+def _not_a_model(path: str, problem: str) -> ValueError:
+    return ValueError(f"{path} is not a skasc model file: {problem}")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
+                 path: str) -> bytes:
+    """At most ``limit`` bytes of a member (whose header was already checked)."""
+    with archive.open(info) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _not_a_model(path, f"{info.filename} holds more than the {limit} bytes "
+                                 "declared for it.")
+    return data
+
+
+def _parse_manifest(raw: bytes, path: str) -> dict:
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _not_a_model(path, f"{MANIFEST} is not valid JSON ({exc}).") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise _not_a_model(path, f"{MANIFEST} does not declare format {FORMAT_NAME!r}.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {manifest.get('format_version')!r}; this skasc "
+            f"reads version {FORMAT_VERSION}. Re-save it with a matching skasc.")
+    return manifest
+
+
+def _limits(manifest: dict, infos: dict[str, zipfile.ZipInfo], path: str,
+            cap: int) -> dict[str, int]:
+    """The size each sized member is held to, after checking headers and the cap."""
+    declared = manifest.get("member_sizes")
+    if declared is not None and (
+            not isinstance(declared, dict) or any(
+                not isinstance(declared.get(name), int) or isinstance(declared.get(name), bool)
+                or declared.get(name) < 0 for name in SIZED)):
+        raise _not_a_model(path, f"the member sizes in {MANIFEST} are malformed "
+                                 f"({declared!r}).")
+    limits = {}
+    for name in SIZED:
+        header = infos[name].file_size
+        limit = header if declared is None else declared[name]
+        if header > limit:
+            raise _not_a_model(path, f"{name} would expand to {header} bytes; the manifest "
+                                     f"declares {limit}.")
+        limits[name] = limit
+    total = infos[MANIFEST].file_size + sum(limits.values())
+    if total > cap:
+        raise _not_a_model(
+            path, f"its members would expand to {total} bytes, more than the {cap} bytes "
+                  f"allowed for a file of {os.path.getsize(path)} bytes (at most "
+                  f"{MAX_EXPANSION} times its size, or {MIN_SIZE_CAP} bytes); it may be a "
+                  "zip bomb.")
+    return limits
+
+
+def read_archive(path: str) -> tuple[dict, bytes, bytes]:
+    """The parsed manifest, the weights and the skops part of the model file at ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        Naming ``path``, if it is not a readable skasc model file or its members
+        exceed their declared sizes or the cap.
+    """
+    try:
+        cap = size_cap(os.path.getsize(path))
+        with zipfile.ZipFile(path) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            missing = [m for m in MEMBERS if m not in infos]
+            if missing:
+                raise _not_a_model(path, f"the members {missing} are missing.")
+            manifest_info = infos[MANIFEST]
+            if manifest_info.file_size > MAX_MANIFEST_BYTES:
+                raise _not_a_model(path, f"{MANIFEST} would expand to "
+                                         f"{manifest_info.file_size} bytes (at most "
+                                         f"{MAX_MANIFEST_BYTES} are read).")
+            manifest = _parse_manifest(
+                _read_member(archive, manifest_info, manifest_info.file_size, path), path)
+            limits = _limits(manifest, infos, path, cap)
+            weights = _read_member(archive, infos[WEIGHTS], limits[WEIGHTS], path)
+            tree = _read_member(archive, infos[ESTIMATOR], limits[ESTIMATOR], path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path} is not a skasc model file (not a valid zip archive: "
+                         f"{exc}).") from exc
+    except (zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a readable skasc model file ({exc}).") from exc
+    return manifest, weights, tree
+
+
+def check_skops_part(tree: bytes, path: str) -> dict:
+    """The parsed ``schema.json`` of the skops part, after checking its size.
+
+    Refuses a skops part that is not a zip, or whose members would expand past
+    the cap. skops reads its own members with :mod:`zipfile`, which never
+    returns more than a member's header declares; so checking the headers
+    bounds what it reads.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(tree)) as inner:
+            infos = {info.filename: info for info in inner.infolist()}
+            if "schema.json" not in infos:
+                raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (it has no "
+                                         "schema.json).")
+            total = sum(info.file_size for info in infos.values())
+            cap = size_cap(len(tree))
+            if total > cap:
+                raise _not_a_model(path, f"the members of {ESTIMATOR} would expand to "
+                                         f"{total} bytes, more than the {cap} allowed for "
+                                         "it; it may be a zip bomb.")
+            raw = _read_member(inner, infos["schema.json"], infos["schema.json"].file_size,
+                               path)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (not a valid zip "
+                                 f"archive: {exc}).") from exc
+    try:
+        schema = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
+                                 f"is not valid JSON: {exc}).") from exc
+    if not isinstance(schema, dict):
+        raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
+                                 "is not a mapping).")
+    return schema
+
+
+def manifest_entries(manifest: dict, path: str) -> list[Any]:
+    """The ``nets`` list of a manifest (checked to be a list)."""
+    nets = manifest.get("nets", [])
+    if not isinstance(nets, list):
+        raise _not_a_model(path, f"the 'nets' of {MANIFEST} are not a list.")
+    return nets

@@ -1,0 +1,312 @@
+"""Nets and their optimizers: to manifest entries and tensors, and rebuilt from them.
+
+A net entry records the net's class, its constructor parameters, its fitted
+attributes, the names of its tensors, its optimizers' states and its history
+(see ``docs/persistence.md``). Rebuilding checks every name of an entry
+against the allow-list (:mod:`skasc.persistence._trust`) before anything is
+created, creates the net from its parameters, initialises it and loads the
+tensors with ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ._codec import Decoder, Encoder, Unencodable, dotted_name, imported_names
+from ._trust import IMPORT, NET, ManifestNames
+
+__all__ = ["net_entry", "check_net_entry", "rebuild_net"]
+
+# skorch attributes that are rebuilt by ``initialize()`` or hold torch objects.
+_SKORCH_INTERNAL = frozenset({
+    "module_", "criterion_", "optimizer_", "callbacks_", "history_",
+    "initialized_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_",
+    "init_context_", "_modules", "_criteria", "_optimizers", "_params_to_validate",
+})
+
+
+def _state_attrs(net: Any) -> list[str]:
+    names = list(getattr(net, "_modules", []) or ["module"])
+    names += list(getattr(net, "_criteria", []) or ["criterion"])
+    return [n + "_" for n in dict.fromkeys(names) if hasattr(net, n + "_")]
+
+
+def _history_json(net: Any, path: str) -> Any:
+    history = getattr(net, "history_", None)
+    if history is None:
+        return None
+
+    def default(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            return value.item()
+        raise TypeError(type(value).__name__)
+
+    try:
+        return json.loads(json.dumps(list(history), default=default))
+    except (TypeError, ValueError) as exc:
+        warnings.warn(f"The training history of the net at {path} is not plain data "
+                      f"({exc}) and is not saved.", UserWarning, stacklevel=5)
+        return None
+
+
+def _optimizer_states(net: Any, net_id: str, path: str, tensors: dict) -> dict:
+    """Each optimizer's ``state_dict()``: tensors added to ``tensors`` under
+    ``<net id>/<attr>/state/<index>/<name>``, the rest as JSON (with
+    ``{"__tensor__": key}`` where a tensor was)."""
+    import torch
+
+    states = {}
+    for attr in (name + "_" for name in getattr(net, "_optimizers", [])):
+        optimizer = getattr(net, attr, None)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            continue
+        state_dict = optimizer.state_dict()
+        found, record_state = {}, {}
+        for index, values in state_dict["state"].items():
+            slot = {}
+            for name, value in values.items():
+                if isinstance(value, torch.Tensor):
+                    key = f"{net_id}/{attr}/state/{index}/{name}"
+                    found[key] = value.detach().to("cpu").contiguous().clone()
+                    slot[name] = {"__tensor__": key}
+                else:
+                    slot[name] = value
+            record_state[str(index)] = slot
+        try:
+            states[attr] = json.loads(json.dumps(
+                {"state": record_state, "param_groups": state_dict["param_groups"]}))
+        except (TypeError, ValueError) as exc:
+            warnings.warn(f"The state of {attr} of the net at {path} is not plain data "
+                          f"({exc}) and is not saved: the loaded net trains on with a "
+                          "fresh optimizer.", UserWarning, stacklevel=5)
+            continue
+        tensors.update(found)
+    return states
+
+
+def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None:
+    """Load the optimizer states saved by :func:`_optimizer_states` into ``net``."""
+    def value(item: Any) -> Any:
+        if isinstance(item, dict) and set(item) == {"__tensor__"}:
+            return tensors[item["__tensor__"]]  # KeyError: not in the weights
+        return item
+
+    optimizers = {name + "_" for name in getattr(net, "_optimizers", [])}
+    for attr, record in (entry.get("optimizer_states") or {}).items():
+        try:
+            if attr not in optimizers:
+                raise KeyError(f"{attr!r} is not an optimizer of this net")
+            state = {int(index): {name: value(item) for name, item in slot.items()}
+                     for index, slot in record["state"].items()}
+            groups = [{name: tuple(item) if isinstance(item, list) and name != "params"
+                       else item for name, item in group.items()}
+                      for group in record["param_groups"]]
+            getattr(net, attr).load_state_dict({"state": state, "param_groups": groups})
+        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{path}: the saved state of {attr} of the net at "
+                             f"{entry['path']} is damaged or does not fit its optimizer "
+                             f"({type(exc).__name__}: {exc}).") from exc
+
+
+def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
+    """The manifest entry of one net, its tensors and its objects for skops."""
+    import torch
+
+    try:
+        net_class = dotted_name(type(net))
+    except Unencodable as exc:
+        raise ValueError(f"Cannot save the net at {path}: its class {exc}") from exc
+    encoder = Encoder(net_id)
+    params = net.get_params(deep=False)
+    entry_params: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name, value in params.items():
+        if name.startswith("_"):
+            continue
+        if name == "callbacks" or name.startswith("callbacks__"):
+            if value is not None and not (name == "callbacks" and value == []):
+                dropped.append(name)
+                entry_params[name] = None if name == "callbacks" else encoder(None, name)
+                continue
+        if name == "module" and isinstance(value, torch.nn.Module):
+            raise ValueError(
+                f"Cannot save the net at {path}: its 'module' parameter is an instance "
+                f"({type(value).__name__}); pass the module class and its arguments as "
+                "module__* parameters so the net can be rebuilt.")
+        try:
+            entry_params[name] = encoder(value, f"params/{name}")
+        except Unencodable as exc:
+            raise ValueError(
+                f"Cannot save the parameter {name!r} of the net at {path}: {exc}") from exc
+    if dropped:
+        warnings.warn(
+            f"Callbacks are not saved: the net at {path} loses its parameters "
+            f"{dropped} (they are stored as None; training callbacks do not affect "
+            "predictions).", UserWarning, stacklevel=4)
+
+    initialized = bool(getattr(net, "initialized_", False))
+    attributes: dict[str, Any] = {}
+    optimizers = {n + "_" for n in getattr(net, "_optimizers", [])}
+    state_attrs = set(_state_attrs(net))
+    for name, value in vars(net).items():
+        if (not _is_attribute_name(name) or name in _SKORCH_INTERNAL
+                or name in optimizers or name in params or name in state_attrs):
+            continue
+        try:
+            # Fitted objects (e.g. a LabelEncoder) keep their state through skops.
+            attributes[name] = encoder(value, f"attrs/{name}", by_constructor=False)
+        except Unencodable as exc:
+            raise ValueError(f"Cannot save the fitted attribute {name!r} of the net at "
+                             f"{path}: {exc}") from exc
+
+    state_keys: dict[str, list[str]] = {}
+    if initialized:
+        for attr in _state_attrs(net):
+            keys = []
+            for key, tensor in getattr(net, attr).state_dict().items():
+                if not isinstance(tensor, torch.Tensor):
+                    raise ValueError(
+                        f"Cannot save the net at {path}: {attr}.state_dict() entry "
+                        f"{key!r} is not a tensor.")
+                encoder.tensors[f"{net_id}/{attr}/{key}"] = (
+                    tensor.detach().to("cpu").contiguous().clone())
+                keys.append(key)
+            state_keys[attr] = keys
+
+    classes = None
+    if initialized:
+        try:
+            classes = encoder(np.asarray(net.classes_), "classes_")
+        except (AttributeError, Unencodable):
+            classes = None
+    entry = {
+        "id": net_id,
+        "path": path,
+        "class": net_class,
+        "params": entry_params,
+        "dropped_params": dropped,
+        "device": str(params.get("device")),
+        "initialized": initialized,
+        "attributes": attributes,
+        "classes_": classes,
+        "state_dicts": state_keys,
+        "optimizer_states": (_optimizer_states(net, net_id, path, encoder.tensors)
+                             if initialized else {}),
+        "history": _history_json(net, path) if initialized else None,
+    }
+    return entry, encoder.tensors, encoder.side
+
+
+def _is_attribute_name(name: Any) -> bool:
+    """A fitted attribute as ``save`` writes them: ``name_``, not private or dunder."""
+    return (isinstance(name, str) and name.isidentifier() and name.endswith("_")
+            and not name.startswith("__"))
+
+
+def _is_param_name(name: Any) -> bool:
+    return isinstance(name, str) and name.isidentifier() and not name.startswith("_")
+
+
+def _device_for(device: Any) -> tuple[Any, bool]:
+    """The device to rebuild on, and whether it had to fall back to the CPU."""
+    import torch
+
+    if device is None:
+        return None, False
+    try:
+        kind = torch.device(device).type
+    except (TypeError, RuntimeError, ValueError):
+        return device, False  # a net-specific value such as "auto": the net resolves it
+    if kind == "cuda" and not torch.cuda.is_available():
+        return "cpu", True
+    if kind == "mps" and not (getattr(torch.backends, "mps", None)
+                              and torch.backends.mps.is_available()):
+        return "cpu", True
+    return device, False
+
+
+_CLASS_CHECKS = {"module": "torch.nn.Module", "criterion": "torch.nn.Module",
+                 "optimizer": "torch.optim.Optimizer"}
+
+
+def _required_base(param: str) -> type:
+    import torch
+
+    return {"torch.nn.Module": torch.nn.Module,
+            "torch.optim.Optimizer": torch.optim.Optimizer}[_CLASS_CHECKS[param]]
+
+
+def check_net_entry(entry: Any, names: ManifestNames) -> None:
+    """Refuse an entry that is malformed or names anything off the allow-list,
+    before anything is created (raises ``UntrustedTypeError`` or ``ValueError``)."""
+    import skorch
+
+    path = names.path
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path} is not a skasc model file: a net entry of its manifest "
+                         f"is not a mapping.")
+    for key, kind in (("params", dict), ("attributes", dict), ("state_dicts", dict),
+                      ("id", str), ("class", str)):
+        if not isinstance(entry.get(key), kind):
+            raise ValueError(f"{path} is not a skasc model file: the net entry "
+                             f"{entry.get('id')!r} of its manifest has no valid {key!r}.")
+    names.resolve(entry["class"], NET, subclass_of=skorch.NeuralNet, what="a net class")
+    bad = [k for k in entry["params"] if not _is_param_name(k)]
+    bad += [k for k in entry["attributes"] if not _is_attribute_name(k) or k in _SKORCH_INTERNAL]
+    if bad:
+        raise ValueError(f"{path} is not a skasc model file: the net {entry['id']!r} has "
+                         f"parameters or attributes that save does not write: {bad}.")
+    for param, value in entry["params"].items():
+        if (param in _CLASS_CHECKS and isinstance(value, dict)
+                and value.get("__kind__") == "import"):
+            names.resolve(value.get("name"), IMPORT, subclass_of=_required_base(param),
+                          what=f"the {param!r} of a net")
+    for role, name in imported_names([entry["params"], entry["attributes"]]):
+        names.resolve(name, role)
+
+
+def rebuild_net(entry: dict, tensors: dict, side: dict, names: ManifestNames) -> Any:
+    """The net of a checked manifest entry, initialised, with its tensors loaded."""
+    import skorch
+    from skorch.history import History
+
+    path = names.path
+    decoder = Decoder(names, tensors, side)
+    cls = names.resolve(entry["class"], NET, subclass_of=skorch.NeuralNet)
+    params = {}
+    for name, value in entry["params"].items():
+        if (name in _CLASS_CHECKS and isinstance(value, dict)
+                and value.get("__kind__") == "import"):
+            params[name] = names.resolve(value["name"], IMPORT,
+                                         subclass_of=_required_base(name))
+        else:
+            params[name] = decoder(value)
+    device, fell_back = _device_for(params.get("device"))
+    if fell_back:
+        warnings.warn(
+            f"The net at {entry.get('path')} was saved with device={params['device']!r}, "
+            "which is not available here; it is loaded on the CPU.",
+            UserWarning, stacklevel=4)
+        params["device"] = device
+    net = cls(**params)
+    attributes = {k: decoder(v) for k, v in entry["attributes"].items()}
+    for name, value in attributes.items():
+        setattr(net, name, value)
+    if not entry.get("initialized"):
+        return net
+    net.initialize()
+    for attr, keys in entry["state_dicts"].items():
+        if attr not in _state_attrs(net):
+            raise KeyError(f"{attr!r} is not a module or criterion of {entry['class']}")
+        state = {key: tensors[f"{entry['id']}/{attr}/{key}"] for key in keys}
+        getattr(net, attr).load_state_dict(state, strict=True)
+    _restore_optimizers(net, entry, tensors, path)
+    for name, value in attributes.items():  # initialize() may have reset them
+        setattr(net, name, value)
+    if entry.get("history") is not None:
+        net.history_ = History(entry["history"])
+    return net

@@ -358,7 +358,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         if len(self.history) == 0:
             warnings.warn(f"{type(self).__name__} was fitted with max_epochs=0: the net is "
                           "untrained (random initial weights); set max_epochs >= 1.",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=3)  # above _keeps_global_rng
         return self
 
     def _resume(self, X: np.ndarray, y: np.ndarray) -> int:

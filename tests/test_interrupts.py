@@ -1,0 +1,280 @@
+"""Interrupts and long runs: Ctrl-C, diverging losses, untrained nets, torch's global
+RNG, skorch's private API, and a demo that can run twice."""
+
+import inspect
+import re
+import sys
+import tomllib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skorch
+import torch
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+from skorch.callbacks import Callback
+from sklearn import config_context
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier
+from skasc.nn import _skorch
+from skasc.nn.classifier import TrainingDivergedError
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(module__n_filters=(4, 8, 8), module__hidden_size=8, module__attention_size=8,
+            lr=1e-2, batch_size=10, random_state=0, device="cpu", verbose=0)
+
+
+def make_data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    codes = np.arange(n) % 2
+    X = rng.normal(size=(n, 2, 64, 8)).astype(np.float32) + codes[:, None, None, None]
+    return X.astype(np.float32), np.array(["bus", "park"])[codes]
+
+
+class InterruptAt(Callback):
+    """Raises KeyboardInterrupt (what Ctrl-C raises) after batch ``batch`` of ``epoch``."""
+
+    def __init__(self, epoch=2, batch=2):
+        self.epoch = epoch
+        self.batch = batch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if (training and len(net.history) == self.epoch
+                and len(net.history[-1, "batches"]) == self.batch):
+            raise KeyboardInterrupt
+
+
+class Events(Callback):
+    def initialize(self):
+        self.seen = []
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.seen.append("begin")
+
+    def on_train_end(self, net, **kwargs):
+        self.seen.append("end")
+
+
+# ----------------------------------------------------------------------- Ctrl-C
+def test_keyboard_interrupt_propagates_out_of_fit_and_no_svm_is_trained():
+    X, y = make_data()
+    net = AttCRNNClassifier(**TINY, max_epochs=5, callbacks=[InterruptAt(epoch=2)])
+    pipe = Pipeline([("net", net), ("svm", LinearSVC())])
+    with pytest.raises(KeyboardInterrupt):
+        pipe.fit(X, y)
+    assert len(net.history) == 2  # stopped inside epoch 2, not run to the end
+    assert not hasattr(pipe.named_steps["svm"], "coef_")  # no SVM on a half-trained net
+    # the interrupted epoch's losses are host floats, as after a complete epoch
+    losses = net.history[-1, "batches", :, "train_loss"]
+    assert len(losses) == 2 and all(type(v) is float for v in losses)
+
+
+def test_keyboard_interrupt_in_partial_fit_propagates():
+    X, y = make_data()
+    net = AttCRNNClassifier(**TINY, max_epochs=1).fit(X, y)
+    net.set_params(callbacks=[InterruptAt(epoch=2, batch=1)])
+    net.initialize_callbacks()
+    with pytest.raises(KeyboardInterrupt):
+        net.partial_fit(X, y)
+
+
+def test_interrupted_fit_with_checkpoint_dir_resumes_like_the_uninterrupted_one(tmp_path):
+    X, y = make_data()
+    reference = AttCRNNClassifier(**TINY, max_epochs=4).fit(X, y)
+    interrupted = AttCRNNClassifier(**TINY, max_epochs=4, checkpoint_dir=tmp_path,
+                                    callbacks=[InterruptAt(epoch=3)])
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(X, y)
+    checkpoint = Path(interrupted.checkpoint_path_)
+    saved = checkpoint.read_bytes()
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2  # epochs 1 and 2 done
+    # the fit's checkpoint callback was disarmed: continuing by hand writes nothing
+    interrupted.set_params(max_epochs=1).partial_fit(X, y)
+    assert checkpoint.read_bytes() == saved
+    resumed = AttCRNNClassifier(**TINY, max_epochs=4, checkpoint_dir=tmp_path).fit(X, y)
+    assert resumed.resumed_from_epoch_ == 2
+    assert [row["epoch"] for row in resumed.history] == [1, 2, 3, 4]
+    assert resumed.history[:, "train_loss"] == reference.history[:, "train_loss"]
+    for name, value in reference.module_.state_dict().items():
+        assert torch.equal(resumed.module_.state_dict()[name], value), name
+    assert checkpoint.read_bytes() != saved  # the rerun went on writing epochs 3 and 4
+
+
+# ---------------------------------------------------------------- diverging loss
+def test_nan_loss_stops_training_naming_the_epoch_and_lr():
+    X, y = make_data()
+    # (lr=1e6 on these tiny nets gives huge but finite losses; 1e20 overflows at once)
+    net = AttCRNNClassifier(**dict(TINY, lr=1e20), max_epochs=20)
+    pipe = Pipeline([("net", net), ("svm", LinearSVC())])
+    with pytest.raises(TrainingDivergedError,
+                       match=r"The training loss became (nan|inf|-inf) in epoch (\d+) \(batch "
+                             r"\d+ of 4\): training diverged\. Lower the learning rate "
+                             r"\(lr=1e\+20\), e\.g\. to lr=1e\+19\.") as info:
+        pipe.fit(X, y)
+    epoch = int(re.search(r"in epoch (\d+)", str(info.value)).group(1))
+    assert epoch == len(net.history) < 20  # stopped at the first bad epoch
+    assert isinstance(info.value, ValueError)
+    assert not hasattr(pipe.named_steps["svm"], "coef_")
+    # the epochs before it were finite
+    for row in net.history[:-1]:
+        assert all(np.isfinite(b["train_loss"]) for b in row["batches"])
+
+
+def test_infinite_loss_is_caught_too(monkeypatch):
+    X, y = make_data()
+    real = AttCRNNClassifier.get_loss
+
+    def inf_in_epoch_2(self, y_pred, y_true, X=None, training=False):
+        loss = real(self, y_pred, y_true, X=X, training=training)
+        return loss * float("inf") if training and len(self.history) == 2 else loss
+
+    monkeypatch.setattr(AttCRNNClassifier, "get_loss", inf_in_epoch_2)
+    with pytest.raises(TrainingDivergedError, match=r"became inf in epoch 2 \(batch 1 of 4\)"):
+        AttCRNNClassifier(**TINY, max_epochs=3).fit(X, y)
+
+
+# ---------------------------------------------------------------- max_epochs=0
+def test_max_epochs_0_warns_once_that_the_net_is_untrained():
+    X, y = make_data(n=20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = CNNBaselineClassifier(module__n_filters=(4, 8, 8), max_epochs=0,
+                                    random_state=0, device="cpu", verbose=0).fit(X, y)
+    untrained = [w for w in caught if "untrained" in str(w.message)]
+    assert len(untrained) == 1, [str(w.message) for w in caught]
+    assert "CNNBaselineClassifier was fitted with max_epochs=0: the net is untrained" in \
+        str(untrained[0].message)
+    assert untrained[0].filename == __file__  # stacklevel points at the caller
+    assert len(net.history) == 0
+    with warnings.catch_warnings(record=True) as caught:  # trained: no warning
+        warnings.simplefilter("always")
+        CNNBaselineClassifier(module__n_filters=(4, 8, 8), max_epochs=1, random_state=0,
+                              device="cpu", verbose=0).fit(X, y)
+    assert not [w for w in caught if "untrained" in str(w.message)]
+
+
+# ---------------------------------------------------------------- between_class
+@pytest.mark.parametrize("flag", ["between_class", "mixed_precision", "progress_bar"])
+@pytest.mark.parametrize("value", [0, 1, 1.0, np.int64(0)])
+def test_boolean_parameters_refuse_numbers(flag, value):
+    X, y = make_data(n=20)
+    with pytest.raises(ValueError, match=rf"The '{flag}' parameter of AttCRNNClassifier must "
+                                         rf"be one of {{False, True}}\. Got "
+                                         rf"{re.escape(repr(value))} instead\."):
+        AttCRNNClassifier(**TINY, max_epochs=1, **{flag: value}).fit(X, y)
+
+
+def test_boolean_parameters_accept_bools():
+    X, y = make_data(n=20)
+    for value in (False, np.True_):
+        net = AttCRNNClassifier(**TINY, max_epochs=1, between_class=value).fit(X, y)
+        assert net.between_class is value  # stored verbatim
+
+
+# ---------------------------------------------------------------- global RNG
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_fit_leaves_torch_global_rng_as_it_was(method):
+    X, y = make_data(n=20)
+    torch.manual_seed(1234)
+    expected = torch.rand(5)  # what the caller's stream gives without any fit
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    getattr(AttCRNNClassifier(**TINY, max_epochs=2), method)(X, y)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(torch.rand(5), expected)
+
+
+def test_rng_restored_after_an_error_too():
+    X, y = make_data(n=20)
+    torch.manual_seed(99)
+    before = torch.get_rng_state()
+    with pytest.raises(KeyboardInterrupt):
+        AttCRNNClassifier(**TINY, max_epochs=3, callbacks=[InterruptAt(epoch=2, batch=1)]
+                          ).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_unseeded_fit_draws_from_the_global_stream():
+    # random_state=None: two fits must differ, so the global stream advances as usual
+    X, y = make_data(n=20)
+    params = dict(TINY, random_state=None)
+    torch.manual_seed(5)
+    a = AttCRNNClassifier(**params, max_epochs=1).fit(X, y).predict_proba(X)
+    b = AttCRNNClassifier(**params, max_epochs=1).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, b)
+
+
+def test_seeded_fits_are_still_equal_whatever_the_global_state():
+    X, y = make_data(n=20)
+    torch.manual_seed(1)
+    a = AttCRNNClassifier(**TINY, max_epochs=2).fit(X, y)
+    torch.manual_seed(2)
+    b = AttCRNNClassifier(**TINY, max_epochs=2).fit(X, y)
+    assert a.history[:, "train_loss"] == b.history[:, "train_loss"]
+    for (name, pa), pb in zip(a.module_.named_parameters(), b.module_.parameters()):
+        assert torch.equal(pa, pb), name
+
+
+# ---------------------------------------------------------------- skorch internals
+def test_installed_skorch_is_in_the_pinned_and_tested_range():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = [d for d in pyproject["project"]["dependencies"] if d.startswith("skorch")]
+    assert pins == [f"skorch{_skorch.TESTED_SKORCH}"]
+    assert Version(skorch.__version__) in SpecifierSet(_skorch.TESTED_SKORCH)
+
+
+def test_skorch_private_api_that_skasc_uses_is_there():
+    params = inspect.signature(skorch.NeuralNet.fit_loop).parameters
+    assert params["_routing_method"].kind is inspect.Parameter.KEYWORD_ONLY
+    X, y = make_data(n=20)
+    net = AttCRNNClassifier(**TINY, max_epochs=1).fit(X, y)
+    # the overridden _default_callbacks property is what skorch builds callbacks_ from
+    assert [name for name, _ in net.callbacks_] == ["epoch_timer", "train_loss", "valid_loss",
+                                                    "valid_acc", "print_log"]
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_train_passes_the_entry_point_to_skorch_routing(monkeypatch, routing):
+    X, y = make_data(n=20)
+    seen = []
+    real = skorch.NeuralNet.fit_loop
+
+    def spy(self, X, y=None, epochs=None, *, _routing_method="fit", **fit_params):
+        seen.append(_routing_method)
+        return real(self, X, y, epochs=epochs, _routing_method=_routing_method, **fit_params)
+
+    monkeypatch.setattr(skorch.NeuralNet, "fit_loop", spy)
+    with config_context(enable_metadata_routing=routing):
+        net = AttCRNNClassifier(**TINY, max_epochs=1).fit(X, y)
+        net.partial_fit(X, y)
+    assert seen == ["fit", "partial_fit"]
+    assert len(net.history) == 2
+
+
+def test_train_reraises_keyboard_interrupt_after_on_train_end():
+    X, y = make_data(n=20)
+    events = Events()
+    net = AttCRNNClassifier(**TINY, max_epochs=3,
+                            callbacks=[events, InterruptAt(epoch=1, batch=1)])
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y)
+    assert events.seen == ["begin", "end"]  # callbacks are told training ended, as in skorch
+
+
+def test_skorch_private_names_are_used_only_in_the_compat_module():
+    offenders = []
+    for path in (ROOT / "skasc").rglob("*.py"):
+        if path.name == "_skorch.py":
+            continue
+        text = path.read_text()
+        for name in ("_routing_method", "NeuralNet.partial_fit", "NeuralNet.fit("):
+            if name in text:
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []

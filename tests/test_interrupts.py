@@ -278,3 +278,17 @@ def test_skorch_private_names_are_used_only_in_the_compat_module():
             if name in text:
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []
+
+
+def test_checkpoint_key_ignores_what_a_pipeline_sets_during_fit():
+    # sklearn's Pipeline sets _parent_callback_ctx (a per-process object) on its final
+    # step while it fits; skorch lists it among the parameters. It must not change the
+    # key, or a CLI fit interrupted inside a Pipeline would never resume.
+    from skasc.nn import checkpoint as ckpt
+
+    X, y = make_data(n=20)
+    net = AttCRNNClassifier(**TINY, max_epochs=1)
+    key = ckpt.fit_key(net, X, y)
+    net._parent_callback_ctx = object()
+    assert "_parent_callback_ctx" in net.get_params(deep=False)
+    assert ckpt.fit_key(net, X, y) == key

@@ -292,3 +292,157 @@ def test_checkpoint_key_ignores_what_a_pipeline_sets_during_fit():
     net._parent_callback_ctx = object()
     assert "_parent_callback_ctx" in net.get_params(deep=False)
     assert ckpt.fit_key(net, X, y) == key
+
+
+# ---------------------------------------------------------------- the demo, twice
+from skasc.datasets import DatasetError, make_litis_like  # noqa: E402
+from skasc.datasets import scenes  # noqa: E402
+
+CORPUS = dict(n_recordings_per_class=3, n_classes=2, n_splits=2, test_size=0.5,
+              duration=0.5, sr=8000, random_state=3)
+
+
+def _snapshot(root):
+    """{relative path: (bytes, mtime_ns, inode)} of every file below root."""
+    out = {}
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            out[str(path.relative_to(root))] = (path.read_bytes(), st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def _leftovers(parent):
+    return [p.name for p in Path(parent).iterdir() if p.name.endswith(".tmp")]
+
+
+class Stop(Exception):
+    pass
+
+
+def test_demo_runs_twice_reusing_its_corpus(tmp_path, monkeypatch):
+    import skasc.evaluation
+    from skasc.demo import run_demo
+
+    def stop_before_training(*args, **kwargs):
+        raise Stop  # the corpus is ready; training is not what this test is about
+
+    monkeypatch.setattr(skasc.evaluation, "evaluate", stop_before_training)
+    settings = dict(out_dir=str(tmp_path / "demo"), n_classes=2, n_per_class=4, n_splits=1,
+                    max_epochs=1, baseline=False)
+    with pytest.raises(Stop):
+        run_demo(**settings)
+    corpus = tmp_path / "demo" / "corpus"
+    first = _snapshot(corpus)
+    assert "data_rouen/bus4.wav" in first and scenes.MANIFEST in first
+    with pytest.raises(Stop):  # today: DatasetError "already holds files"
+        run_demo(**settings)
+    assert _snapshot(corpus) == first  # reused: not rewritten, mtimes kept for the cache
+    with pytest.raises(Stop):  # other settings: regenerated in place
+        run_demo(**dict(settings, n_per_class=5))
+    assert "data_rouen/bus5.wav" in _snapshot(corpus)
+
+
+def test_reuse_returns_the_corpus_untouched_when_settings_match(tmp_path):
+    root = tmp_path / "corpus"
+    assert make_litis_like(root, **CORPUS, reuse=True) == str(root)
+    first = _snapshot(root)
+    assert scenes._litis_like(root, **CORPUS, overwrite=False, reuse=True) == (str(root), True)
+    assert _snapshot(root) == first
+    assert _leftovers(tmp_path) == []
+
+
+def test_reuse_regenerates_for_other_settings_and_drops_stale_files(tmp_path):
+    root = tmp_path / "corpus"
+    make_litis_like(root, **CORPUS, reuse=True)
+    fewer = dict(CORPUS, n_recordings_per_class=2)
+    assert scenes._litis_like(root, **fewer, overwrite=False, reuse=True)[1] is False
+    files = _snapshot(root)
+    assert "data_rouen/bus2.wav" in files and "data_rouen/bus3.wav" not in files
+    reference = make_litis_like(tmp_path / "reference", **fewer)
+    assert {k: v[0] for k, v in files.items()} == \
+        {k: v[0] for k, v in _snapshot(reference).items()}
+    other_seed = dict(CORPUS, random_state=4)
+    make_litis_like(root, **other_seed, reuse=True)
+    assert _snapshot(root)["data_rouen/bus1.wav"][0] != files["data_rouen/bus1.wav"][0]
+    assert _leftovers(tmp_path) == []
+
+
+def test_reuse_regenerates_a_damaged_corpus(tmp_path):
+    root = tmp_path / "corpus"
+    make_litis_like(root, **CORPUS, reuse=True)
+    good = _snapshot(root)["data_rouen/metro-station2.wav"][0]
+    damaged = bytearray(good)
+    damaged[-1] ^= 0xFF  # same size, other bytes
+    (root / "data_rouen" / "metro-station2.wav").write_bytes(bytes(damaged))
+    assert scenes._litis_like(root, **CORPUS, overwrite=False, reuse=True)[1] is False
+    assert (root / "data_rouen" / "metro-station2.wav").read_bytes() == good
+    (root / "data_rouen" / "bus1.wav").unlink()
+    make_litis_like(root, **CORPUS, reuse=True)
+    assert (root / "data_rouen" / "bus1.wav").is_file()
+
+
+def test_reuse_adopts_an_identical_corpus_written_without_a_manifest(tmp_path):
+    root = tmp_path / "corpus"
+    make_litis_like(root, **CORPUS)  # reuse=False also records the manifest
+    (root / scenes.MANIFEST).unlink()  # as a corpus written before manifests existed
+    before = _snapshot(root)
+    assert scenes._litis_like(root, **CORPUS, overwrite=False, reuse=True) == (str(root), True)
+    after = _snapshot(root)
+    assert scenes.MANIFEST in after
+    del after[scenes.MANIFEST]
+    assert after == before  # the same files, not rewritten
+    assert _leftovers(tmp_path) == []
+
+
+def test_reuse_refuses_a_folder_with_other_files_and_removes_nothing(tmp_path):
+    root = tmp_path / "corpus"
+    (root / "data_rouen").mkdir(parents=True)
+    (root / "data_rouen" / "my-recording1.wav").write_bytes(b"precious")
+    (root / "notes.txt").write_text("mine")
+    before = _snapshot(root)
+    with pytest.raises(DatasetError, match=r"The folder '.*corpus' holds files that "
+                                           r"make_litis_like did not write \(e\.g\. "
+                                           r"'data_rouen/my-recording1\.wav'\); remove them"):
+        make_litis_like(root, **CORPUS, reuse=True)
+    assert _snapshot(root) == before
+    assert _leftovers(tmp_path) == []
+    # a file the manifest does not list, added to a generated corpus, is protected too
+    other = tmp_path / "generated"
+    make_litis_like(other, **CORPUS, reuse=True)
+    (other / "data_rouen" / "extra1.wav").write_bytes(b"added by hand")
+    with pytest.raises(DatasetError, match="extra1.wav"):
+        make_litis_like(other, **dict(CORPUS, random_state=9), reuse=True)
+    assert (other / "data_rouen" / "extra1.wav").read_bytes() == b"added by hand"
+
+
+def test_interrupted_generation_leaves_the_previous_corpus(tmp_path, monkeypatch):
+    root = tmp_path / "corpus"
+    make_litis_like(root, **CORPUS, reuse=True)
+    before = _snapshot(root)
+    real = scenes.write_litis_layout
+
+    def interrupted(folder, *args, **kwargs):
+        real(folder, *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C after the audio, before the manifest
+
+    monkeypatch.setattr(scenes, "write_litis_layout", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make_litis_like(root, **dict(CORPUS, random_state=8), reuse=True)
+    assert _snapshot(root) == before
+    assert _leftovers(tmp_path) == []
+    # a temporary folder left by a killed process is cleaned up by the next call
+    monkeypatch.setattr(scenes, "write_litis_layout", real)
+    (tmp_path / ".corpus.killed.tmp").mkdir()
+    make_litis_like(root, **CORPUS, reuse=True)
+    assert _leftovers(tmp_path) == []
+
+
+def test_reuse_needs_an_int_seed_and_a_bool(tmp_path):
+    root = tmp_path / "corpus"
+    unseeded = dict(CORPUS, random_state=None)
+    make_litis_like(root, **unseeded, reuse=True)
+    assert scenes._litis_like(root, **unseeded, overwrite=False, reuse=True)[1] is False
+    with pytest.raises(ValueError, match=r"The 'reuse' parameter of make_litis_like must be "
+                                         r"one of \{False, True\}\. Got 1 instead\."):
+        make_litis_like(root, **CORPUS, reuse=1)

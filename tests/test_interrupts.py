@@ -446,3 +446,14 @@ def test_reuse_needs_an_int_seed_and_a_bool(tmp_path):
     with pytest.raises(ValueError, match=r"The 'reuse' parameter of make_litis_like must be "
                                          r"one of \{False, True\}\. Got 1 instead\."):
         make_litis_like(root, **CORPUS, reuse=1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fit_leaves_the_cuda_rng_as_it_was():
+    X, y = make_data(n=20)
+    torch.cuda.manual_seed_all(77)
+    before = [torch.cuda.get_rng_state(i) for i in range(torch.cuda.device_count())]
+    cpu_before = torch.get_rng_state()
+    AttCRNNClassifier(**dict(TINY, device="cuda"), max_epochs=2).fit(X, y)
+    assert all(torch.equal(torch.cuda.get_rng_state(i), state) for i, state in enumerate(before))
+    assert torch.equal(torch.get_rng_state(), cpu_before)

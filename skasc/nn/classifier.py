@@ -96,6 +96,27 @@ class TrainingDivergedError(ValueError):
     """The training loss became NaN or infinite (usually: the learning rate is too high)."""
 
 
+def _cuda_index(device) -> int | None:
+    """The CUDA device index the net runs on, or None for another device."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):  # reported by the parameter check
+        return None
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def _seed_global_rng(seed: int, device) -> None:
+    """Seed the global generators the net draws from: the CPU one and, for a CUDA net,
+    its device's (``torch.manual_seed`` would also reseed, and initialize, every GPU)."""
+    torch.default_generator.manual_seed(seed)
+    index = _cuda_index(device)
+    if index is not None:
+        with torch.cuda.device(index):
+            torch.cuda.manual_seed(seed)
+
+
 def _keeps_global_rng(method: Callable) -> Callable:
     """Run ``method`` with torch's global RNG state restored afterwards when the net
     has an int ``random_state`` (it reseeds the global RNG for weights and dropout)."""
@@ -104,14 +125,8 @@ def _keeps_global_rng(method: Callable) -> Callable:
     def wrapper(self, *args, **kwargs):
         if self.random_state is None:  # unseeded: draws from the caller's stream, as torch does
             return method(self, *args, **kwargs)
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):  # reported by the parameter check
-            device = torch.device("cpu")
-        cuda = []
-        if device.type == "cuda" and torch.cuda.is_available():
-            cuda = [device.index if device.index is not None else torch.cuda.current_device()]
-        with torch.random.fork_rng(devices=cuda):
+        index = _cuda_index(self.device)
+        with torch.random.fork_rng(devices=[] if index is None else [index]):
             return method(self, *args, **kwargs)
 
     return wrapper
@@ -238,7 +253,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         """Validate parameters, seed torch from ``random_state`` and build the net."""
         self._validate_own_params()
         if self.random_state is not None:
-            torch.manual_seed(self.random_state)
+            _seed_global_rng(self.random_state, self.device)
         super().initialize()
         self.device_ = self.device
         return self
@@ -448,7 +463,8 @@ class _SegmentNetClassifier(NeuralNetClassifier):
                                **kwargs)
         if self.random_state is not None:
             seed = np.random.SeedSequence([self.random_state, len(self.history), 1])
-            torch.manual_seed(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
+            _seed_global_rng(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)),
+                             self.device)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch loop, reading the batch losses back from the device once,

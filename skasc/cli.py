@@ -1,14 +1,34 @@
 """The ``skasc`` command: ``demo``, ``fit``, ``predict`` and ``evaluate``.
 
 Heavy modules (torch, skorch, librosa) are imported inside the sub-commands, so
-``skasc --help`` answers at once. Bad arguments and missing files end with exit
-code 2 and a one-line message, never a traceback.
+``skasc --help`` answers at once.
+
+Exit codes and errors:
+
+* **0**: done.
+* **2**, with one line on standard error and no traceback: a user error, i.e.
+  bad arguments; an output path whose folder does not exist (checked before any
+  work); a file error (``OSError``: missing, unreadable or unwritable files, a
+  full disk); or one of skasc's documented errors: an exception class defined
+  by skasc (``AudioFileError``, ``DatasetError``, ``CheckpointError``,
+  ``UntrustedTypeError``, ``TrainingDivergedError``, ...) or a ``ValueError`` /
+  ``TypeError`` raised by skasc's own checks, whose messages name the
+  argument, file or recording at fault.
+* **130**, with one line: interrupted (Ctrl-C).  ``skasc fit`` then leaves the
+  model file as it was; with ``--checkpoint-dir`` the same command resumes
+  after the last completed epoch.
+* Anything else (an exception raised by Python itself, numpy, torch, ... while
+  skasc runs) is a bug: it shows its traceback.
+
+A closed standard output (``skasc fit ... | head -1``) is not an error: later
+output is dropped and the command still saves its results.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dis
 import os
 import re
 import sys
@@ -20,6 +40,25 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
+
+
+def check_output_path(path: str, option: str) -> None:
+    """Fail before any work when the file ``path`` (given as ``option``) cannot be
+    written: its folder must exist and be writable, and ``path`` must not be a folder.
+
+    >>> check_output_path("/no/such/folder/model.skasc", "--model")
+    Traceback (most recent call last):
+    ...
+    skasc.cli.CLIError: cannot write --model /no/such/folder/model.skasc: the folder /no/such/folder does not exist
+    """
+    folder = os.path.dirname(path) or os.curdir
+    if os.path.isdir(path):
+        raise CLIError(f"cannot write {option} {path}: it is a folder; give a file name")
+    if not os.path.isdir(folder):
+        reason = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise CLIError(f"cannot write {option} {path}: the folder {folder} {reason}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write {option} {path}: the folder {folder} is not writable")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -96,14 +135,19 @@ def _build(args: argparse.Namespace):
     from .pipelines import make_att_crnn_pipeline, make_cnn_baseline_pipeline
 
     factory = make_att_crnn_pipeline if args.network == "att_crnn" else make_cnn_baseline_pipeline
+    net_params = {} if args.checkpoint_dir is None else {"checkpoint_dir": args.checkpoint_dir}
     return factory(args.features, classifier=args.classifier, svm_C=args.C,
                    max_epochs=args.epochs, lr=args.lr, random_state=args.seed,
-                   n_jobs=args.jobs, verbose=1)
+                   n_jobs=args.jobs, verbose=1, net_params=net_params)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from .persistence import save
 
+    check_output_path(args.model, "--model")
+    if args.checkpoint_dir is not None and os.path.exists(args.checkpoint_dir) \
+            and not os.path.isdir(args.checkpoint_dir):
+        raise CLIError(f"--checkpoint-dir {args.checkpoint_dir}: not a folder")
     paths, labels = labelled_recordings(args.data, args.labels, args.skip_bad)
     if len(set(labels)) < 2:
         raise CLIError(f"need at least two classes to fit; found {sorted(set(labels))}")
@@ -123,6 +167,8 @@ def _load_model(path: str):
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_path(args.out, "--out")
     pipe = _load_model(args.model)
     paths = [p for item in args.audio for p in collect_audio(item)]
     paths, _ = checked(paths, None, args.skip_bad)
@@ -144,6 +190,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score
 
+    if args.figure:
+        check_output_path(args.figure, "--figure")
     pipe = _load_model(args.model)
     paths, labels = labelled_recordings(args.data, args.labels, args.skip_bad)
     unseen = sorted(set(labels) - {str(c) for c in pipe.classes_})
@@ -171,6 +219,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out}: not a folder")
+
     run_demo(out_dir=args.out, n_classes=args.classes, n_per_class=args.per_class,
              n_splits=args.splits, max_epochs=args.epochs, lr=args.lr, seed=args.seed,
              fusion=args.fusion, baseline=not args.no_baseline, n_jobs=args.jobs)
@@ -185,6 +236,27 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (or -1 for all CPUs), "
+                                         f"got {text!r}")
     return value
 
 
@@ -208,8 +280,9 @@ def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float)
                    help=f"training epochs (default {epochs}; the paper uses 500)")
     p.add_argument("--lr", type=_positive_float, default=lr,
                    help=f"Adam learning rate (default {lr:g}; the paper uses 1e-4 over 500 epochs)")
-    p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
-    p.add_argument("--jobs", type=int, default=None, help="recordings featurised in parallel")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random_state (default 0)")
+    p.add_argument("--jobs", type=_jobs, default=None,
+                   help="recordings featurised in parallel (-1: all CPUs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
     fit.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
     _add_training_options(fit, epochs=500, lr=1e-4)
+    fit.add_argument("--checkpoint-dir", metavar="DIR",
+                     help="save the training state after every epoch in DIR; rerunning the "
+                          "same command after an interruption resumes from it")
     fit.add_argument("--skip-bad", action="store_true",
                     help="skip unreadable audio files (listed in one warning) instead of stopping")
     fit.set_defaults(func=cmd_fit)
@@ -267,20 +343,132 @@ def _version() -> str:
     return f"skasc {__version__}"
 
 
+def _defined_by_skasc(cls: type) -> bool:
+    return cls.__module__ == "skasc" or cls.__module__.startswith("skasc.")
+
+
+def _raised_by_skasc_check(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a ``raise`` statement in skasc's code (a documented
+    check), rather than from Python itself or another library (a bug)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_globals.get("__name__", "")
+    if name != "skasc" and not name.startswith("skasc."):
+        return False
+    try:
+        return any(ins.offset == tb.tb_lasti and ins.opname == "RAISE_VARARGS"
+                   for ins in dis.get_instructions(tb.tb_frame.f_code))
+    except Exception:  # pragma: no cover - unknown bytecode: treat as a bug
+        return False
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Whether the CLI reports ``exc`` as one line (exit 2) rather than a traceback.
+
+    User errors: :class:`CLIError`, file errors (``OSError``), exception classes
+    that skasc defines (``AudioFileError``, ``DatasetError``, ...), and
+    ``ValueError`` / ``TypeError`` raised by a ``raise`` statement in skasc's
+    own code (its documented parameter and data checks). A ``ValueError`` or
+    ``TypeError`` raised by Python, numpy, torch, ... is a bug.
+
+    >>> is_user_error(CLIError("no such file"))
+    True
+    >>> try:
+    ...     len(None)
+    ... except TypeError as exc:
+    ...     is_user_error(exc)
+    False
+    """
+    if isinstance(exc, (CLIError, OSError)):
+        return True
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
+        return False
+    if any(_defined_by_skasc(cls) for cls in type(exc).__mro__[:-1]
+           if issubclass(cls, Exception) and cls is not Exception):
+        return True
+    return isinstance(exc, (ValueError, TypeError)) and _raised_by_skasc_check(exc)
+
+
+class _PipeSafeStdout:
+    """Standard output for one command: once the reader has gone (``| head -1``),
+    further output is dropped instead of raising ``BrokenPipeError``, so that a
+    long fit still saves its model."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.broken = True
+        try:  # the interpreter's last flush of sys.stdout then goes nowhere, quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _interrupted_message(args: argparse.Namespace) -> str:
+    message = f"skasc {args.command}: interrupted"
+    if args.command == "fit":
+        state = "left as it was" if os.path.exists(args.model) else "not written"
+        message += f"; the model file {args.model} was {state}"
+        if args.checkpoint_dir is not None:
+            message += (f"; rerun the same command to resume from the last epoch saved in "
+                        f"{args.checkpoint_dir}")
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``skasc`` command with ``argv`` (default: ``sys.argv[1:]``); return the
+    exit code (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    stdout = sys.stdout
+    if stdout is not None:
+        sys.stdout = _PipeSafeStdout(stdout)
     try:
         code = args.func(args)
-    except CLIError as exc:
-        print(f"skasc {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError, OSError) as exc:
-        # skasc's own errors are ValueError/TypeError with a message naming the input.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(_interrupted_message(args), file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise  # a bug: show the traceback
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        if not isinstance(exc, CLIError) and isinstance(exc, OSError) and exc.filename:
+            first = f"{exc.strerror or first}: {exc.filename}"
         print(f"skasc {args.command}: error: {first}", file=sys.stderr)
         return 2
+    finally:
+        if stdout is not None:
+            sys.stdout = stdout
     if args.command != "demo":
         print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return code

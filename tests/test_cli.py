@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,3 +103,221 @@ def test_skip_bad_lists_what_was_skipped(tmp_path, rng):
         paths, labels = cli.labelled_recordings(str(data), None, skip_bad=True)
     assert len(paths) == 8 and len(labels) == 8
     assert not any("broken" in p for p in paths)
+
+
+# ----------------------------------------------------------------------------- interrupts,
+# output paths, broken pipes and which errors are the user's
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _popen_cli(*args, **kwargs):
+    """``python -m skasc`` on this checkout, unbuffered so that lines arrive as printed."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "skasc", *args], env=env, text=True,
+                            **kwargs)
+
+
+def test_sigint_during_fit_exits_130_and_keeps_the_old_model(tmp_path, rng):
+    data = tmp_path / "data"
+    _write_corpus(data, rng)
+    model = tmp_path / "model.skasc"
+    model.write_bytes(b"the model of an earlier fit")
+    proc = _popen_cli("fit", str(data), "--model", str(model), "--epochs", "1000",
+                      "--network", "cnn_baseline", stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    try:
+        seen = []
+        while not (seen and seen[-1].split()[:1] == ["1"]):  # epoch 1's row of the table
+            line = proc.stdout.readline()
+            assert line, f"fit ended before its first epoch: {proc.stderr.read()}"
+            seen.append(line)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C, during epoch 2
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == [
+        f"skasc fit: interrupted; the model file {model} was left as it was"], stderr
+    assert model.read_bytes() == b"the model of an earlier fit"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _interrupt_in_epoch(monkeypatch, epoch):
+    from skasc.nn.classifier import _SegmentNetClassifier
+
+    real = _SegmentNetClassifier.run_single_epoch
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if training and len(self.history) == epoch:
+            raise KeyboardInterrupt
+        return real(self, iterator, training, prefix, step_fn, **fit_params)
+
+    monkeypatch.setattr(_SegmentNetClassifier, "run_single_epoch", run_single_epoch)
+
+
+def test_interrupted_fit_with_checkpoint_dir_resumes_on_rerun(tmp_path, rng, monkeypatch,
+                                                             capsys):
+    data = tmp_path / "data"
+    _write_corpus(data, rng)
+    model, checkpoints = tmp_path / "model.skasc", tmp_path / "ckpt"
+    args = ["fit", str(data), "--model", str(model), "--epochs", "3", "--network",
+            "cnn_baseline", "--checkpoint-dir", str(checkpoints)]
+    with monkeypatch.context() as patch:
+        _interrupt_in_epoch(patch, 3)
+        assert cli.main(args) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"skasc fit: interrupted; the model file {model} was not written; rerun the same "
+        f"command to resume from the last epoch saved in {checkpoints}"]
+    assert not model.exists()
+    import torch
+    (saved,) = checkpoints.glob("*/checkpoint.pt")
+    assert torch.load(saved, weights_only=True)["epoch"] == 2
+    assert cli.main(args) == 0
+    table = [line.split() for line in capsys.readouterr().out.splitlines()]
+    epochs = [row[0] for row in table if row and row[0].isdigit()]
+    assert epochs == ["3"]  # epochs 1 and 2 came from the checkpoint
+    assert model.is_file()
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "evaluate"])
+def test_missing_output_folder_fails_first_naming_the_given_path(tmp_path, rng, capsys,
+                                                                 command):
+    data = tmp_path / "data"
+    _write_corpus(data, rng)
+    target = os.path.join(str(tmp_path), "no-such-folder", "out.file")
+    model = tmp_path / "model.skasc"
+    model.write_bytes(b"never read: the output path is checked first")
+    argv = {"fit": ["fit", str(data), "--model", target, "--epochs", "1"],
+            "predict": ["predict", str(model), str(data), "--out", target],
+            "evaluate": ["evaluate", str(model), str(data), "--figure", target]}[command]
+    option = {"fit": "--model", "predict": "--out", "evaluate": "--figure"}[command]
+    started = time.perf_counter()
+    assert cli.main(argv) == 2
+    assert time.perf_counter() - started < 1.0
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"skasc {command}: error: cannot write {option} {target}: the folder "
+        f"{os.path.dirname(target)} does not exist"]
+    assert captured.out == ""  # no work started
+
+
+def test_output_path_that_is_a_folder_or_in_a_read_only_folder(tmp_path):
+    with pytest.raises(cli.CLIError, match=r"cannot write --model .*: it is a folder"):
+        cli.check_output_path(str(tmp_path), "--model")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(cli.CLIError, match=r"the folder .*file is not a folder"):
+        cli.check_output_path(str(tmp_path / "file" / "m.skasc"), "--model")
+    cli.check_output_path("model.skasc", "--model")  # the current folder
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(cli.CLIError, match=r"locked is not writable"):
+            cli.check_output_path(str(locked / "m.skasc"), "--model")
+
+
+def test_closed_stdout_pipe_does_not_lose_the_model(tmp_path, rng):
+    data = tmp_path / "data"
+    _write_corpus(data, rng)
+    model = tmp_path / "model.skasc"
+    # skasc fit ... | head -1
+    proc = _popen_cli("fit", str(data), "--model", str(model), "--epochs", "1",
+                      "--network", "cnn_baseline", stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # the reader has gone: every later write hits a broken pipe
+        stderr = proc.stderr.read()
+        proc.wait(timeout=300)
+    finally:
+        proc.kill()
+    assert first.startswith("Fitting on 8 recordings")
+    assert proc.returncode == 0, stderr
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr, stderr
+    assert model.read_bytes()[:2] == b"PK"  # the saved zip archive
+
+
+def _skasc_code(source: str):
+    """Functions compiled as part of the skasc package (their frames are skasc's)."""
+    namespace = {"__name__": "skasc._cli_test_code"}
+    exec(compile(source, "skasc/_cli_test_code.py", "exec"), namespace)
+    return namespace
+
+
+SKASC_CODE = _skasc_code('''
+import numpy as np
+
+def internal_bug(args):
+    return len(None)  # a TypeError raised by Python inside skasc: a bug
+
+def numpy_bug(args):
+    return np.zeros(4).reshape(3)  # a ValueError raised by numpy: a bug
+
+def documented_check(args):
+    raise ValueError("The 'n_mels' parameter of LogMelExtractor must be an int in the "
+                     "range [1, inf). Got 0 instead.\\nmore detail")
+
+def wrapped_check(args):
+    try:
+        int("x")
+    except ValueError as exc:
+        raise TypeError("Recording 3 must be a path or an array; got 'x'.") from exc
+''')
+
+
+@pytest.mark.parametrize("name, error", [("internal_bug", TypeError),
+                                         ("numpy_bug", ValueError)])
+def test_a_bug_shows_its_traceback(monkeypatch, tmp_path, name, error):
+    monkeypatch.setattr(cli, "cmd_predict", SKASC_CODE[name])
+    with pytest.raises(error):  # propagates: the interpreter prints the traceback
+        cli.main(["predict", str(tmp_path / "m.skasc"), str(tmp_path)])
+
+
+def test_a_bug_exits_1_with_a_traceback_in_a_real_process(tmp_path):
+    code = ("import sys, skasc.cli as c\n"
+            "ns = {'__name__': 'skasc._bug'}\n"
+            "exec(compile('def f(args):\\n    return len(None)\\n', 'skasc/_bug.py', 'exec'), ns)\n"
+            "c.cmd_predict = ns['f']\n"
+            "sys.exit(c.main(['predict', 'm.skasc', '.']))\n")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=str(tmp_path), timeout=120)
+    assert out.returncode == 1
+    assert "Traceback" in out.stderr and "TypeError: object of type 'NoneType' has no len()" \
+        in out.stderr
+
+
+@pytest.mark.parametrize("name, message", [
+    ("documented_check", "The 'n_mels' parameter of LogMelExtractor must be an int in the "
+                         "range [1, inf). Got 0 instead."),
+    ("wrapped_check", "Recording 3 must be a path or an array; got 'x'.")])
+def test_skasc_checks_are_one_line_user_errors(monkeypatch, tmp_path, capsys, name, message):
+    monkeypatch.setattr(cli, "cmd_predict", SKASC_CODE[name])
+    assert cli.main(["predict", str(tmp_path / "m.skasc"), str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"skasc predict: error: {message}"]
+
+
+def test_documented_error_classes_and_file_errors_are_user_errors(tmp_path, capsys):
+    from skasc.audio import AudioFileError
+    from skasc.datasets import DatasetError
+
+    assert cli.is_user_error(AudioFileError("Audio file 'a.wav' does not exist."))
+    assert cli.is_user_error(DatasetError("bad corpus"))
+    assert cli.is_user_error(PermissionError(13, "Permission denied", "out.csv"))
+    assert not cli.is_user_error(ValueError("raised outside skasc"))
+    assert not cli.is_user_error(KeyboardInterrupt())
+    garbage = tmp_path / "model.skasc"
+    garbage.write_bytes(b"not a zip archive")
+    assert cli.main(["predict", str(garbage), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(garbage) in err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--jobs", "0", "expected a positive integer (or -1 for all CPUs), got '0'"),
+    ("--seed", "-1", "expected an integer >= 0, got '-1'")])
+def test_jobs_and_seed_are_checked_by_the_parser(tmp_path, option, value, message):
+    out = run_cli("fit", str(tmp_path), "--model", str(tmp_path / "m.skasc"), option, value)
+    assert out.returncode == 2 and message in out.stderr
+    assert out.stderr.strip().count("\n") == 0

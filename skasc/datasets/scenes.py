@@ -24,15 +24,23 @@ pair.
 
 from __future__ import annotations
 
+import filecmp
+import glob
+import hashlib
+import json
+import numbers
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.fft
 
+from .._atomic import atomic_write
 from .._validation import check_int, check_real
-from .litis import write_litis_layout
+from .litis import DatasetError, write_litis_layout
 
 __all__ = ["SCENE_CLASSES", "make_scenes", "make_litis_like"]
 
@@ -256,17 +264,27 @@ def make_scenes(*, n_recordings_per_class: int = 10, n_classes: int = 5,
     return waves, labels, class_names
 
 
+MANIFEST = "skasc-corpus.json"
+"""The file in which :func:`make_litis_like` records its settings and what it wrote."""
+
+# Bump when the synthesis changes, so that reuse=True regenerates older corpora.
+_GENERATOR_VERSION = 1
+_MANIFEST_FORMAT = "skasc-litis-like"
+
+
 def make_litis_like(root: str | os.PathLike, *, n_recordings_per_class: int = 10,
                     n_classes: int = 5, n_splits: int = 3, test_size: float = 0.25,
                     duration: float = 30.0, sr: int = 22050, random_state: Any = 0,
-                    overwrite: bool = False) -> str:
+                    overwrite: bool = False, reuse: bool = False) -> str:
     """Write a synthetic corpus in the LITIS Rouen folder layout.
 
     Generates scenes with :func:`make_scenes`, draws ``n_splits`` stratified
     random train/test splits (``StratifiedShuffleSplit``) and writes everything
     with :func:`~skasc.datasets.write_litis_layout`, so that
     :func:`~skasc.datasets.load_litis_rouen` and
-    :class:`~skasc.datasets.LitisSplits` read it like the real corpus.
+    :class:`~skasc.datasets.LitisSplits` read it like the real corpus.  Beside
+    it, ``skasc-corpus.json`` records the settings and the size and SHA-256 of
+    every file written.
 
     Parameters
     ----------
@@ -281,12 +299,30 @@ def make_litis_like(root: str | os.PathLike, *, n_recordings_per_class: int = 10
     random_state : int or None, default=0
         Seed for the scenes and the splits.
     overwrite : bool, default=False
-        Passed to ``write_litis_layout``.
+        Passed to ``write_litis_layout`` (ignored with ``reuse=True``).
+    reuse : bool, default=False
+        Make the call safe to repeat.  When ``root`` already holds the corpus
+        these settings write (its ``skasc-corpus.json`` records the same
+        settings and an int ``random_state``, and every file it lists has the
+        recorded size and hash), nothing is written: the files keep their
+        modification times, so a feature cache keyed on them stays valid.
+        Otherwise the corpus is generated in a temporary folder beside ``root``
+        and then takes its place, replacing a corpus this function wrote before
+        (with other settings, or damaged); an interrupted call leaves ``root``
+        as it was.  A ``root`` holding files that no manifest lists is kept if
+        they are byte for byte what these settings write (a corpus written
+        before manifests existed), and is otherwise refused.
 
     Returns
     -------
     str
         The absolute path of ``root``.
+
+    Raises
+    ------
+    DatasetError
+        With ``reuse=True``: ``root`` holds other files than a corpus written
+        by this function (nothing is removed).
 
     Examples
     --------
@@ -296,18 +332,155 @@ def make_litis_like(root: str | os.PathLike, *, n_recordings_per_class: int = 10
     >>> from skasc.datasets import LitisSplits
     >>> LitisSplits(root).get_n_splits()
     2
+    >>> make_litis_like(root, n_recordings_per_class=4, n_classes=2, n_splits=2,
+    ...                 duration=1.0, sr=8000, reuse=True) == root  # nothing rewritten
+    True
     """
+    return _litis_like(root, n_recordings_per_class=n_recordings_per_class,
+                       n_classes=n_classes, n_splits=n_splits, test_size=test_size,
+                       duration=duration, sr=sr, random_state=random_state,
+                       overwrite=overwrite, reuse=reuse)[0]
+
+
+def _litis_like(root, *, reuse: bool, overwrite: bool, random_state: Any,
+                **settings) -> tuple[str, bool]:
+    """:func:`make_litis_like`; also returns whether an existing corpus was reused."""
+    name = "make_litis_like"
+    settings = {
+        "generator": _GENERATOR_VERSION,
+        "n_recordings_per_class": check_int(settings["n_recordings_per_class"],
+                                            "n_recordings_per_class", name, low=1),
+        "n_classes": check_int(settings["n_classes"], "n_classes", name, low=1,
+                               high=len(SCENE_CLASSES)),
+        "n_splits": check_int(settings["n_splits"], "n_splits", name, low=1),
+        "test_size": check_real(settings["test_size"], "test_size", name, low=0.0, high=1.0,
+                                low_inclusive=False, high_inclusive=False),
+        "duration": check_real(settings["duration"], "duration", name, low=0.1),
+        "sr": check_int(settings["sr"], "sr", name, low=8000),
+        # only an int seed names the corpus; None or a Generator never matches
+        "random_state": (int(random_state) if isinstance(random_state, numbers.Integral)
+                         and not isinstance(random_state, (bool, np.bool_)) else None),
+    }
+    if not isinstance(reuse, (bool, np.bool_)):
+        raise ValueError(f"The 'reuse' parameter of {name} must be one of {{False, True}}. "
+                         f"Got {reuse!r} instead.")
+    root = os.path.abspath(os.fspath(root))
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise DatasetError(f"Cannot write a corpus to {root!r}: it is a file, not a folder.")
+    if not reuse:
+        _write_corpus(root, settings, random_state, overwrite=overwrite)
+        return root, False
+    parent, base = os.path.split(root)
+    for stale in glob.glob(os.path.join(glob.escape(parent), glob.escape(f".{base}.") + "*.tmp")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed call
+    if settings["random_state"] is not None and _holds_corpus(root, settings):
+        return root, True
+    os.makedirs(parent, exist_ok=True)
+    fresh = tempfile.mkdtemp(dir=parent, prefix=f".{base}.", suffix=".tmp")
+    try:
+        _write_corpus(fresh, settings, random_state, overwrite=False)
+        if os.path.isdir(root) and os.listdir(root):
+            if _same_files(root, fresh):  # already these bytes: keep them, add the manifest
+                shutil.copyfile(os.path.join(fresh, MANIFEST), os.path.join(root, MANIFEST))
+                return root, True
+            foreign = _foreign_files(root)
+            if foreign:
+                raise DatasetError(
+                    f"The folder {root!r} holds files that make_litis_like did not write "
+                    f"(e.g. {foreign[0]!r}); remove them or choose another root.")
+            old = fresh[:-len(".tmp")] + ".old.tmp"
+            os.replace(root, old)  # (killed between the two renames: root is missing,
+            os.replace(fresh, root)  # and the next call generates it again)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if os.path.isdir(root):
+                os.rmdir(root)
+            os.replace(fresh, root)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)  # gone already unless something failed
+    return root, False
+
+
+def _write_corpus(root: str, settings: dict, random_state: Any, *, overwrite: bool) -> None:
+    """Generate, write the LITIS layout into ``root``, and record it in the manifest."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
-    n_splits = check_int(n_splits, "n_splits", "make_litis_like", low=1)
-    test_size = check_real(test_size, "test_size", "make_litis_like", low=0.0, high=1.0,
-                           low_inclusive=False, high_inclusive=False)
     rng = _rng(random_state)
     seed_scenes, seed_splits = (int(s) for s in rng.integers(0, 2 ** 31, size=2))
-    waves, labels, _ = make_scenes(n_recordings_per_class=n_recordings_per_class,
-                                   n_classes=n_classes, duration=duration, sr=sr,
+    waves, labels, _ = make_scenes(n_recordings_per_class=settings["n_recordings_per_class"],
+                                   n_classes=settings["n_classes"],
+                                   duration=settings["duration"], sr=settings["sr"],
                                    random_state=seed_scenes)
-    sss = StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size,
+    sss = StratifiedShuffleSplit(n_splits=settings["n_splits"], test_size=settings["test_size"],
                                  random_state=seed_splits)
     splits = list(sss.split(np.zeros((labels.size, 1)), labels))
-    return write_litis_layout(root, waves, labels, sr=sr, splits=splits, overwrite=overwrite)
+    write_litis_layout(root, waves, labels, sr=settings["sr"], splits=splits,
+                       overwrite=overwrite)
+    files = {}
+    for path in _corpus_files(root):
+        if path != MANIFEST:
+            files[path] = _file_record(os.path.join(root, path))
+    manifest = {"format": _MANIFEST_FORMAT, "settings": settings, "files": files}
+    with atomic_write(os.path.join(root, MANIFEST)) as handle:
+        handle.write(json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def _corpus_files(root: str) -> list[str]:
+    """Every file below ``root``, as sorted '/'-separated relative paths."""
+    found = []
+    for folder, _, names in os.walk(root):
+        for fname in names:
+            rel = os.path.relpath(os.path.join(folder, fname), root)
+            found.append(rel.replace(os.sep, "/"))
+    return sorted(found)
+
+
+def _file_record(path: str) -> dict:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": os.path.getsize(path), "sha256": digest.hexdigest()}
+
+
+def _read_manifest(root: str) -> dict | None:
+    try:
+        with open(os.path.join(root, MANIFEST), encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(manifest, dict) or manifest.get("format") != _MANIFEST_FORMAT
+            or not isinstance(manifest.get("files"), dict)):
+        return None
+    return manifest
+
+
+def _holds_corpus(root: str, settings: dict) -> bool:
+    """Whether ``root`` holds, unchanged, the corpus written with ``settings``."""
+    manifest = _read_manifest(root)
+    if manifest is None or manifest.get("settings") != settings or not manifest["files"]:
+        return False
+    for rel, record in manifest["files"].items():
+        path = os.path.join(root, *rel.split("/"))
+        try:
+            if os.path.getsize(path) != record["size"] or _file_record(path) != record:
+                return False
+        except (OSError, KeyError, TypeError):
+            return False
+    return True
+
+
+def _same_files(root: str, fresh: str) -> bool:
+    """Whether ``root`` holds exactly the files of ``fresh`` (its manifest aside)."""
+    ours = [p for p in _corpus_files(fresh) if p != MANIFEST]
+    theirs = [p for p in _corpus_files(root) if p != MANIFEST]
+    return ours == theirs and all(
+        filecmp.cmp(os.path.join(root, p), os.path.join(fresh, p), shallow=False)
+        for p in ours)
+
+
+def _foreign_files(root: str) -> list[str]:
+    """Files below ``root`` that no manifest of make_litis_like lists."""
+    manifest = _read_manifest(root)
+    listed = set() if manifest is None else set(manifest["files"]) | {MANIFEST}
+    return [p for p in _corpus_files(root) if p not in listed]

@@ -63,7 +63,11 @@ def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
 
     Parameters left out: ``checkpoint_dir``, ``verbose``, ``progress_bar``,
     ``device``, ``predict_batch_size`` and ``callbacks`` (with their
-    ``callbacks__*`` settings).
+    ``callbacks__*`` settings), and names starting with ``_``: skorch reports
+    every attribute without a trailing underscore as a parameter, including
+    ones a meta-estimator sets for the duration of a fit (scikit-learn's
+    ``Pipeline`` sets ``_parent_callback_ctx``, an object that differs in
+    every process), which would give the same fit a new key on every run.
 
     Returns
     -------
@@ -71,7 +75,7 @@ def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
         16 hexadecimal characters.
     """
     params = {name: value for name, value in net.get_params(deep=False).items()
-              if name not in _NOT_IN_KEY and not name.startswith("callbacks__")}
+              if name not in _NOT_IN_KEY and not name.startswith(("callbacks__", "_"))}
     try:
         digest = joblib.hash((type(net).__module__, type(net).__qualname__,
                               sorted(params.items()), X, y))

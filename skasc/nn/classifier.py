@@ -34,6 +34,9 @@ What differs from a stock skorch classifier, and why:
   (dropout), and each epoch's shuffling and mixing, all from
   ``(random_state, epoch)``; so equal seeds give equal nets on the CPU and a
   run resumed from a checkpoint trains exactly as the uninterrupted run.
+  ``fit`` and ``partial_fit`` then restore the global RNG (CPU and the CUDA
+  device in use) to its state before the call, so the caller's random stream
+  is the same as if no fit had run.
 * **Validation split**: ``train_split=None`` (the paper trains for 500 epochs
   without early stopping).  A random fraction would put segments of one
   recording on both sides; to monitor a held-out set, split *by recording*
@@ -47,6 +50,11 @@ What differs from a stock skorch classifier, and why:
   and, when such a checkpoint exists, resumes from it and trains only the
   remaining ``max_epochs - len(history)`` epochs; see
   :mod:`skasc.nn.checkpoint`.
+* **Ctrl-C** (``KeyboardInterrupt``) propagates out of ``fit`` and
+  ``partial_fit``; skorch's own ``partial_fit`` would swallow it and return a
+  half-trained net as if it were done.  A training loss that becomes NaN or
+  infinite stops training at the end of that epoch with
+  :class:`TrainingDivergedError`.
 * **Checkpoint / resume with skorch**: pass skorch callbacks, e.g.
   ``cp = Checkpoint(dirname="run1", monitor=None)`` (saves every epoch) and
   ``callbacks=[cp, LoadInitState(cp)]``; a new ``fit`` then starts from the
@@ -67,7 +75,10 @@ What differs from a stock skorch classifier, and why:
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -77,15 +88,55 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, PrintLog,
                               ProgressBar)
 from skorch.dataset import get_len
-from skorch.net import NeuralNet
 from skorch.utils import to_numpy, to_tensor
 
 from .._validation import check_int, check_option, check_real
+from . import _skorch
 from . import checkpoint as _checkpoint
 from .mixing import BetweenClassCollate
 from .modules import AttCRNN, CNNBaseline
 
-__all__ = ["AttCRNNClassifier", "CNNBaselineClassifier"]
+__all__ = ["AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss became NaN or infinite (usually: the learning rate is too high)."""
+
+
+def _cuda_index(device) -> int | None:
+    """The CUDA device index the net runs on, or None for another device."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):  # reported by the parameter check
+        return None
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def _seed_global_rng(seed: int, device) -> None:
+    """Seed the global generators the net draws from: the CPU one and, for a CUDA net,
+    its device's (``torch.manual_seed`` would also reseed, and initialize, every GPU)."""
+    torch.default_generator.manual_seed(seed)
+    index = _cuda_index(device)
+    if index is not None:
+        with torch.cuda.device(index):
+            torch.cuda.manual_seed(seed)
+
+
+def _keeps_global_rng(method: Callable) -> Callable:
+    """Run ``method`` with torch's global RNG state restored afterwards when the net
+    has an int ``random_state`` (it reseeds the global RNG for weights and dropout)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.random_state is None:  # unseeded: draws from the caller's stream, as torch does
+            return method(self, *args, **kwargs)
+        index = _cuda_index(self.device)
+        with torch.random.fork_rng(devices=[] if index is None else [index]):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _auto_device() -> str:
@@ -180,7 +231,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
 
     # --------------------------------------------------------------- callbacks
     @property
-    def _default_callbacks(self):
+    def _default_callbacks(self):  # skorch private hook, see skasc.nn._skorch
         callbacks = [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
@@ -210,7 +261,11 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         check_int(self.predict_batch_size, "predict_batch_size", name, low=1)
         check_int(self.random_state, "random_state", name, low=0, allow_none=True)
         for flag in ("between_class", "standardize_input", "mixed_precision", "progress_bar"):
-            check_option(getattr(self, flag), flag, name, [False, True])
+            value = getattr(self, flag)
+            check_option(value, flag, name, [False, True])
+            if not isinstance(value, (bool, np.bool_)):  # 0 and 1 pass: 0 == False
+                raise ValueError(f"The '{flag}' parameter of {name} must be one of "
+                                 f"{{False, True}}. Got {value!r} instead.")
         device = self.__dict__.get("device", "auto")
         if device != "auto":
             try:
@@ -227,7 +282,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         """Validate parameters, seed torch from ``random_state`` and build the net."""
         self._validate_own_params()
         if self.random_state is not None:
-            torch.manual_seed(self.random_state)
+            _seed_global_rng(self.random_state, self.device)
         super().initialize()
         self.device_ = self.device
         return self
@@ -305,6 +360,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         pass  # checked in fit / partial_fit, before label encoding
 
     # -------------------------------------------------------------------- fit
+    @_keeps_global_rng
     def fit(self, X, y, **fit_params):
         """Train on segments ``X`` with labels ``y``.
 
@@ -320,6 +376,20 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         Returns
         -------
         self
+
+        Raises
+        ------
+        TrainingDivergedError
+            The training loss became NaN or infinite (lower ``lr``).
+        KeyboardInterrupt
+            Training was interrupted; with ``checkpoint_dir`` a rerun resumes
+            after the last completed epoch.
+
+        Warns
+        -----
+        UserWarning
+            When no epoch was trained (``max_epochs=0``): the net keeps its
+            random initial weights.
         """
         X, y = self._check_X_y(X, y)
         epochs = None  # max_epochs
@@ -329,8 +399,12 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             self._set_input_statistics(X)
             if self.checkpoint_dir is not None:
                 epochs = self._resume(X, y)
-        return NeuralNet.partial_fit(self, X, self._encode(y), _routing_method="fit",
-                                     epochs=epochs, **fit_params)
+        _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
+        if len(self.history) == 0:
+            warnings.warn(f"{type(self).__name__} was fitted with max_epochs=0: the net is "
+                          "untrained (random initial weights); set max_epochs >= 1.",
+                          UserWarning, stacklevel=3)  # above _keeps_global_rng
+        return self
 
     def _resume(self, X: np.ndarray, y: np.ndarray) -> int:
         """Point the epoch checkpoint at this fit's directory, load it if present,
@@ -348,6 +422,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         saver.directory_, saver.key_ = directory, key
         return max(0, self.max_epochs - len(self.history))
 
+    @_keeps_global_rng
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Train ``max_epochs`` more epochs without re-initializing.
 
@@ -359,7 +434,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             self._setup(X, y, classes if classes is not None else self.classes)
             self.initialize()
             self._set_input_statistics(X)
-        return NeuralNet.partial_fit(self, X, self._encode(y), **fit_params)
+        return _skorch.train(self, X, self._encode(y), method="partial_fit", **fit_params)
 
     def _set_input_statistics(self, X: np.ndarray) -> None:
         """Per-(channel, band) mean and std of the training segments, into the module."""
@@ -441,7 +516,8 @@ class _SegmentNetClassifier(NeuralNetClassifier):
                                **kwargs)
         if self.random_state is not None:
             seed = np.random.SeedSequence([self.random_state, len(self.history), 1])
-            torch.manual_seed(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
+            _seed_global_rng(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)),
+                             self.device)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch loop, reading the batch losses back from the device once,
@@ -474,6 +550,13 @@ class _SegmentNetClassifier(NeuralNetClassifier):
                 for row, value in zip(rows, values):
                     row[key] = value
         self.history.record(prefix + "_batch_count", len(rows))
+        if training:  # the epoch's losses are host floats now: no extra wait
+            bad = [i for i, row in enumerate(rows, start=1) if not math.isfinite(row[key])]
+            if bad:
+                raise TrainingDivergedError(
+                    f"The training loss became {rows[bad[0] - 1][key]} in epoch "
+                    f"{len(self.history)} (batch {bad[0]} of {len(rows)}): training diverged. "
+                    f"Lower the learning rate (lr={self.lr:g}), e.g. to lr={self.lr / 10:g}.")
 
     def infer(self, x, **fit_params):
         """Module forward pass (under bf16 autocast on CUDA with ``mixed_precision``).

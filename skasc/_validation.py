@@ -38,6 +38,22 @@ def check_int(value: Any, name: str, estimator: Any, *, low: int | None = None,
     return int(value)
 
 
+def check_n_jobs(value: Any, estimator: Any) -> int | None:
+    """Check a joblib ``n_jobs``: None or a non-zero int (-1 means all cores).
+
+    joblib itself refuses 0 only when work is dispatched, deep inside a fit.
+    """
+    if value is None:
+        return None
+    msg = (f"The 'n_jobs' parameter of {_owner(estimator)} must be a non-zero int "
+           f"(-1 for all cores) or None. Got {value!r} instead.")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(msg)
+    if value == 0:
+        raise ValueError(msg)
+    return int(value)
+
+
 def check_real(value: Any, name: str, estimator: Any, *, low: float | None = None,
                high: float | None = None, low_inclusive: bool = True,
                high_inclusive: bool = True, allow_none: bool = False) -> float | None:
@@ -71,3 +87,4 @@ def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) 
             f"The '{name}' parameter of {_owner(estimator)} must be one of {{{shown}}}. "
             f"Got {value!r} instead.")
     return value
+

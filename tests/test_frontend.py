@@ -151,6 +151,20 @@ def test_error_names_index_in_the_users_batch(waves):
         FrontEnd().transform([waves[0], waves[0], bad])
 
 
+@pytest.mark.parametrize("message, item, expected", [
+    ("Recording 0 is empty.", None, "Recording 7 is empty."),
+    ("Recording 0 cannot be denoised: X expected (n,); recording 0 has shape (2, 2, 2).",
+     None, "Recording 7 cannot be denoised: X expected (n,); recording 7 has shape (2, 2, 2)."),
+    ("Recording 0 failed to load: Audio file 'a/Recording 0 b.wav' is a directory", "a/Recording 0 b.wav",
+     "Recording 7 failed to load: Audio file 'a/Recording 0 b.wav' is a directory"),
+    ("Recording 0 failed to load: Audio file 'x; recording 0 y.wav' is bad", "x; recording 0 y.wav",
+     "Recording 7 failed to load: Audio file 'x; recording 0 y.wav' is bad"),
+    ("Recording 01 is not recording 0", None, "Recording 01 is not recording 0"),
+])
+def test_rename_rewrites_only_the_steps_phrases(message, item, expected):
+    assert frontend._rename(message, 7, item) == expected
+
+
 def test_single_path_is_refused(wav_paths):
     with pytest.raises(ValueError, match="single path"):
         FrontEnd().transform(wav_paths[0])
@@ -169,7 +183,9 @@ def test_bad_memory_type(memory, waves):
 
 @pytest.mark.parametrize("name, value, pattern", [
     ("verbose", -1, r"'verbose' parameter of FrontEnd must be an int in the range \[0, inf\)"),
-    ("n_jobs", 1.5, r"'n_jobs' parameter of FrontEnd must be an int"),
+    ("n_jobs", 1.5, r"'n_jobs' parameter of FrontEnd must be a non-zero int"),
+    ("n_jobs", 0, r"'n_jobs' parameter of FrontEnd must be a non-zero int \(-1 for all "
+                  r"cores\) or None\. Got 0 instead"),
 ])
 def test_bad_int_params(name, value, pattern, waves):
     with pytest.raises((ValueError, TypeError), match=pattern):

@@ -88,3 +88,40 @@ def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) 
             f"Got {value!r} instead.")
     return value
 
+
+def check_label_types(y: Any, owner: str) -> None:
+    """Refuse labels that are missing (None, NaN) or mix strings and numbers.
+
+    Run *before* ``np.asarray(y)``, which would turn ``["a", 1]`` into the strings
+    ``["a", "1"]`` and leave ``["a", None]`` to fail in sorting with a bare
+    ``TypeError``. Messages follow scikit-learn's ("Mix of label input types
+    (string and number)") and name the recordings.
+    """
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return  # one numpy dtype: homogeneous (NaN in floats is sklearn's to refuse)
+    try:
+        values = np.asarray(y, dtype=object).ravel().tolist()
+    except (TypeError, ValueError):
+        return  # not array-like: the caller's own checks give the message
+    missing = [i for i, v in enumerate(values)
+               if v is None or (isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)
+                                and v != v)]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        raise ValueError(
+            f"{owner} got {len(missing)} missing labels (None or NaN) in y, at recording "
+            f"index {shown}; every recording needs a label.")
+    strings = [i for i, v in enumerate(values) if isinstance(v, (str, bytes))]
+    numbers_ = [i for i, v in enumerate(values) if isinstance(v, numbers.Number)]
+    others = [i for i, v in enumerate(values) if not isinstance(v, (str, bytes, numbers.Number))]
+    if others:
+        i = others[0]
+        raise TypeError(
+            f"{owner} expected labels that are strings or numbers; y at recording index "
+            f"{i} is a {type(values[i]).__name__} ({values[i]!r}).")
+    if strings and numbers_:
+        s, n = strings[0], numbers_[0]
+        raise ValueError(
+            f"Mix of label input types (string and number) in the y of {owner}: "
+            f"recording {s} has {values[s]!r} and recording {n} has {values[n]!r}. Use "
+            "labels of one type (e.g. all strings).")

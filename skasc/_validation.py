@@ -100,17 +100,20 @@ def check_label_types(y: Any, owner: str) -> None:
     if isinstance(y, np.ndarray) and y.dtype != object:
         return  # one numpy dtype: homogeneous (NaN in floats is sklearn's to refuse)
     try:
-        values = np.asarray(y, dtype=object).ravel().tolist()
+        values = np.asarray(y, dtype=object)
     except (TypeError, ValueError):
         return  # not array-like: the caller's own checks give the message
+    if values.ndim == 0:
+        return  # a scalar: the caller's shape check gives the message
+    values = values.ravel().tolist()
     missing = [i for i, v in enumerate(values)
-               if v is None or (isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)
-                                and v != v)]
+               if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))]
     if missing:
         shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
         raise ValueError(
-            f"{owner} got {len(missing)} missing labels (None or NaN) in y, at recording "
-            f"index {shown}; every recording needs a label.")
+            f"{owner} got {len(missing)} missing label{'s' if len(missing) > 1 else ''} "
+            f"(None or NaN) in y, at recording index {shown}; every recording needs a "
+            "label.")
     strings = [i for i, v in enumerate(values) if isinstance(v, (str, bytes))]
     numbers_ = [i for i, v in enumerate(values) if isinstance(v, numbers.Number)]
     others = [i for i, v in enumerate(values) if not isinstance(v, (str, bytes, numbers.Number))]
@@ -120,8 +123,8 @@ def check_label_types(y: Any, owner: str) -> None:
             f"{owner} expected labels that are strings or numbers; y at recording index "
             f"{i} is a {type(values[i]).__name__} ({values[i]!r}).")
     if strings and numbers_:
-        s, n = strings[0], numbers_[0]
+        a, b = sorted((strings[0], numbers_[0]))
         raise ValueError(
             f"Mix of label input types (string and number) in the y of {owner}: "
-            f"recording {s} has {values[s]!r} and recording {n} has {values[n]!r}. Use "
+            f"recording {a} has {values[a]!r} and recording {b} has {values[b]!r}. Use "
             "labels of one type (e.g. all strings).")

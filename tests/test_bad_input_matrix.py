@@ -266,7 +266,7 @@ CASES: dict[str, tuple[Callable, Any]] = {
         Exits(2, r"^skasc fit: error: .*labels\.csv:2: empty label for 'b\.wav'$")),
     "labels with None -> ValueError naming the recording": (
         lambda t, m: _fusion_fit(["bus", None, "park", "bus"]),
-        Raises(ValueError, r"^RecordingFusion got 1 missing labels \(None or NaN\) in y, at "
+        Raises(ValueError, r"^RecordingFusion got 1 missing label \(None or NaN\) in y, at "
                            r"recording index 1")),
     "labels mixing strings and numbers -> sklearn's 'Mix of label input types'": (
         lambda t, m: _fusion_fit(["bus", 1, "park", 2]),

@@ -204,8 +204,8 @@ def _read_errors(shown: str) -> Iterator[None]:
 
 
 def _check_rate(rate: int, what: str) -> None:
-    """Refuse a sampling rate outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]; ``what``
-    begins the message ("Audio file 'x.wav'", "Recording 3")."""
+    """Refuse a file's sampling rate outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE];
+    ``what`` ("Audio file 'x.wav'") begins the message."""
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise AudioFileError(
             f"{what} declares a sampling rate of {rate} Hz, outside the supported range "

@@ -58,16 +58,14 @@ def _rename(message: str, index: int, item: Any = None) -> str:
     Only the steps' own "Recording 0" phrases are rewritten, never text inside the
     recording's path (a file may be called "recording 0 take2.wav").
     """
-    shown = [os.fsdecode(item)] if isinstance(item, (str, bytes, os.PathLike)) else []
-    shown = [text for text in shown if text]
-    # Hide the path (and its repr) behind placeholders that the pattern cannot match.
-    hidden = [t for text in shown for t in (repr(text), text)]
-    for k, text in enumerate(hidden):
-        message = message.replace(text, f"\0{k}\0")
+    # The loader quotes paths with repr(); hide that quoted path behind a placeholder
+    # the pattern cannot match, and put it back afterwards.
+    quoted = (repr(os.fsdecode(item)) if isinstance(item, (str, bytes, os.PathLike))
+              else None)
+    if quoted:
+        message = message.replace(quoted, "\0")
     message = _RECORDING_ZERO.sub(lambda m: f"{m.group(1)}{m.group(2)} {index}", message)
-    for k, text in enumerate(hidden):
-        message = message.replace(f"\0{k}\0", text)
-    return message
+    return message.replace("\0", quoted) if quoted else message
 
 
 def _featurise(item: Any, steps: list[BaseEstimator], index: int):
@@ -168,20 +166,20 @@ class _FeatureCache:
         path = self._path(key)
         try:
             features = np.load(path + ".npy", allow_pickle=False)
-            notes = []
-            if os.path.exists(path + ".json"):
-                with open(path + ".json") as fh:
-                    notes = [(getattr(builtins, c, UserWarning), m) for c, m in json.load(fh)]
         except FileNotFoundError:
             return None
-        except (OSError, EOFError, ValueError, TypeError) as exc:
-            # np.load: EOFError for an empty file, ValueError for a cut one;
-            # json: ValueError; a list of the wrong shape: TypeError or ValueError.
+        except (OSError, EOFError, ValueError) as exc:  # EOFError: empty; ValueError: cut
             raise _UnreadableEntry(f"{path}.npy: {type(exc).__name__}: {exc}") from exc
-        if features.dtype != np.float32 or features.ndim < 1:
-            raise _UnreadableEntry(
-                f"{path}.npy: holds {features.dtype} of shape {features.shape}, "
-                "not float32 features")
+        if features.dtype != np.float32:
+            raise _UnreadableEntry(f"{path}.npy: holds {features.dtype}, not float32 features")
+        notes = []
+        try:
+            with open(path + ".json") as fh:
+                notes = [(getattr(builtins, c, UserWarning), m) for c, m in json.load(fh)]
+        except FileNotFoundError:
+            pass  # the recording raised no warning
+        except (OSError, ValueError, TypeError) as exc:
+            raise _UnreadableEntry(f"{path}.json: {type(exc).__name__}: {exc}") from exc
         return features, notes
 
     def put(self, key: Any, features: np.ndarray, notes) -> None:
@@ -371,10 +369,12 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             if unreadable:
                 shown = "\n".join(f"  {entry}" for entry in unreadable[:10])
                 more = f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
+                n = len(unreadable)
                 warnings.warn(
-                    f"{len(unreadable)} feature-cache entries in {memory} could not be read "
-                    "(cut short or corrupt); their features are recomputed and the entries "
-                    f"replaced:\n{shown}{more}", UserWarning, stacklevel=2)
+                    f"{n} feature-cache {'entry' if n == 1 else 'entries'} in {memory} could "
+                    "not be read (cut short or corrupt); the features are recomputed and "
+                    f"the {'entry' if n == 1 else 'entries'} replaced:\n{shown}{more}",
+                    UserWarning, stacklevel=2)
             if self.verbose:
                 print(f"[FrontEnd] {len(items) - len(todo)}/{len(items)} recordings served "
                       f"from the cache in {memory}")

@@ -231,11 +231,11 @@ CASES: dict[str, tuple[Callable, Any]] = {
         Raises(ValueError, r"^Recording 2 has shape \(8000, 2\).*looks transposed")),
     "feature-cache .npy emptied (EOFError) -> recomputed, replaced, one warning": (
         lambda t, m: _recomputed_cache(t, _truncate_to(0)),
-        Warns(r"^1 feature-cache entries in .*cache could not be read \(cut short or "
+        Warns(r"^1 feature-cache entry in .*cache could not be read \(cut short or "
               r"corrupt\).*\n  .*\.npy: EOFError")),
     "feature-cache .npy cut mid-data -> recomputed, replaced, one warning": (
         lambda t, m: _recomputed_cache(t, _truncate_to(200)),
-        Warns(r"^1 feature-cache entries .* could not be read.*\n  .*\.npy: ValueError")),
+        Warns(r"^1 feature-cache entry .* could not be read.*\n  .*\.npy: ValueError")),
     "folder scan picks up .mp3 files, which the loader decodes": (
         lambda t, m: lambda: cli.collect_audio(_folder(
             t, {"tram1.mp3": lambda p: _wav(p, _noise(SR), format="MP3")})),

@@ -38,6 +38,22 @@ def check_int(value: Any, name: str, estimator: Any, *, low: int | None = None,
     return int(value)
 
 
+def check_n_jobs(value: Any, estimator: Any) -> int | None:
+    """Check a joblib ``n_jobs``: None or a non-zero int (-1 means all cores).
+
+    joblib itself refuses 0 only when work is dispatched, deep inside a fit.
+    """
+    if value is None:
+        return None
+    msg = (f"The 'n_jobs' parameter of {_owner(estimator)} must be a non-zero int "
+           f"(-1 for all cores) or None. Got {value!r} instead.")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(msg)
+    if value == 0:
+        raise ValueError(msg)
+    return int(value)
+
+
 def check_real(value: Any, name: str, estimator: Any, *, low: float | None = None,
                high: float | None = None, low_inclusive: bool = True,
                high_inclusive: bool = True, allow_none: bool = False) -> float | None:
@@ -71,3 +87,44 @@ def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) 
             f"The '{name}' parameter of {_owner(estimator)} must be one of {{{shown}}}. "
             f"Got {value!r} instead.")
     return value
+
+
+def check_label_types(y: Any, owner: str) -> None:
+    """Refuse labels that are missing (None, NaN) or mix strings and numbers.
+
+    Run *before* ``np.asarray(y)``, which would turn ``["a", 1]`` into the strings
+    ``["a", "1"]`` and leave ``["a", None]`` to fail in sorting with a bare
+    ``TypeError``. Messages follow scikit-learn's ("Mix of label input types
+    (string and number)") and name the recordings.
+    """
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return  # one numpy dtype: homogeneous (NaN in floats is sklearn's to refuse)
+    try:
+        values = np.asarray(y, dtype=object)
+    except (TypeError, ValueError):
+        return  # not array-like: the caller's own checks give the message
+    if values.ndim == 0:
+        return  # a scalar: the caller's shape check gives the message
+    values = values.ravel().tolist()
+    missing = [i for i, v in enumerate(values)
+               if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        raise ValueError(
+            f"{owner} got {len(missing)} missing label{'s' if len(missing) > 1 else ''} "
+            f"(None or NaN) in y, at recording index {shown}; every recording needs a "
+            "label.")
+    strings = [i for i, v in enumerate(values) if isinstance(v, (str, bytes))]
+    numbers_ = [i for i, v in enumerate(values) if isinstance(v, numbers.Number)]
+    others = [i for i, v in enumerate(values) if not isinstance(v, (str, bytes, numbers.Number))]
+    if others:
+        i = others[0]
+        raise TypeError(
+            f"{owner} expected labels that are strings or numbers; y at recording index "
+            f"{i} is a {type(values[i]).__name__} ({values[i]!r}).")
+    if strings and numbers_:
+        a, b = sorted((strings[0], numbers_[0]))
+        raise ValueError(
+            f"Mix of label input types (string and number) in the y of {owner}: "
+            f"recording {a} has {values[a]!r} and recording {b} has {values[b]!r}. Use "
+            "labels of one type (e.g. all strings).")

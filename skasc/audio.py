@@ -10,14 +10,40 @@ Input conventions
 A *batch* ``X`` is a list (or tuple, or 1-D object ndarray) with one item per
 recording. An item is either
 
-* a path (``str`` or ``os.PathLike``) to a WAV, FLAC or OGG file of any bit
-  depth, sampling rate and number of channels; or
+* a path (``str`` or ``os.PathLike``) to an audio file that libsndfile reads
+  (WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF...; :data:`AUDIO_EXTENSIONS` lists
+  the file extensions, derived from ``soundfile.available_formats()``) of any
+  bit depth, sampling rate and number of channels; or
 * an ndarray of shape ``(n_samples,)`` (mono) or ``(n_channels, n_samples)``
   (multi-channel, channels first, as in librosa; *not* soundfile's
-  ``(n_samples, n_channels)``), sampled at ``input_sr`` Hz. Floating-point
-  arrays are taken as they are (full scale is 1.0); integer PCM arrays are
-  scaled by ``2 ** (bits - 1)`` (e.g. int16 by 32768), the convention of
-  soundfile, so an int16 array and the file it came from load identically.
+  ``(n_samples, n_channels)``), sampled at ``input_sr`` Hz. A 2-D array with
+  more than 8 rows and at most 8 columns (e.g. ``(44100, 2)``) is refused as
+  transposed: read channels first, it would be a recording of at most 8 samples.
+
+Sample values
+-------------
+Floating-point arrays are taken as they are (full scale is 1.0). Integer arrays
+are PCM, read with soundfile's conventions so that an array and the file it
+came from load identically:
+
+* ``int8``, ``int16``, ``int32``: signed PCM, divided by ``2 ** (bits - 1)``
+  (128, 32768, 2**31; 24-bit audio is soundfile's int32, left-aligned);
+* ``uint8``: 8-bit WAV's offset binary, ``(x - 128) / 128``;
+* every other integer dtype (``int64``, ``uint16``, ``uint32``, ``uint64``) is
+  refused with a ``TypeError``: no audio format stores them, so their full
+  scale is unknown (an ``int64`` array is usually a Python list of 16-bit
+  values, which dividing by 2**63 would turn into silence). Convert them first,
+  e.g. ``x.astype(np.int16)`` or ``x / 32768.0``.
+
+Limits
+------
+A sampling rate (a file's, ``input_sr`` or ``sr``) must lie in
+``[MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]`` = [1000, 384000] Hz; a file's header that
+claims another rate is corrupt or mislabelled, and resampling from it could need
+unbounded memory (1 Hz to 22050 Hz multiplies the length by 22050). A recording
+whose waveform at ``sr`` would exceed ``MAX_SAMPLES`` = 2**30 samples (4 GiB of
+float32, 13.5 h at 22050 Hz) is refused before it is read or resampled. Both
+are ``ValueError`` naming the file (or the recording index).
 
 Channels are averaged to mono and the waveform is resampled with soxr when its
 rate differs from ``sr``. A bare 1-D or 2-D numeric array is refused as ``X``
@@ -44,11 +70,40 @@ from sklearn.utils import _safe_indexing
 
 from skasc._base import StatelessTransformer
 from skasc._recordings import stack_recordings
-from skasc._validation import check_int
+from skasc._validation import check_int, check_n_jobs
 
-__all__ = ["AudioFileError", "load_audio", "AudioLoader", "check_recordings"]
+__all__ = ["AudioFileError", "load_audio", "AudioLoader", "check_recordings",
+           "AUDIO_EXTENSIONS", "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "MAX_SAMPLES"]
 
 _RESAMPLE_QUALITY = "HQ"
+
+#: Lowest and highest sampling rate (Hz) accepted from a file, ``input_sr`` or ``sr``.
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 384000
+#: Most samples one recording's waveform may have at the output rate (4 GiB of float32).
+MAX_SAMPLES = 2 ** 30
+
+# File extensions of the self-describing formats, by soundfile's format name; only
+# those that this libsndfile reads are kept (MP3 from libsndfile 1.1).
+_EXTENSIONS_BY_FORMAT = {
+    "WAV": (".wav",), "WAVEX": (".wav",), "RF64": (".rf64",), "W64": (".w64",),
+    "FLAC": (".flac",), "OGG": (".ogg", ".oga"), "MP3": (".mp3",), "MPEG": (".mp3",),
+    "AIFF": (".aif", ".aiff", ".aifc"), "AU": (".au", ".snd"), "CAF": (".caf",),
+}
+
+
+def _readable_extensions() -> tuple[str, ...]:
+    formats = sf.available_formats()
+    extensions = {ext for name, exts in _EXTENSIONS_BY_FORMAT.items() if name in formats
+                  for ext in exts}
+    if "OGG" in formats and "OPUS" in sf.available_subtypes("OGG"):
+        extensions.add(".opus")
+    return tuple(sorted(extensions))
+
+
+#: Lower-case file extensions of the audio formats this soundfile/libsndfile reads
+#: (the CLI's folder scan picks these files up).
+AUDIO_EXTENSIONS: tuple[str, ...] = _readable_extensions()
 
 
 class AudioFileError(ValueError):
@@ -80,11 +135,13 @@ def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
     Parameters
     ----------
     path : str or os.PathLike
-        A WAV, FLAC or OGG file (any bit depth, sampling rate and number of
-        channels; anything libsndfile reads).
+        An audio file libsndfile reads (WAV, FLAC, OGG, MP3...; see
+        :data:`AUDIO_EXTENSIONS`), of any bit depth and number of channels, at a
+        sampling rate in [1000, 384000] Hz.
     sr : int, default=22050
-        Output sampling rate in Hz (22050 Hz in Phan et al. 2019). The file is
-        resampled with soxr ("HQ" quality) when its own rate differs.
+        Output sampling rate in Hz, in [1000, 384000] (22050 Hz in Phan et al.
+        2019). The file is resampled with soxr ("HQ" quality) when its own rate
+        differs.
 
     Returns
     -------
@@ -97,8 +154,9 @@ def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
     ------
     AudioFileError
         (a ``ValueError``) naming the path, when the file is missing, is a
-        directory, cannot be read or decoded, holds no samples, or holds NaN
-        or infinite samples.
+        directory, cannot be read or decoded, holds no samples, holds NaN
+        or infinite samples, declares a sampling rate outside [1000, 384000] Hz,
+        or would give more than ``MAX_SAMPLES`` (2**30) samples at ``sr``.
 
     Examples
     --------
@@ -113,7 +171,7 @@ def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
     >>> x.shape, x.dtype
     ((44100,), dtype('float32'))
     """
-    sr = check_int(sr, "sr", "load_audio", low=1)
+    sr = check_int(sr, "sr", "load_audio", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
     return _read_file(path, sr)
 
 
@@ -133,19 +191,56 @@ def _read_errors(shown: str) -> Iterator[None]:
     """Turn soundfile's errors while reading ``shown`` into one AudioFileError."""
     try:
         yield
+    except AudioFileError:
+        raise
     except PermissionError as exc:
         raise AudioFileError(
             f"Audio file {shown!r} cannot be read: permission denied.") from exc
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
         raise AudioFileError(
             f"Audio file {shown!r} could not be read as audio (corrupt or unsupported "
-            f"format; WAV, FLAC and OGG are supported): {exc}") from exc
+            f"format; readable: {', '.join(e[1:].upper() for e in AUDIO_EXTENSIONS)}): "
+            f"{exc}") from exc
+
+
+def _check_rate(rate: int, what: str) -> None:
+    """Refuse a file's sampling rate outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE];
+    ``what`` ("Audio file 'x.wav'") begins the message."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioFileError(
+            f"{what} declares a sampling rate of {rate} Hz, outside the supported range "
+            f"[{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz (a corrupt or mislabelled header?).")
+
+
+def _check_output_size(n_in: int, in_sr: int, out_sr: int, what: str) -> None:
+    """Refuse a recording whose waveform at ``out_sr`` would exceed MAX_SAMPLES."""
+    n_out = -(-n_in * out_sr // in_sr)  # soxr's length, rounded up
+    if n_out > MAX_SAMPLES:
+        raise ValueError(
+            f"{what} is too long: {n_in} samples at {in_sr} Hz would be {n_out} samples "
+            f"at {out_sr} Hz, more than the {MAX_SAMPLES} (MAX_SAMPLES) one recording "
+            "may have.")
+
+
+def _check_header(shown: str, info: Any, sr: int) -> None:
+    """The checks a file's header allows: samples present, rate in range, size."""
+    if info.frames <= 0 or info.channels <= 0:
+        raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
+    what = f"Audio file {shown!r}"
+    _check_rate(int(info.samplerate), what)
+    try:
+        _check_output_size(int(info.frames), int(info.samplerate), sr, what)
+    except ValueError as exc:
+        raise AudioFileError(str(exc)) from None
 
 
 def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
     shown = _check_path(path)
     with _read_errors(shown):
-        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(path) as fh:
+            _check_header(shown, fh, sr)  # before a single sample is decoded
+            file_sr = fh.samplerate
+            data = fh.read(dtype="float32", always_2d=True)
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
     if not np.isfinite(data).all():
@@ -158,18 +253,28 @@ def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
     return x
 
 
+# Integer PCM dtypes and (offset, full scale): soundfile's conventions (see the
+# module docstring); any other integer dtype is refused.
+_PCM_SCALES = {np.dtype(np.int8): (0.0, 2.0 ** 7), np.dtype(np.int16): (0.0, 2.0 ** 15),
+               np.dtype(np.int32): (0.0, 2.0 ** 31), np.dtype(np.uint8): (128.0, 2.0 ** 7)}
+
+
 def _array_to_float(x: np.ndarray, index: int) -> np.ndarray:
     """Scale a real array to float32 with full scale 1.0."""
     kind = x.dtype.kind
     if kind == "f":
         with np.errstate(over="ignore"):  # values beyond float32 become inf, refused below
             return x.astype(np.float32, copy=False)
-    if kind == "i":
-        scale = float(2 ** (8 * x.dtype.itemsize - 1))
-        return (x.astype(np.float64) / scale).astype(np.float32)
-    if kind == "u":
-        half = float(2 ** (8 * x.dtype.itemsize - 1))
-        return ((x.astype(np.float64) - half) / half).astype(np.float32)
+    if kind in "iu":
+        dtype = x.dtype.newbyteorder("=")
+        if dtype not in _PCM_SCALES:
+            raise TypeError(
+                f"Recording {index} has dtype {x.dtype}, which is not a PCM sample type, "
+                "so its full scale is unknown; expected float (full scale 1.0), int8, "
+                "int16, int32 or uint8. Convert it first, e.g. x.astype(np.int16) for "
+                "16-bit values, or x / 32768.0.")
+        offset, scale = _PCM_SCALES[dtype]
+        return ((x.astype(np.float64) - offset) / scale).astype(np.float32)
     raise TypeError(
         f"Recording {index} has dtype {x.dtype}; expected a real numeric (float or "
         "integer PCM) array.")
@@ -192,12 +297,18 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
     else:
         x = np.ascontiguousarray(x, dtype=np.float32)
     in_sr = sr if input_sr is None else input_sr
+    _check_output_size(x.shape[-1], in_sr, sr, f"Recording {index}")
     y = _resample(x, in_sr, sr)
     if y.size == 0:
         raise ValueError(
             f"Recording {index} is too short ({x.shape[-1]} samples at {in_sr} Hz) to be "
             f"resampled to {sr} Hz.")
     return y
+
+
+# A 2-D array with more rows than this and at most this many columns is taken for
+# soundfile's (n_samples, n_channels) layout: no recording has <= 8 samples.
+_MAX_CHANNELS_AS_COLUMNS = 8
 
 
 def _checked_array(item: Any, index: int) -> np.ndarray:
@@ -212,36 +323,52 @@ def _checked_array(item: Any, index: int) -> np.ndarray:
             "(n_channels, n_samples) with channels first.")
     if item.size == 0:
         raise ValueError(f"Recording {index} is empty (shape {item.shape}).")
+    if item.ndim == 2 and item.shape[1] <= _MAX_CHANNELS_AS_COLUMNS < item.shape[0]:
+        raise ValueError(
+            f"Recording {index} has shape {item.shape}, i.e. {item.shape[0]} channels of "
+            f"{item.shape[1]} samples; expected (n_channels, n_samples) with channels "
+            "first. It looks transposed (soundfile's (n_samples, n_channels) layout): "
+            "pass x.T.")
     x = _array_to_float(item, index)
     if not np.isfinite(x).all():
         raise ValueError(f"Recording {index} contains NaN or inf samples.")
     return x
 
 
-def _check_file(path: str | os.PathLike) -> None:
-    """Cheap checks of an audio file, reading its header only (no samples)."""
+def _check_file(path: str | os.PathLike, sr: int, decode: bool = False) -> None:
+    """Checks of an audio file: its header (no samples) and, with ``decode``, every
+    sample (read in blocks, so memory stays bounded)."""
     shown = _check_path(path)
     with _read_errors(shown):
-        info = sf.info(path)
-    if info.frames <= 0 or info.channels <= 0:
+        with sf.SoundFile(path) as fh:
+            _check_header(shown, fh, sr)
+            if not decode:
+                return
+            n_read = 0
+            while True:
+                block = fh.read(2 ** 16, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                if not np.isfinite(block).all():
+                    raise AudioFileError(f"Audio file {shown!r} contains NaN or inf samples.")
+                n_read += block.shape[0]
+    if n_read == 0:
         raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
-    if info.samplerate <= 0:
-        raise AudioFileError(
-            f"Audio file {shown!r} declares an invalid sampling rate ({info.samplerate} Hz).")
 
 
-def _check_item(item: Any, index: int) -> None:
-    """Raise the loader's error for a recording that cannot be loaded (cheaply)."""
+def _check_item(item: Any, index: int, sr: int, decode: bool = False) -> None:
+    """Raise the loader's error for a recording that cannot be loaded."""
     if isinstance(item, (str, os.PathLike)):
         try:
-            _check_file(item)
+            _check_file(item, sr, decode)
         except AudioFileError as exc:
             raise AudioFileError(f"Recording {index} failed to load: {exc}") from exc
         return
     _checked_array(item, index)
 
 
-def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise"
+def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
+                     decode: bool = False, sr: int = 22050
                      ) -> tuple[Any, Any, list[tuple[int, Any, str]]]:
     """Find the recordings of a batch that cannot be loaded, before fitting.
 
@@ -250,15 +377,18 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise"
     before ``fit`` or ``predict``: either the first one raises (the default),
     or every bad one is dropped together with its label and reported.
 
-    The checks are cheap. A file must exist, not be a directory, and have a
-    header that libsndfile understands (``soundfile.info``) declaring at least
-    one frame and one channel; its samples are *not* decoded, so a file whose
-    data is corrupt after a valid header, or holds NaN samples, is only caught
-    by :class:`AudioLoader`. A WAV file cut in the middle of its data passes:
+    By default the checks are cheap. A file must exist, not be a directory,
+    and have a header that libsndfile understands declaring at least one frame
+    and one channel, a sampling rate in [1000, 384000] Hz and a length below
+    the loader's limit (``MAX_SAMPLES`` at ``sr``); its samples are *not*
+    decoded, so a file whose data is corrupt after a valid header (a damaged
+    FLAC frame), or holds NaN samples, is only caught by :class:`AudioLoader`,
+    unless ``decode=True``. A WAV file cut in the middle of its data passes:
     libsndfile reads the complete frames that remain, and so does the loader.
-    An array must be real numeric (float or integer PCM), of shape
-    ``(n_samples,)`` or ``(n_channels, n_samples)``, non-empty and finite.
-    Recordings too short to resample are not detected here.
+    An array must be real numeric (float or integer PCM of a dtype listed in
+    the module docstring), of shape ``(n_samples,)`` or
+    ``(n_channels, n_samples)``, non-empty and finite. Recordings too short to
+    resample are not detected here.
 
     Parameters
     ----------
@@ -273,6 +403,12 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise"
         files; a ``ValueError`` or ``TypeError`` naming the index for arrays).
         ``"skip"``: drop every bad recording and emit one ``UserWarning``
         listing each skipped one with its reason.
+    decode : bool, default=False
+        Also decode every sample of each file (in blocks of 65536 frames; about
+        as slow as reading the files), so files with corrupt data or NaN/inf
+        samples are found too.
+    sr : int, default=22050
+        The rate the recordings will be loaded at, for the size limit.
 
     Returns
     -------
@@ -310,6 +446,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise"
         raise ValueError(
             "The 'on_error' parameter of check_recordings must be one of {'raise', 'skip'}. "
             f"Got {on_error!r} instead.")
+    sr = check_int(sr, "sr", "check_recordings", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
     items = _check_batch(X)
     if y is not None and len(y) != len(items):
         raise ValueError(
@@ -318,7 +455,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise"
     skipped: list[tuple[int, Any, str]] = []
     for i, item in enumerate(items):
         try:
-            _check_item(item, i)
+            _check_item(item, i, sr, decode)
         except (ValueError, TypeError) as exc:
             if on_error == "raise":
                 raise
@@ -392,10 +529,11 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
     Parameters
     ----------
     sr : int, default=22050
-        Output sampling rate in Hz (22050 Hz in Phan et al. 2019).
+        Output sampling rate in Hz, in [1000, 384000] (22050 Hz in Phan et al.
+        2019).
     input_sr : int or None, default=None
-        Sampling rate in Hz of the recordings given as arrays; ``None`` means
-        they are already at ``sr``. Files carry their own rate.
+        Sampling rate in Hz of the recordings given as arrays, in [1000, 384000];
+        ``None`` means they are already at ``sr``. Files carry their own rate.
     n_jobs : int or None, default=None
         Number of joblib workers across recordings (threads by default; a
         ``joblib.parallel_config`` backend overrides). ``None`` or 1 runs
@@ -423,13 +561,10 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
         self.n_jobs = n_jobs
 
     def _validate_params(self) -> None:
-        check_int(self.sr, "sr", self, low=1)
-        check_int(self.input_sr, "input_sr", self, low=1, allow_none=True)
-        n_jobs = check_int(self.n_jobs, "n_jobs", self, allow_none=True)
-        if n_jobs == 0:
-            raise ValueError(
-                "The 'n_jobs' parameter of AudioLoader must be a non-zero int or None. "
-                "Got 0 instead.")
+        rates = {"low": MIN_SAMPLE_RATE, "high": MAX_SAMPLE_RATE}
+        check_int(self.sr, "sr", self, **rates)
+        check_int(self.input_sr, "input_sr", self, allow_none=True, **rates)
+        check_n_jobs(self.n_jobs, self)
 
     def transform(self, X: Sequence[Any]) -> np.ndarray:
         """Load a batch of recordings.

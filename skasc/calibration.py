@@ -10,13 +10,14 @@ whole training set, which is exactly the paper's procedure.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Iterator
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import LinearSVC
 
-from ._validation import check_option, check_real
+from ._validation import check_real
 
 __all__ = ["TrainingSetCalibration", "make_svm_calibrator"]
 
@@ -50,6 +51,21 @@ class TrainingSetCalibration:
         return "TrainingSetCalibration()"
 
 
+def _calibration_cv(calibration: Any) -> Any:
+    """The ``cv`` of CalibratedClassifierCV for a ``calibration`` setting, checked."""
+    msg = ("The 'calibration' parameter of make_svm_calibrator must be 'train' or an int "
+           f"in the range [2, inf). Got {calibration!r} instead.")
+    if isinstance(calibration, str):
+        if calibration != "train":
+            raise ValueError(msg)
+        return TrainingSetCalibration()
+    if isinstance(calibration, (bool, np.bool_)) or not isinstance(calibration, numbers.Integral):
+        raise TypeError(msg)
+    if calibration < 2:
+        raise ValueError(msg)
+    return int(calibration)
+
+
 def make_svm_calibrator(*, C: float = 0.1, calibration: Any = "train",
                         random_state: int | None = None) -> CalibratedClassifierCV:
     """The paper's SVM calibration (section 2.4): a linear SVM with Platt-scaled posteriors.
@@ -60,7 +76,7 @@ def make_svm_calibrator(*, C: float = 0.1, calibration: Any = "train",
         The SVM's trade-off parameter (the paper fixes it at 0.1).
     calibration : "train" or int, default="train"
         ``"train"`` fits the SVM on all training segments and the sigmoid on the
-        SVM's scores of those same segments, as the paper does. An int ``k`` fits
+        SVM's scores of those same segments, as the paper does. An int ``k >= 2`` fits
         both out of fold: ``k`` SVMs, each calibrated on the segments it did not see
         (scikit-learn's ``CalibratedClassifierCV(cv=k)``).  Its folds do not know
         recordings: ``StratifiedKFold(k)`` cuts each class's segments, in recording
@@ -73,12 +89,21 @@ def make_svm_calibrator(*, C: float = 0.1, calibration: Any = "train",
     -------
     CalibratedClassifierCV
         With ``estimator=LinearSVC(C=C)`` and ``method="sigmoid"``.
+
+    Raises
+    ------
+    ValueError or TypeError
+        For ``C <= 0`` or a ``calibration`` other than "train" or an int >= 2,
+        at once: the calibrator is fitted only after the network has trained, so
+        a bad value found there would cost the whole training run.
+
+    Examples
+    --------
+    >>> from skasc.calibration import make_svm_calibrator
+    >>> make_svm_calibrator(calibration=5).cv
+    5
     """
     check_real(C, "C", "make_svm_calibrator", low=0.0, low_inclusive=False)
     svm = LinearSVC(C=C, random_state=random_state)
-    if isinstance(calibration, str):
-        check_option(calibration, "calibration", "make_svm_calibrator", ["train"])
-        cv = TrainingSetCalibration()
-    else:
-        cv = calibration
+    cv = _calibration_cv(calibration)
     return CalibratedClassifierCV(estimator=svm, method="sigmoid", cv=cv)

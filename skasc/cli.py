@@ -35,8 +35,6 @@ import sys
 import time
 from typing import Sequence
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
-
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
@@ -74,7 +72,13 @@ def label_from_filename(path: str) -> str:
 
 
 def collect_audio(folder: str) -> list[str]:
-    """Audio files directly inside ``folder`` or below it, sorted."""
+    """Audio files directly inside ``folder`` or below it, sorted.
+
+    A file counts as audio by its extension, from :data:`skasc.audio.AUDIO_EXTENSIONS`
+    (what this soundfile reads, MP3 included), so the scan and the loader agree.
+    """
+    from .audio import AUDIO_EXTENSIONS
+
     if not os.path.exists(folder):
         raise CLIError(f"no such file or folder: {folder}")
     if os.path.isfile(folder):
@@ -87,24 +91,42 @@ def collect_audio(folder: str) -> list[str]:
 
 
 def read_labels_csv(csv_path: str, folder: str) -> tuple[list[str], list[str]]:
-    """Rows ``file,label`` (file relative to ``folder`` or absolute); a header row is allowed."""
+    """Rows ``file,label`` (file relative to ``folder`` or absolute); a header row is allowed.
+
+    The file is UTF-8 (a byte-order mark, as Excel writes, is allowed). An empty
+    label, or a file listed twice, is an error naming the lines.
+    """
     if not os.path.isfile(csv_path):
         raise CLIError(f"labels file not found: {csv_path}")
     paths, labels = [], []
-    with open(csv_path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2:
-                raise CLIError(f"{csv_path}:{lineno}: expected 'file,label', got {row!r}")
-            name, label = row[0].strip(), row[1].strip()
-            if lineno == 1 and name.lower() in {"file", "filename", "path"}:
-                continue
-            path = name if os.path.isabs(name) else os.path.join(folder, name)
-            if not os.path.isfile(path):
-                raise CLIError(f"{csv_path}:{lineno}: audio file not found: {path}")
-            paths.append(path)
-            labels.append(label)
+    seen: dict[str, tuple[int, str]] = {}
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+        try:
+            rows = list(enumerate(csv.reader(fh), start=1))
+        except UnicodeDecodeError as exc:
+            raise CLIError(f"{csv_path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                           "save it as UTF-8") from None
+    for lineno, row in rows:
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) < 2:
+            raise CLIError(f"{csv_path}:{lineno}: expected 'file,label', got {row!r}")
+        name, label = row[0].strip(), row[1].strip()
+        if lineno == 1 and name.lower() in {"file", "filename", "path"}:
+            continue
+        if not label:
+            raise CLIError(f"{csv_path}:{lineno}: empty label for {name!r}")
+        path = name if os.path.isabs(name) else os.path.join(folder, name)
+        if not os.path.isfile(path):
+            raise CLIError(f"{csv_path}:{lineno}: audio file not found: {path}")
+        real = os.path.realpath(path)
+        if real in seen:
+            first, first_label = seen[real]
+            raise CLIError(f"{csv_path}:{lineno}: {name!r} is listed again (first on line "
+                           f"{first}); labels {first_label!r} and {label!r}")
+        seen[real] = (lineno, label)
+        paths.append(path)
+        labels.append(label)
     if not paths:
         raise CLIError(f"{csv_path} lists no recordings")
     return paths, labels
@@ -121,11 +143,12 @@ def labelled_recordings(folder: str, labels_csv: str | None,
 
 
 def checked(paths: list[str], labels: list[str] | None, skip_bad: bool):
-    """Check every file up front: the first bad one is an error, or with ``--skip-bad``
-    all bad ones are skipped with one warning that lists them."""
+    """Check every file up front: the first bad header is an error, or with ``--skip-bad``
+    all bad files (headers, and data: every sample is decoded) are skipped with one
+    warning that lists them."""
     from .audio import check_recordings
 
-    kept, kept_labels, _ = check_recordings(paths, labels,
+    kept, kept_labels, _ = check_recordings(paths, labels, decode=skip_bad,
                                             on_error="skip" if skip_bad else "raise")
     return list(kept), (None if labels is None else list(kept_labels))
 
@@ -255,8 +278,8 @@ def _jobs(text: str) -> int:
     except ValueError:
         value = 0
     if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (or -1 for all CPUs), "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a non-zero integer (-1 for all cores), got {text!r}")
     return value
 
 
@@ -282,7 +305,7 @@ def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float)
                    help=f"Adam learning rate (default {lr:g}; the paper uses 1e-4 over 500 epochs)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random_state (default 0)")
     p.add_argument("--jobs", type=_jobs, default=None,
-                   help="recordings featurised in parallel (-1: all CPUs)")
+                   help="recordings featurised in parallel (-1 for all cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import sys
 import warnings
 from typing import Any
@@ -37,7 +38,7 @@ from sklearn.base import BaseEstimator, clone
 
 from ._atomic import atomic_write
 from ._base import StatelessTransformer
-from ._validation import check_int
+from ._validation import check_int, check_n_jobs
 from .audio import AudioLoader, _check_batch
 from .denoise import MinStatsDenoiser
 from .features import LogMelExtractor
@@ -46,10 +47,25 @@ from .segment import Segmenter
 __all__ = ["FrontEnd"]
 
 
-def _rename(message: str, index: int) -> str:
-    # The steps see a batch of one; name the recording's index in the user's batch.
-    return message.replace("Recording 0 ", f"Recording {index} ").replace(
-        "recording 0", f"recording {index}")
+# "Recording 0" where the steps' messages name a recording: at the start of a message
+# (or of a nested one, after ": ") and after "; " ("...; recording 0 has shape ...").
+_RECORDING_ZERO = re.compile(r"(^|: |; )([Rr]ecording) 0\b")
+
+
+def _rename(message: str, index: int, item: Any = None) -> str:
+    """Name the recording's index in the user's batch (the steps see a batch of one).
+
+    Only the steps' own "Recording 0" phrases are rewritten, never text inside the
+    recording's path (a file may be called "recording 0 take2.wav").
+    """
+    # The loader quotes paths with repr(); hide that quoted path behind a placeholder
+    # the pattern cannot match, and put it back afterwards.
+    quoted = (repr(os.fsdecode(item)) if isinstance(item, (str, bytes, os.PathLike))
+              else None)
+    if quoted:
+        message = message.replace(quoted, "\0")
+    message = _RECORDING_ZERO.sub(lambda m: f"{m.group(1)}{m.group(2)} {index}", message)
+    return message.replace("\0", quoted) if quoted else message
 
 
 def _featurise(item: Any, steps: list[BaseEstimator], index: int):
@@ -66,7 +82,7 @@ def _featurise(item: Any, steps: list[BaseEstimator], index: int):
             try:
                 batch = step.transform(batch)
             except (ValueError, TypeError) as exc:
-                raise type(exc)(_rename(str(exc), index)) from exc
+                raise type(exc)(_rename(str(exc), index, item)) from exc
     # Renamed by the caller: a cached result is replayed for whatever index the
     # recording has in a later batch.
     notes = [(w.category, str(w.message)) for w in caught]
@@ -116,6 +132,10 @@ def _code_fingerprint(steps: list[BaseEstimator]) -> str:
     return digest.hexdigest()
 
 
+class _UnreadableEntry(Exception):
+    """A feature-cache entry exists but cannot be read; its message names the file."""
+
+
 class _FeatureCache:
     """One ``.npy`` file of features per recording, in a folder per front-end setting.
 
@@ -137,15 +157,29 @@ class _FeatureCache:
         return os.path.join(self.folder, joblib.hash(key))
 
     def get(self, key: Any):
+        """``(features, notes)``, or None when the entry is absent.
+
+        Raises ``_UnreadableEntry`` when the entry exists but cannot be read (cut
+        short by a crash or a full disk, or overwritten): the caller recomputes it,
+        and ``put`` replaces it atomically.
+        """
         path = self._path(key)
         try:
-            features = np.load(path + ".npy")
-        except (OSError, ValueError):
+            features = np.load(path + ".npy", allow_pickle=False)
+        except FileNotFoundError:
             return None
+        except (OSError, EOFError, ValueError) as exc:  # EOFError: empty; ValueError: cut
+            raise _UnreadableEntry(f"{path}.npy: {type(exc).__name__}: {exc}") from exc
+        if features.dtype != np.float32:
+            raise _UnreadableEntry(f"{path}.npy: holds {features.dtype}, not float32 features")
         notes = []
-        if os.path.exists(path + ".json"):
+        try:
             with open(path + ".json") as fh:
                 notes = [(getattr(builtins, c, UserWarning), m) for c, m in json.load(fh)]
+        except FileNotFoundError:
+            pass  # the recording raised no warning
+        except (OSError, ValueError, TypeError) as exc:
+            raise _UnreadableEntry(f"{path}.json: {type(exc).__name__}: {exc}") from exc
         return features, notes
 
     def put(self, key: Any, features: np.ndarray, notes) -> None:
@@ -200,9 +234,9 @@ class _Batch:
             self.dense = None
         self.ragged[i] = features
 
-    def notes(self) -> list[tuple[Any, str]]:
+    def notes(self, items: list) -> list[tuple[Any, str]]:
         """The recordings' warnings, in recording order, naming their index in the batch."""
-        return [(category, _rename(message, i)) for i, category, message in
+        return [(category, _rename(message, i, items[i])) for i, category, message in
                 sorted(self._notes, key=lambda note: note[0])]
 
     def result(self) -> np.ndarray:
@@ -225,10 +259,14 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
     extractor : LogMelExtractor, GammatoneExtractor or None, default=None
         ``None`` means ``LogMelExtractor()`` (64 bands x 80 frames per 2-s segment).
     n_jobs : int or None, default=None
-        Recordings processed in parallel (joblib; ``-1`` for all cores).
+        Recordings processed in parallel (joblib; ``-1`` for all cores; 0 is
+        refused by ``fit``).
     memory : str, joblib.Memory or None, default=None
         Folder (or a Memory, whose location is used) where each recording's
-        features are cached, one ``.npy`` file per recording.
+        features are cached, one ``.npy`` file per recording. An entry that
+        cannot be read (cut short by a crash or a full disk) is a cache miss:
+        it is recomputed and replaced atomically, with one warning listing
+        such entries.
     verbose : int, default=0
         ``>= 1`` prints how many recordings were served from the cache.
 
@@ -272,8 +310,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             raise ValueError(
                 f"The steps of FrontEnd must share one sampling rate; got {shown}. "
                 "Set the same 'sr' on all of them.")
-        if self.n_jobs is not None:
-            check_int(self.n_jobs, "n_jobs", self, allow_none=True)
+        check_n_jobs(self.n_jobs, self)
         check_int(self.verbose, "verbose", self, low=0)
         return steps
 
@@ -318,12 +355,26 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             # Entries already in the cache are read here: through a worker each would
             # only add a pickling round trip.
             todo = []
+            unreadable = []
             for i, key in enumerate(keys):
-                hit = cache.get(key)
+                try:
+                    hit = cache.get(key)
+                except _UnreadableEntry as exc:
+                    unreadable.append(str(exc))
+                    hit = None
                 if hit is None:
                     todo.append(i)
                 else:
                     batch.put(i, *hit)
+            if unreadable:
+                shown = "\n".join(f"  {entry}" for entry in unreadable[:10])
+                more = f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
+                n = len(unreadable)
+                warnings.warn(
+                    f"{n} feature-cache {'entry' if n == 1 else 'entries'} in {memory} could "
+                    "not be read (cut short or corrupt); the features are recomputed and "
+                    f"the {'entry' if n == 1 else 'entries'} replaced:\n{shown}{more}",
+                    UserWarning, stacklevel=2)
             if self.verbose:
                 print(f"[FrontEnd] {len(items) - len(todo)}/{len(items)} recordings served "
                       f"from the cache in {memory}")
@@ -335,7 +386,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             results = Parallel(n_jobs=self.n_jobs, return_as="generator")(calls)
             for i, (features, notes) in zip(todo, results):
                 batch.put(i, features, notes)
-        for category, message in batch.notes():
+        for category, message in batch.notes(items):
             warnings.warn(message, category, stacklevel=2)
         return batch.result()
 

@@ -38,7 +38,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._recordings import iter_recordings, n_recordings
-from ._validation import check_real
+from ._validation import check_label_types, check_real
 
 __all__ = [
     "fuse_log_posteriors",
@@ -218,6 +218,7 @@ def _flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
 def _check_y(X: Any, y: Any, owner: str) -> np.ndarray:
     if y is None:
         raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
+    check_label_types(y, owner)  # before np.asarray turns ["a", 1] into strings
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)

@@ -171,6 +171,35 @@ def test_integer_arrays_are_scaled_like_soundfile(tmp_path, rng):
     u8 = np.array([0, 128, 192], dtype=np.uint8)
     np.testing.assert_allclose(_as_waveform(u8, index=0, sr=22050, input_sr=None),
                                [-1.0, 0.0, 0.5])
+    i8 = np.array([-128, 0, 64], dtype=np.int8)
+    np.testing.assert_allclose(_as_waveform(i8, index=0, sr=22050, input_sr=None),
+                               [-1.0, 0.0, 0.5])
+    # byte order does not matter: big-endian int16 is still 16-bit PCM
+    np.testing.assert_array_equal(
+        _as_waveform(x16.astype(">i2"), index=0, sr=22050, input_sr=None),
+        _as_waveform(x16, index=0, sr=22050, input_sr=None))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.uint32, np.uint64])
+def test_integer_arrays_without_a_pcm_convention_are_refused(dtype):
+    with pytest.raises(TypeError, match=rf"^Recording 4 has dtype {np.dtype(dtype)}, which "
+                                        r"is not a PCM sample type"):
+        _as_waveform(np.zeros(100, dtype), index=4, sr=22050, input_sr=None)
+
+
+@pytest.mark.parametrize("shape, refused", [
+    ((9, 8), True), ((44100, 2), True), ((100, 1), True),
+    ((8, 3), False), ((2, 100), False), ((9, 9), False),
+])
+def test_transposed_arrays_are_refused(shape, refused):
+    # more than 8 rows and at most 8 columns: soundfile's (n_samples, n_channels)
+    x = np.full(shape, 0.25)
+    if refused:
+        with pytest.raises(ValueError, match=rf"^Recording 0 has shape \({shape[0]}, "
+                                             rf"{shape[1]}\).*looks transposed.*x\.T"):
+            _as_waveform(x, index=0, sr=22050, input_sr=None)
+    else:
+        np.testing.assert_allclose(_as_waveform(x, index=0, sr=22050, input_sr=None), 0.25)
 
 
 @pytest.mark.parametrize("item, exc, match", [
@@ -264,7 +293,10 @@ def test_loader_single_pathlike_refused(tmp_path):
 
 @pytest.mark.parametrize("params, exc, match", [
     ({"sr": 0}, ValueError, r"'sr' parameter of AudioLoader must be an int in the range "
-                            r"\[1, inf\)\. Got 0 instead"),
+                            r"\[1000, 384000\]\. Got 0 instead"),
+    ({"sr": 400_000}, ValueError, r"'sr' parameter of AudioLoader .* Got 400000 instead"),
+    ({"input_sr": 999}, ValueError, r"'input_sr' parameter of AudioLoader must be an int in "
+                                    r"the range \[1000, 384000\] or None\. Got 999"),
     ({"sr": 22050.0}, TypeError, r"'sr' parameter of AudioLoader"),
     ({"input_sr": -1}, ValueError, r"'input_sr' parameter of AudioLoader .* or None\. Got -1"),
     ({"input_sr": "44100"}, TypeError, r"'input_sr' parameter of AudioLoader"),

@@ -206,7 +206,8 @@ def test_check_recordings_arrays(item, exc, match):
 
 
 def test_check_recordings_nan_file_passes_but_loader_refuses(tmp_path):
-    # Documented limit: samples are not decoded, so NaN in a file is the loader's to find.
+    # Documented limit: samples are not decoded by default, so NaN in a file is the
+    # loader's to find.
     data = np.zeros(100, np.float32)
     data[5] = np.nan
     path = str(tmp_path / "nan.wav")
@@ -214,6 +215,9 @@ def test_check_recordings_nan_file_passes_but_loader_refuses(tmp_path):
     assert check_recordings([path])[2] == []
     with pytest.raises(AudioFileError, match=r"^Recording 0 failed to load: .*nan\.wav.*NaN"):
         AudioLoader(sr=SR).transform([path])
+    # decode=True reads every sample, so check_recordings finds it too
+    with pytest.raises(AudioFileError, match=r"^Recording 0 failed to load: .*nan\.wav.*NaN"):
+        check_recordings([path], decode=True)
 
 
 def test_check_recordings_every_recording_bad(bad_files):

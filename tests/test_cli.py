@@ -315,7 +315,7 @@ def test_documented_error_classes_and_file_errors_are_user_errors(tmp_path, caps
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--jobs", "0", "expected a positive integer (or -1 for all CPUs), got '0'"),
+    ("--jobs", "0", "expected a non-zero integer (-1 for all cores), got '0'"),
     ("--seed", "-1", "expected an integer >= 0, got '-1'")])
 def test_jobs_and_seed_are_checked_by_the_parser(tmp_path, option, value, message):
     out = run_cli("fit", str(tmp_path), "--model", str(tmp_path / "m.skasc"), option, value)

@@ -3,6 +3,7 @@
 import os
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -151,6 +152,20 @@ def test_error_names_index_in_the_users_batch(waves):
         FrontEnd().transform([waves[0], waves[0], bad])
 
 
+@pytest.mark.parametrize("message, item, expected", [
+    ("Recording 0 is empty.", None, "Recording 7 is empty."),
+    ("Recording 0 cannot be denoised: X expected (n,); recording 0 has shape (2, 2, 2).",
+     None, "Recording 7 cannot be denoised: X expected (n,); recording 7 has shape (2, 2, 2)."),
+    ("Recording 0 failed to load: Audio file 'a/Recording 0 b.wav' is a directory", "a/Recording 0 b.wav",
+     "Recording 7 failed to load: Audio file 'a/Recording 0 b.wav' is a directory"),
+    ("Recording 0 failed to load: Audio file 'x; recording 0 y.wav' is bad", "x; recording 0 y.wav",
+     "Recording 7 failed to load: Audio file 'x; recording 0 y.wav' is bad"),
+    ("Recording 01 is not recording 0", None, "Recording 01 is not recording 0"),
+])
+def test_rename_rewrites_only_the_steps_phrases(message, item, expected):
+    assert frontend._rename(message, 7, item) == expected
+
+
 def test_single_path_is_refused(wav_paths):
     with pytest.raises(ValueError, match="single path"):
         FrontEnd().transform(wav_paths[0])
@@ -169,7 +184,9 @@ def test_bad_memory_type(memory, waves):
 
 @pytest.mark.parametrize("name, value, pattern", [
     ("verbose", -1, r"'verbose' parameter of FrontEnd must be an int in the range \[0, inf\)"),
-    ("n_jobs", 1.5, r"'n_jobs' parameter of FrontEnd must be an int"),
+    ("n_jobs", 1.5, r"'n_jobs' parameter of FrontEnd must be a non-zero int"),
+    ("n_jobs", 0, r"'n_jobs' parameter of FrontEnd must be a non-zero int \(-1 for all "
+                  r"cores\) or None\. Got 0 instead"),
 ])
 def test_bad_int_params(name, value, pattern, waves):
     with pytest.raises((ValueError, TypeError), match=pattern):
@@ -281,6 +298,42 @@ def test_warning_from_cache_names_the_current_index(tmp_path, waves, n_jobs):
     # replayed from the cache, the warning names the recording's place in this batch
     with pytest.warns(UserWarning, match=r"^Recording 2 lasts 0\.500 s"):
         FrontEnd(memory=cache, n_jobs=n_jobs).transform([waves[0], waves[1], short])
+
+
+def test_unreadable_cache_entries_are_recomputed_with_one_warning(tmp_path, waves,
+                                                                 count_extractions):
+    short = waves[0][: SR // 2]  # its entry has a .json of warnings beside the .npy
+    X = [waves[0], waves[1], short]
+    cache = tmp_path / "cache"
+    with pytest.warns(UserWarning, match="lasts 0.500 s"):
+        first = FrontEnd(memory=str(cache)).transform(X)
+    files = sorted(p for p in cache.rglob("*") if p.is_file())
+    (note,) = [p for p in files if p.suffix == ".json"]
+    npys = [p for p in files if p.suffix == ".npy" and p.stem != note.stem]
+    assert len(npys) == 2
+    npys[0].write_bytes(b"")                          # emptied: EOFError in np.load
+    npys[1].write_bytes(npys[1].read_bytes()[:300])   # cut in the data: ValueError
+    note.write_text('[["UserWarning", ')              # cut json of the short one's notes
+    del count_extractions[:]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second = FrontEnd(memory=str(cache)).transform(X)
+    messages = [str(w.message) for w in caught]
+    cache_warnings = [m for m in messages if "feature-cache" in m]
+    assert len(cache_warnings) == 1, messages
+    assert cache_warnings[0].startswith(
+        f"3 feature-cache entries in {cache} could not be read")
+    for path in (npys[0], npys[1]):
+        assert f"{path}: " in cache_warnings[0]
+    assert f"{note}: JSONDecodeError" in cache_warnings[0]
+    assert len(count_extractions) == 3  # all three recomputed
+    assert any(m.startswith("Recording 2 lasts 0.500 s") for m in messages)
+    assert_batches_equal(second, first)
+    # replaced atomically: a third run is served from the cache, silently
+    del count_extractions[:]
+    with pytest.warns(UserWarning, match="lasts 0.500 s") as caught:
+        assert_batches_equal(FrontEnd(memory=str(cache)).transform(X), first)
+    assert len(caught) == 1 and count_extractions == []
 
 
 def test_cache_with_n_jobs_2(tmp_path, wav_paths, capsys, count_extractions):

@@ -24,6 +24,34 @@ def temporary_name_pattern(path: str) -> str:
                         f".{os.path.basename(path)}.*.tmp")
 
 
+def output_path_problem(path: str | os.PathLike) -> tuple[type[OSError], int, str] | None:
+    """Why no file can be written at ``path``, or None if one can.
+
+    Returns the ``OSError`` subclass, the errno and a phrase naming the folder as
+    the user gave it, e.g. ``"the folder /no/such does not exist"``; the one check
+    behind :func:`check_output_path` and the command line's output options.
+
+    Examples
+    --------
+    >>> output_path_problem("/no/such/folder/model.skasc")[2]
+    'the folder /no/such/folder does not exist'
+    >>> output_path_problem("model.skasc") is None
+    True
+    """
+    given = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(given))
+    shown = os.path.dirname(given) or "."
+    if not os.path.exists(folder):
+        return FileNotFoundError, errno.ENOENT, f"the folder {shown} does not exist"
+    if not os.path.isdir(folder):
+        return NotADirectoryError, errno.ENOTDIR, f"{shown} is not a folder"
+    if os.path.isdir(given):
+        return IsADirectoryError, errno.EISDIR, "it is a folder; give a file name"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return PermissionError, errno.EACCES, f"the folder {shown} is not writable"
+    return None
+
+
 def check_output_path(path: str | os.PathLike) -> None:
     """Check that a file can be written at ``path``, before any work is done.
 
@@ -45,24 +73,13 @@ def check_output_path(path: str | os.PathLike) -> None:
     >>> check_output_path("/no/such/folder/model.skasc")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: [Errno 2] Cannot write '/no/such/folder/model.skasc': the folder '/no/such/folder' does not exist.
+    FileNotFoundError: [Errno 2] Cannot write '/no/such/folder/model.skasc': the folder /no/such/folder does not exist.
     """
-    given = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(given))
-    shown = os.path.dirname(given) or "."
-
-    def fail(kind: type[OSError], code: int, problem: str) -> None:
+    problem = output_path_problem(path)
+    if problem is not None:
+        kind, code, text = problem
         # (errno, message) without a filename: the message names the path once.
-        raise kind(code, f"Cannot write {given!r}: {problem}.")
-
-    if not os.path.exists(folder):
-        fail(FileNotFoundError, errno.ENOENT, f"the folder {shown!r} does not exist")
-    if not os.path.isdir(folder):
-        fail(NotADirectoryError, errno.ENOTDIR, f"{shown!r} is not a folder")
-    if os.path.isdir(given):
-        fail(IsADirectoryError, errno.EISDIR, "it is a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        fail(PermissionError, errno.EACCES, f"the folder {shown!r} is not writable")
+        raise kind(code, f"Cannot write {os.fspath(path)!r}: {text}.")
 
 
 def _create_temporary(path: str) -> tuple[int, str]:

@@ -49,14 +49,11 @@ def check_output_path(path: str, option: str) -> None:
     ...
     skasc.cli.CLIError: cannot write --model /no/such/folder/model.skasc: the folder /no/such/folder does not exist
     """
-    folder = os.path.dirname(path) or os.curdir
-    if os.path.isdir(path):
-        raise CLIError(f"cannot write {option} {path}: it is a folder; give a file name")
-    if not os.path.isdir(folder):
-        reason = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise CLIError(f"cannot write {option} {path}: the folder {folder} {reason}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CLIError(f"cannot write {option} {path}: the folder {folder} is not writable")
+    from ._atomic import output_path_problem
+
+    problem = output_path_problem(path)
+    if problem is not None:
+        raise CLIError(f"cannot write {option} {path}: {problem[2]}")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -186,7 +183,29 @@ def _load_model(path: str):
 
     if not os.path.isfile(path):
         raise CLIError(f"model file not found: {path}")
-    return load(path)
+    return _without_stored_folders(load(path))
+
+
+def _without_stored_folders(model):
+    """Forget the feature-cache folders a model file names (``FrontEnd.memory``), so
+    that predicting with a file from elsewhere never writes where the file says."""
+    from .frontend import FrontEnd
+
+    seen, stack = set(), [model]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, FrontEnd):
+            obj.memory = None
+        for attr in ("steps", "estimators", "estimators_", "estimator", "estimator_"):
+            value = getattr(obj, attr, None)
+            if isinstance(value, list):
+                stack.extend(v[1] if isinstance(v, tuple) else v for v in value)
+            elif value is not None and hasattr(value, "get_params"):
+                stack.append(value)
+    return model
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -293,6 +312,10 @@ def _positive_float(text: str) -> float:
     return value
 
 
+_SKIP_BAD_HELP = ("skip unreadable audio files and files with bad samples (NaN/inf, corrupt "
+                  "frames), listed in one warning, instead of stopping")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit code 2
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -338,16 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--checkpoint-dir", metavar="DIR",
                      help="save the training state after every epoch in DIR; rerunning the "
                           "same command after an interruption resumes from it")
-    fit.add_argument("--skip-bad", action="store_true",
-                    help="skip unreadable audio files (listed in one warning) instead of stopping")
+    fit.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
     fit.set_defaults(func=cmd_fit)
 
     predict = sub.add_parser("predict", help="label recordings with a saved pipeline")
     predict.add_argument("model")
     predict.add_argument("audio", nargs="+", help="audio files or folders")
     predict.add_argument("--out", help="CSV to write (default: standard output)")
-    predict.add_argument("--skip-bad", action="store_true",
-                    help="skip unreadable audio files (listed in one warning) instead of stopping")
+    predict.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")
@@ -355,8 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data")
     evaluate.add_argument("--labels", help="CSV of 'file,label' rows instead of file names")
     evaluate.add_argument("--figure", help="save the confusion matrix as this PNG")
-    evaluate.add_argument("--skip-bad", action="store_true",
-                    help="skip unreadable audio files (listed in one warning) instead of stopping")
+    evaluate.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 

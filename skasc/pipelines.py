@@ -83,11 +83,11 @@ def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
 def _segment_model(net, *, classifier: str, svm_C: float, calibration: Any,
                    feature_scaling: str | None, memory: Any, random_state: int | None):
     check_option(classifier, "classifier", "make_att_crnn_pipeline", ["svm", "softmax"])
-    check_option(feature_scaling, "feature_scaling", "make_att_crnn_pipeline", list(_SCALINGS))
+    scaler = make_feature_scaler(feature_scaling)
     if classifier == "softmax":
         return net
     return Pipeline([("net", net),
-                     ("scaler", make_feature_scaler(feature_scaling)),
+                     ("scaler", scaler),
                      ("svm", make_svm_calibrator(C=svm_C, calibration=calibration,
                                                  random_state=random_state))],
                     memory=memory)
@@ -182,7 +182,8 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
 
 def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
                                svm_C: float = 0.1, calibration: Any = "train",
-                               feature_scaling: str | None = "minmax", max_epochs: int = 500, lr: float = 1e-4, batch_size: int = 100,
+                               feature_scaling: str | None = "minmax", max_epochs: int = 500,
+                               lr: float = 1e-4, batch_size: int = 100,
                                random_state: int | None = None, n_jobs: int | None = None,
                                memory: Any = None, feature_cache: Any = None,
                                verbose: int = 1, net_params: dict | None = None) -> Pipeline:

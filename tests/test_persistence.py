@@ -548,10 +548,10 @@ def test_save_to_a_missing_folder_fails_before_any_work(tmp_path, Xy, monkeypatc
     model = LogisticRegression().fit(*Xy)
     target = tmp_path / "missing" / "m.skasc"
     with pytest.raises(FileNotFoundError, match=rf"Cannot write '{target}': the folder "
-                                                rf"'{target.parent}' does not exist"):
+                                                rf"{target.parent} does not exist"):
         save(model, target)
     (tmp_path / "file").write_text("")
-    with pytest.raises(NotADirectoryError, match=r"Cannot write '.*file/m\.skasc': '.*file' "
+    with pytest.raises(NotADirectoryError, match=r"Cannot write '.*file/m\.skasc': .*file "
                                                  r"is not a folder"):
         save(model, str(tmp_path / "file" / "m.skasc"))
     (tmp_path / "folder.skasc").mkdir()

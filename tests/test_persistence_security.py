@@ -594,3 +594,21 @@ def test_no_skops_mutation_touches_files(saved_members, tmp_path_factory, data):
     members = dict(saved_members)
     set_member(members, "estimator.skops", skops_bytes(schema, files))
     _check_load_touches_nothing(members, folder)
+
+
+@pytest.mark.parametrize("array", [
+    {"__kind__": "ndarray", "dtype": "|S2000000000", "shape": [10], "data": ["a"] * 10},
+    {"__kind__": "ndarray", "dtype": "<f8", "shape": [1000000, 1000000], "data": [0.0]},
+    {"__kind__": "ndarray", "dtype": "<f8", "shape": "big", "data": [0.0]},
+])
+def test_manifest_array_cannot_ask_for_more_memory_than_it_stores(tmp_path, saved, array):
+    """A few bytes of JSON must not allocate gigabytes: element size and shape are
+    checked against what the file actually stores."""
+    forged = tmp_path / "array.skasc"
+
+    def change(manifest):
+        trained_entry(manifest)["attributes"]["input_mean_"] = array
+
+    forge_manifest(saved, forged, change)
+    with pytest.raises(ValueError, match=r"Cannot load .*array\.skasc: (dtype|an array's shape)"):
+        load(forged)

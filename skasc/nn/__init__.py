@@ -2,7 +2,8 @@
 
 Torch is imported here (and only here): ``import skasc`` stays light.
 
-* :mod:`~skasc.nn.modules`: ``ConvBlock``, ``AttCRNN``, ``CNNBaseline``.
+* :mod:`~skasc.nn.modules`: ``InputStandardization``, ``ConvBlock``, ``AttCRNN``,
+  ``CNNBaseline``.
 * :mod:`~skasc.nn.attention`: ``SpatioTemporalAttentionPooling`` (eqs. 4-9).
 * :mod:`~skasc.nn.mixing`: between-class mixing (eqs. 10-11).
 * :mod:`~skasc.nn.classifier`: skorch estimators ``AttCRNNClassifier``,
@@ -10,10 +11,10 @@ Torch is imported here (and only here): ``import skasc`` stays light.
 """
 
 from .attention import SpatioTemporalAttentionPooling
-from .classifier import AttCRNNClassifier, CNNBaselineClassifier
+from .classifier import AttCRNNClassifier, CNNBaselineClassifier, TrainingDivergedError
 from .mixing import BetweenClassCollate, mix_between_class
-from .modules import AttCRNN, CNNBaseline, ConvBlock
+from .modules import AttCRNN, CNNBaseline, ConvBlock, InputStandardization
 
-__all__ = ["AttCRNN", "CNNBaseline", "ConvBlock", "SpatioTemporalAttentionPooling",
-           "BetweenClassCollate", "mix_between_class", "AttCRNNClassifier",
-           "CNNBaselineClassifier"]
+__all__ = ["AttCRNN", "CNNBaseline", "ConvBlock", "InputStandardization",
+           "SpatioTemporalAttentionPooling", "BetweenClassCollate", "mix_between_class",
+           "AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"]

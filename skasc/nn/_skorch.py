@@ -16,16 +16,40 @@ What skasc relies on beyond skorch's public API:
 * The ``_default_callbacks`` property, which the segment classifiers override
   (in :mod:`skasc.nn.classifier`, marked there) to set their default callbacks;
   skorch reads it in ``initialize_callbacks``.
+* The registries ``net._modules``, ``net._criteria`` and ``net._optimizers`` (the
+  names of a net's modules, criteria and optimizers) and skorch's own bookkeeping
+  attributes (:data:`INTERNAL_ATTRIBUTES`), which :mod:`skasc.persistence` needs
+  to know what state a net holds: :func:`module_names`, :func:`optimizer_names`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TESTED_SKORCH", "train"]
+__all__ = ["TESTED_SKORCH", "INTERNAL_ATTRIBUTES", "module_names", "optimizer_names", "train"]
 
 TESTED_SKORCH = ">=1.4,<1.5"
 """The skorch versions skasc is tested with; the pin in ``pyproject.toml``."""
+
+
+INTERNAL_ATTRIBUTES = frozenset({
+    "module_", "criterion_", "optimizer_", "callbacks_", "history_",
+    "initialized_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_",
+    "init_context_", "_modules", "_criteria", "_optimizers", "_params_to_validate",
+})
+"""skorch attributes that ``initialize()`` rebuilds or that hold torch objects."""
+
+
+def module_names(net: Any) -> list[str]:
+    """Names of the net's modules and criteria (``"module"``, ``"criterion"``, ...)."""
+    names = list(getattr(net, "_modules", []) or ["module"])
+    names += list(getattr(net, "_criteria", []) or ["criterion"])
+    return list(dict.fromkeys(names))
+
+
+def optimizer_names(net: Any) -> list[str]:
+    """Names of the net's optimizers (``"optimizer"``, ...)."""
+    return list(getattr(net, "_optimizers", []))
 
 
 def train(net: Any, X: Any, y: Any, *, epochs: int | None = None, method: str = "fit",

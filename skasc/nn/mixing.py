@@ -14,8 +14,9 @@ input.  With a ``center`` (the estimators pass the per-band training mean, the
 one their input standardisation subtracts) the mix is taken around it, i.e.
 on zero-mean images::
 
-    S_BC = c + (r (S1 - c) + (1 - r) (S2 - c)) / sqrt(r^2 + (1 - r)^2)  :func:`mix_between_class` is the pure
-function; :class:`BetweenClassCollate` applies it to every training
+    S_BC = c + (r (S1 - c) + (1 - r) (S2 - c)) / sqrt(r^2 + (1 - r)^2)
+
+:func:`mix_between_class` is the pure function; :class:`BetweenClassCollate` applies it to every training
 mini-batch, pairing examples inside the batch, so that skorch's training
 iterator produces BC examples and validation/prediction see plain data.
 """

@@ -12,6 +12,8 @@ Decoding turns names back into objects only through
 
 from __future__ import annotations
 
+import math
+
 import inspect
 import sys
 import types
@@ -24,6 +26,7 @@ from ._trust import IMPORT, OBJECT, ManifestNames, import_dotted, torch_dtype
 __all__ = ["Unencodable", "Encoder", "Decoder", "dotted_name", "imported_names"]
 
 # numpy dtype kinds stored as JSON data (the encoder writes no others).
+_MAX_ITEMSIZE = 1 << 20  # bytes per element of an array stored in the manifest
 _ARRAY_KINDS = "biufcUS?"
 
 
@@ -188,12 +191,17 @@ class Decoder:
             return self._dtype(value["dtype"]).type(value["value"])
         if kind == "ndarray":
             dtype = self._dtype(value["dtype"])
-            data = value["data"]
+            data, shape = value["data"], value["shape"]
+            if (not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0
+                                                       for n in shape)
+                    or not isinstance(data, list) or math.prod(shape) != len(data)):
+                raise ValueError(f"Cannot load {self.path}: an array's shape {shape!r} does "
+                                 "not match its stored values.")
             if dtype.kind == "c":
                 data = [complex(re, im) for re, im in data]
             elif dtype.kind == "S":
                 data = [s.encode("latin-1") for s in data]
-            return np.array(data, dtype=dtype).reshape(value["shape"])
+            return np.array(data, dtype=dtype).reshape(shape)
         if kind == "objarray":
             items = [self(v) for v in value["items"]]
             out = np.empty(len(items), dtype=object)
@@ -236,4 +244,7 @@ class Decoder:
             dtype = None
         if dtype is None or dtype.kind not in _ARRAY_KINDS:
             raise ValueError(f"Cannot load {self.path}: {name!r} is not a dtype skasc stores.")
+        if dtype.itemsize > _MAX_ITEMSIZE:  # e.g. '|S2000000000': 2 GB per element
+            raise ValueError(f"Cannot load {self.path}: dtype {name!r} has "
+                             f"{dtype.itemsize} bytes per element (at most {_MAX_ITEMSIZE}).")
         return dtype

@@ -21,18 +21,16 @@ from ._trust import IMPORT, NET, ManifestNames
 
 __all__ = ["net_entry", "check_net_entry", "rebuild_net"]
 
-# skorch attributes that are rebuilt by ``initialize()`` or hold torch objects.
-_SKORCH_INTERNAL = frozenset({
-    "module_", "criterion_", "optimizer_", "callbacks_", "history_",
-    "initialized_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_",
-    "init_context_", "_modules", "_criteria", "_optimizers", "_params_to_validate",
-})
+def _compat() -> Any:
+    """skasc's one module of skorch internals (imports torch: only when nets are saved
+    or loaded)."""
+    from ..nn import _skorch
+
+    return _skorch
 
 
 def _state_attrs(net: Any) -> list[str]:
-    names = list(getattr(net, "_modules", []) or ["module"])
-    names += list(getattr(net, "_criteria", []) or ["criterion"])
-    return [n + "_" for n in dict.fromkeys(names) if hasattr(net, n + "_")]
+    return [n + "_" for n in _compat().module_names(net) if hasattr(net, n + "_")]
 
 
 def _history_json(net: Any, path: str) -> Any:
@@ -60,7 +58,7 @@ def _optimizer_states(net: Any, net_id: str, path: str, tensors: dict) -> dict:
     import torch
 
     states = {}
-    for attr in (name + "_" for name in getattr(net, "_optimizers", [])):
+    for attr in (name + "_" for name in _compat().optimizer_names(net)):
         optimizer = getattr(net, attr, None)
         if not isinstance(optimizer, torch.optim.Optimizer):
             continue
@@ -95,7 +93,7 @@ def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None
             return tensors[item["__tensor__"]]  # KeyError: not in the weights
         return item
 
-    optimizers = {name + "_" for name in getattr(net, "_optimizers", [])}
+    optimizers = {name + "_" for name in _compat().optimizer_names(net)}
     for attr, record in (entry.get("optimizer_states") or {}).items():
         try:
             if attr not in optimizers:
@@ -150,10 +148,10 @@ def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
 
     initialized = bool(getattr(net, "initialized_", False))
     attributes: dict[str, Any] = {}
-    optimizers = {n + "_" for n in getattr(net, "_optimizers", [])}
+    optimizers = {n + "_" for n in _compat().optimizer_names(net)}
     state_attrs = set(_state_attrs(net))
     for name, value in vars(net).items():
-        if (not _is_attribute_name(name) or name in _SKORCH_INTERNAL
+        if (not _is_attribute_name(name) or name in _compat().INTERNAL_ATTRIBUTES
                 or name in optimizers or name in params or name in state_attrs):
             continue
         try:
@@ -256,7 +254,8 @@ def check_net_entry(entry: Any, names: ManifestNames) -> None:
                              f"{entry.get('id')!r} of its manifest has no valid {key!r}.")
     names.resolve(entry["class"], NET, subclass_of=skorch.NeuralNet, what="a net class")
     bad = [k for k in entry["params"] if not _is_param_name(k)]
-    bad += [k for k in entry["attributes"] if not _is_attribute_name(k) or k in _SKORCH_INTERNAL]
+    internal = _compat().INTERNAL_ATTRIBUTES
+    bad += [k for k in entry["attributes"] if not _is_attribute_name(k) or k in internal]
     if bad:
         raise ValueError(f"{path} is not a skasc model file: the net {entry['id']!r} has "
                          f"parameters or attributes that save does not write: {bad}.")

@@ -98,7 +98,8 @@ def slot_ids(root: Any) -> list[Any]:
     while stack:
         obj = stack.pop()
         if isinstance(obj, _NetSlot):
-            ids.append(getattr(obj, "net_id", None))
+            net_id = getattr(obj, "net_id", None)
+            ids.append(net_id if isinstance(net_id, str) else repr(net_id))
             continue
         if obj is None or isinstance(obj, _LEAVES) or id(obj) in seen:
             continue

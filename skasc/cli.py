@@ -393,6 +393,9 @@ def _defined_by_skasc(cls: type) -> bool:
 def _raised_by_skasc_check(exc: BaseException) -> bool:
     """Whether ``exc`` comes from a ``raise`` statement in skasc's code (a documented
     check), rather than from Python itself or another library (a bug)."""
+    cause = exc.__cause__
+    if cause is not None and type(cause) is type(exc):
+        return _raised_by_skasc_check(cause)  # re-raised with a better message: judge the first
     tb = exc.__traceback__
     if tb is None:
         return False

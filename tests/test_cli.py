@@ -263,6 +263,12 @@ def documented_check(args):
     raise ValueError("The 'n_mels' parameter of LogMelExtractor must be an int in the "
                      "range [1, inf). Got 0 instead.\\nmore detail")
 
+def rewrapped_bug(args):
+    try:  # as FrontEnd renames a step's error: same type, message edited, a bug all the same
+        np.zeros(4).reshape(3)
+    except ValueError as exc:
+        raise ValueError(f"Recording 3: {exc}") from exc
+
 def wrapped_check(args):
     try:
         int("x")
@@ -272,7 +278,8 @@ def wrapped_check(args):
 
 
 @pytest.mark.parametrize("name, error", [("internal_bug", TypeError),
-                                         ("numpy_bug", ValueError)])
+                                         ("numpy_bug", ValueError),
+                                         ("rewrapped_bug", ValueError)])
 def test_a_bug_shows_its_traceback(monkeypatch, tmp_path, name, error):
     monkeypatch.setattr(cli, "cmd_predict", SKASC_CODE[name])
     with pytest.raises(error):  # propagates: the interpreter prints the traceback

@@ -139,6 +139,22 @@ def test_infinite_loss_is_caught_too(monkeypatch):
         AttCRNNClassifier(**TINY, max_epochs=3).fit(X, y)
 
 
+def test_diverged_weights_are_named_before_the_svm_sees_nan():
+    """Weights (or batch-norm statistics) can go non-finite while the loss read back
+    stays finite; the net's outputs are checked on the host, so the pipeline fails
+    with the net's error, not scikit-learn's "Input X contains NaN"."""
+    X, y = make_data()
+    net = AttCRNNClassifier(**TINY, max_epochs=1).fit(X, y)
+    with torch.no_grad():
+        net.module_.classifier.weight[0, 0] = float("nan")
+        net.module_.conv.layers[2].running_mean[1] = float("inf")
+    with pytest.raises(TrainingDivergedError, match=r"gives NaN or infinite features for 40 of "
+                                                    r"40 segments .*lower lr \(now 0\.01\)"):
+        net.transform(X)
+    with pytest.raises(TrainingDivergedError, match=r"NaN or infinite posteriors"):
+        net.predict(X)
+
+
 # ---------------------------------------------------------------- max_epochs=0
 def test_max_epochs_0_warns_once_that_the_net_is_untrained():
     X, y = make_data(n=20)

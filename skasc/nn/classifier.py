@@ -100,7 +100,8 @@ __all__ = ["AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"
 
 
 class TrainingDivergedError(ValueError):
-    """The training loss became NaN or infinite (usually: the learning rate is too high)."""
+    """The training loss, or the trained net's outputs, became NaN or infinite
+    (usually: the learning rate is too high)."""
 
 
 def _cuda_index(device) -> int | None:
@@ -610,7 +611,20 @@ class _SegmentNetClassifier(NeuralNetClassifier):
     def predict_proba(self, X) -> np.ndarray:
         """Softmax posteriors, shape ``(n_segments, n_classes)``, float32, columns in
         the order of ``classes_``."""
-        return self._cat(self._run(X, lambda m, xb: torch.softmax(m(xb).float(), dim=1)))
+        return self._finite(self._cat(self._run(
+            X, lambda m, xb: torch.softmax(m(xb).float(), dim=1))), "posteriors")
+
+    def _finite(self, out: np.ndarray, what: str) -> np.ndarray:
+        """``out``, checked on the host (no device sync): a diverged net says so here
+        instead of a downstream "Input X contains NaN"."""
+        bad = ~np.isfinite(out).all(axis=tuple(range(1, out.ndim)))
+        if bad.any():
+            raise TrainingDivergedError(
+                f"{type(self).__name__} gives NaN or infinite {what} for {int(bad.sum())} of "
+                f"{len(out)} segments (the first is segment {int(np.flatnonzero(bad)[0])}): "
+                f"its weights diverged during training; fit again with a lower lr "
+                f"(now {self.lr:g}).")
+        return out
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label (one of ``classes_``) per segment."""
@@ -623,7 +637,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         256`` for :class:`CNNBaselineClassifier`; these feed the linear SVM of
         section 2.4.
         """
-        return self._cat(self._run(X, lambda m, xb: m.embed(xb)))
+        return self._finite(self._cat(self._run(X, lambda m, xb: m.embed(xb))), "features")
 
 
 class AttCRNNClassifier(_SegmentNetClassifier):

@@ -91,7 +91,7 @@ def test_collate_is_reproducible_and_picklable(rng):
 
 def test_collate_warns_once_for_single_class_batch(rng):
     collate = BetweenClassCollate(2, random_state=0)
-    with pytest.warns(UserWarning, match="mini-batch held a single class"):
+    with pytest.warns(UserWarning, match=r"mini-batch of \d+ segments held a single class"):
         X, Y = collate(_batch(rng, [1, 1]))
     np.testing.assert_array_equal(Y.numpy(), [[0, 1], [0, 1]])
     with warnings.catch_warnings():

@@ -168,8 +168,9 @@ class BetweenClassCollate:
         X_mix, Y_mix, r, partner = mix_between_class(X, y, self.n_classes, self._generator(),
                                                      center=self.center)
         if not self._warned and (partner == np.arange(len(y))).any():
-            warnings.warn("A training mini-batch held a single class; its examples were "
-                          "used un-mixed. Increase batch_size to mix between classes.",
-                          UserWarning, stacklevel=2)
+            warnings.warn(f"A training mini-batch of {len(y)} segments held a single "
+                          "class; its examples were used un-mixed. Increase batch_size to "
+                          "mix between classes (a last, short batch of an epoch can hold "
+                          "one class by chance).", UserWarning, stacklevel=2)
             self._warned = True
         return torch.from_numpy(X_mix), torch.from_numpy(Y_mix)

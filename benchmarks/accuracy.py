@@ -58,13 +58,13 @@ DEFAULT_ROOT = os.path.join(HERE, "..", "..", "shared", "data", "fsdd")
 ROWS = {
     "att_crnn": (make_att_crnn_pipeline, {}),                             # the default
     "cnn_baseline": (make_cnn_baseline_pipeline, {}),                     # the default
+    "att_crnn_standardized": (make_att_crnn_pipeline,
+                              {"net_params": {"standardize_input": True}}),
+    "cnn_baseline_standardized": (make_cnn_baseline_pipeline,
+                                  {"net_params": {"standardize_input": True}}),
     "att_crnn_eq9": (make_att_crnn_pipeline, {"mask_scale": 1.0}),        # eq. (9) as printed
-    "att_crnn_raw_input": (make_att_crnn_pipeline,
-                           {"net_params": {"standardize_input": False}}),
-    "cnn_baseline_raw_input": (make_cnn_baseline_pipeline,
-                               {"net_params": {"standardize_input": False}}),
-    "att_crnn_eq9_raw_input": (make_att_crnn_pipeline,
-                               {"mask_scale": 1.0, "net_params": {"standardize_input": False}}),
+    "att_crnn_eq9_standardized": (make_att_crnn_pipeline,
+                                  {"mask_scale": 1.0, "net_params": {"standardize_input": True}}),
 }
 HEADS = ("svm-minmax", "svm-standard", "svm-none", "softmax")
 NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
@@ -200,8 +200,9 @@ def print_table(results: list[dict]) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=DEFAULT_ROOT, help="the FSDD folder")
-    parser.add_argument("--rows", nargs="+", default=["att_crnn", "cnn_baseline", "att_crnn_eq9",
-                                                       "att_crnn_raw_input"],
+    parser.add_argument("--rows", nargs="+", default=["att_crnn", "cnn_baseline",
+                                                       "att_crnn_standardized",
+                                                       "att_crnn_eq9_standardized"],
                         choices=sorted(ROWS))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=1e-3)

@@ -15,8 +15,9 @@ What differs from a stock skorch classifier, and why:
 * **Between-class mixing** (section 3) is the training iterator's
   ``collate_fn`` (:class:`~skasc.nn.mixing.BetweenClassCollate`); validation
   and prediction see the data unchanged.
-* **Input standardisation** (``standardize_input=True``, not in the paper):
-  ``fit`` measures the mean and standard deviation of every (channel, band) of
+* **Input standardisation** (``standardize_input=True``, not in the paper; off
+  by default, since raw input measured better on real audio, see
+  benchmarks/RESULTS.md): ``fit`` measures the mean and standard deviation of every (channel, band) of
   the training segments and stores them in the module's
   :class:`~skasc.nn.modules.InputStandardization` buffers, so they are saved and
   moved with the weights; between-class mixing is then taken around that mean,
@@ -188,7 +189,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
 
     def __init__(self, module, *, criterion=torch.nn.KLDivLoss, optimizer=torch.optim.Adam,
                  lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,
-                 train_split=None, between_class: bool = True, standardize_input: bool = True,
+                 train_split=None, between_class: bool = True, standardize_input: bool = False,
                  random_state: int | None = None,
                  device: str = "auto", mixed_precision: bool = False,
                  predict_batch_size: int = 512, progress_bar: bool = False,
@@ -665,11 +666,12 @@ class AttCRNNClassifier(_SegmentNetClassifier):
         by recording.
     between_class : bool, default=True
         Train on between-class mixtures (section 3).
-    standardize_input : bool, default=True
+    standardize_input : bool, default=False
         Standardise every (channel, band) of the input with the training
         segments' mean and std (stored in the module, see the module docstring)
         and mix between classes around that mean. ``False``: raw images, mixed
-        around zero (eq. 10 as printed).
+        around zero (eq. 10 as printed), which measured better on real audio
+        (FSDD: 100 % against 99.3 %, log loss 0.015 against 0.033).
     random_state : int or None, default=None
         Seeds weights, dropout, shuffling and mixing.
     device : str, default="auto"

@@ -115,8 +115,14 @@ def _popen_cli(*args, **kwargs):
     """``python -m skasc`` on this checkout, unbuffered so that lines arrive as printed."""
     env = dict(os.environ, PYTHONUNBUFFERED="1",
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # A background job of a non-interactive shell starts with SIGINT ignored, and the
+    # child would inherit that: give it the default disposition, as a terminal has.
     return subprocess.Popen([sys.executable, "-m", "skasc", *args], env=env, text=True,
-                            **kwargs)
+                            preexec_fn=_default_sigint, **kwargs)
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_sigint_during_fit_exits_130_and_keeps_the_old_model(tmp_path, rng):

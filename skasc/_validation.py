@@ -79,9 +79,19 @@ def check_real(value: Any, name: str, estimator: Any, *, low: float | None = Non
 
 
 def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) -> Any:
-    """Check that ``value`` is one of ``options``."""
+    """Check that ``value`` is one of ``options``.
+
+    A bool option matches only a bool (``0 == False`` in Python, but ``0`` is not a
+    valid flag).
+
+    >>> check_option(0, "between_class", "AttCRNNClassifier", [False, True])
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'between_class' parameter of AttCRNNClassifier must be one of {False, True}. Got 0 instead.
+    """
     options = list(options)
-    if value not in options:
+    if not any(value == o and isinstance(value, (bool, np.bool_)) == isinstance(o, bool)
+               for o in options):
         shown = ", ".join(repr(o) for o in options)
         raise ValueError(
             f"The '{name}' parameter of {_owner(estimator)} must be one of {{{shown}}}. "

@@ -263,11 +263,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         check_int(self.predict_batch_size, "predict_batch_size", name, low=1)
         check_int(self.random_state, "random_state", name, low=0, allow_none=True)
         for flag in ("between_class", "standardize_input", "mixed_precision", "progress_bar"):
-            value = getattr(self, flag)
-            check_option(value, flag, name, [False, True])
-            if not isinstance(value, (bool, np.bool_)):  # 0 and 1 pass: 0 == False
-                raise ValueError(f"The '{flag}' parameter of {name} must be one of "
-                                 f"{{False, True}}. Got {value!r} instead.")
+            check_option(getattr(self, flag), flag, name, [False, True])
         device = self.__dict__.get("device", "auto")
         if device != "auto":
             try:
@@ -396,9 +392,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         X, y = self._check_X_y(X, y)
         epochs = None  # max_epochs
         if not self.warm_start or not self.initialized_:
-            self._setup(X, y, self.classes)
-            self.initialize()
-            self._set_input_statistics(X)
+            self._initialize_for(X, y, self.classes)
             if self.checkpoint_dir is not None:
                 epochs = self._resume(X, y)
         _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
@@ -433,10 +427,14 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         """
         X, y = self._check_X_y(X, y)
         if not self.initialized_:
-            self._setup(X, y, classes if classes is not None else self.classes)
-            self.initialize()
-            self._set_input_statistics(X)
+            self._initialize_for(X, y, classes if classes is not None else self.classes)
         return _skorch.train(self, X, self._encode(y), method="partial_fit", **fit_params)
+
+    def _initialize_for(self, X: np.ndarray, y: np.ndarray, classes) -> None:
+        """Encode the labels, build the net for ``X``'s shape, set its input statistics."""
+        self._setup(X, y, classes)
+        self.initialize()
+        self._set_input_statistics(X)
 
     def _set_input_statistics(self, X: np.ndarray) -> None:
         """Per-(channel, band) mean and std of the training segments, into the module."""
@@ -449,15 +447,12 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         self.input_mean_, self.input_std_ = mean, std
 
     def _mixing_center(self) -> np.ndarray | None:
-        """The point between-class mixing is taken around: the standardisation mean."""
-        if not self.standardize_input:
+        """The point between-class mixing is taken around: the module's standardisation
+        mean, shape (n_channels, n_bands, 1) (read once per epoch)."""
+        norm = getattr(self.module_, "input_norm", None)
+        if not self.standardize_input or norm is None:
             return None
-        mean = self.__dict__.get("input_mean_")
-        if mean is None and hasattr(getattr(self.module_, "input_norm", None), "mean"):
-            mean = self.module_.input_norm.mean.detach().cpu().numpy()  # e.g. after load
-            self.input_mean_ = mean.reshape(mean.shape[:2])
-        return None if mean is None else np.asarray(mean, np.float32).reshape(
-            mean.shape[:2] + (1,))
+        return norm.mean.detach().cpu().numpy()
 
     def fit_transform(self, X, y, **fit_params) -> np.ndarray:
         """Fit, then return :meth:`transform` of ``X``."""

@@ -9,12 +9,12 @@ divided by the time), and the time relative to the anchor,
 ``librosa.feature.melspectrogram`` on the whole mono 30 s with the paper's
 framing (1102-sample Hann frames, hop 551, 64 Mel bands from 50 Hz).
 
-Rows: the anchor; :class:`~skasc.features.LogMelExtractor` and
-:class:`~skasc.features.GammatoneExtractor` on the 15 segments x 2 channels;
-:class:`~skasc.denoise.MinStatsDenoiser`; :class:`~skasc.segment.Segmenter`;
+Rows: the anchor; :class:`~skasc.frontend.features.LogMelExtractor` and
+:class:`~skasc.frontend.features.GammatoneExtractor` on the 15 segments x 2 channels;
+:class:`~skasc.frontend.denoise.MinStatsDenoiser`; :class:`~skasc.frontend.segment.Segmenter`;
 the whole 2-channel front end (denoise + segment + log Mel + log gammatone);
 and log Mel + log gammatone sharing one STFT through
-:func:`skasc.features.extract_features`, alone and in the whole front end.  A stage whose import or run
+:func:`skasc.frontend.features.extract_features`, alone and in the whole front end.  A stage whose import or run
 fails prints ``n/a`` (the denoiser and segmenter are separate modules).
 
 Then the whole front end over ``--n-recordings`` recordings, one recording per
@@ -87,18 +87,18 @@ def _stages():
     """Build the stage callables; any stage that cannot be built is None."""
     stages: dict[str, object] = {}
     try:
-        from skasc.denoise import MinStatsDenoiser
+        from skasc.frontend.denoise import MinStatsDenoiser
         stages["denoiser"] = MinStatsDenoiser(sr=SR)
     except Exception as exc:  # noqa: BLE001 - report n/a and go on
         print(f"# MinStatsDenoiser unavailable: {type(exc).__name__}: {exc}")
         stages["denoiser"] = None
     try:
-        from skasc.segment import Segmenter
+        from skasc.frontend.segment import Segmenter
         stages["segmenter"] = Segmenter(sr=SR)
     except Exception as exc:  # noqa: BLE001
         print(f"# Segmenter unavailable: {type(exc).__name__}: {exc}")
         stages["segmenter"] = None
-    from skasc.features import GammatoneExtractor, LogMelExtractor
+    from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
     stages["mel"] = LogMelExtractor(sr=SR)
     stages["gam"] = GammatoneExtractor(sr=SR)
     return stages
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import librosa
 
-    from skasc.features import extract_features
+    from skasc.frontend.features import extract_features
 
     y = make_recording(0)
     stages = _stages()

@@ -146,8 +146,8 @@ def measure(paths: list[str], *, n_jobs: int, cache: str | None, n_warmup: int) 
     """Time FrontEnd(LogMel) on ``paths``; memory of this process and its workers."""
     from joblib.externals.loky import get_reusable_executor
 
-    from skasc.features import LogMelExtractor
-    from skasc.frontend import FrontEnd
+    from skasc.frontend.features import LogMelExtractor
+    from skasc.frontend.front_end import FrontEnd
 
     # Start the workers and compile the numba tracker on a few recordings, not timed.
     FrontEnd(extractor=LogMelExtractor(), n_jobs=n_jobs).transform(paths[:n_warmup])

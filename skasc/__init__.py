@@ -19,14 +19,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_audio": "skasc.audio",
-    "AudioLoader": "skasc.audio",
-    "check_recordings": "skasc.audio",
-    "Segmenter": "skasc.segment",
-    "MinStatsDenoiser": "skasc.denoise",
-    "LogMelExtractor": "skasc.features",
-    "GammatoneExtractor": "skasc.features",
-    "FrontEnd": "skasc.frontend",
+    "load_audio": "skasc.frontend.audio",
+    "AudioLoader": "skasc.frontend.audio",
+    "check_recordings": "skasc.frontend.audio",
+    "Segmenter": "skasc.frontend.segment",
+    "MinStatsDenoiser": "skasc.frontend.denoise",
+    "LogMelExtractor": "skasc.frontend.features",
+    "GammatoneExtractor": "skasc.frontend.features",
+    "FrontEnd": "skasc.frontend.front_end",
     "AttCRNNClassifier": "skasc.nn",
     "CNNBaselineClassifier": "skasc.nn",
     "RecordingFusion": "skasc.fusion",

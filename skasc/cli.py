@@ -71,10 +71,10 @@ def label_from_filename(path: str) -> str:
 def collect_audio(folder: str) -> list[str]:
     """Audio files directly inside ``folder`` or below it, sorted.
 
-    A file counts as audio by its extension, from :data:`skasc.audio.AUDIO_EXTENSIONS`
+    A file counts as audio by its extension, from :data:`skasc.frontend.audio.AUDIO_EXTENSIONS`
     (what this soundfile reads, MP3 included), so the scan and the loader agree.
     """
-    from .audio import AUDIO_EXTENSIONS
+    from .frontend.audio import AUDIO_EXTENSIONS
 
     if not os.path.exists(folder):
         raise CLIError(f"no such file or folder: {folder}")
@@ -143,7 +143,7 @@ def checked(paths: list[str], labels: list[str] | None, skip_bad: bool):
     """Check every file up front: the first bad header is an error, or with ``--skip-bad``
     all bad files (headers, and data: every sample is decoded) are skipped with one
     warning that lists them."""
-    from .audio import check_recordings
+    from .frontend.audio import check_recordings
 
     kept, kept_labels, _ = check_recordings(paths, labels, decode=skip_bad,
                                             on_error="skip" if skip_bad else "raise")

@@ -38,8 +38,8 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from ._validation import check_option
 from .calibration import make_svm_calibrator
-from .features import GammatoneExtractor, LogMelExtractor
-from .frontend import FrontEnd
+from .frontend.features import GammatoneExtractor, LogMelExtractor
+from .frontend.front_end import FrontEnd
 from .fusion import RecordingFusion, SystemFusion
 
 __all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline",

@@ -8,7 +8,7 @@ import soxr
 from scipy.signal import resample_poly
 from sklearn.base import clone
 
-from skasc.audio import AudioFileError, AudioLoader, _as_waveform, load_audio
+from skasc.frontend.audio import AudioFileError, AudioLoader, _as_waveform, load_audio
 
 
 def _write(path, data, rate, **kwargs):

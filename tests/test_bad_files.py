@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from skasc.audio import AudioFileError, AudioLoader, check_recordings, load_audio
-from skasc.denoise import MinStatsDenoiser
-from skasc.features import LogMelExtractor
-from skasc.frontend import FrontEnd
-from skasc.segment import Segmenter
+from skasc.frontend.audio import AudioFileError, AudioLoader, check_recordings, load_audio
+from skasc.frontend.denoise import MinStatsDenoiser
+from skasc.frontend.features import LogMelExtractor
+from skasc.frontend.front_end import FrontEnd
+from skasc.frontend.segment import Segmenter
 
 SR = 8000
 

@@ -22,14 +22,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 import skasc
-from skasc import audio, cli
-from skasc.audio import AudioFileError, AudioLoader, check_recordings, load_audio
+from skasc import cli
+from skasc.frontend import audio
+from skasc.frontend.audio import AudioFileError, AudioLoader, check_recordings, load_audio
 from skasc.calibration import make_svm_calibrator
-from skasc.denoise import MinStatsDenoiser
-from skasc.features import LogMelExtractor
-from skasc.frontend import FrontEnd
+from skasc.frontend.denoise import MinStatsDenoiser
+from skasc.frontend.features import LogMelExtractor
+from skasc.frontend.front_end import FrontEnd
 from skasc.fusion import RecordingFusion
-from skasc.segment import Segmenter
+from skasc.frontend.segment import Segmenter
 
 SR = 8000
 

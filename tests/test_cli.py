@@ -317,7 +317,7 @@ def test_skasc_checks_are_one_line_user_errors(monkeypatch, tmp_path, capsys, na
 
 
 def test_documented_error_classes_and_file_errors_are_user_errors(tmp_path, capsys):
-    from skasc.audio import AudioFileError
+    from skasc.frontend.audio import AudioFileError
     from skasc.datasets import DatasetError
 
     assert cli.is_user_error(AudioFileError("Audio file 'a.wav' does not exist."))

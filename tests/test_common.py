@@ -9,12 +9,12 @@ The networks (skasc.nn) take 4-D segment images and are covered in tests/test_nn
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skasc.audio import AudioLoader
-from skasc.denoise import MinStatsDenoiser
-from skasc.features import GammatoneExtractor, LogMelExtractor
-from skasc.frontend import FrontEnd
+from skasc.frontend.audio import AudioLoader
+from skasc.frontend.denoise import MinStatsDenoiser
+from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
+from skasc.frontend.front_end import FrontEnd
 from skasc.fusion import RecordingFusion, SystemFusion
-from skasc.segment import Segmenter
+from skasc.frontend.segment import Segmenter
 
 NOT_A_TABLE = ("takes a batch of recordings (a list of paths/waveforms, or segment arrays "
                "with a recording axis), not a 2-D feature table")

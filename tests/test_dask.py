@@ -21,7 +21,7 @@ from sklearn.model_selection import cross_val_score  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from skasc.datasets import LitisSplits, load_litis_rouen, make_litis_like  # noqa: E402
-from skasc.frontend import FrontEnd  # noqa: E402
+from skasc.frontend.front_end import FrontEnd  # noqa: E402
 from skasc.pipelines import make_att_crnn_pipeline  # noqa: E402
 
 NET_PARAMS = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,

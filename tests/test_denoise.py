@@ -1,4 +1,4 @@
-"""Tests of skasc.denoise.MinStatsDenoiser (the auxiliary, noise-subtracted channel)."""
+"""Tests of skasc.frontend.denoise.MinStatsDenoiser (the auxiliary, noise-subtracted channel)."""
 
 import pickle
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from skasc.denoise import MinStatsDenoiser
+from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.dsp.minstats import denoise
 
 SR = 4000

@@ -6,7 +6,7 @@ import pytest
 from sklearn.base import clone
 
 from skasc.dsp.gammatone import gammatone_weights
-from skasc.features import GammatoneExtractor, LogMelExtractor
+from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
 
 SR = 22050
 EXTRACTORS = [LogMelExtractor, GammatoneExtractor]
@@ -213,7 +213,7 @@ def test_real_recording(tut_samples):
 
 
 def test_extract_features_shares_the_stft(rng):
-    from skasc.features import extract_features
+    from skasc.frontend.features import extract_features
 
     a = _segments(rng, n_rec=1, n_seg=3)[0]
     b = _segments(rng, n_rec=1, n_seg=1)[0]

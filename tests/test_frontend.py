@@ -11,12 +11,12 @@ import soundfile as sf
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
-from skasc.audio import AudioLoader
-from skasc.denoise import MinStatsDenoiser
-from skasc.features import LogMelExtractor
-from skasc import frontend
-from skasc.frontend import FrontEnd
-from skasc.segment import Segmenter
+from skasc.frontend.audio import AudioLoader
+from skasc.frontend.denoise import MinStatsDenoiser
+from skasc.frontend.features import LogMelExtractor
+from skasc.frontend import front_end as frontend
+from skasc.frontend.front_end import FrontEnd
+from skasc.frontend.segment import Segmenter
 
 SR = 22050
 
@@ -252,7 +252,7 @@ def test_changed_code_misses_the_cache(tmp_path, wav_paths, capsys, monkeypatch)
     module_dir = tmp_path / "code"
     module_dir.mkdir()
     source = module_dir / "my_features.py"
-    source.write_text("from skasc.features import LogMelExtractor\n\n\n"
+    source.write_text("from skasc.frontend.features import LogMelExtractor\n\n\n"
                       "class MyLogMel(LogMelExtractor):\n    pass\n")
     monkeypatch.syspath_prepend(str(module_dir))
     import my_features
@@ -267,6 +267,22 @@ def test_changed_code_misses_the_cache(tmp_path, wav_paths, capsys, monkeypatch)
     assert "0/3 recordings served" in capsys.readouterr().out
     assert_batches_equal(again, first)
     assert len(os.listdir(cache)) == 2  # one folder per code version
+
+
+def test_code_fingerprint_covers_the_helpers_that_shape_the_output(monkeypatch, tmp_path):
+    # stack_recordings (skasc._recordings) shapes the cached output: editing it
+    # must change the key, like editing a step's module
+    steps = FrontEnd()._steps()
+    files = frontend._code_files(steps)
+    assert {"skasc/_recordings.py", "skasc/frontend/audio.py",
+            "skasc/dsp/spectrogram.py", "skasc.frontend.features"} <= set(files)
+    before = frontend._code_fingerprint(steps)
+    edited = tmp_path / "_recordings.py"
+    edited.write_bytes(open(files["skasc/_recordings.py"], "rb").read() + b"# changed\n")
+    real = frontend._code_files
+    monkeypatch.setattr(frontend, "_code_files", lambda s: {
+        **real(s), "skasc/_recordings.py": str(edited)})
+    assert frontend._code_fingerprint(steps) != before
 
 
 def test_code_fingerprint_follows_library_versions(monkeypatch):

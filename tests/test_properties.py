@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from skasc.audio import AudioLoader
-from skasc.denoise import MinStatsDenoiser
-from skasc.features import GammatoneExtractor, LogMelExtractor
-from skasc.frontend import FrontEnd
+from skasc.frontend.audio import AudioLoader
+from skasc.frontend.denoise import MinStatsDenoiser
+from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
+from skasc.frontend.front_end import FrontEnd
 from skasc.fusion import product_fusion
-from skasc.segment import Segmenter
+from skasc.frontend.segment import Segmenter
 
 settings.register_profile(
     "ci", deadline=None, derandomize=True, database=None, print_blob=True,
@@ -192,7 +192,7 @@ def test_denoiser_has_no_click_at_the_end():
 # ------------------------------------------------------------------ Segmenter
 
 def _count_segments_brute(n, seg, hop, tail):
-    """Segment count by walking the starts: independent of skasc.segment."""
+    """Segment count by walking the starts: independent of skasc.frontend.segment."""
     if n <= seg:
         return 1
     count, start = 0, 0

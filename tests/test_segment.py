@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from skasc.segment import Segmenter, segment_signal
+from skasc.frontend.segment import Segmenter, segment_signal
 
 
 def _brute_force(x, L, hop, tail):

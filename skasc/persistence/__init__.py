@@ -52,7 +52,7 @@ from typing import Any, Iterable
 from skasc._atomic import check_output_path
 
 from ._archive import (ESTIMATOR, FORMAT_VERSION, MANIFEST, WEIGHTS, check_skops_part,
-                       manifest_entries, read_archive, write_archive)
+                       manifest_entries, read_archive, rename_moved_modules, write_archive)
 from ._archive import FORMAT_NAME as _FORMAT_NAME
 from ._nets import check_net_entry, net_entry, rebuild_net
 from ._trust import (ManifestNames, UntrustedTypeError, check_skops_schema, skops_trusted,
@@ -257,7 +257,9 @@ def load(path: str | os.PathLike, *, trusted: Iterable[Any] | None = None) -> An
     extra = trusted_names(trusted)
     manifest, weights, tree_bytes = read_archive(path)
     _warn_versions(manifest, path)
-    check_skops_schema(check_skops_part(tree_bytes, path), path)
+    schema = check_skops_part(tree_bytes, path)
+    check_skops_schema(schema, path)
+    tree_bytes = rename_moved_modules(tree_bytes, schema)
     try:
         untrusted = skops.io.get_untrusted_types(data=tree_bytes)
     except Exception as exc:  # skops raises many types for a broken schema

@@ -21,8 +21,9 @@ from typing import Any
 from skasc._atomic import atomic_write
 
 __all__ = ["FORMAT_VERSION", "FORMAT_NAME", "MANIFEST", "WEIGHTS", "ESTIMATOR",
-           "MAX_MANIFEST_BYTES", "MAX_EXPANSION", "MIN_SIZE_CAP", "size_cap",
-           "write_archive", "read_archive", "check_skops_part"]
+           "MAX_MANIFEST_BYTES", "MAX_EXPANSION", "MIN_SIZE_CAP", "MOVED_MODULES", "size_cap",
+           "write_archive", "read_archive", "check_skops_part", "rename_moved_modules",
+           "manifest_entries"]
 
 FORMAT_VERSION = 1
 FORMAT_NAME = "skasc-model"
@@ -51,10 +52,6 @@ def size_cap(compressed_bytes: int) -> int:
     return max(MIN_SIZE_CAP, MAX_EXPANSION * compressed_bytes)
 
 
-def _add_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
-    archive.writestr(name, data)
-
-
 def write_archive(path: str, manifest: dict, weights: bytes, tree: bytes) -> None:
     """Write the three members atomically (see :func:`skasc._atomic.atomic_write`).
 
@@ -65,9 +62,9 @@ def write_archive(path: str, manifest: dict, weights: bytes, tree: bytes) -> Non
     manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
     with atomic_write(path) as handle:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            _add_member(archive, MANIFEST, manifest_bytes)
-            _add_member(archive, WEIGHTS, weights)
-            _add_member(archive, ESTIMATOR, tree)
+            archive.writestr(MANIFEST, manifest_bytes)
+            archive.writestr(WEIGHTS, weights)
+            archive.writestr(ESTIMATOR, tree)
 
 
 def _not_a_model(path: str, problem: str) -> ValueError:
@@ -199,6 +196,48 @@ def check_skops_part(tree: bytes, path: str) -> dict:
         raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
                                  "is not a mapping).")
     return schema
+
+
+#: Modules that moved, by their name in files written before the move: the front
+#: end's five modules went under ``skasc/frontend/`` (issue 15).
+MOVED_MODULES = {
+    "skasc.audio": "skasc.frontend.audio",
+    "skasc.denoise": "skasc.frontend.denoise",
+    "skasc.segment": "skasc.frontend.segment",
+    "skasc.features": "skasc.frontend.features",
+    "skasc.frontend": "skasc.frontend.front_end",
+}
+
+
+def rename_moved_modules(tree: bytes, schema: dict) -> bytes:
+    """The skops part with every ``__module__`` of :data:`MOVED_MODULES` renamed.
+
+    skops imports each node's ``__module__``; a file written before a module
+    moved names the old one. Only the module names change, so the types the
+    file names are checked against the allow-lists as usual. ``schema`` is the
+    part's parsed ``schema.json`` (from :func:`check_skops_part`).
+    """
+    moved = False
+    stack: list[Any] = [schema]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if value.get("__module__") in MOVED_MODULES:
+                value["__module__"] = MOVED_MODULES[value["__module__"]]
+                moved = True
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    if not moved:
+        return tree
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(tree)) as old, \
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = (json.dumps(schema).encode("utf-8") if info.filename == "schema.json"
+                    else old.read(info))
+            new.writestr(info.filename, data)
+    return out.getvalue()
 
 
 def manifest_entries(manifest: dict, path: str) -> list[Any]:

@@ -89,11 +89,11 @@ MANIFEST_ALLOWED: dict[str, frozenset[str]] = {
 #: constructors only store their arguments, the scikit-learn convention).
 SKOPS_ALLOWED: tuple[str, ...] = (
     "skasc.persistence._NetSlot",
-    "skasc.audio.AudioLoader",
-    "skasc.segment.Segmenter",
-    "skasc.denoise.MinStatsDenoiser",
-    "skasc.features.LogMelExtractor",
-    "skasc.features.GammatoneExtractor",
+    "skasc.frontend.audio.AudioLoader",
+    "skasc.frontend.segment.Segmenter",
+    "skasc.frontend.denoise.MinStatsDenoiser",
+    "skasc.frontend.features.LogMelExtractor",
+    "skasc.frontend.features.GammatoneExtractor",
     "skasc.frontend.FrontEnd",
     "skasc.fusion.RecordingFusion",
     "skasc.fusion.SystemFusion",

@@ -1,7 +1,7 @@
 """The whole front end, run one recording at a time.
 
-:class:`FrontEnd` chains :class:`~skasc.audio.AudioLoader`,
-:class:`~skasc.denoise.MinStatsDenoiser`, :class:`~skasc.segment.Segmenter` and a
+:class:`FrontEnd` chains :class:`~skasc.frontend.audio.AudioLoader`,
+:class:`~skasc.frontend.denoise.MinStatsDenoiser`, :class:`~skasc.frontend.segment.Segmenter` and a
 feature extractor, but applies the chain to each recording separately (in parallel
 over cores with joblib), so that raw audio is never held for the whole data set:
 the largest thing in memory is the stacked features (about 1.9 GB per feature type
@@ -9,7 +9,7 @@ for LITIS Rouen at float32). With ``memory`` set, each recording's features are
 cached on disk as one ``.npy`` file, keyed (with :func:`joblib.hash`) by the
 recording (path, size and modification time for files; the samples for arrays), by
 the parameters of the four steps and by the code that computes them (the source of
-the steps' modules and of ``skasc.audio``/``skasc.dsp``, and the versions of the
+the steps' modules and of ``skasc.frontend.audio``, ``skasc._recordings`` and ``skasc.dsp``, and the versions of the
 numeric libraries), so 20 cross-validation splits compute each recording's features
 once, a second run over the same files is served from the cache, and an upgrade that
 changes the numbers never serves stale features.
@@ -36,9 +36,9 @@ import joblib
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 
-from ._atomic import atomic_write
-from ._base import StatelessTransformer
-from ._validation import check_int, check_n_jobs
+from .._atomic import atomic_write
+from .._base import StatelessTransformer
+from .._validation import check_int, check_n_jobs
 from .audio import AudioLoader, _check_batch
 from .denoise import MinStatsDenoiser
 from .features import LogMelExtractor
@@ -105,20 +105,29 @@ def _file_key(item: Any) -> Any:
 _NUMERIC_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "soundfile", "numba")
 
 
-def _code_fingerprint(steps: list[BaseEstimator]) -> str:
-    """A hash of what the features depend on besides the steps' parameters: the
-    source files of the steps' modules and of the helpers they call (skasc.audio,
-    skasc.dsp), and the versions of the numeric libraries."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    helpers = [os.path.join(here, "audio.py"), *glob.glob(os.path.join(here, "dsp", "*.py"))]
+def _code_files(steps: list[BaseEstimator]) -> dict[str, str]:
+    """``{name: path}`` of the source files the features depend on: the steps'
+    modules and the helpers they call (skasc.frontend.audio, skasc._recordings,
+    whose ``stack_recordings`` shapes the output, and skasc.dsp)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    helpers = [os.path.join(package, "frontend", "audio.py"),
+               os.path.join(package, "_recordings.py"),
+               *glob.glob(os.path.join(package, "dsp", "*.py"))]
     # named by module or by their place in the package, not by absolute path, so that
     # machines with skasc installed in different places share a cache
-    files = {"skasc/" + os.path.relpath(path, here).replace(os.sep, "/"): path
+    files = {"skasc/" + os.path.relpath(path, package).replace(os.sep, "/"): path
              for path in helpers}
     for step in steps:
         module = sys.modules.get(type(step).__module__)
         if getattr(module, "__file__", None):
             files[module.__name__] = module.__file__
+    return files
+
+
+def _code_fingerprint(steps: list[BaseEstimator]) -> str:
+    """A hash of what the features depend on besides the steps' parameters: the
+    source files of :func:`_code_files` and the versions of the numeric libraries."""
+    files = _code_files(steps)
     digest = hashlib.sha256()
     for name in sorted(files):
         with open(files[name], "rb") as fh:

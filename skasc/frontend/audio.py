@@ -162,7 +162,7 @@ def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
     --------
     >>> import os, tempfile
     >>> import numpy as np, soundfile as sf
-    >>> from skasc.audio import load_audio
+    >>> from skasc.frontend.audio import load_audio
     >>> t = np.arange(2 * 48000) / 48000
     >>> stereo = np.stack([np.sin(2 * np.pi * 440 * t)] * 2, axis=1) * 0.5
     >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
@@ -434,7 +434,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
     Examples
     --------
     >>> import numpy as np, warnings
-    >>> from skasc.audio import check_recordings
+    >>> from skasc.frontend.audio import check_recordings
     >>> X = [np.zeros(22050), "missing.wav", np.ones((2, 22050))]
     >>> with warnings.catch_warnings(record=True):
     ...     warnings.simplefilter("always")
@@ -542,7 +542,7 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from skasc.audio import AudioLoader
+    >>> from skasc.frontend.audio import AudioLoader
     >>> rng = np.random.default_rng(0)
     >>> three_s = rng.standard_normal(3 * 44100).astype(np.float32) * 0.1
     >>> stereo = rng.standard_normal((2, 3 * 44100)).astype(np.float32) * 0.1

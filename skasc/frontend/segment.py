@@ -83,7 +83,7 @@ def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
     Examples
     --------
     >>> import numpy as np
-    >>> from skasc.segment import segment_signal
+    >>> from skasc.frontend.segment import segment_signal
     >>> x = np.arange(10, dtype=np.float32)
     >>> segment_signal(x, segment_length=4, hop_length=4, tail="pad")
     array([[0., 1., 2., 3.],
@@ -121,7 +121,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     A stateless transformer (``fit`` learns nothing). The paper's setting
     (2-s segments, no overlap) turns a 30-s recording at 22050 Hz into 15
     segments of 44100 samples. The tail rule is described in the module
-    docstring of :mod:`skasc.segment`: ``tail="pad"`` zero-pads an incomplete
+    docstring of :mod:`skasc.frontend.segment`: ``tail="pad"`` zero-pads an incomplete
     last segment, ``tail="drop"`` drops it, and a recording shorter than one
     segment is zero-padded to one segment in both modes, with a
     ``UserWarning`` naming it.
@@ -143,7 +143,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from skasc.segment import Segmenter
+    >>> from skasc.frontend.segment import Segmenter
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((2, 2, 6 * 22050)).astype(np.float32)  # 2 rec, 2 channels, 6 s
     >>> Segmenter(sr=22050, segment_duration=2.0).fit_transform(X).shape

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from ._base import StatelessTransformer
-from ._recordings import is_ragged, iter_recordings, n_recordings, stack_recordings
-from ._validation import check_int, check_real
-from .dsp.gammatone import gammatone_weights
-from .dsp.spectrogram import frame_lengths, log_filterbank
-from .dsp.spectrogram import n_frames as _n_frames
+from .._base import StatelessTransformer
+from .._recordings import is_ragged, iter_recordings, n_recordings, stack_recordings
+from .._validation import check_int, check_real
+from ..dsp.gammatone import gammatone_weights
+from ..dsp.spectrogram import frame_lengths, log_filterbank
+from ..dsp.spectrogram import n_frames as _n_frames
 
 __all__ = ["LogMelExtractor", "GammatoneExtractor", "extract_features"]
 
@@ -103,7 +103,7 @@ class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
         ----------
         X : ndarray of shape (n_recordings, n_segments, n_channels, n_samples), or \
 object ndarray of shape (n_recordings,) of arrays (n_segments, n_channels, n_samples)
-            Segments from :class:`~skasc.segment.Segmenter`.
+            Segments from :class:`~skasc.frontend.segment.Segmenter`.
 
         Returns
         -------
@@ -306,7 +306,7 @@ def extract_features(X: Any, extractors: list[_FilterbankExtractor]
     ----------
     X : ndarray of shape (n_recordings, n_segments, n_channels, n_samples), or \
 object ndarray of shape (n_recordings,) of 3-D arrays
-        Segments from :class:`~skasc.segment.Segmenter`.
+        Segments from :class:`~skasc.frontend.segment.Segmenter`.
     extractors : list of LogMelExtractor or GammatoneExtractor
         Configured extractors (fitting is not needed).
 

@@ -80,9 +80,9 @@ def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
     return "passthrough"
 
 
-def _segment_model(net, *, classifier: str, svm_C: float, calibration: Any,
+def _segment_model(net, factory: str, *, classifier: str, svm_C: float, calibration: Any,
                    feature_scaling: str | None, memory: Any, random_state: int | None):
-    check_option(classifier, "classifier", "make_att_crnn_pipeline", ["svm", "softmax"])
+    check_option(classifier, "classifier", factory, ["svm", "softmax"])
     scaler = make_feature_scaler(feature_scaling)
     if classifier == "softmax":
         return net
@@ -93,15 +93,16 @@ def _segment_model(net, *, classifier: str, svm_C: float, calibration: Any,
                     memory=memory)
 
 
-def _make(net_cls, features: str, *, classifier: str, svm_C: float, calibration: Any,
-          feature_scaling: str | None, max_epochs: int, lr: float, batch_size: int,
-          random_state: int | None, n_jobs: int | None, memory: Any, feature_cache: Any,
-          verbose: int, net_params: dict | None) -> Pipeline:
-    check_option(features, "features", "make_att_crnn_pipeline", sorted(_FEATURES))
+def _make(net_cls, factory: str, features: str, *, classifier: str, svm_C: float,
+          calibration: Any, feature_scaling: str | None, max_epochs: int, lr: float,
+          batch_size: int, random_state: int | None, n_jobs: int | None, memory: Any,
+          feature_cache: Any, verbose: int, net_params: dict | None) -> Pipeline:
+    """The system both factories build; ``factory`` names the caller in errors."""
+    check_option(features, "features", factory, sorted(_FEATURES))
     net = net_cls(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
                   random_state=random_state, verbose=verbose, **(net_params or {}))
     frontend = FrontEnd(extractor=_FEATURES[features](), n_jobs=n_jobs, memory=feature_cache)
-    segment_model = _segment_model(net, classifier=classifier, svm_C=svm_C,
+    segment_model = _segment_model(net, factory, classifier=classifier, svm_C=svm_C,
                                    calibration=calibration, feature_scaling=feature_scaling,
                                    memory=memory, random_state=random_state)
     return Pipeline([("frontend", frontend), ("fusion", RecordingFusion(segment_model))])
@@ -169,15 +170,12 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     >>> pipe.get_params()["fusion__estimator__svm__estimator__C"]
     0.1
     """
+    arguments = dict(locals())
     from .nn import AttCRNNClassifier
 
-    net_params = {"module__mask_scale": mask_scale, **(net_params or {})}
-    return _make(AttCRNNClassifier, features, classifier=classifier, svm_C=svm_C,
-                 calibration=calibration, feature_scaling=feature_scaling,
-                 max_epochs=max_epochs, lr=lr,
-                 batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
-                 memory=memory, feature_cache=feature_cache, verbose=verbose,
-                 net_params=net_params)
+    mask_scale = arguments.pop("mask_scale")
+    arguments["net_params"] = {"module__mask_scale": mask_scale, **(net_params or {})}
+    return _make(AttCRNNClassifier, "make_att_crnn_pipeline", **arguments)
 
 
 def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
@@ -205,14 +203,10 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
     >>> type(pipe.named_steps["fusion"].estimator).__name__
     'CNNBaselineClassifier'
     """
+    arguments = dict(locals())
     from .nn import CNNBaselineClassifier
 
-    return _make(CNNBaselineClassifier, features, classifier=classifier, svm_C=svm_C,
-                 calibration=calibration, feature_scaling=feature_scaling,
-                 max_epochs=max_epochs, lr=lr,
-                 batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
-                 memory=memory, feature_cache=feature_cache, verbose=verbose,
-                 net_params=net_params)
+    return _make(CNNBaselineClassifier, "make_cnn_baseline_pipeline", **arguments)
 
 
 def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> SystemFusion:

@@ -256,3 +256,29 @@ def test_att_crnn_factory_defaults_to_the_2h_mask_scale_and_keeps_eq9_one_parame
     from skasc.nn import AttCRNN
     module = AttCRNN(mask_scale=net.get_params()["module__mask_scale"])
     assert module.pooling.mask_scale == 256.0
+
+
+@pytest.mark.parametrize("factory", [make_att_crnn_pipeline, make_cnn_baseline_pipeline])
+@pytest.mark.parametrize("argument", [{"features": "mfcc"}, {"classifier": "knn"}])
+def test_factory_errors_name_the_factory_called(factory, argument):
+    # both factories build through one _make; an error names the one the user called
+    with pytest.raises(ValueError, match=rf"'{next(iter(argument))}' parameter of "
+                                         rf"{factory.__name__} must be"):
+        factory(**argument)
+
+
+def test_factories_pass_every_argument_through():
+    kwargs = dict(svm_C=3.0, max_epochs=7, lr=0.5, batch_size=9, random_state=4, n_jobs=2,
+                  verbose=0, net_params={"module__n_filters": (4, 8, 8)})
+    for factory in (make_att_crnn_pipeline, make_cnn_baseline_pipeline):
+        pipe = factory("loggam", **kwargs)
+        params = pipe.get_params()
+        assert type(params["frontend__extractor"]).__name__ == "GammatoneExtractor"
+        assert params["frontend__n_jobs"] == 2
+        net = params["fusion__estimator__net"]
+        assert (net.max_epochs, net.lr, net.batch_size, net.random_state, net.verbose) == \
+            (7, 0.5, 9, 4, 0)
+        assert net.get_params()["module__n_filters"] == (4, 8, 8)
+        assert params["fusion__estimator__svm__estimator__C"] == 3.0
+    att = make_att_crnn_pipeline(mask_scale=2.5).get_params()["fusion__estimator__net"]
+    assert att.get_params()["module__mask_scale"] == 2.5

@@ -481,45 +481,33 @@ def _fill(template, folder):
     return template.format(**values)
 
 
+def _dicts(value):
+    """Every dict nested in ``value`` (lists and dicts), depth first."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _dicts(item)
+    elif isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _dicts(item)
+
+
 def _manifest_refs(manifest):
     """(container, key, kind) of every reference in the decoded parts of the manifest."""
     refs = []
-
-    def walk(value):
-        if isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, dict):
+    for entry in manifest["nets"]:
+        refs.append((entry, "class", "net"))
+        for value in (*_dicts(entry["params"]), *_dicts(entry["attributes"])):
             if value.get("__kind__") == "import":
                 refs.append((value, "name", "import"))
             elif value.get("__kind__") == "object":
                 refs.append((value, "class", "object"))
-            for item in value.values():
-                walk(item)
-
-    for entry in manifest["nets"]:
-        refs.append((entry, "class", "net"))
-        walk(entry["params"])
-        walk(entry["attributes"])
     return refs
 
 
 def _skops_refs(schema):
     """Every node of a skops schema that names a type or function."""
-    refs = []
-
-    def walk(value):
-        if isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, dict):
-            if "__module__" in value and "__class__" in value:
-                refs.append(value)
-            for item in value.values():
-                walk(item)
-
-    walk(schema)
-    return refs
+    return [value for value in _dicts(schema) if "__module__" in value and "__class__" in value]
 
 
 @pytest.fixture(scope="module")

@@ -97,3 +97,63 @@ def test_log_filterbank_shared_stft_equals_separate(rng):
     assert single.shape == (2, 5, 62) and single.flags.c_contiguous
     with pytest.raises(ValueError, match=r"weights must have shape \(n_bands, n_fft // 2 \+ 1"):
         log_filterbank(y, weights=w1[:, :100], n_fft=256, hop_length=128)
+
+
+# --- Centred STFT pair of whole recordings (used by skasc.dsp.minstats) --------
+
+@pytest.mark.parametrize("n_fft, hop, n", [(256, 128, 8000 * 3 + 17), (512, 256, 1000),
+                                          (64, 20, 333), (32, 32, 100), (256, 100, 300)])
+def test_centred_stft_matches_scipy_signal_stft(rng, n_fft, hop, n):
+    import scipy.signal
+
+    from skasc.dsp.spectrogram import _centred_stft_frames, _hann
+
+    y = rng.standard_normal(n).astype(np.float32)
+    ours = _centred_stft_frames(y, n_fft, hop, _hann(n_fft))
+    assert ours.shape == (1 + n // hop, n_fft // 2 + 1) and ours.dtype == np.complex64
+    # scipy pads n_fft // 2 zeros at both ends (= librosa's centring with
+    # pad_mode="constant") and scales by 1 / sum(window); the end padding it
+    # adds gives at most extra frames after ours.
+    window = scipy.signal.get_window("hann", n_fft)
+    _, _, ref = scipy.signal.stft(y.astype(np.float64), window=window, nperseg=n_fft,
+                                  noverlap=n_fft - hop, boundary="zeros", padded=True,
+                                  return_onesided=True)
+    ref = ref[:, :ours.shape[0]].T * window.sum()
+    assert ref.shape == ours.shape
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5 * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("n_fft, hop, n", [(256, 128, 8000 * 3 + 17), (64, 16, 1000)])
+def test_centred_istft_matches_scipy_signal_istft(rng, n_fft, hop, n):
+    import scipy.signal
+
+    from skasc.dsp.spectrogram import _centred_istft_frames, _centred_stft_frames, _hann
+
+    y = rng.standard_normal(n).astype(np.float32)
+    spec = _centred_stft_frames(y, n_fft, hop, _hann(n_fft))
+    spec = spec * rng.uniform(0, 1, size=spec.shape).astype(np.float32)  # not a plain inverse
+    ours = _centred_istft_frames(spec, n_fft, hop, _hann(n_fft), n)
+    assert ours.shape == (n,) and ours.dtype == np.float32
+    window = scipy.signal.get_window("hann", n_fft)
+    _, ref = scipy.signal.istft(spec.T.astype(np.complex128) / window.sum(), window=window,
+                                nperseg=n_fft, noverlap=n_fft - hop, input_onesided=True,
+                                boundary=True)
+    # scipy stops where the last frame's centre is, (n_frames - 1) * hop samples
+    assert n - hop < len(ref) <= n
+    np.testing.assert_allclose(ours[:len(ref)], ref, rtol=0, atol=1e-5)
+    # the round trip of an unmodified spectrum gives the signal back
+    plain = _centred_stft_frames(y, n_fft, hop, _hann(n_fft))
+    np.testing.assert_allclose(_centred_istft_frames(plain, n_fft, hop, _hann(n_fft), n), y,
+                               atol=1e-5)
+
+
+def test_one_hann_window_shared_with_minstats():
+    from skasc.dsp import minstats, spectrogram
+
+    assert minstats._hann is spectrogram._hann
+    assert minstats._stft_frames is spectrogram._centred_stft_frames
+    assert minstats._istft_frames is spectrogram._centred_istft_frames
+    w = spectrogram._hann(16)
+    assert not w.flags.writeable
+    expected = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(16) / 16)
+    np.testing.assert_array_equal(w, expected.astype(np.float32))

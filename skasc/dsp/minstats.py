@@ -16,8 +16,9 @@ subtraction method". This module implements that method:
 The tracker is written here by hand, from the papers, because no maintained
 Python library implements it (the implementations that exist are MATLAB
 toolboxes or GPL ports of them, none of which is used or copied here). The
-frame loop is a numba kernel; the STFT pair is a small frames-first version of
-``librosa.stft``/``librosa.istft`` (tests check they agree), and the
+frame loop is a numba kernel; the STFT pair (in :mod:`skasc.dsp.spectrogram`)
+is a small frames-first version of ``librosa.stft``/``librosa.istft`` (tests
+check they agree), and the
 subtraction is applied in place frame by frame, so a 30-s recording at
 22050 Hz is denoised in about 10 ms on one core.
 
@@ -39,18 +40,53 @@ References
 
 from __future__ import annotations
 
-import functools
 import numbers
 
 import numpy as np
-import scipy.fft
 from numba import njit
+
+from skasc.dsp.spectrogram import _centred_istft_frames, _centred_stft_frames, _hann
 
 __all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_window"]
 
 #: Fixed floor (in power units) that guards every division. It is absolute,
 #: not relative to the recording, so silence gives zeros and never NaN.
 TINY = 1e-30
+
+# Centred STFT pair under the names the tests import from here; the code below
+# uses the explicit names from skasc.dsp.spectrogram.
+_stft_frames = _centred_stft_frames
+_istft_frames = _centred_istft_frames
+
+# --- Martin's (2001) constants: the defaults of every function here and of
+# skasc.frontend.MinStatsDenoiser, defined once. The smoothing constants are
+# Martin's values for a 16-ms frame shift (_REFERENCE_HOP_S); they are rescaled
+# to the actual hop inside _run_tracker.
+
+#: Minimum-search window in seconds (Martin 2001: D = 96 frames of 16 ms).
+WINDOW_DURATION = 1.5
+#: Number U of sub-windows of the search window (Martin 2001: U = 8).
+N_SUBWINDOWS = 8
+#: Upper limit of the smoothing parameter alpha(lambda, k), Eq. (11).
+ALPHA_MAX = 0.96
+#: Lower limit of the smoothing parameter alpha(lambda, k).
+ALPHA_MIN = 0.3
+#: Upper limit of the smoothing parameter beta of the variance estimate, Eq. (22).
+BETA_MAX = 0.8
+#: Constant a_v of the B_c correction, Eq. (28).
+A_V = 2.12
+#: Decay of the first-order smoothing of alpha_c, Eq. (10).
+ALPHA_C_DECAY = 0.7
+#: Lower limit of alpha_c~ before that smoothing, Eq. (10).
+ALPHA_C_MIN = 0.7
+
+# Spectral subtraction defaults (Berouti et al. 1979), shared with
+# MinStatsDenoiser as well.
+
+#: Factor on the noise PSD in the subtraction.
+OVERSUBTRACTION = 2.0
+#: Gain floor as a fraction of the noisy power |Y|^2 (0.1 = -10 dB).
+FLOOR = 0.1
 
 # Martin (2001), Table III: M(D), the factor of the equivalent degrees of
 # freedom of the minimum of D frames, used in the bias approximation Eq. (17).
@@ -69,8 +105,8 @@ def _m_of_d(d: int) -> float:
     return float(np.interp(d, _MD_D, _MD_M))
 
 
-def search_window(*, hop_length: int, sr: float, window_duration: float = 1.5,
-                  n_subwindows: int = 8) -> tuple[int, int]:
+def search_window(*, hop_length: int, sr: float, window_duration: float = WINDOW_DURATION,
+                  n_subwindows: int = N_SUBWINDOWS) -> tuple[int, int]:
     """Sub-window layout of the minimum search.
 
     Parameters
@@ -134,7 +170,7 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
         n_frames, n_freq = power.shape
     ypow = np.empty(n_freq)          # |Y(lambda, k)|^2 of the current frame
     d_len = n_sub * v_len
-    tiny = 1e-30
+    tiny = TINY
     big = 1e300  # "no minimum found yet" (finite: no inf/NaN arithmetic)
 
     # State, one value per bin. Initialised from the first frame so that the
@@ -168,7 +204,7 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
     for lam in range(n_frames):
         # --- Eq. (9)-(10): alpha_c(lambda), the correction that follows the
         # ratio of smoothed to instantaneous power summed over frequency, and
-        # its first-order smoothing (Martin: 0.7 / 0.3, floor 0.7).
+        # its first-order smoothing (Martin: 0.7 / 0.3, floor ALPHA_C_MIN = 0.7).
         if from_spec:
             for k in range(n_freq):
                 ypow[k] = float(spec[lam, k].real) ** 2 + float(spec[lam, k].imag) ** 2
@@ -182,7 +218,7 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
             sum_y += ypow[k]
         r = sum_p / max(sum_y, tiny) - 1.0
         alpha_c_tilde = 1.0 / (1.0 + r * r)
-        alpha_c = alpha_c_decay * alpha_c + (1.0 - alpha_c_decay) * max(alpha_c_tilde, 0.7)
+        alpha_c = alpha_c_decay * alpha_c + (1.0 - alpha_c_decay) * max(alpha_c_tilde, ALPHA_C_MIN)
 
         q_sum = 0.0
         for k in range(n_freq):
@@ -289,16 +325,17 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
 @njit(inline="always", error_model="numpy", fastmath=True)
 def _gain(power, noise, oversubtraction, floor):  # pragma: no cover - compiled
     """G = sqrt(max(1 - oversubtraction * noise / |Y|^2, floor)), |Y|^2 floored at 1e-30."""
-    g2 = 1.0 - oversubtraction * noise / max(power, 1e-30)
+    g2 = 1.0 - oversubtraction * noise / max(power, TINY)
     if g2 < floor:
         g2 = floor
     return np.float32(np.sqrt(g2))
 
 
 def minimum_statistics(power: np.ndarray, *, hop_length: int, sr: float,
-                       window_duration: float = 1.5, n_subwindows: int = 8,
-                       alpha_max: float = 0.96, alpha_min: float = 0.3,
-                       beta_max: float = 0.8, a_v: float = 2.12) -> np.ndarray:
+                       window_duration: float = WINDOW_DURATION,
+                       n_subwindows: int = N_SUBWINDOWS, alpha_max: float = ALPHA_MAX,
+                       alpha_min: float = ALPHA_MIN, beta_max: float = BETA_MAX,
+                       a_v: float = A_V) -> np.ndarray:
     """Noise PSD by Martin's minimum statistics.
 
     Parameters
@@ -361,9 +398,9 @@ def minimum_statistics(power: np.ndarray, *, hop_length: int, sr: float,
 
 
 def _noise_psd_frames(power_tf: np.ndarray, *, hop_length: int, sr: float,
-                      window_duration: float, n_subwindows: int, alpha_max: float = 0.96,
-                      alpha_min: float = 0.3, beta_max: float = 0.8,
-                      a_v: float = 2.12) -> np.ndarray:
+                      window_duration: float, n_subwindows: int,
+                      alpha_max: float = ALPHA_MAX, alpha_min: float = ALPHA_MIN,
+                      beta_max: float = BETA_MAX, a_v: float = A_V) -> np.ndarray:
     """:func:`minimum_statistics` on a frames-first (n_frames, n_freq) array."""
     noise = np.zeros(power_tf.shape, dtype=np.float32)
     _run_tracker(power_tf.astype(np.float64, copy=False), np.zeros((0, 0), np.complex64),
@@ -374,7 +411,7 @@ def _noise_psd_frames(power_tf: np.ndarray, *, hop_length: int, sr: float,
 
 
 def _run_tracker(power, spec, noise_out, *, hop_length, sr, window_duration, n_subwindows,
-                 alpha_max=0.96, alpha_min=0.3, beta_max=0.8, a_v=2.12,
+                 alpha_max=ALPHA_MAX, alpha_min=ALPHA_MIN, beta_max=BETA_MAX, a_v=A_V,
                  oversubtraction=0.0, floor=1.0) -> None:
     n_sub, v_len = search_window(hop_length=hop_length, sr=sr,
                                  window_duration=window_duration, n_subwindows=n_subwindows)
@@ -384,7 +421,7 @@ def _run_tracker(power, spec, noise_out, *, hop_length, sr, window_duration, n_s
     scale = (hop_length / sr) / _REFERENCE_HOP_S
     _track(power, spec, noise_out, n_sub, v_len, _m_of_d(n_sub * v_len), _m_of_d(v_len),
            float(alpha_max) ** scale, float(alpha_min), float(beta_max) ** scale,
-           0.7 ** scale, float(a_v), float(oversubtraction), float(floor))
+           ALPHA_C_DECAY ** scale, float(a_v), float(oversubtraction), float(floor))
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
@@ -406,7 +443,8 @@ def _check_subtraction(oversubtraction: float, floor: float) -> None:
 
 
 def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
-                         oversubtraction: float = 2.0, floor: float = 0.1) -> np.ndarray:
+                         oversubtraction: float = OVERSUBTRACTION,
+                         floor: float = FLOOR) -> np.ndarray:
     """Power spectral subtraction with a spectral floor, keeping the noisy phase.
 
     The clean power is ``max(|Y|^2 - oversubtraction * noise_psd, floor * |Y|^2)``,
@@ -452,122 +490,9 @@ def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
     return out.reshape(stft.shape)
 
 
-# --- STFT / inverse STFT -------------------------------------------------------
-# These reproduce ``librosa.stft(y, n_fft, hop_length, window="hann",
-# center=True, pad_mode="constant")`` and ``librosa.istft(..., length=len(y))``
-# to float32 precision (tests compare against librosa), but keep the
-# frames-first layout the tracker wants and skip librosa's generic blocking:
-# for 30 s at 22050 Hz they take ~4 ms together instead of ~17 ms.
-
-@functools.lru_cache(maxsize=8)
-def _hann(n_fft: int) -> np.ndarray:
-    # periodic Hann, as scipy.signal.get_window("hann", n_fft) used by librosa
-    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
-    window.setflags(write=False)
-    return window
-
-
-_BLOCK = 128  # frames per FFT block: keeps the frame buffers in cache
-
-
-@njit(cache=True, nogil=True)
-def _windowed_frames(y, window, hop_length, t0, t1, frames):  # pragma: no cover
-    """Frames t0..t1-1 of the zero-padded (centred) signal times the window."""
-    n_fft = window.shape[0]
-    pad = n_fft // 2
-    n = y.shape[0]
-    for t in range(t0, t1):
-        base = t * hop_length - pad
-        i0 = min(max(0, -base), n_fft)
-        i1 = max(min(n_fft, n - base), i0)
-        row = t - t0
-        for i in range(i0):
-            frames[row, i] = 0.0
-        for i in range(i0, i1):
-            frames[row, i] = y[base + i] * window[i]
-        for i in range(i1, n_fft):
-            frames[row, i] = 0.0
-
-
-def _stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
-                 window: np.ndarray) -> np.ndarray:
-    """Centred STFT with zero padding, shape (n_frames, n_fft // 2 + 1), complex64."""
-    n_frames = 1 + len(y) // hop_length
-    spec = np.empty((n_frames, n_fft // 2 + 1), dtype=np.complex64)
-    frames = np.empty((min(_BLOCK, n_frames), n_fft), dtype=np.float32)
-    for t0 in range(0, n_frames, _BLOCK):
-        t1 = min(t0 + _BLOCK, n_frames)
-        _windowed_frames(y, window, hop_length, t0, t1, frames)
-        spec[t0:t1] = scipy.fft.rfft(frames[:t1 - t0], axis=-1)
-    return spec
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _overlap_add(out, frames, window, hop_length, t0, start):  # pragma: no cover
-    """Add windowed frames t0.. into ``out`` (which starts ``start`` samples in)."""
-    n_rows, n_fft = frames.shape
-    length = out.shape[0]
-    for row in range(n_rows):
-        base = (t0 + row) * hop_length - start
-        i0 = min(max(0, -base), n_fft)
-        i1 = max(min(n_fft, length - base), i0)
-        for i in range(i0, i1):
-            out[base + i] += frames[row, i] * window[i]
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _normalise(out, window, hop_length, n_frames, start):  # pragma: no cover
-    """Divide by the window's sum of squares over the frames covering each sample."""
-    n_fft = window.shape[0]
-    tiny = np.float32(1.1754944e-38)  # librosa.util.tiny(float32)
-    # Where every frame that could cover a sample exists, the sum is periodic
-    # in the hop: one value per phase r = pos % hop.
-    period = np.zeros(hop_length, dtype=np.float32)
-    for i in range(n_fft):
-        period[i % hop_length] += window[i] * window[i]
-    inv = np.ones(hop_length, dtype=np.float32)
-    for r in range(hop_length):
-        if period[r] > tiny:
-            inv[r] = np.float32(1.0) / period[r]
-    length = out.shape[0]
-    j_lo = min(max(0, n_fft - 1 - start), length)
-    j_hi = max(min(length, n_frames * hop_length - start), j_lo)
-    r = (j_lo + start) % hop_length
-    for j in range(j_lo, j_hi):
-        out[j] *= inv[r]
-        r += 1
-        if r == hop_length:
-            r = 0
-    for j in range(length - (j_hi - j_lo)):  # the edges: sum over the frames that exist
-        if j >= j_lo:
-            j += j_hi - j_lo
-        pos = j + start
-        wss = np.float32(0.0)
-        t = min(pos // hop_length, n_frames - 1)
-        while t >= 0 and pos - t * hop_length < n_fft:
-            w = window[pos - t * hop_length]
-            wss += w * w
-            t -= 1
-        if wss > tiny:
-            out[j] /= wss
-
-
-def _istft_frames(spec: np.ndarray, n_fft: int, hop_length: int, window: np.ndarray,
-                  length: int) -> np.ndarray:
-    """Inverse of :func:`_stft_frames`, trimmed/padded to ``length`` samples."""
-    n_frames = spec.shape[0]
-    out = np.zeros(length, dtype=np.float32)
-    for t0 in range(0, n_frames, _BLOCK):
-        t1 = min(t0 + _BLOCK, n_frames)
-        frames = scipy.fft.irfft(spec[t0:t1], n=n_fft, axis=-1)
-        _overlap_add(out, frames, window, hop_length, t0, n_fft // 2)
-    _normalise(out, window, hop_length, n_frames, n_fft // 2)
-    return out
-
-
 def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256,
-            window_duration: float = 1.5, n_subwindows: int = 8,
-            oversubtraction: float = 2.0, floor: float = 0.1) -> np.ndarray:
+            window_duration: float = WINDOW_DURATION, n_subwindows: int = N_SUBWINDOWS,
+            oversubtraction: float = OVERSUBTRACTION, floor: float = FLOOR) -> np.ndarray:
     """Remove the background noise of one recording (the paper's auxiliary channel).
 
     Centred Hann-window STFT (as ``librosa.stft`` with ``pad_mode="constant"``)
@@ -629,13 +554,13 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
     # Samples near the float32 limit overflow the power spectrum; the result is
     # checked below instead of warning halfway.
     with np.errstate(over="ignore", invalid="ignore"):
-        spec = _stft_frames(y_padded, n_fft, hop_length, window)  # (n_frames, n_freq)
+        spec = _centred_stft_frames(y_padded, n_fft, hop_length, window)  # (n_frames, n_freq)
         # track the noise and subtract it frame by frame, in place
         _run_tracker(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
                      hop_length=hop_length, sr=sr, window_duration=window_duration,
                      n_subwindows=n_subwindows, oversubtraction=oversubtraction,
                      floor=floor)
-        out = _istft_frames(spec, n_fft, hop_length, window, len(y_padded))[:len(y)]
+        out = _centred_istft_frames(spec, n_fft, hop_length, window, len(y_padded))[:len(y)]
     if not np.all(np.isfinite(out)):
         raise ValueError(
             f"y has samples too large for float32 power spectra (max |y| = "

@@ -20,6 +20,11 @@ tests check it) but is computed here with a strided frame view and one
 is about 1.7x faster than ``librosa.stft`` for a recording's 15 x 2 segments.
 
 All functions are pure, take keyword-only parameters, and return float32.
+
+The private pair ``_centred_stft_frames`` / ``_centred_istft_frames`` is the
+other framing: a centred STFT of a whole recording (``librosa.stft`` with
+``center=True, pad_mode="constant"``) and its inverse, used by
+:mod:`skasc.dsp.minstats`; both framings share one ``_hann`` window.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 import scipy.fft
+from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["frame_lengths", "n_frames", "power_spectrogram", "log_compress",
@@ -99,8 +105,8 @@ def _hann(n_fft: int) -> np.ndarray:
     return w
 
 
-def _stft_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
-    """Complex STFT with frames on the second-to-last axis: (..., n_frames, n_bins).
+def _segment_stft_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    """Uncentred segment STFT, frames on the second-to-last axis: (..., n_frames, n_bins).
 
     Same values as ``librosa.stft(pad(y), n_fft=n_fft, hop_length=hop_length,
     window='hann', center=False)`` (transposed).  Written with a strided frame
@@ -122,7 +128,7 @@ def _stft_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
 
 def _power_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     """``|STFT|**2`` as a C-contiguous (..., n_frames, n_bins) float32 array."""
-    spec = _stft_frames(y, n_fft, hop_length)
+    spec = _segment_stft_frames(y, n_fft, hop_length)
     power = np.square(spec.real)
     power += np.square(spec.imag)
     return power
@@ -246,3 +252,115 @@ def log_filterbank(y: np.ndarray, *, weights: np.ndarray | Sequence[np.ndarray],
         bands = (flat @ w.T).reshape(*lead, n_t, w.shape[0])
         out.append(log_compress(np.swapaxes(bands, -1, -2), floor=floor))
     return out[0] if single else tuple(out)
+
+
+# --- Centred STFT / inverse STFT of a whole recording -------------------------
+# Used by skasc.dsp.minstats (the noise tracker runs over a whole recording, not
+# over segments). These reproduce ``librosa.stft(y, n_fft, hop_length,
+# window="hann", center=True, pad_mode="constant")`` and
+# ``librosa.istft(..., length=len(y))`` to float32 precision (tests compare
+# against librosa and scipy.signal), but keep the frames-first layout the
+# tracker wants and skip librosa's generic blocking: for 30 s at 22050 Hz they
+# take ~4 ms together instead of ~17 ms.
+
+_BLOCK = 128  # frames per FFT block: keeps the frame buffers in cache
+
+
+@njit(cache=True, nogil=True)
+def _windowed_frames(y, window, hop_length, t0, t1, frames):  # pragma: no cover
+    """Frames t0..t1-1 of the zero-padded (centred) signal times the window."""
+    n_fft = window.shape[0]
+    pad = n_fft // 2
+    n = y.shape[0]
+    for t in range(t0, t1):
+        base = t * hop_length - pad
+        i0 = min(max(0, -base), n_fft)
+        i1 = max(min(n_fft, n - base), i0)
+        row = t - t0
+        for i in range(i0):
+            frames[row, i] = 0.0
+        for i in range(i0, i1):
+            frames[row, i] = y[base + i] * window[i]
+        for i in range(i1, n_fft):
+            frames[row, i] = 0.0
+
+
+def _centred_stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
+                         window: np.ndarray) -> np.ndarray:
+    """Centred STFT with zero padding, shape (n_frames, n_fft // 2 + 1), complex64.
+
+    Frame ``t`` is centred on sample ``t * hop_length`` (``n_frames = 1 +
+    len(y) // hop_length``); samples outside ``y`` are zeros. Unlike
+    :func:`_segment_stft_frames` it takes the window and works on one 1-D signal.
+    """
+    n_frames = 1 + len(y) // hop_length
+    spec = np.empty((n_frames, n_fft // 2 + 1), dtype=np.complex64)
+    frames = np.empty((min(_BLOCK, n_frames), n_fft), dtype=np.float32)
+    for t0 in range(0, n_frames, _BLOCK):
+        t1 = min(t0 + _BLOCK, n_frames)
+        _windowed_frames(y, window, hop_length, t0, t1, frames)
+        spec[t0:t1] = scipy.fft.rfft(frames[:t1 - t0], axis=-1)
+    return spec
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
+def _overlap_add(out, frames, window, hop_length, t0, start):  # pragma: no cover
+    """Add windowed frames t0.. into ``out`` (which starts ``start`` samples in)."""
+    n_rows, n_fft = frames.shape
+    length = out.shape[0]
+    for row in range(n_rows):
+        base = (t0 + row) * hop_length - start
+        i0 = min(max(0, -base), n_fft)
+        i1 = max(min(n_fft, length - base), i0)
+        for i in range(i0, i1):
+            out[base + i] += frames[row, i] * window[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
+def _normalise(out, window, hop_length, n_frames, start):  # pragma: no cover
+    """Divide by the window's sum of squares over the frames covering each sample."""
+    n_fft = window.shape[0]
+    tiny = np.float32(1.1754944e-38)  # librosa.util.tiny(float32)
+    # Where every frame that could cover a sample exists, the sum is periodic
+    # in the hop: one value per phase r = pos % hop.
+    period = np.zeros(hop_length, dtype=np.float32)
+    for i in range(n_fft):
+        period[i % hop_length] += window[i] * window[i]
+    inv = np.ones(hop_length, dtype=np.float32)
+    for r in range(hop_length):
+        if period[r] > tiny:
+            inv[r] = np.float32(1.0) / period[r]
+    length = out.shape[0]
+    j_lo = min(max(0, n_fft - 1 - start), length)
+    j_hi = max(min(length, n_frames * hop_length - start), j_lo)
+    r = (j_lo + start) % hop_length
+    for j in range(j_lo, j_hi):
+        out[j] *= inv[r]
+        r += 1
+        if r == hop_length:
+            r = 0
+    for j in range(length - (j_hi - j_lo)):  # the edges: sum over the frames that exist
+        if j >= j_lo:
+            j += j_hi - j_lo
+        pos = j + start
+        wss = np.float32(0.0)
+        t = min(pos // hop_length, n_frames - 1)
+        while t >= 0 and pos - t * hop_length < n_fft:
+            w = window[pos - t * hop_length]
+            wss += w * w
+            t -= 1
+        if wss > tiny:
+            out[j] /= wss
+
+
+def _centred_istft_frames(spec: np.ndarray, n_fft: int, hop_length: int,
+                          window: np.ndarray, length: int) -> np.ndarray:
+    """Inverse of :func:`_centred_stft_frames`, trimmed/padded to ``length`` samples."""
+    n_frames = spec.shape[0]
+    out = np.zeros(length, dtype=np.float32)
+    for t0 in range(0, n_frames, _BLOCK):
+        t1 = min(t0 + _BLOCK, n_frames)
+        frames = scipy.fft.irfft(spec[t0:t1], n=n_fft, axis=-1)
+        _overlap_add(out, frames, window, hop_length, t0, n_fft // 2)
+    _normalise(out, window, hop_length, n_frames, n_fft // 2)
+    return out

@@ -16,7 +16,8 @@ from joblib import Parallel, delayed
 from skasc._base import StatelessTransformer
 from skasc._recordings import iter_recordings, n_recordings, stack_recordings
 from skasc._validation import check_int, check_real
-from skasc.dsp.minstats import denoise
+from skasc.dsp.minstats import (FLOOR, N_SUBWINDOWS, OVERSUBTRACTION, WINDOW_DURATION,
+                                 denoise)
 
 __all__ = ["MinStatsDenoiser"]
 
@@ -44,19 +45,23 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
     hop_length : int, default=256
         STFT hop in samples (half overlap, 11.6 ms at 22050 Hz); 1 <= hop_length
         <= n_fft.
-    window_duration : float, default=1.5
-        Minimum-search window in seconds (Martin 2001: 96 frames of 16 ms). A
+    window_duration : float, default=WINDOW_DURATION
+        Minimum-search window in seconds (Martin 2001: 96 frames of 16 ms; the
+        default is :data:`skasc.dsp.minstats.WINDOW_DURATION`). A
         rise of the noise level is followed within about this long; a fall at
         once. It must give each sub-window at least 2 STFT frames.
-    n_subwindows : int, default=8
-        Number U of sub-windows of the search window (Martin 2001: U = 8), >= 2.
-    oversubtraction : float, default=2.0
-        Factor on the noise PSD in the subtraction (Berouti et al. 1979 use
-        about 2 at 10-15 dB SNR); >= 0. The paper does not give a value.
-    floor : float, default=0.1
-        Gain floor as a fraction of the noisy power |Y|^2 in [0, 1]: bins where
-        only noise remains are attenuated by 10 dB, not zeroed (no musical
-        noise, no amplification).
+    n_subwindows : int, default=N_SUBWINDOWS
+        Number U of sub-windows of the search window, >= 2 (default: Martin's
+        U, :data:`skasc.dsp.minstats.N_SUBWINDOWS`).
+    oversubtraction : float, default=OVERSUBTRACTION
+        Factor on the noise PSD in the subtraction, >= 0 (default:
+        :data:`skasc.dsp.minstats.OVERSUBTRACTION`, after Berouti et al. 1979 at
+        10-15 dB SNR). The paper does not give a value.
+    floor : float, default=FLOOR
+        Gain floor as a fraction of the noisy power |Y|^2 in [0, 1]
+        (:data:`skasc.dsp.minstats.FLOOR`): bins where only noise remains are
+        attenuated by ``10 log10(floor)`` dB, not zeroed (no musical noise, no
+        amplification).
     n_jobs : int or None, default=None
         Recordings denoised in parallel with joblib threads (the numba kernels
         and the FFTs release the GIL); None: one at a time, -1: all cores.
@@ -88,8 +93,9 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
     """
 
     def __init__(self, *, sr: float = 22050, n_fft: int = 512, hop_length: int = 256,
-                 window_duration: float = 1.5, n_subwindows: int = 8,
-                 oversubtraction: float = 2.0, floor: float = 0.1,
+                 window_duration: float = WINDOW_DURATION,
+                 n_subwindows: int = N_SUBWINDOWS,
+                 oversubtraction: float = OVERSUBTRACTION, floor: float = FLOOR,
                  n_jobs: int | None = None) -> None:
         self.sr = sr
         self.n_fft = n_fft

@@ -151,8 +151,8 @@ def test_one_hann_window_shared_with_minstats():
     from skasc.dsp import minstats, spectrogram
 
     assert minstats._hann is spectrogram._hann
-    assert minstats._stft_frames is spectrogram._centred_stft_frames
-    assert minstats._istft_frames is spectrogram._centred_istft_frames
+    assert minstats._centred_stft_frames is spectrogram._centred_stft_frames
+    assert minstats._centred_istft_frames is spectrogram._centred_istft_frames
     w = spectrogram._hann(16)
     assert not w.flags.writeable
     expected = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(16) / 16)

@@ -53,11 +53,6 @@ __all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_wind
 #: not relative to the recording, so silence gives zeros and never NaN.
 TINY = 1e-30
 
-# Centred STFT pair under the names the tests import from here; the code below
-# uses the explicit names from skasc.dsp.spectrogram.
-_stft_frames = _centred_stft_frames
-_istft_frames = _centred_istft_frames
-
 # --- Martin's (2001) constants: the defaults of every function here and of
 # skasc.frontend.MinStatsDenoiser, defined once. The smoothing constants are
 # Martin's values for a 16-ms frame shift (_REFERENCE_HOP_S); they are rescaled

@@ -309,10 +309,12 @@ def test_cache_for_arrays_is_keyed_by_samples(tmp_path, waves, capsys, count_ext
 def test_warning_from_cache_names_the_current_index(tmp_path, waves, n_jobs):
     short = waves[0][: SR // 2]  # shorter than one 2-s segment: Segmenter warns
     cache = str(tmp_path / "cache")
-    with pytest.warns(UserWarning, match=r"^Recording 0 lasts 0\.500 s"):
+    with pytest.warns(UserWarning, match=r"^1 of 1 recordings was shorter than "
+                                         r"one segment .*: recording 0 \(0\.500 s, "):
         FrontEnd(memory=cache, n_jobs=n_jobs).transform([short])
     # replayed from the cache, the warning names the recording's place in this batch
-    with pytest.warns(UserWarning, match=r"^Recording 2 lasts 0\.500 s"):
+    with pytest.warns(UserWarning, match=r"^1 of 3 recordings was shorter than "
+                                         r"one segment .*: recording 2 \(0\.500 s, "):
         FrontEnd(memory=cache, n_jobs=n_jobs).transform([waves[0], waves[1], short])
 
 
@@ -321,7 +323,7 @@ def test_unreadable_cache_entries_are_recomputed_with_one_warning(tmp_path, wave
     short = waves[0][: SR // 2]  # its entry has a .json of warnings beside the .npy
     X = [waves[0], waves[1], short]
     cache = tmp_path / "cache"
-    with pytest.warns(UserWarning, match="lasts 0.500 s"):
+    with pytest.warns(UserWarning, match=r"^1 of 3 recordings .*: recording 2 \(0\.500 s, "):
         first = FrontEnd(memory=str(cache)).transform(X)
     files = sorted(p for p in cache.rglob("*") if p.is_file())
     (note,) = [p for p in files if p.suffix == ".json"]
@@ -343,11 +345,13 @@ def test_unreadable_cache_entries_are_recomputed_with_one_warning(tmp_path, wave
         assert f"{path}: " in cache_warnings[0]
     assert f"{note}: JSONDecodeError" in cache_warnings[0]
     assert len(count_extractions) == 3  # all three recomputed
-    assert any(m.startswith("Recording 2 lasts 0.500 s") for m in messages)
+    assert any(m.startswith("1 of 3 recordings was shorter than one segment")
+               and "recording 2 (0.500 s, " in m for m in messages)
     assert_batches_equal(second, first)
     # replaced atomically: a third run is served from the cache, silently
     del count_extractions[:]
-    with pytest.warns(UserWarning, match="lasts 0.500 s") as caught:
+    with pytest.warns(UserWarning,
+                      match=r"^1 of 3 recordings .*: recording 2 \(0\.500 s, ") as caught:
         assert_batches_equal(FrontEnd(memory=str(cache)).transform(X), first)
     assert len(caught) == 1 and count_extractions == []
 
@@ -425,3 +429,62 @@ def test_pickle_with_memory_object(tmp_path, wav_paths, capsys):
 
 def test_requires_no_fit_tag():
     assert FrontEnd().__sklearn_tags__().requires_fit is False
+
+
+def _padding_warnings(caught):
+    return [str(w.message) for w in caught if "zero-padded" in str(w.message)]
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+@pytest.mark.parametrize("cached", [False, True])
+def test_many_short_recordings_give_one_warning(tmp_path, waves, n_jobs, cached):
+    shorts = [waves[0][: int(SR * s)] for s in (0.5, 1.2, 0.3, 1.9, 0.7, 1.0, 0.4)]
+    X = [shorts[0], waves[0], *shorts[1:4], waves[1], *shorts[4:]]
+    memory = str(tmp_path / "cache") if cached else None
+    with warnings.catch_warnings(record=True) as expected:
+        warnings.simplefilter("always")
+        Segmenter().transform(X)  # the message for the batch as a whole
+    (expected,) = _padding_warnings(expected)
+    assert expected.startswith("7 of 9 recordings were shorter than one segment")
+    assert "recording 0 (0.500 s, 11025 samples), recording 2 (1.200 s, " in expected
+    assert expected.endswith(" and 2 more. Lower segment_duration to avoid padding.")
+    for _ in range(2 if cached else 1):  # cache misses, then hits
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            FrontEnd(memory=memory, n_jobs=n_jobs).transform(X)
+        assert _padding_warnings(caught) == [expected]
+        assert caught[0].filename == __file__
+    if cached:
+        # hits and misses in one batch, at other places: still one warning, new indices
+        Y = [waves[0], shorts[3], waves[0][: SR // 10], shorts[0]]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            FrontEnd(memory=memory, n_jobs=n_jobs).transform(Y)
+        assert _padding_warnings(caught) == [
+            "3 of 4 recordings were shorter than one segment (2.000 s, 44100 samples) and "
+            "were zero-padded to one segment: recording 1 (1.900 s, 41895 samples), "
+            "recording 2 (0.100 s, 2205 samples), recording 3 (0.500 s, 11025 samples). "
+            "Lower segment_duration to avoid padding."]
+
+
+def test_other_warnings_are_replayed_beside_the_padding_warning(tmp_path, waves,
+                                                                monkeypatch):
+    real = LogMelExtractor.transform
+
+    def noisy(self, X):
+        warnings.warn("Recording 0 is odd", RuntimeWarning)
+        return real(self, X)
+
+    monkeypatch.setattr(LogMelExtractor, "transform", noisy)
+    X = [waves[0], waves[0][: SR // 2], waves[1][: SR]]
+    cache = str(tmp_path / "cache")
+    for _ in range(2):  # computed, then replayed from the cache
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            FrontEnd(memory=cache).transform(X)
+        messages = [(w.category, str(w.message)) for w in caught]
+        assert messages[0] == (RuntimeWarning, "Recording 0 is odd")
+        assert messages[1][0] is UserWarning
+        assert messages[1][1].startswith("2 of 3 recordings were shorter than one segment")
+        assert messages[2:] == [(RuntimeWarning, "Recording 1 is odd"),
+                                (RuntimeWarning, "Recording 2 is odd")]

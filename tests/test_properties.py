@@ -224,7 +224,10 @@ def test_segmenter_counts_and_contents(n, channels, seg, hop_frac, tail, seed):
     short = [w for w in caught if "shorter than one segment" in str(w.message)]
     assert len(short) == (n < seg)
     if short:
-        assert str(short[0].message).startswith("Recording 0 lasts")
+        assert str(short[0].message).startswith(
+            f"1 of 1 recordings was shorter than one segment ({seg / sr:.3f} s, "
+            f"{seg} samples) and was zero-padded to one segment: "
+            f"recording 0 ({n / sr:.3f} s, {n} samples).")
     n_seg = _count_segments_brute(n, seg, hop, tail)
     assert out.shape == (1, n_seg, channels, seg) and out.dtype == np.float32
     assert segmenter.n_segments(n) == n_seg
@@ -366,7 +369,8 @@ def test_frontend_chain_shape_or_named_error(n, input_sr, channels, dtype, kind,
 
 def test_frontend_short_recording_warning_names_its_index():
     X = [np.zeros(16000, np.float32), np.zeros(4000, np.float32)]
-    with pytest.warns(UserWarning, match=r"^Recording 1 lasts 0\.250 s") as caught:
+    with pytest.warns(UserWarning, match=r"^1 of 2 recordings was shorter "
+                                         r".*: recording 1 \(0\.250 s, ") as caught:
         _frontend(16000).transform(X)
     assert caught[0].filename == __file__
 

@@ -151,8 +151,11 @@ def test_short_recording_is_padded_with_warning(rng, tail):
     sr = 100
     short = rng.standard_normal(150)  # 1.5 s < 2 s
     long = rng.standard_normal(400)
-    with pytest.warns(UserWarning, match=r"Recording 1 lasts 1\.500 s.*zero-padded to one "
-                                         r"segment") as record:
+    with pytest.warns(UserWarning,
+                      match=r"^1 of 2 recordings was shorter than one segment "
+                            r"\(2\.000 s, 200 samples\) and was zero-padded to one segment: "
+                            r"recording 1 \(1\.500 s, 150 samples\)\. Lower "
+                            r"segment_duration") as record:
         out = Segmenter(sr=sr, tail=tail).transform([long, short])
     assert len(record) == 1
     assert record[0].filename == __file__  # stacklevel points at the caller
@@ -288,3 +291,23 @@ def test_array_like_input(rng):
     X = rng.standard_normal((2, 400))
     np.testing.assert_array_equal(Segmenter(sr=100).transform(ArrayLike(X)),
                                   Segmenter(sr=100).transform(X))
+
+
+def test_many_short_recordings_give_one_warning(rng):
+    sr = 100
+    lengths = [50, 400, 300, 120, 80, 250, 10, 199, 30, 200, 150, 500]  # 2-s segments
+    short = [(i, n) for i, n in enumerate(lengths) if n < 200]
+    X = [rng.standard_normal(n) for n in lengths]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = Segmenter(sr=sr).transform(X)
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert caught[0].category is UserWarning and caught[0].filename == __file__
+    shown = ", ".join(f"recording {i} ({n / sr:.3f} s, {n} samples)" for i, n in short[:5])
+    assert str(caught[0].message) == (
+        f"{len(short)} of 12 recordings were shorter than one segment (2.000 s, 200 "
+        f"samples) and were zero-padded to one segment: {shown} and {len(short) - 5} "
+        "more. Lower segment_duration to avoid padding.")
+    assert len(short) == 7 and shown.startswith("recording 0 (0.500 s, 50 samples), "
+                                                "recording 3 (1.200 s, 120 samples)")
+    assert [out[i].shape[0] for i, _ in short] == [1] * len(short)

@@ -42,7 +42,7 @@ from .._validation import check_int, check_n_jobs
 from .audio import AudioLoader, _check_batch
 from .denoise import MinStatsDenoiser
 from .features import LogMelExtractor
-from .segment import Segmenter
+from .segment import Segmenter, _padded_lengths, _padding_warning
 
 __all__ = ["FrontEnd"]
 
@@ -243,10 +243,29 @@ class _Batch:
             self.dense = None
         self.ragged[i] = features
 
-    def notes(self, items: list) -> list[tuple[Any, str]]:
-        """The recordings' warnings, in recording order, naming their index in the batch."""
-        return [(category, _rename(message, i, items[i])) for i, category, message in
-                sorted(self._notes, key=lambda note: note[0])]
+    def notes(self, items: list, segmenter: Segmenter | None = None) -> list[tuple[Any, str]]:
+        """The recordings' warnings, in recording order, naming their index in the batch.
+
+        The segmenter's short-recording warnings (one per recording, each from a batch
+        of one) are merged into one warning for the whole batch, in the place of the
+        first padded recording, as ``segmenter.transform`` gives for the batch.
+        """
+        out: list = []
+        padded: list[tuple[int, int]] = []
+        at = None
+        for i, category, message in sorted(self._notes, key=lambda note: note[0]):
+            lengths = _padded_lengths(message) if segmenter is not None else None
+            if lengths:
+                if at is None:
+                    at = len(out)
+                    out.append(None)
+                padded.extend((i, n) for _, n in lengths)  # index 0 of a batch of one
+                continue
+            out.append((category, _rename(message, i, items[i])))
+        if padded:
+            seg_len, _ = segmenter._lengths()
+            out[at] = (UserWarning, _padding_warning(padded, self.n, seg_len, segmenter.sr))
+        return out
 
     def result(self) -> np.ndarray:
         return self.dense if self.ragged is None else self.ragged
@@ -395,7 +414,8 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             results = Parallel(n_jobs=self.n_jobs, return_as="generator")(calls)
             for i, (features, notes) in zip(todo, results):
                 batch.put(i, features, notes)
-        for category, message in batch.notes(items):
+        segmenter = next((s for s in steps if isinstance(s, Segmenter)), None)
+        for category, message in batch.notes(items, segmenter):
             warnings.warn(message, category, stacklevel=2)
         return batch.result()
 

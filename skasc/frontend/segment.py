@@ -15,7 +15,8 @@ Segment ``k`` covers samples ``[k * hop_length, k * hop_length + segment_length)
   dropped.
 * In both modes a recording shorter than one segment gives exactly one
   zero-padded segment (it is never silently lost); :class:`Segmenter` warns
-  about it, naming the recording.
+  about it once per call, with the number of such recordings and the first few
+  indices.
 
 A recording of exactly ``segment_length`` samples gives one segment without
 padding or warning.
@@ -23,6 +24,7 @@ padding or warning.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -35,6 +37,53 @@ from skasc._validation import check_int, check_option, check_real
 __all__ = ["segment_signal", "Segmenter"]
 
 _TAILS = ("pad", "drop")
+
+# How many padded recordings the short-recording warning names before "and N more".
+_N_SHOWN = 5
+
+
+def _padding_warning(padded: list[tuple[int, int]], n_recordings: int, segment_length: int,
+                     sr: int) -> str:
+    """The one warning about the recordings of a batch that were shorter than a segment.
+
+    Parameters
+    ----------
+    padded : list of (int, int)
+        ``(index, n_samples)`` of each padded recording, in index order.
+    n_recordings : int
+        Number of recordings in the batch.
+    segment_length : int
+        Segment length in samples.
+    sr : int
+        Sampling rate in Hz.
+
+    Returns
+    -------
+    message : str
+    """
+    k = len(padded)
+    verb = "was" if k == 1 else "were"
+    shown = ", ".join(f"recording {i} ({n / sr:.3f} s, {n} samples)"
+                      for i, n in padded[:_N_SHOWN])
+    more = f" and {k - _N_SHOWN} more" if k > _N_SHOWN else ""
+    return (f"{k} of {n_recordings} recordings {verb} shorter than one segment "
+            f"({segment_length / sr:.3f} s, {segment_length} samples) and {verb} "
+            f"zero-padded to one segment: {shown}{more}. Lower segment_duration to "
+            "avoid padding.")
+
+
+_PADDING_HEAD = re.compile(r"^\d+ of \d+ recordings (?:was|were) shorter than one segment ")
+_PADDING_ENTRY = re.compile(r"recording (\d+) \([0-9.]+ s, (\d+) samples\)")
+
+
+def _padded_lengths(message: str) -> list[tuple[int, int]] | None:
+    """``(index, n_samples)`` of the recordings named by a :func:`_padding_warning`
+    message, or None when ``message`` is another warning (read back by
+    :class:`~skasc.frontend.front_end.FrontEnd`, which merges the warnings of its
+    one-recording batches into one)."""
+    if not _PADDING_HEAD.match(message):
+        return None
+    return [(int(i), int(n)) for i, n in _PADDING_ENTRY.findall(message)]
 
 
 def _count_segments(n_samples: int, segment_length: int, hop_length: int, tail: str) -> int:
@@ -123,8 +172,9 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     segments of 44100 samples. The tail rule is described in the module
     docstring of :mod:`skasc.frontend.segment`: ``tail="pad"`` zero-pads an incomplete
     last segment, ``tail="drop"`` drops it, and a recording shorter than one
-    segment is zero-padded to one segment in both modes, with a
-    ``UserWarning`` naming it.
+    segment is zero-padded to one segment in both modes, with one
+    ``UserWarning`` per call giving the number of such recordings and the first
+    few indices and durations.
 
     Parameters
     ----------
@@ -223,6 +273,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         """
         seg_len, hop_len = self._lengths()
         out = []
+        padded = []
         for i, rec in enumerate(_iter_checked(X)):
             if rec.ndim == 1:
                 rec = rec[np.newaxis, :]
@@ -232,13 +283,12 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
             if not np.isfinite(rec).all():
                 raise ValueError(f"Recording {i} contains NaN or inf samples.")
             if n < seg_len:
-                warnings.warn(
-                    f"Recording {i} lasts {n / self.sr:.3f} s ({n} samples), shorter than "
-                    f"one segment ({seg_len / self.sr:.3f} s); it was zero-padded to one "
-                    "segment. Lower segment_duration to avoid padding.",
-                    UserWarning, stacklevel=2)
+                padded.append((i, n))
             out.append(segment_signal(rec, segment_length=seg_len, hop_length=hop_len,
                                       tail=self.tail))
+        if padded:
+            warnings.warn(_padding_warning(padded, len(out), seg_len, self.sr),
+                          UserWarning, stacklevel=2)
         return stack_recordings(out)
 
 

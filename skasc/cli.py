@@ -30,7 +30,6 @@ import argparse
 import csv
 import dis
 import os
-import re
 import sys
 import time
 from typing import Sequence
@@ -57,17 +56,6 @@ def check_output_path(path: str, option: str) -> None:
 
 
 # ----------------------------------------------------------------------------- inputs
-def label_from_filename(path: str) -> str:
-    """The class of a file named ``<class><number>.<ext>`` (the LITIS convention).
-
-    >>> label_from_filename("data/metro-paris12.wav")
-    'metro-paris'
-    """
-    stem = os.path.splitext(os.path.basename(path))[0]
-    label = re.sub(r"[_\-\s]*\d+$", "", stem)
-    return label or stem
-
-
 def collect_audio(folder: str) -> list[str]:
     """Audio files directly inside ``folder`` or below it, sorted.
 
@@ -134,8 +122,10 @@ def labelled_recordings(folder: str, labels_csv: str | None,
     if labels_csv:
         paths, labels = read_labels_csv(labels_csv, folder)
     else:
+        from .datasets.litis import class_from_filename
+
         paths = collect_audio(folder)
-        labels = [label_from_filename(p) for p in paths]
+        labels = [class_from_filename(p, require_number=False) for p in paths]
     return checked(paths, labels, skip_bad)
 
 

@@ -447,8 +447,8 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
     >>> report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
     >>> len(report.splits), int(report.recording_confusion.sum())
     (3, 18)
-    >>> report.segment_confusion.sum() == 18 * 5
-    np.True_
+    >>> int(report.segment_confusion.sum())  # 5 segments per recording
+    90
     """
     y = np.asarray(y)
     if y.ndim != 1:

@@ -58,6 +58,7 @@ GOOD_WAVS = ("avion1.wav", "avion2.wav", "bus1.wav", "bus2.wav")
     ("busystreet107.WAV", "busystreet"),
     ("data_rouen/kid-game4.wav", "kid-game"),
     ("tubestation-1", "tubestation"),
+    ("bus__1.wav", "bus"),
 ])
 def test_class_from_filename(name, expected):
     assert class_from_filename(name) == expected

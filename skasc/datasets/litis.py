@@ -61,19 +61,24 @@ class DatasetError(ValueError):
 # parsing helpers
 # ----------------------------------------------------------------------------
 
-_TRAILING_NUMBER = re.compile(r"^(.*?)[-_ ]?(\d+)$")
+_TRAILING_NUMBER = re.compile(r"^(.*?)[-_ ]*(\d+)$")
 
 
-def class_from_filename(name: str) -> str:
-    """Class name of a LITIS Rouen recording, from its file name.
+def class_from_filename(name: str, *, require_number: bool = True) -> str:
+    """Class name of a recording named ``<class><number>.<ext>`` (the LITIS convention).
 
-    Strips any folder, the ``.wav`` extension (any case) and the trailing
-    recording number (with one ``-``, ``_`` or space just before it, if any).
+    Strips any folder, the extension and the trailing recording number, with
+    the ``-``, ``_`` or spaces just before it (``bus__1.wav`` gives ``bus``).
+    The one reading of such names in skasc: the LITIS loader and the CLI's
+    ``fit FOLDER`` both use it.
 
     Parameters
     ----------
     name : str
         File name such as ``"metro-paris12.wav"`` or ``"train-tgv3"``.
+    require_number : bool, default=True
+        If False, a name without a class before a number (``park.wav``,
+        ``12.wav``) gives its stem instead of an error.
 
     Returns
     -------
@@ -83,8 +88,8 @@ def class_from_filename(name: str) -> str:
     Raises
     ------
     DatasetError
-        When the name does not end with a recording number, or nothing is
-        left before it.
+        With ``require_number=True``, when the name does not end with a
+        recording number, or nothing is left before it.
 
     Examples
     --------
@@ -92,12 +97,14 @@ def class_from_filename(name: str) -> str:
     'metro-paris'
     >>> class_from_filename("train-tgv3")
     'train-tgv'
+    >>> class_from_filename("park.wav", require_number=False)
+    'park'
     """
-    stem = os.path.basename(str(name))
-    if stem.lower().endswith(".wav"):
-        stem = stem[:-4]
+    stem = os.path.splitext(os.path.basename(str(name)))[0]
     match = _TRAILING_NUMBER.match(stem)
     if match is None or not match.group(1):
+        if not require_number:
+            return stem
         raise DatasetError(
             f"Cannot read a class from the file name {name!r}: expected "
             "'<class><number>.wav', e.g. 'metro-paris12.wav'.")

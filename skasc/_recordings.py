@@ -34,11 +34,9 @@ def n_recordings(X: Any) -> int:
 
 
 def iter_recordings(X: Any) -> Iterator[Any]:
-    """Yield the recordings of a batch one by one (arrays or path-like items)."""
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        yield from X  # rows of a dense batch
-    else:
-        yield from X
+    """Yield the recordings of a batch one by one (rows of a dense array, items of an
+    object array or a list)."""
+    yield from X
 
 
 def stack_recordings(items: Sequence[np.ndarray], dtype: Any = np.float32) -> np.ndarray:

@@ -108,7 +108,7 @@ def run_demo(*, out_dir: str = "skasc-demo", n_classes: int = 5, n_per_class: in
         fh.write(table + "\n")
     for name, report in reports.items():
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-        plot_confusion_matrix(report.confusion_matrix, report.class_names,
+        plot_confusion_matrix(report.recording_confusion, report.class_names,
                               path=os.path.join(out_dir, f"confusion-{slug}.png"), title=name)
         if report.histories:
             plot_training_curves(report.histories,

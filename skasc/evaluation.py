@@ -142,11 +142,6 @@ class EvaluationReport:
         return float(np.std(self.split_scores(level, metric)))
 
     @property
-    def confusion_matrix(self) -> np.ndarray:
-        """Recording-level confusion matrix summed over splits (``recording_confusion``)."""
-        return self.recording_confusion
-
-    @property
     def histories(self) -> list[list[dict] | None]:
         """Training histories per split (None where no skorch net was found).
 

@@ -232,7 +232,7 @@ def test_fuse_reports_equals_evaluating_system_fusion(rng):
         for metric in ("accuracy", "f1_macro", "precision_macro"):
             np.testing.assert_allclose(fused.split_scores(level, metric),
                                        direct.split_scores(level, metric))
-    np.testing.assert_array_equal(fused.confusion_matrix, direct.recording_confusion)
+    np.testing.assert_array_equal(fused.recording_confusion, direct.recording_confusion)
     np.testing.assert_array_equal(fused.segment_confusion, direct.segment_confusion)
     assert fused.histories == []
     table = format_table({"a": ra, "b": rb, "fusion": fused})

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 class StatelessTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """A transformer whose ``fit`` only validates its parameters.
 
-    Subclasses implement ``_validate_params()`` (called by ``fit`` and again by
+    Subclasses implement ``_check_params()`` (called by ``fit`` and again by
     ``transform``, since ``set_params`` may change them in between) and
     ``transform``. The ``requires_fit=False`` tag says that ``transform`` works
     without ``fit``. Subclasses defining ``transform`` pass
@@ -18,7 +18,7 @@ class StatelessTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_key
     DataFrames, and unwrapped methods keep warnings pointing at the caller.
     """
 
-    def _validate_params(self) -> Any:  # pragma: no cover - always overridden
+    def _check_params(self) -> Any:  # pragma: no cover - always overridden
         raise NotImplementedError
 
     def fit(self, X: Any = None, y: Any = None):
@@ -33,7 +33,7 @@ class StatelessTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_key
         -------
         self
         """
-        self._validate_params()
+        self._check_params()
         return self
 
     def __sklearn_tags__(self):

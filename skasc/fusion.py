@@ -401,7 +401,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         tags.input_tags.three_d_array = True
         return tags
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         check_real(self.floor, "floor", self, low=0.0, high=1.0, low_inclusive=False)
         if not isinstance(self.flatten, (bool, np.bool_)):
             raise TypeError("The 'flatten' parameter of RecordingFusion must be an "
@@ -435,7 +435,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         -------
         self : RecordingFusion
         """
-        self._validate_params()
+        self._check_params()
         y = _check_y(X, y, type(self).__name__)
         le = _label_encoder(y, type(self).__name__)
         estimator = clone(self.estimator)
@@ -471,7 +471,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
 
     def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         check_is_fitted(self)
-        self._validate_params()
+        self._check_params()
         segments, lengths = self._segments(X)
         seg = self._aligned_segment_proba(segments)
         log_fused = fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
@@ -479,7 +479,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         return np.exp(log_fused), seg, index
 
     def _log_proba(self, X: Any) -> np.ndarray:
-        self._validate_params()
+        self._check_params()
         segments, lengths = self._segments(X)
         seg = self._aligned_segment_proba(segments)
         return fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
@@ -619,7 +619,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         self._set_params("estimators", **params)
         return self
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         check_real(self.floor, "floor", self, low=0.0, high=1.0, low_inclusive=False)
         ests = self.estimators
         if (not isinstance(ests, (list, tuple)) or not ests
@@ -651,7 +651,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         -------
         self : SystemFusion
         """
-        self._validate_params()
+        self._check_params()
         y = _check_y(X, y, type(self).__name__)
         le = _label_encoder(y, type(self).__name__)
         fitted = []
@@ -673,13 +673,13 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         return self
 
     def _log_proba(self, X: Any) -> np.ndarray:
-        self._validate_params()
+        self._check_params()
         levels = [predict_proba_levels(est, X) for est in self.estimators_]
         return _fuse_system_levels(levels, self.floor)
 
     def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         check_is_fitted(self)
-        self._validate_params()
+        self._check_params()
         levels = [predict_proba_levels(est, X) for est in self.estimators_]
         recording = np.exp(_fuse_system_levels(levels, self.floor))
         if any(lv[1] is None for lv in levels):

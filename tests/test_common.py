@@ -79,3 +79,16 @@ def _expected_failed(estimator):
     expected_failed_checks=_expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_no_estimator_shadows_sklearns_validate_params():
+    # scikit-learn's BaseEstimator._validate_params checks _parameter_constraints and
+    # returns None; skasc's own hook (which may return framing values) is _check_params
+    import skasc
+    from sklearn.base import BaseEstimator
+    for name in skasc.__all__:
+        obj = getattr(skasc, name)
+        if isinstance(obj, type) and issubclass(obj, BaseEstimator):
+            owners = [c for c in obj.__mro__ if "_validate_params" in vars(c)]
+            assert all(c.__module__.startswith(("sklearn", "skorch")) for c in owners), \
+                (name, owners)

@@ -560,7 +560,7 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
         self.input_sr = input_sr
         self.n_jobs = n_jobs
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         rates = {"low": MIN_SAMPLE_RATE, "high": MAX_SAMPLE_RATE}
         check_int(self.sr, "sr", self, **rates)
         check_int(self.input_sr, "input_sr", self, allow_none=True, **rates)
@@ -581,7 +581,7 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
             Mono waveforms at ``sr`` Hz; a 1-D object ndarray of per-recording
             ``(n_samples_i,)`` arrays when lengths differ.
         """
-        self._validate_params()
+        self._check_params()
         items = _check_batch(X)
         kwargs = {"sr": int(self.sr),
                   "input_sr": None if self.input_sr is None else int(self.input_sr)}

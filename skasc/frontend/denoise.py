@@ -106,7 +106,7 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
         self.floor = floor
         self.n_jobs = n_jobs
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         name = type(self).__name__
         check_real(self.sr, "sr", self, low=0, low_inclusive=False)
         check_int(self.n_fft, "n_fft", self, low=2)
@@ -165,7 +165,7 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
             An object ndarray of shape (n_recordings,) of (2, n_samples) arrays
             when the recordings differ in length.
         """
-        self._validate_params()
+        self._check_params()
         recordings = self._check_batch(X)
         params = dict(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
                       window_duration=self.window_duration,

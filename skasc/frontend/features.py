@@ -47,7 +47,7 @@ class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
 
     _n_bands_param = "n_bands"
 
-    def _validate_params(self) -> tuple[int, int]:
+    def _check_params(self) -> tuple[int, int]:
         """Check every parameter; return ``(n_fft, hop_length)``."""
         sr = check_int(self.sr, "sr", self, low=1)
         check_int(getattr(self, self._n_bands_param), self._n_bands_param, self, low=1)
@@ -93,7 +93,7 @@ class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
         >>> LogMelExtractor().n_frames(44100)  # 2 s at 22050 Hz
         80
         """
-        _, hop = self._validate_params()
+        _, hop = self._check_params()
         return _n_frames(segment_samples, hop_length=hop)
 
     def transform(self, X: Any) -> np.ndarray:
@@ -244,7 +244,7 @@ def _raise_non_finite(rec: np.ndarray, index: int) -> None:
 
 def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np.ndarray]:
     """Transform ``X`` with each extractor, one STFT per recording for all of them."""
-    framing = [e._validate_params() for e in extractors]
+    framing = [e._check_params() for e in extractors]
     first = extractors[0]
     name = type(first).__name__
     for e, fr in zip(extractors[1:], framing[1:]):

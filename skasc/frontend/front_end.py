@@ -318,7 +318,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
         self.memory = memory
         self.verbose = verbose
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         self._steps()
         self._memory()
 

@@ -212,7 +212,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         self.hop_duration = hop_duration
         self.tail = tail
 
-    def _validate_params(self) -> tuple[int, int]:
+    def _check_params(self) -> tuple[int, int]:
         return self._lengths()
 
     def _lengths(self) -> tuple[int, int]:

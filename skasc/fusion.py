@@ -684,15 +684,19 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         recording = np.exp(_fuse_system_levels(levels, self.floor))
         if any(lv[1] is None for lv in levels):
             return recording, None, None
-        index = levels[0][2]
-        for (name, _), lv in zip(self.estimators, levels):
-            if not np.array_equal(lv[2], index):
-                raise ValueError(
-                    f"System {name!r} cut the recordings into {lv[2].shape[0]} segments "
-                    f"but system {self.estimators[0][0]!r} into {index.shape[0]}; "
-                    "segment-level fusion needs the same segmentation.")
+        index = self._common_index([lv[2] for lv in levels])
         segment = np.exp(_fuse_systems([lv[1] for lv in levels], self.floor))
         return recording, segment, index
+
+    def _common_index(self, indices: list[np.ndarray]) -> np.ndarray:
+        """The systems' one segment-to-recording index, or a ValueError naming them."""
+        for (name, _), index in zip(self.estimators, indices):
+            if not np.array_equal(index, indices[0]):
+                raise ValueError(
+                    f"System {name!r} cut the recordings into {index.shape[0]} segments "
+                    f"but system {self.estimators[0][0]!r} into {indices[0].shape[0]}; "
+                    "segment-level fusion needs the same segmentation.")
+        return indices[0]
 
     @available_if(_all_systems_have_segments)
     def predict_proba_segments(self, X: Any) -> np.ndarray:
@@ -711,6 +715,14 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
 
     @available_if(_all_systems_have_segments)
     def segment_recording_index(self, X: Any) -> np.ndarray:
-        """Index of the recording of every segment row, shape (n_segments_total,)."""
+        """Index of the recording of every segment row, shape (n_segments_total,).
+
+        Counted from each system's transformed input, as
+        :meth:`RecordingFusion.segment_recording_index` does: no network runs.
+        """
         check_is_fitted(self)
-        return self._proba_levels(X)[2]
+        indices = []
+        for est in self.estimators_:
+            final, Xt = _unwrap_pipeline(est, X)
+            indices.append(final.segment_recording_index(Xt))
+        return self._common_index(indices)

@@ -455,3 +455,22 @@ def test_fuse_reports_floors_segments_not_recordings():
     expected = np.array([1e-9 * (1 - 1e-6) ** 2, 1e-12 * (1 - 1e-3) ** 3])
     np.testing.assert_allclose(fused.splits[0].proba[0], expected / expected.sum(), rtol=1e-6)
     assert fused.splits[0].y_pred.tolist() == ["left", "right"]
+
+
+def test_system_fusion_counts_segments_without_predicting():
+    # segment_recording_index used to run every system's full prediction
+    from sklearn.linear_model import LogisticRegression
+    from skasc.fusion import RecordingFusion, SystemFusion
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(["bus", "park"], 4)
+    X = rng.normal(size=(8, 3, 4)) + (np.arange(8) // 4)[:, None, None]
+    fused = SystemFusion([("a", RecordingFusion(LogisticRegression(), flatten=True)),
+                          ("b", RecordingFusion(LogisticRegression(), flatten=True))]).fit(X, y)
+    expected = fused._proba_levels(X)[2]
+    for system in fused.estimators_:
+        def refuse(*args, **kwargs):
+            raise AssertionError("segment_recording_index ran a prediction")
+        system.estimator_.predict_proba = refuse
+    np.testing.assert_array_equal(fused.segment_recording_index(X), expected)
+    np.testing.assert_array_equal(expected, np.repeat(np.arange(8), 3))

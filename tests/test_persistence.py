@@ -586,3 +586,11 @@ def test_front_end_saved_before_the_frontend_package_still_loads():
     x = [rng.standard_normal(22050 * 3).astype(np.float32)]
     expected = np.load(os.path.join(TESTS_DIR, "data", "frontend_before_move_out.npy"))
     np.testing.assert_allclose(np.asarray(model.transform(x)[0]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_every_internal_skorch_attribute_is_one_save_could_write():
+    # the list filters names that pass _is_attribute_name; an entry that cannot
+    # pass it (a private "_modules") can never match and is dead
+    from skasc.nn._skorch import INTERNAL_ATTRIBUTES
+    from skasc.persistence._nets import _is_attribute_name
+    assert all(_is_attribute_name(name) for name in INTERNAL_ATTRIBUTES)

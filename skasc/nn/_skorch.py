@@ -35,9 +35,11 @@ TESTED_SKORCH = ">=1.4,<1.5"
 INTERNAL_ATTRIBUTES = frozenset({
     "module_", "criterion_", "optimizer_", "callbacks_", "history_",
     "initialized_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_",
-    "init_context_", "_modules", "_criteria", "_optimizers", "_params_to_validate",
+    "init_context_",
 })
-"""skorch attributes that ``initialize()`` rebuilds or that hold torch objects."""
+"""skorch's fitted attributes (``name_``) that ``initialize()`` rebuilds or that hold
+torch objects. Private ones (``_modules``...) need no entry: ``save`` never writes a
+name that does not end in ``_``."""
 
 
 def module_names(net: Any) -> list[str]:

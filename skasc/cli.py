@@ -220,7 +220,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score
+    from sklearn.metrics import confusion_matrix
+
+    from .evaluation import classification_scores
 
     if args.figure:
         check_output_path(args.figure, "--figure")
@@ -231,11 +233,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CLIError(f"labels never seen in fit: {unseen}; the model knows {list(pipe.classes_)}")
     pred = np.asarray(pipe.predict(paths)).astype(str)
     labels = np.asarray(labels)
+    scores = classification_scores(labels, pred)
     print(f"recordings: {len(paths)}")
-    print(f"accuracy:        {100 * accuracy_score(labels, pred):6.2f} %")
-    print(f"macro F1:        {100 * f1_score(labels, pred, average='macro', zero_division=0):6.2f} %")
-    print(f"macro precision: "
-          f"{100 * precision_score(labels, pred, average='macro', zero_division=0):6.2f} %")
+    print(f"accuracy:        {100 * scores['accuracy']:6.2f} %")
+    print(f"macro F1:        {100 * scores['f1_macro']:6.2f} %")
+    print(f"macro precision: {100 * scores['precision_macro']:6.2f} %")
     classes = [str(c) for c in pipe.classes_]
     cm = confusion_matrix(labels, pred, labels=classes)
     print("confusion matrix (rows: true, columns: predicted):")

@@ -30,13 +30,23 @@ from ._recordings import n_recordings
 from ._validation import check_real
 from .fusion import _fuse_system_levels, _fuse_systems, _unwrap_pipeline
 
-__all__ = ["evaluate", "fuse_reports", "EvaluationReport", "SplitResult", "format_table"]
+__all__ = ["classification_scores", "evaluate", "fuse_reports", "EvaluationReport", "SplitResult", "format_table"]
 
 METRICS = ("accuracy", "f1_macro", "precision_macro")
 LEVELS = ("segment", "recording")
 
 
-def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+def classification_scores(y_true: Any, y_pred: Any) -> dict[str, float]:
+    """Accuracy, macro F1 and macro precision (zero where a class is never predicted).
+
+    The scores of every report: :func:`evaluate` per split and level, and
+    ``skasc evaluate``.
+
+    Examples
+    --------
+    >>> classification_scores(["bus", "park"], ["bus", "bus"])["accuracy"]
+    0.5
+    """
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
@@ -286,11 +296,11 @@ def _predict_levels(estimator: Any, X: Any) -> dict[str, Any]:
 
 def _split_result(test: np.ndarray, y_test: np.ndarray, levels: dict[str, Any],
                   history: list[dict] | None = None, estimator: Any = None) -> SplitResult:
-    scores: dict[str, Any] = {"recording": _scores(y_test, levels["y_pred"]), "segment": None}
+    scores: dict[str, Any] = {"recording": classification_scores(y_test, levels["y_pred"]), "segment": None}
     seg_true = None
     if levels["segment_y_pred"] is not None:
         seg_true = y_test[levels["segment_index"]]
-        scores["segment"] = _scores(seg_true, levels["segment_y_pred"])
+        scores["segment"] = classification_scores(seg_true, levels["segment_y_pred"])
     return SplitResult(test_index=np.asarray(test), y_true=y_test, y_pred=levels["y_pred"],
                        segment_y_true=seg_true, segment_y_pred=levels["segment_y_pred"],
                        scores=scores, classes=levels["classes"], proba=levels["proba"],

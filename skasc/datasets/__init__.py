@@ -1,6 +1,8 @@
-"""Datasets: the LITIS Rouen corpus (loader, official splits, writer) and
-synthetic LITIS-shaped scenes.
+"""Datasets: loaders with official folds, the LITIS Rouen corpus, and synthetic scenes.
 
+* :func:`load_dataset` resolves a registry name (``DATASETS``) to its loader;
+  every loader returns an :class:`AudioDataset` whose ``cv`` is an
+  :class:`OfficialSplits` (or :class:`LitisSplits`) splitter;
 * :func:`load_litis_rouen` lists the recordings and labels of a LITIS Rouen folder;
 * :class:`LitisSplits` yields its 20 official train/test splits as a CV splitter;
 * :func:`write_litis_layout` writes recordings in that folder layout;
@@ -10,8 +12,11 @@ synthetic LITIS-shaped scenes.
 Malformed or missing dataset files raise :class:`DatasetError` (a ``ValueError``).
 """
 
-from .litis import DatasetError, LitisRouen, LitisSplits, load_litis_rouen, write_litis_layout
+from .base import AudioDataset, DatasetError, OfficialSplits
+from .litis import LitisRouen, LitisSplits, load_litis_rouen, write_litis_layout
+from .registry import DATASETS, load_dataset
 from .scenes import SCENE_CLASSES, make_litis_like, make_scenes
 
-__all__ = ["DatasetError", "LitisRouen", "LitisSplits", "SCENE_CLASSES", "load_litis_rouen",
+__all__ = ["AudioDataset", "DATASETS", "DatasetError", "LitisRouen", "LitisSplits",
+           "OfficialSplits", "SCENE_CLASSES", "load_dataset", "load_litis_rouen",
            "make_litis_like", "make_scenes", "write_litis_layout"]

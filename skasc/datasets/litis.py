@@ -38,6 +38,7 @@ from sklearn.model_selection import BaseCrossValidator
 
 from .._recordings import iter_recordings, n_recordings
 from .._validation import check_int
+from .base import AudioDataset, DatasetError, find_root
 
 __all__ = ["DatasetError", "LitisRouen", "LitisSplits", "class_from_filename",
            "load_litis_rouen", "write_litis_layout"]
@@ -46,15 +47,6 @@ AUDIO_DIR = "data_rouen"
 RELATION_FILE = "relation_wav_examples.txt"
 LEARN_FILE = "fold3026-matrices_Learn.txt"
 TEST_FILE = "fold3026-matrices_Test.txt"
-
-
-class DatasetError(ValueError):
-    """A dataset folder is missing, incomplete or malformed.
-
-    Subclasses ``ValueError`` (also for missing files), so ordinary
-    ``except ValueError`` clauses catch it. The message names the file, and the
-    line when there is one.
-    """
 
 
 # ----------------------------------------------------------------------------
@@ -238,12 +230,15 @@ def _read_splits(root: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
 # loader
 # ----------------------------------------------------------------------------
 
-@dataclass(frozen=True, eq=False)
-class LitisRouen:
+@dataclass(frozen=True, eq=False, repr=False)
+class LitisRouen(AudioDataset):
     """The recordings of a LITIS Rouen folder, as returned by :func:`load_litis_rouen`.
 
-    Unpacks as a 3-tuple ``paths, labels, class_names = load_litis_rouen(root)``;
-    ``ids`` is reachable as an attribute only.
+    An :class:`~skasc.datasets.AudioDataset` (``name="litis"``) whose ``cv`` is
+    :class:`LitisSplits` and whose ``groups`` are the recordings themselves
+    (each file is its own source recording). Unpacks as a 3-tuple
+    ``paths, labels, class_names = load_litis_rouen(root)``; ``ids`` is
+    reachable as an attribute only.
 
     Attributes
     ----------
@@ -258,17 +253,7 @@ class LitisRouen:
         The id of each recording in ``relation_wav_examples.txt``.
     """
 
-    paths: list[str]
-    labels: np.ndarray
-    class_names: list[str]
-    ids: np.ndarray = field(repr=False)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.paths, self.labels, self.class_names))
-
-    def __repr__(self) -> str:
-        return (f"LitisRouen(n_recordings={len(self.paths)}, "
-                f"n_classes={len(self.class_names)})")
+    ids: np.ndarray | None = field(default=None, repr=False)
 
 
 def load_litis_rouen(root: str | os.PathLike, *, check_files: bool = True) -> LitisRouen:
@@ -279,7 +264,8 @@ def load_litis_rouen(root: str | os.PathLike, *, check_files: bool = True) -> Li
     Parameters
     ----------
     root : str or path-like
-        Folder holding ``data_rouen/`` and ``relation_wav_examples.txt``.
+        Folder holding ``data_rouen/`` and ``relation_wav_examples.txt``, or its
+        parent when that holds exactly one such folder.
     check_files : bool, default=True
         Check that every WAV file named in the relation file exists.
 
@@ -310,9 +296,7 @@ def load_litis_rouen(root: str | os.PathLike, *, check_files: bool = True) -> Li
     >>> class_names
     ['bus', 'park']
     """
-    root = os.path.abspath(os.fspath(root))
-    if not os.path.isdir(root):
-        raise DatasetError(f"The LITIS Rouen folder {root!r} does not exist.")
+    root = find_root(root, RELATION_FILE, "LITIS Rouen")
     names, ids = _read_relation(root)
     audio_dir = os.path.join(root, AUDIO_DIR)
     paths = [os.path.join(audio_dir, name) for name in names]
@@ -325,8 +309,10 @@ def load_litis_rouen(root: str | os.PathLike, *, check_files: bool = True) -> Li
                 f"{len(missing)} recording(s) listed in "
                 f"{os.path.join(root, RELATION_FILE)} do not exist, e.g. {missing[0]!r}.")
     labels = np.asarray([class_from_filename(n) for n in names], dtype=str)
-    return LitisRouen(paths=paths, labels=labels,
-                      class_names=sorted(set(labels.tolist())), ids=ids)
+    return LitisRouen(name="litis", root=root, paths=paths, labels=labels,
+                      class_names=sorted(set(labels.tolist())),
+                      groups=np.asarray([os.path.splitext(n)[0] for n in names], dtype=str),
+                      cv=LitisSplits(root), ids=ids)
 
 
 # ----------------------------------------------------------------------------

@@ -1,0 +1,312 @@
+"""What every data set loader returns, its official splitter, and the metadata reading they share.
+
+* :class:`AudioDataset` is the one object every loader returns: paths, labels,
+  class names, the groups that must never be split, devices where the set has
+  them, and the official splitter ``cv``;
+* :class:`OfficialSplits` is that splitter: fixed (train, test) positions read
+  from the set's metadata, usable as ``cv=`` in ``cross_val_score``,
+  ``GridSearchCV`` and :func:`skasc.evaluate`;
+* :func:`find_root` accepts the set's folder or its parent, :func:`read_table`
+  reads a delimited metadata file and names the file and line of any fault.
+
+Python's :mod:`csv` does the parsing; what is written here is only the checking
+that no metadata library does with file-and-line messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+from sklearn.model_selection import BaseCrossValidator
+
+from .._recordings import n_recordings
+
+__all__ = ["AudioDataset", "DatasetError", "OfficialSplits", "find_root", "read_table"]
+
+
+class DatasetError(ValueError):
+    """A dataset folder is missing, incomplete or malformed.
+
+    Subclasses ``ValueError`` (also for missing files), so ordinary
+    ``except ValueError`` clauses catch it. The message names the file, and the
+    line when there is one.
+    """
+
+
+# ----------------------------------------------------------------------------
+# splitter
+# ----------------------------------------------------------------------------
+
+class OfficialSplits(BaseCrossValidator):
+    """Fixed train/test splits of a data set, as a scikit-learn CV splitter.
+
+    Holds, for each official fold, the positions (into the loader's ``paths``)
+    of its training and its test recordings. A recording may be in neither
+    (TAU 2020 Mobile leaves some out of fold 1); none is in both.
+
+    Parameters
+    ----------
+    splits : sequence of (train, test) pairs of int arrays
+        Positions of each fold's training and test recordings.
+    n_recordings : int
+        Number of recordings of the data set; ``split`` checks ``X`` against it.
+    names : sequence of str or None, default=None
+        A name per fold (``"fold1"`` ...); None numbers them from 1.
+
+    Examples
+    --------
+    >>> cv = OfficialSplits.from_folds([1, 1, 2, 2, 3])
+    >>> cv.get_n_splits()
+    3
+    >>> [test.tolist() for _, test in cv.split()]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(self, splits: Sequence[tuple[Any, Any]], n_recordings: int, *,
+                 names: Sequence[str] | None = None) -> None:
+        self.splits = splits
+        self.n_recordings = n_recordings
+        self.names = names
+
+    @classmethod
+    def from_folds(cls, folds: Any) -> "OfficialSplits":
+        """Leave-one-fold-out splits from a fold number per recording.
+
+        Fold ``k`` tests on the recordings whose fold is ``k`` and trains on all
+        others, in increasing fold order (the ESC-50 and UrbanSound8K protocol).
+
+        Parameters
+        ----------
+        folds : array-like of int, shape (n_recordings,)
+
+        Returns
+        -------
+        OfficialSplits
+        """
+        folds = np.asarray(folds)
+        if folds.ndim != 1 or folds.size == 0:
+            raise DatasetError("folds must be a non-empty 1-D array of fold numbers.")
+        values = np.unique(folds)
+        splits = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in values]
+        return cls(splits, folds.size, names=[f"fold{k}" for k in values.tolist()])
+
+    @property
+    def fold_names(self) -> list[str]:
+        """The name of each fold, in split order."""
+        if self.names is None:
+            return [f"fold{k}" for k in range(1, len(self.splits) + 1)]
+        return [str(n) for n in self.names]
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Number of official folds.
+
+        Parameters
+        ----------
+        X, y, groups : ignored
+            Present for scikit-learn compatibility.
+
+        Returns
+        -------
+        int
+        """
+        return len(self.splits)
+
+    def split(self, X: Any = None, y: Any = None, groups: Any = None
+              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield the training and test positions of each fold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_recordings, ...) or None
+            When given, its length must equal ``n_recordings`` (the recordings
+            of the loader, in its order).
+        y : array-like of shape (n_recordings,) or None
+            Checked for its length like ``X``.
+        groups : ignored
+
+        Yields
+        ------
+        train, test : ndarray of int
+            Sorted positions of the fold's training and test recordings.
+        """
+        for name, value in (("X", X), ("y", y)):
+            if value is not None and n_recordings(value) != self.n_recordings:
+                raise DatasetError(
+                    f"{name} has {n_recordings(value)} recordings but the data set has "
+                    f"{self.n_recordings}; pass the recordings of the loader in its order.")
+        for train, test in self.splits:
+            yield (np.sort(np.asarray(train, dtype=np.intp)),
+                   np.sort(np.asarray(test, dtype=np.intp)))
+
+
+# ----------------------------------------------------------------------------
+# the data set
+# ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class AudioDataset:
+    """The recordings of a data set and its official protocol, as a loader returns them.
+
+    Unpacks as a 3-tuple ``paths, labels, class_names = load_...(root)``.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"esc50"``, ``"tau2020mobile"`` ...).
+    root : str
+        Absolute path of the folder holding the set's metadata.
+    paths : list of str, length n_recordings
+        Absolute paths of the audio files; the positions in this list are the
+        indices ``cv`` yields.
+    labels : ndarray of str, shape (n_recordings,)
+        Class name of each recording.
+    class_names : list of str
+        Sorted distinct class names.
+    groups : ndarray of str, shape (n_recordings,)
+        The source recording or location of each file: files sharing a group
+        must stay on one side of any split (pass as ``groups=`` to a
+        ``GroupKFold`` when building a validation split).
+    cv : OfficialSplits or BaseCrossValidator
+        The official splitter.
+    devices : ndarray of str, shape (n_recordings,), or None
+        Recording device of each file, for the sets that have devices.
+    """
+
+    name: str
+    root: str
+    paths: list[str]
+    labels: np.ndarray
+    class_names: list[str]
+    groups: np.ndarray = field(repr=False)
+    cv: Any = field(repr=False)
+    devices: np.ndarray | None = field(default=None, repr=False)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.paths, self.labels, self.class_names))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, n_recordings={len(self.paths)}, "
+                f"n_classes={len(self.class_names)}, n_folds={self.cv.get_n_splits()})")
+
+
+# ----------------------------------------------------------------------------
+# reading metadata
+# ----------------------------------------------------------------------------
+
+def find_root(root: str | os.PathLike, marker: str, dataset: str) -> str:
+    """The folder holding ``marker`` (a metadata file): ``root`` itself, or its one child that holds it.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The set's folder (e.g. ``ESC-50-master/``) or its parent.
+    marker : str
+        Relative path of the file that identifies the set (``meta/esc50.csv``).
+    dataset : str
+        The set's name, for messages.
+
+    Returns
+    -------
+    str
+        Absolute path of the set's folder.
+
+    Raises
+    ------
+    DatasetError
+        When ``root`` does not exist, or neither it nor exactly one of its
+        sub-folders holds ``marker``; the message names the file expected.
+    """
+    root = os.path.abspath(os.fspath(root))
+    if not os.path.isdir(root):
+        raise DatasetError(f"The {dataset} folder {root!r} does not exist.")
+    if os.path.isfile(os.path.join(root, marker)):
+        return root
+    children = sorted(
+        os.path.join(root, name) for name in os.listdir(root)
+        if os.path.isfile(os.path.join(root, name, marker)))
+    if len(children) == 1:
+        return children[0]
+    if len(children) > 1:
+        raise DatasetError(
+            f"{root!r} holds {len(children)} {dataset} folders "
+            f"({', '.join(os.path.basename(c) for c in children)}); pass one of them.")
+    raise DatasetError(
+        f"{root!r} is not a {dataset} folder: expected the file "
+        f"{os.path.join(root, marker)!r} (or a sub-folder holding {marker!r}).")
+
+
+def read_table(path: str, *, delimiter: str, columns: Sequence[str] | None = None,
+               header: bool = True, min_columns: int = 1
+               ) -> list[tuple[int, dict[str, str] | list[str]]]:
+    """Rows of a delimited metadata file, with their 1-based line numbers.
+
+    A leading byte-order mark, Windows line endings and blank lines are
+    tolerated; surrounding whitespace of each field is stripped.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    delimiter : str
+        ``","`` or ``"\\t"``: hard-coded per set, never sniffed.
+    columns : sequence of str or None, default=None
+        With ``header=True``, the columns that must appear in the header; each
+        row is then a dict of all header columns. Ignored without a header.
+    header : bool, default=True
+        Whether the first non-blank line names the columns.
+    min_columns : int, default=1
+        Without a header, the fewest fields a row may have; rows are lists.
+
+    Returns
+    -------
+    list of (int, dict or list)
+
+    Raises
+    ------
+    DatasetError
+        Naming the file, and the line, when it is missing, lacks a required
+        column, or a row has the wrong number of fields.
+    """
+    if not os.path.isfile(path):
+        raise DatasetError(f"The metadata file {path!r} does not exist.")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        lines = list(enumerate(csv.reader(handle, delimiter=delimiter), start=1))
+    lines = [(lineno, [f.strip() for f in row]) for lineno, row in lines
+             if any(f.strip() for f in row)]
+    if not header:
+        for lineno, row in lines:
+            if len(row) < min_columns:
+                raise DatasetError(
+                    f"{path}, line {lineno}: expected at least {min_columns} "
+                    f"{_delimiter_name(delimiter)}-separated fields, got {len(row)}: "
+                    f"{delimiter.join(row)!r}.")
+        return lines
+    if not lines:
+        raise DatasetError(f"{path} is empty; expected a header line.")
+    head_line, head = lines[0]
+    missing = [c for c in (columns or []) if c not in head]
+    if missing:
+        raise DatasetError(
+            f"{path}, line {head_line}: the header lacks the column(s) "
+            f"{', '.join(map(repr, missing))}; got {head}. Expected a "
+            f"{_delimiter_name(delimiter)}-separated header.")
+    rows = []
+    for lineno, row in lines[1:]:
+        if len(row) != len(head):
+            raise DatasetError(
+                f"{path}, line {lineno}: expected {len(head)} "
+                f"{_delimiter_name(delimiter)}-separated fields (as in the header), got "
+                f"{len(row)}: {delimiter.join(row)!r}.")
+        rows.append((lineno, dict(zip(head, row))))
+    return rows
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {"\t": "tab", ",": "comma"}.get(delimiter, repr(delimiter))

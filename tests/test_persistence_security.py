@@ -600,3 +600,56 @@ def test_manifest_array_cannot_ask_for_more_memory_than_it_stores(tmp_path, save
     forge_manifest(saved, forged, change)
     with pytest.raises(ValueError, match=r"Cannot load .*array\.skasc: (dtype|an array's shape)"):
         load(forged)
+
+
+def _fitted_system_fusion():
+    from sklearn.linear_model import LogisticRegression
+
+    from skasc.fusion import SystemFusion
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 10)
+    X = rng.normal(size=(20, 5, 3)) + y[:, None, None]
+    systems = [(name, RecordingFusion(LogisticRegression(C=c), flatten=True))
+               for name, c in (("a", 1.0), ("b", 0.1))]
+    return SystemFusion(systems).fit(X, y), X
+
+
+def _repeated_nodes(schema):
+    """``{id: [node, ...]}`` of the nodes skops wrote more than once."""
+    found: dict = {}
+    stack = [schema]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "__loader__" in value and "__id__" in value:
+                found.setdefault(value["__id__"], []).append(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return {k: v for k, v in found.items() if len(v) > 1}
+
+
+def test_an_object_held_twice_saves_and_loads(tmp_path):
+    """A fitted SystemFusion holds each system in estimators_ and named_estimators_:
+    skops writes it twice, with new ids for the state dicts inside each copy."""
+    fused, X = _fitted_system_fusion()
+    save(fused, tmp_path / "fused.skasc")
+    schema, _ = skops_schema(read_members(tmp_path / "fused.skasc")["estimator.skops"])
+    assert _repeated_nodes(schema)  # the case this test is about
+    again = load(tmp_path / "fused.skasc")
+    np.testing.assert_allclose(again.predict_proba(X), fused.predict_proba(X))
+
+
+def test_a_tampered_repeat_is_refused(tmp_path):
+    """The copy skops never reads must still equal the one it reads."""
+    fused, _ = _fitted_system_fusion()
+    save(fused, tmp_path / "fused.skasc")
+    members = read_members(tmp_path / "fused.skasc")
+    schema, files = skops_schema(members["estimator.skops"])
+    copies = max(_repeated_nodes(schema).values(), key=lambda nodes: len(json.dumps(nodes)))
+    copies[-1]["__class__"] = "LinearSVC"  # another (trusted) type in the unread copy
+    set_member(members, "estimator.skops", skops_bytes(schema, files))
+    write_members(tmp_path / "forged.skasc", members)
+    with pytest.raises(ValueError, match="two different objects under the id"):
+        load(tmp_path / "forged.skasc")

@@ -21,8 +21,16 @@ Then the whole front end over ``--n-recordings`` recordings, one recording per
 job with ``joblib.Parallel``, at ``n_jobs=1`` and ``n_jobs=2`` (the pool is
 warmed up first, so worker start-up is not timed).
 
-Goal: the whole 2-channel log Mel + log gammatone front end in <= 60 ms per
-30-s recording on one core.
+Then the front ends of the pipelines, from a 30-s WAV file (read, resampled,
+denoised, segmented, featurised): one system's ``FrontEnd`` (log Mel, the
+anchor of this table), the fused system as it was built before (one
+``FrontEnd`` per system: everything twice), and the fused system's shared
+front end (``FrontEnd(extractor=FeatureStack(...))``, what
+``make_fused_pipeline`` builds now).
+
+Goals: the whole 2-channel log Mel + log gammatone front end in <= 60 ms per
+30-s recording on one core; the fused system's front end <= 1.25x one
+system's.
 
 Usage::
 
@@ -210,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     if not whole_ok:
         print("# n_jobs comparison: n/a (denoiser or segmenter unavailable)")
         return
+    pipeline_front_ends(y, args.repeats)
     from joblib import Parallel, delayed
 
     n = args.n_recordings
@@ -224,6 +233,34 @@ def main(argv: list[str] | None = None) -> None:
             parallel(delayed(_front_end_job)(r) for r in recordings)
             total = time.perf_counter() - t0
         print(f"{n_jobs:6d} {total:8.2f} {total * 1e3 / n:15.1f}")
+
+
+def pipeline_front_ends(y: np.ndarray, repeats: int) -> None:
+    """One system's front end against the fused system's, old (two) and new (shared)."""
+    import tempfile
+
+    import soundfile as sf
+
+    from skasc import make_att_crnn_pipeline, make_fused_pipeline
+
+    single = make_att_crnn_pipeline("logmel").named_steps["frontend"]
+    separate = [make_att_crnn_pipeline(f).named_steps["frontend"] for f in ("logmel", "loggam")]
+    shared = make_fused_pipeline().named_steps["frontend"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "scene.wav")
+        sf.write(path, y, SR, subtype="PCM_16")
+        rows = [("one system: FrontEnd(LogMelExtractor) (anchor)",
+                 median_ms(lambda: single.transform([path]), repeats)),
+                ("fused, one FrontEnd per system (before)",
+                 median_ms(lambda: [f.transform([path]) for f in separate], repeats)),
+                ("fused, shared FrontEnd(FeatureStack) (now)",
+                 median_ms(lambda: shared.transform([path]), repeats))]
+    print(f"\n# pipeline front ends on one {DURATION:.0f}-s 16-bit WAV at {SR} Hz; "
+          f"median of {repeats} runs, 1 thread")
+    print(f"{'front end':50s} {'wall ms':>8s} {'cpu ms':>7s} {'/ one system':>13s}")
+    for name, (wall, cpu) in rows:
+        print(f"{name:50s} {wall:8.1f} {cpu:7.1f} {wall / rows[0][1][0]:13.2f}")
+    print("# goal: the fused system's front end <= 1.25x one system's")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ _EXPORTS = {
     "MinStatsDenoiser": "skasc.frontend.denoise",
     "LogMelExtractor": "skasc.frontend.features",
     "GammatoneExtractor": "skasc.frontend.features",
+    "FeatureStack": "skasc.frontend.features",
+    "FeatureTypeSelector": "skasc.frontend.features",
     "FrontEnd": "skasc.frontend.front_end",
     "AttCRNNClassifier": "skasc.nn",
     "CNNBaselineClassifier": "skasc.nn",

@@ -38,7 +38,8 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from ._validation import check_option
 from .calibration import make_svm_calibrator
-from .frontend.features import GammatoneExtractor, LogMelExtractor
+from .frontend.features import (FeatureStack, FeatureTypeSelector, GammatoneExtractor,
+                                LogMelExtractor)
 from .frontend.front_end import FrontEnd
 from .fusion import RecordingFusion, SystemFusion
 
@@ -209,8 +210,15 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
     return _make(CNNBaselineClassifier, "make_cnn_baseline_pipeline", **arguments)
 
 
-def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> SystemFusion:
+def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
     """The "fusion" rows of the paper's Table 3: logMel and logGam systems, product rule.
+
+    One front end serves both systems: each recording is read, resampled,
+    denoised, segmented and transformed by an STFT once, and both feature types
+    come from that one spectrum (:class:`~skasc.frontend.features.FeatureStack`;
+    one feature-cache entry per recording). Each system takes its type
+    (:class:`~skasc.frontend.features.FeatureTypeSelector`) and is the
+    ``fusion`` step of the single-feature pipeline the factory builds.
 
     Parameters
     ----------
@@ -221,20 +229,29 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> SystemFusio
 
     Returns
     -------
-    SystemFusion
-        Systems named ``logmel`` and ``loggam``; e.g.
-        ``logmel__fusion__estimator__svm__estimator__C``.
+    Pipeline
+        Steps ``frontend`` (a :class:`~skasc.frontend.FrontEnd` whose extractor
+        is a ``FeatureStack`` of ``logmel`` and ``loggam``) and ``fusion`` (a
+        :class:`~skasc.fusion.SystemFusion` of systems ``logmel`` and
+        ``loggam``); e.g. ``fusion__logmel__fusion__estimator__svm__estimator__C``
+        and ``frontend__extractor__loggam__n_bands``.
 
     Examples
     --------
     >>> from skasc import make_fused_pipeline
     >>> fused = make_fused_pipeline(max_epochs=2)
-    >>> [name for name, _ in fused.estimators]
+    >>> [name for name, _ in fused.named_steps["fusion"].estimators]
     ['logmel', 'loggam']
     """
     check_option(network, "network", "make_fused_pipeline", ["att_crnn", "cnn_baseline"])
     if "features" in kwargs:
         raise TypeError("make_fused_pipeline builds both feature types; do not pass 'features'.")
     factory = make_att_crnn_pipeline if network == "att_crnn" else make_cnn_baseline_pipeline
-    return SystemFusion([("logmel", factory("logmel", **kwargs)),
-                         ("loggam", factory("loggam", **kwargs))])
+    singles = [(name, factory(name, **kwargs)) for name in _FEATURES]
+    frontend = singles[0][1].named_steps["frontend"]
+    frontend.set_params(extractor=FeatureStack(
+        [(name, pipe.named_steps["frontend"].extractor) for name, pipe in singles]))
+    systems = [(name, Pipeline([("features", FeatureTypeSelector(index)),
+                                ("fusion", pipe.named_steps["fusion"])]))
+               for index, (name, pipe) in enumerate(singles)]
+    return Pipeline([("frontend", frontend), ("fusion", SystemFusion(systems))])

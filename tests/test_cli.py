@@ -351,11 +351,16 @@ def test_loaded_models_forget_the_cache_folders_their_file_names(tmp_path):
     """A model file from elsewhere decides no folder that predict writes to."""
     from sklearn.base import clone
 
+    from sklearn.pipeline import Pipeline
+
     from skasc import FrontEnd, make_fused_pipeline
 
     fused = make_fused_pipeline(feature_cache=str(tmp_path / "elsewhere"))
-    fused.estimators_ = [clone(est) for _, est in fused.estimators]  # as if fitted
+    systems = fused.named_steps["fusion"]
+    # as if fitted, with a (legacy) per-system front end in every fitted system
+    systems.estimators_ = [Pipeline([("frontend", clone(fused.named_steps["frontend"])),
+                                     *est.steps]) for _, est in systems.estimators]
     cli._without_stored_folders(fused)
-    fronts = [step for system in [e for _, e in fused.estimators] + fused.estimators_
+    fronts = [step for system in [fused] + systems.estimators_
               for _, step in system.steps if isinstance(step, FrontEnd)]
-    assert len(fronts) == 4 and all(front.memory is None for front in fronts)
+    assert len(fronts) == 3 and all(front.memory is None for front in fronts)

@@ -11,7 +11,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skasc.frontend.audio import AudioLoader
 from skasc.frontend.denoise import MinStatsDenoiser
-from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
+from skasc.frontend.features import (FeatureStack, FeatureTypeSelector, GammatoneExtractor,
+                                     LogMelExtractor)
 from skasc.frontend.front_end import FrontEnd
 from skasc.fusion import RecordingFusion, SystemFusion
 from skasc.frontend.segment import Segmenter
@@ -58,6 +59,8 @@ EXPECTED_FAILED = {
     "AudioLoader": _stateless(TABLE_INPUT),
     "LogMelExtractor": _stateless(TABLE_INPUT),
     "GammatoneExtractor": _stateless(TABLE_INPUT),
+    "FeatureStack": _stateless(TABLE_INPUT),
+    "FeatureTypeSelector": _stateless(TABLE_INPUT),
     "Segmenter": _stateless(),
     "MinStatsDenoiser": _stateless(["check_transformer_data_not_an_array"]),
     "FrontEnd": _stateless(TABLE_INPUT),
@@ -72,7 +75,8 @@ def _expected_failed(estimator):
 
 @parametrize_with_checks(
     [AudioLoader(), Segmenter(), MinStatsDenoiser(), LogMelExtractor(), GammatoneExtractor(),
-     FrontEnd(),
+     FeatureStack([("logmel", LogMelExtractor()), ("loggam", GammatoneExtractor())]),
+     FeatureTypeSelector(), FrontEnd(),
      RecordingFusion(LogisticRegression(), flatten=True),
      SystemFusion([("a", RecordingFusion(LogisticRegression(), flatten=True)),
                    ("b", RecordingFusion(LogisticRegression(C=0.5), flatten=True))])],

@@ -119,15 +119,57 @@ def test_fused_system_is_product_of_the_two(corpus):
     X, y = corpus
     fused = make_fused_pipeline(max_epochs=2, lr=1e-2, batch_size=16, random_state=0,
                                 verbose=0, net_params=TINY, classifier="softmax")
-    fused.set_params(logmel__frontend__segmenter=Segmenter(segment_duration=0.5),
-                     loggam__frontend__segmenter=Segmenter(segment_duration=0.5))
-    assert isinstance(fused, SystemFusion)
+    fused.set_params(frontend__segmenter=Segmenter(segment_duration=0.5))
+    assert isinstance(fused.named_steps["fusion"], SystemFusion)
     fused.fit(X, y)
-    p1 = fused.named_estimators_["logmel"].predict_proba(X)
-    p2 = fused.named_estimators_["loggam"].predict_proba(X)
+    systems = fused.named_steps["fusion"].named_estimators_
+    frontend = fused.named_steps["frontend"]
+    p1 = systems["logmel"].predict_proba(frontend.transform(X))
+    p2 = systems["loggam"].predict_proba(frontend.transform(X))
     prod = p1 * p2
     np.testing.assert_allclose(fused.predict_proba(X), prod / prod.sum(1, keepdims=True),
                                rtol=1e-4, atol=1e-6)
+
+
+def test_fused_systems_see_the_features_of_the_single_front_ends(corpus):
+    """One shared front end gives each system exactly what its own front end would."""
+    X, _ = corpus
+    fused = make_fused_pipeline(net_params=TINY)
+    fused.set_params(frontend__segmenter=Segmenter(segment_duration=0.5))
+    stacked = fused.named_steps["frontend"].transform(X[:3])
+    for index, features in enumerate(("logmel", "loggam")):
+        single = make_att_crnn_pipeline(features).named_steps["frontend"]
+        single.set_params(segmenter=Segmenter(segment_duration=0.5))
+        system = fused.named_steps["fusion"].named_estimators[features]
+        np.testing.assert_array_equal(system.named_steps["features"].transform(stacked),
+                                      single.transform(X[:3]))
+
+
+def test_fused_front_end_decodes_each_recording_once(corpus, tmp_path, monkeypatch):
+    """fit reads every recording once and caches one entry per recording."""
+    import os
+
+    import soundfile as sf
+
+    from skasc.frontend import audio
+
+    X, y = corpus
+    paths = []
+    for i, x in enumerate(X[:6]):
+        paths.append(str(tmp_path / f"r{i}.wav"))
+        sf.write(paths[-1], x, 22050, subtype="FLOAT")
+    reads = []
+    real = audio._read_file
+    monkeypatch.setattr(audio, "_read_file", lambda path, sr: reads.append(path) or real(path, sr))
+    fused = make_fused_pipeline(max_epochs=1, batch_size=16, random_state=0, verbose=0,
+                                net_params=TINY, classifier="softmax",
+                                feature_cache=str(tmp_path / "cache"))
+    fused.set_params(frontend__segmenter=Segmenter(segment_duration=0.5))
+    fused.fit(paths, y[:6])
+    assert sorted(reads) == sorted(paths)
+    entries = [f for _, _, files in os.walk(tmp_path / "cache") for f in files
+               if f.endswith(".npy")]
+    assert len(entries) == len(paths)
 
 
 def test_factories_expose_steps_by_name_and_clone():
@@ -282,3 +324,17 @@ def test_factories_pass_every_argument_through():
         assert params["fusion__estimator__svm__estimator__C"] == 3.0
     att = make_att_crnn_pipeline(mask_scale=2.5).get_params()["fusion__estimator__net"]
     assert att.get_params()["module__mask_scale"] == 2.5
+
+
+def test_fused_pipeline_saves_and_loads(corpus, tmp_path):
+    from skasc import load, save
+
+    X, y = corpus
+    fused = make_fused_pipeline(max_epochs=1, batch_size=16, random_state=0, verbose=0,
+                                net_params=TINY)
+    fused.set_params(frontend__segmenter=Segmenter(segment_duration=0.5))
+    fused.fit(X, y)
+    save(fused, tmp_path / "fused.skasc")
+    again = load(tmp_path / "fused.skasc")
+    np.testing.assert_allclose(again.predict_proba(X), fused.predict_proba(X), rtol=1e-5,
+                               atol=1e-7)

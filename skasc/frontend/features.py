@@ -19,6 +19,7 @@ import functools
 from typing import Any
 
 import numpy as np
+from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import StatelessTransformer
 from .._recordings import is_ragged, iter_recordings, n_recordings, stack_recordings
@@ -27,7 +28,8 @@ from ..dsp.gammatone import gammatone_weights
 from ..dsp.spectrogram import frame_lengths, log_filterbank
 from ..dsp.spectrogram import n_frames as _n_frames
 
-__all__ = ["LogMelExtractor", "GammatoneExtractor", "extract_features"]
+__all__ = ["LogMelExtractor", "GammatoneExtractor", "FeatureStack", "FeatureTypeSelector",
+           "extract_features"]
 
 _SHAPE = "(n_recordings, n_segments, n_channels, n_samples)"
 
@@ -330,3 +332,136 @@ object ndarray of shape (n_recordings,) of 3-D arrays
             "extract_features expects a non-empty list of LogMelExtractor or "
             f"GammatoneExtractor instances; got {extractors!r}.")
     return tuple(_transform_shared(extractors, X))
+
+
+class FeatureStack(StatelessTransformer, _BaseComposition, auto_wrap_output_keys=None):
+    """Several feature types from one STFT, stacked on a feature-type axis.
+
+    The front end of a fused system: ``FrontEnd(extractor=FeatureStack(...))``
+    reads, resamples, denoises and frames each recording once, computes its
+    power spectrum once (:func:`extract_features`), and caches one entry per
+    recording holding every feature type. Each system then takes its type with
+    :class:`FeatureTypeSelector`.
+
+    Parameters
+    ----------
+    extractors : list of (str, LogMelExtractor or GammatoneExtractor) tuples
+        Named extractors; they must agree on ``sr``, framing, ``log_floor`` and
+        the number of bands. Their parameters are reachable by name
+        (``logmel__n_mels``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stack = FeatureStack([("logmel", LogMelExtractor()), ("loggam", GammatoneExtractor())])
+    >>> segments = np.zeros((1, 3, 2, 44100), dtype=np.float32)
+    >>> stack.transform(segments).shape  # (n_recordings, n_segments, n_types, K, M, T)
+    (1, 3, 2, 2, 64, 80)
+    """
+
+    def __init__(self, extractors: list[tuple[str, Any]]) -> None:
+        self.extractors = extractors
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of the stack and, with ``deep``, of every extractor by name."""
+        return self._get_params("extractors", deep=deep)
+
+    def set_params(self, **params: Any) -> "FeatureStack":
+        """Set parameters; extractors and their parameters are addressed by name."""
+        self._set_params("extractors", **params)
+        return self
+
+    @property
+    def sr(self) -> int:
+        """The extractors' common sampling rate in Hz (checked by the front end)."""
+        return self._check_params()[0].sr
+
+    def _check_params(self) -> list[_FilterbankExtractor]:
+        ests = self.extractors
+        if (not isinstance(ests, (list, tuple)) or not ests
+                or not all(isinstance(e, tuple) and len(e) == 2
+                           and isinstance(e[1], _FilterbankExtractor) for e in ests)):
+            raise TypeError(
+                "The 'extractors' parameter of FeatureStack must be a non-empty list of "
+                "(name, LogMelExtractor or GammatoneExtractor) tuples. Got "
+                f"{ests!r} instead.")
+        self._validate_names([name for name, _ in ests])
+        extractors = [e for _, e in ests]
+        bands = {name: getattr(e, e._n_bands_param) for name, e in ests}
+        if len(set(bands.values())) > 1:
+            raise ValueError(
+                "The extractors of FeatureStack must give the same number of bands to be "
+                f"stacked; got {bands}.")
+        return extractors
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Every extractor's features of every segment, from one STFT per recording.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_recordings, n_segments, n_channels, n_samples), or \
+object ndarray of shape (n_recordings,) of 3-D arrays
+            Segments from :class:`~skasc.frontend.segment.Segmenter`.
+
+        Returns
+        -------
+        features : ndarray of shape \
+(n_recordings, n_segments, n_types, n_channels, n_bands, n_frames)
+            float32, types in the order of ``extractors``; an object array of
+            per-recording 5-D arrays when segment counts differ.
+        """
+        feats = _transform_shared(self._check_params(), X)
+        per_recording = [np.stack(parts, axis=1) for parts in
+                         zip(*(iter_recordings(f) for f in feats))]
+        return stack_recordings(per_recording)
+
+
+class FeatureTypeSelector(StatelessTransformer, auto_wrap_output_keys=None):
+    """One feature type of a :class:`FeatureStack`'s output.
+
+    Parameters
+    ----------
+    index : int, default=0
+        Position of the type in the stack's ``extractors``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stacked = np.zeros((1, 3, 2, 2, 64, 80), dtype=np.float32)
+    >>> FeatureTypeSelector(1).transform(stacked).shape
+    (1, 3, 2, 64, 80)
+    """
+
+    def __init__(self, index: int = 0) -> None:
+        self.index = index
+
+    def _check_params(self) -> int:
+        return check_int(self.index, "index", self, low=0)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Features of type ``index``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_recordings, n_segments, n_types, n_channels, n_bands, n_frames), \
+or object ndarray of shape (n_recordings,) of 5-D arrays
+            Output of :class:`FeatureStack` (through the front end).
+
+        Returns
+        -------
+        features : ndarray of shape (n_recordings, n_segments, n_channels, n_bands, n_frames)
+            A view where the input is dense.
+        """
+        index = self._check_params()
+        out = []
+        for i, rec in enumerate(iter_recordings(X)):
+            rec = np.asarray(rec)
+            if rec.ndim != 5 or index >= rec.shape[1]:
+                raise ValueError(
+                    f"FeatureTypeSelector(index={index}) expected stacked features of shape "
+                    "(n_segments, n_types, n_channels, n_bands, n_frames) per recording "
+                    f"with more than {index} types; recording {i} has shape {rec.shape}.")
+            out.append(rec)
+        if not is_ragged(X):
+            return np.asarray(X)[:, :, index]
+        return stack_recordings([rec[:, index] for rec in out])

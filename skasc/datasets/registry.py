@@ -11,6 +11,8 @@ import os
 from typing import Callable
 
 from .base import AudioDataset, DatasetError
+from .dcase import (load_tau2019, load_tau2019mobile, load_tau2020mobile, load_tau2022mobile,
+                    load_tut2016, load_tut2017, load_tut2018, load_tut2018mobile)
 from .litis import load_litis_rouen
 
 __all__ = ["DATASETS", "load_dataset"]
@@ -18,6 +20,14 @@ __all__ = ["DATASETS", "load_dataset"]
 #: Registry name -> loader ``f(root, *, check_files=True) -> AudioDataset``.
 DATASETS: dict[str, Callable[..., AudioDataset]] = {
     "litis": load_litis_rouen,
+    "tut2016": load_tut2016,
+    "tut2017": load_tut2017,
+    "tut2018": load_tut2018,
+    "tut2018mobile": load_tut2018mobile,
+    "tau2019": load_tau2019,
+    "tau2019mobile": load_tau2019mobile,
+    "tau2020mobile": load_tau2020mobile,
+    "tau2022mobile": load_tau2022mobile,
 }
 
 

@@ -28,7 +28,7 @@ from sklearn.utils import _safe_indexing
 
 from ._recordings import n_recordings
 from ._validation import check_real
-from .fusion import _fuse_system_levels, _fuse_systems, _unwrap_pipeline
+from .fusion import _fuse_system_levels, _fuse_systems, predict_proba_levels
 
 __all__ = ["classification_scores", "evaluate", "fuse_reports", "EvaluationReport", "SplitResult", "format_table"]
 
@@ -274,23 +274,21 @@ def _find_history(estimator: Any, depth: int = 0) -> list[dict] | None:
 
 def _predict_levels(estimator: Any, X: Any) -> dict[str, Any]:
     """Labels (and posteriors when available) at recording and segment level."""
-    final, Xt = _unwrap_pipeline(estimator, X)
-    classes = np.asarray(final.classes_) if hasattr(final, "classes_") else None
-    out: dict[str, Any] = {"classes": classes, "proba": None, "segment_y_pred": None,
-                           "segment_proba": None, "segment_index": None}
-    if hasattr(final, "_proba_levels"):
-        rec, seg, index = final._proba_levels(Xt)
-        out.update(y_pred=classes[np.argmax(rec, axis=1)], proba=rec)
-        if seg is not None:
-            out.update(segment_y_pred=classes[np.argmax(seg, axis=1)], segment_proba=seg,
-                       segment_index=np.asarray(index))
+    classes = getattr(estimator, "classes_", None)
+    out: dict[str, Any] = {"classes": None if classes is None else np.asarray(classes),
+                           "proba": None, "segment_y_pred": None, "segment_proba": None,
+                           "segment_index": None}
+    if classes is None or not hasattr(estimator, "predict_proba"):
+        out["y_pred"] = np.asarray(estimator.predict(X))
+        if hasattr(estimator, "predict_segments") and hasattr(estimator, "segment_recording_index"):
+            out.update(segment_y_pred=np.asarray(estimator.predict_segments(X)),
+                       segment_index=np.asarray(estimator.segment_recording_index(X)))
         return out
-    if hasattr(final, "predict_proba") and classes is not None:
-        out["proba"] = np.asarray(final.predict_proba(Xt))
-    out["y_pred"] = np.asarray(final.predict(Xt))
-    if hasattr(final, "predict_segments") and hasattr(final, "segment_recording_index"):
-        out.update(segment_y_pred=np.asarray(final.predict_segments(Xt)),
-                   segment_index=np.asarray(final.segment_recording_index(Xt)))
+    rec, seg, index = predict_proba_levels(estimator, X)
+    out.update(y_pred=out["classes"][np.argmax(rec, axis=1)], proba=rec)
+    if seg is not None:
+        out.update(segment_y_pred=out["classes"][np.argmax(seg, axis=1)], segment_proba=seg,
+                   segment_index=np.asarray(index))
     return out
 
 

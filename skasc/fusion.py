@@ -270,7 +270,7 @@ def _has_segment_posteriors(estimator: Any) -> bool:
     final = _final_step(estimator)
     if isinstance(final, SystemFusion):
         return _all_systems_have_segments(final)
-    return hasattr(final, "_proba_levels")
+    return isinstance(final, _FusionMixin)
 
 
 def predict_proba_levels(estimator: Any, X: Any
@@ -297,7 +297,7 @@ def predict_proba_levels(estimator: Any, X: Any
         Recording index (into ``X``) of each segment row.
     """
     final, Xt = _unwrap_pipeline(estimator, X)
-    if hasattr(final, "_proba_levels"):
+    if isinstance(final, _FusionMixin):
         return final._proba_levels(Xt)
     return np.asarray(final.predict_proba(Xt)), None, None
 
@@ -306,7 +306,20 @@ def predict_proba_levels(estimator: Any, X: Any
 # Estimators
 # --------------------------------------------------------------------------- #
 class _FusionMixin:
-    """Methods shared by the fusion classifiers (need ``classes_`` and ``_proba_levels``)."""
+    """Methods shared by the fusion classifiers.
+
+    Each class defines ``_log_levels(X)``: the log fused recording posteriors,
+    the segment posteriors (or None) and each segment's recording index (or
+    None). Everything else is read from it.
+    """
+
+    def _log_proba(self, X: Any) -> np.ndarray:
+        return self._log_levels(X)[0]
+
+    def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        check_is_fitted(self)
+        log_recording, segment, index = self._log_levels(X)
+        return np.exp(log_recording), segment, index
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log of the fused recording posteriors, shape (n_recordings, n_classes)."""
@@ -329,11 +342,6 @@ class _FusionMixin:
         y = _check_y(X, y, type(self).__name__)
         _check_known_labels(y, self.classes_)
         return super().score(X, y, sample_weight=sample_weight)
-
-    def _predict_segments(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        _, seg, _ = self._proba_levels(X)
-        return self.classes_[np.argmax(seg, axis=1)]
 
 
 class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -469,20 +477,12 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         out[:, self._inner_columns_] = proba
         return out
 
-    def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        check_is_fitted(self)
+    def _log_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._check_params()
         segments, lengths = self._segments(X)
         seg = self._aligned_segment_proba(segments)
         log_fused = fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
-        index = np.repeat(np.arange(lengths.shape[0]), lengths)
-        return np.exp(log_fused), seg, index
-
-    def _log_proba(self, X: Any) -> np.ndarray:
-        self._check_params()
-        segments, lengths = self._segments(X)
-        seg = self._aligned_segment_proba(segments)
-        return fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
+        return log_fused, seg, np.repeat(np.arange(lengths.shape[0]), lengths)
 
     def predict_proba_segments(self, X: Any) -> np.ndarray:
         """Posteriors of every segment, shape (n_segments_total, n_classes).
@@ -672,21 +672,15 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         self.classes_ = le.classes_
         return self
 
-    def _log_proba(self, X: Any) -> np.ndarray:
+    def _log_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         self._check_params()
         levels = [predict_proba_levels(est, X) for est in self.estimators_]
-        return _fuse_system_levels(levels, self.floor)
-
-    def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        check_is_fitted(self)
-        self._check_params()
-        levels = [predict_proba_levels(est, X) for est in self.estimators_]
-        recording = np.exp(_fuse_system_levels(levels, self.floor))
-        if any(lv[1] is None for lv in levels):
-            return recording, None, None
-        index = self._common_index([lv[2] for lv in levels])
+        log_recording = _fuse_system_levels(levels, self.floor)
+        # systems that cut the recordings differently still fuse per recording
+        if any(lv[1] is None or not np.array_equal(lv[2], levels[0][2]) for lv in levels):
+            return log_recording, None, None
         segment = np.exp(_fuse_systems([lv[1] for lv in levels], self.floor))
-        return recording, segment, index
+        return log_recording, segment, levels[0][2]
 
     def _common_index(self, indices: list[np.ndarray]) -> np.ndarray:
         """The systems' one segment-to-recording index, or a ValueError naming them."""
@@ -706,12 +700,15 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         systems cut the recordings into the same segments.
         """
         check_is_fitted(self)
-        return self._proba_levels(X)[1]
+        segment = self._log_levels(X)[1]
+        if segment is None:  # the systems disagree on the segmentation: say which
+            self.segment_recording_index(X)
+        return segment
 
     @available_if(_all_systems_have_segments)
     def predict_segments(self, X: Any) -> np.ndarray:
         """Most likely class of every segment after fusing the systems."""
-        return self._predict_segments(X)
+        return self.classes_[np.argmax(self.predict_proba_segments(X), axis=1)]
 
     @available_if(_all_systems_have_segments)
     def segment_recording_index(self, X: Any) -> np.ndarray:

@@ -444,6 +444,25 @@ def test_system_fusion_floors_segments_not_recordings():
     np.testing.assert_allclose(np.exp(fused.predict_log_proba(X)), proba, rtol=1e-12)
 
 
+def test_systems_cut_differently_fuse_per_recording_only():
+    # one _log_levels feeds predict_proba, predict_proba_levels and evaluate: systems
+    # with different segmentations have recording posteriors and no segment level
+    from skasc.evaluation import evaluate
+
+    X, y, a, b = _confident_systems()  # 2 and 3 segments per recording
+    fused = SystemFusion([("a", a), ("b", b)]).fit(X, y)
+    rec, seg, idx = predict_proba_levels(fused, X)
+    assert seg is None and idx is None
+    np.testing.assert_allclose(rec, fused.predict_proba(X), rtol=1e-12)
+    with pytest.raises(ValueError, match="System 'b' cut the recordings into 6 segments"):
+        fused.predict_proba_segments(X)
+    X4, y4 = np.concatenate([X, X]), np.concatenate([y, y])
+    report = evaluate(SystemFusion([("a", a), ("b", b)]), X4, y4,
+                      cv=[(np.array([0, 1]), np.array([2, 3]))])
+    assert not report.has_segments
+    np.testing.assert_allclose(report.splits[0].proba, rec, rtol=1e-12)
+
+
 def test_fuse_reports_floors_segments_not_recordings():
     from skasc.evaluation import evaluate, fuse_reports
 

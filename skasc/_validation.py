@@ -2,16 +2,31 @@
 
 Messages follow scikit-learn's template, e.g.
 "The 'n_mels' parameter of LogMelExtractor must be an int in the range [1, inf). Got 0 instead."
-All errors raised here subclass ``ValueError`` or ``TypeError`` so ordinary
-``except`` clauses catch them.
+Parameter errors are :class:`InvalidParameterError`, both a ``ValueError`` and
+a ``TypeError`` as in scikit-learn, so ordinary ``except`` clauses catch them.
+
+Each estimator declares its parameters' allowed values once, as the class
+attribute ``_parameter_checks`` (``{"n_mels": Int(low=1), ...}``, the way
+scikit-learn's ``_parameter_constraints`` does), and its ``_check_params`` calls
+:func:`check_params`, then checks what depends on several parameters at once.
+The check functions below are also called directly for function arguments.
 """
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or out of range.
+
+    Both a ``ValueError`` and a ``TypeError``, as scikit-learn's error of the
+    same name, so either ``except`` clause catches it.
+    """
 
 
 def _owner(estimator: Any) -> str:
@@ -28,11 +43,11 @@ def check_int(value: Any, name: str, estimator: Any, *, low: int | None = None,
     rng = f"[{lo}, {hi}{']' if high is not None else ')'}"
     extra = " or None" if allow_none else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(
+        raise InvalidParameterError(
             f"The '{name}' parameter of {_owner(estimator)} must be an int in the range "
             f"{rng}{extra}. Got {value!r} instead.")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The '{name}' parameter of {_owner(estimator)} must be an int in the range "
             f"{rng}{extra}. Got {value!r} instead.")
     return int(value)
@@ -48,9 +63,9 @@ def check_n_jobs(value: Any, estimator: Any) -> int | None:
     msg = (f"The 'n_jobs' parameter of {_owner(estimator)} must be a non-zero int "
            f"(-1 for all cores) or None. Got {value!r} instead.")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(msg)
+        raise InvalidParameterError(msg)
     if value == 0:
-        raise ValueError(msg)
+        raise InvalidParameterError(msg)
     return int(value)
 
 
@@ -68,13 +83,13 @@ def check_real(value: Any, name: str, estimator: Any, *, low: float | None = Non
     msg = (f"The '{name}' parameter of {_owner(estimator)} must be a float in the range "
            f"{rng}{extra}. Got {value!r} instead.")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(msg)
+        raise InvalidParameterError(msg)
     if not np.isfinite(value):
-        raise ValueError(msg)
+        raise InvalidParameterError(msg)
     if low is not None and (value < low or (value == low and not low_inclusive)):
-        raise ValueError(msg)
+        raise InvalidParameterError(msg)
     if high is not None and (value > high or (value == high and not high_inclusive)):
-        raise ValueError(msg)
+        raise InvalidParameterError(msg)
     return float(value)
 
 
@@ -87,13 +102,13 @@ def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) 
     >>> check_option(0, "between_class", "AttCRNNClassifier", [False, True])
     Traceback (most recent call last):
     ...
-    ValueError: The 'between_class' parameter of AttCRNNClassifier must be one of {False, True}. Got 0 instead.
+    skasc._validation.InvalidParameterError: The 'between_class' parameter of AttCRNNClassifier must be one of {False, True}. Got 0 instead.
     """
     options = list(options)
     if not any(value == o and isinstance(value, (bool, np.bool_)) == isinstance(o, bool)
                for o in options):
         shown = ", ".join(repr(o) for o in options)
-        raise ValueError(
+        raise InvalidParameterError(
             f"The '{name}' parameter of {_owner(estimator)} must be one of {{{shown}}}. "
             f"Got {value!r} instead.")
     return value
@@ -138,3 +153,95 @@ def check_label_types(y: Any, owner: str) -> None:
             f"Mix of label input types (string and number) in the y of {owner}: "
             f"recording {a} has {values[a]!r} and recording {b} has {values[b]!r}. Use "
             "labels of one type (e.g. all strings).")
+
+
+# --------------------------------------------------------------------------- #
+# Declared rules, read by check_params
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Int:
+    """An int in ``[low, high]`` (bools refused); ``none`` also allows None."""
+
+    low: int | None = None
+    high: int | None = None
+    none: bool = False
+
+    def __call__(self, value: Any, name: str, owner: Any) -> int | None:
+        return check_int(value, name, owner, low=self.low, high=self.high,
+                         allow_none=self.none)
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite real in the interval (bools refused); ``none`` also allows None."""
+
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    none: bool = False
+
+    def __call__(self, value: Any, name: str, owner: Any) -> float | None:
+        return check_real(value, name, owner, low=self.low, high=self.high,
+                          low_inclusive=self.low_inclusive,
+                          high_inclusive=self.high_inclusive, allow_none=self.none)
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of ``values`` (a bool matches only a bool)."""
+
+    values: tuple
+
+    def __call__(self, value: Any, name: str, owner: Any) -> Any:
+        return check_option(value, name, owner, self.values)
+
+
+@dataclass(frozen=True)
+class NJobs:
+    """A joblib ``n_jobs``: None or a non-zero int."""
+
+    def __call__(self, value: Any, name: str, owner: Any) -> int | None:
+        return check_n_jobs(value, owner)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An instance of ``types`` (described as ``description``); ``none`` also allows None."""
+
+    types: tuple
+    description: str
+    none: bool = False
+
+    def __call__(self, value: Any, name: str, owner: Any) -> Any:
+        if (value is None and self.none) or (value is not None and isinstance(value, self.types)):
+            return value
+        extra = " or None" if self.none else ""
+        raise InvalidParameterError(f"The '{name}' parameter of {_owner(owner)} must be {self.description}"
+                        f"{extra}. Got {value!r} instead.")
+
+
+#: A flag: exactly False or True (``0`` and ``1`` are refused).
+BOOL = Options((False, True))
+
+
+def check_params(estimator: Any) -> dict[str, Any]:
+    """Check every parameter that ``type(estimator)._parameter_checks`` declares.
+
+    Returns
+    -------
+    dict
+        The checked value of each declared parameter, by name.
+
+    Examples
+    --------
+    >>> class Demo:
+    ...     _parameter_checks = {"n_mels": Int(low=1), "flag": BOOL}
+    ...     n_mels, flag = 0, True
+    >>> check_params(Demo())
+    Traceback (most recent call last):
+    ...
+    skasc._validation.InvalidParameterError: The 'n_mels' parameter of Demo must be an int in the range [1, inf). Got 0 instead.
+    """
+    return {name: rule(getattr(estimator, name), name, estimator)
+            for name, rule in type(estimator)._parameter_checks.items()}

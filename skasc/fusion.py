@@ -38,7 +38,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._recordings import iter_recordings, n_recordings
-from ._validation import check_label_types, check_real
+from ._validation import BOOL, Instance, Real, check_label_types, check_params, check_real
 
 __all__ = [
     "fuse_log_posteriors",
@@ -397,6 +397,10 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
     1.0
     """
 
+    _parameter_checks = {"floor": Real(low=0.0, high=1.0, low_inclusive=False),
+                         "flatten": BOOL,
+                         "groups_param": Instance((str,), "a str", none=True)}
+
     def __init__(self, estimator: Any, *, floor: float = _DEFAULT_FLOOR,
                  flatten: bool = False, groups_param: str | None = None) -> None:
         self.estimator = estimator
@@ -410,13 +414,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         return tags
 
     def _check_params(self) -> None:
-        check_real(self.floor, "floor", self, low=0.0, high=1.0, low_inclusive=False)
-        if not isinstance(self.flatten, (bool, np.bool_)):
-            raise TypeError("The 'flatten' parameter of RecordingFusion must be an "
-                            f"instance of 'bool'. Got {self.flatten!r} instead.")
-        if self.groups_param is not None and not isinstance(self.groups_param, str):
-            raise TypeError("The 'groups_param' parameter of RecordingFusion must be a "
-                            f"str or None. Got {self.groups_param!r} instead.")
+        check_params(self)
 
     def _segments(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         segments, lengths = _flatten_segments(X)
@@ -595,6 +593,8 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
     (20, 2)
     """
 
+    _parameter_checks = {"floor": Real(low=0.0, high=1.0, low_inclusive=False)}
+
     def __init__(self, estimators: list[tuple[str, Any]], *,
                  floor: float = _DEFAULT_FLOOR) -> None:
         self.estimators = estimators
@@ -620,7 +620,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         return self
 
     def _check_params(self) -> None:
-        check_real(self.floor, "floor", self, low=0.0, high=1.0, low_inclusive=False)
+        check_params(self)
         ests = self.estimators
         if (not isinstance(ests, (list, tuple)) or not ests
                 or not all(isinstance(e, tuple) and len(e) == 2 for e in ests)):

@@ -39,7 +39,7 @@ import numpy as np
 import scipy.fft
 
 from .._atomic import atomic_write
-from .._validation import check_int, check_real
+from .._validation import check_int, check_option, check_real
 from .litis import DatasetError, write_litis_layout
 
 __all__ = ["SCENE_CLASSES", "make_scenes", "make_litis_like"]
@@ -361,9 +361,7 @@ def _litis_like(root, *, reuse: bool, overwrite: bool, random_state: Any,
         "random_state": (int(random_state) if isinstance(random_state, numbers.Integral)
                          and not isinstance(random_state, (bool, np.bool_)) else None),
     }
-    if not isinstance(reuse, (bool, np.bool_)):
-        raise ValueError(f"The 'reuse' parameter of {name} must be one of {{False, True}}. "
-                         f"Got {reuse!r} instead.")
+    check_option(reuse, "reuse", name, (False, True))
     root = os.path.abspath(os.fspath(root))
     if os.path.exists(root) and not os.path.isdir(root):
         raise DatasetError(f"Cannot write a corpus to {root!r}: it is a file, not a folder.")

@@ -70,7 +70,7 @@ from sklearn.utils import _safe_indexing
 
 from skasc._base import StatelessTransformer
 from skasc._recordings import stack_recordings
-from skasc._validation import check_int, check_n_jobs
+from skasc._validation import Int, NJobs, check_int, check_option, check_params
 
 __all__ = ["AudioFileError", "load_audio", "AudioLoader", "check_recordings",
            "AUDIO_EXTENSIONS", "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "MAX_SAMPLES"]
@@ -442,10 +442,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
     >>> len(X_kept), y_kept, [(i, p) for i, p, _ in skipped]
     (2, ['a', 'c'], [(1, 'missing.wav')])
     """
-    if on_error not in ("raise", "skip"):
-        raise ValueError(
-            "The 'on_error' parameter of check_recordings must be one of {'raise', 'skip'}. "
-            f"Got {on_error!r} instead.")
+    check_option(on_error, "on_error", "check_recordings", ("raise", "skip"))
     sr = check_int(sr, "sr", "check_recordings", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
     items = _check_batch(X)
     if y is not None and len(y) != len(items):
@@ -554,6 +551,10 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
     # auto_wrap_output_keys=None: no set_output wrapping (outputs are waveforms,
     # never DataFrames), so warnings and tracebacks point at the caller.
 
+    _parameter_checks = {"sr": Int(low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE),
+                         "input_sr": Int(low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE, none=True),
+                         "n_jobs": NJobs()}
+
     def __init__(self, *, sr: int = 22050, input_sr: int | None = None,
                  n_jobs: int | None = None) -> None:
         self.sr = sr
@@ -561,10 +562,7 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
         self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
-        rates = {"low": MIN_SAMPLE_RATE, "high": MAX_SAMPLE_RATE}
-        check_int(self.sr, "sr", self, **rates)
-        check_int(self.input_sr, "input_sr", self, allow_none=True, **rates)
-        check_n_jobs(self.n_jobs, self)
+        check_params(self)
 
     def transform(self, X: Sequence[Any]) -> np.ndarray:
         """Load a batch of recordings.

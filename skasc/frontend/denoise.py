@@ -15,7 +15,7 @@ from joblib import Parallel, delayed
 
 from skasc._base import StatelessTransformer
 from skasc._recordings import iter_recordings, n_recordings, stack_recordings
-from skasc._validation import check_int, check_real
+from skasc._validation import Int, NJobs, Real, check_int, check_params
 from skasc.dsp.minstats import (FLOOR, N_SUBWINDOWS, OVERSUBTRACTION, WINDOW_DURATION,
                                  denoise)
 
@@ -92,6 +92,12 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
     True
     """
 
+    _parameter_checks = {"sr": Real(low=0, low_inclusive=False), "n_fft": Int(low=2),
+                         "hop_length": Int(low=1),
+                         "window_duration": Real(low=0, low_inclusive=False),
+                         "n_subwindows": Int(low=2), "oversubtraction": Real(low=0),
+                         "floor": Real(low=0, high=1), "n_jobs": NJobs()}
+
     def __init__(self, *, sr: float = 22050, n_fft: int = 512, hop_length: int = 256,
                  window_duration: float = WINDOW_DURATION,
                  n_subwindows: int = N_SUBWINDOWS,
@@ -108,14 +114,8 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
 
     def _check_params(self) -> None:
         name = type(self).__name__
-        check_real(self.sr, "sr", self, low=0, low_inclusive=False)
-        check_int(self.n_fft, "n_fft", self, low=2)
+        check_params(self)
         check_int(self.hop_length, "hop_length", self, low=1, high=self.n_fft)
-        check_real(self.window_duration, "window_duration", self, low=0, low_inclusive=False)
-        check_int(self.n_subwindows, "n_subwindows", self, low=2)
-        check_real(self.oversubtraction, "oversubtraction", self, low=0)
-        check_real(self.floor, "floor", self, low=0, high=1)
-        check_int(self.n_jobs, "n_jobs", self, allow_none=True)
         n_frames = self.window_duration * self.sr / self.hop_length
         if n_frames < 2 * self.n_subwindows:
             shortest = 2 * self.n_subwindows * self.hop_length / self.sr

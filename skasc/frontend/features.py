@@ -23,7 +23,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import StatelessTransformer
 from .._recordings import is_ragged, iter_recordings, n_recordings, stack_recordings
-from .._validation import check_int, check_real
+from .._validation import Int, Real, check_params, check_real
 from ..dsp.gammatone import gammatone_weights
 from ..dsp.spectrogram import frame_lengths, log_filterbank
 from ..dsp.spectrogram import n_frames as _n_frames
@@ -48,24 +48,23 @@ class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
     """Shared STFT -> filterbank -> log path; subclasses supply the weights."""
 
     _n_bands_param = "n_bands"
+    _parameter_checks = {"sr": Int(low=1), "fmin": Real(low=0.0), "fmax": Real(low=0.0, none=True),
+                         "frame_duration": Real(low=0.0, low_inclusive=False),
+                         "overlap": Real(low=0.0, high=1.0, high_inclusive=False),
+                         "log_floor": Real(low=0.0, low_inclusive=False)}
 
     def _check_params(self) -> tuple[int, int]:
         """Check every parameter; return ``(n_fft, hop_length)``."""
-        sr = check_int(self.sr, "sr", self, low=1)
-        check_int(getattr(self, self._n_bands_param), self._n_bands_param, self, low=1)
+        params = check_params(self)
+        sr, fmin = params["sr"], params["fmin"]
+        frame_duration, overlap = params["frame_duration"], params["overlap"]
         nyquist = sr / 2.0
-        fmin = check_real(self.fmin, "fmin", self, low=0.0)
         fmax = check_real(self.fmax, "fmax", self, low=0.0, high=nyquist, allow_none=True)
         fmax = nyquist if fmax is None else fmax
         if not fmin < fmax:
             raise ValueError(
                 f"The 'fmin' parameter of {type(self).__name__} must be below fmax "
                 f"({fmax} Hz). Got {self.fmin!r} instead.")
-        frame_duration = check_real(self.frame_duration, "frame_duration", self, low=0.0,
-                                    low_inclusive=False)
-        overlap = check_real(self.overlap, "overlap", self, low=0.0, high=1.0,
-                             high_inclusive=False)
-        check_real(self.log_floor, "log_floor", self, low=0.0, low_inclusive=False)
         n_fft, hop = frame_lengths(sr=sr, frame_duration=frame_duration, overlap=overlap)
         if n_fft < 2:
             raise ValueError(
@@ -159,6 +158,7 @@ class LogMelExtractor(_FilterbankExtractor):
     """
 
     _n_bands_param = "n_mels"
+    _parameter_checks = {**_FilterbankExtractor._parameter_checks, "n_mels": Int(low=1)}
 
     def __init__(self, *, sr: int = 22050, n_mels: int = 64, fmin: float = 50.0,
                  fmax: float | None = None, frame_duration: float = 0.05,
@@ -216,6 +216,7 @@ class GammatoneExtractor(_FilterbankExtractor):
     """
 
     _n_bands_param = "n_bands"
+    _parameter_checks = {**_FilterbankExtractor._parameter_checks, "n_bands": Int(low=1)}
 
     def __init__(self, *, sr: int = 22050, n_bands: int = 64, fmin: float = 50.0,
                  fmax: float | None = None, frame_duration: float = 0.05,
@@ -359,6 +360,8 @@ class FeatureStack(StatelessTransformer, _BaseComposition, auto_wrap_output_keys
     (1, 3, 2, 2, 64, 80)
     """
 
+    _parameter_checks: dict = {}  # its one parameter, extractors, is checked in _check_params
+
     def __init__(self, extractors: list[tuple[str, Any]]) -> None:
         self.extractors = extractors
 
@@ -432,11 +435,13 @@ class FeatureTypeSelector(StatelessTransformer, auto_wrap_output_keys=None):
     (1, 3, 2, 64, 80)
     """
 
+    _parameter_checks = {"index": Int(low=0)}
+
     def __init__(self, index: int = 0) -> None:
         self.index = index
 
     def _check_params(self) -> int:
-        return check_int(self.index, "index", self, low=0)
+        return check_params(self)["index"]
 
     def transform(self, X: Any) -> np.ndarray:
         """Features of type ``index``.

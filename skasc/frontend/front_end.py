@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator, clone
 
 from .._atomic import atomic_write
 from .._base import StatelessTransformer
-from .._validation import check_int, check_n_jobs
+from .._validation import Int, NJobs, check_params
 from .audio import AudioLoader, _check_batch
 from .denoise import MinStatsDenoiser
 from .features import LogMelExtractor
@@ -308,6 +308,8 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
     (2, 2, 2, 64, 80)
     """
 
+    _parameter_checks = {"n_jobs": NJobs(), "verbose": Int(low=0)}
+
     def __init__(self, *, loader=None, denoiser=None, segmenter=None, extractor=None,
                  n_jobs=None, memory=None, verbose=0):
         self.loader = loader
@@ -338,8 +340,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             raise ValueError(
                 f"The steps of FrontEnd must share one sampling rate; got {shown}. "
                 "Set the same 'sr' on all of them.")
-        check_n_jobs(self.n_jobs, self)
-        check_int(self.verbose, "verbose", self, low=0)
+        check_params(self)
         return steps
 
     def _memory(self) -> str | None:

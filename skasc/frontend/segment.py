@@ -32,7 +32,7 @@ import numpy as np
 
 from skasc._base import StatelessTransformer
 from skasc._recordings import stack_recordings
-from skasc._validation import check_int, check_option, check_real
+from skasc._validation import Int, Options, Real, check_int, check_option, check_params
 
 __all__ = ["segment_signal", "Segmenter"]
 
@@ -205,6 +205,10 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     # auto_wrap_output_keys=None: no set_output wrapping (outputs are 4-D, never
     # DataFrames), so the short-recording warning's stacklevel=2 points at the caller.
 
+    _parameter_checks = {"sr": Int(low=1), "segment_duration": Real(low=0, low_inclusive=False),
+                         "hop_duration": Real(low=0, low_inclusive=False, none=True),
+                         "tail": Options(_TAILS)}
+
     def __init__(self, *, sr: int = 22050, segment_duration: float = 2.0,
                  hop_duration: float | None = None, tail: str = "pad") -> None:
         self.sr = sr
@@ -217,12 +221,8 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
 
     def _lengths(self) -> tuple[int, int]:
         """Validate the parameters; return (segment_length, hop_length) in samples."""
-        sr = check_int(self.sr, "sr", self, low=1)
-        seg = check_real(self.segment_duration, "segment_duration", self, low=0,
-                         low_inclusive=False)
-        hop = check_real(self.hop_duration, "hop_duration", self, low=0,
-                         low_inclusive=False, allow_none=True)
-        check_option(self.tail, "tail", self, _TAILS)
+        params = check_params(self)
+        sr, seg, hop = params["sr"], params["segment_duration"], params["hop_duration"]
         seg_len = int(round(seg * sr))
         if seg_len < 1:
             raise ValueError(

@@ -91,7 +91,7 @@ from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, Prin
 from skorch.dataset import get_len
 from skorch.utils import to_numpy, to_tensor
 
-from .._validation import check_int, check_option, check_real
+from .._validation import BOOL, Instance, Int, Real, check_params
 from . import _skorch
 from . import checkpoint as _checkpoint
 from .mixing import BetweenClassCollate
@@ -187,6 +187,15 @@ class _EpochLoader:
 class _SegmentNetClassifier(NeuralNetClassifier):
     """Shared machinery of the segment classifiers (see the module docstring)."""
 
+    # skasc's own parameters and skorch's numeric ones; the module's are checked
+    # where the module is built (nn.modules), ``device`` by torch
+    _parameter_checks = {
+        "lr": Real(low=0.0, low_inclusive=False), "batch_size": Int(low=1),
+        "max_epochs": Int(low=0), "predict_batch_size": Int(low=1),
+        "random_state": Int(low=0, none=True), "between_class": BOOL,
+        "standardize_input": BOOL, "mixed_precision": BOOL, "progress_bar": BOOL,
+        "checkpoint_dir": Instance((str, os.PathLike), "a str or a path-like object", none=True)}
+
     def __init__(self, module, *, criterion=torch.nn.KLDivLoss, optimizer=torch.optim.Adam,
                  lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,
                  train_split=None, between_class: bool = True, standardize_input: bool = False,
@@ -257,13 +266,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
     # ---------------------------------------------------------- initialization
     def _validate_own_params(self) -> None:
         name = type(self).__name__
-        check_real(self.lr, "lr", name, low=0.0, low_inclusive=False)
-        check_int(self.batch_size, "batch_size", name, low=1)
-        check_int(self.max_epochs, "max_epochs", name, low=0)
-        check_int(self.predict_batch_size, "predict_batch_size", name, low=1)
-        check_int(self.random_state, "random_state", name, low=0, allow_none=True)
-        for flag in ("between_class", "standardize_input", "mixed_precision", "progress_bar"):
-            check_option(getattr(self, flag), flag, name, [False, True])
+        check_params(self)
         device = self.__dict__.get("device", "auto")
         if device != "auto":
             try:
@@ -271,10 +274,6 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             except (RuntimeError, TypeError) as exc:
                 raise ValueError(f"The 'device' parameter of {name} must be 'auto' or a torch "
                                  f"device such as 'cpu' or 'cuda'. Got {device!r} instead.") from exc
-        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir,
-                                                              (str, os.PathLike)):
-            raise TypeError(f"The 'checkpoint_dir' parameter of {name} must be a str, a "
-                            f"path-like object or None. Got {self.checkpoint_dir!r} instead.")
 
     def initialize(self):
         """Validate parameters, seed torch from ``random_state`` and build the net."""

@@ -65,3 +65,76 @@ def stack_recordings(items: Sequence[np.ndarray], dtype: Any = np.float32) -> np
 def is_ragged(X: Any) -> bool:
     """True when ``X`` is an object array (recordings of different shapes)."""
     return isinstance(X, np.ndarray) and X.dtype == object
+
+
+def check_batch(X: Any, owner: str, *, item_ndim: tuple[int, ...], item_shape: str,
+                hint: str = "", numeric: bool = True) -> list[np.ndarray]:
+    """The recordings of a batch as numeric arrays, or an error naming the recording.
+
+    The one check of an array batch that every array-taking step (denoiser,
+    segmenter, extractors, fusion) runs; :class:`~skasc.AudioLoader` checks paths
+    itself and then hands arrays on.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_recordings, ...), object ndarray of shape (n_recordings,), or list
+        The batch; array-likes (e.g. a pandas Series) are converted.
+    owner : str
+        Name of the caller, used in messages.
+    item_ndim : tuple of int
+        Allowed numbers of dimensions of one recording.
+    item_shape : str
+        The shape of one recording in words, e.g. ``"(n_samples,)"``.
+    hint : str, default=""
+        Appended to shape errors (e.g. "Did you forget the Segmenter?").
+    numeric : bool, default=True
+        Refuse recordings that are not real-valued (False leaves the dtype to a
+        wrapped estimator's own checks).
+
+    Returns
+    -------
+    list of ndarray
+        One real-valued array per recording, in order.
+
+    Raises
+    ------
+    TypeError
+        For sparse input, a string, or a recording that is not real-valued.
+    ValueError
+        For an empty batch or a recording (or dense batch) of the wrong shape.
+    """
+    expected = (f"expected a batch of recordings of shape {item_shape} each: an array "
+                "with the recording axis first, or a list / 1-D object array of them")
+    hint = f" {hint}" if hint else ""
+    if hasattr(X, "tocsr") or hasattr(X, "todense"):
+        raise TypeError(f"{owner} does not support sparse input; {expected}.")
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{owner} got a {type(X).__name__}; {expected}.")
+    if not isinstance(X, (np.ndarray, list, tuple)):
+        if not hasattr(X, "__array__") and not hasattr(X, "__len__"):
+            raise TypeError(f"{owner} got {type(X).__name__}; {expected}.")
+        X = np.asarray(X) if hasattr(X, "__array__") else list(X)
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if numeric and X.dtype.kind not in "biuf":
+            raise TypeError(f"{owner} got an array of dtype {X.dtype}; {expected}.")
+        if X.ndim - 1 not in item_ndim:
+            raise ValueError(f"{owner} got an array of shape {X.shape}; {expected}.{hint}")
+    elif isinstance(X, np.ndarray) and X.ndim != 1 and (numeric or X.ndim - 1 not in item_ndim):
+        raise ValueError(f"{owner} got an object array of shape {X.shape}; {expected}.")
+    if len(X) == 0:
+        raise ValueError(f"{owner} got no recordings (X is empty); {expected}.")
+    items = []
+    for i, rec in enumerate(X):
+        try:
+            rec = np.asarray(rec)
+        except ValueError as exc:  # e.g. a list of unequal rows
+            raise ValueError(f"Recording {i} is not an array; {owner} expected {item_shape} "
+                             f"({exc}).") from None
+        if numeric and rec.dtype.kind not in "biuf":
+            raise TypeError(f"Recording {i} has dtype {rec.dtype}; {owner} expected a real "
+                            "numeric array.")
+        if rec.ndim not in item_ndim:
+            raise ValueError(f"Recording {i} has shape {rec.shape}; {owner} expected "
+                             f"{item_shape}.{hint}")
+        items.append(rec)
+    return items

@@ -37,7 +37,7 @@ from sklearn.utils.metaestimators import _BaseComposition, available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._recordings import iter_recordings, n_recordings
+from ._recordings import check_batch, n_recordings
 from ._validation import BOOL, Instance, Real, check_label_types, check_params, check_real
 
 __all__ = [
@@ -176,43 +176,27 @@ def _as_batch(X: Any, owner: str) -> Any:
         raise TypeError(
             f"{owner} does not support sparse input; pass a dense array of shape "
             "(n_recordings, n_segments, ...) or an object array of recordings.")
-    if not hasattr(X, "__len__"):
-        X = np.asarray(X)
-    return X
+    return X if hasattr(X, "__len__") else np.asarray(X)
 
 
 def _flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate the segments of a batch: ``(sum n_segments_i, ...)`` and lengths."""
-    X = _as_batch(X, "RecordingFusion")
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim < 2:
-            raise ValueError(
-                "Expected a batch of recordings of shape (n_recordings, n_segments, ...); "
-                f"got an array of shape {X.shape}.")
-        if X.shape[0] > 0 and X.shape[1] == 0:
-            raise ValueError("Recording 0 has no segments; every recording needs at "
-                             "least one segment.")
-        lengths = np.full(X.shape[0], X.shape[1], dtype=np.intp)
-        return X.reshape((-1,) + X.shape[2:]), lengths
-    items, lengths = [], []
-    for i, rec in enumerate(iter_recordings(X)):
-        rec = np.asarray(rec)
-        if rec.ndim < 1:
-            raise ValueError(
-                f"Recording {i} is a scalar; expected an array of shape (n_segments, ...).")
+    # the wrapped estimator checks the dtype of the segments
+    items = check_batch(X, "RecordingFusion", item_ndim=tuple(range(1, 8)),
+                        item_shape="(n_segments, ...)", numeric=False)
+    for i, rec in enumerate(items):
         if rec.shape[0] == 0:
             raise ValueError(f"Recording {i} has no segments; every recording needs at "
                              "least one segment.")
-        if items and rec.shape[1:] != items[0].shape[1:]:
+        if rec.shape[1:] != items[0].shape[1:]:
             raise ValueError(
                 f"Recording {i} has segments of shape {rec.shape[1:]} but recording 0 "
                 f"has segments of shape {items[0].shape[1:]}; all segments must share "
                 "a shape.")
-        items.append(rec)
-        lengths.append(rec.shape[0])
-    if not items:
-        raise ValueError("Expected at least one recording; got an empty batch.")
-    return np.concatenate(items, axis=0), np.asarray(lengths, dtype=np.intp)
+    lengths = np.array([rec.shape[0] for rec in items], dtype=np.intp)
+    if isinstance(X, np.ndarray) and X.dtype != object:  # dense: a view, no copy
+        return X.reshape((-1,) + X.shape[2:]), lengths
+    return np.concatenate(items, axis=0), lengths
 
 
 def _check_y(X: Any, y: Any, owner: str) -> np.ndarray:

@@ -62,7 +62,7 @@ EXPECTED_FAILED = {
     "FeatureStack": _stateless(TABLE_INPUT),
     "FeatureTypeSelector": _stateless(TABLE_INPUT),
     "Segmenter": _stateless(),
-    "MinStatsDenoiser": _stateless(["check_transformer_data_not_an_array"]),
+    "MinStatsDenoiser": _stateless(),
     "FrontEnd": _stateless(TABLE_INPUT),
     "RecordingFusion": _fusion(),
     "SystemFusion": _fusion(),

@@ -85,15 +85,17 @@ def test_stateless_tags_clone_and_pickle(rng):
 
 @pytest.mark.parametrize("X, error, match", [
     (np.zeros((2, 3, 100)), ValueError,
-     r"Expected a batch of mono recordings.*shape \(2, 3, 100\)"),
-    (np.zeros(100), ValueError, r"single recording must be passed as X\[np.newaxis\]"),
-    (np.zeros((0, 100)), ValueError, "empty batch"),
-    ([np.zeros(100), np.zeros((2, 100))], ValueError, "recording 1 has shape"),
+     r"^MinStatsDenoiser got an array of shape \(2, 3, 100\); expected a batch of "
+     r"recordings of shape \(n_samples,\) \(mono\) each"),
+    (np.zeros(100), ValueError, r"shape \(100,\).*Pass one recording as X\[np.newaxis\]"),
+    (np.zeros((0, 100)), ValueError, r"MinStatsDenoiser got no recordings \(X is empty\)"),
+    ([np.zeros(100), np.zeros((2, 100))], ValueError,
+     r"^Recording 1 has shape \(2, 100\); MinStatsDenoiser expected \(n_samples,\)"),
     ([np.zeros(100), np.zeros(0)], ValueError, "Recording 1 is empty"),
     ([np.zeros(100), np.zeros(100), np.array([0.0, np.inf])], ValueError,
      "Recording 2 contains NaN or inf samples"),
     (np.array([[0.0, np.nan]]), ValueError, "Recording 0 contains NaN or inf samples"),
-    ([["a", "b"]], TypeError, "recording 0 is not numeric"),
+    ([["a", "b"]], TypeError, r"^Recording 0 has dtype <U1; MinStatsDenoiser expected a real"),
 ])
 def test_data_errors(X, error, match):
     with pytest.raises(error, match=match):

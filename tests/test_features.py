@@ -146,18 +146,18 @@ def test_invalid_band_count(cls, name):
 
 @pytest.mark.parametrize("cls", EXTRACTORS)
 def test_bad_input_shapes(cls):
-    with pytest.raises(ValueError, match=r"expected segments of shape \(n_recordings, "
-                                         r"n_segments, n_channels, n_samples\); got an array "
-                                         r"of shape \(1, 2, 44100\). Did you forget the "
-                                         r"Segmenter\?"):
+    with pytest.raises(ValueError, match=rf"^{cls.__name__} got an array of shape "
+                                         r"\(1, 2, 44100\); expected a batch of recordings of "
+                                         r"shape \(n_segments, n_channels, n_samples\) each.*"
+                                         r"Did you forget the Segmenter\?"):
         cls().transform(np.zeros((1, 2, 2 * SR)))
     ragged = np.empty(2, dtype=object)
     ragged[0], ragged[1] = np.zeros((1, 1, 2 * SR)), np.zeros((1, 2 * SR))
-    with pytest.raises(ValueError, match=r"recording 1 has shape \(1, 44100\)"):
+    with pytest.raises(ValueError, match=r"^Recording 1 has shape \(1, 44100\); "):
         cls().transform(ragged)
     with pytest.raises(ValueError, match="shorter than one hop"):
         cls().transform(np.zeros((1, 1, 1, 100)))
-    with pytest.raises(TypeError, match="expected real-valued audio; recording 0"):
+    with pytest.raises(TypeError, match="^.* got an array of dtype complex128"):
         cls().transform(np.zeros((1, 1, 1, 2 * SR), dtype=complex))
 
 

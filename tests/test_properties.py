@@ -72,6 +72,20 @@ def _bad_value(kind, dtype):
     return kind in ("nan", "inf") and np.dtype(dtype).kind == "f"
 
 
+def _refuses_bad_recording(transform, batch, *, n, kind, dtype, position):
+    """When the recording at ``position`` is empty or not finite, check that
+    ``transform`` refuses the batch naming it, and return True."""
+    if n == 0:
+        match = "is empty"
+    elif _bad_value(kind, dtype):
+        match = "contains NaN or inf"
+    else:
+        return False
+    with pytest.raises(ValueError, match=rf"^Recording {position} {match}"):
+        transform(batch)
+    return True
+
+
 # ------------------------------------------------------------------ AudioLoader
 
 @_fast(40)
@@ -93,13 +107,8 @@ def test_loader_arrays_shape_or_named_error(n, channels, dtype, input_sr, sr, ki
     batch.insert(position, item)  # the tested item at index `position`
     loader = AudioLoader(sr=sr, input_sr=input_sr)
     expected = n * sr / input_sr
-    if n == 0:
-        with pytest.raises(ValueError, match=rf"^Recording {position} is empty"):
-            loader.transform(batch)
-        return
-    if _bad_value(kind, dtype):
-        with pytest.raises(ValueError, match=rf"^Recording {position} contains NaN or inf"):
-            loader.transform(batch)
+    if _refuses_bad_recording(loader.transform, batch, n=n, kind=kind, dtype=dtype,
+                              position=position):
         return
     try:
         out = loader.transform(batch)
@@ -342,13 +351,8 @@ def test_frontend_chain_shape_or_named_error(n, input_sr, channels, dtype, kind,
     fe = _frontend(input_sr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # short recordings are padded
-        if n == 0:
-            with pytest.raises(ValueError, match=rf"^Recording {position} is empty"):
-                fe.transform(batch)
-            return
-        if _bad_value(kind, dtype):
-            with pytest.raises(ValueError, match=rf"^Recording {position} contains NaN"):
-                fe.transform(batch)
+        if _refuses_bad_recording(fe.transform, batch, n=n, kind=kind, dtype=dtype,
+                                  position=position):
             return
         expected_len = n * 16000 / input_sr
         try:

@@ -210,13 +210,14 @@ def test_segment_length_is_rounded():
 
 @pytest.mark.parametrize("X, exc, match", [
     (np.zeros(100), ValueError,
-     r"shape \(100,\); expected \(n_recordings, n_samples\) or \(n_recordings, n_channels"),
+     r"^Segmenter got an array of shape \(100,\); expected a batch of recordings of shape "
+     r"\(n_samples,\) or \(n_channels, n_samples\) each"),
     (np.zeros((1, 2, 3, 100)), ValueError, r"shape \(1, 2, 3, 100\); expected"),
     (np.zeros((0, 100)), ValueError, r"no recordings"),
     ([], ValueError, r"no recordings"),
     (np.zeros((2, 3), dtype=complex), TypeError, r"dtype complex128"),
     (np.empty((2, 2), dtype=object), ValueError, r"object array of shape \(2, 2\)"),
-    ("abc", TypeError, r"Segmenter got str"),
+    ("abc", TypeError, r"Segmenter got a str"),
     ([np.zeros(300), np.zeros(0)], ValueError, r"Recording 1 has 0 samples"),
     ([np.zeros(300), np.zeros((2, 0))], ValueError, r"Recording 1 has 0 samples"),
     (np.zeros((2, 0)), ValueError, r"Recording 0 has 0 samples"),

@@ -14,7 +14,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from skasc._base import StatelessTransformer
-from skasc._recordings import iter_recordings, n_recordings, stack_recordings
+from skasc._recordings import check_batch, stack_recordings
 from skasc._validation import Int, NJobs, Real, check_int, check_params
 from skasc.dsp.minstats import (FLOOR, N_SUBWINDOWS, OVERSUBTRACTION, WINDOW_DURATION,
                                  denoise)
@@ -126,22 +126,11 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
                 f"sr={self.sr}. Got {self.window_duration!r} instead.")
 
     def _check_batch(self, X: Any) -> list[np.ndarray]:
-        expected = ("Expected a batch of mono recordings: a 2-D array of shape "
-                    "(n_recordings, n_samples) or a 1-D object array of 1-D waveforms")
-        if isinstance(X, np.ndarray) and X.dtype != object and X.ndim != 2:
-            hint = (" (a single recording must be passed as X[np.newaxis])" if X.ndim == 1
-                    else "")
-            raise ValueError(f"{expected}; got an array of shape {X.shape}{hint}.")
-        if n_recordings(X) == 0:
-            raise ValueError(f"{expected}; got an empty batch.")
         recordings = []
-        for i, rec in enumerate(iter_recordings(X)):
-            try:
-                rec = np.asarray(rec, dtype=np.float32)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"{expected}; recording {i} is not numeric ({exc}).") from None
-            if rec.ndim != 1:
-                raise ValueError(f"{expected}; recording {i} has shape {rec.shape}.")
+        for i, rec in enumerate(check_batch(X, type(self).__name__, item_ndim=(1,),
+                                            item_shape="(n_samples,) (mono)",
+                                            hint="Pass one recording as X[np.newaxis].")):
+            rec = rec.astype(np.float32, copy=False)
             if rec.size == 0:
                 raise ValueError(f"Recording {i} is empty.")
             if not np.all(np.isfinite(rec)):

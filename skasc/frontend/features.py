@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import StatelessTransformer
-from .._recordings import is_ragged, iter_recordings, n_recordings, stack_recordings
+from .._recordings import check_batch, is_ragged, iter_recordings, stack_recordings
 from .._validation import Int, Real, check_params, check_real
 from ..dsp.gammatone import gammatone_weights
 from ..dsp.spectrogram import frame_lengths, log_filterbank
@@ -31,7 +31,6 @@ from ..dsp.spectrogram import n_frames as _n_frames
 __all__ = ["LogMelExtractor", "GammatoneExtractor", "FeatureStack", "FeatureTypeSelector",
            "extract_features"]
 
-_SHAPE = "(n_recordings, n_segments, n_channels, n_samples)"
 
 
 @functools.lru_cache(maxsize=32)
@@ -259,27 +258,13 @@ def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np
                 f"(n_fft, hop_length)={framing[0]}, log_floor={first.log_floor}.")
     n_fft, hop = framing[0]
     weights = [e._weights(n_fft) for e in extractors]
-    if not is_ragged(X) and not isinstance(X, (list, tuple)):
-        X = np.asarray(X)
-        if X.ndim != 4:
-            raise ValueError(
-                f"{name} expected segments of shape {_SHAPE}; got an array of shape "
-                f"{X.shape}. Did you forget the Segmenter?")
-    if n_recordings(X) == 0:
-        raise ValueError(f"{name} got an empty batch of recordings.")
+    recordings = check_batch(X, name, item_ndim=(3,),
+                             item_shape="(n_segments, n_channels, n_samples)",
+                             hint="Did you forget the Segmenter?")
     # One batched STFT per recording (all its segments and channels): big
     # enough to amortise the call overhead, small enough to bound memory.
     results: list[list[np.ndarray]] = [[] for _ in extractors]
-    for i, rec in enumerate(iter_recordings(X)):
-        rec = np.asarray(rec)
-        if rec.ndim != 3:
-            raise ValueError(
-                f"{name} expected segments of shape {_SHAPE}; recording {i} has shape "
-                f"{rec.shape} instead of (n_segments, n_channels, n_samples). Did you "
-                f"forget the Segmenter?")
-        if not (np.issubdtype(rec.dtype, np.floating) or np.issubdtype(rec.dtype, np.integer)):
-            raise TypeError(f"{name} expected real-valued audio; recording {i} has dtype "
-                            f"{rec.dtype}.")
+    for i, rec in enumerate(recordings):
         if rec.shape[0] == 0 or rec.shape[1] == 0:
             t = _n_frames(rec.shape[2], hop_length=hop)
             for res, w in zip(results, weights):

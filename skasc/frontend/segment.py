@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from skasc._base import StatelessTransformer
-from skasc._recordings import stack_recordings
+from skasc._recordings import check_batch, stack_recordings
 from skasc._validation import Int, Options, Real, check_int, check_option, check_params
 
 __all__ = ["segment_signal", "Segmenter"]
@@ -292,35 +292,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         return stack_recordings(out)
 
 
-def _iter_checked(X: Any):
-    """Yield each recording of ``X`` as a 1-D or 2-D numeric ndarray."""
-    expected = ("expected (n_recordings, n_samples) or (n_recordings, n_channels, "
-                "n_samples), or a 1-D object array / list of per-recording arrays of "
-                "shape (n_samples,) or (n_channels, n_samples)")
-    if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
-        X = np.asarray(X)  # array-likes (e.g. pandas objects)
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"Segmenter got an array of dtype {X.dtype}; {expected}.")
-        if X.ndim not in (2, 3):
-            raise ValueError(f"Segmenter got an array of shape {X.shape}; {expected}.")
-        if X.shape[0] == 0:
-            raise ValueError("Segmenter got no recordings (X is empty).")
-        yield from X
-        return
-    if isinstance(X, np.ndarray) and X.ndim != 1:
-        raise ValueError(f"Segmenter got an object array of shape {X.shape}; {expected}.")
-    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
-        raise TypeError(f"Segmenter got {type(X).__name__}; {expected}.")
-    if len(X) == 0:
-        raise ValueError("Segmenter got no recordings (X is empty).")
-    for i, rec in enumerate(X):
-        rec = np.asarray(rec)
-        if rec.dtype.kind not in "biuf":
-            raise TypeError(
-                f"Recording {i} has dtype {rec.dtype}; expected a real numeric array.")
-        if rec.ndim not in (1, 2):
-            raise ValueError(
-                f"Recording {i} has shape {rec.shape}; expected (n_samples,) or "
-                "(n_channels, n_samples).")
-        yield rec
+def _iter_checked(X: Any) -> list[np.ndarray]:
+    """Each recording of ``X`` as a 1-D or 2-D numeric ndarray."""
+    return check_batch(X, "Segmenter", item_ndim=(1, 2),
+                       item_shape="(n_samples,) or (n_channels, n_samples)")

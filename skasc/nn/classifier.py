@@ -194,7 +194,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         "max_epochs": Int(low=0), "predict_batch_size": Int(low=1),
         "random_state": Int(low=0, none=True), "between_class": BOOL,
         "standardize_input": BOOL, "mixed_precision": BOOL, "progress_bar": BOOL,
-        "checkpoint_dir": Instance((str, os.PathLike), "a str or a path-like object", none=True)}
+        "checkpoint_dir": Instance((str, os.PathLike), "a str, a path-like object", none=True)}
 
     def __init__(self, module, *, criterion=torch.nn.KLDivLoss, optimizer=torch.optim.Adam,
                  lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,

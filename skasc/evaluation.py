@@ -21,38 +21,119 @@ from typing import Any, Mapping
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score
+from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, log_loss,
+                             precision_score)
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
 from ._recordings import n_recordings
-from ._validation import check_real
+from ._validation import check_int, check_real
 from .fusion import _fuse_system_levels, _fuse_systems, predict_proba_levels
 
 __all__ = ["classification_scores", "evaluate", "fuse_reports", "EvaluationReport", "SplitResult", "format_table"]
 
-METRICS = ("accuracy", "f1_macro", "precision_macro")
+METRICS = ("accuracy", "f1_macro", "precision_macro", "log_loss")
 LEVELS = ("segment", "recording")
 
 
-def classification_scores(y_true: Any, y_pred: Any) -> dict[str, float]:
-    """Accuracy, macro F1 and macro precision (zero where a class is never predicted).
+def classification_scores(y_true: Any, y_pred: Any, proba: Any = None,
+                          classes: Any = None) -> dict[str, float]:
+    """Accuracy, macro F1 and macro precision (zero where a class is never predicted),
+    and the multi-class log loss when posteriors are given.
 
     The scores of every report: :func:`evaluate` per split and level, and
-    ``skasc evaluate``.
+    ``skasc evaluate``. The log loss is DCASE's (scikit-learn's ``log_loss``, in
+    nats, posteriors clipped to the float64 machine epsilon): the mean over items
+    of ``-log p(true class)``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_items,)
+    proba : array-like of shape (n_items, n_classes), default=None
+        Posteriors, columns in the order of ``classes``.
+    classes : array-like of shape (n_classes,), default=None
+        Required with ``proba``.
+
+    Returns
+    -------
+    dict of str to float
+        ``accuracy``, ``f1_macro``, ``precision_macro`` and, with ``proba``, ``log_loss``.
 
     Examples
     --------
     >>> classification_scores(["bus", "park"], ["bus", "bus"])["accuracy"]
     0.5
+    >>> scores = classification_scores(["bus", "park"], ["bus", "bus"],
+    ...                                proba=[[0.5, 0.5], [0.5, 0.5]], classes=["bus", "park"])
+    >>> round(scores["log_loss"], 4)  # ln 2
+    0.6931
     """
-    return {
+    scores = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "precision_macro": float(precision_score(y_true, y_pred, average="macro",
                                                  zero_division=0)),
     }
+    if proba is not None:
+        if classes is None:
+            raise ValueError("classification_scores needs 'classes' (the column order of "
+                             "'proba') to compute the log loss.")
+        scores["log_loss"] = float(log_loss(y_true, np.asarray(proba, dtype=np.float64),
+                                            labels=list(classes)))
+    return scores
+
+
+def reliability_curve(y_true: Any, proba: Any, classes: Any, *, n_bins: int = 10
+                      ) -> dict[str, np.ndarray | float]:
+    """Top-label reliability of posteriors: confidence against accuracy per bin.
+
+    Each item's confidence is its largest posterior; items are put into
+    ``n_bins`` equal-width bins of confidence over [0, 1] (the last bin closed).
+    The expected calibration error (ECE) is the mean over items of
+    ``|accuracy - confidence|`` of their bin, i.e. the bins weighted by their
+    share of the items (Guo et al., 2017).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_items,)
+    proba : array-like of shape (n_items, n_classes)
+        Columns in the order of ``classes``.
+    classes : array-like of shape (n_classes,)
+    n_bins : int, default=10
+
+    Returns
+    -------
+    dict
+        ``confidence``, ``accuracy`` (mean per bin, NaN for an empty bin),
+        ``count`` (items per bin), ``edges`` (n_bins + 1) and ``ece`` (float).
+
+    Examples
+    --------
+    >>> curve = reliability_curve(["a", "b"], [[0.9, 0.1], [0.8, 0.2]], ["a", "b"], n_bins=5)
+    >>> round(curve["ece"], 3)  # bins (0.6, 0.8] and (0.8, 1]: (|0 - 0.8| + |1 - 0.9|) / 2
+    0.45
+    """
+    n_bins = check_int(n_bins, "n_bins", "reliability_curve", low=1)
+    proba = np.asarray(proba, dtype=np.float64)
+    classes = np.asarray(classes)
+    y_true = np.asarray(y_true)
+    if proba.ndim != 2 or proba.shape != (y_true.shape[0], classes.shape[0]):
+        raise ValueError(f"reliability_curve expected proba of shape (n_items, n_classes) = "
+                         f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}.")
+    confidence = proba.max(axis=1)
+    correct = classes[np.argmax(proba, axis=1)] == y_true
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(which, weights=confidence, minlength=n_bins) / count
+        mean_acc = np.bincount(which, weights=correct.astype(np.float64), minlength=n_bins) / count
+    filled = count > 0
+    ece = float(np.sum(count[filled] * np.abs(mean_acc[filled] - mean_conf[filled]))
+                / max(count.sum(), 1))
+    return {"confidence": mean_conf, "accuracy": mean_acc, "count": count, "edges": edges,
+            "ece": ece}
 
 
 @dataclass
@@ -69,8 +150,9 @@ class SplitResult:
         Segment labels (the recording label repeated) and segment predictions;
         None when the estimator has no segment level.
     scores : dict
-        ``{"recording": {"accuracy": ..., "f1_macro": ..., "precision_macro": ...},
-        "segment": {...} or None}``.
+        ``{"recording": {"accuracy": ..., "f1_macro": ..., "precision_macro": ...,
+        "log_loss": ...}, "segment": {...} or None}``; ``log_loss`` only where the
+        level has posteriors.
     classes : ndarray of shape (n_classes,) or None
         Column order of the posteriors (the fitted estimator's ``classes_``).
     proba : ndarray of shape (n_test_recordings, n_classes) or None
@@ -132,7 +214,8 @@ class EvaluationReport:
         Parameters
         ----------
         level : {"recording", "segment"}, default="recording"
-        metric : {"accuracy", "f1_macro", "precision_macro"}, default="accuracy"
+        metric : {"accuracy", "f1_macro", "precision_macro", "log_loss"}, default="accuracy"
+            ``log_loss`` needs posteriors (see :meth:`has_metric`).
         """
         if level not in LEVELS:
             raise ValueError(f"'level' must be one of {LEVELS}; got {level!r}.")
@@ -141,7 +224,34 @@ class EvaluationReport:
         if level == "segment" and not self.has_segments:
             raise ValueError("This report has no segment-level scores: the estimator does "
                              "not expose segment posteriors.")
+        if not self.has_metric(level, metric):
+            raise ValueError(f"This report has no {metric} at {level} level: the estimator "
+                             "gives no posteriors there.")
         return np.array([s.scores[level][metric] for s in self.splits])
+
+    def has_metric(self, level: str, metric: str) -> bool:
+        """Whether every split has ``metric`` at ``level`` (the log loss needs posteriors)."""
+        return all(s.scores.get(level) is not None and metric in s.scores[level]
+                   for s in self.splits)
+
+    def reliability(self, level: str = "recording", *, n_bins: int = 10) -> dict:
+        """:func:`reliability_curve` of the posteriors of all splits' test items pooled.
+
+        Parameters
+        ----------
+        level : {"recording", "segment"}, default="recording"
+        n_bins : int, default=10
+        """
+        if level not in LEVELS:
+            raise ValueError(f"'level' must be one of {LEVELS}; got {level!r}.")
+        attr = "proba" if level == "recording" else "segment_proba"
+        truth = "y_true" if level == "recording" else "segment_y_true"
+        if any(getattr(s, attr) is None for s in self.splits):
+            raise ValueError(f"This report has no {level} posteriors.")
+        classes = self.splits[0].classes
+        return reliability_curve(np.concatenate([getattr(s, truth) for s in self.splits]),
+                                 np.concatenate([getattr(s, attr) for s in self.splits]),
+                                 classes, n_bins=n_bins)
 
     def mean(self, level: str = "recording", metric: str = "accuracy") -> float:
         """Mean of :meth:`split_scores` over the splits (a fraction in [0, 1])."""
@@ -177,7 +287,7 @@ class EvaluationReport:
         for lv in levels:
             out[lv] = {m: {"splits": self.split_scores(lv, m).tolist(),
                            "mean": self.mean(lv, m), "std": self.std(lv, m)}
-                       for m in METRICS}
+                       for m in METRICS if self.has_metric(lv, m)}
         out["recording_confusion"] = self.recording_confusion.tolist()
         if self.segment_confusion is not None:
             out["segment_confusion"] = self.segment_confusion.tolist()
@@ -197,9 +307,11 @@ def _plain(value: Any) -> Any:
 
 _COLUMNS = (("2s Acc.", "segment", "accuracy"), ("30s Acc.", "recording", "accuracy"),
             ("F1-score", "recording", "f1_macro"), ("Prec.", "recording", "precision_macro"))
+_LOG_LOSS_COLUMN = ("Log loss", "recording", "log_loss")
 
 
-def format_table(reports: Mapping[str, EvaluationReport], *, std: bool = False) -> str:
+def format_table(reports: Mapping[str, EvaluationReport], *, std: bool = False,
+                 log_loss: bool = False, markdown: bool = False) -> str:
     """Text table of several reports: one row per system, as Tables 2-3 of the paper.
 
     Columns: segment accuracy ("2s Acc."), recording accuracy ("30s Acc."),
@@ -213,6 +325,11 @@ def format_table(reports: Mapping[str, EvaluationReport], *, std: bool = False) 
         System names and their reports, in row order.
     std : bool, default=False
         Append the standard deviation over splits.
+    log_loss : bool, default=False
+        Add the recordings' multi-class log loss (nats, three decimals; ``-``
+        without posteriors).
+    markdown : bool, default=False
+        A Markdown (pipe) table instead of aligned text.
 
     Returns
     -------
@@ -220,19 +337,24 @@ def format_table(reports: Mapping[str, EvaluationReport], *, std: bool = False) 
     """
     if not reports:
         raise ValueError("format_table needs at least one report; got none.")
+    columns = _COLUMNS + ((_LOG_LOSS_COLUMN,) if log_loss else ())
     rows = []
     for name, report in reports.items():
         cells = [str(name)]
-        for _, level, metric in _COLUMNS:
-            if level == "segment" and not report.has_segments:
+        for _, level, metric in columns:
+            if not report.has_metric(level, metric):
                 cells.append("-")
                 continue
-            cell = f"{100 * report.mean(level, metric):.2f}"
+            scale, digits = (1, 3) if metric == "log_loss" else (100, 2)
+            cell = f"{scale * report.mean(level, metric):.{digits}f}"
             if std:
-                cell += f" ± {100 * report.std(level, metric):.2f}"
+                cell += f" ± {scale * report.std(level, metric):.{digits}f}"
             cells.append(cell)
         rows.append(cells)
-    header = ["System"] + [c[0] for c in _COLUMNS]
+    header = ["System"] + [c[0] for c in columns]
+    if markdown:
+        lines = [header, ["---"] + ["---:"] * (len(header) - 1)] + rows
+        return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -294,11 +416,14 @@ def _predict_levels(estimator: Any, X: Any) -> dict[str, Any]:
 
 def _split_result(test: np.ndarray, y_test: np.ndarray, levels: dict[str, Any],
                   history: list[dict] | None = None, estimator: Any = None) -> SplitResult:
-    scores: dict[str, Any] = {"recording": classification_scores(y_test, levels["y_pred"]), "segment": None}
+    classes = levels["classes"]
+    scores: dict[str, Any] = {"recording": classification_scores(
+        y_test, levels["y_pred"], levels["proba"], classes), "segment": None}
     seg_true = None
     if levels["segment_y_pred"] is not None:
         seg_true = y_test[levels["segment_index"]]
-        scores["segment"] = classification_scores(seg_true, levels["segment_y_pred"])
+        scores["segment"] = classification_scores(seg_true, levels["segment_y_pred"],
+                                                  levels["segment_proba"], classes)
     return SplitResult(test_index=np.asarray(test), y_true=y_test, y_pred=levels["y_pred"],
                        segment_y_true=seg_true, segment_y_pred=levels["segment_y_pred"],
                        scores=scores, classes=levels["classes"], proba=levels["proba"],

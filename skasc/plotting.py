@@ -1,4 +1,5 @@
-"""Figures for evaluation reports: confusion matrices, training curves, attention maps.
+"""Figures for evaluation reports: confusion matrices, training curves, held-out
+accuracy per epoch (the paper's Figure 2), reliability diagrams, attention maps.
 
 Every function builds a :class:`matplotlib.figure.Figure` attached to its own
 Agg canvas, so nothing touches pyplot's global state or the user's backend. The
@@ -12,7 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_attention"]
+__all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_heldout_accuracy",
+           "plot_reliability_diagram", "plot_attention"]
 
 
 def _figure(figsize: tuple[float, float]) -> Any:
@@ -152,6 +154,94 @@ def plot_training_curves(histories: Sequence[Any], *,
         axes[1].set_xlabel("Epoch")
         axes[1].set_ylabel("Validation accuracy")
         axes[1].legend(fontsize=7)
+    _save(fig, path)
+    return fig
+
+
+def plot_heldout_accuracy(curves: dict[str, Sequence[tuple[int, float]]], *,
+                          path: str | os.PathLike | None = None,
+                          title: str | None = None) -> Any:
+    """Test accuracy of the 2-s segments per epoch, one line per fold (Figure 2).
+
+    Parameters
+    ----------
+    curves : dict of str to sequence of (epoch, accuracy)
+        Fold name -> the epochs at which the held-out fold was scored and the
+        network's segment accuracy there (a fraction).
+    path : path-like, default=None
+        Where to write the PNG.
+    title : str, default=None
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_heldout_accuracy({"fold1": [(1, 0.4), (2, 0.6)], "fold2": [(1, 0.5)]})
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['fold1', 'fold2']
+    """
+    if not curves or all(len(points) == 0 for points in curves.values()):
+        raise ValueError("plot_heldout_accuracy needs at least one scored epoch.")
+    fig = _figure((6.0, 4.0))
+    ax = fig.subplots()
+    for name, points in curves.items():
+        if len(points):
+            epochs, acc = zip(*points)
+            ax.plot(epochs, 100 * np.asarray(acc), marker="." if len(points) < 30 else None,
+                    label=str(name))
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Test accuracy of 2-s segments (%)")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    _save(fig, path)
+    return fig
+
+
+def plot_reliability_diagram(curve: dict, *, path: str | os.PathLike | None = None,
+                             title: str | None = None) -> Any:
+    """Reliability diagram: accuracy against confidence per bin, ECE in the title.
+
+    Parameters
+    ----------
+    curve : dict
+        Output of :func:`skasc.evaluation.reliability_curve` (or
+        ``EvaluationReport.reliability``).
+    path : path-like, default=None
+        Where to write the PNG.
+    title : str, default=None
+        Prefix of the title; the expected calibration error is appended.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from skasc.evaluation import reliability_curve
+    >>> curve = reliability_curve(["a", "b"], [[0.9, 0.1], [0.8, 0.2]], ["a", "b"])
+    >>> plot_reliability_diagram(curve).axes[0].get_title()
+    'ECE = 0.450'
+    """
+    edges = np.asarray(curve["edges"])
+    filled = np.asarray(curve["count"]) > 0
+    fig = _figure((4.5, 4.5))
+    ax = fig.subplots()
+    centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    ax.bar(centres[filled], np.asarray(curve["accuracy"])[filled], width=width[filled],
+           edgecolor="black", alpha=0.7, label="accuracy")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    ax.plot(np.asarray(curve["confidence"])[filled], np.asarray(curve["accuracy"])[filled],
+            marker="o", color="C1", label="per bin")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("Confidence (largest posterior)")
+    ax.set_ylabel("Accuracy")
+    ax.legend(fontsize=7, loc="upper left")
+    ece = f"ECE = {curve['ece']:.3f}"
+    ax.set_title(f"{title}: {ece}" if title else ece)
     _save(fig, path)
     return fig
 

@@ -256,3 +256,93 @@ def test_fuse_reports_errors(rng):
         fuse_reports(r2, plain)
     with pytest.raises(ValueError, match="'floor' parameter of fuse_reports"):
         fuse_reports(r2, r2, floor=0)
+
+
+# ----------------------------------------------------------------- calibration
+def test_log_loss_per_split_is_the_mean_negative_log_posterior_of_the_truth(rng):
+    X, y = _scenes(rng)
+    report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
+    for split in report.splits:
+        columns = np.searchsorted(split.classes, split.y_true)
+        direct = -np.mean(np.log(split.proba[np.arange(len(columns)), columns]))
+        assert split.scores["recording"]["log_loss"] == pytest.approx(direct, rel=1e-9)
+        seg_cols = np.searchsorted(split.classes, split.segment_y_true)
+        seg_direct = -np.mean(np.log(split.segment_proba[np.arange(len(seg_cols)), seg_cols]))
+        assert split.scores["segment"]["log_loss"] == pytest.approx(seg_direct, rel=1e-9)
+    assert report.mean("recording", "log_loss") == pytest.approx(
+        np.mean([s.scores["recording"]["log_loss"] for s in report.splits]))
+    d = report.to_dict()
+    assert d["recording"]["log_loss"]["mean"] == pytest.approx(report.mean("recording", "log_loss"))
+    table = format_table({"LR": report}, log_loss=True)
+    assert table.splitlines()[0].split()[-2:] == ["Log", "loss"]
+    assert table.splitlines()[2].split()[-1] == f"{report.mean('recording', 'log_loss'):.3f}"
+
+
+def test_a_report_without_posteriors_has_no_log_loss(rng):
+    X, y = _scenes(rng, n_per_class=2)
+    report = evaluate(_Segmenter(), X, y, cv=2)
+    assert not report.has_metric("recording", "log_loss")
+    with pytest.raises(ValueError, match="no log_loss at recording level"):
+        report.mean("recording", "log_loss")
+    assert "log_loss" not in report.to_dict()["recording"]
+    assert format_table({"x": report}, log_loss=True).splitlines()[2].split()[-1] == "-"
+
+
+def test_markdown_table(rng):
+    X, y = _scenes(rng)
+    report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
+    lines = format_table({"A": report, "B": report}, markdown=True, log_loss=True).splitlines()
+    assert lines[0] == "| System | 2s Acc. | 30s Acc. | F1-score | Prec. | Log loss |"
+    assert lines[1] == "| --- | ---: | ---: | ---: | ---: | ---: |"
+    assert lines[2].startswith("| A | ") and len(lines) == 4
+
+
+def test_reliability_curve_matches_a_direct_binning(rng):
+    from skasc.evaluation import reliability_curve
+
+    classes = np.array(["a", "b", "c"])
+    proba = rng.dirichlet([0.5, 0.5, 0.5], size=400)
+    y = classes[rng.integers(0, 3, size=400)]
+    curve = reliability_curve(y, proba, classes, n_bins=10)
+    conf, correct = proba.max(1), classes[proba.argmax(1)] == y
+    ece = 0.0
+    for k in range(10):  # bins (k/10, (k+1)/10], the first also holding 0
+        lo, hi = k / 10, (k + 1) / 10
+        inside = (conf > lo) & (conf <= hi) if k else (conf <= hi)
+        assert curve["count"][k] == inside.sum()
+        if inside.any():
+            assert curve["accuracy"][k] == pytest.approx(correct[inside].mean())
+            assert curve["confidence"][k] == pytest.approx(conf[inside].mean())
+            ece += inside.mean() * abs(correct[inside].mean() - conf[inside].mean())
+    assert curve["ece"] == pytest.approx(ece)
+    # binary top label: sklearn's calibration_curve bins the same way (uniform strategy)
+    from sklearn.calibration import calibration_curve
+    frac, mean_pred = calibration_curve(correct, conf, n_bins=10, strategy="uniform")
+    filled = curve["count"] > 0
+    np.testing.assert_allclose(curve["accuracy"][filled], frac)
+    np.testing.assert_allclose(curve["confidence"][filled], mean_pred)
+
+
+def test_perfectly_calibrated_posteriors_have_small_ece(rng):
+    from skasc.evaluation import reliability_curve
+
+    classes = np.array([0, 1])
+    p = rng.uniform(0.5, 1.0, size=20000)
+    y = np.where(rng.uniform(size=p.size) < p, 0, 1)  # class 0 with probability p
+    curve = reliability_curve(y, np.stack([p, 1 - p], 1), classes, n_bins=10)
+    assert curve["ece"] < 0.02
+    overconfident = reliability_curve(y, np.stack([np.ones_like(p), 0 * p], 1), classes)
+    assert overconfident["ece"] == pytest.approx(1 - np.mean(y == 0))
+
+
+def test_report_reliability_pools_the_splits(rng):
+    from skasc.evaluation import reliability_curve
+
+    X, y = _scenes(rng)
+    report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
+    pooled = report.reliability("segment", n_bins=5)
+    direct = reliability_curve(np.concatenate([s.segment_y_true for s in report.splits]),
+                               np.concatenate([s.segment_proba for s in report.splits]),
+                               report.splits[0].classes, n_bins=5)
+    assert pooled["ece"] == direct["ece"]
+    assert pooled["count"].sum() == sum(len(s.segment_y_true) for s in report.splits)

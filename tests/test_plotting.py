@@ -99,3 +99,33 @@ def test_no_global_pyplot_state(tmp_path):
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt
         assert plt.get_fignums() == []
+
+
+def test_heldout_accuracy_png(tmp_path):
+    from skasc.plotting import plot_heldout_accuracy
+
+    path = tmp_path / "figure2.png"
+    fig = plot_heldout_accuracy({"fold1": [(2, 0.4), (4, 0.6)], "fold2": [(2, 0.5), (4, 0.55)]},
+                                path=path, title="Figure 2")
+    _check_png(path)
+    lines = fig.axes[0].lines
+    assert [ln.get_label() for ln in lines] == ["fold1", "fold2"]
+    np.testing.assert_allclose(lines[0].get_xydata(), [[2, 40.0], [4, 60.0]])
+    with pytest.raises(ValueError, match="at least one scored epoch"):
+        plot_heldout_accuracy({"fold1": []})
+
+
+def test_reliability_diagram_png_shows_the_bins_and_the_ece(tmp_path, rng):
+    from skasc.evaluation import reliability_curve
+    from skasc.plotting import plot_reliability_diagram
+
+    proba = rng.dirichlet([1, 1, 1], size=200)
+    y = rng.integers(0, 3, size=200)
+    curve = reliability_curve(y, proba, np.arange(3), n_bins=10)
+    path = tmp_path / "reliability.png"
+    fig = plot_reliability_diagram(curve, path=path, title="Recordings")
+    _check_png(path)
+    ax = fig.axes[0]
+    assert ax.get_title() == f"Recordings: ECE = {curve['ece']:.3f}"
+    heights = [bar.get_height() for bar in ax.patches]
+    np.testing.assert_allclose(heights, curve["accuracy"][curve["count"] > 0])

@@ -1,4 +1,7 @@
-"""The ``skasc`` command: ``demo``, ``fit``, ``predict`` and ``evaluate``.
+"""The ``skasc`` command: ``cv``, ``demo``, ``fit``, ``predict`` and ``evaluate``.
+
+``skasc cv DATASET ROOT`` runs a data set's official protocol
+(:func:`skasc.run_protocol`); the others work on folders of recordings.
 
 Heavy modules (torch, skorch, librosa) are imported inside the sub-commands, so
 ``skasc --help`` answers at once.
@@ -250,6 +253,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folds(text: str) -> list[int]:
+    try:
+        folds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        folds = []
+    if not folds or any(f < 1 for f in folds):
+        raise argparse.ArgumentTypeError(
+            f"expected fold numbers from 1, separated by commas (e.g. 1,3), got {text!r}")
+    return folds
+
+
+def _net_param(text: str) -> tuple[str, object]:
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE (e.g. module__hidden_size=32), got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value  # a bare string, e.g. device names
+    if isinstance(parsed, list):
+        parsed = tuple(parsed)
+    return key.strip(), parsed
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    from .protocol import run_protocol
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out}: not a folder")
+    run_protocol(args.dataset, args.root, network=args.network, features=args.features,
+                 epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                 classifier=args.classifier, svm_C=args.C, folds=args.folds,
+                 eval_every=args.eval_every, device=args.device, n_jobs=args.jobs,
+                 out=args.out, scheduler=args.scheduler, random_state=args.seed,
+                 net_params=dict(args.net_param), verbose=1)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -327,6 +371,35 @@ def build_parser() -> argparse.ArgumentParser:
                      "spatio-temporal attention CRNN of Phan et al. (Interspeech 2019).")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    cv = sub.add_parser("cv", help="run a data set's official protocol (every fold) and write "
+                        "the paper's tables and figures")
+    cv.add_argument("dataset", help="registry name: litis, esc50, esc10, urbansound8k, "
+                    "tut2016, tut2017, tut2018, tut2018mobile, tau2019, tau2019mobile, "
+                    "tau2020mobile, tau2022mobile or csv")
+    cv.add_argument("root", help="the data set's folder (the one holding its metadata), or "
+                    "its parent")
+    cv.add_argument("--network", choices=["att_crnn", "cnn_baseline"], default="att_crnn")
+    cv.add_argument("--features", choices=["logmel", "loggam", "fusion"], default="logmel")
+    cv.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
+    cv.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
+    cv.add_argument("--batch-size", type=_positive_int, default=100,
+                    help="segments per minibatch (default 100)")
+    cv.add_argument("--folds", type=_folds, default=None,
+                    help="official folds to run, from 1 (e.g. 1,3; default all)")
+    cv.add_argument("--eval-every", type=_non_negative_int, default=5, metavar="N",
+                    help="score the held-out fold's segments every N epochs for Figure 2 "
+                    "(0: never; never used for any decision; default 5)")
+    cv.add_argument("--device", default="auto", help="torch device (default auto: CUDA if any)")
+    cv.add_argument("--out", default="results", help="output folder; rerun the same command "
+                    "to resume (default results)")
+    cv.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the folds on this Dask scheduler, one fold per worker task")
+    cv.add_argument("--net-param", type=_net_param, action="append", default=[],
+                    metavar="NAME=VALUE", help="extra network parameter, JSON value (e.g. "
+                    "module__hidden_size=32); repeatable")
+    _add_training_options(cv, epochs=500, lr=1e-4)
+    cv.set_defaults(func=cmd_cv)
 
     demo = sub.add_parser("demo", help="train and evaluate the full system on a generated corpus")
     demo.add_argument("--out", default="skasc-demo", help="folder for the report and PNG figures")
@@ -470,6 +543,8 @@ class _PipeSafeStdout:
 
 def _interrupted_message(args: argparse.Namespace) -> str:
     message = f"skasc {args.command}: interrupted"
+    if args.command == "cv":
+        message += f"; rerun the same command to resume from what {args.out} holds"
     if args.command == "fit":
         state = "left as it was" if os.path.exists(args.model) else "not written"
         message += f"; the model file {args.model} was {state}"

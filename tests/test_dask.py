@@ -141,3 +141,25 @@ def test_fitted_pipeline_pickles_and_predicts_the_same(litis, single_threaded):
     pipe = tiny_pipeline().fit(paths[:9], labels[:9])
     again = pickle.loads(pickle.dumps(pipe))
     np.testing.assert_array_equal(again.predict(paths[9:]), pipe.predict(paths[9:]))
+
+
+@pytest.mark.slow
+def test_run_protocol_on_dask_equals_the_local_run(client, litis, tmp_path, single_threaded):
+    from skasc.protocol import run_protocol
+
+    root, _, _ = litis
+    settings = dict(epochs=2, lr=1e-2, batch_size=16, eval_every=1, device="cpu", verbose=0,
+                    net_params=NET_PARAMS)
+    local = run_protocol("litis", root, out=tmp_path / "local", **settings)
+    remote = run_protocol("litis", root, out=tmp_path / "remote",
+                          scheduler=client.scheduler.address, **settings)
+    assert remote.results["folds_run"] == local.results["folds_run"] == ["fold1", "fold2"]
+    assert remote.results["summary"] == local.results["summary"]
+    for a, b in zip(remote.report.splits, local.report.splits):
+        np.testing.assert_array_equal(a.proba, b.proba)
+        np.testing.assert_array_equal(a.y_pred, b.y_pred)
+    for name in local.results["folds_run"]:
+        assert (remote.results["folds"][name]["heldout_accuracy"]
+                == local.results["folds"][name]["heldout_accuracy"])
+    # the folds were trained on the workers
+    assert any(client.run(_imported, "skasc.protocol").values())

@@ -296,7 +296,8 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
         it is recomputed and replaced atomically, with one warning listing
         such entries.
     verbose : int, default=0
-        ``>= 1`` prints how many recordings were served from the cache.
+        ``>= 1`` prints how many recordings were served from the cache and shows
+        a tqdm progress bar over the recordings featurised.
 
     Examples
     --------
@@ -413,6 +414,9 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             # As a generator, each result is copied into the batch as it arrives, so a
             # recording's features exist once (not in a list and again in np.stack).
             results = Parallel(n_jobs=self.n_jobs, return_as="generator")(calls)
+            if self.verbose:
+                from tqdm.auto import tqdm
+                results = tqdm(results, total=len(todo), desc="features", unit="recording")
             for i, (features, notes) in zip(todo, results):
                 batch.put(i, features, notes)
         segmenter = next((s for s in steps if isinstance(s, Segmenter)), None)

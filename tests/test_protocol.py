@@ -1,0 +1,229 @@
+"""skasc.run_protocol and ``skasc cv``: official folds end to end, outputs, resumption.
+
+Tiny networks (a few hundred weights), 1-3 epochs, recordings of a fraction of a
+second to 4 s: the point is the protocol (folds, scores, files, resumption), not
+accuracy.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skasc.datasets import load_dataset, make_litis_like
+from skasc.protocol import HeldOutAccuracy, run_protocol
+
+from layouts_dcase import write_dcase
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
+RUN = dict(epochs=2, lr=1e-2, batch_size=16, eval_every=1, device="cpu", verbose=0,
+           net_params=TINY)
+
+
+@pytest.fixture(scope="module")
+def litis(tmp_path_factory):
+    """3 classes x 4 recordings of 4 s, 2 official splits."""
+    return make_litis_like(tmp_path_factory.mktemp("litis"), n_recordings_per_class=4,
+                           n_classes=3, n_splits=2, test_size=0.25, duration=4.0, sr=22050,
+                           random_state=0)
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _direct_scores(split):
+    from sklearn.metrics import accuracy_score, log_loss
+
+    return accuracy_score(split.y_true, split.y_pred), log_loss(
+        split.y_true, split.proba, labels=list(split.classes))
+
+
+def test_litis_run_writes_every_output_and_scores_each_fold(litis, tmp_path):
+    out = tmp_path / "out"
+    result = run_protocol("litis", litis, out=out, **RUN)
+    ds = load_dataset("litis", litis)
+    folds = list(ds.cv.split())
+    res = result.results
+    assert res["folds_run"] == ["fold1", "fold2"] and res["complete"]
+    for (train, test), name, split in zip(folds, res["folds_run"], result.report.splits):
+        fold = res["folds"][name]
+        assert fold["n_train"] == len(train) and fold["n_test"] == len(test)
+        np.testing.assert_array_equal(split.test_index, test)
+        np.testing.assert_array_equal(split.y_true, np.asarray(ds.labels)[test])
+        acc, loss = _direct_scores(split)
+        assert fold["scores"]["recording"]["accuracy"] == pytest.approx(acc)
+        assert fold["scores"]["recording"]["log_loss"] == pytest.approx(loss)
+        # Figure 2: one held-out score per epoch (eval_every=1), fractions
+        (curve,) = fold["heldout_accuracy"].values()
+        assert [epoch for epoch, _ in curve] == [1, 2]
+        assert all(0.0 <= acc <= 1.0 for _, acc in curve)
+    accs = [res["folds"][n]["scores"]["recording"]["accuracy"] for n in res["folds_run"]]
+    assert res["summary"]["recording"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
+    assert res["summary"]["recording"]["accuracy"]["std"] == pytest.approx(np.std(accs))
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(res))
+    for name in ("results.md", "confusion-recordings.png", "confusion-segments.png",
+                 "reliability-recordings.png", "reliability-segments.png", "figure2.png"):
+        assert (out / name).stat().st_size > 0, name
+    md = (out / "results.md").read_text()
+    assert "| System | 2s Acc. | 30s Acc. | F1-score | Prec. | Log loss |" in md
+    assert f"| fold2 | " in md
+    assert result.table().splitlines()[2].startswith("| Att-CRNN (logMel) | ")
+
+
+def test_rerun_reads_finished_folds_back(litis, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    first = run_protocol("litis", litis, out=out, **RUN)
+    import skasc.protocol as protocol
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished fold was trained again")
+
+    monkeypatch.setattr(protocol, "_build", no_training)
+    again = run_protocol("litis", litis, out=out, **RUN)
+    assert again.results == first.results
+    for a, b in zip(again.report.splits, first.report.splits):
+        np.testing.assert_array_equal(a.proba, b.proba)
+        np.testing.assert_array_equal(a.segment_proba, b.segment_proba)
+
+
+def test_other_settings_in_the_same_folder_are_refused(litis, tmp_path):
+    out = tmp_path / "out"
+    run_protocol("litis", litis, out=out, folds=[1], **RUN)
+    with pytest.raises(ValueError, match=r"holds a run with other settings \(epochs: 2 then, "
+                                         r"3 now\)"):
+        run_protocol("litis", litis, out=out, folds=[1], **{**RUN, "epochs": 3})
+    # the folds to run are not a setting of the run: fold 2 is added to it
+    more = run_protocol("litis", litis, out=out, folds=[2, 1], **RUN)
+    assert more.results["folds_run"] == ["fold2", "fold1"]
+
+
+def test_fold_selection_and_bad_settings(litis, tmp_path):
+    only = run_protocol("litis", litis, out=tmp_path / "a", folds=[2], **RUN)
+    assert only.results["folds_run"] == ["fold2"] and not only.results["complete"]
+    assert not (tmp_path / "a" / "folds" / "fold1").exists()
+    with pytest.raises(ValueError, match=r"fold numbers from 1 to 2 \(fold1, fold2\). Got 3"):
+        run_protocol("litis", litis, out=tmp_path / "b", folds=[3], **RUN)
+    with pytest.raises(ValueError, match="'features' parameter of run_protocol"):
+        run_protocol("litis", litis, out=tmp_path / "b", **{**RUN, "features": "mfcc"})
+    with pytest.raises(ValueError, match="'device' parameter of run_protocol"):
+        run_protocol("litis", litis, out=tmp_path / "b", **{**RUN, "device": "gpu:x"})
+    with pytest.raises(ValueError, match="Unknown data set 'litiss'; known: litis, "):
+        run_protocol("litiss", litis, out=tmp_path / "b", **RUN)
+    with pytest.raises(ValueError, match=r"expected the file .*fold1_train\.csv"):
+        run_protocol("tau2019", litis, out=tmp_path / "b", **RUN)
+
+
+@pytest.mark.parametrize("name", ["tut2017", "tau2020mobile"])
+def test_dcase_layouts_end_to_end_with_devices(name, tmp_path):
+    root = write_dcase(tmp_path / "data", name, classes=["bus", "park", "tram"], duration=2.0,
+                       sr=8000)
+    result = run_protocol(name, root, out=tmp_path / "out", **{**RUN, "epochs": 1})
+    ds = load_dataset(name, root)
+    res = result.results
+    assert res["folds_run"] == ds.cv.fold_names and res["complete"]
+    if ds.devices is None:
+        assert "device_accuracy" not in res["summary"]
+        return
+    (split,) = result.report.splits
+    devices = np.asarray(ds.devices)[split.test_index]
+    for device, score in res["folds"]["fold1"]["device_accuracy"].items():
+        mine = devices == device
+        assert score == pytest.approx(np.mean(split.y_pred[mine] == split.y_true[mine]))
+    assert set(res["summary"]["device_accuracy"]) == set(devices)
+    assert "## Recording accuracy per device" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_fused_system_records_both_networks_curves(litis, tmp_path):
+    result = run_protocol("litis", litis, out=tmp_path / "out", features="fusion", folds=[1],
+                          **{**RUN, "epochs": 1})
+    curves = result.results["folds"]["fold1"]["heldout_accuracy"]
+    assert sorted(curves) == ["loggam", "logmel"] and all(len(c) == 1 for c in curves.values())
+    assert result.results["system"] == "Att-CRNN (fusion)"
+
+
+def test_heldout_scoring_changes_no_weight_and_scores_like_predict(one_thread):
+    from skasc.nn import AttCRNNClassifier
+
+    rng = np.random.default_rng(0)
+    codes = np.arange(40) % 2
+    X = rng.normal(size=(40, 2, 64, 8)).astype(np.float32) + codes[:, None, None, None]
+    Xh, yh = X[:10] + 0.1, codes[:10]
+    params = dict(**TINY, max_epochs=3, lr=1e-2, batch_size=8, random_state=0, device="cpu",
+                  verbose=0)
+    plain = AttCRNNClassifier(**params).fit(X, codes)
+    scored = AttCRNNClassifier(**params, callbacks=[
+        ("heldout", HeldOutAccuracy(Xh, yh, every=2))]).fit(X, codes)
+    for key, value in plain.module_.state_dict().items():
+        assert torch.equal(value, scored.module_.state_dict()[key]), key
+    assert [row["heldout_acc"] is not None for row in scored.history] == [False, True, True]
+    assert scored.history[-1, "heldout_acc"] == pytest.approx(np.mean(scored.predict(Xh) == yh))
+
+
+CLI_TINY = ["--net-param", "module__n_filters=[4,8,8]", "--net-param", "module__hidden_size=8",
+            "--net-param", "module__attention_size=8"]
+
+
+def _cli(root, out, *extra):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "skasc", "cv", "litis", str(root),
+                             "--epochs", "8", "--lr", "1e-2", "--batch-size", "8",
+                             "--eval-every", "2", "--device", "cpu", "--out", str(out),
+                             *CLI_TINY, *extra], env=env, cwd=str(ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_killed_cv_resumes_and_ends_where_the_uninterrupted_run_does(litis, tmp_path):
+    reference = _cli(litis, tmp_path / "ref")
+    text, _ = reference.communicate(timeout=300)
+    assert reference.returncode == 0, text
+    assert "fold 1 of 2" in text and "fold 2 of 2" in text and "left" in text
+    assert "heldout_acc" in text  # skorch's epoch table
+
+    out = tmp_path / "killed"
+    proc = _cli(litis, out)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("folds/*/checkpoints/*/checkpoint.pt")):  # an epoch is done
+        assert proc.poll() is None, "the run finished before an epoch was checkpointed"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    time.sleep(np.random.default_rng(3).uniform(0.0, 0.3))
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert not (out / "results.json").exists()
+
+    rerun = _cli(litis, out)
+    text, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, text
+    mine = json.loads((out / "results.json").read_text())
+    ref = json.loads((tmp_path / "ref" / "results.json").read_text())
+    assert mine["summary"] == ref["summary"]
+    for name in ref["folds_run"]:
+        assert mine["folds"][name]["scores"] == ref["folds"][name]["scores"]
+        assert mine["folds"][name]["heldout_accuracy"] == ref["folds"][name]["heldout_accuracy"]
+
+
+def test_cli_errors_are_one_line(litis, tmp_path):
+    from skasc.cli import main
+
+    assert main(["cv", "nope", str(litis), "--out", str(tmp_path / "o")]) == 2
+    assert main(["cv", "tau2022mobile", str(litis), "--out", str(tmp_path / "o")]) == 2
+    with pytest.raises(SystemExit):
+        main(["cv", "litis", str(litis), "--folds", "0"])
+    with pytest.raises(SystemExit):
+        main(["cv", "litis", str(litis), "--net-param", "hidden"])

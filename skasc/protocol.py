@@ -280,7 +280,7 @@ def _load_fold(fold_dir: str) -> tuple[SplitResult, dict] | None:
 def _run_fold(ds: AudioDataset, position: int, train: np.ndarray, test: np.ndarray,
               settings: dict, out: str, device: str, n_jobs: int | None
               ) -> tuple[SplitResult, dict]:
-    name = ds.cv.fold_names[position] if hasattr(ds.cv, "fold_names") else f"fold{position + 1}"
+    name = ds.cv.fold_names[position]
     fold_dir = os.path.join(out, "folds", name)
     done = _load_fold(fold_dir)
     if done is not None:
@@ -476,8 +476,7 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"The 'out' parameter of run_protocol must be a folder; {out} is a file.")
     splits = list(ds.cv.split(ds.paths, ds.labels, ds.groups))
-    names = list(ds.cv.fold_names) if hasattr(ds.cv, "fold_names") else [
-        f"fold{k}" for k in range(1, len(splits) + 1)]
+    names = list(ds.cv.fold_names)
     chosen = _select_folds(folds, names)
     settings = {"dataset": ds.name, "root": os.path.abspath(ds.root), "network": network,
                 "features": features, "epochs": int(epochs), "lr": float(lr),

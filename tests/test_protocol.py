@@ -20,6 +20,7 @@ from skasc.datasets import load_dataset, make_litis_like
 from skasc.protocol import HeldOutAccuracy, run_protocol
 
 from layouts_dcase import write_dcase
+from layouts_esc_us8k import write_esc50, write_folder_csv, write_urbansound8k
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
@@ -144,6 +145,40 @@ def test_dcase_layouts_end_to_end_with_devices(name, tmp_path):
         assert score == pytest.approx(np.mean(split.y_pred[mine] == split.y_true[mine]))
     assert set(res["summary"]["device_accuracy"]) == set(devices)
     assert "## Recording accuracy per device" in (tmp_path / "out" / "results.md").read_text()
+
+
+def _layout(name, root):
+    """A tiny folder of each registered layout, 2-s recordings."""
+    if name in ("esc50", "esc10"):
+        return write_esc50(root, targets=(0, 1, 41), takes=1, duration=2.0)[0]
+    if name == "urbansound8k":
+        return write_urbansound8k(root, class_ids=(1, 3), slices=1, duration=2.0)[0]
+    if name == "csv":
+        return write_folder_csv(root, folds=("a", "b"), duration=2.0)[0]
+    if name == "litis":
+        return make_litis_like(root, n_recordings_per_class=3, n_classes=2, n_splits=2,
+                               test_size=0.34, duration=2.0, sr=8000, random_state=0)
+    return write_dcase(root, name, classes=["bus", "park"], duration=2.0, sr=8000,
+                       segments_per_location=1)
+
+
+@pytest.mark.parametrize("name", ["litis", "esc50", "esc10", "urbansound8k", "tut2016",
+                                  "tut2017", "tut2018", "tut2018mobile", "tau2019",
+                                  "tau2019mobile", "tau2020mobile", "tau2022mobile", "csv"])
+def test_every_registered_layout_runs_end_to_end(name, tmp_path):
+    from skasc.datasets import DATASETS
+
+    assert name in DATASETS
+    root = _layout(name, tmp_path / "data")
+    ds = load_dataset(name, root)
+    result = run_protocol(name, root, out=tmp_path / "out", folds=[1, 2][:ds.cv.get_n_splits()],
+                          **{**RUN, "epochs": 1})
+    res = result.results
+    assert res["dataset"] == name and res["folds_run"] == ds.cv.fold_names[:2]
+    for fold, (_, test) in zip(res["folds_run"], ds.cv.split()):
+        assert res["folds"][fold]["n_test"] == len(test)
+    assert (ds.devices is not None) == ("device_accuracy" in res["summary"])
+    assert (tmp_path / "out" / "results.md").exists()
 
 
 def test_fused_system_records_both_networks_curves(litis, tmp_path):

@@ -7,7 +7,9 @@
   from the set's metadata, usable as ``cv=`` in ``cross_val_score``,
   ``GridSearchCV`` and :func:`skasc.evaluate`;
 * :func:`find_root` accepts the set's folder or its parent, :func:`read_table`
-  reads a delimited metadata file and names the file and line of any fault.
+  reads a delimited metadata file and names the file and line of any fault;
+* :func:`dataset_from_folds` builds the data set of a table with a fold column
+  (ESC-50, UrbanSound8K, the generic CSV), checking that no group spans folds.
 
 Python's :mod:`csv` does the parsing; what is written here is only the checking
 that no metadata library does with file-and-line messages.
@@ -25,7 +27,8 @@ from sklearn.model_selection import BaseCrossValidator
 
 from .._recordings import n_recordings
 
-__all__ = ["AudioDataset", "DatasetError", "OfficialSplits", "find_root", "read_table"]
+__all__ = ["AudioDataset", "DatasetError", "OfficialSplits", "dataset_from_folds", "find_root",
+           "read_table"]
 
 
 class DatasetError(ValueError):
@@ -81,7 +84,8 @@ class OfficialSplits(BaseCrossValidator):
 
         Parameters
         ----------
-        folds : array-like of int, shape (n_recordings,)
+        folds : array-like of int or str, shape (n_recordings,)
+            Folds numbered ``k`` are named ``"fold{k}"``; named folds keep their names.
 
         Returns
         -------
@@ -92,7 +96,8 @@ class OfficialSplits(BaseCrossValidator):
             raise DatasetError("folds must be a non-empty 1-D array of fold numbers.")
         values = np.unique(folds)
         splits = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in values]
-        return cls(splits, folds.size, names=[f"fold{k}" for k in values.tolist()])
+        return cls(splits, folds.size, names=[
+            f"fold{k}" if isinstance(k, int) else str(k) for k in values.tolist()])
 
     @property
     def fold_names(self) -> list[str]:
@@ -171,7 +176,7 @@ class AudioDataset:
         must stay on one side of any split (pass as ``groups=`` to a
         ``GroupKFold`` when building a validation split).
     cv : OfficialSplits or BaseCrossValidator
-        The official splitter.
+        The official splitter; it has ``fold_names`` (one name per split).
     devices : ndarray of str, shape (n_recordings,), or None
         Recording device of each file, for the sets that have devices.
     """
@@ -310,3 +315,66 @@ def read_table(path: str, *, delimiter: str, columns: Sequence[str] | None = Non
 
 def _delimiter_name(delimiter: str) -> str:
     return {"\t": "tab", ",": "comma"}.get(delimiter, repr(delimiter))
+
+
+def dataset_from_folds(name: str, root: str, table: str, rows: Sequence[dict[str, Any]], *,
+                       check_files: bool, group_key: str) -> AudioDataset:
+    """The data set of a metadata table whose rows carry a fold each.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    root : str
+        The set's folder.
+    table : str
+        Path of the metadata file, for messages.
+    rows : sequence of dict
+        One per recording, in file order, with ``line`` (1-based), ``path``
+        (absolute), ``label``, ``group``, ``fold`` and optionally ``device``.
+    check_files : bool
+        Check that every audio file exists.
+    group_key : str
+        The column the groups come from, for messages (``"src_file"``).
+
+    Returns
+    -------
+    AudioDataset
+        ``cv`` tests on each fold in turn (increasing fold order) and trains on
+        the others.
+
+    Raises
+    ------
+    DatasetError
+        When no row is given, a group is in two folds (naming both lines), a
+        file is listed twice, or (with ``check_files``) audio files are missing.
+    """
+    if not rows:
+        raise DatasetError(f"{table} lists no recordings.")
+    first_of: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row["path"] in seen:
+            raise DatasetError(f"{table}, line {row['line']}: {row['path']!r} is listed again "
+                               f"(first on line {seen[row['path']]}).")
+        seen[row["path"]] = row["line"]
+        before = first_of.setdefault(row["group"], row)
+        if before["fold"] != row["fold"]:
+            raise DatasetError(
+                f"{table}, line {row['line']}: {group_key} {row['group']!r} is in fold "
+                f"{row['fold']!r} but also in fold {before['fold']!r} (line {before['line']}); "
+                "clips of one source must stay in one fold.")
+    if check_files:
+        missing = [r for r in rows if not os.path.isfile(r["path"])]
+        if missing:
+            raise DatasetError(
+                f"{len(missing)} recording(s) listed in {table} do not exist, e.g. "
+                f"{missing[0]['path']!r} (line {missing[0]['line']}).")
+    labels = np.asarray([r["label"] for r in rows], dtype=str)
+    devices = ([r["device"] for r in rows] if all("device" in r for r in rows) else None)
+    return AudioDataset(
+        name=name, root=root, paths=[r["path"] for r in rows], labels=labels,
+        class_names=sorted(set(labels.tolist())),
+        groups=np.asarray([r["group"] for r in rows], dtype=str),
+        cv=OfficialSplits.from_folds([r["fold"] for r in rows]),
+        devices=None if devices is None else np.asarray(devices, dtype=str))

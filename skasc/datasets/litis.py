@@ -366,6 +366,11 @@ class LitisSplits(BaseCrossValidator):
             splits = splits[: self.n_splits]
         return n, splits
 
+    @property
+    def fold_names(self) -> list[str]:
+        """``"fold1"`` ... one name per split, as :class:`OfficialSplits` names them."""
+        return [f"fold{k}" for k in range(1, self.get_n_splits() + 1)]
+
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         """Number of splits: ``n_splits``, or all lines of the split files.
 

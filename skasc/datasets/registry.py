@@ -13,13 +13,19 @@ from typing import Callable
 from .base import AudioDataset, DatasetError
 from .dcase import (load_tau2019, load_tau2019mobile, load_tau2020mobile, load_tau2022mobile,
                     load_tut2016, load_tut2017, load_tut2018, load_tut2018mobile)
+from .esc50 import load_esc10, load_esc50
+from .folder_csv import load_csv
 from .litis import load_litis_rouen
+from .urbansound8k import load_urbansound8k
 
 __all__ = ["DATASETS", "load_dataset"]
 
 #: Registry name -> loader ``f(root, *, check_files=True) -> AudioDataset``.
 DATASETS: dict[str, Callable[..., AudioDataset]] = {
     "litis": load_litis_rouen,
+    "esc50": load_esc50,
+    "esc10": load_esc10,
+    "urbansound8k": load_urbansound8k,
     "tut2016": load_tut2016,
     "tut2017": load_tut2017,
     "tut2018": load_tut2018,
@@ -28,6 +34,7 @@ DATASETS: dict[str, Callable[..., AudioDataset]] = {
     "tau2019mobile": load_tau2019mobile,
     "tau2020mobile": load_tau2020mobile,
     "tau2022mobile": load_tau2022mobile,
+    "csv": load_csv,
 }
 
 

@@ -1,0 +1,110 @@
+"""UrbanSound8K (Salamon et al. 2014): 8732 clips of at most 4 s, 10 official folds.
+
+The archive unpacks to ``UrbanSound8K/``::
+
+    UrbanSound8K/audio/fold{1..10}/{fsID}-{classID}-{occurrenceID}-{sliceID}.wav
+    UrbanSound8K/metadata/UrbanSound8K.csv
+
+The metadata is comma-separated with the header ``slice_file_name, fsID, start,
+end, salience, fold, classID, class``. Each row is checked: ``fsID`` and
+``classID`` are the file name's first two dash fields, a ``classID`` always has
+the same ``class``, ``fold`` is 1-10 and the clip is in ``audio/fold{fold}/``,
+``0 < end - start <= 4`` s, ``salience`` is 1 (foreground) or 2 (background).
+Sample rates and channel counts vary from file to file; the front end
+resamples and downmixes.
+
+The protocol is leave-one-fold-out over the 10 folds (mean accuracy); the
+Freesound recording ``fsID`` is the leakage group, and no ``fsID`` may be in two
+folds (checked). Labels are the class names; ``class_names`` is sorted.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .base import AudioDataset, DatasetError, dataset_from_folds, find_root, read_table
+
+__all__ = ["load_urbansound8k"]
+
+META = os.path.join("metadata", "UrbanSound8K.csv")
+COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
+N_FOLDS = 10
+MAX_DURATION = 4.0
+
+
+def _number(value: str, kind: type, what: str, where: str) -> float:
+    try:
+        return kind(value)
+    except ValueError:
+        raise DatasetError(f"{where}: expected {what} to be {'an integer' if kind is int else 'a number'}, "
+                           f"got {value!r}.") from None
+
+
+def load_urbansound8k(root: str | os.PathLike, *, check_files: bool = True) -> AudioDataset:
+    """Load UrbanSound8K: 10 classes, 10 official folds, ``fsID`` groups.
+
+    Parameters
+    ----------
+    root : str or path-like
+        ``UrbanSound8K/`` (the folder holding ``metadata/UrbanSound8K.csv``), or
+        its parent.
+    check_files : bool, default=True
+        Check that every listed clip exists in its fold's folder.
+
+    Returns
+    -------
+    AudioDataset
+        ``cv`` tests on fold 1, ..., 10 in turn.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file and line of a malformed row, an ``fsID`` in two folds,
+        or the first missing clip.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> root = os.path.join(tempfile.mkdtemp(), "UrbanSound8K")
+    >>> os.makedirs(os.path.join(root, "metadata"))
+    >>> with open(os.path.join(root, "metadata", "UrbanSound8K.csv"), "w") as f:
+    ...     _ = f.write("slice_file_name,fsID,start,end,salience,fold,classID,class\\n"
+    ...                 "100032-3-0-0.wav,100032,0.0,0.317551,1,5,3,dog_bark\\n"
+    ...                 "79377-9-0-4.wav,79377,2.0,6.0,2,2,9,street_music\\n")
+    >>> data = load_urbansound8k(root, check_files=False)
+    >>> data.cv.fold_names, os.path.relpath(data.paths[0], root)
+    (['fold2', 'fold5'], 'audio/fold5/100032-3-0-0.wav')
+    """
+    root = find_root(os.fspath(root), META, "UrbanSound8K")
+    table = os.path.join(root, META)
+    rows, class_of = [], {}
+    for line, row in read_table(table, delimiter=",", columns=COLUMNS):
+        where = f"{table}, line {line}"
+        name = row["slice_file_name"]
+        parts = name[:-4].split("-") if name.lower().endswith(".wav") else []
+        if len(parts) != 4:
+            raise DatasetError(f"{where}: expected a file name {{fsID}}-{{classID}}-"
+                               f"{{occurrenceID}}-{{sliceID}}.wav, got {name!r}.")
+        fold = int(_number(row["fold"], int, "fold", where))
+        class_id = int(_number(row["classID"], int, "classID", where))
+        if not 1 <= fold <= N_FOLDS:
+            raise DatasetError(f"{where}: expected fold to be from 1 to {N_FOLDS}, got "
+                               f"{row['fold']!r}.")
+        if parts[0] != row["fsID"] or parts[1] != str(class_id):
+            raise DatasetError(f"{where}: {name!r} does not match its row (fsID {row['fsID']}, "
+                               f"classID {row['classID']}).")
+        duration = (_number(row["end"], float, "end", where)
+                    - _number(row["start"], float, "start", where))
+        if not 0 < duration <= MAX_DURATION + 1e-3:
+            raise DatasetError(f"{where}: expected 0 < end - start <= {MAX_DURATION:g} s, got "
+                               f"{duration:g} s.")
+        if row["salience"] not in ("1", "2"):
+            raise DatasetError(f"{where}: expected salience 1 or 2, got {row['salience']!r}.")
+        known = class_of.setdefault(class_id, (row["class"], line))
+        if known[0] != row["class"]:
+            raise DatasetError(f"{where}: classID {class_id} is {row['class']!r} here but "
+                               f"{known[0]!r} on line {known[1]}.")
+        rows.append({"line": line, "path": os.path.join(root, "audio", f"fold{fold}", name),
+                     "label": row["class"], "group": row["fsID"], "fold": fold})
+    return dataset_from_folds("urbansound8k", root, table, rows, check_files=check_files,
+                              group_key="fsID")

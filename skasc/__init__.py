@@ -58,6 +58,8 @@ _EXPORTS = {
     "fuse_reports": "skasc.evaluation",
     "reliability_curve": "skasc.evaluation",
     "run_protocol": "skasc.protocol",
+    "complexity": "skasc.complexity",
+    "ComplexityReport": "skasc.complexity",
     "ProtocolResult": "skasc.protocol",
     "save": "skasc.persistence",
     "load": "skasc.persistence",

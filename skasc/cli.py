@@ -1,4 +1,4 @@
-"""The ``skasc`` command: ``cv``, ``demo``, ``fit``, ``predict`` and ``evaluate``.
+"""The ``skasc`` command: ``cv``, ``demo``, ``fit``, ``predict``, ``evaluate`` and ``info``.
 
 ``skasc cv DATASET ROOT`` runs a data set's official protocol
 (:func:`skasc.run_protocol`); the others work on folders of recordings.
@@ -294,6 +294,20 @@ def cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    from .complexity import complexity
+
+    model = _load_model(args.model)
+    report = complexity(model)
+    reports = report if isinstance(report, dict) else {"system": report}
+    print(f"{args.model}: classes {[str(c) for c in model.classes_]}" if args.classes
+          else args.model)
+    for item in reports.values():
+        print()
+        print(item.to_table())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -442,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--figure", help="save the confusion matrix as this PNG")
     evaluate.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    info = sub.add_parser("info", help="parameters, MACs and size of a saved model, per part "
+                          "(as DCASE Task 1 reports them)")
+    info.add_argument("model")
+    info.add_argument("--classes", action="store_true", help="also list its classes")
+    info.set_defaults(func=cmd_info)
     return parser
 
 

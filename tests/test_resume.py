@@ -121,9 +121,11 @@ def test_crash_between_write_and_rename_keeps_previous_checkpoint(tmp_path, monk
         clf.fit(X, y)
     monkeypatch.setattr(ckpt.os, "replace", real_replace)
     directory = Path(clf.checkpoint_path_).parent
-    assert sorted(p.name for p in directory.iterdir()) == ["checkpoint.pt"]  # tmp removed
+    assert sorted(p.name for p in directory.iterdir()) == ["checkpoint.pt", "history.jsonl"]
     state = torch.load(clf.checkpoint_path_, weights_only=True)  # loadable, plain data
-    assert state["epoch"] == 2 and len(json.loads(state["history"])) == 2
+    assert state["epoch"] == 2 and "history" not in state
+    # epoch 3's row was appended before its checkpoint failed: resuming cuts it off
+    assert len((directory / "history.jsonl").read_text().splitlines()) == 3
 
     # a temporary left by a process killed mid-write is ignored and deleted
     (directory / ".checkpoint.pt.999.tmp").write_bytes(b"half a file")
@@ -131,6 +133,9 @@ def test_crash_between_write_and_rename_keeps_previous_checkpoint(tmp_path, monk
     assert resumed.resumed_from_epoch_ == 2
     assert [row["epoch"] for row in resumed.history] == [1, 2, 3, 4]
     assert not (directory / ".checkpoint.pt.999.tmp").exists()
+    rows = [json.loads(line) for line in (directory / "history.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
+    assert rows == json.loads(json.dumps(resumed.history.to_list()))
     assert_same_weights(resumed.module_.state_dict(), reference.module_.state_dict())
     ref_opt = reference.optimizer_.state_dict()["state"]
     for index, entry in resumed.optimizer_.state_dict()["state"].items():
@@ -200,3 +205,53 @@ def test_partial_fit_and_no_checkpoint_dir_write_nothing(tmp_path):
     with_dir.partial_fit(X, y)  # continues training; the fit's checkpoint is untouched
     assert len(with_dir.history) == 2
     assert Path(with_dir.checkpoint_path_).read_bytes() == before
+
+
+def test_checkpoint_bytes_per_epoch_do_not_grow_and_load_on_the_cpu(tmp_path, monkeypatch):
+    from skorch.callbacks import Callback
+
+    sizes = []
+
+    class Sizes(Callback):  # runs before the checkpoint of its epoch: read the previous one
+        def on_epoch_end(self, net, **kwargs):
+            d = Path(net.checkpoint_path_).parent
+            sizes.append(tuple(os.path.getsize(d / n) if (d / n).exists() else 0
+                               for n in ("checkpoint.pt", "history.jsonl")))
+
+    X, y = make_data()
+    clf = AttCRNNClassifier(**TINY, max_epochs=9, checkpoint_dir=tmp_path,
+                            callbacks=[("sizes", Sizes())]).fit(X, y)
+    directory = Path(clf.checkpoint_path_).parent
+    sizes.append((os.path.getsize(directory / "checkpoint.pt"),
+                  os.path.getsize(directory / "history.jsonl")))
+    sizes = sizes[1:]  # after epochs 1 ... 9
+    checkpoint = [c for c, _ in sizes]
+    appended = np.diff([h for _, h in sizes])
+    # the state is the same size every epoch; the history grows by one epoch's row
+    assert max(checkpoint) - min(checkpoint) <= 64
+    assert appended.max() <= 1.2 * appended.min()
+    assert appended.mean() < 0.2 * checkpoint[0] + 5000
+
+    seen = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("map_location"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(ckpt.torch, "load", spy)
+    again = AttCRNNClassifier(**TINY, max_epochs=9, checkpoint_dir=tmp_path).fit(X, y)
+    assert seen == ["cpu"] and again.resumed_from_epoch_ == 9
+    steps = [entry["step"] for entry in again.optimizer_.state_dict()["state"].values()]
+    assert steps and all(s.device.type == "cpu" for s in steps)
+
+
+def test_a_killed_first_epoch_leaves_no_stale_history(tmp_path):
+    X, y = make_data()
+    clf = AttCRNNClassifier(**TINY, max_epochs=2, checkpoint_dir=tmp_path).fit(X, y)
+    directory = Path(clf.checkpoint_path_).parent
+    os.remove(directory / "checkpoint.pt")  # as if killed before the first rename
+    again = AttCRNNClassifier(**TINY, max_epochs=2, checkpoint_dir=tmp_path).fit(X, y)
+    assert again.resumed_from_epoch_ == 0
+    rows = (directory / "history.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in rows] == [1, 2]

@@ -21,8 +21,16 @@ Why not skorch's ``Checkpoint`` + ``LoadInitState``:
 * **Total epochs.**  A resumed ``fit`` trains ``max_epochs - len(history)``
   epochs, so a killed and restarted command ends where the uninterrupted one
   does (skorch's ``LoadInitState`` trains ``max_epochs`` *more*).
-* **Safe loading.**  ``torch.load(..., weights_only=True)``: the file holds
-  only tensors, plain containers and the history as a JSON string.
+* **Safe loading.**  ``torch.load(..., weights_only=True,
+  map_location="cpu")``: the file holds only tensors and plain containers; the
+  optimizer's ``load_state_dict`` then moves each state to its parameter's
+  device and leaves Adam's ``step`` counters on the CPU, where reading them
+  costs no device sync.
+* **History written once.**  Each epoch's history row (with its per-batch
+  rows) is appended to ``history.jsonl`` and fsynced before the checkpoint is
+  replaced, so the bytes written per epoch do not grow with the epoch count.
+  The checkpoint's ``epoch`` says how many rows are valid; rows after it (a
+  kill between the append and the rename) are cut off on resume.
 """
 
 from __future__ import annotations
@@ -44,8 +52,9 @@ __all__ = ["fit_key", "save_checkpoint", "load_checkpoint", "restore", "EpochChe
            "CheckpointError"]
 
 FILENAME = "checkpoint.pt"
+HISTORY = "history.jsonl"
 FORMAT = "skasc-epoch-checkpoint"
-VERSION = 1
+VERSION = 2
 
 # parameters that do not change the trained weights (or cannot be hashed
 # meaningfully): left out of the key so that, e.g., a rerun with verbose=0
@@ -96,24 +105,37 @@ def _jsonable(value):
                     "JSON serializable")
 
 
-def save_checkpoint(directory: str, net, key: str) -> str:
+def append_history(directory: str, rows: list) -> None:
+    """Append history rows to ``directory/history.jsonl``, one JSON line each, fsynced."""
+    if not rows:
+        return
+    text = "".join(json.dumps(row, default=_jsonable) + "\n" for row in rows)
+    with open(os.path.join(directory, HISTORY), "ab") as fh:
+        fh.write(text.encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def save_checkpoint(directory: str, net, key: str, *, rows_on_disk: int | None = None) -> str:
     """Write ``net``'s training state atomically to ``directory/checkpoint.pt``.
 
-    The file is ``torch.save`` of ``{"format", "version", "key", "epoch",
-    "module", "optimizer", "criterion", "history"}`` (state dicts; the history
-    as JSON), written atomically (:func:`skasc._atomic.atomic_write`).
+    The history rows not yet in ``history.jsonl`` (all after ``rows_on_disk``;
+    None: the last one) are appended first. The checkpoint is ``torch.save`` of
+    ``{"format", "version", "key", "epoch", "module", "optimizer",
+    "criterion"}``, written atomically (:func:`skasc._atomic.atomic_write`).
 
     Returns
     -------
     str
         Path of the checkpoint file.
     """
+    rows = net.history.to_list()
+    append_history(directory, rows[-1:] if rows_on_disk is None else rows[rows_on_disk:])
     state = {
-        "format": FORMAT, "version": VERSION, "key": key, "epoch": len(net.history),
+        "format": FORMAT, "version": VERSION, "key": key, "epoch": len(rows),
         "module": net.module_.state_dict(),
         "optimizer": net.optimizer_.state_dict(),
         "criterion": net.criterion_.state_dict(),
-        "history": json.dumps(net.history.to_list(), default=_jsonable),
     }
     final = os.path.join(directory, FILENAME)
     with atomic_write(final) as fh:
@@ -129,8 +151,36 @@ def remove_stale_temporaries(directory: str) -> None:
             os.remove(path)
 
 
-def load_checkpoint(directory: str, key: str, device="cpu") -> dict | None:
+def _history_rows(directory: str, n: int, path: str) -> list:
+    """The first ``n`` rows of ``history.jsonl``; later rows are cut off the file."""
+    history = os.path.join(directory, HISTORY)
+    if not os.path.exists(history):
+        if n:
+            raise CheckpointError(f"The checkpoint {path!r} is inconsistent: epoch {n} but "
+                                  f"no {HISTORY}; delete the folder to train from scratch.")
+        return []
+    with open(history, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is a cut-short append
+    if len(complete) < n:
+        raise CheckpointError(f"The checkpoint {path!r} is inconsistent: epoch {n} but "
+                              f"{len(complete)} rows in {HISTORY}.")
+    try:
+        rows = [json.loads(line) for line in complete[:n]]
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{os.path.join(directory, HISTORY)!r} is corrupt ({exc}); delete "
+                              "the folder to train from scratch.") from None
+    if len(lines) != n + 1 or lines[-1]:
+        with open(history, "r+b") as fh:  # rows of an epoch whose checkpoint never landed
+            fh.truncate(sum(len(line) + 1 for line in complete[:n]))
+    return rows
+
+
+def load_checkpoint(directory: str, key: str) -> dict | None:
     """Read ``directory/checkpoint.pt``, or return None when there is none.
+
+    Tensors are loaded onto the CPU (``restore`` moves them where the net's
+    parameters are); the history comes from ``history.jsonl``.
 
     Raises
     ------
@@ -140,9 +190,10 @@ def load_checkpoint(directory: str, key: str, device="cpu") -> dict | None:
     """
     path = os.path.join(directory, FILENAME)
     if not os.path.exists(path):
+        _history_rows(directory, 0, path)  # a killed first epoch's row, if any, goes
         return None
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"Cannot read the checkpoint {path!r} ({reason}); delete it to "
@@ -156,10 +207,7 @@ def load_checkpoint(directory: str, key: str, device="cpu") -> dict | None:
     if state.get("key") != key:
         raise CheckpointError(f"The checkpoint {path!r} belongs to fit {state.get('key')!r}, "
                               f"not {key!r}; it was moved or copied by hand.")
-    state["history"] = json.loads(state["history"])
-    if len(state["history"]) != state["epoch"]:
-        raise CheckpointError(f"The checkpoint {path!r} is inconsistent: epoch "
-                              f"{state['epoch']} but {len(state['history'])} history rows.")
+    state["history"] = _history_rows(directory, int(state["epoch"]), path)
     return state
 
 
@@ -183,11 +231,13 @@ class EpochCheckpoint(Callback):
     def initialize(self):
         self.directory_ = None
         self.key_ = None
+        self.rows_on_disk_ = 0
         return self
 
     def on_epoch_end(self, net, **kwargs):
         if self.directory_ is not None:
-            save_checkpoint(self.directory_, net, self.key_)
+            save_checkpoint(self.directory_, net, self.key_, rows_on_disk=self.rows_on_disk_)
+            self.rows_on_disk_ = len(net.history)
 
     def on_train_end(self, net, **kwargs):
         self.directory_ = None

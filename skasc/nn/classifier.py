@@ -408,13 +408,14 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         directory = os.path.join(os.fspath(self.checkpoint_dir), key)
         os.makedirs(directory, exist_ok=True)
         _checkpoint.remove_stale_temporaries(directory)
-        state = _checkpoint.load_checkpoint(directory, key, device=self.device)
+        state = _checkpoint.load_checkpoint(directory, key)
         if state is not None:
             _checkpoint.restore(self, state)
         self.checkpoint_path_ = os.path.join(directory, _checkpoint.FILENAME)
         self.resumed_from_epoch_ = len(self.history)
         saver = dict(self.callbacks_)["epoch_checkpoint"]
         saver.directory_, saver.key_ = directory, key
+        saver.rows_on_disk_ = len(self.history)
         return max(0, self.max_epochs - len(self.history))
 
     @_keeps_global_rng

@@ -80,7 +80,7 @@ import functools
 import math
 import os
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -583,32 +583,39 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         return self.criterion_(log_proba, y_true.to(log_proba.dtype))
 
     # ------------------------------------------------------------ prediction
-    def _run(self, X, fn: Callable) -> list:
+    def _run(self, X, fn: Callable) -> Any:
+        """``fn(module, batch)`` over ``X`` in slices of ``predict_batch_size``, in
+        inference mode, each slice's output copied into one preallocated float32
+        host array (or a dict of them when ``fn`` returns a dict): the host holds the
+        result once, plus one slice, and the device never more than one slice."""
         self.check_is_fitted()
         X = self._check_X(X)
         self.module_.eval()
-        out = []
+        out = None
         device = self.device
         pin = torch.device(device).type == "cuda"
-        with torch.no_grad(), self._autocast():
-            for start in range(0, len(X), self.predict_batch_size):
+        n = len(X)
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, n, self.predict_batch_size):
                 xb = torch.from_numpy(X[start:start + self.predict_batch_size])
                 if pin:  # an asynchronous copy: the host slices the next batch meanwhile
                     xb = xb.pin_memory()
-                out.append(fn(self.module_, xb.to(device, non_blocking=True)))
-        return out  # still on the device: _cat copies them back after the loop
-
-    @staticmethod
-    def _cat(parts, key=None) -> np.ndarray:
-        if key is not None:
-            parts = [p[key] for p in parts]
-        return torch.cat([p.float().cpu() for p in parts]).numpy()
+                result = fn(self.module_, xb.to(device, non_blocking=True))
+                parts = result if isinstance(result, dict) else {None: result}
+                if out is None:
+                    out = {key: np.empty((n,) + tuple(value.shape[1:]), dtype=np.float32)
+                           for key, value in parts.items()}
+                for key, value in parts.items():
+                    out[key][start:start + value.shape[0]] = value.float().cpu().numpy()
+        if out is None:
+            raise ValueError(f"{type(self).__name__} got no segments to predict (X is empty).")
+        return out if None not in out else out[None]
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax posteriors, shape ``(n_segments, n_classes)``, float32, columns in
         the order of ``classes_``."""
-        return self._finite(self._cat(self._run(
-            X, lambda m, xb: torch.softmax(m(xb).float(), dim=1))), "posteriors")
+        return self._finite(self._run(X, lambda m, xb: torch.softmax(m(xb).float(), dim=1)),
+                            "posteriors")
 
     def _finite(self, out: np.ndarray, what: str) -> np.ndarray:
         """``out``, checked on the host (no device sync): a diverged net says so here
@@ -633,7 +640,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         256`` for :class:`CNNBaselineClassifier`; these feed the linear SVM of
         section 2.4.
         """
-        return self._finite(self._cat(self._run(X, lambda m, xb: m.embed(xb))), "features")
+        return self._finite(self._run(X, lambda m, xb: m.embed(xb)), "features")
 
 
 class AttCRNNClassifier(_SegmentNetClassifier):
@@ -731,8 +738,8 @@ class AttCRNNClassifier(_SegmentNetClassifier):
             ``(n_segments, 2H)`` (eq. 5) and ``mask`` ``(n_segments, 2H, n_frames)``
             (eq. 8).
         """
-        parts = self._run(X, lambda m, xb: m.attention(xb))
-        return {key: self._cat(parts, key) for key in ("temporal", "spatial", "mask")}
+        maps = self._run(X, lambda m, xb: m.attention(xb))
+        return {key: maps[key] for key in ("temporal", "spatial", "mask")}
 
 
 class CNNBaselineClassifier(_SegmentNetClassifier):

@@ -176,3 +176,31 @@ def test_parameter_count_paper_configuration():
     assert sum(p.numel() for p in net.parameters()) == expected == 894675
     cnn = CNNBaseline()
     assert sum(p.numel() for p in cnn.parameters()) == conv + 256 * C + C == 214227
+
+
+def test_the_gru_runs_in_float32_under_autocast():
+    # mixed precision (bf16 autocast) must not cast the GRU: under fp16/bf16 most of its
+    # gradients at initialisation underflow; the layers around it do run in bf16
+    from skasc.nn import AttCRNN
+
+    module = AttCRNN(n_classes=3, n_frames=10, n_filters=(4, 8, 8), hidden_size=8,
+                     attention_size=4)
+    seen = {}
+
+    def record(name):
+        def hook(mod, inputs, output):
+            out = output[0] if isinstance(output, tuple) else output
+            seen[name] = (inputs[0].dtype, out.dtype)
+        return hook
+
+    module.rnn.register_forward_hook(record("rnn"))
+    module.projection.register_forward_hook(record("projection"))
+    x = torch.randn(4, 2, 64, 10)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = module(x)
+    assert seen["rnn"] == (torch.float32, torch.float32)
+    assert all(p.dtype == torch.float32 for p in module.rnn.parameters())
+    assert seen["projection"][1] == torch.bfloat16  # autocast still applies after it
+    logits.float().sum().backward()
+    grads = [p.grad for p in module.rnn.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 for g in grads)

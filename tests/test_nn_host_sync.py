@@ -200,3 +200,26 @@ def test_prediction_copies_batches_asynchronously():
     with torch.no_grad():
         expected = torch.softmax(net.module_.eval()(torch.from_numpy(X)), dim=1).numpy()
     np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_adam_and_cudnn_autotuning_only_on_cuda():
+    from skasc.nn.classifier import _cudnn_autotune, _optimizer_kwargs
+
+    assert _optimizer_kwargs(torch.optim.Adam, {"lr": 1e-3}, "cuda") == {"lr": 1e-3,
+                                                                          "fused": True}
+    assert _optimizer_kwargs(torch.optim.AdamW, {}, "cuda:1") == {"fused": True}
+    assert _optimizer_kwargs(torch.optim.Adam, {"foreach": True}, "cuda") == {"foreach": True}
+    assert _optimizer_kwargs(torch.optim.Adam, {"fused": False}, "cuda") == {"fused": False}
+    assert _optimizer_kwargs(torch.optim.SGD, {}, "cuda") == {}
+    assert _optimizer_kwargs(torch.optim.Adam, {}, "cpu") == {}  # the same numbers as before
+    before = torch.backends.cudnn.benchmark
+    with _cudnn_autotune("cpu"):
+        assert torch.backends.cudnn.benchmark == before
+    with _cudnn_autotune("cuda"):  # setting the flag needs no GPU
+        assert torch.backends.cudnn.benchmark is True
+    assert torch.backends.cudnn.benchmark == before
+    # a CPU fit builds the plain Adam, with the lr skorch passes
+    X = np.random.default_rng(0).normal(size=(20, 2, 64, 8)).astype(np.float32)
+    clf = AttCRNNClassifier(**TINY, max_epochs=1, batch_size=10).fit(X, np.arange(20) % 2)
+    group = clf.optimizer_.param_groups[0]
+    assert group["lr"] == TINY["lr"] and not group.get("fused")

@@ -76,6 +76,7 @@ What differs from a stock skorch classifier, and why:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -139,6 +140,30 @@ def _keeps_global_rng(method: Callable) -> Callable:
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _cudnn_autotune(device: str):
+    """``torch.backends.cudnn.benchmark = True`` while a CUDA fit runs (every batch
+    has the same shape, so the tuned kernels are reused), restored afterwards."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def _optimizer_kwargs(optimizer: Any, kwargs: dict, device: str) -> dict:
+    """Adam and AdamW take ``fused=True`` on CUDA (one kernel per step instead of a
+    few per parameter) unless the user chose (``optimizer__fused``/``foreach``)."""
+    if (torch.device(device).type == "cuda" and optimizer in (torch.optim.Adam, torch.optim.AdamW)
+            and "fused" not in kwargs and "foreach" not in kwargs):
+        return {**kwargs, "fused": True}
+    return kwargs
 
 
 def _auto_device() -> str:
@@ -291,6 +316,14 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
+    def initialize_optimizer(self, triggered_directly=None):
+        """skorch's optimizer set-up, with fused Adam on CUDA (:func:`_optimizer_kwargs`)."""
+        args, kwargs = self.get_params_for_optimizer("optimizer",
+                                                     self.get_all_learnable_params())
+        self.optimizer_ = self.optimizer(*args, **_optimizer_kwargs(self.optimizer, kwargs,
+                                                                    self.device))
+        return self
+
     def initialize_criterion(self):
         kwargs = self.get_params_for("criterion")
         if self.criterion is torch.nn.KLDivLoss:
@@ -394,7 +427,8 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             self._initialize_for(X, y, self.classes)
             if self.checkpoint_dir is not None:
                 epochs = self._resume(X, y)
-        _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
+        with _cudnn_autotune(self.device):
+            _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
         if len(self.history) == 0:
             warnings.warn(f"{type(self).__name__} was fitted with max_epochs=0: the net is "
                           "untrained (random initial weights); set max_epochs >= 1.",
@@ -428,7 +462,8 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         X, y = self._check_X_y(X, y)
         if not self.initialized_:
             self._initialize_for(X, y, classes if classes is not None else self.classes)
-        return _skorch.train(self, X, self._encode(y), method="partial_fit", **fit_params)
+        with _cudnn_autotune(self.device):
+            return _skorch.train(self, X, self._encode(y), method="partial_fit", **fit_params)
 
     def _initialize_for(self, X: np.ndarray, y: np.ndarray, classes) -> None:
         """Encode the labels, build the net for ``X``'s shape, set its input statistics."""

@@ -144,3 +144,66 @@ def test_collate_passes_its_center_on():
     # around -30 the two inputs are -10 and +10: the mix stays within [-40, -20]
     assert Xm.min() >= -40 - 1e-4 and Xm.max() <= -20 + 1e-4
     assert Xr.min() < -40 - 1  # raw: further from 0 dB than the loudest input
+
+
+# ------------------------------------------------------- device-resident batches
+def _loader_batches(X, y, n_classes, batch_size, seed, center=None):
+    import torch
+    from torch.utils.data import DataLoader
+
+    from skasc.nn import BetweenClassCollate
+
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+    loader = DataLoader(list(zip(X, y)), batch_size=batch_size, shuffle=True, generator=g,
+                        collate_fn=BetweenClassCollate(n_classes, random_state=seed,
+                                                       center=center))
+    return list(loader)
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_device_batches_equal_the_dataloader_with_bc_collate_bit_for_bit(center):
+    import torch
+
+    from skasc.nn.mixing import DeviceBatches
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(53, 2, 8, 5)).astype(np.float32) * 10 - 30
+    y = rng.integers(0, 4, size=53)
+    c = X.mean(axis=(0, 3), keepdims=True)[0] if center else None
+    seed = [7, 3]
+    expected = _loader_batches(X, y, 4, 16, seed, c)
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+    got = list(DeviceBatches(torch.from_numpy(X), y, 4, 16, g, seed, c))
+    assert len(got) == len(expected) == 4
+    for (xa, ya), (xb, yb) in zip(got, expected):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch):
+    import torch
+
+    from skasc.nn import AttCRNNClassifier
+    from skasc.nn.classifier import _SegmentNetClassifier
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 3
+    X = rng.normal(size=(40, 2, 64, 8)).astype(np.float32) + y[:, None, None, None]
+    params = dict(module__n_filters=(4, 8, 8), module__hidden_size=8,
+                  module__attention_size=8, max_epochs=2, lr=1e-2, batch_size=16,
+                  random_state=0, device="cpu", verbose=0)
+    torch.set_num_threads(1)
+    loader = AttCRNNClassifier(**params).fit(X, y)
+    monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", True)
+    seen = []
+    real = _SegmentNetClassifier._device_resident
+    monkeypatch.setattr(_SegmentNetClassifier, "_device_resident",
+                        lambda self, ds: seen.append(1) or real(self, ds))
+    resident = AttCRNNClassifier(**params).fit(X, y)
+    assert seen
+    for key, value in loader.module_.state_dict().items():
+        assert torch.equal(value, resident.module_.state_dict()[key]), key
+    assert loader.history[:, "train_loss"] == resident.history[:, "train_loss"]
+    # options the device path does not implement keep the DataLoader
+    net = AttCRNNClassifier(**params, iterator_train__num_workers=0).fit(X, y)
+    assert net.get_iterator(net.get_dataset(X, y), training=True).make().__class__.__name__ \
+        == "DataLoader"

@@ -12,9 +12,10 @@ Torch is imported here (and only here): ``import skasc`` stays light.
 
 from .attention import SpatioTemporalAttentionPooling
 from .classifier import AttCRNNClassifier, CNNBaselineClassifier, TrainingDivergedError
-from .mixing import BetweenClassCollate, mix_between_class
+from .mixing import BetweenClassCollate, DeviceBatches, draw_partners, mix_between_class
 from .modules import AttCRNN, CNNBaseline, ConvBlock, InputStandardization
 
 __all__ = ["AttCRNN", "CNNBaseline", "ConvBlock", "InputStandardization",
-           "SpatioTemporalAttentionPooling", "BetweenClassCollate", "mix_between_class",
+           "SpatioTemporalAttentionPooling", "BetweenClassCollate", "DeviceBatches",
+           "draw_partners", "mix_between_class",
            "AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"]

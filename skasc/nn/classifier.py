@@ -95,7 +95,7 @@ from skorch.utils import to_numpy, to_tensor
 from .._validation import BOOL, Instance, Int, Real, check_params
 from . import _skorch
 from . import checkpoint as _checkpoint
-from .mixing import BetweenClassCollate
+from .mixing import BetweenClassCollate, DeviceBatches
 from .modules import AttCRNN, CNNBaseline
 
 __all__ = ["AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"]
@@ -209,8 +209,16 @@ class _EpochLoader:
         return len(self.make())
 
 
+#: Largest share of the free device memory the training segments may take to be
+#: moved to the device once per fit (the rest is left to activations and the cuDNN
+#: workspace); larger data sets go through the DataLoader, batch by batch.
+DEVICE_DATA_FRACTION = 0.5
+
+
 class _SegmentNetClassifier(NeuralNetClassifier):
     """Shared machinery of the segment classifiers (see the module docstring)."""
+
+    _device_data_on_cpu = False  # tests: the device-resident path on the CPU
 
     # skasc's own parameters and skorch's numeric ones; the module's are checked
     # where the module is built (nn.modules), ``device`` by torch
@@ -506,14 +514,34 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         ``iterator_valid__batch_size`` is given.
         """
         if training:
-            return _EpochLoader(lambda: self._training_loader(dataset))
+            on_device = self._device_resident(dataset)
+            return _EpochLoader(lambda: self._training_loader(dataset, on_device))
         kwargs = self.get_params_for("iterator_valid")
         kwargs.setdefault("batch_size", self.predict_batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
         return self.iterator_valid(dataset, **kwargs)
 
-    def _training_loader(self, dataset):
+    def _device_resident(self, dataset) -> Any:
+        """The training segments as one tensor on the device, or None for the
+        DataLoader path: on CUDA, when they take at most ``DEVICE_DATA_FRACTION`` of
+        the free device memory and no ``iterator_train__*`` option other than
+        ``batch_size``/``shuffle`` asks for the DataLoader."""
+        device = torch.device(self.device)
+        if device.type != "cuda" and not self._device_data_on_cpu:
+            return None
+        options = set(self.get_params_for("iterator_train")) - {"batch_size", "shuffle"}
+        X = getattr(dataset, "X", None)
+        if options or not isinstance(X, np.ndarray) or not isinstance(
+                getattr(dataset, "y", None), np.ndarray):
+            return None
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            if X.nbytes > DEVICE_DATA_FRACTION * free:
+                return None
+        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
+
+    def _training_loader(self, dataset, on_device=None):
         kwargs = self.get_params_for("iterator_train")
         kwargs.setdefault("batch_size", self.batch_size)
         kwargs.setdefault("shuffle", True)
@@ -533,6 +561,17 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         if kwargs["shuffle"] and seed is not None and "generator" not in kwargs:
             kwargs["generator"] = torch.Generator().manual_seed(
                 int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        if on_device is not None:  # the same draws, gathered and mixed on the device
+            generator = kwargs.get("generator")
+            if kwargs["shuffle"] and generator is None:  # as RandomSampler seeds itself
+                generator = torch.Generator().manual_seed(
+                    int(torch.empty((), dtype=torch.int64).random_().item()))
+            collate = kwargs.get("collate_fn")
+            return DeviceBatches(on_device, dataset.y, getattr(collate, "n_classes", 0) or
+                                 len(self.classes_), kwargs["batch_size"],
+                                 generator if kwargs["shuffle"] else None, seed,
+                                 getattr(collate, "center", None),
+                                 between_class=collate is not None)
         return self.iterator_train(dataset, **kwargs)
 
     # -------------------------------------------------------------- training

@@ -30,7 +30,7 @@ import numpy as np
 
 from .._validation import check_int
 
-__all__ = ["mix_between_class", "BetweenClassCollate"]
+__all__ = ["mix_between_class", "draw_partners", "BetweenClassCollate", "DeviceBatches"]
 
 
 def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
@@ -87,14 +87,7 @@ def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
     if n and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(f"Labels must lie in [0, {n_classes}); got values in "
                          f"[{y.min()}, {y.max()}].")
-    # uniform choice among the other-class examples: random keys, same class masked
-    keys = rng.random((n, n))
-    keys[y[:, None] == y[None, :]] = -1.0
-    partner = keys.argmax(axis=1)
-    alone = keys[np.arange(n), partner] < 0
-    partner[alone] = np.flatnonzero(alone)
-    r = rng.random(n)
-    r[alone] = 1.0
+    partner, r = draw_partners(y, rng)
     shape = (n,) + (1,) * (X.ndim - 1)
     norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
     X = X.astype(np.float32, copy=False)
@@ -107,6 +100,33 @@ def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
     eye = np.eye(n_classes)
     Y_mix = r[:, None] * eye[y] + (1.0 - r[:, None]) * eye[y[partner]]
     return X_mix, Y_mix.astype(np.float32), r, partner
+
+
+def draw_partners(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The random part of :func:`mix_between_class`: each example's partner and factor.
+
+    Parameters
+    ----------
+    y : ndarray of int of shape (n_examples,)
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    partner : ndarray of int of shape (n_examples,)
+        Uniform among the examples of another class (itself when there is none).
+    r : ndarray of float64 of shape (n_examples,)
+        ``U(0, 1)`` factors (1 for an example without partner).
+    """
+    n = y.shape[0]
+    # uniform choice among the other-class examples: random keys, same class masked
+    keys = rng.random((n, n))
+    keys[y[:, None] == y[None, :]] = -1.0
+    partner = keys.argmax(axis=1)
+    alone = keys[np.arange(n), partner] < 0
+    partner[alone] = np.flatnonzero(alone)
+    r = rng.random(n)
+    r[alone] = 1.0
+    return partner, r
 
 
 class BetweenClassCollate:
@@ -174,3 +194,99 @@ class BetweenClassCollate:
                           "one class by chance).", UserWarning, stacklevel=2)
             self._warned = True
         return torch.from_numpy(X_mix), torch.from_numpy(Y_mix)
+
+
+class DeviceBatches:
+    """One epoch of shuffled, BC-mixed training batches gathered from data already
+    on the device: the device-resident twin of a ``DataLoader`` with
+    :class:`BetweenClassCollate`.
+
+    The host draws what is random, from the same seeded generators: the shuffling
+    permutation (``torch.randperm`` with the ``generator`` a ``DataLoader``'s
+    ``RandomSampler`` would use) and, per batch, the partners and factors
+    (:func:`draw_partners` with the collate's seed). The device gathers the batch
+    and mixes it, in float32 with the operations of :func:`mix_between_class` in
+    the same order, so on ``device="cpu"`` the batches are bit for bit the
+    ``DataLoader``'s. Per step the host sends two small index/factor arrays and
+    reads nothing back.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_examples, ...), float32
+        Training examples, on the training device.
+    y : ndarray of int of shape (n_examples,)
+        Class codes (host).
+    n_classes : int
+    batch_size : int
+    generator : torch.Generator or None
+        Shuffling generator (None: no shuffling).
+    random_state : seed or None
+        Seed of the mixing RNG, as :class:`BetweenClassCollate`'s.
+    center : ndarray or None
+        See :func:`mix_between_class`.
+    between_class : bool, default=True
+        False: batches of plain examples with their class codes.
+    """
+
+    def __init__(self, X: Any, y: np.ndarray, n_classes: int, batch_size: int,
+                 generator: Any, random_state: Any, center: np.ndarray | None,
+                 between_class: bool = True) -> None:
+        import torch
+
+        self.X, self.y = X, np.asarray(y)
+        self.n_classes, self.batch_size = n_classes, batch_size
+        self.generator, self.between_class = generator, between_class
+        self.rng = np.random.default_rng(random_state)
+        self.center = (None if center is None else
+                       torch.as_tensor(np.asarray(center, dtype=np.float32), device=X.device))
+        self.y_device = torch.as_tensor(self.y, device=X.device)
+        self.eye = torch.eye(n_classes, dtype=torch.float64, device=X.device)
+        self._warned = False
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __iter__(self):
+        import torch
+
+        n = len(self.y)
+        if self.generator is not None:
+            # a DataLoader draws its workers' base seed from the generator first, then
+            # its RandomSampler the permutation: the same draws give the same order
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+            order = torch.randperm(n, generator=self.generator)
+        else:
+            order = torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            index = order[start:start + self.batch_size]
+            rows = index.to(self.X.device, non_blocking=True)
+            Xb = self.X.index_select(0, rows)
+            if not self.between_class:
+                yield Xb, self.y_device.index_select(0, rows)
+                continue
+            yield self._mix(Xb, self.y[index.numpy()], rows)
+
+    def _mix(self, Xb: Any, y: np.ndarray, rows: Any):
+        import torch
+
+        partner, r = draw_partners(y, self.rng)
+        if not self._warned and (partner == np.arange(len(y))).any():
+            warnings.warn(f"A training mini-batch of {len(y)} segments held a single class; "
+                          "its examples were used un-mixed. Increase batch_size to mix "
+                          "between classes.", UserWarning, stacklevel=2)
+            self._warned = True
+        norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
+        shape = (len(y),) + (1,) * (Xb.ndim - 1)
+        device = Xb.device
+        host = np.stack([(1.0 - r) / norm, r / norm, 1.0 - 1.0 / norm]).astype(np.float32)
+        factors = torch.from_numpy(host).to(device, non_blocking=True)
+        partner_d = torch.from_numpy(partner).to(device, non_blocking=True)
+        X_mix = Xb.index_select(0, partner_d)
+        X_mix.mul_(factors[0].reshape(shape))
+        X_mix.add_(Xb * factors[1].reshape(shape))
+        if self.center is not None:
+            X_mix.add_(self.center[None] * factors[2].reshape(shape))
+        r_d = torch.from_numpy(r).to(device, non_blocking=True)[:, None]
+        codes = self.y_device.index_select(0, rows)
+        Y_mix = r_d * self.eye[codes] + (1.0 - r_d) * self.eye[codes.index_select(0, partner_d)]
+        return X_mix, Y_mix.float()

@@ -20,6 +20,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.net import NeuralNet
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from skasc.nn import AttCRNNClassifier
 
@@ -223,3 +224,74 @@ def test_fused_adam_and_cudnn_autotuning_only_on_cuda():
     clf = AttCRNNClassifier(**TINY, max_epochs=1, batch_size=10).fit(X, np.arange(20) % 2)
     group = clf.optimizer_.param_groups[0]
     assert group["lr"] == TINY["lr"] and not group.get("fused")
+
+
+class DispatchCount(TorchDispatchMode):
+    """Counts every aten op, and the ones that make the host wait for the device."""
+
+    SYNCS = {"_local_scalar_dense", "nonzero", "item", "equal", "is_nonzero"}
+
+    def __init__(self):
+        super().__init__()
+        self.ops = 0
+        self.syncs = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops += 1
+        name = func.overloadpacket.__name__
+        if name in self.SYNCS:
+            self.syncs.append(name)
+        elif name == "_to_copy" and (kwargs or {}).get("non_blocking") is False:
+            self.syncs.append("blocking copy")
+        return func(*args, **(kwargs or {}))
+
+
+class _StopAtEpoch(Callback):
+    """Ctrl-C at the start of epoch ``k`` (the epochs before it are checkpointed)."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.k:
+            raise KeyboardInterrupt
+
+
+def _count_per_step(monkeypatch, tmp_path=None, resume=False):
+    from skasc.nn.classifier import _SegmentNetClassifier
+
+    # what a CUDA fit does: data resident on the device, fused Adam
+    monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", True)
+    X, y = data(200)
+    counts = []
+    for n in (100, 200):  # 10 and 20 steps: the difference is 10 steps' worth
+        params = dict(max_epochs=2 if resume else 1, batch_size=10, optimizer__fused=True,
+                      **TINY)
+        if resume:  # one epoch checkpointed, then a new estimator resumes the second
+            params["checkpoint_dir"] = tmp_path / str(n)
+            with pytest.raises(KeyboardInterrupt):
+                AttCRNNClassifier(**params, callbacks=[("stop", _StopAtEpoch(2))]).fit(
+                    X[:n], y[:n])
+        net = AttCRNNClassifier(**params)
+        with DispatchCount() as mode:
+            net.fit(X[:n], y[:n])
+        if resume:
+            assert net.resumed_from_epoch_ == 1
+        counts.append(mode)
+    return counts
+
+
+OPS_PER_STEP = 2000  # tiny net, BC mixing, forward, KL loss, backward, fused Adam: ~1 800
+
+
+def test_a_training_step_makes_no_host_sync(monkeypatch):
+    short, long = _count_per_step(monkeypatch)
+    assert len(long.syncs) - len(short.syncs) == 0, long.syncs
+    assert (long.ops - short.ops) / 10 <= OPS_PER_STEP
+
+
+def test_no_host_sync_per_step_after_a_resume(monkeypatch, tmp_path):
+    # step counters loaded onto the device cost two syncs per parameter per step
+    short, long = _count_per_step(monkeypatch, tmp_path, resume=True)
+    assert len(long.syncs) - len(short.syncs) == 0, long.syncs
+    assert (long.ops - short.ops) / 10 <= OPS_PER_STEP

@@ -372,19 +372,17 @@ def _figures(out: str, results: dict, report: EvaluationReport) -> None:
                            plot_reliability_diagram)
 
     system = results["system"]
-    plot_confusion_matrix(report.recording_confusion, report.class_names,
-                          path=os.path.join(out, "confusion-recordings.png"),
-                          title=f"{system}: recordings")
-    plot_reliability_diagram(report.reliability("recording"),
-                             path=os.path.join(out, "reliability-recordings.png"),
-                             title=f"{system}, recordings")
-    if report.segment_confusion is not None:
-        plot_confusion_matrix(report.segment_confusion, report.class_names,
-                              path=os.path.join(out, "confusion-segments.png"),
-                              title=f"{system}: 2-s segments")
-        plot_reliability_diagram(report.reliability("segment"),
-                                 path=os.path.join(out, "reliability-segments.png"),
-                                 title=f"{system}, 2-s segments")
+    for level, confusion, what in (("recording", report.recording_confusion, "recordings"),
+                                   ("segment", report.segment_confusion, "segments")):
+        if confusion is None:  # no segment level
+            continue
+        label = "2-s segments" if level == "segment" else what
+        plot_confusion_matrix(confusion, report.class_names,
+                              path=os.path.join(out, f"confusion-{what}.png"),
+                              title=f"{system}: {label}")
+        plot_reliability_diagram(report.reliability(level),
+                                 path=os.path.join(out, f"reliability-{what}.png"),
+                                 title=f"{system}, {label}")
     curves = {}
     for fold, entry in results["folds"].items():
         for name, points in entry["heldout_accuracy"].items():

@@ -135,8 +135,8 @@ def test_urbansound8k_counts_paths_folds_and_groups(tmp_path):
     (6, "4", r"line 2: '.*-1-0-0\.wav' does not match its row \(fsID \d+, classID 4\)"),
     (3, "9.5", r"line 2: expected 0 < end - start <= 4 s, got 9.5 s"),
     (4, "3", r"line 2: expected salience 1 or 2, got '3'"),
-    (5, "11", r"line 2: expected fold to be from 1 to 10, got '11'"),
-    (5, "one", r"line 2: expected fold to be an integer, got 'one'"),
+    (5, "11", r"line 2: expected fold to be an integer from 1 to 10, got '11'"),
+    (5, "one", r"line 2: expected fold to be an integer from 1 to 10, got 'one'"),
 ])
 def test_urbansound8k_malformed_rows_name_file_and_line(tmp_path, column, value, match):
     folder, rows = write_urbansound8k(tmp_path, n_folds=2)

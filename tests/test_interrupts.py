@@ -3,7 +3,6 @@ RNG, skorch's private API, and a demo that can run twice."""
 
 import inspect
 import re
-import sys
 import warnings
 from pathlib import Path
 

@@ -80,7 +80,7 @@ def test_litis_run_writes_every_output_and_scores_each_fold(litis, tmp_path):
         assert (out / name).stat().st_size > 0, name
     md = (out / "results.md").read_text()
     assert "| System | 2s Acc. | 30s Acc. | F1-score | Prec. | Log loss |" in md
-    assert f"| fold2 | " in md
+    assert "| fold2 | " in md
     assert result.table().splitlines()[2].startswith("| Att-CRNN (logMel) | ")
 
 

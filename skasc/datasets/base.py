@@ -28,7 +28,7 @@ from sklearn.model_selection import BaseCrossValidator
 from .._recordings import n_recordings
 
 __all__ = ["AudioDataset", "DatasetError", "OfficialSplits", "dataset_from_folds", "find_root",
-           "read_table"]
+           "metadata_rows", "name_fields", "parse_int", "read_table"]
 
 
 class DatasetError(ValueError):
@@ -378,3 +378,44 @@ def dataset_from_folds(name: str, root: str, table: str, rows: Sequence[dict[str
         groups=np.asarray([r["group"] for r in rows], dtype=str),
         cv=OfficialSplits.from_folds([r["fold"] for r in rows]),
         devices=None if devices is None else np.asarray(devices, dtype=str))
+
+
+def name_fields(name: str, spelled: str, where: str) -> list[str]:
+    """The dash-separated fields of a WAV file name spelled like ``spelled``.
+
+    ``name_fields("1-100032-A-0.wav", "{fold}-{src_file}-{take}-{target}.wav", where)``
+    gives ``["1", "100032", "A", "0"]``; another number of fields, or another
+    extension, raises a DatasetError at ``where`` (file and line).
+    """
+    n = spelled.count("-") + 1
+    parts = name[:-4].split("-") if name.lower().endswith(".wav") else []
+    if len(parts) != n:
+        raise DatasetError(f"{where}: expected a file name {spelled}, got {name!r}.")
+    return parts
+
+
+def parse_int(value: str, what: str, where: str, low: int | None = None,
+              high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``, or a DatasetError at ``where``."""
+    bounds = "" if low is None or high is None else f" from {low} to {high}"
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or (low is not None and number < low) or (
+            high is not None and number > high):
+        raise DatasetError(f"{where}: expected {what} to be an integer{bounds}, got {value!r}.")
+    return number
+
+
+def metadata_rows(root: str | os.PathLike, marker: str, dataset: str, columns: Sequence[str]
+                  ) -> tuple[str, str, list[tuple[int, str, dict[str, str]]]]:
+    """The set's folder, its comma-separated metadata file ``marker`` and the rows of it.
+
+    Returns ``(root, table, rows)`` with each row as ``(line, where, fields)``:
+    ``where`` (``"<table>, line <n>"``) starts every message about the row.
+    """
+    root = find_root(os.fspath(root), marker, dataset)
+    table = os.path.join(root, marker)
+    return root, table, [(line, f"{table}, line {line}", row)
+                         for line, row in read_table(table, delimiter=",", columns=columns)]

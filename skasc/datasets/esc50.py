@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 
-from .base import AudioDataset, DatasetError, dataset_from_folds, find_root, read_table
+from .base import (AudioDataset, DatasetError, dataset_from_folds, metadata_rows, name_fields,
+                   parse_int)
 
 __all__ = ["load_esc50", "load_esc10"]
 
@@ -32,30 +33,14 @@ N_FOLDS = 5
 N_TARGETS = 50
 
 
-def _int(value: str, what: str, where: str, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
-    if not low <= number <= high:
-        raise DatasetError(f"{where}: expected {what} to be an integer from {low} to {high}, "
-                           f"got {value!r}.")
-    return number
-
-
 def _read(root: str, *, esc10_only: bool, name: str, check_files: bool) -> AudioDataset:
-    root = find_root(root, META, "ESC-50")
-    table = os.path.join(root, META)
+    root, table, table_rows = metadata_rows(root, META, "ESC-50", COLUMNS)
     rows, category_of = [], {}
-    for line, row in read_table(table, delimiter=",", columns=COLUMNS):
-        where = f"{table}, line {line}"
+    for line, where, row in table_rows:
         filename = row["filename"]
-        parts = filename[:-4].split("-") if filename.lower().endswith(".wav") else []
-        if len(parts) != 4:
-            raise DatasetError(f"{where}: expected a file name {{fold}}-{{src_file}}-{{take}}-"
-                               f"{{target}}.wav, got {filename!r}.")
-        fold = _int(row["fold"], "fold", where, 1, N_FOLDS)
-        target = _int(row["target"], "target", where, 0, N_TARGETS - 1)
+        parts = name_fields(filename, "{fold}-{src_file}-{take}-{target}.wav", where)
+        fold = parse_int(row["fold"], "fold", where, 1, N_FOLDS)
+        target = parse_int(row["target"], "target", where, 0, N_TARGETS - 1)
         if parts[0] != str(fold) or parts[3] != str(target) or parts[1] != row["src_file"]:
             raise DatasetError(
                 f"{where}: {filename!r} does not match its row (fold {row['fold']}, src_file "

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 
-from .base import AudioDataset, DatasetError, dataset_from_folds, find_root, read_table
+from .base import (AudioDataset, DatasetError, dataset_from_folds, metadata_rows, name_fields,
+                   parse_int)
 
 __all__ = ["load_urbansound8k"]
 
@@ -32,12 +33,12 @@ N_FOLDS = 10
 MAX_DURATION = 4.0
 
 
-def _number(value: str, kind: type, what: str, where: str) -> float:
+def _seconds(value: str, what: str, where: str) -> float:
     try:
-        return kind(value)
+        return float(value)
     except ValueError:
-        raise DatasetError(f"{where}: expected {what} to be {'an integer' if kind is int else 'a number'}, "
-                           f"got {value!r}.") from None
+        raise DatasetError(f"{where}: expected {what} to be a number of seconds, got "
+                           f"{value!r}.") from None
 
 
 def load_urbansound8k(root: str | os.PathLike, *, check_files: bool = True) -> AudioDataset:
@@ -75,26 +76,17 @@ def load_urbansound8k(root: str | os.PathLike, *, check_files: bool = True) -> A
     >>> data.cv.fold_names, os.path.relpath(data.paths[0], root)
     (['fold2', 'fold5'], 'audio/fold5/100032-3-0-0.wav')
     """
-    root = find_root(os.fspath(root), META, "UrbanSound8K")
-    table = os.path.join(root, META)
+    root, table, table_rows = metadata_rows(root, META, "UrbanSound8K", COLUMNS)
     rows, class_of = [], {}
-    for line, row in read_table(table, delimiter=",", columns=COLUMNS):
-        where = f"{table}, line {line}"
+    for line, where, row in table_rows:
         name = row["slice_file_name"]
-        parts = name[:-4].split("-") if name.lower().endswith(".wav") else []
-        if len(parts) != 4:
-            raise DatasetError(f"{where}: expected a file name {{fsID}}-{{classID}}-"
-                               f"{{occurrenceID}}-{{sliceID}}.wav, got {name!r}.")
-        fold = int(_number(row["fold"], int, "fold", where))
-        class_id = int(_number(row["classID"], int, "classID", where))
-        if not 1 <= fold <= N_FOLDS:
-            raise DatasetError(f"{where}: expected fold to be from 1 to {N_FOLDS}, got "
-                               f"{row['fold']!r}.")
+        parts = name_fields(name, "{fsID}-{classID}-{occurrenceID}-{sliceID}.wav", where)
+        fold = parse_int(row["fold"], "fold", where, 1, N_FOLDS)
+        class_id = parse_int(row["classID"], "classID", where)
         if parts[0] != row["fsID"] or parts[1] != str(class_id):
             raise DatasetError(f"{where}: {name!r} does not match its row (fsID {row['fsID']}, "
                                f"classID {row['classID']}).")
-        duration = (_number(row["end"], float, "end", where)
-                    - _number(row["start"], float, "start", where))
+        duration = _seconds(row["end"], "end", where) - _seconds(row["start"], "start", where)
         if not 0 < duration <= MAX_DURATION + 1e-3:
             raise DatasetError(f"{where}: expected 0 < end - start <= {MAX_DURATION:g} s, got "
                                f"{duration:g} s.")

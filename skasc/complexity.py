@@ -5,8 +5,9 @@ fitted pipeline from :mod:`skasc.pipelines` and counts, per system:
 
 * **parameters per part**: the network's ``conv`` block (convolutions and batch
   norms), ``gru``, ``projection`` (eq. 1), ``attention`` (the pooling's scoring
-  layers), ``classifier`` (its softmax layer), and after it the feature
-  ``scaler`` and the calibrated ``svm`` (weights, intercepts and sigmoid
+  layers), and either ``classifier`` (its softmax layer, for a network alone or a
+  softmax head) or, for the SVM head that replaces it, the feature ``scaler`` and
+  the calibrated ``svm`` (weights, intercepts and sigmoid
   parameters); batch-norm running statistics and the input standardisation are
   buffers, not parameters, as DCASE counts them;
 * **MACs** (multiply-accumulates) per 2-s segment, measured by
@@ -93,16 +94,22 @@ class ComplexityReport:
         return self.to_table()
 
 
-def _network_counts(module: Any, input_shape: tuple) -> tuple[dict, dict]:
+def _network_counts(module: Any, input_shape: tuple, *, embed_only: bool = False
+                    ) -> tuple[dict, dict]:
+    """Parameters and MACs of ``module``; ``embed_only``: up to the pooled features
+    (an SVM head replaces the softmax layer, which is then left out)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     parameters, macs = {}, {}
-    for child, part in _PARTS.items():
+    parts = {c: p for c, p in _PARTS.items() if not (embed_only and p == "classifier")}
+    for child, part in parts.items():
         sub = getattr(module, child, None)
         if sub is not None:
             parameters[part] = int(sum(p.numel() for p in sub.parameters()))
-    rest = int(sum(p.numel() for p in module.parameters())) - sum(parameters.values())
+    skipped = (sum(p.numel() for p in module.classifier.parameters())
+               if embed_only and hasattr(module, "classifier") else 0)
+    rest = int(sum(p.numel() for p in module.parameters())) - skipped - sum(parameters.values())
     if rest:
         parameters["other"] = rest
     was_training = module.training
@@ -111,12 +118,12 @@ def _network_counts(module: Any, input_shape: tuple) -> tuple[dict, dict]:
         device = next(module.parameters()).device
         x = torch.zeros((1,) + tuple(input_shape), device=device)
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            module(x)
+            module.embed(x) if embed_only else module(x)
     finally:
         module.train(was_training)
     counts = counter.get_flop_counts()
     root = type(module).__name__
-    for child, part in _PARTS.items():
+    for child, part in parts.items():
         flops = sum(counts.get(f"{root}.{child}", {}).values())
         if flops or part in parameters:
             macs[part] = int(flops // 2)
@@ -172,6 +179,9 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
     if isinstance(model, RecordingFusion):
         model = model.estimator_
     if hasattr(model, "named_steps"):  # net -> scaler -> svm
+        if "net" not in model.named_steps:
+            raise TypeError("complexity expects a skasc network, a fitted segment classifier or "
+                            f"a fitted skasc pipeline; got a Pipeline of {list(model.named_steps)}.")
         head = model
         model = model.named_steps["net"]
     if isinstance(model, _SegmentNetClassifier):
@@ -182,7 +192,7 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
         raise TypeError(f"complexity expects a skasc network, a fitted segment classifier or "
                         f"a fitted skasc pipeline; got {type(model).__name__}.")
     input_shape = (module.n_channels, module.n_bands, module.n_frames)
-    parameters, macs = _network_counts(module, input_shape)
+    parameters, macs = _network_counts(module, input_shape, embed_only=head is not None)
     if head is not None:
         svm_params, svm_macs = _svm_counts(head)
         parameters.update(svm_params)

@@ -79,8 +79,13 @@ def classification_scores(y_true: Any, y_pred: Any, proba: Any = None,
         if classes is None:
             raise ValueError("classification_scores needs 'classes' (the column order of "
                              "'proba') to compute the log loss.")
-        scores["log_loss"] = float(log_loss(y_true, np.asarray(proba, dtype=np.float64),
-                                            labels=list(classes)))
+        proba = np.asarray(proba, dtype=np.float64)
+        labels = list(classes)
+        unseen = sorted(set(np.asarray(y_true).tolist()) - set(labels), key=str)
+        if unseen:  # true classes the model never knew: probability 0 (clipped to eps)
+            labels += unseen
+            proba = np.hstack([proba, np.zeros((proba.shape[0], len(unseen)))])
+        scores["log_loss"] = float(log_loss(y_true, proba, labels=labels))
     return scores
 
 
@@ -249,6 +254,10 @@ class EvaluationReport:
         if any(getattr(s, attr) is None for s in self.splits):
             raise ValueError(f"This report has no {level} posteriors.")
         classes = self.splits[0].classes
+        for k, split in enumerate(self.splits):
+            if not np.array_equal(split.classes, classes):
+                raise ValueError(f"Split {k} has posterior columns {list(split.classes)} but "
+                                 f"split 0 {list(classes)}; their reliability cannot be pooled.")
         return reliability_curve(np.concatenate([getattr(s, truth) for s in self.splits]),
                                  np.concatenate([getattr(s, attr) for s in self.splits]),
                                  classes, n_bins=n_bins)

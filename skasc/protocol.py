@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -55,6 +56,7 @@ FEATURES = ("logmel", "loggam", "fusion")
 _FORMAT = "skasc-protocol"
 # settings that may differ between a run and its resumption
 _RESUMABLE = ("folds", "device", "n_jobs", "scheduler", "verbose")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class HeldOutAccuracy(Callback):
@@ -128,10 +130,13 @@ def _system_name(network: str, features: str) -> str:
 
 
 def _check_settings(network: str, features: str, epochs: Any, lr: Any, batch_size: Any,
-                    eval_every: Any, random_state: Any, net_params: Any, device: Any) -> None:
+                    eval_every: Any, random_state: Any, net_params: Any, device: Any,
+                    classifier: Any, svm_C: Any) -> None:
     from ._validation import Int, Options, Real
 
     Options(NETWORKS)(network, "network", "run_protocol")
+    Options(("svm", "softmax"))(classifier, "classifier", "run_protocol")
+    Real(low=0.0, low_inclusive=False)(svm_C, "svm_C", "run_protocol")
     Options(FEATURES)(features, "features", "run_protocol")
     Int(low=1)(epochs, "epochs", "run_protocol")
     Real(low=0.0, low_inclusive=False)(lr, "lr", "run_protocol")
@@ -188,10 +193,13 @@ def _settings_file(out: str, settings: dict) -> None:
         fh.write(json.dumps({"format": _FORMAT, "settings": fixed}, indent=2).encode())
 
 
-def _build(settings: dict, out: str, fold_dir: str, device: str, n_jobs: int | None):
+def _build(settings: dict, net_params: dict, out: str, fold_dir: str, device: str,
+           n_jobs: int | None):
+    """The fold's pipeline; ``net_params`` are the caller's values (``settings`` holds
+    only their JSON record)."""
     from .pipelines import make_att_crnn_pipeline, make_cnn_baseline_pipeline, make_fused_pipeline
 
-    net_params = {**settings["net_params"], "device": device,
+    net_params = {**net_params, "device": device,
                   "checkpoint_dir": os.path.join(fold_dir, "checkpoints")}
     common = dict(max_epochs=settings["epochs"], lr=settings["lr"],
                   batch_size=settings["batch_size"], random_state=settings["random_state"],
@@ -238,8 +246,18 @@ def _add_heldout(pipe: Any, paths: list, y_test: np.ndarray, classes: np.ndarray
             X = FeatureTypeSelector(index).transform(features)
         segments, lengths = _flatten_segments(X)
         net = _net_of(fusion)
-        net.set_params(callbacks=[("heldout", HeldOutAccuracy(
+        net.set_params(callbacks=list(net.callbacks or []) + [("heldout", HeldOutAccuracy(
             np.ascontiguousarray(segments, dtype=np.float32), np.repeat(codes, lengths), every))])
+
+
+def _check_networks(pipe: Any) -> None:
+    """Build each network once (skorch checks its parameters only then), so that a
+    misspelt ``net_params`` entry fails before anything is written."""
+    import torch
+
+    for _, fusion, _ in _systems(pipe):
+        with torch.random.fork_rng():  # initialize() seeds torch's global RNG
+            _net_of(fusion).initialize()
 
 
 def _curves(pipe: Any) -> dict[str, list[list[float]]]:
@@ -257,7 +275,10 @@ _ARRAYS = ("test_index", "y_true", "y_pred", "classes", "proba", "segment_y_true
 
 
 def _save_fold(fold_dir: str, split: SplitResult, info: dict) -> None:
-    arrays = {name: getattr(split, name) for name in _ARRAYS if getattr(split, name) is not None}
+    arrays = {name: np.asarray(getattr(split, name)) for name in _ARRAYS
+              if getattr(split, name) is not None}
+    # what allow_pickle=False can read back: labels as strings, never objects
+    arrays = {name: a.astype(str) if a.dtype == object else a for name, a in arrays.items()}
     with atomic_write(os.path.join(fold_dir, "result.npz")) as fh:
         np.savez(fh, **arrays)
     with atomic_write(os.path.join(fold_dir, "result.json")) as fh:  # last: marks it done
@@ -277,24 +298,34 @@ def _load_fold(fold_dir: str) -> tuple[SplitResult, dict] | None:
     return split, info
 
 
+def _fold_dir(out: str, name: str) -> str:
+    if not _SAFE_NAME.match(name):
+        raise ValueError(f"Fold name {name!r} cannot name a folder; use letters, digits, "
+                         "'_', '-' and '.' (not first).")
+    return os.path.join(out, "folds", name)
+
+
 def _run_fold(ds: AudioDataset, position: int, train: np.ndarray, test: np.ndarray,
-              settings: dict, out: str, device: str, n_jobs: int | None
+              settings: dict, net_params: dict, out: str, device: str, n_jobs: int | None
               ) -> tuple[SplitResult, dict]:
     name = ds.cv.fold_names[position]
-    fold_dir = os.path.join(out, "folds", name)
+    fold_dir = _fold_dir(out, name)
+    labels = np.asarray(ds.labels).astype(str)
     done = _load_fold(fold_dir)
     if done is not None:
+        split, info = done
+        if (not np.array_equal(split.test_index, test) or info.get("n_train") != len(train)
+                or not np.array_equal(split.y_true, labels[test])):
+            raise ValueError(
+                f"{fold_dir} holds the result of another {name}: its test recordings or "
+                "labels differ from the data set's now (was the metadata edited?). Move it "
+                "away to run this fold again.")
         return done
     os.makedirs(fold_dir, exist_ok=True)
     started = time.perf_counter()
     paths = np.asarray(ds.paths, dtype=object)
-    labels = np.asarray(ds.labels).astype(str)
-    pipe = _build(settings, out, fold_dir, device, n_jobs)
+    pipe = _build(settings, net_params, out, fold_dir, device, n_jobs)
     classes = np.unique(labels[train])
-    unseen = sorted(set(labels[test]) - set(classes))
-    if unseen:
-        raise ValueError(f"Fold {name} of {ds.name} tests classes never seen in its training "
-                         f"recordings: {unseen}.")
     if settings["eval_every"]:
         _add_heldout(pipe, list(paths[test]), labels[test], classes, settings["eval_every"])
     pipe.fit(list(paths[train]), labels[train])
@@ -468,7 +499,7 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     (['fold1'], ['accuracy', 'f1_macro', 'log_loss', 'precision_macro'])
     """
     _check_settings(network, features, epochs, lr, batch_size, eval_every, random_state,
-                    net_params, device)
+                    net_params, device, classifier, svm_C)
     ds = dataset if isinstance(dataset, AudioDataset) else _load(dataset, root)
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not os.path.isdir(out):
@@ -482,6 +513,15 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
                 "svm_C": float(svm_C), "eval_every": int(eval_every),
                 "random_state": int(random_state), "net_params": _plain(net_params or {}),
                 "verbose": int(verbose)}
+    net_params = dict(net_params or {})
+    labels = np.asarray(ds.labels).astype(str)
+    for k in chosen:  # before anything is written: faults a rerun could not undo
+        _fold_dir(out, names[k])
+        unseen = sorted(set(labels[splits[k][1]]) - set(labels[splits[k][0]]))
+        if unseen:
+            raise ValueError(f"Fold {names[k]} of {ds.name} tests classes never seen in its "
+                             f"training recordings: {unseen}.")
+    _check_networks(_build(settings, net_params, out, out, device, n_jobs))
     os.makedirs(out, exist_ok=True)
     _settings_file(out, settings)
     say = print if verbose else (lambda *a, **k: None)
@@ -489,13 +529,14 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
         f"official folds, {len(ds)} recordings, {epochs} epochs; output in {out}", flush=True)
     tasks = [(k, splits[k][0], splits[k][1]) for k in chosen]
     if scheduler is not None:
-        done = _run_on_dask(scheduler, ds, tasks, settings, out, device, n_jobs)
+        done = _run_on_dask(scheduler, ds, tasks, settings, net_params, out, device, n_jobs)
     else:
         done, started = [], time.perf_counter()
         for i, (k, train, test) in enumerate(tasks):
             say(f"\n=== fold {i + 1} of {len(tasks)} ({names[k]}): {len(train)} training, "
                 f"{len(test)} test recordings ===", flush=True)
-            done.append(_run_fold(ds, k, train, test, settings, out, device, n_jobs))
+            done.append(_run_fold(ds, k, train, test, settings, net_params, out, device,
+                                  n_jobs))
             left = (time.perf_counter() - started) / (i + 1) * (len(tasks) - i - 1)
             rec = done[-1][0].scores["recording"]["accuracy"]
             say(f"{names[k]}: recording accuracy {100 * rec:.2f} %"
@@ -521,8 +562,9 @@ def _load(name: str, root: Any) -> AudioDataset:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-able form of net_params (tuples as lists)."""
-    return json.loads(json.dumps(value, default=str))
+    """The record of net_params in protocol.json: JSON values (tuples as lists), and the
+    repr of anything else (a class, a callable); the networks get the values themselves."""
+    return json.loads(json.dumps(value, default=repr))
 
 
 def _duration(seconds: float) -> str:
@@ -533,8 +575,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _run_on_dask(address: str, ds: AudioDataset, tasks: list, settings: dict, out: str,
-                 device: str, n_jobs: int | None) -> list[tuple[SplitResult, dict]]:
+def _run_on_dask(address: str, ds: AudioDataset, tasks: list, settings: dict,
+                 net_params: dict, out: str, device: str, n_jobs: int | None
+                 ) -> list[tuple[SplitResult, dict]]:
     try:
         from distributed import Client
     except ImportError as exc:  # pragma: no cover - the dask extra is not installed
@@ -543,5 +586,5 @@ def _run_on_dask(address: str, ds: AudioDataset, tasks: list, settings: dict, ou
 
     with Client(address), parallel_config(backend="dask"):
         return Parallel(n_jobs=-1)(
-            delayed(_run_fold)(ds, k, train, test, {**settings, "verbose": 0}, out, device,
-                               n_jobs) for k, train, test in tasks)
+            delayed(_run_fold)(ds, k, train, test, {**settings, "verbose": 0}, net_params, out,
+                               device, n_jobs) for k, train, test in tasks)

@@ -78,6 +78,12 @@ def test_fitted_pipeline_counts_the_svm_and_info_prints_it(tmp_path, capsys):
     assert report.macs["svm"] == n_models * 3 * 16  # one dot product per class, 2H = 16
     assert report.parameters["svm"] == n_models * (3 * 16 + 3 + 2 * 3)
     assert report.parameters["scaler"] == 2 * 16
+    # the SVM replaces the softmax layer: it is not part of the system
+    assert "classifier" not in report.parameters and "classifier" not in report.macs
+    module = pipe.named_steps["fusion"].estimator_.named_steps["net"].module_
+    alone = complexity(module)
+    assert report.total_parameters == (alone.total_parameters - alone.parameters["classifier"]
+                                       + report.parameters["svm"] + report.parameters["scaler"])
     half = complexity(pipe, segment_duration=1.0)
     assert half.macs_per_second == half.macs_per_segment
     from skasc import save
@@ -96,5 +102,11 @@ def test_fitted_pipeline_counts_the_svm_and_info_prints_it(tmp_path, capsys):
 
 
 def test_not_a_network_is_refused():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     with pytest.raises(TypeError, match="expects a skasc network"):
         complexity(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="a Pipeline of \\['standardscaler'"):
+        complexity(make_pipeline(StandardScaler(), LogisticRegression()))

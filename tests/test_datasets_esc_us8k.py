@@ -228,3 +228,26 @@ def test_csv_errors(tmp_path):
         load_csv(root)
     with pytest.raises(DatasetError, match=r"expected the file .*metadata\.csv"):
         load_csv(tmp_path / "audio")
+
+
+@pytest.mark.parametrize("folds, match", [
+    (("train", "train"), r"metadata\.csv: the 'fold' column has only 'train' rows"),
+    (("../up", "b"), r"line 2: fold '\.\./up' must be made of letters"),
+    (("A", "a"), r"line 6: fold 'a' differs from fold 'A' \(line 2\) only in case"),
+])
+def test_csv_fold_values_that_cannot_work(tmp_path, folds, match):
+    import shutil
+
+    root, _ = write_folder_csv(tmp_path / "d", folds=("x", "y"))
+    table = os.path.join(root, "metadata.csv")
+    with open(table) as fh:
+        lines = fh.read().splitlines()
+    for i in range(1, len(lines)):
+        fields = lines[i].split(",")
+        fields[2] = folds[(i - 1) // 4]
+        lines[i] = ",".join(fields)
+    with open(table, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=match):
+        load_csv(root)
+    shutil.rmtree(root)

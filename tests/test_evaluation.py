@@ -346,3 +346,21 @@ def test_report_reliability_pools_the_splits(rng):
                                report.splits[0].classes, n_bins=5)
     assert pooled["ece"] == direct["ece"]
     assert pooled["count"].sum() == sum(len(s.segment_y_true) for s in report.splits)
+
+
+def test_log_loss_counts_a_class_the_model_never_saw():
+    from skasc.evaluation import classification_scores
+
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    scores = classification_scores(["a", "b", "c"], ["a", "b", "a"], proba, ["a", "b"])
+    eps = np.finfo(np.float64).eps
+    direct = -np.mean(np.log([0.9, 0.8, eps]))  # 'c' has probability 0, clipped
+    assert scores["log_loss"] == pytest.approx(direct, rel=1e-6)
+
+
+def test_reliability_refuses_splits_with_other_columns(rng):
+    X, y = _scenes(rng)
+    report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
+    report.splits[1].classes = report.splits[1].classes[::-1]
+    with pytest.raises(ValueError, match="Split 1 has posterior columns"):
+        report.reliability()

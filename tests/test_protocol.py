@@ -92,7 +92,7 @@ def test_rerun_reads_finished_folds_back(litis, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a finished fold was trained again")
 
-    monkeypatch.setattr(protocol, "_build", no_training)
+    monkeypatch.setattr(protocol, "_split_result", no_training)  # called after a fit only
     again = run_protocol("litis", litis, out=out, **RUN)
     assert again.results == first.results
     for a, b in zip(again.report.splits, first.report.splits):
@@ -262,3 +262,40 @@ def test_cli_errors_are_one_line(litis, tmp_path):
         main(["cv", "litis", str(litis), "--folds", "0"])
     with pytest.raises(SystemExit):
         main(["cv", "litis", str(litis), "--net-param", "hidden"])
+
+
+def test_faults_found_before_anything_is_written(litis, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="unexpected argument.*hiden_size"):
+        run_protocol("litis", litis, out=out, **{**RUN, "net_params": {"hiden_size": 8}})
+    with pytest.raises(ValueError, match="'classifier' parameter of run_protocol"):
+        run_protocol("litis", litis, out=out, classifier="svn", **RUN)
+    assert not (out / "protocol.json").exists()
+    # the corrected command then runs in the same folder
+    assert run_protocol("litis", litis, out=out, folds=[1], **RUN).results["folds_run"] == ["fold1"]
+
+
+def test_a_stale_fold_result_is_refused(litis, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    run_protocol("litis", litis, out=out, **RUN)
+    # fold2's result copied over fold1's: another split's test recordings
+    shutil.rmtree(out / "folds" / "fold1")
+    shutil.copytree(out / "folds" / "fold2", out / "folds" / "fold1")
+    with pytest.raises(ValueError, match=r"folds/fold1 holds the result of another fold1"):
+        run_protocol("litis", litis, out=out, **RUN)
+
+
+def test_user_callbacks_are_kept_beside_the_heldout_scoring(litis, tmp_path):
+    from skorch.callbacks import Callback
+
+    class Count(Callback):
+        epochs = 0
+
+        def on_epoch_end(self, net, **kwargs):
+            type(self).epochs += 1
+
+    run_protocol("litis", litis, out=tmp_path / "out", folds=[1],
+                 **{**RUN, "net_params": {**TINY, "callbacks": [("count", Count())]}})
+    assert Count.epochs == RUN["epochs"]

@@ -24,6 +24,7 @@ defaults above.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -31,6 +32,8 @@ from .base import (AudioDataset, DatasetError, OfficialSplits, dataset_from_fold
                    read_table)
 
 __all__ = ["load_csv"]
+
+_FOLD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def load_csv(root: str | os.PathLike, *, check_files: bool = True,
@@ -92,13 +95,25 @@ def load_csv(root: str | os.PathLike, *, check_files: bool = True,
         if device_column:
             entry["device"] = row[device_column]
         rows.append(entry)
+    first_of: dict[str, dict] = {}
+    for r in rows:  # fold names become folder names (skasc cv): plain, distinct in any case
+        if not _FOLD_NAME.match(r["fold"]):
+            raise DatasetError(f"{table}, line {r['line']}: fold {r['fold']!r} must be made of "
+                               "letters, digits, '_', '-' and '.' (not first).")
+        seen = first_of.setdefault(r["fold"].lower(), r)
+        if seen["fold"] != r["fold"]:
+            raise DatasetError(f"{table}, line {r['line']}: fold {r['fold']!r} differs from fold "
+                               f"{seen['fold']!r} (line {seen['line']}) only in case.")
     values = {r["fold"].lower() for r in rows}
     if values & {"train", "test"}:
-        if values != {"train", "test"}:
-            bad = next(r for r in rows if r["fold"].lower() not in ("train", "test"))
+        bad = next((r for r in rows if r["fold"].lower() not in ("train", "test")), None)
+        if bad is not None:
             raise DatasetError(
                 f"{table}, line {bad['line']}: the {fold_column!r} column mixes train/test with "
                 f"{bad['fold']!r}; use train and test only, or fold names only.")
+        if values != {"train", "test"}:
+            raise DatasetError(f"{table}: the {fold_column!r} column has only "
+                               f"{sorted(values)[0]!r} rows; a train/test split needs both.")
         for r in rows:  # one split: "test" is the fold tested, "train" never is
             r["fold"] = r["fold"].lower()
         data = dataset_from_folds("csv", root, table, rows, check_files=check_files,

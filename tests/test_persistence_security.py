@@ -385,6 +385,14 @@ def test_garbage_skops_part_names_the_file(tmp_path, saved, garbage, message):
         load(forged)
 
 
+def _with_manifest(tmp_path, members, manifest, name):
+    """A copy of the saved file whose manifest.json is ``manifest``."""
+    members["manifest.json"] = json.dumps(manifest).encode()
+    forged = tmp_path / name
+    write_members(forged, members)
+    return forged
+
+
 @pytest.mark.parametrize("change", ["rename", "drop", "add"])
 def test_manifest_nets_must_match_the_skops_part(tmp_path, saved, change):
     members = read_members(saved)
@@ -395,9 +403,7 @@ def test_manifest_nets_must_match_the_skops_part(tmp_path, saved, change):
         manifest["nets"] = [e for e in manifest["nets"] if not e["initialized"]]
     else:
         manifest["nets"].append(dict(manifest["nets"][0], id="net9"))
-    members["manifest.json"] = json.dumps(manifest).encode()
-    forged = tmp_path / "mismatch.skasc"
-    write_members(forged, members)
+    forged = _with_manifest(tmp_path, members, manifest, "mismatch.skasc")
     with pytest.raises(ValueError, match=r"mismatch\.skasc is not a skasc model file: its "
                                          r"manifest lists the nets \[.*\], but its skops part "
                                          r"holds places for \['net0', 'net1'\]"):
@@ -408,9 +414,7 @@ def test_malformed_net_entry_names_the_file(tmp_path, saved):
     members = read_members(saved)
     manifest = json.loads(members["manifest.json"])
     trained_entry(manifest)["params"] = ["not", "a", "mapping"]
-    members["manifest.json"] = json.dumps(manifest).encode()
-    forged = tmp_path / "malformed.skasc"
-    write_members(forged, members)
+    forged = _with_manifest(tmp_path, members, manifest, "malformed.skasc")
     with pytest.raises(ValueError, match=r"malformed\.skasc is not a skasc model file: the "
                                          r"net entry 'net\d' of its manifest has no valid "
                                          r"'params'"):

@@ -255,3 +255,40 @@ def test_a_killed_first_epoch_leaves_no_stale_history(tmp_path):
     assert again.resumed_from_epoch_ == 0
     rows = (directory / "history.jsonl").read_text().splitlines()
     assert [json.loads(r)["epoch"] for r in rows] == [1, 2]
+
+
+def test_resume_keeps_this_runs_optimizer_flags(tmp_path, monkeypatch):
+    # a checkpoint of a CUDA run (fused Adam, chosen by the device, not in the fit key)
+    # resumed on the CPU steps with the CPU's plain Adam, not the saved run's flags
+    import skasc.nn.classifier as classifier
+    from skorch.callbacks import Callback
+
+    class StopAtEpoch2(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise KeyboardInterrupt
+
+    X, y = make_data()
+    real = classifier._optimizer_kwargs
+    monkeypatch.setattr(classifier, "_optimizer_kwargs",
+                        lambda opt, kwargs, device: {**kwargs, "fused": True})
+    with pytest.raises(KeyboardInterrupt):
+        AttCRNNClassifier(**TINY, max_epochs=3, checkpoint_dir=tmp_path,
+                          callbacks=[("stop", StopAtEpoch2())]).fit(X, y)
+    monkeypatch.setattr(classifier, "_optimizer_kwargs", real)
+    resumed = AttCRNNClassifier(**TINY, max_epochs=3, checkpoint_dir=tmp_path).fit(X, y)
+    assert resumed.resumed_from_epoch_ == 1
+    assert not resumed.optimizer_.param_groups[0].get("fused")
+    assert len(resumed.history) == 3
+
+
+def test_a_failed_fit_leaves_no_checkpoint_target_behind(tmp_path):
+    from skasc.nn.classifier import TrainingDivergedError
+
+    X, y = make_data()
+    X[0, 0, 0, 0] = 1e38  # the loss overflows in the first epoch
+    clf = AttCRNNClassifier(**{**TINY, "lr": 1e3}, max_epochs=2, checkpoint_dir=tmp_path)
+    with pytest.raises((TrainingDivergedError, ValueError)):
+        clf.fit(X, y)
+    saver = dict(clf.callbacks_)["epoch_checkpoint"]
+    assert saver.directory_ is None and saver.key_ is None

@@ -23,9 +23,10 @@ Why not skorch's ``Checkpoint`` + ``LoadInitState``:
   does (skorch's ``LoadInitState`` trains ``max_epochs`` *more*).
 * **Safe loading.**  ``torch.load(..., weights_only=True,
   map_location="cpu")``: the file holds only tensors and plain containers; the
-  optimizer's ``load_state_dict`` then moves each state to its parameter's
-  device and leaves Adam's ``step`` counters on the CPU, where reading them
-  costs no device sync.
+  optimizer's ``load_state_dict`` then moves each state where the *current*
+  optimizer wants it (its ``fused``/``foreach``/``capturable`` flags are kept,
+  not the saved run's): on a GPU, fused Adam's step counters go to the device,
+  plain Adam's stay on the host.
 * **History written once.**  Each epoch's history row (with its per-batch
   rows) is appended to ``history.jsonl`` and fsynced before the checkpoint is
   replaced, so the bytes written per epoch do not grow with the epoch count.
@@ -116,11 +117,11 @@ def append_history(directory: str, rows: list) -> None:
         os.fsync(fh.fileno())
 
 
-def save_checkpoint(directory: str, net, key: str, *, rows_on_disk: int | None = None) -> str:
+def save_checkpoint(directory: str, net, key: str) -> str:
     """Write ``net``'s training state atomically to ``directory/checkpoint.pt``.
 
-    The history rows not yet in ``history.jsonl`` (all after ``rows_on_disk``;
-    None: the last one) are appended first. The checkpoint is ``torch.save`` of
+    The history goes to ``history.jsonl`` (:func:`append_history`, called first
+    by :class:`EpochCheckpoint`). The checkpoint is ``torch.save`` of
     ``{"format", "version", "key", "epoch", "module", "optimizer",
     "criterion"}``, written atomically (:func:`skasc._atomic.atomic_write`).
 
@@ -130,7 +131,6 @@ def save_checkpoint(directory: str, net, key: str, *, rows_on_disk: int | None =
         Path of the checkpoint file.
     """
     rows = net.history.to_list()
-    append_history(directory, rows[-1:] if rows_on_disk is None else rows[rows_on_disk:])
     state = {
         "format": FORMAT, "version": VERSION, "key": key, "epoch": len(rows),
         "module": net.module_.state_dict(),
@@ -203,7 +203,8 @@ def load_checkpoint(directory: str, key: str) -> dict | None:
                               "train from scratch.")
     if state.get("version") != VERSION:
         raise CheckpointError(f"The checkpoint {path!r} has format version "
-                              f"{state.get('version')!r}; this skasc reads version {VERSION}.")
+                              f"{state.get('version')!r}; this skasc reads version {VERSION}. "
+                              "Delete its folder to train from scratch.")
     if state.get("key") != key:
         raise CheckpointError(f"The checkpoint {path!r} belongs to fit {state.get('key')!r}, "
                               f"not {key!r}; it was moved or copied by hand.")
@@ -214,7 +215,12 @@ def load_checkpoint(directory: str, key: str) -> dict | None:
 def restore(net, state: dict) -> None:
     """Load a state returned by :func:`load_checkpoint` into an initialized ``net``."""
     net.module_.load_state_dict(state["module"])
-    net.optimizer_.load_state_dict(state["optimizer"])
+    saved = state["optimizer"]
+    for group, current in zip(saved["param_groups"], net.optimizer_.param_groups):
+        # how to step (fused, foreach, ...) is this run's choice, not the saved run's
+        group.update({k: current[k] for k in ("fused", "foreach", "capturable",
+                                              "differentiable") if k in current})
+    net.optimizer_.load_state_dict(saved)
     net.criterion_.load_state_dict(state["criterion"])
     net.history_ = History(state["history"])
 
@@ -236,8 +242,9 @@ class EpochCheckpoint(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if self.directory_ is not None:
-            save_checkpoint(self.directory_, net, self.key_, rows_on_disk=self.rows_on_disk_)
-            self.rows_on_disk_ = len(net.history)
+            append_history(self.directory_, net.history.to_list()[self.rows_on_disk_:])
+            self.rows_on_disk_ = len(net.history)  # on disk now, even if the save below fails
+            save_checkpoint(self.directory_, net, self.key_)
 
     def on_train_end(self, net, **kwargs):
         self.directory_ = None

@@ -70,8 +70,9 @@ What differs from a stock skorch classifier, and why:
   loss is read per batch, as skorch does, to show it.
 * **Prediction** (``predict_proba``, ``transform``, ``attention_maps``) runs
   the module in evaluation mode on slices of ``X`` of ``predict_batch_size``
-  segments, without a DataLoader; on CUDA each slice is pinned and copied
-  asynchronously, and the outputs are copied back after the last slice.
+  segments, without a DataLoader, in inference mode; on CUDA each slice is
+  pinned and copied asynchronously, and its output is copied back into one
+  preallocated host array (a wait per slice).
 """
 
 from __future__ import annotations
@@ -146,8 +147,9 @@ def _keeps_global_rng(method: Callable) -> Callable:
 def _cudnn_autotune(device: str):
     """``torch.backends.cudnn.benchmark = True`` while a CUDA fit runs (every batch
     has the same shape, so the tuned kernels are reused), restored afterwards."""
-    if torch.device(device).type != "cuda":
-        yield
+    if (torch.device(device).type != "cuda" or torch.backends.cudnn.deterministic
+            or torch.are_deterministic_algorithms_enabled()):
+        yield  # autotuning picks kernels by timing: not when determinism is asked for
         return
     before = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True
@@ -197,16 +199,18 @@ def _band_statistics(X: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.n
 
 
 class _EpochLoader:
-    """An iterable that builds a new training loader (``make()``) at every iteration."""
+    """An iterable that builds a new training loader (``make()``) at every iteration;
+    its length is counted, not built (``ceil(n / batch_size)``, no batch dropped)."""
 
-    def __init__(self, make: Callable):
+    def __init__(self, make: Callable, n_batches: int):
         self.make = make
+        self.n_batches = n_batches
 
     def __iter__(self):
         return iter(self.make())
 
     def __len__(self) -> int:
-        return len(self.make())
+        return self.n_batches
 
 
 #: Largest share of the free device memory the training segments may take to be
@@ -435,8 +439,15 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             self._initialize_for(X, y, self.classes)
             if self.checkpoint_dir is not None:
                 epochs = self._resume(X, y)
-        with _cudnn_autotune(self.device):
-            _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
+        try:
+            with _cudnn_autotune(self.device):
+                _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit",
+                              **fit_params)
+        finally:  # also after an error: a later partial_fit must not write into this fit's folder
+            if self.checkpoint_dir is not None:
+                saver = dict(self.callbacks_).get("epoch_checkpoint")
+                if saver is not None:
+                    saver.directory_ = saver.key_ = None
         if len(self.history) == 0:
             warnings.warn(f"{type(self).__name__} was fitted with max_epochs=0: the net is "
                           "untrained (random initial weights); set max_epochs >= 1.",
@@ -515,7 +526,10 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         """
         if training:
             on_device = self._device_resident(dataset)
-            return _EpochLoader(lambda: self._training_loader(dataset, on_device))
+            batch_size = self.get_params_for("iterator_train").get("batch_size",
+                                                                   self.batch_size)
+            n_batches = 1 if batch_size == -1 else -(-len(dataset) // batch_size)
+            return _EpochLoader(lambda: self._training_loader(dataset, on_device), n_batches)
         kwargs = self.get_params_for("iterator_valid")
         kwargs.setdefault("batch_size", self.predict_batch_size)
         if kwargs["batch_size"] == -1:

@@ -283,8 +283,6 @@ def _net_param(text: str) -> tuple[str, object]:
 def cmd_cv(args: argparse.Namespace) -> int:
     from .protocol import run_protocol
 
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise CLIError(f"--out {args.out}: not a folder")
     run_protocol(args.dataset, args.root, network=args.network, features=args.features,
                  epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                  classifier=args.classifier, svm_C=args.C, folds=args.folds,

@@ -353,14 +353,8 @@ def _results(ds: AudioDataset, settings: dict, names: list[str], infos: list[dic
     folds = {}
     for name, info, split in zip(names, infos, report.splits):
         folds[name] = {**info, "scores": split.scores}
-    summary: dict[str, Any] = {}
-    for level in ("segment", "recording"):
-        metrics = [m for m in ("accuracy", "f1_macro", "precision_macro", "log_loss")
-                   if report.has_metric(level, m)]
-        if metrics:
-            summary[level] = {m: {**_summary(report.split_scores(level, m).tolist()),
-                                  "folds": report.split_scores(level, m).tolist()}
-                              for m in metrics}
+    scores = report.to_dict()  # per level and metric: the folds' values, mean and std
+    summary: dict[str, Any] = {lv: scores[lv] for lv in ("segment", "recording") if lv in scores}
     if all("device_accuracy" in info for info in infos):
         devices = sorted({d for info in infos for d in info["device_accuracy"]})
         summary["device_accuracy"] = {
@@ -381,8 +375,8 @@ def _markdown(results: dict, report: EvaluationReport) -> str:
              "folds, percent (log loss in nats).", "",
              format_table({results["system"]: report}, std=True, log_loss=True, markdown=True),
              "", "## Per fold", "",
-             format_table({name: _one_split(report, k)
-                           for k, name in enumerate(results["folds_run"])},
+             format_table({name: _build_report([split], np.asarray(report.class_names))
+                           for name, split in zip(results["folds_run"], report.splits)},
                           log_loss=True, markdown=True)]
     devices = results["summary"].get("device_accuracy")
     if devices:
@@ -391,11 +385,6 @@ def _markdown(results: dict, report: EvaluationReport) -> str:
         lines += [f"| {d} | {100 * v['mean']:.2f} ± {100 * v['std']:.2f} |"
                   for d, v in devices.items()]
     return "\n".join(lines) + "\n"
-
-
-def _one_split(report: EvaluationReport, k: int) -> EvaluationReport:
-    return EvaluationReport(class_names=report.class_names, splits=[report.splits[k]],
-                            recording_confusion=report.recording_confusion)
 
 
 def _figures(out: str, results: dict, report: EvaluationReport) -> None:

@@ -204,6 +204,10 @@ def _without_stored_folders(model):
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path(args.out, "--out")
+    if args.figure and not args.timeline:
+        raise CLIError("--figure draws a timeline; pass --timeline too.")
+    if args.timeline:
+        return _predict_timeline(args)
     pipe = _load_model(args.model)
     paths = [p for item in args.audio for p in collect_audio(item)]
     paths, _ = checked(paths, None, args.skip_bad)
@@ -218,6 +222,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.out:
             out.close()
             print(f"Wrote {len(paths)} predictions to {args.out}")
+    return 0
+
+
+def _predict_timeline(args: argparse.Namespace) -> int:
+    from .timeline import predict_timeline
+
+    if len(args.audio) != 1 or os.path.isdir(args.audio[0]):
+        raise CLIError("--timeline takes exactly one audio file; got "
+                       f"{' '.join(args.audio)}.")
+    if args.figure:
+        check_output_path(args.figure, "--figure")
+    pipe = _load_model(args.model)
+    timeline = predict_timeline(pipe, args.audio[0], window=args.window, hop=args.hop,
+                                verbose=1 if args.out else 0)
+    timeline.to_csv(args.out or sys.stdout)
+    if args.out:
+        print(f"Wrote {len(timeline)} windows ({len(timeline.change_points)} change points) "
+              f"to {args.out}")
+    if args.figure:
+        from .plotting import plot_timeline
+
+        plot_timeline(timeline, path=args.figure)
+        print(f"Wrote the timeline figure to {args.figure}", file=sys.stderr if not args.out
+              else sys.stdout)
     return 0
 
 
@@ -445,6 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("audio", nargs="+", help="audio files or folders")
     predict.add_argument("--out", help="CSV to write (default: standard output)")
     predict.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
+    predict.add_argument("--timeline", action="store_true",
+                         help="label every window of one long file instead (rows: start_s, "
+                              "end_s, label, posteriors)")
+    predict.add_argument("--window", type=_positive_float, default=30.0,
+                         help="timeline window in seconds (default 30)")
+    predict.add_argument("--hop", type=_positive_float, default=10.0,
+                         help="seconds between timeline windows (default 10)")
+    predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")

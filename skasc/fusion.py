@@ -44,6 +44,7 @@ __all__ = [
     "fuse_log_posteriors",
     "product_fusion",
     "predict_proba_levels",
+    "segment_log_evidence",
     "RecordingFusion",
     "SystemFusion",
 ]
@@ -284,6 +285,64 @@ def predict_proba_levels(estimator: Any, X: Any
     if isinstance(final, _FusionMixin):
         return final._proba_levels(Xt)
     return np.asarray(final.predict_proba(Xt)), None, None
+
+
+def segment_log_evidence(estimator: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each segment's contribution to the product rule, and its recording.
+
+    The fused log posterior of any group of segments is the log-softmax of the sum
+    of their rows: for a recording, exactly what ``predict_log_proba`` returns;
+    for another group (a window of a long recording, see
+    :func:`skasc.timeline.predict_timeline`), the same rule applied to it.
+
+    Parameters
+    ----------
+    estimator : fitted RecordingFusion, SystemFusion or Pipeline ending in one
+        A :class:`SystemFusion` needs every system to have segment posteriors.
+    X : batch of recordings
+        Input of ``estimator``.
+
+    Returns
+    -------
+    log_evidence : ndarray of shape (n_segments_total, n_classes)
+        ``log(max(p, floor))`` of the segment posteriors, summed over the systems
+        of a :class:`SystemFusion`.
+    segment_recording_index : ndarray of int of shape (n_segments_total,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(6, 4, 3)), np.array([0, 1] * 3)
+    >>> clf = RecordingFusion(LogisticRegression()).fit(X, y)
+    >>> evidence, index = segment_log_evidence(clf, X)
+    >>> evidence.shape, index[:5].tolist()
+    ((24, 2), [0, 0, 0, 0, 1])
+    >>> lengths = np.bincount(index)
+    >>> bool(np.allclose(fuse_log_posteriors(evidence, lengths=lengths),
+    ...                  clf.predict_log_proba(X)))
+    True
+    """
+    final, Xt = _unwrap_pipeline(estimator, X)
+    if isinstance(final, RecordingFusion):
+        check_is_fitted(final)
+        seg = final.predict_proba_segments(Xt)
+        return np.log(np.maximum(seg, final.floor)), final.segment_recording_index(Xt)
+    if isinstance(final, SystemFusion):
+        check_is_fitted(final)
+        levels = [predict_proba_levels(est, Xt) for est in final.estimators_]
+        missing = [name for (name, _), lv in zip(final.estimators, levels) if lv[1] is None]
+        if missing:
+            raise ValueError(
+                f"System(s) {missing} of the SystemFusion have no segment posteriors; "
+                "segment evidence needs every system to end in a RecordingFusion.")
+        index = final._common_index([lv[2] for lv in levels])
+        return (sum(np.log(np.maximum(np.asarray(lv[1], dtype=np.float64), final.floor))
+                    for lv in levels), index)
+    raise TypeError(
+        "segment_log_evidence needs a RecordingFusion, a SystemFusion or a Pipeline "
+        f"ending in one; got {type(final).__name__}.")
 
 
 # --------------------------------------------------------------------------- #

@@ -1,5 +1,6 @@
 """Figures for evaluation reports: confusion matrices, training curves, held-out
-accuracy per epoch (the paper's Figure 2), reliability diagrams, attention maps.
+accuracy per epoch (the paper's Figure 2), reliability diagrams, attention maps,
+scene timelines of long recordings.
 
 Every function builds a :class:`matplotlib.figure.Figure` attached to its own
 Agg canvas, so nothing touches pyplot's global state or the user's backend. The
@@ -14,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_heldout_accuracy",
-           "plot_reliability_diagram", "plot_attention"]
+           "plot_reliability_diagram", "plot_attention", "plot_timeline"]
 
 
 def _figure(figsize: tuple[float, float]) -> Any:
@@ -309,3 +310,83 @@ def plot_attention(logmel: np.ndarray, temporal: np.ndarray, spatial: np.ndarray
     ax_s.tick_params(labelleft=False)
     _save(fig, path)
     return fig
+
+
+def plot_timeline(timeline: Any, *, path: str | os.PathLike | None = None,
+                  title: str | None = None) -> Any:
+    """Plot a scene timeline: one coloured cell per window, the posterior as opacity.
+
+    Each window is drawn on its share of the time axis: from the
+    middle of its overlap with the previous window to the middle of its overlap
+    with the next (the whole window when windows do not overlap), in its
+    label's colour, with opacity the window's posterior of that label. The
+    change points are marked by vertical lines.
+
+    Parameters
+    ----------
+    timeline : SceneTimeline
+        From :func:`skasc.timeline.predict_timeline`.
+    path : path-like, default=None
+        Where to write the PNG; nothing is written when None.
+    title : str, default=None
+        Figure title (default: the file's name).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skasc.timeline import SceneTimeline
+    >>> tl = SceneTimeline(start=np.array([0.0, 10.0]), end=np.array([10.0, 20.0]),
+    ...                    labels=np.array(["bus", "park"]),
+    ...                    proba=np.array([[0.9, 0.1], [0.3, 0.7]]),
+    ...                    classes=np.array(["bus", "park"]), duration=20.0)
+    >>> fig = plot_timeline(tl)
+    >>> [round(p.get_alpha(), 2) for p in fig.axes[0].patches]
+    [0.9, 0.7]
+    """
+    from matplotlib.patches import Patch, Rectangle
+
+    n = len(timeline)
+    if n == 0:
+        raise ValueError("The timeline has no windows to plot.")
+    classes = list(timeline.classes)
+    column = {c: i for i, c in enumerate(classes)}
+    palette = _class_colours(len(classes))
+    start, end = np.asarray(timeline.start, float), np.asarray(timeline.end, float)
+    # each window's share of the axis: cut overlaps in their middle
+    left = np.concatenate([[start[0]], (start[1:] + end[:-1]) / 2])
+    right = np.concatenate([(start[1:] + end[:-1]) / 2, [end[-1]]])
+    fig = _figure((10.0, 2.6))
+    ax = fig.add_subplot()
+    for i in range(n):
+        k = column[timeline.labels[i]]
+        ax.add_patch(Rectangle((left[i], 0.0), right[i] - left[i], 1.0, facecolor=palette[k],
+                               edgecolor="none", alpha=float(timeline.proba[i, k])))
+    for time, _, _ in timeline.change_points:
+        ax.axvline(time, color="black", linewidth=0.8)
+    ax.set_xlim(0.0, max(float(timeline.duration), float(end[-1])))
+    ax.set_ylim(0.0, 1.0)
+    ax.set_yticks([])
+    ax.set_xlabel("time (s)")
+    shown = sorted(set(timeline.labels), key=column.get)
+    ax.legend(handles=[Patch(color=palette[column[c]], label=str(c)) for c in shown],
+              loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=min(len(shown), 6),
+              frameon=False)
+    ax.set_title(title if title is not None
+                 else os.path.basename(getattr(timeline, "source", "")) or "scene timeline")
+    _save(fig, path)
+    return fig
+
+
+def _class_colours(n: int) -> list:
+    """``n`` distinct colours (tab10, then tab20, then a sampled hsv map)."""
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [colormaps["tab20"](i) for i in range(n)]
+    return [colormaps["hsv"](i / n) for i in range(n)]

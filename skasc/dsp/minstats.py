@@ -45,9 +45,12 @@ import numbers
 import numpy as np
 from numba import njit
 
-from skasc.dsp.spectrogram import _centred_istft_frames, _centred_stft_frames, _hann
+from skasc.dsp.spectrogram import (_centred_istft_frames, _centred_stft_frames, _hann,
+                                   _irfft_frames, _normalise, _overlap_add,
+                                   _stft_frame_range)
 
-__all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_window"]
+__all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_window",
+           "MinStatsStream"]
 
 #: Fixed floor (in power units) that guards every division. It is absolute,
 #: not relative to the recording, so silence gives zeros and never NaN.
@@ -146,9 +149,27 @@ def search_window(*, hop_length: int, sr: float, window_duration: float = WINDOW
     return int(n_subwindows), v
 
 
+# The tracker's state between calls, so that a long recording can be tracked block by
+# block (MinStatsStream) with the result of tracking it at once. One row per array of
+# per-bin state, in this order; _SCALARS holds alpha_c, the sub-window frame counter,
+# the ring-buffer slot and whether the state was initialised from a first frame.
+_STATE_ROWS = ("p", "sn2", "pbar", "p2bar", "actmin", "actmin_sub", "pmin_u", "lmin_flag")
+
+
+def _new_state(n_sub: int, n_freq: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-bin state (8, n_freq), sub-window minima (n_sub, n_freq), scalars (4,))."""
+    big = 1e300  # "no minimum found yet" (finite: no inf/NaN arithmetic)
+    bins = np.zeros((len(_STATE_ROWS), n_freq))
+    bins[4:7] = big            # actmin, actmin_sub, pmin_u
+    store = np.full((n_sub, n_freq), big)
+    scalars = np.array([1.0, 1.0, 0.0, 0.0])  # alpha_c, subwc, slot, initialised
+    return bins, store, scalars
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
-           beta_max, alpha_c_decay, a_v, oversubtraction, floor):  # pragma: no cover
+def _track(power, spec, noise_out, bins, store, scalars, n_sub, v_len, m_d, m_v,
+           alpha_max, alpha_min, beta_max, alpha_c_decay, a_v, oversubtraction,
+           floor):  # pragma: no cover
     """Martin's (2001) tracker over frames-first (n_frames, n_freq) arrays.
 
     Two modes share the code: with ``spec`` of shape (0, 0) the periodogram is
@@ -157,6 +178,10 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
     place, by its spectral subtraction (see :func:`spectral_subtraction`) as
     soon as its noise PSD is known, so no full-size power or noise array is
     ever allocated.
+
+    ``bins``, ``store`` and ``scalars`` (from :func:`_new_state`) are the
+    tracker's state, updated in place: a second call continues where the first
+    stopped, exactly as if the frames of both had been passed at once.
     """
     from_spec = spec.shape[0] > 0
     if from_spec:
@@ -166,35 +191,36 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
     ypow = np.empty(n_freq)          # |Y(lambda, k)|^2 of the current frame
     d_len = n_sub * v_len
     tiny = TINY
-    big = 1e300  # "no minimum found yet" (finite: no inf/NaN arithmetic)
+    big = 1e300
 
-    # State, one value per bin. Initialised from the first frame so that the
-    # first smoothed value equals the first periodogram.
-    p = np.empty(n_freq)             # P(lambda-1, k), smoothed periodogram
-    sn2 = np.empty(n_freq)           # sigma_N^2(lambda-1, k), noise estimate
-    pbar = np.empty(n_freq)          # first moment of P, Eq. (22)
-    p2bar = np.empty(n_freq)         # second moment of P, Eq. (23)
-    actmin = np.full(n_freq, big)    # minimum of the current sub-window
-    actmin_sub = np.full(n_freq, big)
-    pmin_u = np.full(n_freq, big)    # minimum over the last U sub-windows
-    lmin_flag = np.zeros(n_freq, dtype=np.bool_)
+    p = bins[0]                      # P(lambda-1, k), smoothed periodogram
+    sn2 = bins[1]                    # sigma_N^2(lambda-1, k), noise estimate
+    pbar = bins[2]                   # first moment of P, Eq. (22)
+    p2bar = bins[3]                  # second moment of P, Eq. (23)
+    actmin = bins[4]                 # minimum of the current sub-window
+    actmin_sub = bins[5]
+    pmin_u = bins[6]                 # minimum over the last U sub-windows
+    lmin_flag = bins[7]              # 1.0 where a local minimum was flagged
     k_mod = np.zeros(n_freq, dtype=np.bool_)
-    store = np.full((n_sub, n_freq), big)  # ring buffer of sub-window minima
     qinv = np.empty(n_freq)
     bmin = np.empty(n_freq)
     bmin_sub = np.empty(n_freq)
-    for k in range(n_freq):
-        if from_spec:
-            y0 = float(spec[0, k].real) ** 2 + float(spec[0, k].imag) ** 2
-        else:
-            y0 = float(power[0, k])
-        p[k] = y0
-        sn2[k] = max(y0, tiny)
-        pbar[k] = y0
-        p2bar[k] = y0 * y0
-    alpha_c = 1.0
-    subwc = 1
-    slot = 0
+    if scalars[3] == 0.0 and n_frames > 0:
+        # Initialised from the first frame so that the first smoothed value
+        # equals the first periodogram.
+        for k in range(n_freq):
+            if from_spec:
+                y0 = float(spec[0, k].real) ** 2 + float(spec[0, k].imag) ** 2
+            else:
+                y0 = float(power[0, k])
+            p[k] = y0
+            sn2[k] = max(y0, tiny)
+            pbar[k] = y0
+            p2bar[k] = y0 * y0
+        scalars[3] = 1.0
+    alpha_c = scalars[0]
+    subwc = int(scalars[1])
+    slot = int(scalars[2])
 
     for lam in range(n_frames):
         # --- Eq. (9)-(10): alpha_c(lambda), the correction that follows the
@@ -281,19 +307,19 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
                 noise_slope_max = 1.2
             for k in range(n_freq):
                 if k_mod[k]:
-                    lmin_flag[k] = False
+                    lmin_flag[k] = 0.0
                 store[slot, k] = actmin[k]
                 m = store[0, k]
                 for u in range(1, n_sub):
                     if store[u, k] < m:
                         m = store[u, k]
                 pmin_u[k] = m
-                if (lmin_flag[k] and actmin_sub[k] < noise_slope_max * pmin_u[k]
+                if (lmin_flag[k] != 0.0 and actmin_sub[k] < noise_slope_max * pmin_u[k]
                         and actmin_sub[k] > pmin_u[k]):
                     pmin_u[k] = actmin_sub[k]
                     for u in range(n_sub):
                         store[u, k] = actmin_sub[k]
-                lmin_flag[k] = False
+                lmin_flag[k] = 0.0
                 actmin[k] = big
                 actmin_sub[k] = big
                 sn2[k] = max(pmin_u[k], tiny)
@@ -303,7 +329,7 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
             if subwc > 1:
                 for k in range(n_freq):
                     if k_mod[k]:
-                        lmin_flag[k] = True
+                        lmin_flag[k] = 1.0
                     s = min(actmin_sub[k], pmin_u[k])
                     pmin_u[k] = s
                     sn2[k] = max(s, tiny)
@@ -315,6 +341,9 @@ def _track(power, spec, noise_out, n_sub, v_len, m_d, m_v, alpha_max, alpha_min,
         else:
             for k in range(n_freq):
                 noise_out[lam, k] = sn2[k]
+    scalars[0] = alpha_c
+    scalars[1] = subwc
+    scalars[2] = slot
 
 
 @njit(inline="always", error_model="numpy", fastmath=True)
@@ -414,7 +443,8 @@ def _run_tracker(power, spec, noise_out, *, hop_length, sr, window_duration, n_s
     if shape[0] == 0 or shape[1] == 0:
         return
     scale = (hop_length / sr) / _REFERENCE_HOP_S
-    _track(power, spec, noise_out, n_sub, v_len, _m_of_d(n_sub * v_len), _m_of_d(v_len),
+    _track(power, spec, noise_out, *_new_state(n_sub, shape[1]), n_sub, v_len,
+           _m_of_d(n_sub * v_len), _m_of_d(v_len),
            float(alpha_max) ** scale, float(alpha_min), float(beta_max) ** scale,
            ALPHA_C_DECAY ** scale, float(a_v), float(oversubtraction), float(floor))
 
@@ -561,3 +591,143 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
             f"y has samples too large for float32 power spectra (max |y| = "
             f"{float(np.max(np.abs(y))):.3g}); scale the audio to [-1, 1].")
     return out
+
+
+class MinStatsStream:
+    """:func:`denoise` block by block, for recordings too long to hold at once.
+
+    The tracker's state, the STFT frames that straddle a block edge and the
+    overlap-add tail are carried from one block to the next, so the samples
+    :meth:`push` and :meth:`finish` return, concatenated, equal ``denoise(y)`` of
+    the whole recording (the same frames go through the same kernels in the same
+    order; tests check equality to float32 rounding for blocks of any size). Each
+    call returns the samples that no later frame changes: about ``n_fft / 2``
+    samples are held back until the next block or :meth:`finish`.
+
+    Parameters
+    ----------
+    sr, n_fft, hop_length, window_duration, n_subwindows, oversubtraction, floor
+        As for :func:`denoise`.
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).normal(scale=0.1, size=5 * 22050).astype(np.float32)
+    >>> stream = MinStatsStream(sr=22050)
+    >>> parts = [stream.push(block) for block in np.array_split(y, 7)]
+    >>> out = np.concatenate(parts + [stream.finish()])
+    >>> bool(np.allclose(out, denoise(y, sr=22050), atol=1e-6))
+    True
+    """
+
+    def __init__(self, *, sr: float, n_fft: int = 512, hop_length: int = 256,
+                 window_duration: float = WINDOW_DURATION, n_subwindows: int = N_SUBWINDOWS,
+                 oversubtraction: float = OVERSUBTRACTION, floor: float = FLOOR) -> None:
+        if not (isinstance(n_fft, numbers.Integral) and n_fft >= 2
+                and isinstance(hop_length, numbers.Integral) and 1 <= hop_length <= n_fft):
+            raise ValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
+                             f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
+        _check_subtraction(oversubtraction, floor)
+        n_sub, v_len = search_window(hop_length=hop_length, sr=sr,
+                                     window_duration=window_duration,
+                                     n_subwindows=n_subwindows)
+        scale = (hop_length / sr) / _REFERENCE_HOP_S
+        self._constants = (n_sub, v_len, _m_of_d(n_sub * v_len), _m_of_d(v_len),
+                           float(ALPHA_MAX) ** scale, float(ALPHA_MIN),
+                           float(BETA_MAX) ** scale, ALPHA_C_DECAY ** scale, float(A_V),
+                           float(oversubtraction), float(floor))
+        self._state = _new_state(n_sub, n_fft // 2 + 1)
+        self._n_fft, self._hop = int(n_fft), int(hop_length)
+        self._window = _hann(n_fft)
+        self._pad = self._n_fft // 2
+        self._raw = np.zeros(0, np.float32)  # input samples from self._raw_start on
+        self._raw_start = 0
+        self._acc = np.zeros(0, np.float32)  # overlap-add sums from self._acc_start on
+        self._acc_start = 0
+        self._n_in = 0                       # input samples pushed so far
+        self._n_out = 0                      # samples returned so far
+        self._next_frame = 0                 # first STFT frame not yet computed
+        self._finished = False
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Take the next samples; return the denoised samples now final.
+
+        Parameters
+        ----------
+        block : ndarray of shape (n_samples,)
+            The recording's next samples (mono, finite, any length).
+
+        Returns
+        -------
+        y_denoised : ndarray of shape (n_final,), float32
+            The next denoised samples of the recording, in order.
+        """
+        if self._finished:
+            raise ValueError("MinStatsStream.push was called after finish().")
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 1:
+            raise ValueError(f"block must be a 1-D waveform; got shape {block.shape}.")
+        if not np.all(np.isfinite(block)):
+            raise ValueError(
+                f"block (samples {self._n_in} to {self._n_in + block.size}) contains NaN "
+                "or inf samples.")
+        self._raw = np.concatenate([self._raw, block])
+        self._n_in += block.size
+        # frames wholly inside the samples received so far
+        n_frames = max(0, (self._n_in + self._pad - self._n_fft) // self._hop + 1)
+        return self._advance(n_frames, final_end=n_frames * self._hop - self._pad)
+
+    def finish(self) -> np.ndarray:
+        """Flush the held-back samples at the end of the recording.
+
+        Returns
+        -------
+        y_denoised : ndarray of shape (n_rest,), float32
+            The last samples; all pushed samples have then been returned once.
+        """
+        if self._finished:
+            return np.zeros(0, np.float32)
+        self._finished = True
+        if self._n_in == 0:
+            raise ValueError("MinStatsStream got no samples before finish().")
+        # denoise() appends n_fft zeros: its frames are those of that padded signal
+        n_frames = 1 + (self._n_in + self._n_fft) // self._hop
+        return self._advance(n_frames, final_end=self._n_in)
+
+    def _advance(self, n_frames: int, final_end: int) -> np.ndarray:
+        """Compute frames up to ``n_frames`` and return samples before ``final_end``."""
+        hop, pad, n_fft, window = self._hop, self._pad, self._n_fft, self._window
+        t0 = self._next_frame
+        if n_frames > t0:
+            # frames t0.. read the raw samples; _raw starts at a multiple of the hop
+            # (or at 0), so frame t's first sample is at (t - m) * hop - pad in _raw
+            m = self._raw_start // hop
+            with np.errstate(over="ignore", invalid="ignore"):
+                spec = _stft_frame_range(self._raw, window, hop, t0 - m,
+                                                  n_frames - m)
+                _track(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
+                       *self._state, *self._constants)
+                frames = _irfft_frames(spec, n_fft)
+            # the overlap-add buffer must reach the last sample the new frames touch
+            end = (n_frames - 1) * hop - pad + n_fft
+            grow = end - (self._acc_start + self._acc.size)
+            if grow > 0:
+                self._acc = np.concatenate([self._acc, np.zeros(grow, np.float32)])
+            _overlap_add(self._acc, frames, window, hop, t0, self._acc_start + pad)
+            self._next_frame = n_frames
+            # keep the raw samples the next frame needs, from a multiple of the hop
+            keep = max(0, n_frames * hop - pad) // hop * hop
+            if keep > self._raw_start:
+                self._raw = self._raw[keep - self._raw_start:]
+                self._raw_start = keep
+        final_end = min(final_end, self._n_in)
+        n_ready = max(0, final_end - self._acc_start)
+        out = self._acc[:n_ready].copy()
+        _normalise(out, window, hop, self._next_frame, self._acc_start + pad)
+        self._acc = self._acc[n_ready:]
+        self._acc_start += n_ready
+        self._n_out += n_ready
+        if not np.all(np.isfinite(out)):
+            raise ValueError(
+                "the recording has samples too large for float32 power spectra near "
+                f"sample {self._n_out - n_ready}; scale the audio to [-1, 1].")
+        return out

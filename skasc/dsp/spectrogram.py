@@ -293,13 +293,21 @@ def _centred_stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
     len(y) // hop_length``); samples outside ``y`` are zeros. Unlike
     :func:`_segment_stft_frames` it takes the window and works on one 1-D signal.
     """
-    n_frames = 1 + len(y) // hop_length
+    return _stft_frame_range(y, window, hop_length, 0, 1 + len(y) // hop_length)
+
+
+def _stft_frame_range(y: np.ndarray, window: np.ndarray, hop_length: int, t0: int,
+                      t1: int) -> np.ndarray:
+    """Frames ``t0 .. t1 - 1`` of :func:`_centred_stft_frames` (y's frames counted
+    from its first sample; samples outside ``y`` are zeros)."""
+    n_fft = window.shape[0]
+    n_frames = max(0, t1 - t0)
     spec = np.empty((n_frames, n_fft // 2 + 1), dtype=np.complex64)
     frames = np.empty((min(_BLOCK, n_frames), n_fft), dtype=np.float32)
-    for t0 in range(0, n_frames, _BLOCK):
-        t1 = min(t0 + _BLOCK, n_frames)
-        _windowed_frames(y, window, hop_length, t0, t1, frames)
-        spec[t0:t1] = scipy.fft.rfft(frames[:t1 - t0], axis=-1)
+    for b0 in range(0, n_frames, _BLOCK):
+        b1 = min(b0 + _BLOCK, n_frames)
+        _windowed_frames(y, window, hop_length, t0 + b0, t0 + b1, frames)
+        spec[b0:b1] = scipy.fft.rfft(frames[:b1 - b0], axis=-1)
     return spec
 
 
@@ -358,9 +366,15 @@ def _centred_istft_frames(spec: np.ndarray, n_fft: int, hop_length: int,
     """Inverse of :func:`_centred_stft_frames`, trimmed/padded to ``length`` samples."""
     n_frames = spec.shape[0]
     out = np.zeros(length, dtype=np.float32)
-    for t0 in range(0, n_frames, _BLOCK):
-        t1 = min(t0 + _BLOCK, n_frames)
-        frames = scipy.fft.irfft(spec[t0:t1], n=n_fft, axis=-1)
-        _overlap_add(out, frames, window, hop_length, t0, n_fft // 2)
+    _overlap_add(out, _irfft_frames(spec, n_fft), window, hop_length, 0, n_fft // 2)
     _normalise(out, window, hop_length, n_frames, n_fft // 2)
     return out
+
+
+def _irfft_frames(spec: np.ndarray, n_fft: int) -> np.ndarray:
+    """Inverse FFT of every frame of ``spec``, shape (n_frames, n_fft), float32."""
+    frames = np.empty((spec.shape[0], n_fft), dtype=np.float32)
+    for t0 in range(0, spec.shape[0], _BLOCK):
+        t1 = min(t0 + _BLOCK, spec.shape[0])
+        frames[t0:t1] = scipy.fft.irfft(spec[t0:t1], n=n_fft, axis=-1)
+    return frames

@@ -72,7 +72,8 @@ from skasc._base import StatelessTransformer
 from skasc._recordings import stack_recordings
 from skasc._validation import Int, NJobs, check_int, check_option, check_params
 
-__all__ = ["AudioFileError", "load_audio", "AudioLoader", "check_recordings",
+__all__ = ["AudioFileError", "load_audio", "iter_audio_blocks", "AudioLoader",
+           "check_recordings",
            "AUDIO_EXTENSIONS", "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "MAX_SAMPLES"]
 
 _RESAMPLE_QUALITY = "HQ"
@@ -173,6 +174,89 @@ def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
     """
     sr = check_int(sr, "sr", "load_audio", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
     return _read_file(path, sr)
+
+
+def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
+                      block_duration: float = 60.0) -> Iterator[np.ndarray]:
+    """Read an audio file block by block, as :func:`load_audio` would read it whole.
+
+    Each block is read with soundfile, averaged to mono and resampled with a
+    streaming soxr resampler (the same "HQ" filter), so the blocks concatenated
+    equal ``load_audio(path, sr=sr)`` while memory holds one block: hours of audio
+    can be processed in constant memory. Unlike :func:`load_audio`, there is no
+    limit on the file's length.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An audio file libsndfile reads (see :func:`load_audio`).
+    sr : int, default=22050
+        Output sampling rate in Hz.
+    block_duration : float, default=60.0
+        Seconds of the file read per block (> 0).
+
+    Yields
+    ------
+    block : ndarray of shape (n_samples,), float32
+        The next samples at ``sr``; the last block may be shorter, and the
+        resampler's delay may make a block shorter or empty.
+
+    Raises
+    ------
+    AudioFileError
+        As :func:`load_audio`; a block with NaN or infinite samples names the
+        file and the time at which the block starts.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, soundfile as sf
+    >>> path = os.path.join(tempfile.mkdtemp(), "noise.wav")
+    >>> sf.write(path, np.random.default_rng(0).uniform(-0.5, 0.5, 5 * 48000), 48000)
+    >>> blocks = list(iter_audio_blocks(path, sr=22050, block_duration=2.0))
+    >>> bool(np.array_equal(np.concatenate(blocks), load_audio(path, sr=22050)))
+    True
+    """
+    sr = check_int(sr, "sr", "iter_audio_blocks", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
+    if not (isinstance(block_duration, (int, float)) and not isinstance(block_duration, bool)
+            and block_duration > 0):
+        raise ValueError(
+            f"'block_duration' of iter_audio_blocks must be a number of seconds > 0; got "
+            f"{block_duration!r}.")
+    shown = _check_path(path)
+    with _read_errors(shown):
+        fh = sf.SoundFile(path)
+    with fh:
+        if fh.frames <= 0 or fh.channels <= 0:
+            raise AudioFileError(
+                f"Audio file {shown!r} contains no samples (zero-length recording).")
+        file_sr = int(fh.samplerate)
+        _check_rate(file_sr, f"Audio file {shown!r}")
+        stream = (None if file_sr == sr else
+                  soxr.ResampleStream(file_sr, sr, 1, dtype="float32",
+                                      quality=_RESAMPLE_QUALITY))
+        block_frames = max(1, int(round(block_duration * file_sr)))
+        n_read = n_out = 0
+        while True:
+            with _read_errors(shown):
+                data = fh.read(block_frames, dtype="float32", always_2d=True)
+            last = data.shape[0] < block_frames or n_read + data.shape[0] >= fh.frames
+            if not np.isfinite(data).all():
+                raise AudioFileError(
+                    f"Audio file {shown!r} contains NaN or inf samples in the block "
+                    f"starting at {n_read / file_sr:.3f} s.")
+            n_read += data.shape[0]
+            mono = _downmix(data, channel_axis=1) if data.shape[0] else np.zeros(0, np.float32)
+            block = (mono if stream is None else np.ascontiguousarray(
+                stream.resample_chunk(mono, last=last), dtype=np.float32))
+            n_out += block.size
+            if last and n_out == 0:
+                raise AudioFileError(
+                    f"Audio file {shown!r} is too short ({n_read} samples at {file_sr} "
+                    f"Hz) to be resampled to {sr} Hz.")
+            yield block
+            if last:
+                return
 
 
 def _check_path(path: str | os.PathLike) -> str:

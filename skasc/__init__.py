@@ -63,6 +63,8 @@ _EXPORTS = {
     "predict_timeline": "skasc.timeline",
     "SceneTimeline": "skasc.timeline",
     "segment_log_evidence": "skasc.fusion",
+    "export_onnx": "skasc.onnx",
+    "OnnxPredictor": "skasc.onnx",
     "ProtocolResult": "skasc.protocol",
     "save": "skasc.persistence",
     "load": "skasc.persistence",

@@ -334,6 +334,20 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    check_output_path(args.onnx, "ONNX")
+    model = _load_model(args.model)
+    try:
+        from .onnx import export_onnx
+
+        export_onnx(model, args.onnx)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+    print(f"Wrote {args.onnx}: segment images (n, K, M, T) in, calibrated posteriors out; "
+          "run it with skasc.onnx.OnnxPredictor")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -496,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model")
     info.add_argument("--classes", action="store_true", help="also list its classes")
     info.set_defaults(func=cmd_info)
+
+    export = sub.add_parser("export", help="write a saved pipeline's segment model as ONNX "
+                            "(needs pip install 'skasc[onnx]')")
+    export.add_argument("model")
+    export.add_argument("onnx", help="the .onnx file to write")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -1,0 +1,445 @@
+"""ONNX export of a fitted pipeline, and a small onnxruntime predictor.
+
+:func:`export_onnx` writes the *segment model* of a fitted pipeline (the network,
+the feature scaling, the SVM and its Platt calibration, or the network's softmax)
+as one ONNX graph: a batch of segment images ``(n_segments, K, M, T)`` goes in,
+calibrated posteriors ``(n_segments, n_classes)`` come out. The network is
+exported by ``torch.onnx`` and the scikit-learn steps by ``skl2onnx``; the two
+graphs are joined with ``onnx.compose``. The front end's parameters, the classes
+and the product rule's floor travel in the model's metadata as JSON: data, read
+back by :class:`OnnxPredictor` into skasc's own front-end classes, never code.
+
+:class:`OnnxPredictor` runs the graph with onnxruntime and adds what is not a
+tensor computation: the front end (skasc's :class:`~skasc.frontend.FrontEnd`,
+rebuilt from the metadata) and the product rule over each recording's segments.
+A device that cannot run Python runs the graph alone on segment images.
+
+Export needs the optional extra: ``pip install skasc[onnx]`` (onnx,
+onnxruntime, skl2onnx). Only the glue is written here.
+
+The network goes through the TorchScript-based exporter (``dynamo=False``): for
+this network it gives the same graph as the ``torch.export``-based one in about
+1 s instead of 15-25 s on two cores. When a torch release no longer has it, the
+``torch.export`` path is used.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from .frontend.audio import AudioLoader
+from .frontend.denoise import MinStatsDenoiser
+from .frontend.features import GammatoneExtractor, LogMelExtractor
+from .frontend.front_end import FrontEnd
+from .frontend.segment import Segmenter
+from .fusion import RecordingFusion, fuse_log_posteriors
+
+__all__ = ["export_onnx", "OnnxPredictor", "ExportError"]
+
+#: Opset of the default ONNX domain the exported graph uses.
+OPSET = 17
+
+# The front-end classes the metadata may name, and the steps they fill.
+_FRONTEND_CLASSES = {cls.__name__: cls for cls in
+                     (AudioLoader, MinStatsDenoiser, Segmenter, LogMelExtractor,
+                      GammatoneExtractor)}
+_FRONTEND_STEPS = ("loader", "denoiser", "segmenter", "extractor")
+_METADATA_KEY = "skasc"
+
+
+class ExportError(ValueError):
+    """A fitted pipeline, or one of its steps, cannot be exported to ONNX.
+
+    The message names the step (e.g. ``fusion.estimator_['svm']``) and why.
+    """
+
+
+def _require(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"ONNX export and prediction need {module!r}: pip install 'skasc[onnx]' "
+            "(onnx, onnxruntime, skl2onnx).") from exc
+
+
+# --------------------------------------------------------------------------- #
+# What is exported
+# --------------------------------------------------------------------------- #
+def _parts(estimator: Any) -> tuple[FrontEnd, RecordingFusion]:
+    """The pipeline's FrontEnd and RecordingFusion, or an ExportError naming the step."""
+    if not isinstance(estimator, Pipeline):
+        raise ExportError(
+            f"export_onnx needs a fitted Pipeline (FrontEnd, RecordingFusion); got "
+            f"{type(estimator).__name__}.")
+    names = [name for name, _ in estimator.steps]
+    if len(estimator.steps) != 2 or not isinstance(estimator.steps[0][1], FrontEnd):
+        raise ExportError(
+            f"export_onnx needs a Pipeline of a FrontEnd and a RecordingFusion; this one "
+            f"has steps {names}.")
+    name, fusion = estimator.steps[1]
+    if not isinstance(fusion, RecordingFusion):
+        hint = (" Export each system's pipeline on its own (its 'fusion' step) and fuse "
+                "their posteriors with skasc.fusion.product_fusion."
+                if type(fusion).__name__ == "SystemFusion" else "")
+        raise ExportError(
+            f"Step {name!r} ({type(fusion).__name__}) cannot be exported: only a "
+            f"RecordingFusion is.{hint}")
+    if not hasattr(fusion, "estimator_"):
+        raise ExportError(f"Step {name!r} is not fitted; fit the pipeline first.")
+    return estimator.steps[0][1], fusion
+
+
+def _frontend_metadata(frontend: FrontEnd) -> dict:
+    """``{step: {"class": name, "params": {...}}}`` of the front end (JSON scalars)."""
+    steps = dict(zip(("loader", "denoiser", "segmenter", "extractor"),
+                     (frontend.loader, frontend.denoiser, frontend.segmenter,
+                      frontend.extractor)))
+    defaults = {"loader": AudioLoader(), "denoiser": MinStatsDenoiser(),
+                "segmenter": Segmenter(), "extractor": LogMelExtractor()}
+    out: dict = {}
+    for step, value in steps.items():
+        if step == "denoiser" and isinstance(value, str) and value == "drop":
+            out[step] = "drop"
+            continue
+        value = defaults[step] if value is None else value
+        if type(value).__name__ not in _FRONTEND_CLASSES \
+                or type(value) is not _FRONTEND_CLASSES[type(value).__name__]:
+            raise ExportError(
+                f"Step frontend.{step} ({type(value).__name__}) cannot be exported: the "
+                f"predictor rebuilds only {sorted(_FRONTEND_CLASSES)}.")
+        params = value.get_params(deep=False)
+        params.pop("n_jobs", None)
+        bad = {k: v for k, v in params.items()
+               if not (v is None or isinstance(v, (bool, int, float, str)))}
+        if bad:
+            raise ExportError(f"Step frontend.{step} has parameters that are not plain "
+                              f"numbers or strings: {bad}.")
+        out[step] = {"class": type(value).__name__, "params": params}
+    return out
+
+
+def _segment_model(fusion: RecordingFusion) -> tuple[Any, list[tuple[str, Any]]]:
+    """The fitted net and the fitted scikit-learn steps after it (possibly none)."""
+    from .nn.classifier import _SegmentNetClassifier
+
+    model = fusion.estimator_
+    if isinstance(model, _SegmentNetClassifier):
+        return model, []
+    if isinstance(model, Pipeline) and isinstance(model.steps[0][1], _SegmentNetClassifier):
+        rest = [(n, s) for n, s in model.steps[1:] if not (isinstance(s, str)
+                                                           and s == "passthrough")
+                and s is not None]
+        if not rest or not hasattr(rest[-1][1], "predict_proba"):
+            raise ExportError("Step fusion.estimator_ must end in a classifier with "
+                              "predict_proba after the network.")
+        return model.steps[0][1], rest
+    raise ExportError(
+        f"Step fusion.estimator_ ({type(model).__name__}) cannot be exported: expected "
+        "a skasc network (AttCRNNClassifier, CNNBaselineClassifier) or a Pipeline that "
+        "starts with one.")
+
+
+def _net_graph(net: Any, softmax: bool) -> Any:
+    """The torch module to export, on the CPU in eval mode: pooled features
+    (``module.embed``) or softmax posteriors."""
+    import torch
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, module: torch.nn.Module) -> None:
+            super().__init__()
+            self.module = module
+
+        def forward(self, segments: torch.Tensor) -> torch.Tensor:
+            if softmax:
+                return torch.softmax(self.module(segments), dim=1)
+            return self.module.embed(segments)
+
+    return Wrapped(copy.deepcopy(net.module_).to("cpu").float()).eval()
+
+
+def _export_net(net: Any, softmax: bool, output: str) -> Any:
+    import torch
+
+    onnx = _require("onnx")
+    wrapped = _net_graph(net, softmax)
+    m = wrapped.module
+    example = torch.zeros(2, m.n_channels, m.n_bands, m.n_frames)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # the legacy exporter's deprecation notice and tracer notes about the
+        # module's shape checks (shapes are fixed but the batch axis)
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(wrapped, (example,), buffer, input_names=["segments"],
+                              output_names=[output], opset_version=OPSET, dynamo=False,
+                              dynamic_axes={"segments": {0: "n_segments"},
+                                            output: {0: "n_segments"}})
+        except TypeError:  # a torch without the TorchScript exporter
+            buffer = io.BytesIO()
+            torch.onnx.export(wrapped, (example,), buffer, input_names=["segments"],
+                              output_names=[output], opset_version=OPSET, dynamo=True,
+                              dynamic_shapes=({0: torch.export.Dim("n_segments")},))
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def _export_sklearn(steps: list[tuple[str, Any]], n_features: int) -> Any:
+    skl2onnx = _require("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+
+    head = Pipeline(steps)
+    final = steps[-1][1]
+    try:
+        model = skl2onnx.convert_sklearn(
+            head, initial_types=[("features", FloatTensorType([None, n_features]))],
+            target_opset={"": OPSET, "ai.onnx.ml": 3},
+            options={id(final): {"zipmap": False}})
+    except Exception as exc:  # skl2onnx raises several types for unsupported models
+        # name the first step skl2onnx cannot convert on its own
+        for name, step in steps:
+            try:
+                skl2onnx.convert_sklearn(
+                    Pipeline([(name, step)]),
+                    initial_types=[("features", FloatTensorType([None, n_features]))],
+                    target_opset={"": OPSET, "ai.onnx.ml": 3},
+                    options={id(step): {"zipmap": False}} if step is final else None)
+            except Exception as step_exc:
+                raise ExportError(
+                    f"Step fusion.estimator_[{name!r}] ({type(step).__name__}) cannot be "
+                    f"exported by skl2onnx: {type(step_exc).__name__}: {step_exc}") from exc
+        raise ExportError(f"The steps after the network cannot be exported together by "
+                          f"skl2onnx: {type(exc).__name__}: {exc}") from exc
+    return model
+
+
+def export_onnx(estimator: Any, path: str | os.PathLike) -> None:
+    """Write a fitted pipeline's segment model as one ONNX file.
+
+    Parameters
+    ----------
+    estimator : fitted Pipeline
+        A :class:`~skasc.frontend.FrontEnd` followed by a
+        :class:`~skasc.fusion.RecordingFusion` whose segment model is a skasc
+        network, alone (softmax posteriors) or followed by scikit-learn steps that
+        skl2onnx converts (the paper's ``MinMaxScaler`` and calibrated
+        ``LinearSVC``): every single-feature pipeline the factories build.
+    path : path-like
+        The ``.onnx`` file to write (replaced atomically).
+
+    Raises
+    ------
+    ExportError
+        Naming the step that cannot be exported (a ``SystemFusion``, a front end
+        or segment-model step the predictor or skl2onnx cannot rebuild).
+    ImportError
+        Without the ``onnx`` extra.
+
+    Notes
+    -----
+    The graph's input ``segments`` is ``(n_segments, K, M, T)`` float32 (any
+    number of segments); its output ``probabilities`` is ``(n_segments,
+    n_classes)`` float32 in the column order of the metadata's ``classes``. The
+    metadata key ``skasc`` holds JSON: ``classes``, ``columns`` (the classes'
+    indices of the graph's columns), ``floor`` and ``frontend``.
+
+    Examples
+    --------
+    >>> from skasc.onnx import export_onnx   # doctest: +SKIP
+    >>> export_onnx(pipe, "scene.onnx")     # doctest: +SKIP
+    """
+    onnx = _require("onnx")
+    frontend, fusion = _parts(estimator)
+    metadata = {"format": 1, "classes": [_json_label(c) for c in fusion.classes_],
+                "columns": [int(i) for i in fusion._inner_columns_],
+                "floor": float(fusion.floor), "frontend": _frontend_metadata(frontend)}
+    net, head = _segment_model(fusion)
+    if not head:
+        model = _export_net(net, softmax=True, output="probabilities")
+    else:
+        net_model = _export_net(net, softmax=False, output="features")
+        skl_model = _export_sklearn(head, int(net.module_.embedding_size))
+        skl_model = onnx.compose.add_prefix(skl_model, prefix="head_")
+        net_model.ir_version = skl_model.ir_version = min(net_model.ir_version,
+                                                          skl_model.ir_version)
+        _merge_opsets(net_model, skl_model)
+        probabilities = next(o.name for o in skl_model.graph.output
+                             if o.name.endswith("probabilities"))
+        model = onnx.compose.merge_models(
+            net_model, skl_model, io_map=[("features", "head_features")],
+            outputs=[probabilities])
+        model.graph.output[0].name = "probabilities"
+        for node in model.graph.node:
+            node.output[:] = ["probabilities" if o == probabilities else o
+                              for o in node.output]
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = _METADATA_KEY, json.dumps(metadata)
+    onnx.checker.check_model(model)
+    from ._atomic import atomic_write
+
+    with atomic_write(os.fspath(path)) as fh:
+        fh.write(model.SerializeToString())
+
+
+def _merge_opsets(a: Any, b: Any) -> None:
+    """Give both models the union of their opset imports (highest version per domain)."""
+    versions: dict[str, int] = {}
+    for model in (a, b):
+        for imp in model.opset_import:
+            versions[imp.domain] = max(versions.get(imp.domain, 0), imp.version)
+    for model in (a, b):
+        del model.opset_import[:]
+        for domain, version in sorted(versions.items()):
+            imp = model.opset_import.add()
+            imp.domain, imp.version = domain, version
+
+
+def _json_label(label: Any) -> Any:
+    if isinstance(label, (np.integer, int)) and not isinstance(label, bool):
+        return int(label)
+    if isinstance(label, str):
+        return label
+    raise ExportError(f"Class label {label!r} ({type(label).__name__}) cannot be stored: "
+                      "export needs int or str labels.")
+
+
+# --------------------------------------------------------------------------- #
+# Prediction
+# --------------------------------------------------------------------------- #
+def _frontend_from_metadata(meta: Any, path: str) -> FrontEnd:
+    if not isinstance(meta, dict) or set(meta) != set(_FRONTEND_STEPS):
+        raise ValueError(f"{path}: the 'frontend' metadata must name the steps "
+                         f"{list(_FRONTEND_STEPS)}; got {meta!r}.")
+    built = {}
+    for step in _FRONTEND_STEPS:
+        entry = meta[step]
+        if step == "denoiser" and entry == "drop":
+            built[step] = "drop"
+            continue
+        if not (isinstance(entry, dict) and set(entry) == {"class", "params"}
+                and entry["class"] in _FRONTEND_CLASSES and isinstance(entry["params"], dict)):
+            raise ValueError(f"{path}: frontend step {step!r} is not one of "
+                             f"{sorted(_FRONTEND_CLASSES)} with params; got {entry!r}.")
+        params = entry["params"]
+        if not all(v is None or isinstance(v, (bool, int, float, str))
+                   for v in params.values()):
+            raise ValueError(f"{path}: frontend step {step!r} has non-scalar parameters.")
+        cls = _FRONTEND_CLASSES[entry["class"]]
+        try:
+            built[step] = cls(**params)
+        except TypeError as exc:
+            raise ValueError(f"{path}: frontend step {step!r}: {exc}") from exc
+    return FrontEnd(**built)
+
+
+class OnnxPredictor:
+    """Classify recordings with an exported ONNX model (onnxruntime).
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by :func:`export_onnx`.
+    providers : list of str or None, default=None
+        onnxruntime execution providers (default: the CPU).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    frontend : FrontEnd
+        The exported pipeline's front end, rebuilt from the metadata.
+
+    Examples
+    --------
+    >>> from skasc.onnx import OnnxPredictor          # doctest: +SKIP
+    >>> OnnxPredictor("scene.onnx").predict(["a.wav"])  # doctest: +SKIP
+    array(['park'], dtype='<U4')
+    """
+
+    def __init__(self, path: str | os.PathLike, *, providers: list[str] | None = None) -> None:
+        ort = _require("onnxruntime")
+        shown = os.fspath(path)
+        if not os.path.isfile(shown):
+            raise FileNotFoundError(f"ONNX model not found: {shown}")
+        self.session = ort.InferenceSession(shown, providers=providers
+                                            or ["CPUExecutionProvider"])
+        raw = self.session.get_modelmeta().custom_metadata_map.get(_METADATA_KEY)
+        if raw is None:
+            raise ValueError(f"{shown} has no {_METADATA_KEY!r} metadata: it was not "
+                             "written by skasc.onnx.export_onnx.")
+        try:
+            meta = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{shown}: its {_METADATA_KEY!r} metadata is not JSON: {exc}") \
+                from exc
+        if not isinstance(meta, dict) or meta.get("format") != 1:
+            raise ValueError(f"{shown}: unknown metadata format {meta.get('format')!r} "
+                             "(this skasc reads format 1).")
+        classes = meta.get("classes")
+        columns = meta.get("columns")
+        if not (isinstance(classes, list) and classes and isinstance(columns, list)
+                and all(isinstance(i, int) and 0 <= i < len(classes) for i in columns)):
+            raise ValueError(f"{shown}: 'classes' and 'columns' metadata are inconsistent.")
+        floor = meta.get("floor")
+        if not (isinstance(floor, float) and 0 < floor < 1):
+            raise ValueError(f"{shown}: 'floor' metadata must be a float in (0, 1).")
+        self.classes_ = np.asarray(classes)
+        self._columns = np.asarray(columns, dtype=np.intp)
+        self.floor = floor
+        self.frontend = _frontend_from_metadata(meta.get("frontend"), shown)
+        self._input = self.session.get_inputs()[0].name
+
+    def predict_proba_segments(self, segments: np.ndarray, *, batch_size: int = 256
+                               ) -> np.ndarray:
+        """Calibrated posteriors of segment images.
+
+        Parameters
+        ----------
+        segments : ndarray of shape (n_segments, K, M, T)
+            Features as the front end gives them, one row per segment.
+        batch_size : int, default=256
+            Segments per onnxruntime call.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_segments, n_classes), float64
+        """
+        segments = np.ascontiguousarray(segments, dtype=np.float32)
+        if segments.ndim != 4:
+            raise ValueError("segments must have shape (n_segments, K, M, T); got "
+                             f"{segments.shape}.")
+        out = np.zeros((segments.shape[0], self.classes_.shape[0]))
+        for start in range(0, segments.shape[0], batch_size):
+            part = self.session.run(None, {self._input: segments[start:start + batch_size]})[0]
+            out[start:start + part.shape[0], self._columns] = part
+        if not np.all(np.isfinite(out)):
+            raise ValueError("The ONNX model gave NaN or infinite posteriors.")
+        return out
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Fused posteriors of recordings, shape (n_recordings, n_classes).
+
+        Parameters
+        ----------
+        X : list of paths or waveforms, length n_recordings
+            As for the pipeline's ``predict_proba``.
+        """
+        features = self.frontend.transform(X)
+        per_recording = list(features)  # one (n_segments_i, K, M, T) array per recording
+        lengths = np.array([len(f) for f in per_recording], dtype=np.intp)
+        seg = self.predict_proba_segments(np.concatenate(per_recording))
+        log_fused = fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
+        return np.exp(log_fused)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most likely class of each recording, shape (n_recordings,)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,0 +1,132 @@
+"""ONNX export (issue 14): the exported graph and the onnxruntime predictor give the
+fitted pipeline's posteriors, steps that cannot be exported are named, and the
+metadata is read as data."""
+import json
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("skl2onnx")
+
+import onnx  # noqa: E402
+
+from skasc import cli, make_fused_pipeline, save  # noqa: E402
+from skasc.onnx import ExportError, OnnxPredictor, export_onnx  # noqa: E402
+from test_pipelines import CNN_TINY, TINY, tiny, tone_corpus  # noqa: E402
+
+from skasc import make_cnn_baseline_pipeline  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    rng = np.random.default_rng(0)
+    X, y = tone_corpus(rng, n_per_class=2)
+    X_test, _ = tone_corpus(np.random.default_rng(1), n_per_class=1, seconds=3.1)
+    return X, y, X_test
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(),                                          # the paper: min-max, calibrated SVM
+    dict(calibration=3, feature_scaling="standard"),  # out-of-fold ensemble of SVMs
+    dict(feature_scaling=None),                       # passthrough before the SVM
+    dict(classifier="softmax"),                       # the network's own softmax
+    dict(factory=make_cnn_baseline_pipeline, net_params=CNN_TINY),
+])
+def test_onnx_posteriors_equal_the_pipelines(tmp_path, corpus, kwargs):
+    X, y, X_test = corpus
+    pipe = tiny(**kwargs).fit(X, y)
+    export_onnx(pipe, tmp_path / "m.onnx")
+    predictor = OnnxPredictor(tmp_path / "m.onnx")
+    features = pipe[0].transform(X_test)
+    np.testing.assert_allclose(
+        predictor.predict_proba_segments(np.concatenate(list(features))),
+        pipe[-1].predict_proba_segments(features), atol=1e-4)
+    np.testing.assert_allclose(predictor.predict_proba(X_test), pipe.predict_proba(X_test),
+                               atol=1e-4)
+    assert list(predictor.predict(X_test)) == list(pipe.predict(X_test))
+    assert list(predictor.classes_) == list(pipe.classes_)
+    # the graph alone: segment images in, posteriors out, any batch size
+    model = onnx.load(tmp_path / "m.onnx")
+    assert [i.name for i in model.graph.input] == ["segments"]
+    assert [o.name for o in model.graph.output] == ["probabilities"]
+
+
+def test_the_front_end_travels_in_the_metadata(tmp_path, corpus):
+    X, y, _ = corpus
+    from skasc import MinStatsDenoiser
+
+    pipe = tiny().fit(X, y)
+    pipe.set_params(frontend__denoiser=MinStatsDenoiser(floor=0.2))
+    export_onnx(pipe, tmp_path / "m.onnx")
+    predictor = OnnxPredictor(tmp_path / "m.onnx")
+    assert predictor.frontend.segmenter.segment_duration == 0.5
+    assert predictor.frontend.denoiser.floor == 0.2
+    assert type(predictor.frontend.extractor).__name__ == "LogMelExtractor"
+
+
+class Opaque(BaseEstimator, TransformerMixin):
+    """A step skl2onnx has no converter for."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_steps_that_cannot_be_exported_are_named(tmp_path, corpus):
+    X, y, _ = corpus
+    fused = make_fused_pipeline(max_epochs=1, batch_size=16, random_state=0, verbose=0,
+                                net_params=TINY)
+    with pytest.raises(ExportError, match=r"Step 'fusion' \(SystemFusion\) cannot be "
+                                          r"exported.*each system"):
+        export_onnx(fused, tmp_path / "m.onnx")
+    with pytest.raises(ExportError, match="not fitted"):
+        export_onnx(tiny(), tmp_path / "m.onnx")
+    pipe = tiny().set_params(fusion__estimator__scaler=Opaque()).fit(X, y)
+    with pytest.raises(ExportError, match=r"Step fusion.estimator_\['scaler'\] \(Opaque\) "
+                                          r"cannot be exported by skl2onnx"):
+        export_onnx(pipe, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def _rewrite_metadata(src, dst, change):
+    model = onnx.load(src)
+    meta = json.loads(model.metadata_props[0].value)
+    change(meta)
+    model.metadata_props[0].value = json.dumps(meta)
+    onnx.save(model, dst)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: m["frontend"].update(loader={"class": "os.system", "params": {}}),
+     "frontend step 'loader' is not one of"),
+    (lambda m: m["frontend"]["segmenter"]["params"].update(segment_duration=[1, 2]),
+     "non-scalar parameters"),
+    (lambda m: m["frontend"]["segmenter"]["params"].update(evil=1), "unexpected keyword"),
+    (lambda m: m.update(columns=[0, 99]), "inconsistent"),
+    (lambda m: m.update(format=7), "unknown metadata format 7"),
+    (lambda m: m.update(floor="0"), "'floor' metadata"),
+])
+def test_tampered_metadata_is_refused_as_data(tmp_path, corpus, change, message):
+    X, y, _ = corpus
+    pipe = tiny(classifier="softmax").fit(X, y)
+    export_onnx(pipe, tmp_path / "m.onnx")
+    _rewrite_metadata(tmp_path / "m.onnx", tmp_path / "bad.onnx", change)
+    with pytest.raises(ValueError, match=message):
+        OnnxPredictor(tmp_path / "bad.onnx")
+
+
+def test_cli_export(tmp_path, corpus, capsys):
+    X, y, X_test = corpus
+    pipe = tiny().fit(X, y)
+    save(pipe, tmp_path / "m.skasc")
+    assert cli.main(["export", str(tmp_path / "m.skasc"), str(tmp_path / "m.onnx")]) == 0
+    assert "Wrote" in capsys.readouterr().out
+    np.testing.assert_allclose(OnnxPredictor(tmp_path / "m.onnx").predict_proba(X_test),
+                               pipe.predict_proba(X_test), atol=1e-4)
+    assert cli.main(["export", str(tmp_path / "m.skasc"), str(tmp_path / "no" / "m.onnx")]) == 2
+    assert "cannot write ONNX" in capsys.readouterr().err

@@ -100,8 +100,11 @@ def test_denoiser_drop_gives_one_channel(waves):
     out = FrontEnd(denoiser="drop").transform(waves)
     assert out.shape == (2, 2, 1, 64, 80)
     assert_batches_equal(out, chain(waves, denoise=False))
-    # channel 0 of the full front end is the same original-signal channel
-    np.testing.assert_array_equal(FrontEnd().transform(waves)[:, :, :1], out)
+    # channel 0 of the full front end is the same original-signal channel, up to float32
+    # rounding: the filterbank's one GEMM over all channels may be blocked differently
+    # by BLAS for one channel than for two (it is, with numpy 2.4's OpenBLAS)
+    np.testing.assert_allclose(FrontEnd().transform(waves)[:, :, :1], out, rtol=1e-6,
+                               atol=1e-5)
 
 
 def test_n_jobs_2_equals_n_jobs_1(wav_paths):

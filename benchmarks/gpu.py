@@ -22,15 +22,17 @@ The timed epoch is the epoch loop alone (skorch's ``dur`` of the epoch, from
 ``--host-overhead`` measures what skasc adds per training step on the host: both
 sides train a trivial module (one linear layer on the mean of each segment), so
 the step is almost all data handling and dispatch; skasc runs once through its
-DataLoader path and once with the training data resident on the device
-(``DeviceBatches``, what CUDA fits use; forced on a CPU here). Goal: <= 1 ms per
-step on the project's 2-core machine.
+DataLoader path (forced) and once with the training data resident on the device
+(``DeviceBatches`` with reused buffers: what CUDA fits use, and CPU fits whose
+``X`` is float32 and C-contiguous). Goal: <= 1 ms per step on the project's
+2-core machine.
 
 Usage::
 
     python benchmarks/gpu.py                      # 36 000 segments on CUDA, 1 000 on CPU
     python benchmarks/gpu.py --n-segments 300     # a quick check on a CPU
     python benchmarks/gpu.py --host-overhead      # host microseconds per step, trivial module
+    python benchmarks/gpu.py --compile            # skasc with torch.compile of conv + attention
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ def _module_params(tiny: bool) -> dict:
 # skasc
 # ----------------------------------------------------------------------------
 
-def time_skasc(X, y, *, device: str, mixed: bool, tiny: bool, n_warmup: int) -> dict:
+def time_skasc(X, y, *, device: str, mixed: bool, tiny: bool, n_warmup: int,
+               compile: bool = False) -> dict:
     net = AttCRNNClassifier(
+        compile=compile,
         max_epochs=1, lr=LR, batch_size=BATCH, predict_batch_size=PREDICT_BATCH,
         between_class=True, mixed_precision=mixed, device="auto", random_state=0, verbose=0,
         iterator_train__pin_memory=device.startswith("cuda"),  # the documented GPU path
@@ -201,7 +205,7 @@ def host_overhead(X, y, *, device: str, repeats: int) -> list[tuple[str, float]]
         best = min(best, time.perf_counter() - t0)
     rows.append(("hand-written loop (numpy mixing)", best / steps * 1e6))
     for name, resident in (("skasc, DataLoader path", False),
-                           ("skasc, data on the device", True)):
+                           ("skasc, in-memory batches", True)):
         old = _SegmentNetClassifier._device_data_on_cpu
         _SegmentNetClassifier._device_data_on_cpu = resident
         try:
@@ -233,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                         "slow-down of busy-waiting threads on a shared machine")
     parser.add_argument("--repeats", type=int, default=1,
                         help="time each side this many times, report the best")
+    parser.add_argument("--compile", action="store_true",
+                        help="skasc side with compile=True (conv block and attention "
+                        "compiled; the warm-up epoch pays the compilation)")
     parser.add_argument("--host-overhead", action="store_true",
                         help="host microseconds per step with a trivial module (see above)")
     args = parser.parse_args(argv)
@@ -264,11 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         print("goal: <= 1000 us/step on the project's 2-core machine")
         return 0
     kwargs = {"device": device, "mixed": mixed, "tiny": args.tiny, "n_warmup": n_warmup}
+    skasc_kwargs = {**kwargs, "compile": args.compile}
     if device != "cpu" and not device.startswith("cuda"):
         parser.error("--device must be cpu or cuda[:k]")
     if device.startswith("cuda") and device != "cuda":
         torch.cuda.set_device(torch.device(device))  # device="auto" uses the current one
-    sk = min((time_skasc(X, y, **kwargs) for _ in range(args.repeats)),
+    sk = min((time_skasc(X, y, **skasc_kwargs) for _ in range(args.repeats)),
              key=lambda r: r["epoch_s"])
     hand = min((time_hand(X, y, **kwargs) for _ in range(args.repeats)),
                key=lambda r: r["epoch_s"])

@@ -370,3 +370,25 @@ def test_state_dict_without_standardisation_loads_as_identity(data):
     np.testing.assert_array_equal(fresh.input_norm.std.numpy(), 1.0)
     with pytest.raises(RuntimeError, match="input_norm.std"):
         fresh.load_state_dict(dict(old, **{"input_norm.mean": torch.zeros(2, 64, 1)}))
+
+
+def test_compile_compiles_conv_block_and_attention_in_place(data, tmp_path):
+    """skorch's compile=True: the conv block and the attention are compiled, the GRU
+    stays eager, weights keep their names, a saved and loaded net compiles again."""
+    from skasc.persistence import load, save
+
+    X, y = data
+    eager = crnn().fit(X, y)
+    compiled = crnn(compile=True, compile__backend="eager").fit(X, y)
+    module = compiled.module_
+    assert module.conv._compiled_call_impl is not None
+    assert module.pooling._compiled_call_impl is not None
+    assert module.rnn._compiled_call_impl is None and module._compiled_call_impl is None
+    assert list(module.state_dict()) == list(eager.module_.state_dict())
+    np.testing.assert_allclose(compiled.predict_proba(X), eager.predict_proba(X), atol=1e-5)
+    save(compiled, tmp_path / "net.skasc")
+    loaded = load(tmp_path / "net.skasc")
+    assert loaded.module_.conv._compiled_call_impl is not None
+    np.testing.assert_allclose(loaded.predict_proba(X), compiled.predict_proba(X), atol=1e-6)
+    # without the option nothing is compiled
+    assert eager.module_.conv._compiled_call_impl is None

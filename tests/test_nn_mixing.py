@@ -173,10 +173,36 @@ def test_device_batches_equal_the_dataloader_with_bc_collate_bit_for_bit(center)
     seed = [7, 3]
     expected = _loader_batches(X, y, 4, 16, seed, c)
     g = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
-    got = list(DeviceBatches(torch.from_numpy(X), y, 4, 16, g, seed, c))
-    assert len(got) == len(expected) == 4
-    for (xa, ya), (xb, yb) in zip(got, expected):
+    batches = DeviceBatches(torch.from_numpy(X), y, 4, 16, g, seed, c)
+    assert len(batches) == len(expected) == 4
+    # compared as the training loop sees them: each batch before the next is drawn
+    pointers = []
+    for (xa, ya), (xb, yb) in zip(batches, expected):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
+        pointers.append(xa.data_ptr())
+    # nothing of batch size is allocated per step: two buffer sets, used in turn
+    assert pointers[0] == pointers[2] and pointers[1] == pointers[3] != pointers[0]
+
+
+def test_fits_on_the_cpu_use_the_in_memory_path_without_copying_X():
+    from skasc.nn import AttCRNNClassifier
+
+    rng = np.random.default_rng(0)
+    y = np.arange(20) % 2
+    net = AttCRNNClassifier(module__n_filters=(4, 8, 8), module__hidden_size=8,
+                            module__attention_size=8, max_epochs=1, batch_size=8,
+                            device="cpu", verbose=0)
+    X = rng.normal(size=(20, 2, 64, 8)).astype(np.float32)
+    net.initialize()
+    resident = net._device_resident(net.get_dataset(X, y))
+    assert resident is not None and resident.data_ptr() == X.ctypes.data  # X itself
+    X.flags.writeable = False  # a read-only memory map: used as is, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert net._device_resident(net.get_dataset(X, y)) is not None
+    # float64 or non-contiguous X would need a copy: the DataLoader path instead
+    assert net._device_resident(net.get_dataset(X.astype(np.float64), y)) is None
+    assert net._device_resident(net.get_dataset(np.asfortranarray(X), y)) is None
 
 
 def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch):
@@ -192,7 +218,10 @@ def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch
                   module__attention_size=8, max_epochs=2, lr=1e-2, batch_size=16,
                   random_state=0, device="cpu", verbose=0)
     torch.set_num_threads(1)
+    monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", False)
     loader = AttCRNNClassifier(**params).fit(X, y)
+    assert loader.get_iterator(loader.get_dataset(X, y), training=True).make() \
+        .__class__.__name__ == "DataLoader"
     monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", True)
     seen = []
     real = _SegmentNetClassifier._device_resident

@@ -222,13 +222,15 @@ DEVICE_DATA_FRACTION = 0.5
 class _SegmentNetClassifier(NeuralNetClassifier):
     """Shared machinery of the segment classifiers (see the module docstring)."""
 
-    _device_data_on_cpu = False  # tests: the device-resident path on the CPU
+    # the in-memory path on the CPU: None (default) when it needs no copy of X,
+    # True always, False never (tests and benchmarks/gpu.py force either side)
+    _device_data_on_cpu: bool | None = None
 
     # skasc's own parameters and skorch's numeric ones; the module's are checked
     # where the module is built (nn.modules), ``device`` by torch
     _parameter_checks = {
         "lr": Real(low=0.0, low_inclusive=False), "batch_size": Int(low=1),
-        "max_epochs": Int(low=0), "predict_batch_size": Int(low=1),
+        "max_epochs": Int(low=0), "predict_batch_size": Int(low=1, none=True),
         "random_state": Int(low=0, none=True), "between_class": BOOL,
         "standardize_input": BOOL, "mixed_precision": BOOL, "progress_bar": BOOL,
         "checkpoint_dir": Instance((str, os.PathLike), "a str, a path-like object", none=True)}
@@ -238,7 +240,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
                  train_split=None, between_class: bool = True, standardize_input: bool = False,
                  random_state: int | None = None,
                  device: str = "auto", mixed_precision: bool = False,
-                 predict_batch_size: int = 512, progress_bar: bool = False,
+                 predict_batch_size: int | None = None, progress_bar: bool = False,
                  checkpoint_dir: str | os.PathLike | None = None, verbose: int = 1,
                  **kwargs):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
@@ -327,6 +329,28 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             kwargs.setdefault(key, value)
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def torch_compile(self, module, name):
+        """skorch's ``compile=True`` (``compile__*`` passed to ``torch.compile``), for
+        the blocks that gain from it.
+
+        The conv block and the attention pooling of a skasc network are compiled in
+        place (``nn.Module.compile``), so the weights keep their names in checkpoints
+        and saved files and a loaded net compiles again. The GRU stays eager: torch
+        2.13's dynamo graph-breaks on recurrent modules (``torch._dynamo.config.
+        allow_rnn`` is off). Other modules are left to skorch (the whole module is
+        compiled); the loss is not compiled.
+        """
+        if not self.compile or name != "module":
+            return module
+        blocks = [getattr(module, part) for part in ("conv", "pooling")
+                  if isinstance(getattr(module, part, None), torch.nn.Module)]
+        if not blocks:
+            return super().torch_compile(module, name)
+        params = self.get_params_for("compile")
+        for block in blocks:
+            block.compile(**params)
+        return module
 
     def initialize_optimizer(self, triggered_directly=None):
         """skorch's optimizer set-up, with fused Adam on CUDA (:func:`_optimizer_kwargs`)."""
@@ -531,29 +555,40 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             n_batches = 1 if batch_size == -1 else -(-len(dataset) // batch_size)
             return _EpochLoader(lambda: self._training_loader(dataset, on_device), n_batches)
         kwargs = self.get_params_for("iterator_valid")
-        kwargs.setdefault("batch_size", self.predict_batch_size)
+        kwargs.setdefault("batch_size", self._predict_slice())
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
         return self.iterator_valid(dataset, **kwargs)
 
     def _device_resident(self, dataset) -> Any:
         """The training segments as one tensor on the device, or None for the
-        DataLoader path: on CUDA, when they take at most ``DEVICE_DATA_FRACTION`` of
-        the free device memory and no ``iterator_train__*`` option other than
-        ``batch_size``/``shuffle`` asks for the DataLoader."""
+        DataLoader path, when no ``iterator_train__*`` option other than
+        ``batch_size``/``shuffle`` asks for the DataLoader: on CUDA, when they take
+        at most ``DEVICE_DATA_FRACTION`` of the free device memory; on the CPU, when
+        ``X`` is float32 and C-contiguous, so that the tensor is ``X`` itself (no
+        copy) and batches are gathered and mixed in reused buffers instead of being
+        stacked item by item and mixed in new arrays."""
         device = torch.device(self.device)
-        if device.type != "cuda" and not self._device_data_on_cpu:
-            return None
         options = set(self.get_params_for("iterator_train")) - {"batch_size", "shuffle"}
         X = getattr(dataset, "X", None)
         if options or not isinstance(X, np.ndarray) or not isinstance(
                 getattr(dataset, "y", None), np.ndarray):
             return None
+        if device.type == "cpu":
+            zero_copy = X.dtype == np.float32 and X.flags.c_contiguous
+            if not (self._device_data_on_cpu or (self._device_data_on_cpu is None
+                                                 and zero_copy)):
+                return None
+        elif device.type != "cuda":
+            return None
         if device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(device)
             if X.nbytes > DEVICE_DATA_FRACTION * free:
                 return None
-        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
+        with warnings.catch_warnings():
+            # a read-only X (a memory map) is only ever read here
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
 
     def _training_loader(self, dataset, on_device=None):
         kwargs = self.get_params_for("iterator_train")
@@ -671,6 +706,12 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         return self.criterion_(log_proba, y_true.to(log_proba.dtype))
 
     # ------------------------------------------------------------ prediction
+    def _predict_slice(self) -> int:
+        """Segments per forward pass: ``predict_batch_size``, or its device default."""
+        if self.predict_batch_size is not None:
+            return self.predict_batch_size
+        return 2048 if torch.device(self.device).type == "cuda" else 512
+
     def _run(self, X, fn: Callable) -> Any:
         """``fn(module, batch)`` over ``X`` in slices of ``predict_batch_size``, in
         inference mode, each slice's output copied into one preallocated float32
@@ -684,8 +725,9 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         pin = torch.device(device).type == "cuda"
         n = len(X)
         with torch.inference_mode(), self._autocast():
-            for start in range(0, n, self.predict_batch_size):
-                xb = torch.from_numpy(X[start:start + self.predict_batch_size])
+            step = self._predict_slice()
+            for start in range(0, n, step):
+                xb = torch.from_numpy(X[start:start + step])
                 if pin:  # an asynchronous copy: the host slices the next batch meanwhile
                     xb = xb.pin_memory()
                 result = fn(self.module_, xb.to(device, non_blocking=True))
@@ -768,8 +810,11 @@ class AttCRNNClassifier(_SegmentNetClassifier):
         ``"auto"``: ``"cuda"`` when available, else ``"cpu"``.
     mixed_precision : bool, default=False
         bf16 autocast on CUDA (ignored on the CPU).
-    predict_batch_size : int, default=512
-        Segments per forward pass in prediction and validation.
+    predict_batch_size : int or None, default=None
+        Segments per forward pass in prediction and validation; None: 512 on the
+        CPU, 2048 on CUDA (the paper's first conv layer gives 1.3 MB of float32
+        activations per segment, so a slice peaks near 5 GB: any 8-GB GPU, and
+        few enough launches to keep a large one busy).
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` (per-batch progress).
     checkpoint_dir : str, path-like or None, default=None

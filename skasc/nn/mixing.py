@@ -33,6 +33,11 @@ from .._validation import check_int
 __all__ = ["mix_between_class", "draw_partners", "BetweenClassCollate", "DeviceBatches"]
 
 
+_SINGLE_CLASS = ("A training mini-batch of {n} segments held a single class; its examples "
+                 "were used un-mixed. Increase batch_size to mix between classes (a last, "
+                 "short batch of an epoch can hold one class by chance).")
+
+
 def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
                       rng: np.random.Generator, center: np.ndarray | None = None):
     """Mix every example of a batch with a partner of another class.
@@ -188,10 +193,7 @@ class BetweenClassCollate:
         X_mix, Y_mix, r, partner = mix_between_class(X, y, self.n_classes, self._generator(),
                                                      center=self.center)
         if not self._warned and (partner == np.arange(len(y))).any():
-            warnings.warn(f"A training mini-batch of {len(y)} segments held a single "
-                          "class; its examples were used un-mixed. Increase batch_size to "
-                          "mix between classes (a last, short batch of an epoch can hold "
-                          "one class by chance).", UserWarning, stacklevel=2)
+            warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
             self._warned = True
         return torch.from_numpy(X_mix), torch.from_numpy(Y_mix)
 
@@ -208,7 +210,10 @@ class DeviceBatches:
     and mixes it, in float32 with the operations of :func:`mix_between_class` in
     the same order, so on ``device="cpu"`` the batches are bit for bit the
     ``DataLoader``'s. Per step the host sends two small index/factor arrays and
-    reads nothing back.
+    reads nothing back, and nothing of batch size is allocated: the gathered,
+    mixed and scratch tensors are two sets of buffers made at the first batch and
+    used in turn, so a batch stays valid while the next one is drawn (skorch's
+    loop trains on each batch before it asks for the next).
 
     Parameters
     ----------
@@ -242,6 +247,7 @@ class DeviceBatches:
         self.y_device = torch.as_tensor(self.y, device=X.device)
         self.eye = torch.eye(n_classes, dtype=torch.float64, device=X.device)
         self._warned = False
+        self._sets = None
 
     def __len__(self) -> int:
         return -(-len(self.y) // self.batch_size)
@@ -257,23 +263,33 @@ class DeviceBatches:
             order = torch.randperm(n, generator=self.generator)
         else:
             order = torch.arange(n)
-        for start in range(0, n, self.batch_size):
+        order = order.numpy()  # the host's permutation, as numpy once per epoch
+        for step, start in enumerate(range(0, n, self.batch_size)):
             index = order[start:start + self.batch_size]
-            rows = index.to(self.X.device, non_blocking=True)
-            Xb = self.X.index_select(0, rows)
+            rows = torch.from_numpy(index).to(self.X.device, non_blocking=True)
+            buffers = self._buffers(step % 2, len(index))
+            Xb = torch.index_select(self.X, 0, rows, out=buffers[0])
             if not self.between_class:
                 yield Xb, self.y_device.index_select(0, rows)
                 continue
-            yield self._mix(Xb, self.y[index.numpy()], rows)
+            yield self._mix(Xb, self.y[index], rows, buffers)
 
-    def _mix(self, Xb: Any, y: np.ndarray, rows: Any):
+    def _buffers(self, which: int, m: int) -> tuple:
+        """Set ``which`` of the (gathered, mixed, scratch) buffers, first ``m`` rows."""
+        import torch
+
+        if self._sets is None:
+            shape = (min(self.batch_size, len(self.y)),) + tuple(self.X.shape[1:])
+            self._sets = [tuple(torch.empty(shape, dtype=self.X.dtype, device=self.X.device)
+                                for _ in range(3)) for _ in range(2)]
+        return tuple(b[:m] for b in self._sets[which])
+
+    def _mix(self, Xb: Any, y: np.ndarray, rows: Any, buffers: tuple):
         import torch
 
         partner, r = draw_partners(y, self.rng)
         if not self._warned and (partner == np.arange(len(y))).any():
-            warnings.warn(f"A training mini-batch of {len(y)} segments held a single class; "
-                          "its examples were used un-mixed. Increase batch_size to mix "
-                          "between classes.", UserWarning, stacklevel=2)
+            warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
             self._warned = True
         norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
         shape = (len(y),) + (1,) * (Xb.ndim - 1)
@@ -281,10 +297,12 @@ class DeviceBatches:
         host = np.stack([(1.0 - r) / norm, r / norm, 1.0 - 1.0 / norm]).astype(np.float32)
         factors = torch.from_numpy(host).to(device, non_blocking=True)
         partner_d = torch.from_numpy(partner).to(device, non_blocking=True)
-        X_mix = Xb.index_select(0, partner_d)
+        _, X_mix, scratch = buffers
+        # the operations of mix_between_class, in its order, into the buffers
+        torch.index_select(Xb, 0, partner_d, out=X_mix)
         X_mix.mul_(factors[0].reshape(shape))
-        X_mix.add_(Xb * factors[1].reshape(shape))
-        if self.center is not None:
+        X_mix.add_(torch.mul(Xb, factors[1].reshape(shape), out=scratch))
+        if self.center is not None:  # (batch, K, M, 1): small, broadcast over the frames
             X_mix.add_(self.center[None] * factors[2].reshape(shape))
         r_d = torch.from_numpy(r).to(device, non_blocking=True)[:, None]
         codes = self.y_device.index_select(0, rows)

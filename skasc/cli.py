@@ -204,8 +204,14 @@ def _without_stored_folders(model):
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path(args.out, "--out")
-    if args.figure and not args.timeline:
-        raise CLIError("--figure draws a timeline; pass --timeline too.")
+    if not args.timeline:
+        given = [opt for opt, value in (("--figure", args.figure), ("--window", args.window),
+                                        ("--hop", args.hop)) if value is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise CLIError(f"{', '.join(given)} {verb} to a timeline; pass --timeline too.")
+    elif args.skip_bad:
+        raise CLIError("--skip-bad does not apply to --timeline (one file, read in blocks).")
     if args.timeline:
         return _predict_timeline(args)
     pipe = _load_model(args.model)
@@ -234,7 +240,9 @@ def _predict_timeline(args: argparse.Namespace) -> int:
     if args.figure:
         check_output_path(args.figure, "--figure")
     pipe = _load_model(args.model)
-    timeline = predict_timeline(pipe, args.audio[0], window=args.window, hop=args.hop,
+    timeline = predict_timeline(pipe, args.audio[0],
+                                window=30.0 if args.window is None else args.window,
+                                hop=10.0 if args.hop is None else args.hop,
                                 verbose=1 if args.out else 0)
     timeline.to_csv(args.out or sys.stdout)
     if args.out:
@@ -490,9 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--timeline", action="store_true",
                          help="label every window of one long file instead (rows: start_s, "
                               "end_s, label, posteriors)")
-    predict.add_argument("--window", type=_positive_float, default=30.0,
+    predict.add_argument("--window", type=_positive_float, default=None,
                          help="timeline window in seconds (default 30)")
-    predict.add_argument("--hop", type=_positive_float, default=10.0,
+    predict.add_argument("--hop", type=_positive_float, default=None,
                          help="seconds between timeline windows (default 10)")
     predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
     predict.set_defaults(func=cmd_predict)

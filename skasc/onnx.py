@@ -19,8 +19,7 @@ onnxruntime, skl2onnx). Only the glue is written here.
 
 The network goes through the TorchScript-based exporter (``dynamo=False``): for
 this network it gives the same graph as the ``torch.export``-based one in about
-1 s instead of 15-25 s on two cores. When a torch release no longer has it, the
-``torch.export`` path is used.
+1 s instead of 15-25 s on two cores (torch is pinned at 2.13, which has both).
 """
 
 from __future__ import annotations
@@ -102,9 +101,7 @@ def _parts(estimator: Any) -> tuple[FrontEnd, RecordingFusion]:
 
 def _frontend_metadata(frontend: FrontEnd) -> dict:
     """``{step: {"class": name, "params": {...}}}`` of the front end (JSON scalars)."""
-    steps = dict(zip(("loader", "denoiser", "segmenter", "extractor"),
-                     (frontend.loader, frontend.denoiser, frontend.segmenter,
-                      frontend.extractor)))
+    steps = {step: getattr(frontend, step) for step in _FRONTEND_STEPS}
     defaults = {"loader": AudioLoader(), "denoiser": MinStatsDenoiser(),
                 "segmenter": Segmenter(), "extractor": LogMelExtractor()}
     out: dict = {}
@@ -120,11 +117,9 @@ def _frontend_metadata(frontend: FrontEnd) -> dict:
                 f"predictor rebuilds only {sorted(_FRONTEND_CLASSES)}.")
         params = value.get_params(deep=False)
         params.pop("n_jobs", None)
-        bad = {k: v for k, v in params.items()
-               if not (v is None or isinstance(v, (bool, int, float, str)))}
-        if bad:
+        if not _scalars(params):
             raise ExportError(f"Step frontend.{step} has parameters that are not plain "
-                              f"numbers or strings: {bad}.")
+                              f"numbers or strings: {params}.")
         out[step] = {"class": type(value).__name__, "params": params}
     return out
 
@@ -180,16 +175,10 @@ def _export_net(net: Any, softmax: bool, output: str) -> Any:
         # the legacy exporter's deprecation notice and tracer notes about the
         # module's shape checks (shapes are fixed but the batch axis)
         warnings.simplefilter("ignore")
-        try:
-            torch.onnx.export(wrapped, (example,), buffer, input_names=["segments"],
-                              output_names=[output], opset_version=OPSET, dynamo=False,
-                              dynamic_axes={"segments": {0: "n_segments"},
-                                            output: {0: "n_segments"}})
-        except TypeError:  # a torch without the TorchScript exporter
-            buffer = io.BytesIO()
-            torch.onnx.export(wrapped, (example,), buffer, input_names=["segments"],
-                              output_names=[output], opset_version=OPSET, dynamo=True,
-                              dynamic_shapes=({0: torch.export.Dim("n_segments")},))
+        torch.onnx.export(wrapped, (example,), buffer, input_names=["segments"],
+                          output_names=[output], opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"segments": {0: "n_segments"},
+                                        output: {0: "n_segments"}})
     return onnx.load_from_string(buffer.getvalue())
 
 
@@ -304,6 +293,11 @@ def _merge_opsets(a: Any, b: Any) -> None:
             imp.domain, imp.version = domain, version
 
 
+def _scalars(params: dict) -> bool:
+    """Whether every value is None or a plain bool, int, float or str."""
+    return all(v is None or isinstance(v, (bool, int, float, str)) for v in params.values())
+
+
 def _json_label(label: Any) -> Any:
     if isinstance(label, (np.integer, int)) and not isinstance(label, bool):
         return int(label)
@@ -331,8 +325,7 @@ def _frontend_from_metadata(meta: Any, path: str) -> FrontEnd:
             raise ValueError(f"{path}: frontend step {step!r} is not one of "
                              f"{sorted(_FRONTEND_CLASSES)} with params; got {entry!r}.")
         params = entry["params"]
-        if not all(v is None or isinstance(v, (bool, int, float, str))
-                   for v in params.values()):
+        if not _scalars(params):
             raise ValueError(f"{path}: frontend step {step!r} has non-scalar parameters.")
         cls = _FRONTEND_CLASSES[entry["class"]]
         try:
@@ -381,14 +374,24 @@ class OnnxPredictor:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{shown}: its {_METADATA_KEY!r} metadata is not JSON: {exc}") \
                 from exc
-        if not isinstance(meta, dict) or meta.get("format") != 1:
+        if not isinstance(meta, dict):
+            raise ValueError(f"{shown}: its {_METADATA_KEY!r} metadata is not a JSON object.")
+        if meta.get("format") != 1:
             raise ValueError(f"{shown}: unknown metadata format {meta.get('format')!r} "
                              "(this skasc reads format 1).")
         classes = meta.get("classes")
         columns = meta.get("columns")
-        if not (isinstance(classes, list) and classes and isinstance(columns, list)
-                and all(isinstance(i, int) and 0 <= i < len(classes) for i in columns)):
-            raise ValueError(f"{shown}: 'classes' and 'columns' metadata are inconsistent.")
+        width = self.session.get_outputs()[0].shape[-1]
+        if not (isinstance(classes, list) and classes
+                and all(isinstance(c, (int, str)) and not isinstance(c, bool)
+                        for c in classes)
+                and isinstance(columns, list)
+                and all(isinstance(i, int) and not isinstance(i, bool)
+                        and 0 <= i < len(classes) for i in columns)
+                and len(set(columns)) == len(columns)
+                and (not isinstance(width, int) or width == len(columns))):
+            raise ValueError(f"{shown}: 'classes' and 'columns' metadata are inconsistent "
+                             "(or do not match the graph's output).")
         floor = meta.get("floor")
         if not (isinstance(floor, float) and 0 < floor < 1):
             raise ValueError(f"{shown}: 'floor' metadata must be a float in (0, 1).")

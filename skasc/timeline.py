@@ -58,9 +58,9 @@ class SceneTimeline:
     Attributes
     ----------
     start, end : ndarray of shape (n_windows,)
-        Start and end of each window in seconds from the start of the file (the
-        end of the first and last segment inside it; the last end is at most the
-        file's duration).
+        Start and end of each window in seconds from the start of the file: the
+        start of its first segment and the end of its last (the last end is at
+        most the file's duration).
     labels : ndarray of shape (n_windows,)
         Most likely class of each window.
     proba : ndarray of shape (n_windows, n_classes)
@@ -68,6 +68,8 @@ class SceneTimeline:
     classes : ndarray of shape (n_classes,)
     duration : float
         The file's duration in seconds at the pipeline's sampling rate.
+    source : str
+        The file's path (the figure's default title).
     """
 
     start: np.ndarray
@@ -128,15 +130,19 @@ def _check_seconds(value: Any, name: str) -> float:
     return float(value)
 
 
-def _grid_steps(seconds: float, name: str, step_s: float) -> int:
-    """``seconds`` as a whole number of segment hops, or a ValueError saying so."""
-    steps = seconds / step_s
-    if abs(steps - round(steps)) > 1e-6:
+def _grid_steps(seconds: float, name: str, step_s: float, sr: int) -> int:
+    """``seconds`` as a whole number of segment hops, or a ValueError saying so.
+
+    A segment hop is a whole number of samples (0.25 s is 5512 samples, 0.249977 s,
+    at 22 050 Hz), so ``seconds`` may be off the exact grid by that rounding: up to
+    one sample, or 1e-4 of ``seconds``."""
+    steps = round(seconds / step_s)
+    if abs(seconds - steps * step_s) > max(1.0 / sr, 1e-4 * seconds):
         raise ValueError(
             f"'{name}' is not on the segment grid: it must be a whole number of segment "
             f"hops of {step_s:g} s (beyond the first segment, for 'window'); got "
             f"{seconds!r} s.")
-    return int(round(steps))
+    return int(steps)
 
 
 def _window_rows(n_segments: int, per_window: int, hop_steps: int) -> list[tuple[int, int]]:
@@ -224,7 +230,8 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
         Window duration in seconds: at least one segment, and a whole number of
         segment hops beyond it (for 2-s segments: 2, 4, 6...).
     hop : float, default=10.0
-        Seconds between window starts; > 0 and a whole number of segment hops.
+        Seconds between window starts; > 0, at most ``window``, and a whole
+        number of segment hops.
     block_duration : float, default=60.0
         Seconds of audio read, denoised and classified per step; memory is set
         by this, not by the file's length.
@@ -240,10 +247,13 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     Raises
     ------
     ValueError
-        For a window shorter than one segment, a hop <= 0, or either not on the
-        segment grid.
+        For a window shorter than one segment, a hop <= 0 or longer than the
+        window, or either not on the segment grid; an
+        :class:`~skasc.frontend.audio.AudioFileError` (a ValueError) naming the
+        file when it cannot be read.
     TypeError
-        For an estimator that is not such a pipeline.
+        For an estimator that is not such a pipeline, or a window or hop that is
+        not a finite number.
 
     Examples
     --------
@@ -279,9 +289,12 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
                          f"({segment_s:g} s); a window must hold at least one segment.")
     if hop <= 0:
         raise ValueError(f"'hop'={hop!r} s must be > 0.")
-    per_window = 1 + (_grid_steps(window - segment_s, "window", step_s)
+    if hop > window:
+        raise ValueError(f"'hop'={hop!r} s is longer than 'window'={window!r} s: the "
+                         "segments between windows would be in none.")
+    per_window = 1 + (_grid_steps(window - segment_s, "window", step_s, sr)
                       if window > segment_s else 0)
-    hop_steps = _grid_steps(hop, "hop", step_s)
+    hop_steps = _grid_steps(hop, "hop", step_s, sr)
     if hop_steps == 0:
         raise ValueError(f"'hop'={hop!r} s is shorter than one segment hop ({step_s:g} s).")
 
@@ -294,11 +307,6 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     evidence: list[np.ndarray] = []
     n_total = 0
     progress = None
-    if verbose:
-        import soundfile as sf
-        from tqdm.auto import tqdm
-        progress = tqdm(total=round(sf.info(os.fspath(path)).duration, 1), unit="s",
-                        desc="timeline")
 
     def consume(raw: np.ndarray, denoised: np.ndarray | None, *, end: bool) -> None:
         nonlocal raw_pending
@@ -313,6 +321,11 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
             evidence.append(_classify(rest, extractor, segments))
 
     for block in iter_audio_blocks(path, sr=sr, block_duration=block_duration):
+        if verbose and progress is None:  # the file is open and checked by now
+            import soundfile as sf
+            from tqdm.auto import tqdm
+            progress = tqdm(total=round(sf.info(os.fspath(path)).duration, 1), unit="s",
+                            desc="timeline")
         n_total += block.size
         consume(block, None if stream is None else stream.push(block), end=False)
         if progress is not None:

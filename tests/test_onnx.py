@@ -110,6 +110,10 @@ def _rewrite_metadata(src, dst, change):
     (lambda m: m.update(columns=[0, 99]), "inconsistent"),
     (lambda m: m.update(format=7), "unknown metadata format 7"),
     (lambda m: m.update(floor="0"), "'floor' metadata"),
+    (lambda m: m.update(columns=[0, 1]), "do not match the graph's output"),
+    (lambda m: m.update(columns=[0, 0, 1]), "inconsistent"),
+    (lambda m: m.update(classes=[["a"], "b", "c"]), "inconsistent"),
+    (lambda m: m.clear() or m.update(), "unknown metadata format None"),
 ])
 def test_tampered_metadata_is_refused_as_data(tmp_path, corpus, change, message):
     X, y, _ = corpus
@@ -130,3 +134,14 @@ def test_cli_export(tmp_path, corpus, capsys):
                                pipe.predict_proba(X_test), atol=1e-4)
     assert cli.main(["export", str(tmp_path / "m.skasc"), str(tmp_path / "no" / "m.onnx")]) == 2
     assert "cannot write ONNX" in capsys.readouterr().err
+
+
+def test_metadata_that_is_not_a_json_object_is_refused(tmp_path, corpus):
+    X, y, _ = corpus
+    export_onnx(tiny(classifier="softmax").fit(X, y), tmp_path / "m.onnx")
+    model = onnx.load(tmp_path / "m.onnx")
+    for value, message in (("[1]", "not a JSON object"), ("{", "is not JSON")):
+        model.metadata_props[0].value = value
+        onnx.save(model, tmp_path / "bad.onnx")
+        with pytest.raises(ValueError, match=message):
+            OnnxPredictor(tmp_path / "bad.onnx")

@@ -58,15 +58,15 @@ def test_streamed_denoising_equals_whole_recording(rng, block, n_fft, hop):
     stream = MinStatsStream(sr=SR, n_fft=n_fft, hop_length=hop)
     parts = [stream.push(y[i:i + block]) for i in range(0, y.size, block)]
     out = np.concatenate(parts + [stream.finish()])
-    np.testing.assert_allclose(out, denoise(y, sr=SR, n_fft=n_fft, hop_length=hop),
-                               rtol=0, atol=1e-6)
+    # the same frames through the same kernels in the same order: bit for bit
+    np.testing.assert_array_equal(out, denoise(y, sr=SR, n_fft=n_fft, hop_length=hop))
 
 
 def test_streamed_denoising_of_a_recording_shorter_than_a_frame(rng):
     y = rng.standard_normal(100).astype(np.float32)
     stream = MinStatsStream(sr=SR)
     out = np.concatenate([stream.push(y[:30]), stream.push(y[30:]), stream.finish()])
-    np.testing.assert_allclose(out, denoise(y, sr=SR), atol=1e-6)
+    np.testing.assert_array_equal(out, denoise(y, sr=SR))
 
 
 def test_stream_misuse_is_a_clear_error(rng):
@@ -158,6 +158,21 @@ def test_fused_network_pipeline_timeline_matches_whole_file(tmp_path, rng):
     assert set(tl.classes) == {"low", "high", "bursts"}
 
 
+def test_overlapping_segments_keep_their_grid(tmp_path, rng):
+    """A segmenter with hop_duration: windows on its 0.25-s grid, the same segments."""
+    pipe = lr_pipeline()
+    pipe.set_params(frontend__segmenter__hop_duration=0.25)
+    path = scene_file(tmp_path / "long.wav", rng, seconds=3.1)
+    whole_evidence, _ = segment_log_evidence(pipe[1:], pipe[0].transform([path]))
+    tl = predict_timeline(pipe, path, window=0.5, hop=0.25, block_duration=0.7)
+    assert len(tl) == len(whole_evidence) == 12  # starts 0, 0.25, ..., 2.75 (tail padded)
+    np.testing.assert_allclose(tl.start, np.arange(12) * 5512 / SR)  # the hop in samples
+    np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
+        whole_evidence, lengths=np.ones(12, int))), atol=1e-6)
+    whole = predict_timeline(pipe, path, window=10.0, hop=1.0)
+    np.testing.assert_allclose(whole.proba, pipe.predict_proba([path]), atol=1e-6)
+
+
 def test_no_denoiser_gives_one_channel(tmp_path, rng):
     pipe = lr_pipeline(denoiser="drop")
     path = scene_file(tmp_path / "long.wav", rng, seconds=4.0)
@@ -170,8 +185,10 @@ def test_no_denoiser_gives_one_channel(tmp_path, rng):
     (dict(hop=0.0), ValueError, r"'hop'=0.0 s must be > 0"),
     (dict(hop=-1.0), ValueError, r"'hop'=-1.0 s must be > 0"),
     (dict(hop=0.75), ValueError, r"'hop' is not on the segment grid.*0.5 s.*got 0.75"),
-    (dict(window=1.2), ValueError, r"'window' is not on the segment grid"),
+    (dict(window=1.2, hop=0.5), ValueError, r"'window' is not on the segment grid"),
     (dict(hop=0.2), ValueError, r"'hop' is not on the segment grid"),
+    (dict(window=1.0, hop=1.5), ValueError, r"'hop'=1.5 s is longer than 'window'=1.0 s"),
+    (dict(block_duration=float("inf")), ValueError, r"'block_duration' must be a finite"),
     (dict(window="30"), TypeError, r"'window' of predict_timeline must be a finite number"),
     (dict(hop=float("nan")), TypeError, r"'hop' of predict_timeline must be a finite"),
 ])
@@ -264,7 +281,11 @@ def test_cli_timeline_writes_csv_and_png(tmp_path, rng, capsys):
         "\r\n", "\n")
     # --figure needs --timeline; --timeline needs one file
     assert cli.main(["predict", str(tmp_path / "m.skasc"), str(path), "--figure", "x.png"]) == 2
-    assert "pass --timeline too" in capsys.readouterr().err
+    assert "--figure applies to a timeline; pass --timeline too" in capsys.readouterr().err
+    assert cli.main(["predict", str(tmp_path / "m.skasc"), str(path), "--hop", "4"]) == 2
+    assert "--hop applies to a timeline" in capsys.readouterr().err
+    assert cli.main(argv[:8] + ["--skip-bad"]) == 2
+    assert "--skip-bad does not apply to --timeline" in capsys.readouterr().err
     assert cli.main(["predict", str(tmp_path / "m.skasc"), str(path), str(path),
                      "--timeline"]) == 2
     assert "exactly one audio file" in capsys.readouterr().err

@@ -46,8 +46,7 @@ import numpy as np
 from numba import njit
 
 from skasc.dsp.spectrogram import (_centred_istft_frames, _centred_stft_frames, _hann,
-                                   _irfft_frames, _normalise, _overlap_add,
-                                   _stft_frame_range)
+                                   _normalise, _overlap_add_spec, _stft_frame_range)
 
 __all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_window",
            "MinStatsStream"]
@@ -434,19 +433,32 @@ def _noise_psd_frames(power_tf: np.ndarray, *, hop_length: int, sr: float,
     return noise
 
 
+def _tracker_constants(*, hop_length, sr, window_duration, n_subwindows,
+                       alpha_max=ALPHA_MAX, alpha_min=ALPHA_MIN, beta_max=BETA_MAX,
+                       a_v=A_V, oversubtraction=0.0, floor=1.0) -> tuple:
+    """The arguments of :func:`_track` after its state: the search window and the
+    constants rescaled to the hop (one place for :func:`_run_tracker` and
+    :class:`MinStatsStream`, whose results must agree bit for bit)."""
+    n_sub, v_len = search_window(hop_length=hop_length, sr=sr,
+                                 window_duration=window_duration, n_subwindows=n_subwindows)
+    scale = (hop_length / sr) / _REFERENCE_HOP_S
+    return (n_sub, v_len, _m_of_d(n_sub * v_len), _m_of_d(v_len),
+            float(alpha_max) ** scale, float(alpha_min), float(beta_max) ** scale,
+            ALPHA_C_DECAY ** scale, float(a_v), float(oversubtraction), float(floor))
+
+
 def _run_tracker(power, spec, noise_out, *, hop_length, sr, window_duration, n_subwindows,
                  alpha_max=ALPHA_MAX, alpha_min=ALPHA_MIN, beta_max=BETA_MAX, a_v=A_V,
                  oversubtraction=0.0, floor=1.0) -> None:
-    n_sub, v_len = search_window(hop_length=hop_length, sr=sr,
-                                 window_duration=window_duration, n_subwindows=n_subwindows)
+    constants = _tracker_constants(hop_length=hop_length, sr=sr,
+                                   window_duration=window_duration,
+                                   n_subwindows=n_subwindows, alpha_max=alpha_max,
+                                   alpha_min=alpha_min, beta_max=beta_max, a_v=a_v,
+                                   oversubtraction=oversubtraction, floor=floor)
     shape = spec.shape if spec.shape[0] else power.shape
     if shape[0] == 0 or shape[1] == 0:
         return
-    scale = (hop_length / sr) / _REFERENCE_HOP_S
-    _track(power, spec, noise_out, *_new_state(n_sub, shape[1]), n_sub, v_len,
-           _m_of_d(n_sub * v_len), _m_of_d(v_len),
-           float(alpha_max) ** scale, float(alpha_min), float(beta_max) ** scale,
-           ALPHA_C_DECAY ** scale, float(a_v), float(oversubtraction), float(floor))
+    _track(power, spec, noise_out, *_new_state(constants[0], shape[1]), *constants)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
@@ -458,6 +470,13 @@ def _apply_gain(stft, noise, oversubtraction, floor):  # pragma: no cover - comp
         out[i] = _gain(float(z.real) ** 2 + float(z.imag) ** 2, noise[i],
                        oversubtraction, floor) * z
     return out
+
+
+def _check_framing(n_fft: int, hop_length: int) -> None:
+    if not (isinstance(n_fft, numbers.Integral) and n_fft >= 2
+            and isinstance(hop_length, numbers.Integral) and 1 <= hop_length <= n_fft):
+        raise ValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
+                         f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
 
 
 def _check_subtraction(oversubtraction: float, floor: float) -> None:
@@ -564,10 +583,7 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
         raise ValueError("y is empty.")
     if not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or inf samples.")
-    if not (isinstance(n_fft, numbers.Integral) and n_fft >= 2
-            and isinstance(hop_length, numbers.Integral) and 1 <= hop_length <= n_fft):
-        raise ValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
-                         f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
+    _check_framing(n_fft, hop_length)
     _check_subtraction(oversubtraction, floor)
     window = _hann(n_fft)
     # The last samples would be covered only by the tapering end of the last
@@ -622,20 +638,13 @@ class MinStatsStream:
     def __init__(self, *, sr: float, n_fft: int = 512, hop_length: int = 256,
                  window_duration: float = WINDOW_DURATION, n_subwindows: int = N_SUBWINDOWS,
                  oversubtraction: float = OVERSUBTRACTION, floor: float = FLOOR) -> None:
-        if not (isinstance(n_fft, numbers.Integral) and n_fft >= 2
-                and isinstance(hop_length, numbers.Integral) and 1 <= hop_length <= n_fft):
-            raise ValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
-                             f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
+        _check_framing(n_fft, hop_length)
         _check_subtraction(oversubtraction, floor)
-        n_sub, v_len = search_window(hop_length=hop_length, sr=sr,
-                                     window_duration=window_duration,
-                                     n_subwindows=n_subwindows)
-        scale = (hop_length / sr) / _REFERENCE_HOP_S
-        self._constants = (n_sub, v_len, _m_of_d(n_sub * v_len), _m_of_d(v_len),
-                           float(ALPHA_MAX) ** scale, float(ALPHA_MIN),
-                           float(BETA_MAX) ** scale, ALPHA_C_DECAY ** scale, float(A_V),
-                           float(oversubtraction), float(floor))
-        self._state = _new_state(n_sub, n_fft // 2 + 1)
+        self._constants = _tracker_constants(hop_length=hop_length, sr=sr,
+                                             window_duration=window_duration,
+                                             n_subwindows=n_subwindows,
+                                             oversubtraction=oversubtraction, floor=floor)
+        self._state = _new_state(self._constants[0], n_fft // 2 + 1)
         self._n_fft, self._hop = int(n_fft), int(hop_length)
         self._window = _hann(n_fft)
         self._pad = self._n_fft // 2
@@ -706,13 +715,12 @@ class MinStatsStream:
                                                   n_frames - m)
                 _track(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
                        *self._state, *self._constants)
-                frames = _irfft_frames(spec, n_fft)
             # the overlap-add buffer must reach the last sample the new frames touch
             end = (n_frames - 1) * hop - pad + n_fft
             grow = end - (self._acc_start + self._acc.size)
             if grow > 0:
                 self._acc = np.concatenate([self._acc, np.zeros(grow, np.float32)])
-            _overlap_add(self._acc, frames, window, hop, t0, self._acc_start + pad)
+            _overlap_add_spec(self._acc, spec, window, hop, t0, self._acc_start + pad)
             self._next_frame = n_frames
             # keep the raw samples the next frame needs, from a multiple of the hop
             keep = max(0, n_frames * hop - pad) // hop * hop

@@ -366,15 +366,18 @@ def _centred_istft_frames(spec: np.ndarray, n_fft: int, hop_length: int,
     """Inverse of :func:`_centred_stft_frames`, trimmed/padded to ``length`` samples."""
     n_frames = spec.shape[0]
     out = np.zeros(length, dtype=np.float32)
-    _overlap_add(out, _irfft_frames(spec, n_fft), window, hop_length, 0, n_fft // 2)
+    _overlap_add_spec(out, spec, window, hop_length, 0, n_fft // 2)
     _normalise(out, window, hop_length, n_frames, n_fft // 2)
     return out
 
 
-def _irfft_frames(spec: np.ndarray, n_fft: int) -> np.ndarray:
-    """Inverse FFT of every frame of ``spec``, shape (n_frames, n_fft), float32."""
-    frames = np.empty((spec.shape[0], n_fft), dtype=np.float32)
-    for t0 in range(0, spec.shape[0], _BLOCK):
-        t1 = min(t0 + _BLOCK, spec.shape[0])
-        frames[t0:t1] = scipy.fft.irfft(spec[t0:t1], n=n_fft, axis=-1)
-    return frames
+def _overlap_add_spec(out: np.ndarray, spec: np.ndarray, window: np.ndarray,
+                      hop_length: int, t0: int, start: int) -> None:
+    """Inverse FFT of frames ``t0, t0 + 1, ...`` (the rows of ``spec``), windowed and
+    added into ``out`` (which starts ``start`` samples in), ``_BLOCK`` frames at a
+    time so that no (n_frames, n_fft) array is built."""
+    n_fft = window.shape[0]
+    for b0 in range(0, spec.shape[0], _BLOCK):
+        b1 = min(b0 + _BLOCK, spec.shape[0])
+        frames = scipy.fft.irfft(spec[b0:b1], n=n_fft, axis=-1)
+        _overlap_add(out, frames, window, hop_length, t0 + b0, start)

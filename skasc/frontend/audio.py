@@ -218,10 +218,11 @@ def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
     True
     """
     sr = check_int(sr, "sr", "iter_audio_blocks", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
-    if not (isinstance(block_duration, (int, float)) and not isinstance(block_duration, bool)
-            and block_duration > 0):
+    if isinstance(block_duration, bool) or not isinstance(
+            block_duration, (int, float, np.integer, np.floating)) \
+            or not (0 < block_duration < float("inf")):
         raise ValueError(
-            f"'block_duration' of iter_audio_blocks must be a number of seconds > 0; got "
+            f"'block_duration' must be a finite number of seconds > 0; got "
             f"{block_duration!r}.")
     shown = _check_path(path)
     with _read_errors(shown):
@@ -240,7 +241,7 @@ def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
         while True:
             with _read_errors(shown):
                 data = fh.read(block_frames, dtype="float32", always_2d=True)
-            last = data.shape[0] < block_frames or n_read + data.shape[0] >= fh.frames
+            last = data.shape[0] < block_frames  # a short read: the header may be wrong
             if not np.isfinite(data).all():
                 raise AudioFileError(
                     f"Audio file {shown!r} contains NaN or inf samples in the block "

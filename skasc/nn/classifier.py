@@ -336,7 +336,9 @@ class _SegmentNetClassifier(NeuralNetClassifier):
 
         The conv block and the attention pooling of a skasc network are compiled in
         place (``nn.Module.compile``), so the weights keep their names in checkpoints
-        and saved files and a loaded net compiles again. The GRU stays eager: torch
+        and saved files, and a net loaded with :func:`skasc.load` (which initialises
+        it) compiles again; an unpickled one runs eager (torch does not pickle the
+        compiled call) until it is initialised. The GRU stays eager: torch
         2.13's dynamo graph-breaks on recurrent modules (``torch._dynamo.config.
         allow_rnn`` is off). Other modules are left to skorch (the whole module is
         compiled); the loss is not compiled.

@@ -248,6 +248,7 @@ class DeviceBatches:
         self.eye = torch.eye(n_classes, dtype=torch.float64, device=X.device)
         self._warned = False
         self._sets = None
+        self._turn = 0
 
     def __len__(self) -> int:
         return -(-len(self.y) // self.batch_size)
@@ -264,10 +265,11 @@ class DeviceBatches:
         else:
             order = torch.arange(n)
         order = order.numpy()  # the host's permutation, as numpy once per epoch
-        for step, start in enumerate(range(0, n, self.batch_size)):
+        for start in range(0, n, self.batch_size):
             index = order[start:start + self.batch_size]
             rows = torch.from_numpy(index).to(self.X.device, non_blocking=True)
-            buffers = self._buffers(step % 2, len(index))
+            buffers = self._buffers(self._turn, len(index))
+            self._turn ^= 1  # the other set next (across epochs too)
             Xb = torch.index_select(self.X, 0, rows, out=buffers[0])
             if not self.between_class:
                 yield Xb, self.y_device.index_select(0, rows)

@@ -289,3 +289,15 @@ def test_cli_timeline_writes_csv_and_png(tmp_path, rng, capsys):
     assert cli.main(["predict", str(tmp_path / "m.skasc"), str(path), str(path),
                      "--timeline"]) == 2
     assert "exactly one audio file" in capsys.readouterr().err
+
+
+def test_real_recordings_stream_like_the_whole_file(tut_samples):
+    """Two real TUT scenes (48 kHz, 24-bit, stereo): streamed in 1.3-s blocks, each
+    segment's posterior equals the whole-file front end's."""
+    pipe = lr_pipeline()
+    for path in tut_samples[:2]:
+        whole_evidence, _ = segment_log_evidence(pipe[1:], pipe[0].transform([path]))
+        tl = predict_timeline(pipe, path, window=0.5, hop=0.5, block_duration=1.3)
+        np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
+            whole_evidence, lengths=np.ones(len(whole_evidence), int))), atol=1e-6)
+        assert tl.duration == pytest.approx(10.0, abs=1e-3)

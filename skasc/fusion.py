@@ -55,6 +55,11 @@ _DEFAULT_FLOOR = 1e-7
 # --------------------------------------------------------------------------- #
 # The rule on arrays
 # --------------------------------------------------------------------------- #
+def _floored_log(probas: Any, floor: float) -> np.ndarray:
+    """``log(max(p, floor))``: a segment's (or system's) evidence in the product rule."""
+    return np.log(np.maximum(np.asarray(probas, dtype=np.float64), floor))
+
+
 def _check_lengths(lengths: Any, n_items: int) -> np.ndarray:
     if lengths is None:
         return np.array([n_items], dtype=np.intp)
@@ -164,8 +169,7 @@ def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
             f"got shape {probas.shape}.")
     if np.any(np.isnan(probas)):
         raise ValueError("'probas' contains NaN posteriors.")
-    log_p = np.log(np.maximum(probas, floor))
-    return np.exp(fuse_log_posteriors(log_p, lengths=lengths))
+    return np.exp(fuse_log_posteriors(_floored_log(probas, floor), lengths=lengths))
 
 
 # --------------------------------------------------------------------------- #
@@ -327,8 +331,9 @@ def segment_log_evidence(estimator: Any, X: Any) -> tuple[np.ndarray, np.ndarray
     final, Xt = _unwrap_pipeline(estimator, X)
     if isinstance(final, RecordingFusion):
         check_is_fitted(final)
-        seg = final.predict_proba_segments(Xt)
-        return np.log(np.maximum(seg, final.floor)), final.segment_recording_index(Xt)
+        segments, lengths = final._segments(Xt)
+        return (_floored_log(final._aligned_segment_proba(segments), final.floor),
+                np.repeat(np.arange(lengths.shape[0]), lengths))
     if isinstance(final, SystemFusion):
         check_is_fitted(final)
         levels = [predict_proba_levels(est, Xt) for est in final.estimators_]
@@ -338,8 +343,7 @@ def segment_log_evidence(estimator: Any, X: Any) -> tuple[np.ndarray, np.ndarray
                 f"System(s) {missing} of the SystemFusion have no segment posteriors; "
                 "segment evidence needs every system to end in a RecordingFusion.")
         index = final._common_index([lv[2] for lv in levels])
-        return (sum(np.log(np.maximum(np.asarray(lv[1], dtype=np.float64), final.floor))
-                    for lv in levels), index)
+        return sum(_floored_log(lv[1], final.floor) for lv in levels), index
     raise TypeError(
         "segment_log_evidence needs a RecordingFusion, a SystemFusion or a Pipeline "
         f"ending in one; got {type(final).__name__}.")
@@ -522,7 +526,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         self._check_params()
         segments, lengths = self._segments(X)
         seg = self._aligned_segment_proba(segments)
-        log_fused = fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
+        log_fused = fuse_log_posteriors(_floored_log(seg, self.floor), lengths=lengths)
         return log_fused, seg, np.repeat(np.arange(lengths.shape[0]), lengths)
 
     def predict_proba_segments(self, X: Any) -> np.ndarray:
@@ -557,7 +561,7 @@ def _fuse_systems(probas: Sequence[np.ndarray], floor: float) -> np.ndarray:
     """
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas], axis=1)
     n_items, n_sys, n_classes = stacked.shape
-    log_p = np.log(np.maximum(stacked, floor)).reshape(n_items * n_sys, n_classes)
+    log_p = _floored_log(stacked, floor).reshape(n_items * n_sys, n_classes)
     return fuse_log_posteriors(log_p, lengths=np.full(n_items, n_sys))
 
 
@@ -571,8 +575,8 @@ def _system_log_evidence(levels: tuple, floor: float) -> np.ndarray:
     """
     recording, segment, index = levels
     if segment is None:
-        return np.log(np.maximum(np.asarray(recording, dtype=np.float64), floor))
-    log_seg = np.log(np.maximum(np.asarray(segment, dtype=np.float64), floor))
+        return _floored_log(recording, floor)
+    log_seg = _floored_log(segment, floor)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(index)) + 1])
     return np.add.reduceat(log_seg, starts, axis=0)
 

@@ -39,7 +39,7 @@ from .frontend.denoise import MinStatsDenoiser
 from .frontend.features import GammatoneExtractor, LogMelExtractor
 from .frontend.front_end import FrontEnd
 from .frontend.segment import Segmenter
-from .fusion import RecordingFusion, fuse_log_posteriors
+from .fusion import RecordingFusion, product_fusion
 
 __all__ = ["export_onnx", "OnnxPredictor", "ExportError"]
 
@@ -88,8 +88,9 @@ def _parts(estimator: Any) -> tuple[FrontEnd, RecordingFusion]:
             f"has steps {names}.")
     name, fusion = estimator.steps[1]
     if not isinstance(fusion, RecordingFusion):
-        hint = (" Export each system's pipeline on its own (its 'fusion' step) and fuse "
-                "their posteriors with skasc.fusion.product_fusion."
+        hint = (" Export each system's pipeline on its own and fuse each recording's "
+                "segment posteriors of all systems with skasc.fusion.product_fusion "
+                "(what SystemFusion computes)."
                 if type(fusion).__name__ == "SystemFusion" else "")
         raise ExportError(
             f"Step {name!r} ({type(fusion).__name__}) cannot be exported: only a "
@@ -101,17 +102,12 @@ def _parts(estimator: Any) -> tuple[FrontEnd, RecordingFusion]:
 
 def _frontend_metadata(frontend: FrontEnd) -> dict:
     """``{step: {"class": name, "params": {...}}}`` of the front end (JSON scalars)."""
-    steps = {step: getattr(frontend, step) for step in _FRONTEND_STEPS}
-    defaults = {"loader": AudioLoader(), "denoiser": MinStatsDenoiser(),
-                "segmenter": Segmenter(), "extractor": LogMelExtractor()}
     out: dict = {}
-    for step, value in steps.items():
-        if step == "denoiser" and isinstance(value, str) and value == "drop":
+    for step, value in frontend._named_steps().items():
+        if value is None:  # denoiser="drop"
             out[step] = "drop"
             continue
-        value = defaults[step] if value is None else value
-        if type(value).__name__ not in _FRONTEND_CLASSES \
-                or type(value) is not _FRONTEND_CLASSES[type(value).__name__]:
+        if _FRONTEND_CLASSES.get(type(value).__name__) is not type(value):
             raise ExportError(
                 f"Step frontend.{step} ({type(value).__name__}) cannot be exported: the "
                 f"predictor rebuilds only {sorted(_FRONTEND_CLASSES)}.")
@@ -186,22 +182,21 @@ def _export_sklearn(steps: list[tuple[str, Any]], n_features: int) -> Any:
     skl2onnx = _require("skl2onnx")
     from skl2onnx.common.data_types import FloatTensorType
 
-    head = Pipeline(steps)
     final = steps[-1][1]
-    try:
-        model = skl2onnx.convert_sklearn(
-            head, initial_types=[("features", FloatTensorType([None, n_features]))],
+
+    def convert(part: list[tuple[str, Any]]) -> Any:
+        return skl2onnx.convert_sklearn(
+            Pipeline(part), initial_types=[("features", FloatTensorType([None, n_features]))],
             target_opset={"": OPSET, "ai.onnx.ml": 3},
-            options={id(final): {"zipmap": False}})
+            options={id(final): {"zipmap": False}} if part[-1][1] is final else None)
+
+    try:
+        model = convert(steps)
     except Exception as exc:  # skl2onnx raises several types for unsupported models
         # name the first step skl2onnx cannot convert on its own
         for name, step in steps:
             try:
-                skl2onnx.convert_sklearn(
-                    Pipeline([(name, step)]),
-                    initial_types=[("features", FloatTensorType([None, n_features]))],
-                    target_opset={"": OPSET, "ai.onnx.ml": 3},
-                    options={id(step): {"zipmap": False}} if step is final else None)
+                convert([(name, step)])
             except Exception as step_exc:
                 raise ExportError(
                     f"Step fusion.estimator_[{name!r}] ({type(step).__name__}) cannot be "
@@ -440,8 +435,7 @@ class OnnxPredictor:
         per_recording = list(features)  # one (n_segments_i, K, M, T) array per recording
         lengths = np.array([len(f) for f in per_recording], dtype=np.intp)
         seg = self.predict_proba_segments(np.concatenate(per_recording))
-        log_fused = fuse_log_posteriors(np.log(np.maximum(seg, self.floor)), lengths=lengths)
-        return np.exp(log_fused)
+        return product_fusion(seg, floor=self.floor, lengths=lengths)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most likely class of each recording, shape (n_recordings,)."""

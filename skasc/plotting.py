@@ -355,10 +355,10 @@ def plot_timeline(timeline: Any, *, path: str | os.PathLike | None = None,
     classes = list(timeline.classes)
     column = {c: i for i, c in enumerate(classes)}
     palette = _class_colours(len(classes))
-    start, end = np.asarray(timeline.start, float), np.asarray(timeline.end, float)
-    # each window's share of the axis: cut overlaps in their middle
-    left = np.concatenate([[start[0]], (start[1:] + end[:-1]) / 2])
-    right = np.concatenate([(start[1:] + end[:-1]) / 2, [end[-1]]])
+    end = np.asarray(timeline.end, float)
+    cuts = timeline.boundaries  # each window's share of the axis
+    left = np.concatenate([[float(timeline.start[0])], cuts])
+    right = np.concatenate([cuts, [end[-1]]])
     fig = _figure((10.0, 2.6))
     ax = fig.add_subplot()
     for i in range(n):

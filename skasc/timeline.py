@@ -84,16 +84,19 @@ class SceneTimeline:
         return int(self.start.shape[0])
 
     @property
-    def change_points(self) -> list[tuple[float, Any, Any]]:
-        """Where the label changes: ``(time_s, previous_label, new_label)`` per change.
+    def boundaries(self) -> np.ndarray:
+        """Times between consecutive windows, shape (n_windows - 1,): the middle of
+        their overlap (``(start[i + 1] + end[i]) / 2``), which is the boundary
+        between them when they do not overlap."""
+        return (np.asarray(self.start[1:], float) + np.asarray(self.end[:-1], float)) / 2
 
-        The time of a change between two consecutive windows is the middle of their
-        overlap (``(start[i] + end[i - 1]) / 2``), which is the boundary between
-        them when they do not overlap.
-        """
-        changed = np.flatnonzero(self.labels[1:] != self.labels[:-1]) + 1
-        return [(float((self.start[i] + self.end[i - 1]) / 2), self.labels[i - 1],
-                 self.labels[i]) for i in changed]
+    @property
+    def change_points(self) -> list[tuple[float, Any, Any]]:
+        """Where the label changes: ``(time_s, previous_label, new_label)`` per change,
+        at the :attr:`boundaries` between windows of different labels."""
+        changed = np.flatnonzero(self.labels[1:] != self.labels[:-1])
+        cuts = self.boundaries
+        return [(float(cuts[i]), self.labels[i], self.labels[i + 1]) for i in changed]
 
     def to_csv(self, path_or_buffer: Any) -> None:
         """Write one row per window: ``start_s, end_s, label, p_<class>...``.
@@ -123,10 +126,11 @@ class SceneTimeline:
 
 
 def _check_seconds(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
-        raise TypeError(f"'{name}' of predict_timeline must be a finite number of seconds; "
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"'{name}' of predict_timeline must be a number of seconds; "
                         f"got {value!r}.")
+    if not math.isfinite(value):
+        raise ValueError(f"'{name}' of predict_timeline must be finite; got {value!r}.")
     return float(value)
 
 
@@ -155,8 +159,8 @@ def _window_rows(n_segments: int, per_window: int, hop_steps: int) -> list[tuple
     return rows
 
 
-def _frontend_steps(estimator: Any) -> tuple[FrontEnd, list, Any]:
-    """The fitted pipeline's FrontEnd, its steps, and the rest of the pipeline."""
+def _frontend_steps(estimator: Any) -> tuple[dict, Any]:
+    """The fitted pipeline's front-end steps by name, and the rest of the pipeline."""
     if not (isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], FrontEnd)
             and len(estimator.steps) > 1):
         raise TypeError(
@@ -169,8 +173,7 @@ def _frontend_steps(estimator: Any) -> tuple[FrontEnd, list, Any]:
             "predict_timeline needs a pipeline ending in a RecordingFusion or a "
             "SystemFusion of them (it classifies windows from segment posteriors).")
     check_is_fitted(estimator.steps[-1][1])
-    frontend = estimator.steps[0][1]
-    return frontend, frontend._steps(), rest
+    return estimator.steps[0][1]._named_steps(), rest
 
 
 class _SegmentStream:
@@ -253,7 +256,7 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
         file when it cannot be read.
     TypeError
         For an estimator that is not such a pipeline, or a window or hop that is
-        not a finite number.
+        not a number (a non-finite one is a ValueError).
 
     Examples
     --------
@@ -276,9 +279,9 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     >>> timeline.proba.shape
     (5, 2)
     """
-    frontend, steps, rest = _frontend_steps(estimator)
-    loader, *middle, segmenter, extractor = steps
-    denoiser = middle[0] if middle else None
+    steps, rest = _frontend_steps(estimator)
+    loader, denoiser = steps["loader"], steps["denoiser"]
+    segmenter, extractor = steps["segmenter"], steps["extractor"]
     window = _check_seconds(window, "window")
     hop = _check_seconds(hop, "hop")
     seg_len, seg_hop = segmenter._lengths()

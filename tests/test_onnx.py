@@ -90,6 +90,13 @@ def test_steps_that_cannot_be_exported_are_named(tmp_path, corpus):
     with pytest.raises(ExportError, match=r"Step fusion.estimator_\['scaler'\] \(Opaque\) "
                                           r"cannot be exported by skl2onnx"):
         export_onnx(pipe, tmp_path / "m.onnx")
+    from skasc import FeatureStack, GammatoneExtractor, LogMelExtractor
+
+    stacked = tiny().fit(X, y).set_params(frontend__extractor=FeatureStack(
+        [("logmel", LogMelExtractor()), ("loggam", GammatoneExtractor())]))
+    with pytest.raises(ExportError, match=r"Step frontend.extractor \(FeatureStack\) cannot "
+                                          r"be exported"):
+        export_onnx(stacked, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
 

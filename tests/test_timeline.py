@@ -189,8 +189,8 @@ def test_no_denoiser_gives_one_channel(tmp_path, rng):
     (dict(hop=0.2), ValueError, r"'hop' is not on the segment grid"),
     (dict(window=1.0, hop=1.5), ValueError, r"'hop'=1.5 s is longer than 'window'=1.0 s"),
     (dict(block_duration=float("inf")), ValueError, r"'block_duration' must be a finite"),
-    (dict(window="30"), TypeError, r"'window' of predict_timeline must be a finite number"),
-    (dict(hop=float("nan")), TypeError, r"'hop' of predict_timeline must be a finite"),
+    (dict(window="30"), TypeError, r"'window' of predict_timeline must be a number"),
+    (dict(hop=float("nan")), ValueError, r"'hop' of predict_timeline must be finite"),
 ])
 def test_bad_windows_are_refused_before_reading(tmp_path, kwargs, error, message):
     pipe = lr_pipeline()

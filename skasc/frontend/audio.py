@@ -228,11 +228,8 @@ def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
     with _read_errors(shown):
         fh = sf.SoundFile(path)
     with fh:
-        if fh.frames <= 0 or fh.channels <= 0:
-            raise AudioFileError(
-                f"Audio file {shown!r} contains no samples (zero-length recording).")
+        _check_header(shown, fh, sr, check_size=False)
         file_sr = int(fh.samplerate)
-        _check_rate(file_sr, f"Audio file {shown!r}")
         stream = (None if file_sr == sr else
                   soxr.ResampleStream(file_sr, sr, 1, dtype="float32",
                                       quality=_RESAMPLE_QUALITY))
@@ -247,7 +244,7 @@ def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
                     f"Audio file {shown!r} contains NaN or inf samples in the block "
                     f"starting at {n_read / file_sr:.3f} s.")
             n_read += data.shape[0]
-            mono = _downmix(data, channel_axis=1) if data.shape[0] else np.zeros(0, np.float32)
+            mono = _downmix(data, channel_axis=1)
             block = (mono if stream is None else np.ascontiguousarray(
                 stream.resample_chunk(mono, last=last), dtype=np.float32))
             n_out += block.size
@@ -307,12 +304,15 @@ def _check_output_size(n_in: int, in_sr: int, out_sr: int, what: str) -> None:
             "may have.")
 
 
-def _check_header(shown: str, info: Any, sr: int) -> None:
-    """The checks a file's header allows: samples present, rate in range, size."""
+def _check_header(shown: str, info: Any, sr: int, *, check_size: bool = True) -> None:
+    """The checks a file's header allows: samples present, rate in range, size
+    (``check_size=False``: no limit, for a file read block by block)."""
     if info.frames <= 0 or info.channels <= 0:
         raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
     what = f"Audio file {shown!r}"
     _check_rate(int(info.samplerate), what)
+    if not check_size:
+        return
     try:
         _check_output_size(int(info.frames), int(info.samplerate), sr, what)
     except ValueError as exc:

@@ -326,16 +326,21 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
         self._memory()
 
     def _steps(self) -> list[BaseEstimator]:
-        loader = AudioLoader() if self.loader is None else clone(self.loader)
-        denoiser = (MinStatsDenoiser() if self.denoiser is None
-                    else None if isinstance(self.denoiser, str) and self.denoiser == "drop"
-                    else clone(self.denoiser))
-        segmenter = Segmenter() if self.segmenter is None else clone(self.segmenter)
-        extractor = LogMelExtractor() if self.extractor is None else clone(self.extractor)
-        steps = [s for s in (loader, denoiser, segmenter, extractor) if s is not None]
-        rates = {name: getattr(step, "sr", None) for name, step in
-                 zip(("loader", "denoiser", "segmenter", "extractor"),
-                     (loader, denoiser, segmenter, extractor)) if step is not None}
+        return [step for step in self._named_steps().values() if step is not None]
+
+    def _named_steps(self) -> dict[str, BaseEstimator | None]:
+        """``{"loader", "denoiser", "segmenter", "extractor"}``: clones of the steps
+        with the defaults filled in (``denoiser`` None when it is "drop"), checked."""
+        steps = {
+            "loader": AudioLoader() if self.loader is None else clone(self.loader),
+            "denoiser": (MinStatsDenoiser() if self.denoiser is None
+                         else None if isinstance(self.denoiser, str)
+                         and self.denoiser == "drop" else clone(self.denoiser)),
+            "segmenter": Segmenter() if self.segmenter is None else clone(self.segmenter),
+            "extractor": LogMelExtractor() if self.extractor is None else clone(self.extractor),
+        }
+        rates = {name: getattr(step, "sr", None) for name, step in steps.items()
+                 if step is not None}
         if len(set(rates.values())) > 1:
             shown = ", ".join(f"{k}.sr={v}" for k, v in rates.items())
             raise ValueError(

@@ -581,12 +581,12 @@ class _SegmentNetClassifier(NeuralNetClassifier):
             if not (self._device_data_on_cpu or (self._device_data_on_cpu is None
                                                  and zero_copy)):
                 return None
-        elif device.type != "cuda":
-            return None
-        if device.type == "cuda":
+        elif device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(device)
             if X.nbytes > DEVICE_DATA_FRACTION * free:
                 return None
+        else:
+            return None
         with warnings.catch_warnings():
             # a read-only X (a memory map) is only ever read here
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")

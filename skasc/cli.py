@@ -37,6 +37,8 @@ import sys
 import time
 from typing import Sequence
 
+from .pipelines import FEATURES, NETWORKS, make_system
+
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
@@ -145,13 +147,10 @@ def checked(paths: list[str], labels: list[str] | None, skip_bad: bool):
 
 # ----------------------------------------------------------------------------- commands
 def _build(args: argparse.Namespace):
-    from .pipelines import make_att_crnn_pipeline, make_cnn_baseline_pipeline
-
-    factory = make_att_crnn_pipeline if args.network == "att_crnn" else make_cnn_baseline_pipeline
     net_params = {} if args.checkpoint_dir is None else {"checkpoint_dir": args.checkpoint_dir}
-    return factory(args.features, classifier=args.classifier, svm_C=args.C,
-                   max_epochs=args.epochs, lr=args.lr, random_state=args.seed,
-                   n_jobs=args.jobs, verbose=1, net_params=net_params)
+    return make_system(args.network, args.features, classifier=args.classifier, svm_C=args.C,
+                       max_epochs=args.epochs, lr=args.lr, random_state=args.seed,
+                       n_jobs=args.jobs, verbose=1, net_params=net_params)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -441,8 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "tau2020mobile, tau2022mobile or csv")
     cv.add_argument("root", help="the data set's folder (the one holding its metadata), or "
                     "its parent")
-    cv.add_argument("--network", choices=["att_crnn", "cnn_baseline"], default="att_crnn")
-    cv.add_argument("--features", choices=["logmel", "loggam", "fusion"], default="logmel")
+    cv.add_argument("--network", choices=list(NETWORKS), default="att_crnn")
+    cv.add_argument("--features", choices=list(FEATURES), default="logmel",
+                    help="fusion: a network per feature type, product rule (default logmel)")
     cv.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
     cv.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
     cv.add_argument("--batch-size", type=_positive_int, default=100,
@@ -479,8 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("data", help="folder of audio files (class taken from '<class><number>.wav')")
     fit.add_argument("--labels", help="CSV of 'file,label' rows instead of file names")
     fit.add_argument("--model", required=True, help="where to save the fitted pipeline")
-    fit.add_argument("--network", choices=["att_crnn", "cnn_baseline"], default="att_crnn")
-    fit.add_argument("--features", choices=["logmel", "loggam"], default="logmel")
+    fit.add_argument("--network", choices=list(NETWORKS), default="att_crnn")
+    fit.add_argument("--features", choices=list(FEATURES), default="logmel",
+                     help="fusion: a network per feature type, product rule (default logmel)")
     fit.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
     fit.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
     _add_training_options(fit, epochs=500, lr=1e-4)

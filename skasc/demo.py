@@ -57,9 +57,9 @@ def run_demo(*, out_dir: str = "skasc-demo", n_classes: int = 5, n_per_class: in
     dict of str to EvaluationReport
     """
     from .datasets import LitisSplits, load_litis_rouen
-    from .datasets.scenes import _litis_like
-    from .evaluation import evaluate, format_table
-    from .pipelines import make_att_crnn_pipeline, make_cnn_baseline_pipeline
+    from .datasets.scenes import write_litis_like
+    from .evaluation import evaluate, format_table, fuse_reports
+    from .pipelines import FEATURES, NETWORKS, make_att_crnn_pipeline, make_system, system_name
     from .plotting import plot_confusion_matrix, plot_training_curves
 
     os.makedirs(out_dir, exist_ok=True)
@@ -67,9 +67,10 @@ def run_demo(*, out_dir: str = "skasc-demo", n_classes: int = 5, n_per_class: in
     started = time.perf_counter()
     print(f"Corpus of {n_classes} classes x {n_per_class} scenes of 30 s in {root} ...",
           flush=True)
-    _, reused = _litis_like(root, n_recordings_per_class=n_per_class, n_classes=n_classes,
-                            n_splits=n_splits, test_size=0.25, duration=30.0, sr=22050,
-                            random_state=seed, overwrite=False, reuse=True)
+    _, reused = write_litis_like(root, n_recordings_per_class=n_per_class,
+                                 n_classes=n_classes, n_splits=n_splits, test_size=0.25,
+                                 duration=30.0, sr=22050, random_state=seed, overwrite=False,
+                                 reuse=True)
     print("  reused: written earlier with the same settings" if reused
           else "  generated", flush=True)
     paths, labels, class_names = load_litis_rouen(root)
@@ -78,29 +79,22 @@ def run_demo(*, out_dir: str = "skasc-demo", n_classes: int = 5, n_per_class: in
     common = dict(max_epochs=max_epochs, lr=lr, random_state=seed, n_jobs=n_jobs,
                   feature_cache=cache, verbose=1)
 
-    systems = [("Att-CRNN (logMel)", make_att_crnn_pipeline("logmel", **common)),
-               ("Att-CRNN eq. (9) as printed (logMel)",
-                make_att_crnn_pipeline("logmel", mask_scale=1.0, **common))]
-    if fusion:
-        systems.append(("Att-CRNN (logGam)", make_att_crnn_pipeline("loggam", **common)))
-    if baseline:
-        systems.append(("CNN baseline (logMel)", make_cnn_baseline_pipeline("logmel", **common)))
-        if fusion:
-            systems.append(("CNN baseline (logGam)",
-                            make_cnn_baseline_pipeline("loggam", **common)))
+    networks = ["att_crnn", "cnn_baseline"] if baseline else ["att_crnn"]
+    feature_types = FEATURES["fusion"].types if fusion else ("logmel",)
+    systems = [(system_name(network, features), make_system(network, features, **common))
+               for network in networks for features in feature_types]
+    systems.insert(1, (f"{NETWORKS['att_crnn'].label} eq. (9) as printed "
+                       f"({FEATURES['logmel'].label})",
+                       make_att_crnn_pipeline("logmel", mask_scale=1.0, **common)))
 
     reports = {}
     for name, pipe in systems:
         print(f"\n=== {name}: {cv.get_n_splits()} splits, {len(paths)} recordings, "
               f"{max_epochs} epochs at lr {lr:g} ===", flush=True)
         reports[name] = evaluate(pipe, paths, labels, cv=cv, verbose=1)
-    if fusion:
-        from .evaluation import fuse_reports
-        reports["Att-CRNN (fusion)"] = fuse_reports(
-            reports["Att-CRNN (logMel)"], reports["Att-CRNN (logGam)"])
-        if baseline:
-            reports["CNN baseline (fusion)"] = fuse_reports(
-                reports["CNN baseline (logMel)"], reports["CNN baseline (logGam)"])
+    for network in networks if fusion else []:
+        reports[system_name(network, "fusion")] = fuse_reports(
+            *[reports[system_name(network, features)] for features in feature_types])
 
     table = format_table(reports)
     print("\n" + table)

@@ -11,45 +11,30 @@ reachable by name, so ``set_params`` and ``GridSearchCV`` work as usual::
                       ("svm", CalibratedClassifierCV(LinearSVC(C=0.1)))],
                      memory=...)))])
 
-The SVM's C is ``fusion__estimator__svm__estimator__C``.
+The SVM's C is ``fusion__estimator__svm__estimator__C``; the SVM sees scaled
+features (``feature_scaling``; why: docs/design.md). The segment-level pipeline
+takes a ``memory`` (a folder or :class:`joblib.Memory`), so a grid search over the
+SVM's C trains one network per split (``random_state`` must be an int for hits).
 
-The SVM sees scaled features. A linear SVM is not scale-invariant: multiplying
-the features by ``s`` is the same as multiplying ``C`` by ``s**2``, and the pooled
-features of eq. (9) are of order 1e-3 early in training, which makes
-``C=0.1`` on raw features extremely over-regularised. The authors' own SVM code
-for their earlier LITIS system (``pquochuy/CNN-RNN-LTE``, ``svm_calibration_rnn.m``)
-min-max scales every feature to [-1, 1] on the training set and clips the test
-features to that range before LIBSVM; ``feature_scaling="minmax"`` (the default)
-does the same, ``"standard"`` standardises, ``None`` passes the features through.
-
-Grid search over the SVM must not retrain the network for every C. The segment-level
-pipeline therefore takes a ``memory`` (a folder or :class:`joblib.Memory`): scikit-learn
-caches the fitted ``net`` step keyed by its parameters and its training data, so within
-a CV split every C after the first reuses the trained network and its features. The
-key includes every network parameter, so ``random_state`` must be an int for hits.
+The systems are declared once, in :data:`NETWORKS` and :data:`FEATURES`;
+:func:`make_system` builds any pair of them, and ``run_protocol``, the demo and the
+CLI read the same registries. Heavy imports (scikit-learn, the front end, torch)
+happen inside the factories, so that ``skasc --help`` can list the choices at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._validation import check_option
-from .calibration import make_svm_calibrator
-from .frontend.features import (FeatureStack, FeatureTypeSelector, GammatoneExtractor,
-                                LogMelExtractor)
-from .frontend.front_end import FrontEnd
-from .fusion import RecordingFusion, SystemFusion
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 __all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline",
-           "make_feature_scaler"]
-
-_FEATURES = {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}
-
-
-_SCALINGS = ("minmax", "standard", None)
+           "make_feature_scaler", "make_system", "system_name", "NETWORKS", "FEATURES",
+           "Network", "Features"]
 
 
 def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
@@ -73,7 +58,10 @@ def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
     >>> make_feature_scaler()
     MinMaxScaler(clip=True, feature_range=(-1, 1))
     """
-    check_option(feature_scaling, "feature_scaling", "make_feature_scaler", list(_SCALINGS))
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    check_option(feature_scaling, "feature_scaling", "make_feature_scaler",
+                 ["minmax", "standard", None])
     if feature_scaling == "minmax":
         return MinMaxScaler(feature_range=(-1, 1), clip=True)
     if feature_scaling == "standard":
@@ -81,8 +69,13 @@ def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
     return "passthrough"
 
 
-def _segment_model(net, factory: str, *, classifier: str, svm_C: float, calibration: Any,
-                   feature_scaling: str | None, memory: Any, random_state: int | None):
+def _segment_model(net: Any, factory: str, *, classifier: str, svm_C: float,
+                   calibration: Any, feature_scaling: str | None, memory: Any,
+                   random_state: int | None) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    from .calibration import make_svm_calibrator
+
     check_option(classifier, "classifier", factory, ["svm", "softmax"])
     scaler = make_feature_scaler(feature_scaling)
     if classifier == "softmax":
@@ -94,15 +87,25 @@ def _segment_model(net, factory: str, *, classifier: str, svm_C: float, calibrat
                     memory=memory)
 
 
-def _make(net_cls, factory: str, features: str, *, classifier: str, svm_C: float,
-          calibration: Any, feature_scaling: str | None, max_epochs: int, lr: float,
-          batch_size: int, random_state: int | None, n_jobs: int | None, memory: Any,
-          feature_cache: Any, verbose: int, net_params: dict | None) -> Pipeline:
-    """The system both factories build; ``factory`` names the caller in errors."""
-    check_option(features, "features", factory, sorted(_FEATURES))
-    net = net_cls(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
-                  random_state=random_state, verbose=verbose, **(net_params or {}))
-    frontend = FrontEnd(extractor=_FEATURES[features](), n_jobs=n_jobs, memory=feature_cache)
+def _extractor(feature_type: str) -> Any:
+    """A new extractor of one feature type (``"logmel"`` or ``"loggam"``)."""
+    from .frontend.features import GammatoneExtractor, LogMelExtractor
+
+    return {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}[feature_type]()
+
+
+def _make(net: Any, factory: str, features: str, *, classifier: str, svm_C: float,
+          calibration: Any, feature_scaling: str | None, random_state: int | None,
+          n_jobs: int | None, memory: Any, feature_cache: Any) -> Pipeline:
+    """The single-feature system both factories build around ``net``; ``factory``
+    names the caller in errors."""
+    from sklearn.pipeline import Pipeline
+
+    from .frontend.front_end import FrontEnd
+    from .fusion import RecordingFusion
+
+    check_option(features, "features", factory, sorted(_SINGLE_FEATURES))
+    frontend = FrontEnd(extractor=_extractor(features), n_jobs=n_jobs, memory=feature_cache)
     segment_model = _segment_model(net, factory, classifier=classifier, svm_C=svm_C,
                                    calibration=calibration, feature_scaling=feature_scaling,
                                    memory=memory, random_state=random_state)
@@ -171,12 +174,15 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     >>> pipe.get_params()["fusion__estimator__svm__estimator__C"]
     0.1
     """
-    arguments = dict(locals())
     from .nn import AttCRNNClassifier
 
-    mask_scale = arguments.pop("mask_scale")
-    arguments["net_params"] = {"module__mask_scale": mask_scale, **(net_params or {})}
-    return _make(AttCRNNClassifier, "make_att_crnn_pipeline", **arguments)
+    net = AttCRNNClassifier(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
+                            random_state=random_state, verbose=verbose,
+                            **{"module__mask_scale": mask_scale, **(net_params or {})})
+    return _make(net, "make_att_crnn_pipeline", features, classifier=classifier, svm_C=svm_C,
+                 calibration=calibration, feature_scaling=feature_scaling,
+                 random_state=random_state, n_jobs=n_jobs, memory=memory,
+                 feature_cache=feature_cache)
 
 
 def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
@@ -204,10 +210,14 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
     >>> type(pipe.named_steps["fusion"].estimator).__name__
     'CNNBaselineClassifier'
     """
-    arguments = dict(locals())
     from .nn import CNNBaselineClassifier
 
-    return _make(CNNBaselineClassifier, "make_cnn_baseline_pipeline", **arguments)
+    net = CNNBaselineClassifier(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
+                                random_state=random_state, verbose=verbose, **(net_params or {}))
+    return _make(net, "make_cnn_baseline_pipeline", features, classifier=classifier,
+                 svm_C=svm_C, calibration=calibration, feature_scaling=feature_scaling,
+                 random_state=random_state, n_jobs=n_jobs, memory=memory,
+                 feature_cache=feature_cache)
 
 
 def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
@@ -243,11 +253,16 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
     >>> [name for name, _ in fused.named_steps["fusion"].estimators]
     ['logmel', 'loggam']
     """
-    check_option(network, "network", "make_fused_pipeline", ["att_crnn", "cnn_baseline"])
+    from sklearn.pipeline import Pipeline
+
+    from .frontend.features import FeatureStack, FeatureTypeSelector
+    from .fusion import SystemFusion
+
+    check_option(network, "network", "make_fused_pipeline", list(NETWORKS))
     if "features" in kwargs:
         raise TypeError("make_fused_pipeline builds both feature types; do not pass 'features'.")
-    factory = make_att_crnn_pipeline if network == "att_crnn" else make_cnn_baseline_pipeline
-    singles = [(name, factory(name, **kwargs)) for name in _FEATURES]
+    factory = NETWORKS[network].factory
+    singles = [(name, factory(name, **kwargs)) for name in FEATURES["fusion"].types]
     frontend = singles[0][1].named_steps["frontend"]
     frontend.set_params(extractor=FeatureStack(
         [(name, pipe.named_steps["frontend"].extractor) for name, pipe in singles]))
@@ -255,3 +270,95 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
                                 ("fusion", pipe.named_steps["fusion"])]))
                for index, (name, pipe) in enumerate(singles)]
     return Pipeline([("frontend", frontend), ("fusion", SystemFusion(systems))])
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class Network:
+    """One network of the paper: how reports name it, and its pipeline factory.
+
+    Attributes
+    ----------
+    label : str
+        The name in tables and reports (``"Att-CRNN"``).
+    factory : callable
+        ``factory(features, **kwargs)`` builds the single-feature pipeline.
+    """
+
+    label: str
+    factory: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Features:
+    """One choice of features: how reports name it, and the feature types it uses.
+
+    Attributes
+    ----------
+    label : str
+        The name in tables and reports (``"logMel"``).
+    types : tuple of str
+        The extractors' feature types; two or more make a fused system (one
+        network per type on a shared front end, product rule).
+    """
+
+    label: str
+    types: tuple[str, ...]
+
+
+#: The networks by the name the factories, ``run_protocol`` and the CLI take.
+NETWORKS: dict[str, Network] = {
+    "att_crnn": Network("Att-CRNN", make_att_crnn_pipeline),
+    "cnn_baseline": Network("CNN baseline", make_cnn_baseline_pipeline),
+}
+
+#: The feature choices by the name the factories, ``run_protocol`` and the CLI take.
+FEATURES: dict[str, Features] = {
+    "logmel": Features("logMel", ("logmel",)),
+    "loggam": Features("logGam", ("loggam",)),
+    "fusion": Features("fusion", ("logmel", "loggam")),
+}
+
+_SINGLE_FEATURES = [name for name, choice in FEATURES.items() if len(choice.types) == 1]
+
+
+def system_name(network: str, features: str) -> str:
+    """How reports name a system, e.g. ``"Att-CRNN (logMel)"``.
+
+    Examples
+    --------
+    >>> system_name("cnn_baseline", "fusion")
+    'CNN baseline (fusion)'
+    """
+    return f"{NETWORKS[network].label} ({FEATURES[features].label})"
+
+
+def make_system(network: str = "att_crnn", features: str = "logmel", **kwargs: Any) -> Pipeline:
+    """The system a network name and a feature name choose (:data:`NETWORKS`, :data:`FEATURES`).
+
+    Parameters
+    ----------
+    network : {"att_crnn", "cnn_baseline"}, default="att_crnn"
+    features : {"logmel", "loggam", "fusion"}, default="logmel"
+        ``"fusion"``: :func:`make_fused_pipeline` (one system per feature type on a
+        shared front end, product rule).
+    **kwargs
+        Passed to the network's factory (:func:`make_att_crnn_pipeline`,
+        :func:`make_cnn_baseline_pipeline`).
+
+    Returns
+    -------
+    Pipeline
+        Steps ``frontend`` and ``fusion``.
+
+    Examples
+    --------
+    >>> from skasc.pipelines import make_system
+    >>> type(make_system("cnn_baseline", "fusion").named_steps["fusion"]).__name__
+    'SystemFusion'
+    """
+    check_option(network, "network", "make_system", list(NETWORKS))
+    check_option(features, "features", "make_system", list(FEATURES))
+    if len(FEATURES[features].types) > 1:
+        return make_fused_pipeline(network, **kwargs)
+    return NETWORKS[network].factory(features, **kwargs)

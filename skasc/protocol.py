@@ -46,13 +46,12 @@ from skorch.callbacks import Callback
 
 from ._atomic import atomic_write
 from .datasets import AudioDataset, load_dataset
+from .pipelines import FEATURES, NETWORKS, make_system, system_name
 from .evaluation import (EvaluationReport, SplitResult, _build_report, _find_history,
                          _predict_levels, _split_result, format_table)
 
 __all__ = ["run_protocol", "ProtocolResult", "HeldOutAccuracy"]
 
-NETWORKS = ("att_crnn", "cnn_baseline")
-FEATURES = ("logmel", "loggam", "fusion")
 _FORMAT = "skasc-protocol"
 # settings that may differ between a run and its resumption
 _RESUMABLE = ("folds", "device", "n_jobs", "scheduler", "verbose")
@@ -123,21 +122,15 @@ class ProtocolResult:
 
 
 # --------------------------------------------------------------------------- settings
-def _system_name(network: str, features: str) -> str:
-    net = {"att_crnn": "Att-CRNN", "cnn_baseline": "CNN baseline"}[network]
-    feat = {"logmel": "logMel", "loggam": "logGam", "fusion": "fusion"}[features]
-    return f"{net} ({feat})"
-
-
 def _check_settings(network: str, features: str, epochs: Any, lr: Any, batch_size: Any,
                     eval_every: Any, random_state: Any, net_params: Any, device: Any,
                     classifier: Any, svm_C: Any) -> None:
     from ._validation import Int, Options, Real
 
-    Options(NETWORKS)(network, "network", "run_protocol")
+    Options(tuple(NETWORKS))(network, "network", "run_protocol")
     Options(("svm", "softmax"))(classifier, "classifier", "run_protocol")
     Real(low=0.0, low_inclusive=False)(svm_C, "svm_C", "run_protocol")
-    Options(FEATURES)(features, "features", "run_protocol")
+    Options(tuple(FEATURES))(features, "features", "run_protocol")
     Int(low=1)(epochs, "epochs", "run_protocol")
     Real(low=0.0, low_inclusive=False)(lr, "lr", "run_protocol")
     Int(low=1)(batch_size, "batch_size", "run_protocol")
@@ -197,21 +190,14 @@ def _build(settings: dict, net_params: dict, out: str, fold_dir: str, device: st
            n_jobs: int | None):
     """The fold's pipeline; ``net_params`` are the caller's values (``settings`` holds
     only their JSON record)."""
-    from .pipelines import make_att_crnn_pipeline, make_cnn_baseline_pipeline, make_fused_pipeline
-
     net_params = {**net_params, "device": device,
                   "checkpoint_dir": os.path.join(fold_dir, "checkpoints")}
-    common = dict(max_epochs=settings["epochs"], lr=settings["lr"],
-                  batch_size=settings["batch_size"], random_state=settings["random_state"],
-                  n_jobs=n_jobs, feature_cache=os.path.join(out, "feature-cache"),
-                  verbose=settings["verbose"], net_params=net_params,
-                  classifier=settings["classifier"], svm_C=settings["svm_C"])
-    if settings["features"] == "fusion":
-        pipe = make_fused_pipeline(settings["network"], **common)
-    else:
-        factory = (make_att_crnn_pipeline if settings["network"] == "att_crnn"
-                   else make_cnn_baseline_pipeline)
-        pipe = factory(settings["features"], **common)
+    pipe = make_system(settings["network"], settings["features"],
+                       max_epochs=settings["epochs"], lr=settings["lr"],
+                       batch_size=settings["batch_size"], random_state=settings["random_state"],
+                       n_jobs=n_jobs, feature_cache=os.path.join(out, "feature-cache"),
+                       verbose=settings["verbose"], net_params=net_params,
+                       classifier=settings["classifier"], svm_C=settings["svm_C"])
     return pipe.set_params(frontend__verbose=settings["verbose"])  # tqdm over the recordings
 
 
@@ -360,7 +346,7 @@ def _results(ds: AudioDataset, settings: dict, names: list[str], infos: list[dic
         summary["device_accuracy"] = {
             d: _summary([info["device_accuracy"][d] for info in infos
                          if d in info["device_accuracy"]]) for d in devices}
-    return {"dataset": ds.name, "root": os.path.abspath(ds.root), "system": _system_name(
+    return {"dataset": ds.name, "root": os.path.abspath(ds.root), "system": system_name(
                 settings["network"], settings["features"]),
             "settings": settings, "classes": [str(c) for c in report.class_names],
             "n_recordings": len(ds), "folds_run": names, "complete": len(names) == n_folds,
@@ -514,7 +500,7 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     os.makedirs(out, exist_ok=True)
     _settings_file(out, settings)
     say = print if verbose else (lambda *a, **k: None)
-    say(f"{_system_name(network, features)} on {ds.name}: {len(chosen)} of {len(names)} "
+    say(f"{system_name(network, features)} on {ds.name}: {len(chosen)} of {len(names)} "
         f"official folds, {len(ds)} recordings, {epochs} epochs; output in {out}", flush=True)
     tasks = [(k, splits[k][0], splits[k][1]) for k in chosen]
     if scheduler is not None:

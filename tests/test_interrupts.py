@@ -364,7 +364,7 @@ def test_reuse_returns_the_corpus_untouched_when_settings_match(tmp_path):
     root = tmp_path / "corpus"
     assert make_litis_like(root, **CORPUS, reuse=True) == str(root)
     first = _snapshot(root)
-    assert scenes._litis_like(root, **CORPUS, overwrite=False, reuse=True) == (str(root), True)
+    assert scenes.write_litis_like(root, **CORPUS, overwrite=False, reuse=True) == (str(root), True)
     assert _snapshot(root) == first
     assert _leftovers(tmp_path) == []
 
@@ -373,7 +373,7 @@ def test_reuse_regenerates_for_other_settings_and_drops_stale_files(tmp_path):
     root = tmp_path / "corpus"
     make_litis_like(root, **CORPUS, reuse=True)
     fewer = dict(CORPUS, n_recordings_per_class=2)
-    assert scenes._litis_like(root, **fewer, overwrite=False, reuse=True)[1] is False
+    assert scenes.write_litis_like(root, **fewer, overwrite=False, reuse=True)[1] is False
     files = _snapshot(root)
     assert "data_rouen/bus2.wav" in files and "data_rouen/bus3.wav" not in files
     reference = make_litis_like(tmp_path / "reference", **fewer)
@@ -392,7 +392,7 @@ def test_reuse_regenerates_a_damaged_corpus(tmp_path):
     damaged = bytearray(good)
     damaged[-1] ^= 0xFF  # same size, other bytes
     (root / "data_rouen" / "metro-station2.wav").write_bytes(bytes(damaged))
-    assert scenes._litis_like(root, **CORPUS, overwrite=False, reuse=True)[1] is False
+    assert scenes.write_litis_like(root, **CORPUS, overwrite=False, reuse=True)[1] is False
     assert (root / "data_rouen" / "metro-station2.wav").read_bytes() == good
     (root / "data_rouen" / "bus1.wav").unlink()
     make_litis_like(root, **CORPUS, reuse=True)
@@ -404,7 +404,7 @@ def test_reuse_adopts_an_identical_corpus_written_without_a_manifest(tmp_path):
     make_litis_like(root, **CORPUS)  # reuse=False also records the manifest
     (root / scenes.MANIFEST).unlink()  # as a corpus written before manifests existed
     before = _snapshot(root)
-    assert scenes._litis_like(root, **CORPUS, overwrite=False, reuse=True) == (str(root), True)
+    assert scenes.write_litis_like(root, **CORPUS, overwrite=False, reuse=True) == (str(root), True)
     after = _snapshot(root)
     assert scenes.MANIFEST in after
     del after[scenes.MANIFEST]
@@ -459,7 +459,7 @@ def test_reuse_needs_an_int_seed_and_a_bool(tmp_path):
     root = tmp_path / "corpus"
     unseeded = dict(CORPUS, random_state=None)
     make_litis_like(root, **unseeded, reuse=True)
-    assert scenes._litis_like(root, **unseeded, overwrite=False, reuse=True)[1] is False
+    assert scenes.write_litis_like(root, **unseeded, overwrite=False, reuse=True)[1] is False
     with pytest.raises(ValueError, match=r"The 'reuse' parameter of make_litis_like must be "
                                          r"one of \{False, True\}\. Got 1 instead\."):
         make_litis_like(root, **CORPUS, reuse=1)

@@ -1,5 +1,7 @@
 """The whole system as one Pipeline (issue 4): paths and arrays, CV over LitisSplits,
 GridSearchCV over C with one network fit per split, and the fused systems."""
+import inspect
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -309,14 +311,23 @@ def test_factory_errors_name_the_factory_called(factory, argument):
         factory(**argument)
 
 
-def test_factories_pass_every_argument_through():
-    kwargs = dict(svm_C=3.0, max_epochs=7, lr=0.5, batch_size=9, random_state=4, n_jobs=2,
-                  verbose=0, net_params={"module__n_filters": (4, 8, 8)})
+def test_factories_pass_every_argument_through(tmp_path):
+    kwargs = dict(svm_C=3.0, calibration=3, feature_scaling="standard", max_epochs=7, lr=0.5,
+                  batch_size=9, random_state=4, n_jobs=2, memory=str(tmp_path / "nets"),
+                  feature_cache=str(tmp_path / "features"), verbose=0,
+                  net_params={"module__n_filters": (4, 8, 8)})
     for factory in (make_att_crnn_pipeline, make_cnn_baseline_pipeline):
+        named = set(inspect.signature(factory).parameters) - {"features", "classifier",
+                                                              "mask_scale"}
+        assert named == set(kwargs)  # a new parameter gets a line below
         pipe = factory("loggam", **kwargs)
         params = pipe.get_params()
         assert type(params["frontend__extractor"]).__name__ == "GammatoneExtractor"
         assert params["frontend__n_jobs"] == 2
+        assert params["frontend__memory"] == str(tmp_path / "features")
+        assert params["fusion__estimator__memory"] == str(tmp_path / "nets")
+        assert type(params["fusion__estimator__scaler"]).__name__ == "StandardScaler"
+        assert params["fusion__estimator__svm__cv"] == 3
         net = params["fusion__estimator__net"]
         assert (net.max_epochs, net.lr, net.batch_size, net.random_state, net.verbose) == \
             (7, 0.5, 9, 4, 0)
@@ -338,3 +349,68 @@ def test_fused_pipeline_saves_and_loads(corpus, tmp_path):
     again = load(tmp_path / "fused.skasc")
     np.testing.assert_allclose(again.predict_proba(X), fused.predict_proba(X), rtol=1e-5,
                                atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- the registry
+def test_the_registry_declares_every_system_once():
+    from skasc import cli
+    from skasc.pipelines import FEATURES, NETWORKS, make_system, system_name
+
+    assert list(NETWORKS) == ["att_crnn", "cnn_baseline"]
+    assert list(FEATURES) == ["logmel", "loggam", "fusion"]
+    assert system_name("att_crnn", "loggam") == "Att-CRNN (logGam)"
+    parser = cli.build_parser()
+    for command in ("cv", "fit"):
+        args = parser.parse_args([command, "x", "y"] if command == "cv" else
+                                 [command, "x", "--model", "m.skasc"])
+        choices = {a.dest: a.choices for a in parser._subparsers._group_actions[0]
+                   .choices[command]._actions if a.dest in ("network", "features")}
+        assert choices == {"network": list(NETWORKS), "features": list(FEATURES)}
+        assert (args.network, args.features) == ("att_crnn", "logmel")
+    for network, choice in NETWORKS.items():
+        for features in ("logmel", "loggam"):
+            assert _params(make_system(network, features, lr=0.5)) == \
+                _params(choice.factory(features, lr=0.5))
+        assert _params(make_system(network, "fusion", lr=0.5)) == \
+            _params(make_fused_pipeline(network, lr=0.5))
+    with pytest.raises(ValueError, match="'features' parameter of make_system must be one "
+                                         "of {'logmel', 'loggam', 'fusion'}. Got 'mfcc'"):
+        make_system("att_crnn", "mfcc")
+    with pytest.raises(ValueError, match="'network' parameter of make_system"):
+        make_system("crnn", "logmel")
+
+
+def test_cli_fit_builds_the_fused_system(tmp_path, monkeypatch):
+    """skasc fit --features fusion builds what skasc cv --features fusion does
+    (fit could only train one feature type before)."""
+    from skasc import cli, protocol
+
+    data = tmp_path / "data"
+    data.mkdir()
+    args = cli.build_parser().parse_args(
+        ["fit", str(data), "--model", str(tmp_path / "m.skasc"), "--features", "fusion",
+         "--network", "cnn_baseline", "--epochs", "3", "--lr", "0.01", "--seed", "2"])
+    pipe = cli._build(args)
+    assert isinstance(pipe.named_steps["fusion"], SystemFusion)
+    assert [name for name, _ in pipe.named_steps["fusion"].estimators] == ["logmel", "loggam"]
+    settings = {"network": "cnn_baseline", "features": "fusion", "epochs": 3, "lr": 0.01,
+                "batch_size": 100, "random_state": 2, "verbose": 1, "classifier": "svm",
+                "svm_C": 0.1}
+    from_cv = protocol._build(settings, {}, str(tmp_path), str(tmp_path), "auto", None)
+    fit_params, cv_params = _params(pipe), _params(from_cv)
+    assert fit_params.keys() == cv_params.keys()
+    assert {k for k in fit_params if fit_params[k] != cv_params[k]} == {
+        # where each command keeps its files
+        f"{prefix}checkpoint_dir" for prefix in _net_prefixes(fit_params)} | {
+        "frontend__memory", "frontend__verbose"}  # and cv's progress bar over the recordings
+
+
+def _params(pipe):
+    """A pipeline's deep parameters, objects by type (their repr holds addresses); lists
+    of steps left out (their steps' parameters are there by name)."""
+    return {k: type(v).__name__ if hasattr(v, "get_params") or " at 0x" in repr(v) else repr(v)
+            for k, v in pipe.get_params().items() if not k.endswith(("steps", "estimators"))}
+
+
+def _net_prefixes(params):
+    return [k[:-len("lr")] for k in params if k.endswith("__net__lr")]

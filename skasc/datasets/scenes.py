@@ -336,14 +336,14 @@ def make_litis_like(root: str | os.PathLike, *, n_recordings_per_class: int = 10
     ...                 duration=1.0, sr=8000, reuse=True) == root  # nothing rewritten
     True
     """
-    return _litis_like(root, n_recordings_per_class=n_recordings_per_class,
-                       n_classes=n_classes, n_splits=n_splits, test_size=test_size,
-                       duration=duration, sr=sr, random_state=random_state,
-                       overwrite=overwrite, reuse=reuse)[0]
+    return write_litis_like(root, n_recordings_per_class=n_recordings_per_class,
+                            n_classes=n_classes, n_splits=n_splits, test_size=test_size,
+                            duration=duration, sr=sr, random_state=random_state,
+                            overwrite=overwrite, reuse=reuse)[0]
 
 
-def _litis_like(root, *, reuse: bool, overwrite: bool, random_state: Any,
-                **settings) -> tuple[str, bool]:
+def write_litis_like(root, *, reuse: bool, overwrite: bool, random_state: Any,
+                     **settings) -> tuple[str, bool]:
     """:func:`make_litis_like`; also returns whether an existing corpus was reused."""
     name = "make_litis_like"
     settings = {

@@ -226,19 +226,47 @@ def restore(net, state: dict) -> None:
 
 
 class EpochCheckpoint(Callback):
-    """Saves the training state after every epoch while ``directory_`` is set.
+    """Saves the training state after every epoch of the fit it was pointed at.
 
     The classifiers add it (as ``"epoch_checkpoint"``, after every other
     callback, so the epoch's history row is complete) when ``checkpoint_dir``
-    is set, and point it at the fit's directory in ``fit``; ``partial_fit``
-    and warm-started fits do not write checkpoints.
+    is set, and call :meth:`resume` in ``fit``: the training run that follows saves
+    into the fit's directory. Any other run (``partial_fit``, a warm-started fit, a
+    run after a failed fit) saves nothing.
     """
 
     def initialize(self):
         self.directory_ = None
         self.key_ = None
         self.rows_on_disk_ = 0
+        self.next_fit_ = None
         return self
+
+    def resume(self, net, X: np.ndarray, y: np.ndarray) -> str:
+        """Point the next training run at this fit's directory and load its state.
+
+        The directory is ``net.checkpoint_dir/<fit_key(net, X, y)>``; a checkpoint
+        found there is restored into the initialized ``net`` (its history included).
+
+        Returns
+        -------
+        str
+            Path of the fit's checkpoint file.
+        """
+        key = fit_key(net, X, y)
+        directory = os.path.join(os.fspath(net.checkpoint_dir), key)
+        os.makedirs(directory, exist_ok=True)
+        remove_stale_temporaries(directory)
+        state = load_checkpoint(directory, key)
+        if state is not None:
+            restore(net, state)
+        self.next_fit_ = (directory, key)
+        return os.path.join(directory, FILENAME)
+
+    def on_train_begin(self, net, **kwargs):
+        # only the run that resume() prepared saves; the rows restored are on disk
+        (self.directory_, self.key_), self.next_fit_ = self.next_fit_ or (None, None), None
+        self.rows_on_disk_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):
         if self.directory_ is not None:

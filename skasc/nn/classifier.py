@@ -95,7 +95,7 @@ from skorch.utils import to_numpy, to_tensor
 
 from .._validation import BOOL, Instance, Int, Real, check_params
 from . import _skorch
-from . import checkpoint as _checkpoint
+from .checkpoint import EpochCheckpoint
 from .mixing import BetweenClassCollate, DeviceBatches
 from .modules import AttCRNN, CNNBaseline
 
@@ -213,6 +213,13 @@ class _EpochLoader:
         return self.n_batches
 
 
+def _with_losses(batches: list[dict], first: int, key: str, values: list[float]) -> list[dict]:
+    """The epoch's batch rows, those from ``first`` on carrying ``key`` = ``values``
+    (new rows: the ones in the history are not edited)."""
+    resolved = [{**row, key: value} for row, value in zip(batches[first:], values)]
+    return batches[:first] + resolved + batches[first + len(values):]
+
+
 #: Largest share of the free device memory the training segments may take to be
 #: moved to the device once per fit (the rest is left to activations and the cuDNN
 #: workspace); larger data sets go through the DataLoader, batch by batch.
@@ -298,8 +305,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         super().initialize_callbacks()
         if self.checkpoint_dir is not None:
             # last, so that the epoch's history row is complete when it is saved
-            self.callbacks_.append(("epoch_checkpoint",
-                                    _checkpoint.EpochCheckpoint().initialize()))
+            self.callbacks_.append(("epoch_checkpoint", EpochCheckpoint().initialize()))
         return self
 
     # ---------------------------------------------------------- initialization
@@ -464,38 +470,17 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         if not self.warm_start or not self.initialized_:
             self._initialize_for(X, y, self.classes)
             if self.checkpoint_dir is not None:
-                epochs = self._resume(X, y)
-        try:
-            with _cudnn_autotune(self.device):
-                _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit",
-                              **fit_params)
-        finally:  # also after an error: a later partial_fit must not write into this fit's folder
-            if self.checkpoint_dir is not None:
-                saver = dict(self.callbacks_).get("epoch_checkpoint")
-                if saver is not None:
-                    saver.directory_ = saver.key_ = None
+                saver = dict(self.callbacks_)["epoch_checkpoint"]
+                self.checkpoint_path_ = saver.resume(self, X, y)
+                self.resumed_from_epoch_ = len(self.history)
+                epochs = max(0, self.max_epochs - len(self.history))
+        with _cudnn_autotune(self.device):
+            _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
         if len(self.history) == 0:
             warnings.warn(f"{type(self).__name__} was fitted with max_epochs=0: the net is "
                           "untrained (random initial weights); set max_epochs >= 1.",
                           UserWarning, stacklevel=3)  # above _keeps_global_rng
         return self
-
-    def _resume(self, X: np.ndarray, y: np.ndarray) -> int:
-        """Point the epoch checkpoint at this fit's directory, load it if present,
-        and return the number of epochs left to train."""
-        key = _checkpoint.fit_key(self, X, y)
-        directory = os.path.join(os.fspath(self.checkpoint_dir), key)
-        os.makedirs(directory, exist_ok=True)
-        _checkpoint.remove_stale_temporaries(directory)
-        state = _checkpoint.load_checkpoint(directory, key)
-        if state is not None:
-            _checkpoint.restore(self, state)
-        self.checkpoint_path_ = os.path.join(directory, _checkpoint.FILENAME)
-        self.resumed_from_epoch_ = len(self.history)
-        saver = dict(self.callbacks_)["epoch_checkpoint"]
-        saver.directory_, saver.key_ = directory, key
-        saver.rows_on_disk_ = len(self.history)
-        return max(0, self.max_epochs - len(self.history))
 
     @_keeps_global_rng
     def partial_fit(self, X, y, classes=None, **fit_params):
@@ -646,22 +631,22 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         at the end of the epoch, instead of once per batch.
 
         While the epoch runs, each batch's ``<prefix>_loss`` in the history is a
-        0-d device tensor; when the loop ends (or stops on an error) the values
-        are replaced by Python floats, read in one transfer.
+        0-d device tensor; when the loop ends (or stops on an error) the epoch's
+        batch rows are recorded again with Python floats, read in one transfer.
         """
         if iterator is None:
             return
         per_batch = any(isinstance(callback, ProgressBar)
                         for _, callback in getattr(self, "callbacks_", []))
         key = prefix + "_loss"
-        rows, losses = [], []
+        first = len(self.history[-1]["batches"])  # this loop's first batch row
+        losses = []
         try:
             for batch in iterator:
                 self.notify("on_batch_begin", batch=batch, training=training)
                 step = step_fn(batch, **fit_params)
                 loss = step["loss"].detach()
                 self.history.record_batch(key, loss.item() if per_batch else loss)
-                rows.append(self.history[-1]["batches"][-1])
                 losses.append(loss)
                 self.history.record_batch(prefix + "_batch_size", get_len(
                     batch[0] if isinstance(batch, (tuple, list)) else batch))
@@ -669,16 +654,16 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         finally:
             if losses and not per_batch:
                 values = torch.stack(losses).float().cpu().tolist()  # the one wait
-                for row, value in zip(rows, values):
-                    row[key] = value
-        self.history.record(prefix + "_batch_count", len(rows))
-        if training:  # the epoch's losses are host floats now: no extra wait
-            bad = [i for i, row in enumerate(rows, start=1) if not math.isfinite(row[key])]
-            if bad:
-                raise TrainingDivergedError(
-                    f"The training loss became {rows[bad[0] - 1][key]} in epoch "
-                    f"{len(self.history)} (batch {bad[0]} of {len(rows)}): training diverged. "
-                    f"Lower the learning rate (lr={self.lr:g}), e.g. to lr={self.lr / 10:g}.")
+                self.history.record("batches", _with_losses(self.history[-1]["batches"],
+                                                            first, key, values))
+        self.history.record(prefix + "_batch_count", len(losses))
+        values = [row[key] for row in self.history[-1]["batches"][first:first + len(losses)]]
+        bad = [i for i, value in enumerate(values, start=1) if not math.isfinite(value)]
+        if training and bad:  # the epoch's losses are host floats now: no extra wait
+            raise TrainingDivergedError(
+                f"The training loss became {values[bad[0] - 1]} in epoch "
+                f"{len(self.history)} (batch {bad[0]} of {len(values)}): training diverged. "
+                f"Lower the learning rate (lr={self.lr:g}), e.g. to lr={self.lr / 10:g}.")
 
     def infer(self, x, **fit_params):
         """Module forward pass (under bf16 autocast on CUDA with ``mixed_precision``).

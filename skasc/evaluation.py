@@ -25,13 +25,16 @@ from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, log_los
                              precision_score)
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 
 from ._recordings import n_recordings
+from ._sklearn import safe_indexing
 from ._validation import check_int, check_real
-from .fusion import _fuse_system_levels, _fuse_systems, predict_proba_levels
+from .fusion import (Posteriors, RecordingFusion, SystemFusion, fuse_systems,
+                     has_segment_posteriors, predict_proba_levels)
+from .pipelines import segment_network
 
-__all__ = ["classification_scores", "evaluate", "fuse_reports", "EvaluationReport", "SplitResult", "format_table"]
+__all__ = ["classification_scores", "evaluate", "fuse_reports", "predict_split",
+           "training_history", "EvaluationReport", "SplitResult", "format_table"]
 
 METRICS = ("accuracy", "f1_macro", "precision_macro", "log_loss")
 LEVELS = ("segment", "recording")
@@ -207,6 +210,18 @@ class EvaluationReport:
     recording_confusion: np.ndarray
     segment_confusion: np.ndarray | None = None
 
+    @classmethod
+    def from_splits(cls, splits: list[SplitResult], labels: np.ndarray) -> "EvaluationReport":
+        """The report of ``splits``, confusions summed over them, rows and columns
+        in the order of ``labels``."""
+        rec_cm = sum(confusion_matrix(r.y_true, r.y_pred, labels=labels) for r in splits)
+        seg_cm = None
+        if all(r.segment_y_pred is not None for r in splits):
+            seg_cm = sum(confusion_matrix(r.segment_y_true, r.segment_y_pred, labels=labels)
+                         for r in splits)
+        return cls(class_names=[_plain(c) for c in labels], splits=list(splits),
+                   recording_confusion=rec_cm, segment_confusion=seg_cm)
+
     # ---- per-split scores ------------------------------------------------- #
     @property
     def has_segments(self) -> bool:
@@ -375,76 +390,112 @@ def format_table(reports: Mapping[str, EvaluationReport], *, std: bool = False,
 
 
 # --------------------------------------------------------------------------- #
-def _find_history(estimator: Any, depth: int = 0) -> list[dict] | None:
-    """Best-effort search for a skorch ``history`` inside a fitted estimator."""
-    if depth > 6 or estimator is None:
+def training_history(estimator: Any) -> list[dict] | None:
+    """The training history of the network inside a fitted system, or None.
+
+    The network is where the factories put it
+    (:func:`~skasc.pipelines.segment_network`) in the estimator's
+    :class:`~skasc.fusion.RecordingFusion` (its last step, through Pipelines; for
+    a :class:`~skasc.fusion.SystemFusion`, its first system's). A history is a
+    skorch-style ``history_``: a list of dicts, one per epoch.
+    """
+    final = _last_step(estimator)
+    if isinstance(final, SystemFusion) and hasattr(final, "estimators_"):
+        final = _last_step(final.estimators_[0])
+    if not isinstance(final, RecordingFusion) or not hasattr(final, "estimator_"):
         return None
-    history = getattr(estimator, "history_", None)
-    if history is None and not isinstance(estimator, type):
-        try:
-            history = getattr(estimator, "history", None)
-        except Exception:  # noqa: BLE001 - a property may fail on odd objects
-            history = None
-    if isinstance(history, list) and (not history or isinstance(history[0], dict)):
-        return [dict(entry) for entry in history]
-    children: list[Any] = []
-    if isinstance(estimator, Pipeline):
-        children = [step for _, step in estimator.steps]
-    for attr in ("estimator_", "estimators_", "calibrated_classifiers_", "estimator"):
-        child = getattr(estimator, attr, None)
-        if isinstance(child, (list, tuple)):
-            children.extend(child)
-        elif child is not None:
-            children.append(child)
-    for child in children:
-        found = _find_history(child, depth + 1)
-        if found is not None:
-            return found
-    return None
+    history = getattr(segment_network(final, fitted=True), "history_", None)
+    return None if history is None else [dict(row) for row in history]
 
 
-def _predict_levels(estimator: Any, X: Any) -> dict[str, Any]:
-    """Labels (and posteriors when available) at recording and segment level."""
-    classes = getattr(estimator, "classes_", None)
-    out: dict[str, Any] = {"classes": None if classes is None else np.asarray(classes),
-                           "proba": None, "segment_y_pred": None, "segment_proba": None,
-                           "segment_index": None}
-    if classes is None or not hasattr(estimator, "predict_proba"):
-        out["y_pred"] = np.asarray(estimator.predict(X))
-        if hasattr(estimator, "predict_segments") and hasattr(estimator, "segment_recording_index"):
-            out.update(segment_y_pred=np.asarray(estimator.predict_segments(X)),
-                       segment_index=np.asarray(estimator.segment_recording_index(X)))
-        return out
-    rec, seg, index = predict_proba_levels(estimator, X)
-    out.update(y_pred=out["classes"][np.argmax(rec, axis=1)], proba=rec)
-    if seg is not None:
-        out.update(segment_y_pred=out["classes"][np.argmax(seg, axis=1)], segment_proba=seg,
-                   segment_index=np.asarray(index))
-    return out
+def _last_step(estimator: Any) -> Any:
+    while isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator
 
 
-def _split_result(test: np.ndarray, y_test: np.ndarray, levels: dict[str, Any],
-                  history: list[dict] | None = None, estimator: Any = None) -> SplitResult:
-    classes = levels["classes"]
+def _scored(test_index: np.ndarray, y_true: np.ndarray, classes: np.ndarray | None,
+            y_pred: np.ndarray, *, proba: np.ndarray | None = None,
+            segment_y_pred: np.ndarray | None = None,
+            segment_proba: np.ndarray | None = None, segment_index: np.ndarray | None = None,
+            history: list[dict] | None = None, estimator: Any = None) -> SplitResult:
+    """A split's predictions with their scores at both levels."""
     scores: dict[str, Any] = {"recording": classification_scores(
-        y_test, levels["y_pred"], levels["proba"], classes), "segment": None}
-    seg_true = None
-    if levels["segment_y_pred"] is not None:
-        seg_true = y_test[levels["segment_index"]]
-        scores["segment"] = classification_scores(seg_true, levels["segment_y_pred"],
-                                                  levels["segment_proba"], classes)
-    return SplitResult(test_index=np.asarray(test), y_true=y_test, y_pred=levels["y_pred"],
-                       segment_y_true=seg_true, segment_y_pred=levels["segment_y_pred"],
-                       scores=scores, classes=levels["classes"], proba=levels["proba"],
-                       segment_proba=levels["segment_proba"],
-                       segment_index=levels["segment_index"], history=history,
-                       estimator=estimator)
+        y_true, y_pred, proba, classes), "segment": None}
+    segment_y_true = None
+    if segment_y_pred is not None:
+        segment_y_true = y_true[segment_index]
+        scores["segment"] = classification_scores(segment_y_true, segment_y_pred,
+                                                  segment_proba, classes)
+    return SplitResult(test_index=np.asarray(test_index), y_true=y_true, y_pred=y_pred,
+                       segment_y_true=segment_y_true, segment_y_pred=segment_y_pred,
+                       scores=scores, classes=classes, proba=proba,
+                       segment_proba=segment_proba, segment_index=segment_index,
+                       history=history, estimator=estimator)
+
+
+def _scored_posteriors(test_index: np.ndarray, y_true: np.ndarray, classes: np.ndarray,
+                       posteriors: Posteriors, **kept: Any) -> SplitResult:
+    """:func:`_scored` of the labels the posteriors give (the arg-max at each level)."""
+    proba = posteriors.proba
+    segment_y_pred = segment_index = None
+    if posteriors.segment_proba is not None:
+        segment_y_pred = classes[np.argmax(posteriors.segment_proba, axis=1)]
+        segment_index = np.asarray(posteriors.segment_index)
+    return _scored(test_index, y_true, classes, classes[np.argmax(proba, axis=1)], proba=proba,
+                   segment_y_pred=segment_y_pred, segment_proba=posteriors.segment_proba,
+                   segment_index=segment_index, **kept)
+
+
+def predict_split(estimator: Any, X: Any, test_index: Any, y_true: np.ndarray, *,
+                  history: list[dict] | None = None, estimator_kept: Any = None
+                  ) -> SplitResult:
+    """Predict the test recordings ``X`` of one split with a fitted estimator, and score them.
+
+    Labels (and posteriors when the estimator has ``predict_proba``) at recording
+    level and, for a fusion estimator (or any object with ``predict_segments`` and
+    ``segment_recording_index``), at segment level, each segment carrying its
+    recording's label.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    X : batch of recordings
+        The split's test recordings, ``n_test_recordings`` of them.
+    test_index : array-like of int of shape (n_test_recordings,)
+        Their positions in the evaluated data set.
+    y_true : ndarray of shape (n_test_recordings,)
+        Their labels.
+    history, estimator_kept : default=None
+        Stored in the result as ``history`` and ``estimator``.
+
+    Returns
+    -------
+    SplitResult
+    """
+    kept = {"history": history, "estimator": estimator_kept}
+    classes = getattr(estimator, "classes_", None)
+    if classes is None or not hasattr(estimator, "predict_proba"):
+        segment_y_pred = segment_index = None
+        if hasattr(estimator, "predict_segments") and hasattr(estimator, "segment_recording_index"):
+            segment_y_pred = np.asarray(estimator.predict_segments(X))
+            segment_index = np.asarray(estimator.segment_recording_index(X))
+        return _scored(test_index, y_true, None if classes is None else np.asarray(classes),
+                       np.asarray(estimator.predict(X)), segment_y_pred=segment_y_pred,
+                       segment_index=segment_index, **kept)
+    classes = np.asarray(classes)
+    if has_segment_posteriors(estimator):
+        return _scored_posteriors(test_index, y_true, classes,
+                                  predict_proba_levels(estimator, X), **kept)
+    proba = np.asarray(estimator.predict_proba(X))
+    return _scored(test_index, y_true, classes, classes[np.argmax(proba, axis=1)], proba=proba,
+                   **kept)
 
 
 def _fit_and_score(estimator: Any, X: Any, y: np.ndarray, train: np.ndarray,
                    test: np.ndarray, split: int, fit_params: dict,
                    return_estimator: bool) -> SplitResult:
-    estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
+    estimator.fit(safe_indexing(X, train), y[train], **fit_params)
     y_test = y[test]
     classes = getattr(estimator, "classes_", None)
     if classes is not None:
@@ -454,19 +505,9 @@ def _fit_and_score(estimator: Any, X: Any, y: np.ndarray, train: np.ndarray,
                 f"Split {split}: the test recordings have labels never seen in fit: "
                 f"{unknown.tolist()}. Known classes: {np.asarray(classes).tolist()}. Use a "
                 "stratified splitter or drop classes with too few recordings.")
-    levels = _predict_levels(estimator, _safe_indexing(X, test))
-    return _split_result(test, y_test, levels, history=_find_history(estimator),
-                         estimator=estimator if return_estimator else None)
-
-
-def _build_report(results: list[SplitResult], labels: np.ndarray) -> EvaluationReport:
-    rec_cm = sum(confusion_matrix(r.y_true, r.y_pred, labels=labels) for r in results)
-    seg_cm = None
-    if all(r.segment_y_pred is not None for r in results):
-        seg_cm = sum(confusion_matrix(r.segment_y_true, r.segment_y_pred, labels=labels)
-                     for r in results)
-    return EvaluationReport(class_names=[_plain(c) for c in labels], splits=list(results),
-                            recording_confusion=rec_cm, segment_confusion=seg_cm)
+    return predict_split(estimator, safe_indexing(X, test), test, y_test,
+                         history=training_history(estimator),
+                         estimator_kept=estimator if return_estimator else None)
 
 
 def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationReport:
@@ -515,21 +556,17 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
             if not np.array_equal(s.classes, base.classes):
                 raise ValueError(f"Split {i} of report {k} orders its classes differently "
                                  "from report 0.")
-        classes = base.classes
-        same_segments = all(s.segment_proba is not None for s in splits) and all(
-            np.array_equal(s.segment_index, base.segment_index) for s in splits)
-        rec = np.exp(_fuse_system_levels(
-            [(s.proba, s.segment_proba, s.segment_index) for s in splits], floor))
-        levels: dict[str, Any] = {"classes": classes, "proba": rec,
-                                  "y_pred": classes[np.argmax(rec, axis=1)],
-                                  "segment_y_pred": None, "segment_proba": None,
-                                  "segment_index": None}
-        if same_segments:
-            seg = np.exp(_fuse_systems([s.segment_proba for s in splits], floor))
-            levels.update(segment_proba=seg, segment_index=base.segment_index,
-                          segment_y_pred=classes[np.argmax(seg, axis=1)])
-        fused.append(_split_result(base.test_index, base.y_true, levels))
-    return _build_report(fused, np.asarray(first.class_names))
+        fused.append(_scored_posteriors(base.test_index, base.y_true, base.classes,
+                                        fuse_systems([_system(s) for s in splits], floor=floor)))
+    return EvaluationReport.from_splits(fused, np.asarray(first.class_names))
+
+
+def _system(split: SplitResult) -> Posteriors | np.ndarray:
+    """A split's posteriors as :func:`~skasc.fusion.fuse_systems` takes a system's."""
+    if split.segment_proba is None:
+        return split.proba
+    with np.errstate(divide="ignore"):  # a fused posterior may underflow to 0
+        return Posteriors(np.log(split.proba), split.segment_proba, split.segment_index)
 
 
 def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
@@ -549,8 +586,8 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
     estimator : classifier
         Unfitted estimator taking a batch of recordings.
     X : batch of recordings
-        Dense ``(n_recordings, ...)`` array, object array or list, indexable by
-        ``sklearn.utils._safe_indexing``.
+        Dense ``(n_recordings, ...)`` array, object array or list (any container
+        scikit-learn's cross-validation indexes).
     y : array-like of shape (n_recordings,)
         One label per recording.
     cv : int, splitter or iterable of (train, test), default=5
@@ -602,4 +639,4 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
         delayed(_fit_and_score)(clone(estimator), X, y, np.asarray(train), np.asarray(test),
                                 i, dict(fit_params or {}), return_estimators)
         for i, (train, test) in enumerate(splits))
-    return _build_report(list(results), np.unique(y))
+    return EvaluationReport.from_splits(list(results), np.unique(y))

@@ -17,14 +17,18 @@ Two layers, as everywhere in skasc:
   :class:`SystemFusion` multiplies the recording posteriors of several fitted
   systems, in the manner of :class:`~sklearn.ensemble.VotingClassifier`.
 
-:func:`predict_proba_levels` returns recording- and segment-level posteriors of
-a fitted estimator (a fusion estimator, or a ``Pipeline`` ending in one) while
-running the front end only once; :func:`skasc.evaluation.evaluate` uses it to
-report both the "2 s" and the "30 s" accuracies.
+:func:`predict_proba_levels` returns the recording- and segment-level
+posteriors of a fitted estimator (a fusion estimator, or a ``Pipeline`` ending in
+one) as one :class:`Posteriors` record, running the front end only once;
+:func:`skasc.evaluation.evaluate` uses it to report both the "2 s" and the "30 s"
+accuracies, and :func:`fuse_systems` applies the product rule across systems to
+such records (what :class:`SystemFusion` does, and ``fuse_reports`` on evaluated
+posteriors).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -33,23 +37,71 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
-from sklearn.utils.metaestimators import _BaseComposition, available_if
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._recordings import check_batch, n_recordings
+from ._sklearn import BaseComposition
 from ._validation import BOOL, Instance, Real, check_label_types, check_params, check_real
 
 __all__ = [
     "fuse_log_posteriors",
     "product_fusion",
+    "flatten_segments",
+    "fuse_systems",
+    "has_segment_posteriors",
     "predict_proba_levels",
     "segment_log_evidence",
+    "Posteriors",
     "RecordingFusion",
     "SystemFusion",
 ]
 
 _DEFAULT_FLOOR = 1e-7
+
+
+@dataclass(frozen=True)
+class Posteriors:
+    """Posteriors of a batch of recordings at recording and segment level.
+
+    What a fusion estimator computes for a batch in one pass
+    (:func:`predict_proba_levels`): both levels come from the same segment
+    posteriors.
+
+    Attributes
+    ----------
+    log_proba : ndarray of shape (n_recordings, n_classes)
+        Log posteriors of the recordings (a fusion estimator's ``predict_log_proba``).
+    segment_proba : ndarray of shape (n_segments_total, n_classes) or None
+        Posteriors of every segment, the segments of recording 0 first; None
+        without a segment level.
+    segment_index : ndarray of int of shape (n_segments_total,) or None
+        The recording (row of ``log_proba``) of every segment.
+    segment_log_evidence : ndarray of shape (n_segments_total, n_classes) or None
+        Each segment's term in the product rule: ``log(max(p, floor))`` of its
+        posteriors, summed over the systems of a :class:`SystemFusion`. The fused
+        log posteriors of any group of segments are the log-softmax of the sum of
+        their rows (:func:`fuse_log_posteriors`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> levels = Posteriors(np.log([[0.25, 0.75]]), np.array([[0.5, 0.5], [0.25, 0.75]]),
+    ...                     np.array([0, 0]))
+    >>> levels.proba
+    array([[0.25, 0.75]])
+    """
+
+    log_proba: np.ndarray
+    segment_proba: np.ndarray | None = None
+    segment_index: np.ndarray | None = None
+    segment_log_evidence: np.ndarray | None = None
+
+    @property
+    def proba(self) -> np.ndarray:
+        """Recording posteriors, ``exp(log_proba)``, shape (n_recordings, n_classes)."""
+        return np.exp(self.log_proba)
 
 
 # --------------------------------------------------------------------------- #
@@ -184,8 +236,9 @@ def _as_batch(X: Any, owner: str) -> Any:
     return X if hasattr(X, "__len__") else np.asarray(X)
 
 
-def _flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate the segments of a batch: ``(sum n_segments_i, ...)`` and lengths."""
+def flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The segments of a batch of recordings in one array, ``(n_segments_total, ...)``,
+    and each recording's number of segments, ``(n_recordings,)`` (a view when dense)."""
     # the wrapped estimator checks the dtype of the segments
     items = check_batch(X, "RecordingFusion", item_ndim=tuple(range(1, 8)),
                         item_shape="(n_segments, ...)", numeric=False)
@@ -255,21 +308,23 @@ def _final_step(estimator: Any) -> Any:
     return estimator
 
 
-def _has_segment_posteriors(estimator: Any) -> bool:
+def has_segment_posteriors(estimator: Any) -> bool:
+    """Whether ``estimator`` (or the last step of its Pipelines) is a fusion estimator
+    with a segment level: a :class:`RecordingFusion`, or a :class:`SystemFusion`
+    whose systems all have one."""
     final = _final_step(estimator)
     if isinstance(final, SystemFusion):
         return _all_systems_have_segments(final)
     return isinstance(final, _FusionMixin)
 
 
-def predict_proba_levels(estimator: Any, X: Any
-                         ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def predict_proba_levels(estimator: Any, X: Any) -> Posteriors:
     """Recording- and segment-level posteriors of a fitted estimator.
 
     Works for :class:`RecordingFusion`, :class:`SystemFusion`, and
     ``Pipeline`` objects whose last step is one of them (the transform steps run
     once, and both levels are read from the same segment posteriors). Any other
-    classifier gives its ``predict_proba`` and ``None`` for the segment level.
+    classifier gives the log of its ``predict_proba`` and no segment level.
 
     Parameters
     ----------
@@ -280,18 +335,29 @@ def predict_proba_levels(estimator: Any, X: Any
 
     Returns
     -------
-    recording_proba : ndarray of shape (n_recordings, n_classes)
-    segment_proba : ndarray of shape (n_segments_total, n_classes) or None
-    segment_recording_index : ndarray of int of shape (n_segments_total,) or None
-        Recording index (into ``X``) of each segment row.
+    Posteriors
+        ``segment_index`` indexes the recordings of ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(6, 4, 3)), np.array([0, 1] * 3)
+    >>> clf = RecordingFusion(LogisticRegression()).fit(X, y)
+    >>> levels = predict_proba_levels(clf, X)
+    >>> levels.proba.shape, levels.segment_proba.shape, levels.segment_index[:5].tolist()
+    ((6, 2), (24, 2), [0, 0, 0, 0, 1])
     """
     final, Xt = _unwrap_pipeline(estimator, X)
     if isinstance(final, _FusionMixin):
-        return final._proba_levels(Xt)
-    return np.asarray(final.predict_proba(Xt)), None, None
+        check_is_fitted(final)
+        return final._posteriors(Xt)
+    with np.errstate(divide="ignore"):  # a posterior of 0 has log -inf
+        return Posteriors(np.log(np.asarray(final.predict_proba(Xt), dtype=np.float64)))
 
 
-def segment_log_evidence(estimator: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
+def segment_log_evidence(estimator: Any, X: Any) -> Posteriors:
     """Each segment's contribution to the product rule, and its recording.
 
     The fused log posterior of any group of segments is the log-softmax of the sum
@@ -302,16 +368,16 @@ def segment_log_evidence(estimator: Any, X: Any) -> tuple[np.ndarray, np.ndarray
     Parameters
     ----------
     estimator : fitted RecordingFusion, SystemFusion or Pipeline ending in one
-        A :class:`SystemFusion` needs every system to have segment posteriors.
+        A :class:`SystemFusion` needs every system to have segment posteriors,
+        from the same segmentation.
     X : batch of recordings
         Input of ``estimator``.
 
     Returns
     -------
-    log_evidence : ndarray of shape (n_segments_total, n_classes)
-        ``log(max(p, floor))`` of the segment posteriors, summed over the systems
-        of a :class:`SystemFusion`.
-    segment_recording_index : ndarray of int of shape (n_segments_total,)
+    Posteriors
+        :func:`predict_proba_levels`, with ``segment_log_evidence`` (shape
+        (n_segments_total, n_classes)) and ``segment_index`` always set.
 
     Examples
     --------
@@ -320,33 +386,83 @@ def segment_log_evidence(estimator: Any, X: Any) -> tuple[np.ndarray, np.ndarray
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(6, 4, 3)), np.array([0, 1] * 3)
     >>> clf = RecordingFusion(LogisticRegression()).fit(X, y)
-    >>> evidence, index = segment_log_evidence(clf, X)
-    >>> evidence.shape, index[:5].tolist()
+    >>> levels = segment_log_evidence(clf, X)
+    >>> levels.segment_log_evidence.shape, levels.segment_index[:5].tolist()
     ((24, 2), [0, 0, 0, 0, 1])
-    >>> lengths = np.bincount(index)
-    >>> bool(np.allclose(fuse_log_posteriors(evidence, lengths=lengths),
+    >>> lengths = np.bincount(levels.segment_index)
+    >>> bool(np.allclose(fuse_log_posteriors(levels.segment_log_evidence, lengths=lengths),
     ...                  clf.predict_log_proba(X)))
     True
     """
     final, Xt = _unwrap_pipeline(estimator, X)
     if isinstance(final, RecordingFusion):
         check_is_fitted(final)
-        segments, lengths = final._segments(Xt)
-        return (_floored_log(final._aligned_segment_proba(segments), final.floor),
-                np.repeat(np.arange(lengths.shape[0]), lengths))
+        return final._posteriors(Xt)
     if isinstance(final, SystemFusion):
         check_is_fitted(final)
-        levels = [predict_proba_levels(est, Xt) for est in final.estimators_]
-        missing = [name for (name, _), lv in zip(final.estimators, levels) if lv[1] is None]
-        if missing:
-            raise ValueError(
-                f"System(s) {missing} of the SystemFusion have no segment posteriors; "
-                "segment evidence needs every system to end in a RecordingFusion.")
-        index = final._common_index([lv[2] for lv in levels])
-        return sum(_floored_log(lv[1], final.floor) for lv in levels), index
+        return final._posteriors(Xt, require_segments=True)
     raise TypeError(
         "segment_log_evidence needs a RecordingFusion, a SystemFusion or a Pipeline "
         f"ending in one; got {type(final).__name__}.")
+
+
+def _system_log_evidence(system: Posteriors | np.ndarray, floor: float) -> np.ndarray:
+    """One system's unnormalised log recording posteriors for system fusion.
+
+    A system with a segment level contributes the sum of its floored log segment
+    posteriors, so system fusion multiplies *all segments of all systems* and never
+    floors a recording posterior (a product of many segments, often far below any
+    floor). A system without one contributes its floored recording posteriors.
+    """
+    if isinstance(system, np.ndarray):
+        return _floored_log(system, floor)
+    if system.segment_proba is None:
+        return _floored_log(system.proba, floor)
+    log_seg = _floored_log(system.segment_proba, floor)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(system.segment_index)) + 1])
+    return np.add.reduceat(log_seg, starts, axis=0)
+
+
+def fuse_systems(systems: Sequence[Posteriors | np.ndarray], *,
+                 floor: float = _DEFAULT_FLOOR) -> Posteriors:
+    """The product rule across systems: what :class:`SystemFusion` computes, on data.
+
+    Parameters
+    ----------
+    systems : sequence of Posteriors or ndarray of shape (n_recordings, n_classes)
+        Each system's posteriors for the same recordings, columns in the same
+        order: a :class:`Posteriors` with a segment level contributes all its
+        floored segment posteriors; recording posteriors (an array, or a
+        ``Posteriors`` without segments) are floored and contribute themselves.
+    floor : float, default=1e-7
+        Posteriors below ``floor`` are raised to it before multiplying.
+
+    Returns
+    -------
+    Posteriors
+        The fused recording posteriors and, when every system has segment
+        posteriors with the same ``segment_index``, the renormalised product of
+        the systems' segment posteriors and their summed log evidence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([[0.9, 0.1]])
+    >>> fuse_systems([a, np.array([[0.4, 0.6]])]).proba.round(3)
+    array([[0.857, 0.143]])
+    """
+    evidence = sum(_system_log_evidence(system, floor) for system in systems)
+    log_proba = fuse_log_posteriors(evidence, lengths=np.ones(evidence.shape[0], dtype=np.intp))
+    first = systems[0]
+    if not all(isinstance(s, Posteriors) and s.segment_proba is not None
+               and np.array_equal(s.segment_index, first.segment_index) for s in systems):
+        return Posteriors(log_proba)  # systems that cut the recordings differently
+    logs = [_floored_log(s.segment_proba, floor) for s in systems]
+    stacked = np.stack(logs, axis=1)  # (n_segments, n_systems, n_classes)
+    n_segments, n_systems, n_classes = stacked.shape
+    segment = np.exp(fuse_log_posteriors(stacked.reshape(n_segments * n_systems, n_classes),
+                                         lengths=np.full(n_segments, n_systems)))
+    return Posteriors(log_proba, segment, first.segment_index, sum(logs))
 
 
 # --------------------------------------------------------------------------- #
@@ -355,18 +471,12 @@ def segment_log_evidence(estimator: Any, X: Any) -> tuple[np.ndarray, np.ndarray
 class _FusionMixin:
     """Methods shared by the fusion classifiers.
 
-    Each class defines ``_log_levels(X)``: the log fused recording posteriors,
-    the segment posteriors (or None) and each segment's recording index (or
-    None). Everything else is read from it.
+    Each class defines ``_posteriors(X)``, the :class:`Posteriors` of a batch;
+    everything else is read from it.
     """
 
     def _log_proba(self, X: Any) -> np.ndarray:
-        return self._log_levels(X)[0]
-
-    def _proba_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        check_is_fitted(self)
-        log_recording, segment, index = self._log_levels(X)
-        return np.exp(log_recording), segment, index
+        return self._posteriors(X).log_proba
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log of the fused recording posteriors, shape (n_recordings, n_classes)."""
@@ -464,7 +574,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         check_params(self)
 
     def _segments(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        segments, lengths = _flatten_segments(X)
+        segments, lengths = flatten_segments(X)
         if self.flatten:
             segments = segments.reshape(segments.shape[0], -1)
         return segments, lengths
@@ -522,12 +632,13 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         out[:, self._inner_columns_] = proba
         return out
 
-    def _log_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _posteriors(self, X: Any) -> Posteriors:
         self._check_params()
         segments, lengths = self._segments(X)
         seg = self._aligned_segment_proba(segments)
-        log_fused = fuse_log_posteriors(_floored_log(seg, self.floor), lengths=lengths)
-        return log_fused, seg, np.repeat(np.arange(lengths.shape[0]), lengths)
+        evidence = _floored_log(seg, self.floor)
+        return Posteriors(fuse_log_posteriors(evidence, lengths=lengths), seg,
+                          np.repeat(np.arange(lengths.shape[0]), lengths), evidence)
 
     def predict_proba_segments(self, X: Any) -> np.ndarray:
         """Posteriors of every segment, shape (n_segments_total, n_classes).
@@ -549,52 +660,17 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         ``y[clf.segment_recording_index(X)]`` repeats the recording labels over
         the segments, for segment-level ("2 s") scores.
         """
-        _, lengths = _flatten_segments(X)
+        _, lengths = flatten_segments(X)
         return np.repeat(np.arange(lengths.shape[0]), lengths)
-
-
-def _fuse_systems(probas: Sequence[np.ndarray], floor: float) -> np.ndarray:
-    """Log of the renormalised product of per-system posteriors (same rows, same columns).
-
-    Each posterior is floored: use it for *segment* posteriors, or for the recording
-    posteriors of systems that have no segment level.
-    """
-    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probas], axis=1)
-    n_items, n_sys, n_classes = stacked.shape
-    log_p = _floored_log(stacked, floor).reshape(n_items * n_sys, n_classes)
-    return fuse_log_posteriors(log_p, lengths=np.full(n_items, n_sys))
-
-
-def _system_log_evidence(levels: tuple, floor: float) -> np.ndarray:
-    """One system's unnormalised log recording posteriors for system fusion.
-
-    A system with a segment level contributes the sum of its floored log segment
-    posteriors, so system fusion multiplies *all segments of all systems* and never
-    floors a recording posterior (a product of many segments, often far below any
-    floor). A system without one contributes its floored recording posteriors.
-    """
-    recording, segment, index = levels
-    if segment is None:
-        return _floored_log(recording, floor)
-    log_seg = _floored_log(segment, floor)
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(index)) + 1])
-    return np.add.reduceat(log_seg, starts, axis=0)
-
-
-def _fuse_system_levels(levels: Sequence[tuple], floor: float) -> np.ndarray:
-    """Log of the fused recording posteriors of several systems' ``(recording,
-    segment, index)`` levels (see :func:`_system_log_evidence`)."""
-    evidence = sum(_system_log_evidence(lv, floor) for lv in levels)
-    return fuse_log_posteriors(evidence, lengths=np.ones(evidence.shape[0], dtype=np.intp))
 
 
 def _all_systems_have_segments(self: "SystemFusion") -> bool:
     systems = self.estimators_ if hasattr(self, "estimators_") else [
         est for _, est in self.estimators]
-    return all(_has_segment_posteriors(est) for est in systems)
+    return all(has_segment_posteriors(est) for est in systems)
 
 
-class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseComposition):
+class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseComposition):
     """Multiplicative fusion of several recording-level systems.
 
     Each system (e.g. a log-Mel and a log-Gammatone pipeline, each ending in
@@ -719,15 +795,22 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         self.classes_ = le.classes_
         return self
 
-    def _log_levels(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def _posteriors(self, X: Any, *, require_segments: bool = False) -> Posteriors:
+        """:func:`fuse_systems` of the systems' posteriors; ``require_segments``: a
+        ValueError naming the systems without segment posteriors, or that cut the
+        recordings differently."""
         self._check_params()
-        levels = [predict_proba_levels(est, X) for est in self.estimators_]
-        log_recording = _fuse_system_levels(levels, self.floor)
-        # systems that cut the recordings differently still fuse per recording
-        if any(lv[1] is None or not np.array_equal(lv[2], levels[0][2]) for lv in levels):
-            return log_recording, None, None
-        segment = np.exp(_fuse_systems([lv[1] for lv in levels], self.floor))
-        return log_recording, segment, levels[0][2]
+        systems = [predict_proba_levels(est, X) if has_segment_posteriors(est)
+                   else np.asarray(est.predict_proba(X)) for est in self.estimators_]
+        if require_segments:
+            missing = [name for (name, _), system in zip(self.estimators, systems)
+                       if not isinstance(system, Posteriors) or system.segment_proba is None]
+            if missing:
+                raise ValueError(
+                    f"System(s) {missing} of the SystemFusion have no segment posteriors; "
+                    "segment evidence needs every system to end in a RecordingFusion.")
+            self._common_index([system.segment_index for system in systems])
+        return fuse_systems(systems, floor=self.floor)
 
     def _common_index(self, indices: list[np.ndarray]) -> np.ndarray:
         """The systems' one segment-to-recording index, or a ValueError naming them."""
@@ -747,7 +830,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, _BaseCompo
         systems cut the recordings into the same segments.
         """
         check_is_fitted(self)
-        segment = self._log_levels(X)[1]
+        segment = self._posteriors(X).segment_proba
         if segment is None:  # the systems disagree on the segmentation: say which
             self.segment_recording_index(X)
         return segment

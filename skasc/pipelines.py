@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 __all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline",
-           "make_feature_scaler", "make_system", "system_name", "NETWORKS", "FEATURES",
-           "Network", "Features"]
+           "make_feature_scaler", "make_system", "segment_network", "system_name",
+           "NETWORKS", "FEATURES", "Network", "Features"]
 
 
 def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
@@ -270,6 +270,16 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
                                 ("fusion", pipe.named_steps["fusion"])]))
                for index, (name, pipe) in enumerate(singles)]
     return Pipeline([("frontend", frontend), ("fusion", SystemFusion(systems))])
+
+
+def segment_network(fusion: Any, *, fitted: bool = False) -> Any:
+    """The network of a factory-built :class:`~skasc.fusion.RecordingFusion`, or None.
+
+    Its segment classifier (``estimator``, or the fitted ``estimator_``) when that is
+    the network (``classifier="softmax"``), else that pipeline's ``net`` step.
+    """
+    inner = fusion.estimator_ if fitted else fusion.estimator
+    return inner.named_steps.get("net") if hasattr(inner, "named_steps") else inner
 
 
 # --------------------------------------------------------------------------- registry

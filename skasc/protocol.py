@@ -46,9 +46,9 @@ from skorch.callbacks import Callback
 
 from ._atomic import atomic_write
 from .datasets import AudioDataset, load_dataset
-from .pipelines import FEATURES, NETWORKS, make_system, system_name
-from .evaluation import (EvaluationReport, SplitResult, _build_report, _find_history,
-                         _predict_levels, _split_result, format_table)
+from .pipelines import FEATURES, NETWORKS, make_system, segment_network, system_name
+from .evaluation import (EvaluationReport, SplitResult, format_table, predict_split,
+                         training_history)
 
 __all__ = ["run_protocol", "ProtocolResult", "HeldOutAccuracy"]
 
@@ -213,15 +213,10 @@ def _systems(pipe: Any, *, fitted: bool = False) -> list[tuple[str, Any, int | N
     return [("system", final, None)]
 
 
-def _net_of(fusion: Any) -> Any:
-    inner = fusion.estimator
-    return inner.named_steps["net"] if hasattr(inner, "named_steps") else inner
-
-
 def _add_heldout(pipe: Any, paths: list, y_test: np.ndarray, classes: np.ndarray,
                  every: int) -> None:
     """Give every network of ``pipe`` a :class:`HeldOutAccuracy` on the test fold."""
-    from .fusion import _flatten_segments
+    from .fusion import flatten_segments
 
     features = pipe.named_steps["frontend"].transform(paths)  # fills the cache
     codes = np.searchsorted(classes, y_test)
@@ -230,8 +225,8 @@ def _add_heldout(pipe: Any, paths: list, y_test: np.ndarray, classes: np.ndarray
         if index is not None:
             from .frontend.features import FeatureTypeSelector
             X = FeatureTypeSelector(index).transform(features)
-        segments, lengths = _flatten_segments(X)
-        net = _net_of(fusion)
+        segments, lengths = flatten_segments(X)
+        net = segment_network(fusion)
         net.set_params(callbacks=list(net.callbacks or []) + [("heldout", HeldOutAccuracy(
             np.ascontiguousarray(segments, dtype=np.float32), np.repeat(codes, lengths), every))])
 
@@ -243,13 +238,13 @@ def _check_networks(pipe: Any) -> None:
 
     for _, fusion, _ in _systems(pipe):
         with torch.random.fork_rng():  # initialize() seeds torch's global RNG
-            _net_of(fusion).initialize()
+            segment_network(fusion).initialize()
 
 
 def _curves(pipe: Any) -> dict[str, list[list[float]]]:
     curves = {}
     for name, fusion, _ in _systems(pipe, fitted=True):
-        history = _find_history(fusion.estimator_)
+        history = training_history(fusion)
         curves[name] = [[row["epoch"], row["heldout_acc"]] for row in history or []
                         if row.get("heldout_acc") is not None]
     return curves
@@ -315,8 +310,7 @@ def _run_fold(ds: AudioDataset, position: int, train: np.ndarray, test: np.ndarr
     if settings["eval_every"]:
         _add_heldout(pipe, list(paths[test]), labels[test], classes, settings["eval_every"])
     pipe.fit(list(paths[train]), labels[train])
-    levels = _predict_levels(pipe, list(paths[test]))
-    split = _split_result(test, labels[test], levels)
+    split = predict_split(pipe, list(paths[test]), test, labels[test])
     info = {"fold": name, "n_train": int(len(train)), "n_test": int(len(test)),
             "seconds": round(time.perf_counter() - started, 3),
             "heldout_accuracy": _curves(pipe)}
@@ -361,7 +355,8 @@ def _markdown(results: dict, report: EvaluationReport) -> str:
              "folds, percent (log loss in nats).", "",
              format_table({results["system"]: report}, std=True, log_loss=True, markdown=True),
              "", "## Per fold", "",
-             format_table({name: _build_report([split], np.asarray(report.class_names))
+             format_table({name: EvaluationReport.from_splits([split],
+                                                              np.asarray(report.class_names))
                            for name, split in zip(results["folds_run"], report.splits)},
                           log_loss=True, markdown=True)]
     devices = results["summary"].get("device_accuracy")
@@ -516,7 +511,7 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
             rec = done[-1][0].scores["recording"]["accuracy"]
             say(f"{names[k]}: recording accuracy {100 * rec:.2f} %"
                 + (f"; about {_duration(left)} left" if i + 1 < len(tasks) else ""), flush=True)
-    report = _build_report([split for split, _ in done], np.unique(
+    report = EvaluationReport.from_splits([split for split, _ in done], np.unique(
         np.asarray(ds.labels).astype(str)))
     results = _results(ds, settings, [names[k] for k in chosen], [info for _, info in done],
                        report, len(names))

@@ -46,7 +46,7 @@ from .dsp.minstats import MinStatsStream
 from .frontend.audio import iter_audio_blocks
 from .frontend.front_end import FrontEnd
 from .frontend.segment import Segmenter, _count_segments, _padding_warning
-from .fusion import _has_segment_posteriors, fuse_log_posteriors, segment_log_evidence
+from .fusion import fuse_log_posteriors, has_segment_posteriors, segment_log_evidence
 
 __all__ = ["SceneTimeline", "predict_timeline"]
 
@@ -168,7 +168,7 @@ def _frontend_steps(estimator: Any) -> tuple[dict, Any]:
             "(e.g. from make_att_crnn_pipeline or make_fused_pipeline); got "
             f"{type(estimator).__name__}.")
     rest = estimator[1:]
-    if not _has_segment_posteriors(rest):
+    if not has_segment_posteriors(rest):
         raise TypeError(
             "predict_timeline needs a pipeline ending in a RecordingFusion or a "
             "SystemFusion of them (it classifies windows from segment posteriors).")
@@ -212,7 +212,7 @@ class _SegmentStream:
 def _classify(rest: Any, extractor: Any, segments: np.ndarray) -> np.ndarray:
     """Log evidence (n_segments, n_classes) of a batch of segments."""
     features = extractor.transform(segments[np.newaxis])
-    return segment_log_evidence(rest, features)[0]
+    return segment_log_evidence(rest, features).segment_log_evidence
 
 
 def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float = 30.0,

@@ -96,3 +96,39 @@ def test_no_estimator_shadows_sklearns_validate_params():
             owners = [c for c in obj.__mro__ if "_validate_params" in vars(c)]
             assert all(c.__module__.startswith(("sklearn", "skorch")) for c in owners), \
                 (name, owners)
+
+
+def test_installed_scikit_learn_is_in_the_pinned_and_tested_range():
+    """skasc uses a few scikit-learn private names (skasc._sklearn); the pin in
+    pyproject.toml is the range they were tested with."""
+    from pathlib import Path
+
+    import pytest
+    import sklearn
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from skasc import _sklearn
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    root = Path(__file__).resolve().parents[1]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    pins = [d for d in pyproject["project"]["dependencies"] if d.startswith("scikit-learn")]
+    assert pins == [f"scikit-learn{_sklearn.TESTED_SKLEARN}"]
+    assert Version(sklearn.__version__) in SpecifierSet(_sklearn.TESTED_SKLEARN)
+
+
+def test_scikit_learn_private_names_are_imported_only_in_the_compat_module():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "skasc"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.name == "_sklearn.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sklearn")
+                    and any(a.name.startswith("_") for a in node.names)):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []

@@ -364,3 +364,40 @@ def test_reliability_refuses_splits_with_other_columns(rng):
     report.splits[1].classes = report.splits[1].classes[::-1]
     with pytest.raises(ValueError, match="Split 1 has posterior columns"):
         report.reliability()
+
+
+def test_training_history_is_read_where_the_factories_put_the_net(rng):
+    """training_history looks the net up by its known path (the fusion step's
+    estimator_, its ``net`` step), not by searching every attribute."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    from skasc.evaluation import training_history
+
+    class _FakeNet(ClassifierMixin, BaseEstimator):
+        def __init__(self, loss=1.0):
+            self.loss = loss
+
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            self.history_ = [{"epoch": 1, "train_loss": self.loss}]
+            return self
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+        def transform(self, X):
+            return X
+
+    X, y = _scenes(rng, n_per_class=2)
+    head = Pipeline([("net", _FakeNet(2.0)), ("scaler", MinMaxScaler()),
+                     ("svm", LogisticRegression())])
+    pipe = Pipeline([("flat", FunctionTransformer(lambda Z: Z)),
+                     ("fusion", RecordingFusion(head, flatten=True))]).fit(X, y)
+    assert training_history(pipe) == [{"epoch": 1, "train_loss": 2.0}]
+    fused = SystemFusion([("a", RecordingFusion(_FakeNet(3.0), flatten=True)),
+                          ("b", RecordingFusion(_FakeNet(4.0), flatten=True))]).fit(X, y)
+    assert training_history(fused) == [{"epoch": 1, "train_loss": 3.0}]  # the first system's
+    assert training_history(RecordingFusion(_FakeNet())) is None  # not fitted
+    assert training_history(LogisticRegression().fit(X.reshape(len(X), -1), y)) is None
+    report = evaluate(pipe, X, y, cv=2, return_estimators=True)
+    assert report.histories == [[{"epoch": 1, "train_loss": 2.0}]] * 2

@@ -166,8 +166,12 @@ def test_segment_level_outputs(rng):
     idx = clf.segment_recording_index(X)
     np.testing.assert_array_equal(idx, [0, 0, 0, 0, 1, 1, 2, 2, 2])
     np.testing.assert_array_equal(clf.predict_segments(X), clf.classes_[seg.argmax(1)])
-    rec, seg2, idx2 = predict_proba_levels(clf, X)
-    np.testing.assert_allclose(rec, clf.predict_proba(X))
+    levels = predict_proba_levels(clf, X)
+    rec, seg2, idx2 = levels.proba, levels.segment_proba, levels.segment_index
+    np.testing.assert_array_equal(rec, clf.predict_proba(X))
+    np.testing.assert_array_equal(levels.log_proba, clf.predict_log_proba(X))
+    np.testing.assert_array_equal(levels.segment_log_evidence,
+                                  np.log(np.maximum(seg, clf.floor)))
     np.testing.assert_allclose(seg2, seg)
     np.testing.assert_array_equal(idx2, idx)
 
@@ -293,14 +297,16 @@ def test_recording_fusion_inside_pipeline(rng):
     pipe = Pipeline([("scale", FunctionTransformer(lambda Z: 2 * Z)),
                      ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
     pipe.fit(X, y)
-    rec, seg, idx = predict_proba_levels(pipe, X)
+    levels = predict_proba_levels(pipe, X)
+    rec, seg, idx = levels.proba, levels.segment_proba, levels.segment_index
     np.testing.assert_allclose(rec, pipe.predict_proba(X))
     np.testing.assert_allclose(seg, pipe[-1].predict_proba_segments(2 * X))
     assert idx.shape == (X.shape[0] * X.shape[1],)
     # plain classifier: no segment level
     lr = LogisticRegression().fit(_flat(X), y)
-    rec, seg, idx = predict_proba_levels(lr, _flat(X))
-    assert seg is None and idx is None
+    levels = predict_proba_levels(lr, _flat(X))
+    assert levels.segment_proba is None and levels.segment_index is None
+    np.testing.assert_allclose(levels.proba, lr.predict_proba(_flat(X)), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- SystemFusion
@@ -364,8 +370,8 @@ def test_system_fusion_without_segment_level(rng):
     assert not hasattr(fused, "predict_segments")
     e = fused.estimators_[0].predict_proba(Xf) * fused.estimators_[1].predict_proba(Xf)
     np.testing.assert_allclose(fused.predict_proba(Xf), e / e.sum(1, keepdims=True))
-    rec, seg, idx = predict_proba_levels(fused, Xf)
-    assert seg is None and idx is None
+    levels = predict_proba_levels(fused, Xf)
+    assert levels.segment_proba is None and levels.segment_index is None
     nested = SystemFusion([("inner", fused), ("rf", RecordingFusion(LogisticRegression()))])
     assert not hasattr(nested, "predict_proba_segments")
 
@@ -445,22 +451,23 @@ def test_system_fusion_floors_segments_not_recordings():
 
 
 def test_systems_cut_differently_fuse_per_recording_only():
-    # one _log_levels feeds predict_proba, predict_proba_levels and evaluate: systems
+    # one _posteriors feeds predict_proba, predict_proba_levels and evaluate: systems
     # with different segmentations have recording posteriors and no segment level
     from skasc.evaluation import evaluate
 
     X, y, a, b = _confident_systems()  # 2 and 3 segments per recording
     fused = SystemFusion([("a", a), ("b", b)]).fit(X, y)
-    rec, seg, idx = predict_proba_levels(fused, X)
-    assert seg is None and idx is None
-    np.testing.assert_allclose(rec, fused.predict_proba(X), rtol=1e-12)
+    levels = predict_proba_levels(fused, X)
+    assert levels.segment_proba is None and levels.segment_index is None
+    assert levels.segment_log_evidence is None
+    np.testing.assert_array_equal(levels.proba, fused.predict_proba(X))
     with pytest.raises(ValueError, match="System 'b' cut the recordings into 6 segments"):
         fused.predict_proba_segments(X)
     X4, y4 = np.concatenate([X, X]), np.concatenate([y, y])
     report = evaluate(SystemFusion([("a", a), ("b", b)]), X4, y4,
                       cv=[(np.array([0, 1]), np.array([2, 3]))])
     assert not report.has_segments
-    np.testing.assert_allclose(report.splits[0].proba, rec, rtol=1e-12)
+    np.testing.assert_allclose(report.splits[0].proba, levels.proba, rtol=1e-12)
 
 
 def test_fuse_reports_floors_segments_not_recordings():
@@ -486,10 +493,62 @@ def test_system_fusion_counts_segments_without_predicting():
     X = rng.normal(size=(8, 3, 4)) + (np.arange(8) // 4)[:, None, None]
     fused = SystemFusion([("a", RecordingFusion(LogisticRegression(), flatten=True)),
                           ("b", RecordingFusion(LogisticRegression(), flatten=True))]).fit(X, y)
-    expected = fused._proba_levels(X)[2]
+    expected = predict_proba_levels(fused, X).segment_index
     for system in fused.estimators_:
         def refuse(*args, **kwargs):
             raise AssertionError("segment_recording_index ran a prediction")
         system.estimator_.predict_proba = refuse
     np.testing.assert_array_equal(fused.segment_recording_index(X), expected)
     np.testing.assert_array_equal(expected, np.repeat(np.arange(8), 3))
+
+
+# --------------------------------------------------------------------------- Posteriors
+def test_posteriors_is_one_frozen_record_at_two_levels(rng):
+    import dataclasses
+
+    from skasc.fusion import Posteriors
+
+    X, y = _scenes(rng, n_per_class=4)
+    clf = RecordingFusion(LogisticRegression(), flatten=True).fit(X, y)
+    levels = predict_proba_levels(clf, X)
+    assert isinstance(levels, Posteriors)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        levels.segment_proba = None
+    # independent: the inner classifier's posteriors of every segment, floored and
+    # multiplied per recording
+    seg = clf.estimator_.predict_proba(X.reshape(-1, X.shape[-1]))
+    np.testing.assert_allclose(levels.segment_proba, seg, rtol=1e-12)
+    np.testing.assert_array_equal(levels.segment_index, np.repeat(np.arange(len(X)), X.shape[1]))
+    product = np.prod(np.maximum(seg, clf.floor).reshape(len(X), X.shape[1], -1), axis=1)
+    np.testing.assert_allclose(levels.proba, product / product.sum(1, keepdims=True),
+                               rtol=1e-10)
+    np.testing.assert_allclose(levels.segment_log_evidence, np.log(np.maximum(seg, clf.floor)),
+                               rtol=1e-12)
+
+
+def test_fuse_systems_on_data_is_what_system_fusion_does(rng):
+    """fuse_systems is the product rule across systems on Posteriors records; SystemFusion
+    and fuse_reports read it, and it equals the product computed directly."""
+    from skasc.fusion import fuse_systems, segment_log_evidence
+
+    X, y = _scenes(rng, n_per_class=4)
+    fused = _two_systems().fit(X, y)
+    systems = [predict_proba_levels(est, X) for est in fused.estimators_]
+    levels = fuse_systems(systems, floor=fused.floor)
+    np.testing.assert_array_equal(levels.log_proba, fused.predict_log_proba(X))
+    np.testing.assert_array_equal(levels.segment_proba, fused.predict_proba_segments(X))
+    evidence = segment_log_evidence(fused, X)
+    np.testing.assert_array_equal(levels.segment_log_evidence, evidence.segment_log_evidence)
+    # directly: every segment of every system, floored and multiplied per recording
+    seg = np.stack([np.maximum(s.segment_proba, fused.floor) for s in systems])
+    per_recording = np.prod(seg.reshape(2, len(X), X.shape[1], -1), axis=(0, 2))
+    np.testing.assert_allclose(levels.proba, per_recording / per_recording.sum(1, keepdims=True),
+                               rtol=1e-10)
+    product = np.prod(seg, axis=0)
+    np.testing.assert_allclose(levels.segment_proba, product / product.sum(1, keepdims=True),
+                               rtol=1e-10)
+    # a system without a segment level contributes its floored recording posteriors
+    plain = np.full((len(X), 3), 1 / 3)
+    mixed = fuse_systems([systems[0], plain], floor=fused.floor)
+    assert mixed.segment_proba is None and mixed.segment_log_evidence is None
+    np.testing.assert_allclose(mixed.proba, systems[0].proba, rtol=1e-12)

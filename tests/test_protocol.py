@@ -92,7 +92,7 @@ def test_rerun_reads_finished_folds_back(litis, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a finished fold was trained again")
 
-    monkeypatch.setattr(protocol, "_split_result", no_training)  # called after a fit only
+    monkeypatch.setattr(protocol, "predict_split", no_training)  # called after a fit only
     again = run_protocol("litis", litis, out=out, **RUN)
     assert again.results == first.results
     for a, b in zip(again.report.splits, first.report.splits):

@@ -109,7 +109,8 @@ def test_timeline_segments_equal_the_whole_file_front_end(tmp_path, rng, tail):
     pipe = lr_pipeline()
     pipe.set_params(frontend__segmenter__tail=tail)
     path = scene_file(tmp_path / "long.wav", rng)
-    whole_evidence, _ = segment_log_evidence(pipe[1:], pipe[0].transform([path]))
+    whole_evidence = segment_log_evidence(
+        pipe[1:], pipe[0].transform([path])).segment_log_evidence
     # window=hop=one segment: each window is one segment's evidence, normalised
     tl = predict_timeline(pipe, path, window=0.5, hop=0.5, block_duration=1.7)
     expected = np.exp(fuse_log_posteriors(whole_evidence,
@@ -163,7 +164,8 @@ def test_overlapping_segments_keep_their_grid(tmp_path, rng):
     pipe = lr_pipeline()
     pipe.set_params(frontend__segmenter__hop_duration=0.25)
     path = scene_file(tmp_path / "long.wav", rng, seconds=3.1)
-    whole_evidence, _ = segment_log_evidence(pipe[1:], pipe[0].transform([path]))
+    whole_evidence = segment_log_evidence(
+        pipe[1:], pipe[0].transform([path])).segment_log_evidence
     tl = predict_timeline(pipe, path, window=0.5, hop=0.25, block_duration=0.7)
     assert len(tl) == len(whole_evidence) == 12  # starts 0, 0.25, ..., 2.75 (tail padded)
     np.testing.assert_allclose(tl.start, np.arange(12) * 5512 / SR)  # the hop in samples
@@ -296,7 +298,8 @@ def test_real_recordings_stream_like_the_whole_file(tut_samples):
     segment's posterior equals the whole-file front end's."""
     pipe = lr_pipeline()
     for path in tut_samples[:2]:
-        whole_evidence, _ = segment_log_evidence(pipe[1:], pipe[0].transform([path]))
+        whole_evidence = segment_log_evidence(
+            pipe[1:], pipe[0].transform([path])).segment_log_evidence
         tl = predict_timeline(pipe, path, window=0.5, hop=0.5, block_duration=1.3)
         np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
             whole_evidence, lengths=np.ones(len(whole_evidence), int))), atol=1e-6)

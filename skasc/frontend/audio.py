@@ -66,10 +66,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 from joblib import Parallel, delayed
-from sklearn.utils import _safe_indexing
 
 from skasc._base import StatelessTransformer
 from skasc._recordings import stack_recordings
+from skasc._sklearn import safe_indexing
 from skasc._validation import Int, NJobs, check_int, check_option, check_params
 
 __all__ = ["AudioFileError", "load_audio", "iter_audio_blocks", "AudioLoader",
@@ -557,7 +557,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
         X_kept = X[np.asarray(keep)]
     else:
         X_kept = [items[i] for i in keep]
-    y_kept = None if y is None else _safe_indexing(y, keep)
+    y_kept = None if y is None else safe_indexing(y, keep)
     return X_kept, y_kept, skipped
 
 

@@ -19,10 +19,10 @@ import functools
 from typing import Any
 
 import numpy as np
-from sklearn.utils.metaestimators import _BaseComposition
 
 from .._base import StatelessTransformer
 from .._recordings import check_batch, is_ragged, iter_recordings, stack_recordings
+from .._sklearn import BaseComposition
 from .._validation import Int, Real, check_params, check_real
 from ..dsp.gammatone import gammatone_weights
 from ..dsp.spectrogram import frame_lengths, log_filterbank
@@ -320,7 +320,7 @@ object ndarray of shape (n_recordings,) of 3-D arrays
     return tuple(_transform_shared(extractors, X))
 
 
-class FeatureStack(StatelessTransformer, _BaseComposition, auto_wrap_output_keys=None):
+class FeatureStack(StatelessTransformer, BaseComposition, auto_wrap_output_keys=None):
     """Several feature types from one STFT, stacked on a feature-type axis.
 
     The front end of a fused system: ``FrontEnd(extractor=FeatureStack(...))``

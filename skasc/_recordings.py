@@ -22,6 +22,26 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 
+def recording_error(cls: type[Exception], index: int, detail: str) -> Exception:
+    """An exception about recording ``index`` of a batch: ``cls("Recording {index} {detail}")``.
+
+    The index and the detail travel as the attributes ``recording_index`` and
+    ``recording_detail``, so that a caller that ran the recording in a batch of its own
+    (:class:`~skasc.frontend.FrontEnd`) names its index in the user's batch with
+    ``recording_error(type(exc), i, exc.recording_detail)``, without reading the message.
+
+    Examples
+    --------
+    >>> exc = recording_error(ValueError, 0, "is empty.")
+    >>> str(recording_error(type(exc), 7, exc.recording_detail))
+    'Recording 7 is empty.'
+    """
+    exc = cls(f"Recording {index} {detail}")
+    exc.recording_index = index  # type: ignore[attr-defined]
+    exc.recording_detail = detail  # type: ignore[attr-defined]
+    return exc
+
+
 def n_recordings(X: Any) -> int:
     """Number of recordings in a batch (the length of the first axis)."""
     if isinstance(X, np.ndarray):
@@ -128,13 +148,13 @@ def check_batch(X: Any, owner: str, *, item_ndim: tuple[int, ...], item_shape: s
         try:
             rec = np.asarray(rec)
         except ValueError as exc:  # e.g. a list of unequal rows
-            raise ValueError(f"Recording {i} is not an array; {owner} expected {item_shape} "
-                             f"({exc}).") from None
+            raise recording_error(ValueError, i, f"is not an array; {owner} expected "
+                                  f"{item_shape} ({exc}).") from None
         if numeric and rec.dtype.kind not in "biuf":
-            raise TypeError(f"Recording {i} has dtype {rec.dtype}; {owner} expected a real "
-                            "numeric array.")
+            raise recording_error(TypeError, i, f"has dtype {rec.dtype}; {owner} expected a "
+                                  "real numeric array.")
         if rec.ndim not in item_ndim:
-            raise ValueError(f"Recording {i} has shape {rec.shape}; {owner} expected "
-                             f"{item_shape}.{hint}")
+            raise recording_error(ValueError, i, f"has shape {rec.shape}; {owner} expected "
+                                  f"{item_shape}.{hint}")
         items.append(rec)
     return items

@@ -103,7 +103,7 @@ def _parts(estimator: Any) -> tuple[FrontEnd, RecordingFusion]:
 def _frontend_metadata(frontend: FrontEnd) -> dict:
     """``{step: {"class": name, "params": {...}}}`` of the front end (JSON scalars)."""
     out: dict = {}
-    for step, value in frontend._named_steps().items():
+    for step, value in frontend.resolved_steps().items():
         if value is None:  # denoiser="drop"
             out[step] = "drop"
             continue

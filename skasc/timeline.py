@@ -45,7 +45,7 @@ from sklearn.utils.validation import check_is_fitted
 from .dsp.minstats import MinStatsStream
 from .frontend.audio import iter_audio_blocks
 from .frontend.front_end import FrontEnd
-from .frontend.segment import Segmenter, _count_segments, _padding_warning
+from .frontend.segment import Segmenter, ShortRecordingWarning, count_segments
 from .fusion import fuse_log_posteriors, has_segment_posteriors, segment_log_evidence
 
 __all__ = ["SceneTimeline", "predict_timeline"]
@@ -173,14 +173,14 @@ def _frontend_steps(estimator: Any) -> tuple[dict, Any]:
             "predict_timeline needs a pipeline ending in a RecordingFusion or a "
             "SystemFusion of them (it classifies windows from segment posteriors).")
     check_is_fitted(estimator.steps[-1][1])
-    return estimator.steps[0][1]._named_steps(), rest
+    return estimator.steps[0][1].resolved_steps(), rest
 
 
 class _SegmentStream:
     """Cut 2-channel (or 1-channel) streamed audio into the Segmenter's segments."""
 
     def __init__(self, segmenter: Segmenter, n_channels: int) -> None:
-        self.length, self.hop = segmenter._lengths()
+        self.length, self.hop = segmenter.lengths()
         self.tail = segmenter.tail
         self._buf = np.zeros((n_channels, 0), np.float32)
         self._buf_start = 0  # sample index of _buf[:, 0]
@@ -194,7 +194,7 @@ class _SegmentStream:
         if n_total is None:
             n_ready = max(0, (available - self.length) // self.hop + 1)
         else:
-            n_ready = _count_segments(n_total, self.length, self.hop, self.tail)
+            n_ready = count_segments(n_total, self.length, self.hop, self.tail)
             needed = (n_ready - 1) * self.hop + self.length - available
             if needed > 0:
                 self._buf = np.pad(self._buf, ((0, 0), (0, needed)))
@@ -284,7 +284,7 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     segmenter, extractor = steps["segmenter"], steps["extractor"]
     window = _check_seconds(window, "window")
     hop = _check_seconds(hop, "hop")
-    seg_len, seg_hop = segmenter._lengths()
+    seg_len, seg_hop = segmenter.lengths()
     sr = loader.sr
     segment_s, step_s = seg_len / sr, seg_hop / sr
     if window < segment_s - 1e-9:
@@ -337,7 +337,7 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     if progress is not None:
         progress.close()
     if n_total < seg_len:
-        warnings.warn(_padding_warning([(0, n_total)], 1, seg_len, sr), UserWarning,
+        warnings.warn(ShortRecordingWarning([(0, n_total)], 1, seg_len, sr), UserWarning,
                       stacklevel=2)
 
     log_evidence = np.concatenate(evidence)

@@ -16,7 +16,7 @@ from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.frontend.features import LogMelExtractor
 from skasc.frontend import front_end as frontend
 from skasc.frontend.front_end import FrontEnd
-from skasc.frontend.segment import Segmenter
+from skasc.frontend.segment import Segmenter, ShortRecordingWarning
 
 SR = 22050
 
@@ -155,18 +155,41 @@ def test_error_names_index_in_the_users_batch(waves):
         FrontEnd().transform([waves[0], waves[0], bad])
 
 
-@pytest.mark.parametrize("message, item, expected", [
-    ("Recording 0 is empty.", None, "Recording 7 is empty."),
-    ("Recording 0 cannot be denoised: X expected (n,); recording 0 has shape (2, 2, 2).",
-     None, "Recording 7 cannot be denoised: X expected (n,); recording 7 has shape (2, 2, 2)."),
-    ("Recording 0 failed to load: Audio file 'a/Recording 0 b.wav' is a directory", "a/Recording 0 b.wav",
-     "Recording 7 failed to load: Audio file 'a/Recording 0 b.wav' is a directory"),
-    ("Recording 0 failed to load: Audio file 'x; recording 0 y.wav' is bad", "x; recording 0 y.wav",
-     "Recording 7 failed to load: Audio file 'x; recording 0 y.wav' is bad"),
-    ("Recording 01 is not recording 0", None, "Recording 01 is not recording 0"),
-])
-def test_rename_rewrites_only_the_steps_phrases(message, item, expected):
-    assert frontend._rename(message, 7, item) == expected
+def _bad_recordings(tmp_path, waves):
+    """(name, recording) of recordings each front-end step refuses, naming them."""
+    nan = waves[0].copy()
+    nan[100] = np.nan
+    named_like_a_message = tmp_path / "Recording 0 take2.wav"
+    named_like_a_message.write_text("not audio; recording 0 has shape (2,)")
+    huge = np.full(4 * SR, 1e30, np.float32)  # finite, but its power spectra overflow
+    return [("nan", nan), ("empty", np.zeros(0, np.float32)),
+            ("transposed", np.zeros((SR, 2), np.float32)),
+            ("int64", np.zeros(SR, np.int64)), ("a dict", {"x": 1}),
+            ("unreadable file", str(named_like_a_message)), ("overflow", huge)]
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_errors_name_the_index_in_the_users_batch_as_data(tmp_path, waves, n_jobs):
+    """A step's error about a recording carries its index as data; the front end, whose
+    steps see one recording at a time, raises it again for the index in the user's batch:
+    the message the steps give for the whole batch, where they name that index
+    themselves."""
+    for name, bad in _bad_recordings(tmp_path, waves):
+        X = [waves[0], waves[1], bad]
+        with pytest.raises((ValueError, TypeError)) as whole:
+            chain(X)
+        assert whole.value.recording_index == 2, name
+        with pytest.raises(type(whole.value)) as got:
+            FrontEnd(n_jobs=n_jobs).transform(X)
+        assert str(got.value) == str(whole.value), name
+        assert got.value.recording_index == 2
+        assert got.value.recording_detail == whole.value.recording_detail
+
+
+def test_parameter_errors_pass_through_unchanged(waves):
+    with pytest.raises(ValueError, match="'n_mels' parameter of LogMelExtractor") as info:
+        FrontEnd(extractor=LogMelExtractor(n_mels=0)).transform(waves)
+    assert not hasattr(info.value, "recording_index")
 
 
 def test_single_path_is_refused(wav_paths):
@@ -272,20 +295,43 @@ def test_changed_code_misses_the_cache(tmp_path, wav_paths, capsys, monkeypatch)
     assert len(os.listdir(cache)) == 2  # one folder per code version
 
 
-def test_code_fingerprint_covers_the_helpers_that_shape_the_output(monkeypatch, tmp_path):
-    # stack_recordings (skasc._recordings) shapes the cached output: editing it
-    # must change the key, like editing a step's module
+def test_code_fingerprint_covers_the_front_end_and_dsp_packages(monkeypatch, tmp_path):
+    """Every module of skasc.frontend and skasc.dsp and skasc's private helpers
+    (stack_recordings in skasc._recordings shapes the cached output) are hashed, and
+    so is a module added to those packages later: no hand-kept list to forget."""
+    import shutil
+
+    import skasc
+
+    package = os.path.dirname(os.path.abspath(skasc.__file__))
+    expected = {f"skasc/{folder}/{name}" for folder in ("frontend", "dsp")
+                for name in os.listdir(os.path.join(package, folder)) if name.endswith(".py")}
+    expected |= {f"skasc/{name}" for name in os.listdir(package)
+                 if name.endswith(".py") and name.startswith("_") and not name.startswith("__")}
     steps = FrontEnd()._steps()
-    files = frontend._code_files(steps)
-    assert {"skasc/_recordings.py", "skasc/frontend/audio.py",
-            "skasc/dsp/spectrogram.py", "skasc.frontend.features"} <= set(files)
+    assert set(frontend._code_files(steps)) == expected
+    assert "skasc/_recordings.py" in expected and "skasc/dsp/minstats.py" in expected
     before = frontend._code_fingerprint(steps)
-    edited = tmp_path / "_recordings.py"
-    edited.write_bytes(open(files["skasc/_recordings.py"], "rb").read() + b"# changed\n")
-    real = frontend._code_files
-    monkeypatch.setattr(frontend, "_code_files", lambda s: {
-        **real(s), "skasc/_recordings.py": str(edited)})
+    copy = tmp_path / "skasc"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(frontend, "_PACKAGE", str(copy))
+    assert frontend._code_fingerprint(steps) == before  # named by place, not by path
+    (copy / "frontend" / "new_helper.py").write_text("SCALE = 2\n")
     assert frontend._code_fingerprint(steps) != before
+    (copy / "frontend" / "new_helper.py").unlink()
+    (copy / "_recordings.py").write_text((copy / "_recordings.py").read_text() + "# edit\n")
+    assert frontend._code_fingerprint(steps) != before
+
+
+def test_code_fingerprint_covers_a_step_defined_elsewhere(tmp_path, monkeypatch):
+    module = tmp_path / "my_extractor.py"
+    module.write_text("from skasc.frontend.features import LogMelExtractor\n"
+                      "class MyExtractor(LogMelExtractor):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from my_extractor import MyExtractor
+
+    steps = FrontEnd(extractor=MyExtractor())._steps()
+    assert frontend._code_files(steps)["my_extractor"] == str(module)
 
 
 def test_code_fingerprint_follows_library_versions(monkeypatch):
@@ -435,7 +481,7 @@ def test_requires_no_fit_tag():
 
 
 def _padding_warnings(caught):
-    return [str(w.message) for w in caught if "zero-padded" in str(w.message)]
+    return [str(w.message) for w in caught if issubclass(w.category, ShortRecordingWarning)]
 
 
 @pytest.mark.parametrize("n_jobs", [None, 2])
@@ -444,10 +490,13 @@ def test_many_short_recordings_give_one_warning(tmp_path, waves, n_jobs, cached)
     shorts = [waves[0][: int(SR * s)] for s in (0.5, 1.2, 0.3, 1.9, 0.7, 1.0, 0.4)]
     X = [shorts[0], waves[0], *shorts[1:4], waves[1], *shorts[4:]]
     memory = str(tmp_path / "cache") if cached else None
-    with warnings.catch_warnings(record=True) as expected:
+    with warnings.catch_warnings(record=True) as whole:
         warnings.simplefilter("always")
         Segmenter().transform(X)  # the message for the batch as a whole
-    (expected,) = _padding_warnings(expected)
+    (expected,) = _padding_warnings(whole)
+    padded = whole[0].message.padded
+    assert padded == [(0, SR // 2), (2, int(1.2 * SR)), (3, int(0.3 * SR)),
+                      (4, int(1.9 * SR)), (6, int(0.7 * SR)), (7, SR), (8, int(0.4 * SR))]
     assert expected.startswith("7 of 9 recordings were shorter than one segment")
     assert "recording 0 (0.500 s, 11025 samples), recording 2 (1.200 s, " in expected
     assert expected.endswith(" and 2 more. Lower segment_duration to avoid padding.")
@@ -457,6 +506,8 @@ def test_many_short_recordings_give_one_warning(tmp_path, waves, n_jobs, cached)
             FrontEnd(memory=memory, n_jobs=n_jobs).transform(X)
         assert _padding_warnings(caught) == [expected]
         assert caught[0].filename == __file__
+        assert caught[0].message.padded == padded  # the records, as data
+        assert (caught[0].message.n_recordings, caught[0].message.segment_length) == (9, 2 * SR)
     if cached:
         # hits and misses in one batch, at other places: still one warning, new indices
         Y = [waves[0], shorts[3], waves[0][: SR // 10], shorts[0]]
@@ -475,7 +526,7 @@ def test_other_warnings_are_replayed_beside_the_padding_warning(tmp_path, waves,
     real = LogMelExtractor.transform
 
     def noisy(self, X):
-        warnings.warn("Recording 0 is odd", RuntimeWarning)
+        warnings.warn(f"{len(X[0])} segments", RuntimeWarning)
         return real(self, X)
 
     monkeypatch.setattr(LogMelExtractor, "transform", noisy)
@@ -486,8 +537,8 @@ def test_other_warnings_are_replayed_beside_the_padding_warning(tmp_path, waves,
             warnings.simplefilter("always")
             FrontEnd(memory=cache).transform(X)
         messages = [(w.category, str(w.message)) for w in caught]
-        assert messages[0] == (RuntimeWarning, "Recording 0 is odd")
-        assert messages[1][0] is UserWarning
+        assert messages[0] == (RuntimeWarning, "2 segments")
+        assert messages[1][0] is ShortRecordingWarning  # a UserWarning
         assert messages[1][1].startswith("2 of 3 recordings were shorter than one segment")
-        assert messages[2:] == [(RuntimeWarning, "Recording 1 is odd"),
-                                (RuntimeWarning, "Recording 2 is odd")]
+        assert caught[1].message.padded == [(1, SR // 2), (2, SR)]
+        assert messages[2:] == [(RuntimeWarning, "1 segments"), (RuntimeWarning, "1 segments")]

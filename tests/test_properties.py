@@ -225,7 +225,7 @@ def test_segmenter_counts_and_contents(n, channels, seg, hop_frac, tail, seed):
     seg_dur = seg / sr
     hop_dur = None if hop_frac is None else hop / sr
     segmenter = Segmenter(sr=sr, segment_duration=seg_dur, hop_duration=hop_dur, tail=tail)
-    assume(segmenter._lengths() == (seg, hop))  # float durations round-trip to samples
+    assume(segmenter.lengths() == (seg, hop))  # float durations round-trip to samples
     x = np.random.default_rng(seed).standard_normal((channels, n)).astype(np.float32)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from skasc.frontend.segment import Segmenter, segment_signal
+from skasc.frontend.segment import Segmenter, ShortRecordingWarning, segment_signal
 
 
 def _brute_force(x, L, hop, tail):
@@ -303,7 +303,13 @@ def test_many_short_recordings_give_one_warning(rng):
         warnings.simplefilter("always")
         out = Segmenter(sr=sr).transform(X)
     assert len(caught) == 1, [str(w.message) for w in caught]
-    assert caught[0].category is UserWarning and caught[0].filename == __file__
+    assert caught[0].category is ShortRecordingWarning and caught[0].filename == __file__
+    assert issubclass(ShortRecordingWarning, UserWarning)
+    # the records travel as data; the message is written from them
+    message = caught[0].message
+    assert message.padded == short
+    assert (message.n_recordings, message.segment_length, message.sr) == (12, 200, sr)
+    assert pickle.loads(pickle.dumps(message)).padded == short
     shown = ", ".join(f"recording {i} ({n / sr:.3f} s, {n} samples)" for i, n in short[:5])
     assert str(caught[0].message) == (
         f"{len(short)} of 12 recordings were shorter than one segment (2.000 s, 200 "

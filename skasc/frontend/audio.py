@@ -68,7 +68,7 @@ import soxr
 from joblib import Parallel, delayed
 
 from skasc._base import StatelessTransformer
-from skasc._recordings import stack_recordings
+from skasc._recordings import recording_error, stack_recordings
 from skasc._sklearn import safe_indexing
 from skasc._validation import Int, NJobs, check_int, check_option, check_params
 
@@ -294,14 +294,14 @@ def _check_rate(rate: int, what: str) -> None:
             f"[{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz (a corrupt or mislabelled header?).")
 
 
-def _check_output_size(n_in: int, in_sr: int, out_sr: int, what: str) -> None:
-    """Refuse a recording whose waveform at ``out_sr`` would exceed MAX_SAMPLES."""
+def _too_long(n_in: int, in_sr: int, out_sr: int) -> str | None:
+    """Why a recording whose waveform at ``out_sr`` would exceed MAX_SAMPLES is refused
+    (the end of the message after what it names), or None."""
     n_out = -(-n_in * out_sr // in_sr)  # soxr's length, rounded up
-    if n_out > MAX_SAMPLES:
-        raise ValueError(
-            f"{what} is too long: {n_in} samples at {in_sr} Hz would be {n_out} samples "
-            f"at {out_sr} Hz, more than the {MAX_SAMPLES} (MAX_SAMPLES) one recording "
-            "may have.")
+    if n_out <= MAX_SAMPLES:
+        return None
+    return (f"is too long: {n_in} samples at {in_sr} Hz would be {n_out} samples at "
+            f"{out_sr} Hz, more than the {MAX_SAMPLES} (MAX_SAMPLES) one recording may have.")
 
 
 def _check_header(shown: str, info: Any, sr: int, *, check_size: bool = True) -> None:
@@ -313,10 +313,9 @@ def _check_header(shown: str, info: Any, sr: int, *, check_size: bool = True) ->
     _check_rate(int(info.samplerate), what)
     if not check_size:
         return
-    try:
-        _check_output_size(int(info.frames), int(info.samplerate), sr, what)
-    except ValueError as exc:
-        raise AudioFileError(str(exc)) from None
+    problem = _too_long(int(info.frames), int(info.samplerate), sr)
+    if problem is not None:
+        raise AudioFileError(f"{what} {problem}")
 
 
 def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
@@ -353,16 +352,15 @@ def _array_to_float(x: np.ndarray, index: int) -> np.ndarray:
     if kind in "iu":
         dtype = x.dtype.newbyteorder("=")
         if dtype not in _PCM_SCALES:
-            raise TypeError(
-                f"Recording {index} has dtype {x.dtype}, which is not a PCM sample type, "
+            raise recording_error(
+                TypeError, index, f"has dtype {x.dtype}, which is not a PCM sample type, "
                 "so its full scale is unknown; expected float (full scale 1.0), int8, "
                 "int16, int32 or uint8. Convert it first, e.g. x.astype(np.int16) for "
                 "16-bit values, or x / 32768.0.")
         offset, scale = _PCM_SCALES[dtype]
         return ((x.astype(np.float64) - offset) / scale).astype(np.float32)
-    raise TypeError(
-        f"Recording {index} has dtype {x.dtype}; expected a real numeric (float or "
-        "integer PCM) array.")
+    raise recording_error(TypeError, index, f"has dtype {x.dtype}; expected a real numeric "
+                          "(float or integer PCM) array.")
 
 
 def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.ndarray:
@@ -375,19 +373,20 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
         try:
             return _read_file(item, sr)
         except AudioFileError as exc:
-            raise AudioFileError(f"Recording {index} failed to load: {exc}") from exc
+            raise recording_error(AudioFileError, index, f"failed to load: {exc}") from exc
     x = _checked_array(item, index)
     if x.ndim == 2:
         x = _downmix(x, channel_axis=0)
     else:
         x = np.ascontiguousarray(x, dtype=np.float32)
     in_sr = sr if input_sr is None else input_sr
-    _check_output_size(x.shape[-1], in_sr, sr, f"Recording {index}")
+    problem = _too_long(x.shape[-1], in_sr, sr)
+    if problem is not None:
+        raise recording_error(ValueError, index, problem)
     y = _resample(x, in_sr, sr)
     if y.size == 0:
-        raise ValueError(
-            f"Recording {index} is too short ({x.shape[-1]} samples at {in_sr} Hz) to be "
-            f"resampled to {sr} Hz.")
+        raise recording_error(ValueError, index, f"is too short ({x.shape[-1]} samples at "
+                              f"{in_sr} Hz) to be resampled to {sr} Hz.")
     return y
 
 
@@ -399,24 +398,23 @@ _MAX_CHANNELS_AS_COLUMNS = 8
 def _checked_array(item: Any, index: int) -> np.ndarray:
     """The float samples of an array recording, after the loader's checks."""
     if not isinstance(item, np.ndarray):
-        raise TypeError(
-            f"Recording {index} is a {type(item).__name__}; expected a path (str or "
+        raise recording_error(
+            TypeError, index, f"is a {type(item).__name__}; expected a path (str or "
             "os.PathLike) or an ndarray of shape (n_samples,) or (n_channels, n_samples).")
     if item.ndim not in (1, 2):
-        raise ValueError(
-            f"Recording {index} has shape {item.shape}; expected (n_samples,) or "
-            "(n_channels, n_samples) with channels first.")
+        raise recording_error(ValueError, index, f"has shape {item.shape}; expected "
+                              "(n_samples,) or (n_channels, n_samples) with channels first.")
     if item.size == 0:
-        raise ValueError(f"Recording {index} is empty (shape {item.shape}).")
+        raise recording_error(ValueError, index, f"is empty (shape {item.shape}).")
     if item.ndim == 2 and item.shape[1] <= _MAX_CHANNELS_AS_COLUMNS < item.shape[0]:
-        raise ValueError(
-            f"Recording {index} has shape {item.shape}, i.e. {item.shape[0]} channels of "
+        raise recording_error(
+            ValueError, index, f"has shape {item.shape}, i.e. {item.shape[0]} channels of "
             f"{item.shape[1]} samples; expected (n_channels, n_samples) with channels "
             "first. It looks transposed (soundfile's (n_samples, n_channels) layout): "
             "pass x.T.")
     x = _array_to_float(item, index)
     if not np.isfinite(x).all():
-        raise ValueError(f"Recording {index} contains NaN or inf samples.")
+        raise recording_error(ValueError, index, "contains NaN or inf samples.")
     return x
 
 
@@ -447,7 +445,7 @@ def _check_item(item: Any, index: int, sr: int, decode: bool = False) -> None:
         try:
             _check_file(item, sr, decode)
         except AudioFileError as exc:
-            raise AudioFileError(f"Recording {index} failed to load: {exc}") from exc
+            raise recording_error(AudioFileError, index, f"failed to load: {exc}") from exc
         return
     _checked_array(item, index)
 
@@ -529,7 +527,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
     """
     check_option(on_error, "on_error", "check_recordings", ("raise", "skip"))
     sr = check_int(sr, "sr", "check_recordings", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
-    items = _check_batch(X)
+    items = check_audio_batch(X)
     if y is not None and len(y) != len(items):
         raise ValueError(
             f"check_recordings got {len(items)} recordings but {len(y)} labels in y.")
@@ -561,8 +559,9 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
     return X_kept, y_kept, skipped
 
 
-def _check_batch(X: Any) -> list:
-    """Return the recordings of ``X`` as a list, refusing ambiguous inputs."""
+def check_audio_batch(X: Any) -> list:
+    """The recordings of a batch for :class:`AudioLoader`, as a list; refuses ambiguous
+    input (a single path, a dense numeric array: one recording or a batch?)."""
     if isinstance(X, (str, bytes, os.PathLike)):
         raise ValueError(
             f"AudioLoader expected a list of recordings; got a single path {X!r}. "
@@ -665,7 +664,7 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
             ``(n_samples_i,)`` arrays when lengths differ.
         """
         self._check_params()
-        items = _check_batch(X)
+        items = check_audio_batch(X)
         kwargs = {"sr": int(self.sr),
                   "input_sr": None if self.input_sr is None else int(self.input_sr)}
         if self.n_jobs is None or self.n_jobs == 1 or len(items) == 1:

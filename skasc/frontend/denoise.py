@@ -14,7 +14,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from skasc._base import StatelessTransformer
-from skasc._recordings import check_batch, stack_recordings
+from skasc._recordings import check_batch, recording_error, stack_recordings
 from skasc._validation import Int, NJobs, Real, check_int, check_params
 from skasc.dsp.minstats import (FLOOR, N_SUBWINDOWS, OVERSUBTRACTION, WINDOW_DURATION,
                                  denoise)
@@ -132,9 +132,9 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
                                             hint="Pass one recording as X[np.newaxis].")):
             rec = rec.astype(np.float32, copy=False)
             if rec.size == 0:
-                raise ValueError(f"Recording {i} is empty.")
+                raise recording_error(ValueError, i, "is empty.")
             if not np.all(np.isfinite(rec)):
-                raise ValueError(f"Recording {i} contains NaN or inf samples.")
+                raise recording_error(ValueError, i, "contains NaN or inf samples.")
             recordings.append(rec)
         return recordings
 
@@ -185,4 +185,4 @@ def _denoise_recording(rec: np.ndarray, index: int, params: dict) -> np.ndarray:
     try:
         return denoise(rec, **params)
     except ValueError as exc:  # e.g. samples too large for float32 power spectra
-        raise ValueError(f"Recording {index} cannot be denoised: {exc}") from exc
+        raise recording_error(ValueError, index, f"cannot be denoised: {exc}") from exc

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .._base import StatelessTransformer
-from .._recordings import check_batch, is_ragged, iter_recordings, stack_recordings
+from .._recordings import (check_batch, is_ragged, iter_recordings, recording_error,
+                           stack_recordings)
 from .._sklearn import BaseComposition
 from .._validation import Int, Real, check_params, check_real
 from ..dsp.gammatone import gammatone_weights
@@ -238,10 +239,10 @@ def _raise_non_finite(rec: np.ndarray, index: int) -> None:
     # common path fast; a non-finite output comes from non-finite input or
     # from overflow of the float32 powers.
     if not np.isfinite(rec).all():
-        raise ValueError(f"Recording {index} contains NaN or inf samples.")
-    raise ValueError(
-        f"Recording {index} has samples too large for float32 power spectra "
-        f"(max |x| = {float(np.max(np.abs(rec))):.3g}); scale the audio to [-1, 1].")
+        raise recording_error(ValueError, index, "contains NaN or inf samples.")
+    raise recording_error(ValueError, index, "has samples too large for float32 power spectra "
+                          f"(max |x| = {float(np.max(np.abs(rec))):.3g}); scale the audio to "
+                          "[-1, 1].")
 
 
 def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np.ndarray]:

@@ -8,11 +8,11 @@ the largest thing in memory is the stacked features (about 1.9 GB per feature ty
 for LITIS Rouen at float32). With ``memory`` set, each recording's features are
 cached on disk as one ``.npy`` file, keyed (with :func:`joblib.hash`) by the
 recording (path, size and modification time for files; the samples for arrays), by
-the parameters of the four steps and by the code that computes them (the source of
-the steps' modules and of ``skasc.frontend.audio``, ``skasc._recordings`` and ``skasc.dsp``, and the versions of the
-numeric libraries), so 20 cross-validation splits compute each recording's features
-once, a second run over the same files is served from the cache, and an upgrade that
-changes the numbers never serves stale features.
+the parameters of the four steps and by the code that computes them (every module of
+``skasc.frontend`` and ``skasc.dsp``, skasc's private helper modules, the steps' own
+modules, and the versions of the numeric libraries), so 20 cross-validation splits
+compute each recording's features once, a second run over the same files is served
+from the cache, and an upgrade that changes the numbers never serves stale features.
 
 The four steps stay ordinary estimators, reachable by name for ``set_params`` and
 ``GridSearchCV`` (``frontend__extractor__n_mels``).
@@ -26,9 +26,9 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import re
 import sys
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,42 +38,60 @@ from sklearn.base import BaseEstimator, clone
 
 from .._atomic import atomic_write
 from .._base import StatelessTransformer
+from .._recordings import recording_error
 from .._validation import Int, NJobs, check_params
-from .audio import AudioLoader, _check_batch
+from .audio import AudioLoader, check_audio_batch
 from .denoise import MinStatsDenoiser
 from .features import LogMelExtractor
-from .segment import Segmenter, _padded_lengths, _padding_warning
+from .segment import Segmenter, ShortRecordingWarning
 
 __all__ = ["FrontEnd"]
 
 
-# "Recording 0" where the steps' messages name a recording: at the start of a message
-# (or of a nested one, after ": ") and after "; " ("...; recording 0 has shape ...").
-_RECORDING_ZERO = re.compile(r"(^|: |; )([Rr]ecording) 0\b")
+@dataclass(frozen=True)
+class _Notes:
+    """What the steps warned about while featurising one recording.
 
-
-def _rename(message: str, index: int, item: Any = None) -> str:
-    """Name the recording's index in the user's batch (the steps see a batch of one).
-
-    Only the steps' own "Recording 0" phrases are rewritten, never text inside the
-    recording's path (a file may be called "recording 0 take2.wav").
+    Attributes
+    ----------
+    padded_samples : int or None
+        The recording's length in samples when the segmenter zero-padded it to one
+        segment (its :class:`~skasc.frontend.segment.ShortRecordingWarning`).
+    others : tuple of (category, message)
+        The other warnings, in the order raised.
     """
-    # The loader quotes paths with repr(); hide that quoted path behind a placeholder
-    # the pattern cannot match, and put it back afterwards.
-    quoted = (repr(os.fsdecode(item)) if isinstance(item, (str, bytes, os.PathLike))
-              else None)
-    if quoted:
-        message = message.replace(quoted, "\0")
-    message = _RECORDING_ZERO.sub(lambda m: f"{m.group(1)}{m.group(2)} {index}", message)
-    return message.replace("\0", quoted) if quoted else message
+
+    padded_samples: int | None = None
+    others: tuple[tuple[type[Warning], str], ...] = ()
+
+    @classmethod
+    def caught(cls, caught: list) -> "_Notes":
+        """The notes of the warnings recorded by ``warnings.catch_warnings``."""
+        short = [w.message for w in caught if isinstance(w.message, ShortRecordingWarning)]
+        return cls(padded_samples=short[0].padded[0][1] if short else None,
+                   others=tuple((w.category, str(w.message)) for w in caught
+                                if not isinstance(w.message, ShortRecordingWarning)))
+
+    def to_json(self) -> bytes:
+        """The notes as the cache keeps them (categories by name: builtins only)."""
+        return json.dumps({"padded_samples": self.padded_samples, "others": [
+            (c.__name__ if c.__module__ == "builtins" else "UserWarning", m)
+            for c, m in self.others]}).encode()
+
+    @classmethod
+    def from_json(cls, text: str) -> "_Notes":
+        data = json.loads(text)
+        return cls(padded_samples=data["padded_samples"], others=tuple(
+            (getattr(builtins, c, UserWarning), m) for c, m in data["others"]))
 
 
-def _featurise(item: Any, steps: list[BaseEstimator], index: int):
+def _featurise(item: Any, steps: list[BaseEstimator], index: int) -> tuple[np.ndarray, _Notes]:
     """Run the chain on one recording.
 
     Returns the features, of shape (n_segments, n_channels, n_bands, n_frames), and
-    the warnings raised on the way (re-issued by the caller, in the user's process,
-    with the recording's real index).
+    what the steps warned about (replayed by the caller, in the user's process). The
+    steps see a batch of one; an error about its recording is raised again naming
+    ``index``, the recording's place in the user's batch.
     """
     batch: Any = [item]
     with warnings.catch_warnings(record=True) as caught:
@@ -82,11 +100,10 @@ def _featurise(item: Any, steps: list[BaseEstimator], index: int):
             try:
                 batch = step.transform(batch)
             except (ValueError, TypeError) as exc:
-                raise type(exc)(_rename(str(exc), index, item)) from exc
-    # Renamed by the caller: a cached result is replayed for whatever index the
-    # recording has in a later batch.
-    notes = [(w.category, str(w.message)) for w in caught]
-    return np.asarray(batch[0], dtype=np.float32), notes
+                if getattr(exc, "recording_index", None) is None:
+                    raise
+                raise recording_error(type(exc), index, exc.recording_detail) from exc
+    return np.asarray(batch[0], dtype=np.float32), _Notes.caught(caught)
 
 
 def _file_key(item: Any) -> Any:
@@ -105,21 +122,24 @@ def _file_key(item: Any) -> Any:
 _NUMERIC_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "soundfile", "numba")
 
 
+# skasc's source folder; the cache key hashes these files of it
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_HASHED = (os.path.join("frontend", "*.py"), os.path.join("dsp", "*.py"), "_[!_]*.py")
+
+
 def _code_files(steps: list[BaseEstimator]) -> dict[str, str]:
-    """``{name: path}`` of the source files the features depend on: the steps'
-    modules and the helpers they call (skasc.frontend.audio, skasc._recordings,
-    whose ``stack_recordings`` shapes the output, and skasc.dsp)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    helpers = [os.path.join(package, "frontend", "audio.py"),
-               os.path.join(package, "_recordings.py"),
-               *glob.glob(os.path.join(package, "dsp", "*.py"))]
-    # named by module or by their place in the package, not by absolute path, so that
-    # machines with skasc installed in different places share a cache
-    files = {"skasc/" + os.path.relpath(path, package).replace(os.sep, "/"): path
-             for path in helpers}
+    """``{name: path}`` of the source files the features depend on: every module of
+    ``skasc.frontend`` and ``skasc.dsp`` (a module added there is hashed too), skasc's
+    private helper modules (``skasc/_*.py``: batches of recordings, checks) and the
+    module of any step defined elsewhere."""
+    # named by their place in the package, not by absolute path, so that machines with
+    # skasc installed in different places share a cache
+    files = {"skasc/" + os.path.relpath(path, _PACKAGE).replace(os.sep, "/"): path
+             for pattern in _HASHED for path in glob.glob(os.path.join(_PACKAGE, pattern))}
     for step in steps:
         module = sys.modules.get(type(step).__module__)
-        if getattr(module, "__file__", None):
+        if (getattr(module, "__file__", None)
+                and module.__name__.replace(".", "/") + ".py" not in files):
             files[module.__name__] = module.__file__
     return files
 
@@ -181,24 +201,22 @@ class _FeatureCache:
             raise _UnreadableEntry(f"{path}.npy: {type(exc).__name__}: {exc}") from exc
         if features.dtype != np.float32:
             raise _UnreadableEntry(f"{path}.npy: holds {features.dtype}, not float32 features")
-        notes = []
+        notes = _Notes()
         try:
             with open(path + ".json") as fh:
-                notes = [(getattr(builtins, c, UserWarning), m) for c, m in json.load(fh)]
+                notes = _Notes.from_json(fh.read())
         except FileNotFoundError:
             pass  # the recording raised no warning
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, KeyError) as exc:
             raise _UnreadableEntry(f"{path}.json: {type(exc).__name__}: {exc}") from exc
         return features, notes
 
-    def put(self, key: Any, features: np.ndarray, notes) -> None:
+    def put(self, key: Any, features: np.ndarray, notes: _Notes) -> None:
         os.makedirs(self.folder, exist_ok=True)
         path = self._path(key)
-        if notes:
+        if notes != _Notes():
             with atomic_write(path + ".json") as fh:
-                fh.write(json.dumps(
-                    [(c.__name__ if c.__module__ == "builtins" else "UserWarning", m)
-                     for c, m in notes]).encode())
+                fh.write(notes.to_json())
         with atomic_write(path + ".npy") as fh:
             np.save(fh, features)
 
@@ -225,10 +243,10 @@ class _Batch:
         self.dense: np.ndarray | None = None
         self.filled: list[int] = []
         self.ragged: np.ndarray | None = None
-        self._notes: list[tuple[int, Any, str]] = []
+        self._notes: dict[int, _Notes] = {}
 
-    def put(self, i: int, features: np.ndarray, notes=()) -> None:
-        self._notes.extend((i, category, message) for category, message in notes)
+    def put(self, i: int, features: np.ndarray, notes: _Notes) -> None:
+        self._notes[i] = notes
         features = np.asarray(features, dtype=np.float32)
         if self.ragged is None:
             if self.dense is None:
@@ -243,28 +261,27 @@ class _Batch:
             self.dense = None
         self.ragged[i] = features
 
-    def notes(self, items: list, segmenter: Segmenter | None = None) -> list[tuple[Any, str]]:
-        """The recordings' warnings, in recording order, naming their index in the batch.
+    def warnings(self, segmenter: Segmenter) -> list[tuple[Any, type[Warning]]]:
+        """The recordings' warnings, ``(message, category)`` in recording order.
 
         The segmenter's short-recording warnings (one per recording, each from a batch
-        of one) are merged into one warning for the whole batch, in the place of the
-        first padded recording, as ``segmenter.transform`` gives for the batch.
+        of one) become one :class:`~skasc.frontend.segment.ShortRecordingWarning` for
+        the whole batch, as ``segmenter.transform`` gives for it, before the warnings
+        of the first padded recording.
         """
-        out: list = []
+        out: list[tuple[Any, type[Warning]]] = []
         padded: list[tuple[int, int]] = []
-        at = None
-        for i, category, message in sorted(self._notes, key=lambda note: note[0]):
-            lengths = _padded_lengths(message) if segmenter is not None else None
-            if lengths:
-                if at is None:
-                    at = len(out)
-                    out.append(None)
-                padded.extend((i, n) for _, n in lengths)  # index 0 of a batch of one
-                continue
-            out.append((category, _rename(message, i, items[i])))
+        at = 0
+        for i in sorted(self._notes):
+            notes = self._notes[i]
+            if notes.padded_samples is not None:
+                at = at if padded else len(out)
+                padded.append((i, notes.padded_samples))
+            out.extend((message, category) for category, message in notes.others)
         if padded:
-            seg_len, _ = segmenter._lengths()
-            out[at] = (UserWarning, _padding_warning(padded, self.n, seg_len, segmenter.sr))
+            seg_len, _ = segmenter.lengths()
+            out.insert(at, (ShortRecordingWarning(padded, self.n, seg_len, segmenter.sr),
+                            ShortRecordingWarning))
         return out
 
     def result(self) -> np.ndarray:
@@ -326,11 +343,12 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
         self._memory()
 
     def _steps(self) -> list[BaseEstimator]:
-        return [step for step in self._named_steps().values() if step is not None]
+        return [step for step in self.resolved_steps().values() if step is not None]
 
-    def _named_steps(self) -> dict[str, BaseEstimator | None]:
-        """``{"loader", "denoiser", "segmenter", "extractor"}``: clones of the steps
-        with the defaults filled in (``denoiser`` None when it is "drop"), checked."""
+    def resolved_steps(self) -> dict[str, BaseEstimator | None]:
+        """The four steps by name (``"loader"``, ``"denoiser"``, ``"segmenter"``,
+        ``"extractor"``): clones with the defaults filled in (``denoiser`` None when
+        it is "drop"), their parameters checked."""
         steps = {
             "loader": AudioLoader() if self.loader is None else clone(self.loader),
             "denoiser": (MinStatsDenoiser() if self.denoiser is None
@@ -375,11 +393,12 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             float32; a 1-D object array of per-recording arrays when the
             recordings give different numbers of segments.
         """
-        steps = self._steps()
+        named = self.resolved_steps()
+        steps = [step for step in named.values() if step is not None]
         memory = self._memory()
         # The loader's batch checks (one recording passed bare, a 2-D array, an empty
         # batch...) run on the whole batch before anything is dispatched.
-        items = _check_batch(X)
+        items = check_audio_batch(X)
         batch = _Batch(len(items))
         if memory is None:
             todo = list(range(len(items)))
@@ -424,8 +443,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
                 results = tqdm(results, total=len(todo), desc="features", unit="recording")
             for i, (features, notes) in zip(todo, results):
                 batch.put(i, features, notes)
-        segmenter = next((s for s in steps if isinstance(s, Segmenter)), None)
-        for category, message in batch.notes(items, segmenter):
+        for message, category in batch.warnings(named["segmenter"]):
             warnings.warn(message, category, stacklevel=2)
         return batch.result()
 

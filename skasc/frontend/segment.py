@@ -24,17 +24,16 @@ padding or warning.
 
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any
 
 import numpy as np
 
 from skasc._base import StatelessTransformer
-from skasc._recordings import check_batch, stack_recordings
+from skasc._recordings import check_batch, recording_error, stack_recordings
 from skasc._validation import Int, Options, Real, check_int, check_option, check_params
 
-__all__ = ["segment_signal", "Segmenter"]
+__all__ = ["count_segments", "segment_signal", "Segmenter", "ShortRecordingWarning"]
 
 _TAILS = ("pad", "drop")
 
@@ -42,9 +41,12 @@ _TAILS = ("pad", "drop")
 _N_SHOWN = 5
 
 
-def _padding_warning(padded: list[tuple[int, int]], n_recordings: int, segment_length: int,
-                     sr: int) -> str:
-    """The one warning about the recordings of a batch that were shorter than a segment.
+class ShortRecordingWarning(UserWarning):
+    """Recordings of a batch were shorter than one segment and were zero-padded to one.
+
+    One warning per batch. The facts travel as attributes and the message is written
+    from them when it is shown, so a caller that cut the recordings one at a time
+    (:class:`~skasc.frontend.FrontEnd`) gathers them into one warning for its batch.
 
     Parameters
     ----------
@@ -57,37 +59,37 @@ def _padding_warning(padded: list[tuple[int, int]], n_recordings: int, segment_l
     sr : int
         Sampling rate in Hz.
 
-    Returns
-    -------
-    message : str
+    Examples
+    --------
+    >>> print(ShortRecordingWarning([(1, 11025)], 3, 44100, 22050))  # doctest: +NORMALIZE_WHITESPACE
+    1 of 3 recordings was shorter than one segment (2.000 s, 44100 samples) and was
+    zero-padded to one segment: recording 1 (0.500 s, 11025 samples). Lower
+    segment_duration to avoid padding.
     """
-    k = len(padded)
-    verb = "was" if k == 1 else "were"
-    shown = ", ".join(f"recording {i} ({n / sr:.3f} s, {n} samples)"
-                      for i, n in padded[:_N_SHOWN])
-    more = f" and {k - _N_SHOWN} more" if k > _N_SHOWN else ""
-    return (f"{k} of {n_recordings} recordings {verb} shorter than one segment "
-            f"({segment_length / sr:.3f} s, {segment_length} samples) and {verb} "
-            f"zero-padded to one segment: {shown}{more}. Lower segment_duration to "
-            "avoid padding.")
+
+    def __init__(self, padded: list[tuple[int, int]], n_recordings: int,
+                 segment_length: int, sr: int) -> None:
+        super().__init__(padded, n_recordings, segment_length, sr)
+        self.padded = [(int(i), int(n)) for i, n in padded]
+        self.n_recordings = int(n_recordings)
+        self.segment_length = int(segment_length)
+        self.sr = int(sr)
+
+    def __str__(self) -> str:
+        k, sr = len(self.padded), self.sr
+        verb = "was" if k == 1 else "were"
+        shown = ", ".join(f"recording {i} ({n / sr:.3f} s, {n} samples)"
+                          for i, n in self.padded[:_N_SHOWN])
+        more = f" and {k - _N_SHOWN} more" if k > _N_SHOWN else ""
+        return (f"{k} of {self.n_recordings} recordings {verb} shorter than one segment "
+                f"({self.segment_length / sr:.3f} s, {self.segment_length} samples) and "
+                f"{verb} zero-padded to one segment: {shown}{more}. Lower segment_duration "
+                "to avoid padding.")
 
 
-_PADDING_HEAD = re.compile(r"^\d+ of \d+ recordings (?:was|were) shorter than one segment ")
-_PADDING_ENTRY = re.compile(r"recording (\d+) \([0-9.]+ s, (\d+) samples\)")
-
-
-def _padded_lengths(message: str) -> list[tuple[int, int]] | None:
-    """``(index, n_samples)`` of the recordings named by a :func:`_padding_warning`
-    message, or None when ``message`` is another warning (read back by
-    :class:`~skasc.frontend.front_end.FrontEnd`, which merges the warnings of its
-    one-recording batches into one)."""
-    if not _PADDING_HEAD.match(message):
-        return None
-    return [(int(i), int(n)) for i, n in _PADDING_ENTRY.findall(message)]
-
-
-def _count_segments(n_samples: int, segment_length: int, hop_length: int, tail: str) -> int:
-    """Number of segments of a recording of ``n_samples >= 1`` samples."""
+def count_segments(n_samples: int, segment_length: int, hop_length: int, tail: str) -> int:
+    """Number of segments of a recording of ``n_samples >= 1`` samples (no checks; see
+    :meth:`Segmenter.n_segments`)."""
     if n_samples <= segment_length:
         return 1
     n_full = 1 + (n_samples - segment_length) // hop_length
@@ -152,7 +154,7 @@ def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
     if n_samples == 0:
         raise ValueError(
             f"segment_signal got x of shape {x.shape} with 0 samples; expected at least 1.")
-    n_seg = _count_segments(n_samples, segment_length, hop_length, tail)
+    n_seg = count_segments(n_samples, segment_length, hop_length, tail)
     needed = (n_seg - 1) * hop_length + segment_length
     x = x.astype(np.float32, copy=False)
     if needed > n_samples:
@@ -217,10 +219,10 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         self.tail = tail
 
     def _check_params(self) -> tuple[int, int]:
-        return self._lengths()
+        return self.lengths()
 
-    def _lengths(self) -> tuple[int, int]:
-        """Validate the parameters; return (segment_length, hop_length) in samples."""
+    def lengths(self) -> tuple[int, int]:
+        """Validate the parameters; return ``(segment_length, hop_length)`` in samples."""
         params = check_params(self)
         sr, seg, hop = params["sr"], params["segment_duration"], params["hop_duration"]
         seg_len = int(round(seg * sr))
@@ -249,9 +251,9 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         -------
         n_segments : int
         """
-        seg_len, hop_len = self._lengths()
+        seg_len, hop_len = self.lengths()
         n_samples = check_int(n_samples, "n_samples", "Segmenter.n_segments", low=1)
-        return _count_segments(n_samples, seg_len, hop_len, self.tail)
+        return count_segments(n_samples, seg_len, hop_len, self.tail)
 
     def transform(self, X: Any) -> np.ndarray:
         """Cut every recording into segments.
@@ -271,7 +273,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
             per-recording ``(n_segments_i, n_channels, segment_length)`` arrays
             when recordings give different numbers of segments.
         """
-        seg_len, hop_len = self._lengths()
+        seg_len, hop_len = self.lengths()
         out = []
         padded = []
         for i, rec in enumerate(_iter_checked(X)):
@@ -279,16 +281,16 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
                 rec = rec[np.newaxis, :]
             n = rec.shape[-1]
             if n == 0:
-                raise ValueError(f"Recording {i} has 0 samples; expected at least 1.")
+                raise recording_error(ValueError, i, "has 0 samples; expected at least 1.")
             if not np.isfinite(rec).all():
-                raise ValueError(f"Recording {i} contains NaN or inf samples.")
+                raise recording_error(ValueError, i, "contains NaN or inf samples.")
             if n < seg_len:
                 padded.append((i, n))
             out.append(segment_signal(rec, segment_length=seg_len, hop_length=hop_len,
                                       tail=self.tail))
         if padded:
-            warnings.warn(_padding_warning(padded, len(out), seg_len, self.sr),
-                          UserWarning, stacklevel=2)
+            warnings.warn(ShortRecordingWarning(padded, len(out), seg_len, self.sr),
+                          stacklevel=2)
         return stack_recordings(out)
 
 

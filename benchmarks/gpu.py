@@ -188,7 +188,7 @@ class Trivial(torch.nn.Module):
 def host_overhead(X, y, *, device: str, repeats: int) -> list[tuple[str, float]]:
     """Microseconds per training step of a trivial module: hand loop, skasc's
     DataLoader path, skasc with the data on the device."""
-    from skasc.nn.classifier import _SegmentNetClassifier
+    from skasc.nn.classifier import SegmentNetClassifier
 
     steps = -(-len(y) // BATCH)
     rows = []
@@ -206,8 +206,8 @@ def host_overhead(X, y, *, device: str, repeats: int) -> list[tuple[str, float]]
     rows.append(("hand-written loop (numpy mixing)", best / steps * 1e6))
     for name, resident in (("skasc, DataLoader path", False),
                            ("skasc, in-memory batches", True)):
-        old = _SegmentNetClassifier._device_data_on_cpu
-        _SegmentNetClassifier._device_data_on_cpu = resident
+        old = SegmentNetClassifier._device_data_on_cpu
+        SegmentNetClassifier._device_data_on_cpu = resident
         try:
             net = AttCRNNClassifier(module=Trivial, max_epochs=1, lr=LR, batch_size=BATCH,
                                     device=device, random_state=0, verbose=0)
@@ -217,7 +217,7 @@ def host_overhead(X, y, *, device: str, repeats: int) -> list[tuple[str, float]]
                 net.partial_fit(X, y)
                 durs.append(net.history[-1, "dur"])
         finally:
-            _SegmentNetClassifier._device_data_on_cpu = old
+            SegmentNetClassifier._device_data_on_cpu = old
         rows.append((name, min(durs) / steps * 1e6))
     return rows
 

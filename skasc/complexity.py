@@ -173,7 +173,7 @@ def _systems(model: Any) -> list[tuple[str, Any]]:
 
 def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
     from .fusion import RecordingFusion
-    from .nn.classifier import _SegmentNetClassifier
+    from .nn.classifier import SegmentNetClassifier
 
     head = None
     if isinstance(model, RecordingFusion):
@@ -184,7 +184,7 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
                             f"a fitted skasc pipeline; got a Pipeline of {list(model.named_steps)}.")
         head = model
         model = model.named_steps["net"]
-    if isinstance(model, _SegmentNetClassifier):
+    if isinstance(model, SegmentNetClassifier):
         module = model.module_
     else:
         module = model

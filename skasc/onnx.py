@@ -122,12 +122,12 @@ def _frontend_metadata(frontend: FrontEnd) -> dict:
 
 def _segment_model(fusion: RecordingFusion) -> tuple[Any, list[tuple[str, Any]]]:
     """The fitted net and the fitted scikit-learn steps after it (possibly none)."""
-    from .nn.classifier import _SegmentNetClassifier
+    from .nn.classifier import SegmentNetClassifier
 
     model = fusion.estimator_
-    if isinstance(model, _SegmentNetClassifier):
+    if isinstance(model, SegmentNetClassifier):
         return model, []
-    if isinstance(model, Pipeline) and isinstance(model.steps[0][1], _SegmentNetClassifier):
+    if isinstance(model, Pipeline) and isinstance(model.steps[0][1], SegmentNetClassifier):
         rest = [(n, s) for n, s in model.steps[1:] if not (isinstance(s, str)
                                                            and s == "passthrough")
                 and s is not None]
@@ -244,7 +244,8 @@ def export_onnx(estimator: Any, path: str | os.PathLike) -> None:
     onnx = _require("onnx")
     frontend, fusion = _parts(estimator)
     metadata = {"format": 1, "classes": [_json_label(c) for c in fusion.classes_],
-                "columns": [int(i) for i in fusion._inner_columns_],
+                # the inner classifier is fit on the codes of fusion.classes_
+                "columns": [int(i) for i in np.asarray(fusion.estimator_.classes_)],
                 "floor": float(fusion.floor), "frontend": _frontend_metadata(frontend)}
     net, head = _segment_model(fusion)
     if not head:

@@ -160,16 +160,16 @@ def test_sigint_during_fit_exits_130_and_keeps_the_old_model(tmp_path, rng):
 
 
 def _interrupt_in_epoch(monkeypatch, epoch):
-    from skasc.nn.classifier import _SegmentNetClassifier
+    from skasc.nn.classifier import SegmentNetClassifier
 
-    real = _SegmentNetClassifier.run_single_epoch
+    real = SegmentNetClassifier.run_single_epoch
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if training and len(self.history) == epoch:
             raise KeyboardInterrupt
         return real(self, iterator, training, prefix, step_fn, **fit_params)
 
-    monkeypatch.setattr(_SegmentNetClassifier, "run_single_epoch", run_single_epoch)
+    monkeypatch.setattr(SegmentNetClassifier, "run_single_epoch", run_single_epoch)
 
 
 def test_interrupted_fit_with_checkpoint_dir_resumes_on_rerun(tmp_path, rng, monkeypatch,

@@ -6,7 +6,7 @@ import pytest
 import scipy.signal
 
 from skasc.dsp.minstats import denoise, minimum_statistics, search_window, spectral_subtraction
-from skasc.dsp.spectrogram import _centred_istft_frames, _centred_stft_frames, _hann
+from skasc.dsp.spectrogram import centred_istft_frames, centred_stft_frames, hann
 
 SR = 8000
 N_FFT = 256
@@ -43,7 +43,7 @@ def _coloured_noise(n, rng, scale):
 @pytest.mark.parametrize("n", [1, 100, 1000, 8000 * 3 + 17])
 def test_stft_matches_librosa(rng, n):
     y = rng.normal(size=n).astype(np.float32)
-    ours = _centred_stft_frames(y, N_FFT, HOP, _hann(N_FFT))
+    ours = centred_stft_frames(y, N_FFT, HOP, hann(N_FFT))
     with pytest.warns(UserWarning) if n < N_FFT else _nullcontext():
         ref = _stft(y)
     assert ours.T.shape == ref.shape
@@ -53,9 +53,9 @@ def test_stft_matches_librosa(rng, n):
 @pytest.mark.parametrize("n", [1000, 8000 * 3 + 17])
 def test_istft_matches_librosa(rng, n):
     y = rng.normal(size=n).astype(np.float32)
-    spec = _centred_stft_frames(y, N_FFT, HOP, _hann(N_FFT))
+    spec = centred_stft_frames(y, N_FFT, HOP, hann(N_FFT))
     spec = spec * rng.uniform(0, 1, size=spec.shape).astype(np.float32)  # not a plain inverse
-    ours = _centred_istft_frames(spec, N_FFT, HOP, _hann(N_FFT), n)
+    ours = centred_istft_frames(spec, N_FFT, HOP, hann(N_FFT), n)
     ref = librosa.istft(spec.T, n_fft=N_FFT, hop_length=HOP, window="hann", length=n)
     assert ours.shape == (n,) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, ref, atol=1e-5)
@@ -84,7 +84,7 @@ def test_noise_psd_tracks_true_psd_despite_bursts(rng, colour):
     # independent truth: the noise component's own periodogram, averaged over time
     true = np.mean(np.abs(_stft(noise)) ** 2, axis=1)
     if colour == "white":  # and the analytic value sigma^2 * sum(w^2)
-        analytic = 0.05 ** 2 * np.sum(_hann(N_FFT).astype(np.float64) ** 2)
+        analytic = 0.05 ** 2 * np.sum(hann(N_FFT).astype(np.float64) ** 2)
         np.testing.assert_allclose(np.median(true[1:-1]), analytic, rtol=0.05)
     d_frames = int(1.5 * SR / HOP)
     bands = slice(2, -2)  # DC/Nyquist bins are chi^2 with 1 d.o.f.
@@ -112,7 +112,7 @@ def test_step_in_noise_level_is_tracked_within_window(rng, direction):
     est = minimum_statistics(np.abs(_stft(y)) ** 2, hop_length=HOP, sr=SR,
                              window_duration=1.5)
     t = np.arange(est.shape[1]) * HOP / SR
-    wss = np.sum(_hann(N_FFT).astype(np.float64) ** 2)
+    wss = np.sum(hann(N_FFT).astype(np.float64) ** 2)
     err_db = 10 * np.log10(np.median(est[2:-2], axis=0) / (second ** 2 * wss))
     settled = t >= 7 + 1.5 + 0.75  # window + slack (one sub-window is ~0.2 s)
     assert np.all(np.abs(err_db[settled]) < 3.0)

@@ -88,9 +88,9 @@ def dataloader_path(monkeypatch):
     """The DataLoader path, which CUDA fits take for data too large for the device.
     (The in-memory path reads its host-side permutation with ``.numpy()``, which this
     mode cannot tell from a device read; the dispatch-level counts below cover it.)"""
-    from skasc.nn.classifier import _SegmentNetClassifier
+    from skasc.nn.classifier import SegmentNetClassifier
 
-    monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", False)
+    monkeypatch.setattr(SegmentNetClassifier, "_device_data_on_cpu", False)
 
 
 @pytest.mark.usefixtures("dataloader_path")
@@ -269,10 +269,10 @@ class _StopAtEpoch(Callback):
 
 
 def _count_per_step(monkeypatch, tmp_path=None, resume=False):
-    from skasc.nn.classifier import _SegmentNetClassifier
+    from skasc.nn.classifier import SegmentNetClassifier
 
     # what a CUDA fit does: data resident on the device, fused Adam
-    monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", True)
+    monkeypatch.setattr(SegmentNetClassifier, "_device_data_on_cpu", True)
     X, y = data(200)
     counts = []
     for n in (100, 200):  # 10 and 20 steps: the difference is 10 steps' worth

@@ -209,7 +209,7 @@ def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch
     import torch
 
     from skasc.nn import AttCRNNClassifier
-    from skasc.nn.classifier import _SegmentNetClassifier
+    from skasc.nn.classifier import SegmentNetClassifier
 
     rng = np.random.default_rng(0)
     y = np.arange(40) % 3
@@ -218,14 +218,14 @@ def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch
                   module__attention_size=8, max_epochs=2, lr=1e-2, batch_size=16,
                   random_state=0, device="cpu", verbose=0)
     torch.set_num_threads(1)
-    monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", False)
+    monkeypatch.setattr(SegmentNetClassifier, "_device_data_on_cpu", False)
     loader = AttCRNNClassifier(**params).fit(X, y)
     assert loader.get_iterator(loader.get_dataset(X, y), training=True).make() \
         .__class__.__name__ == "DataLoader"
-    monkeypatch.setattr(_SegmentNetClassifier, "_device_data_on_cpu", True)
+    monkeypatch.setattr(SegmentNetClassifier, "_device_data_on_cpu", True)
     seen = []
-    real = _SegmentNetClassifier._device_resident
-    monkeypatch.setattr(_SegmentNetClassifier, "_device_resident",
+    real = SegmentNetClassifier._device_resident
+    monkeypatch.setattr(SegmentNetClassifier, "_device_resident",
                         lambda self, ds: seen.append(1) or real(self, ds))
     resident = AttCRNNClassifier(**params).fit(X, y)
     assert seen

@@ -106,10 +106,10 @@ def test_log_filterbank_shared_stft_equals_separate(rng):
 def test_centred_stft_matches_scipy_signal_stft(rng, n_fft, hop, n):
     import scipy.signal
 
-    from skasc.dsp.spectrogram import _centred_stft_frames, _hann
+    from skasc.dsp.spectrogram import centred_stft_frames, hann
 
     y = rng.standard_normal(n).astype(np.float32)
-    ours = _centred_stft_frames(y, n_fft, hop, _hann(n_fft))
+    ours = centred_stft_frames(y, n_fft, hop, hann(n_fft))
     assert ours.shape == (1 + n // hop, n_fft // 2 + 1) and ours.dtype == np.complex64
     # scipy pads n_fft // 2 zeros at both ends (= librosa's centring with
     # pad_mode="constant") and scales by 1 / sum(window); the end padding it
@@ -127,12 +127,12 @@ def test_centred_stft_matches_scipy_signal_stft(rng, n_fft, hop, n):
 def test_centred_istft_matches_scipy_signal_istft(rng, n_fft, hop, n):
     import scipy.signal
 
-    from skasc.dsp.spectrogram import _centred_istft_frames, _centred_stft_frames, _hann
+    from skasc.dsp.spectrogram import centred_istft_frames, centred_stft_frames, hann
 
     y = rng.standard_normal(n).astype(np.float32)
-    spec = _centred_stft_frames(y, n_fft, hop, _hann(n_fft))
+    spec = centred_stft_frames(y, n_fft, hop, hann(n_fft))
     spec = spec * rng.uniform(0, 1, size=spec.shape).astype(np.float32)  # not a plain inverse
-    ours = _centred_istft_frames(spec, n_fft, hop, _hann(n_fft), n)
+    ours = centred_istft_frames(spec, n_fft, hop, hann(n_fft), n)
     assert ours.shape == (n,) and ours.dtype == np.float32
     window = scipy.signal.get_window("hann", n_fft)
     _, ref = scipy.signal.istft(spec.T.astype(np.complex128) / window.sum(), window=window,
@@ -142,18 +142,18 @@ def test_centred_istft_matches_scipy_signal_istft(rng, n_fft, hop, n):
     assert n - hop < len(ref) <= n
     np.testing.assert_allclose(ours[:len(ref)], ref, rtol=0, atol=1e-5)
     # the round trip of an unmodified spectrum gives the signal back
-    plain = _centred_stft_frames(y, n_fft, hop, _hann(n_fft))
-    np.testing.assert_allclose(_centred_istft_frames(plain, n_fft, hop, _hann(n_fft), n), y,
+    plain = centred_stft_frames(y, n_fft, hop, hann(n_fft))
+    np.testing.assert_allclose(centred_istft_frames(plain, n_fft, hop, hann(n_fft), n), y,
                                atol=1e-5)
 
 
 def test_one_hann_window_shared_with_minstats():
     from skasc.dsp import minstats, spectrogram
 
-    assert minstats._hann is spectrogram._hann
-    assert minstats._centred_stft_frames is spectrogram._centred_stft_frames
-    assert minstats._centred_istft_frames is spectrogram._centred_istft_frames
-    w = spectrogram._hann(16)
+    assert minstats.hann is spectrogram.hann
+    assert minstats.centred_stft_frames is spectrogram.centred_stft_frames
+    assert minstats.centred_istft_frames is spectrogram.centred_istft_frames
+    w = spectrogram.hann(16)
     assert not w.flags.writeable
     expected = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(16) / 16)
     np.testing.assert_array_equal(w, expected.astype(np.float32))

@@ -45,8 +45,8 @@ import numbers
 import numpy as np
 from numba import njit
 
-from skasc.dsp.spectrogram import (_centred_istft_frames, _centred_stft_frames, _hann,
-                                   _normalise, _overlap_add_spec, _stft_frame_range)
+from skasc.dsp.spectrogram import (centred_istft_frames, centred_stft_frames, hann,
+                                   normalise_overlap_add, overlap_add_spec, stft_frame_range)
 
 __all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_window",
            "MinStatsStream"]
@@ -586,7 +586,7 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
         raise ValueError("y contains NaN or inf samples.")
     _check_framing(n_fft, hop_length)
     _check_subtraction(oversubtraction, floor)
-    window = _hann(n_fft)
+    window = hann(n_fft)
     # The last samples would be covered only by the tapering end of the last
     # frame, and the inverse STFT divides by that frame's tiny squared window
     # there, turning the (non-uniform) gain into a click (|y| = 15 at the end of
@@ -596,13 +596,13 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
     # Samples near the float32 limit overflow the power spectrum; the result is
     # checked below instead of warning halfway.
     with np.errstate(over="ignore", invalid="ignore"):
-        spec = _centred_stft_frames(y_padded, n_fft, hop_length, window)  # (n_frames, n_freq)
+        spec = centred_stft_frames(y_padded, n_fft, hop_length, window)  # (n_frames, n_freq)
         # track the noise and subtract it frame by frame, in place
         _run_tracker(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
                      hop_length=hop_length, sr=sr, window_duration=window_duration,
                      n_subwindows=n_subwindows, oversubtraction=oversubtraction,
                      floor=floor)
-        out = _centred_istft_frames(spec, n_fft, hop_length, window, len(y_padded))[:len(y)]
+        out = centred_istft_frames(spec, n_fft, hop_length, window, len(y_padded))[:len(y)]
     if not np.all(np.isfinite(out)):
         raise ValueError(
             f"y has samples too large for float32 power spectra (max |y| = "
@@ -647,7 +647,7 @@ class MinStatsStream:
                                              oversubtraction=oversubtraction, floor=floor)
         self._state = _new_state(self._constants[0], n_fft // 2 + 1)
         self._n_fft, self._hop = int(n_fft), int(hop_length)
-        self._window = _hann(n_fft)
+        self._window = hann(n_fft)
         self._pad = self._n_fft // 2
         self._raw = np.zeros(0, np.float32)  # input samples from self._raw_start on
         self._raw_start = 0
@@ -712,7 +712,7 @@ class MinStatsStream:
             # (or at 0), so frame t's first sample is at (t - m) * hop - pad in _raw
             m = self._raw_start // hop
             with np.errstate(over="ignore", invalid="ignore"):
-                spec = _stft_frame_range(self._raw, window, hop, t0 - m, n_frames - m)
+                spec = stft_frame_range(self._raw, window, hop, t0 - m, n_frames - m)
                 _track(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
                        *self._state, *self._constants)
             # the overlap-add buffer must reach the last sample the new frames touch
@@ -720,7 +720,7 @@ class MinStatsStream:
             grow = end - (self._acc_start + self._acc.size)
             if grow > 0:
                 self._acc = np.concatenate([self._acc, np.zeros(grow, np.float32)])
-            _overlap_add_spec(self._acc, spec, window, hop, t0, self._acc_start + pad)
+            overlap_add_spec(self._acc, spec, window, hop, t0, self._acc_start + pad)
             self._next_frame = n_frames
             # keep the raw samples the next frame needs, from a multiple of the hop
             keep = max(0, n_frames * hop - pad) // hop * hop
@@ -730,7 +730,7 @@ class MinStatsStream:
         final_end = min(final_end, self._n_in)
         n_ready = max(0, final_end - self._acc_start)
         out = self._acc[:n_ready].copy()
-        _normalise(out, window, hop, self._next_frame, self._acc_start + pad)
+        normalise_overlap_add(out, window, hop, self._next_frame, self._acc_start + pad)
         self._acc = self._acc[n_ready:]
         self._acc_start += n_ready
         self._n_out += n_ready

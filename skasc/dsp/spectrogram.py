@@ -21,10 +21,10 @@ is about 1.7x faster than ``librosa.stft`` for a recording's 15 x 2 segments.
 
 All functions are pure, take keyword-only parameters, and return float32.
 
-The private pair ``_centred_stft_frames`` / ``_centred_istft_frames`` is the
+The private pair ``centred_stft_frames`` / ``centred_istft_frames`` is the
 other framing: a centred STFT of a whole recording (``librosa.stft`` with
 ``center=True, pad_mode="constant"``) and its inverse, used by
-:mod:`skasc.dsp.minstats`; both framings share one ``_hann`` window.
+:mod:`skasc.dsp.minstats`; both framings share one ``hann`` window.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _check_frames(n_samples: int, n_fft: int, hop_length: int) -> None:
 
 
 @functools.lru_cache(maxsize=16)
-def _hann(n_fft: int) -> np.ndarray:
+def hann(n_fft: int) -> np.ndarray:
     """Periodic Hann window (``scipy.signal.get_window('hann', n_fft)``), float32."""
     w = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
     w.flags.writeable = False
@@ -123,7 +123,7 @@ def _segment_stft_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarr
         padded = y
     frames = sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :]
     frames = frames[..., :n_frames(y.shape[-1], hop_length=hop_length), :]
-    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1, workers=1)
+    return scipy.fft.rfft(frames * hann(n_fft), axis=-1, workers=1)
 
 
 def _power_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
@@ -285,7 +285,7 @@ def _windowed_frames(y, window, hop_length, t0, t1, frames):  # pragma: no cover
             frames[row, i] = 0.0
 
 
-def _centred_stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
+def centred_stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
                          window: np.ndarray) -> np.ndarray:
     """Centred STFT with zero padding, shape (n_frames, n_fft // 2 + 1), complex64.
 
@@ -293,12 +293,12 @@ def _centred_stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
     len(y) // hop_length``); samples outside ``y`` are zeros. Unlike
     :func:`_segment_stft_frames` it takes the window and works on one 1-D signal.
     """
-    return _stft_frame_range(y, window, hop_length, 0, 1 + len(y) // hop_length)
+    return stft_frame_range(y, window, hop_length, 0, 1 + len(y) // hop_length)
 
 
-def _stft_frame_range(y: np.ndarray, window: np.ndarray, hop_length: int, t0: int,
+def stft_frame_range(y: np.ndarray, window: np.ndarray, hop_length: int, t0: int,
                       t1: int) -> np.ndarray:
-    """Frames ``t0 .. t1 - 1`` of :func:`_centred_stft_frames` (y's frames counted
+    """Frames ``t0 .. t1 - 1`` of :func:`centred_stft_frames` (y's frames counted
     from its first sample; samples outside ``y`` are zeros)."""
     n_fft = window.shape[0]
     n_frames = max(0, t1 - t0)
@@ -325,7 +325,7 @@ def _overlap_add(out, frames, window, hop_length, t0, start):  # pragma: no cove
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _normalise(out, window, hop_length, n_frames, start):  # pragma: no cover
+def normalise_overlap_add(out, window, hop_length, n_frames, start):  # pragma: no cover
     """Divide by the window's sum of squares over the frames covering each sample."""
     n_fft = window.shape[0]
     tiny = np.float32(1.1754944e-38)  # librosa.util.tiny(float32)
@@ -361,17 +361,17 @@ def _normalise(out, window, hop_length, n_frames, start):  # pragma: no cover
             out[j] /= wss
 
 
-def _centred_istft_frames(spec: np.ndarray, n_fft: int, hop_length: int,
+def centred_istft_frames(spec: np.ndarray, n_fft: int, hop_length: int,
                           window: np.ndarray, length: int) -> np.ndarray:
-    """Inverse of :func:`_centred_stft_frames`, trimmed/padded to ``length`` samples."""
+    """Inverse of :func:`centred_stft_frames`, trimmed/padded to ``length`` samples."""
     n_frames = spec.shape[0]
     out = np.zeros(length, dtype=np.float32)
-    _overlap_add_spec(out, spec, window, hop_length, 0, n_fft // 2)
-    _normalise(out, window, hop_length, n_frames, n_fft // 2)
+    overlap_add_spec(out, spec, window, hop_length, 0, n_fft // 2)
+    normalise_overlap_add(out, window, hop_length, n_frames, n_fft // 2)
     return out
 
 
-def _overlap_add_spec(out: np.ndarray, spec: np.ndarray, window: np.ndarray,
+def overlap_add_spec(out: np.ndarray, spec: np.ndarray, window: np.ndarray,
                       hop_length: int, t0: int, start: int) -> None:
     """Inverse FFT of frames ``t0, t0 + 1, ...`` (the rows of ``spec``), windowed and
     added into ``out`` (which starts ``start`` samples in), ``_BLOCK`` frames at a

@@ -226,8 +226,9 @@ def _with_losses(batches: list[dict], first: int, key: str, values: list[float])
 DEVICE_DATA_FRACTION = 0.5
 
 
-class _SegmentNetClassifier(NeuralNetClassifier):
-    """Shared machinery of the segment classifiers (see the module docstring)."""
+class SegmentNetClassifier(NeuralNetClassifier):
+    """The base of :class:`AttCRNNClassifier` and :class:`CNNBaselineClassifier`: what
+    they add to skorch's classifier (see the module docstring)."""
 
     # the in-memory path on the CPU: None (default) when it needs no copy of X,
     # True always, False never (tests and benchmarks/gpu.py force either side)
@@ -760,7 +761,7 @@ class _SegmentNetClassifier(NeuralNetClassifier):
         return self._finite(self._run(X, lambda m, xb: m.embed(xb)), "features")
 
 
-class AttCRNNClassifier(_SegmentNetClassifier):
+class AttCRNNClassifier(SegmentNetClassifier):
     """Attention CRNN segment classifier (Phan et al., 2019) as a skorch estimator.
 
     Parameters
@@ -862,7 +863,7 @@ class AttCRNNClassifier(_SegmentNetClassifier):
         return {key: maps[key] for key in ("temporal", "spatial", "mask")}
 
 
-class CNNBaselineClassifier(_SegmentNetClassifier):
+class CNNBaselineClassifier(SegmentNetClassifier):
     """CNN baseline of section 4.4 (conv block + global max pooling) as a skorch
     estimator.
 

@@ -17,9 +17,8 @@ A device that cannot run Python runs the graph alone on segment images.
 Export needs the optional extra: ``pip install skasc[onnx]`` (onnx,
 onnxruntime, skl2onnx). Only the glue is written here.
 
-The network goes through the TorchScript-based exporter (``dynamo=False``): for
-this network it gives the same graph as the ``torch.export``-based one in about
-1 s instead of 15-25 s on two cores (torch is pinned at 2.13, which has both).
+The network goes through the TorchScript-based exporter (``dynamo=False``), which
+gives the same graph as the ``torch.export``-based one (docs/design.md: why).
 """
 
 from __future__ import annotations

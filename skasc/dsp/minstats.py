@@ -19,8 +19,7 @@ toolboxes or GPL ports of them, none of which is used or copied here). The
 frame loop is a numba kernel; the STFT pair (in :mod:`skasc.dsp.spectrogram`)
 is a small frames-first version of ``librosa.stft``/``librosa.istft`` (tests
 check they agree), and the
-subtraction is applied in place frame by frame, so a 30-s recording at
-22050 Hz is denoised in about 10 ms on one core.
+subtraction is applied in place frame by frame (docs/design.md: how fast).
 
 The comments in the kernel name every step of [1] with its equation number
 (and Table III for M(D)); they were written from the paper's structure and

@@ -16,12 +16,12 @@ Framing used throughout skasc (Phan et al. 2019, Sec. 4.2): a 2-s segment at
 
 The STFT equals ``librosa.stft(y_padded, window='hann', center=False)`` (the
 tests check it) but is computed here with a strided frame view and one
-``scipy.fft.rfft`` in float32 over all segments and channels at once, which
-is about 1.7x faster than ``librosa.stft`` for a recording's 15 x 2 segments.
+``scipy.fft.rfft`` in float32 over all segments and channels at once (faster than
+``librosa.stft``: docs/design.md).
 
 All functions are pure, take keyword-only parameters, and return float32.
 
-The private pair ``centred_stft_frames`` / ``centred_istft_frames`` is the
+The pair :func:`centred_stft_frames` / :func:`centred_istft_frames` is the
 other framing: a centred STFT of a whole recording (``librosa.stft`` with
 ``center=True, pad_mode="constant"``) and its inverse, used by
 :mod:`skasc.dsp.minstats`; both framings share one ``hann`` window.
@@ -111,8 +111,8 @@ def _segment_stft_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarr
     Same values as ``librosa.stft(pad(y), n_fft=n_fft, hop_length=hop_length,
     window='hann', center=False)`` (transposed).  Written with a strided frame
     view and one ``scipy.fft.rfft`` along the contiguous last axis because
-    ``librosa.stft`` transforms in small column blocks across a strided axis,
-    which is about 1.7x slower for a recording's 30 segment-channels.
+    ``librosa.stft`` transforms in small column blocks across a strided axis
+    (slower: docs/design.md).
     """
     y = np.asarray(y, dtype=np.float32)
     _check_frames(y.shape[-1], n_fft, hop_length)
@@ -260,8 +260,7 @@ def log_filterbank(y: np.ndarray, *, weights: np.ndarray | Sequence[np.ndarray],
 # window="hann", center=True, pad_mode="constant")`` and
 # ``librosa.istft(..., length=len(y))`` to float32 precision (tests compare
 # against librosa and scipy.signal), but keep the frames-first layout the
-# tracker wants and skip librosa's generic blocking: for 30 s at 22050 Hz they
-# take ~4 ms together instead of ~17 ms.
+# tracker wants and skip librosa's generic blocking (faster: docs/design.md).
 
 _BLOCK = 128  # frames per FFT block: keeps the frame buffers in cache
 

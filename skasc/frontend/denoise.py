@@ -65,8 +65,8 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
     n_jobs : int or None, default=None
         Recordings denoised in parallel with joblib threads (the numba kernels
         and the FFTs release the GIL); None: one at a time, -1: all cores.
-        About 10 ms per 30-s recording at 22050 Hz on one core, so parallelism
-        pays only for large batches (the ``FrontEnd`` parallelises anyway).
+        A recording takes milliseconds (docs/design.md), so parallelism pays only
+        for large batches (the ``FrontEnd`` parallelises anyway).
 
     See Also
     --------

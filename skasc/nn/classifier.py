@@ -1,78 +1,27 @@
 """scikit-learn estimators around the networks of :mod:`skasc.nn.modules`.
 
 :class:`AttCRNNClassifier` and :class:`CNNBaselineClassifier` are skorch
-``NeuralNetClassifier`` subclasses that train on segment images
-``X`` of shape ``(n_segments, n_channels, n_bands, n_frames)`` (float32, e.g.
-``(n, 2, 64, 80)``) with hard labels ``y`` of shape ``(n_segments,)``.
+``NeuralNetClassifier`` subclasses (through :class:`SegmentNetClassifier`) that train
+on segment images ``X`` of shape ``(n_segments, n_channels, n_bands, n_frames)``
+(float32, e.g. ``(n, 2, 64, 80)``) with hard labels ``y`` of shape ``(n_segments,)``.
 
-What differs from a stock skorch classifier, and why:
+What they add to a stock skorch classifier (docs/design.md says why, section "The
+segment classifiers"):
 
-* **Loss** (eq. 12): KL divergence ``D_KL(y || softmax(logits))``,
-  ``torch.nn.KLDivLoss(reduction="batchmean")`` on ``log_softmax`` of the
-  module's logits.  Training batches carry soft between-class labels;
-  ``get_loss`` turns hard labels (validation) into one-hot rows.  The epoch
-  table's ``train_loss`` is that KL value.
-* **Between-class mixing** (section 3) is the training iterator's
-  ``collate_fn`` (:class:`~skasc.nn.mixing.BetweenClassCollate`); validation
-  and prediction see the data unchanged.
-* **Input standardisation** (``standardize_input=True``, not in the paper; off
-  by default, since raw input measured better on real audio, see
-  benchmarks/RESULTS.md): ``fit`` measures the mean and standard deviation of every (channel, band) of
-  the training segments and stores them in the module's
-  :class:`~skasc.nn.modules.InputStandardization` buffers, so they are saved and
-  moved with the weights; between-class mixing is then taken around that mean,
-  i.e. on zero-mean images.  Mixing raw dB images makes a mixed batch louder in
-  dB than any test image and shifts batch norm's statistics (docs/design.md).
-* **Labels** are encoded with a ``LabelEncoder``; ``classes_`` holds the
-  user's labels and ``predict`` returns them.  ``module__n_classes``,
-  ``module__n_channels``, ``module__n_bands`` and ``module__n_frames`` are
-  taken from ``y`` and ``X`` at fit unless given.
-* **Device** ``"auto"`` means CUDA when available, else CPU; it is resolved
-  on access, so ``get_params``/``clone`` keep ``"auto"`` and a net pickled on
-  a GPU machine loads on a CPU-only one without a warning.
-* **Reproducibility**: an int ``random_state`` seeds torch's global RNG when
-  the net is initialized (weights) and again at the start of every epoch
-  (dropout), and each epoch's shuffling and mixing, all from
-  ``(random_state, epoch)``; so equal seeds give equal nets on the CPU and a
-  run resumed from a checkpoint trains exactly as the uninterrupted run.
-  ``fit`` and ``partial_fit`` then restore the global RNG (CPU and the CUDA
-  device in use) to its state before the call, so the caller's random stream
-  is the same as if no fit had run.
-* **Validation split**: ``train_split=None`` (the paper trains for 500 epochs
-  without early stopping).  A random fraction would put segments of one
-  recording on both sides; to monitor a held-out set, split *by recording*
-  yourself and pass ``train_split=skorch.helper.predefined_split(
-  skorch.dataset.Dataset(X_valid, y_valid_codes))`` with
-  ``y_valid_codes = np.searchsorted(np.unique(y_train), y_valid)`` (the codes of
-  the sorted training labels, i.e. of ``classes_``).
-* **Interrupted training**: with ``checkpoint_dir`` set, ``fit`` saves the
-  training state after every epoch into ``checkpoint_dir/<key>`` (``key``
-  hashes the parameters and the data, so parallel fits never share files)
-  and, when such a checkpoint exists, resumes from it and trains only the
-  remaining ``max_epochs - len(history)`` epochs; see
-  :mod:`skasc.nn.checkpoint`.
-* **Ctrl-C** (``KeyboardInterrupt``) propagates out of ``fit`` and
-  ``partial_fit``; skorch's own ``partial_fit`` would swallow it and return a
-  half-trained net as if it were done.  A training loss that becomes NaN or
-  infinite stops training at the end of that epoch with
-  :class:`TrainingDivergedError`.
-* **Checkpoint / resume with skorch**: pass skorch callbacks, e.g.
-  ``cp = Checkpoint(dirname="run1", monitor=None)`` (saves every epoch) and
-  ``callbacks=[cp, LoadInitState(cp)]``; a new ``fit`` then starts from the
-  saved weights, optimizer state and history (epochs continue from the saved
-  one; ``max_epochs`` more are run).
-* **No per-batch waits for the GPU**: skorch reads every batch's loss with
-  ``loss.item()``, which makes the host wait for the GPU to finish the batch
-  before it can queue the next.  Here the epoch loop keeps the losses as
-  device tensors and reads them back once, when the epoch ends (the history
-  then holds the same floats); batches go to the device with
-  ``non_blocking=True`` from pinned memory.  With a ``ProgressBar`` attached the
-  loss is read per batch, as skorch does, to show it.
-* **Prediction** (``predict_proba``, ``transform``, ``attention_maps``) runs
-  the module in evaluation mode on slices of ``X`` of ``predict_batch_size``
-  segments, without a DataLoader, in inference mode; on CUDA each slice is
-  pinned and copied asynchronously, and its output is copied back into one
-  preallocated host array (a wait per slice).
+* the KL-divergence loss of eq. (12) on soft between-class labels, the mixing being
+  the training iterator's ``collate_fn`` (:class:`~skasc.nn.mixing.BetweenClassCollate`);
+* optional input standardisation (``standardize_input``), stored in the module;
+* labels encoded with a ``LabelEncoder`` (``classes_`` are the user's labels) and the
+  module's sizes taken from ``X`` and ``y`` at fit;
+* ``device="auto"``, resolved on access; ``random_state`` seeding weights, dropout,
+  shuffling and mixing from ``(random_state, epoch)``, the caller's global RNG
+  restored afterwards;
+* no validation split by default (split *by recording* yourself);
+* ``checkpoint_dir``: per-epoch checkpoints and exact resumption
+  (:mod:`skasc.nn.checkpoint`); ``KeyboardInterrupt`` propagates out of ``fit`` and
+  ``partial_fit``; a non-finite loss raises :class:`TrainingDivergedError`;
+* losses read back from the device once per epoch, and prediction in slices of
+  ``predict_batch_size`` segments in inference mode.
 """
 
 from __future__ import annotations
@@ -345,10 +294,9 @@ class SegmentNetClassifier(NeuralNetClassifier):
         place (``nn.Module.compile``), so the weights keep their names in checkpoints
         and saved files, and a net loaded with :func:`skasc.load` (which initialises
         it) compiles again; an unpickled one runs eager (torch does not pickle the
-        compiled call) until it is initialised. The GRU stays eager: torch
-        2.13's dynamo graph-breaks on recurrent modules (``torch._dynamo.config.
-        allow_rnn`` is off). Other modules are left to skorch (the whole module is
-        compiled); the loss is not compiled.
+        compiled call) until it is initialised. The GRU stays eager (dynamo
+        graph-breaks on recurrent modules; docs/scaling.md). Other modules are left
+        to skorch (the whole module is compiled); the loss is not compiled.
         """
         if not self.compile or name != "module":
             return module
@@ -790,8 +738,7 @@ class AttCRNNClassifier(SegmentNetClassifier):
         Standardise every (channel, band) of the input with the training
         segments' mean and std (stored in the module, see the module docstring)
         and mix between classes around that mean. ``False``: raw images, mixed
-        around zero (eq. 10 as printed), which measured better on real audio
-        (FSDD: 100 % against 99.3 %, log loss 0.015 against 0.033).
+        around zero (eq. 10 as printed); docs/design.md compares the two.
     random_state : int or None, default=None
         Seeds weights, dropout, shuffling and mixing.
     device : str, default="auto"
@@ -800,9 +747,7 @@ class AttCRNNClassifier(SegmentNetClassifier):
         bf16 autocast on CUDA (ignored on the CPU).
     predict_batch_size : int or None, default=None
         Segments per forward pass in prediction and validation; None: 512 on the
-        CPU, 2048 on CUDA (the paper's first conv layer gives 1.3 MB of float32
-        activations per segment, so a slice peaks near 5 GB: any 8-GB GPU, and
-        few enough launches to keep a large one busy).
+        CPU, 2048 on CUDA (docs/scaling.md: the memory a slice takes).
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` (per-batch progress).
     checkpoint_dir : str, path-like or None, default=None

@@ -428,6 +428,7 @@ def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``skasc`` command's parser: a sub-command per ``cmd_*`` function."""
     parser = _Parser(prog="skasc", description="Acoustic scene classification with the "
                      "spatio-temporal attention CRNN of Phan et al. (Interspeech 2019).")
     parser.add_argument("--version", action="version", version=_version())
@@ -474,7 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-baseline", action="store_true", help="skip the CNN baseline")
     _add_training_options(demo, epochs=10, lr=1e-3)
     demo.set_defaults(func=cmd_demo)
+    _add_model_commands(sub)
+    return parser
 
+
+def _add_model_commands(sub) -> None:
+    """The sub-commands that fit, use or inspect a model file."""
     fit = sub.add_parser("fit", help="fit a pipeline on a folder of labelled recordings")
     fit.add_argument("data", help="folder of audio files (class taken from '<class><number>.wav')")
     fit.add_argument("--labels", help="CSV of 'file,label' rows instead of file names")
@@ -525,7 +531,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model")
     export.add_argument("onnx", help="the .onnx file to write")
     export.set_defaults(func=cmd_export)
-    return parser
 
 
 def _version() -> str:

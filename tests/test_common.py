@@ -132,3 +132,32 @@ def test_scikit_learn_private_names_are_imported_only_in_the_compat_module():
                     and any(a.name.startswith("_") for a in node.names)):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+# the functions allowed more than MAX_FUNCTION_LINES lines, and why
+LONG_FUNCTIONS = {
+    "skasc/dsp/minstats.py::_track": "the numba kernel of Martin's tracker: one loop over "
+                                     "frames whose steps are the paper's, kept whole so "
+                                     "numba compiles it as one function",
+}
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_longer_than_80_lines():
+    """Lines from ``def`` to the last statement, the docstring not counted (numpydoc
+    docstrings with parameters, shapes and Examples are the project's standard)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    long = {}
+    for path in sorted((root / "skasc").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            lines = node.end_lineno - node.lineno + 1
+            if ast.get_docstring(node) is not None:
+                lines -= node.body[0].end_lineno - node.body[0].lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                long[f"{path.relative_to(root).as_posix()}::{node.name}"] = lines
+    assert set(long) == set(LONG_FUNCTIONS), long

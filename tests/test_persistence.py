@@ -282,8 +282,9 @@ def test_callbacks_are_dropped_with_a_warning(tmp_path, Xy):
     torch.manual_seed(0)
     net = fx.make_net(callbacks=[("acc", EpochScoring("accuracy", on_train=True))]).fit(*Xy)
     path = tmp_path / "cb.skasc"
-    with pytest.warns(UserWarning, match=r"Callbacks are not saved.*\['callbacks'\]"):
+    with pytest.warns(UserWarning, match=r"Callbacks are not saved.*\['callbacks'\]") as seen:
         save(net, path)
+    assert seen[0].filename == __file__  # points at the call of save
     assert _manifest(path)["nets"][0]["dropped_params"] == ["callbacks"]
     loaded = load(path, trusted=TRUST)
     assert loaded.callbacks is None

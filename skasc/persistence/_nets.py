@@ -112,14 +112,45 @@ def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None
 
 def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
     """The manifest entry of one net, its tensors and its objects for skops."""
-    import torch
-
     try:
         net_class = dotted_name(type(net))
     except Unencodable as exc:
         raise ValueError(f"Cannot save the net at {path}: its class {exc}") from exc
     encoder = Encoder(net_id)
     params = net.get_params(deep=False)
+    entry_params, dropped = _encoded_params(params, encoder, path)
+    initialized = bool(getattr(net, "initialized_", False))
+    attributes = _encoded_attributes(net, params, encoder, path)
+    state_keys = _state_tensors(net, net_id, encoder, path) if initialized else {}
+
+    classes = None
+    if initialized:
+        try:
+            classes = encoder(np.asarray(net.classes_), "classes_")
+        except (AttributeError, Unencodable):
+            classes = None
+    entry = {
+        "id": net_id,
+        "path": path,
+        "class": net_class,
+        "params": entry_params,
+        "dropped_params": dropped,
+        "device": str(params.get("device")),
+        "initialized": initialized,
+        "attributes": attributes,
+        "classes_": classes,
+        "state_dicts": state_keys,
+        "optimizer_states": (_optimizer_states(net, net_id, path, encoder.tensors)
+                             if initialized else {}),
+        "history": _history_json(net, path) if initialized else None,
+    }
+    return entry, encoder.tensors, encoder.side
+
+
+def _encoded_params(params: dict, encoder: Encoder, path: str) -> tuple[dict, list[str]]:
+    """A net's parameters as the manifest stores them, and the callbacks left out."""
+    import torch
+
     entry_params: dict[str, Any] = {}
     dropped: list[str] = []
     for name, value in params.items():
@@ -144,9 +175,12 @@ def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
         warnings.warn(
             f"Callbacks are not saved: the net at {path} loses its parameters "
             f"{dropped} (they are stored as None; training callbacks do not affect "
-            "predictions).", UserWarning, stacklevel=4)
+            "predictions).", UserWarning, stacklevel=4)  # at the call of save
+    return entry_params, dropped
 
-    initialized = bool(getattr(net, "initialized_", False))
+
+def _encoded_attributes(net: Any, params: dict, encoder: Encoder, path: str) -> dict:
+    """A net's fitted attributes that are neither skorch's own nor torch state."""
     attributes: dict[str, Any] = {}
     optimizers = {n + "_" for n in _compat().optimizer_names(net)}
     state_attrs = set(_state_attrs(net))
@@ -160,43 +194,27 @@ def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
         except Unencodable as exc:
             raise ValueError(f"Cannot save the fitted attribute {name!r} of the net at "
                              f"{path}: {exc}") from exc
+    return attributes
+
+
+def _state_tensors(net: Any, net_id: str, encoder: Encoder, path: str) -> dict[str, list[str]]:
+    """Put an initialized net's module and criterion tensors into ``encoder.tensors``;
+    return the keys of each state dict."""
+    import torch
 
     state_keys: dict[str, list[str]] = {}
-    if initialized:
-        for attr in _state_attrs(net):
-            keys = []
-            for key, tensor in getattr(net, attr).state_dict().items():
-                if not isinstance(tensor, torch.Tensor):
-                    raise ValueError(
-                        f"Cannot save the net at {path}: {attr}.state_dict() entry "
-                        f"{key!r} is not a tensor.")
-                encoder.tensors[f"{net_id}/{attr}/{key}"] = (
-                    tensor.detach().to("cpu").contiguous().clone())
-                keys.append(key)
-            state_keys[attr] = keys
-
-    classes = None
-    if initialized:
-        try:
-            classes = encoder(np.asarray(net.classes_), "classes_")
-        except (AttributeError, Unencodable):
-            classes = None
-    entry = {
-        "id": net_id,
-        "path": path,
-        "class": net_class,
-        "params": entry_params,
-        "dropped_params": dropped,
-        "device": str(params.get("device")),
-        "initialized": initialized,
-        "attributes": attributes,
-        "classes_": classes,
-        "state_dicts": state_keys,
-        "optimizer_states": (_optimizer_states(net, net_id, path, encoder.tensors)
-                             if initialized else {}),
-        "history": _history_json(net, path) if initialized else None,
-    }
-    return entry, encoder.tensors, encoder.side
+    for attr in _state_attrs(net):
+        keys = []
+        for key, tensor in getattr(net, attr).state_dict().items():
+            if not isinstance(tensor, torch.Tensor):
+                raise ValueError(
+                    f"Cannot save the net at {path}: {attr}.state_dict() entry "
+                    f"{key!r} is not a tensor.")
+            encoder.tensors[f"{net_id}/{attr}/{key}"] = (
+                tensor.detach().to("cpu").contiguous().clone())
+            keys.append(key)
+        state_keys[attr] = keys
+    return state_keys
 
 
 def _is_attribute_name(name: Any) -> bool:

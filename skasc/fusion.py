@@ -342,12 +342,10 @@ def predict_proba_levels(estimator: Any, X: Any) -> Posteriors:
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.normal(size=(6, 4, 3)), np.array([0, 1] * 3)
-    >>> clf = RecordingFusion(LogisticRegression()).fit(X, y)
-    >>> levels = predict_proba_levels(clf, X)
-    >>> levels.proba.shape, levels.segment_proba.shape, levels.segment_index[:5].tolist()
-    ((6, 2), (24, 2), [0, 0, 0, 0, 1])
+    >>> X = np.random.default_rng(1).normal(size=(4, 3, 2))  # 3 segments each
+    >>> levels = predict_proba_levels(RecordingFusion(LogisticRegression()).fit(X, [0, 1] * 2), X)
+    >>> levels.proba.shape, levels.segment_proba.shape, levels.segment_index.tolist()
+    ((4, 2), (12, 2), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
     """
     final, Xt = _unwrap_pipeline(estimator, X)
     if isinstance(final, _FusionMixin):

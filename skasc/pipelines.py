@@ -285,15 +285,8 @@ def segment_network(fusion: Any, *, fitted: bool = False) -> Any:
 # --------------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class Network:
-    """One network of the paper: how reports name it, and its pipeline factory.
-
-    Attributes
-    ----------
-    label : str
-        The name in tables and reports (``"Att-CRNN"``).
-    factory : callable
-        ``factory(features, **kwargs)`` builds the single-feature pipeline.
-    """
+    """A network of the paper: its name in reports (``label``, e.g. ``"Att-CRNN"``) and
+    ``factory(features, **kwargs)``, which builds its single-feature pipeline."""
 
     label: str
     factory: Callable[..., Any]
@@ -301,16 +294,9 @@ class Network:
 
 @dataclass(frozen=True)
 class Features:
-    """One choice of features: how reports name it, and the feature types it uses.
-
-    Attributes
-    ----------
-    label : str
-        The name in tables and reports (``"logMel"``).
-    types : tuple of str
-        The extractors' feature types; two or more make a fused system (one
-        network per type on a shared front end, product rule).
-    """
+    """A choice of features: its name in reports (``label``, e.g. ``"logMel"``) and the
+    feature ``types`` it uses; two or more make a fused system (a network per type on
+    a shared front end, product rule)."""
 
     label: str
     types: tuple[str, ...]
@@ -359,13 +345,14 @@ def make_system(network: str = "att_crnn", features: str = "logmel", **kwargs: A
     Returns
     -------
     Pipeline
-        Steps ``frontend`` and ``fusion``.
+        What the network's factory (or :func:`make_fused_pipeline`) returns.
 
     Examples
     --------
     >>> from skasc.pipelines import make_system
-    >>> type(make_system("cnn_baseline", "fusion").named_steps["fusion"]).__name__
-    'SystemFusion'
+    >>> fused = make_system("cnn_baseline", "fusion")
+    >>> type(fused[-1]).__name__, [name for name, _ in fused[-1].estimators]
+    ('SystemFusion', ['logmel', 'loggam'])
     """
     check_option(network, "network", "make_system", list(NETWORKS))
     check_option(features, "features", "make_system", list(FEATURES))

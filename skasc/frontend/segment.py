@@ -175,8 +175,8 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     docstring of :mod:`skasc.frontend.segment`: ``tail="pad"`` zero-pads an incomplete
     last segment, ``tail="drop"`` drops it, and a recording shorter than one
     segment is zero-padded to one segment in both modes, with one
-    ``UserWarning`` per call giving the number of such recordings and the first
-    few indices and durations.
+    :class:`ShortRecordingWarning` (a ``UserWarning``) per call giving the number of
+    such recordings and the first few indices and durations.
 
     Parameters
     ----------

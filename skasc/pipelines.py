@@ -38,6 +38,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from ._validation import check_option
 from .calibration import make_svm_calibrator
+from .exceptions import InvalidParameterError
 from .frontend.features import (FeatureStack, FeatureTypeSelector, GammatoneExtractor,
                                 LogMelExtractor)
 from .frontend.front_end import FrontEnd
@@ -100,8 +101,14 @@ def _make(net_cls, factory: str, features: str, *, classifier: str, svm_C: float
           feature_cache: Any, verbose: int, net_params: dict | None) -> Pipeline:
     """The system both factories build; ``factory`` names the caller in errors."""
     check_option(features, "features", factory, sorted(_FEATURES))
-    net = net_cls(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
-                  random_state=random_state, verbose=verbose, **(net_params or {}))
+    own = dict(max_epochs=max_epochs, lr=lr, batch_size=batch_size, random_state=random_state,
+               verbose=verbose)
+    twice = sorted(set(net_params or {}) & set(own))
+    if twice:
+        raise InvalidParameterError(
+            f"The 'net_params' parameter of {factory} sets {twice}, which {factory} sets from "
+            "its own arguments of those names; pass them as arguments instead.")
+    net = net_cls(**own, **(net_params or {}))
     frontend = FrontEnd(extractor=_FEATURES[features](), n_jobs=n_jobs, memory=feature_cache)
     segment_model = _segment_model(net, factory, classifier=classifier, svm_C=svm_C,
                                    calibration=calibration, feature_scaling=feature_scaling,
@@ -245,7 +252,7 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
     """
     check_option(network, "network", "make_fused_pipeline", ["att_crnn", "cnn_baseline"])
     if "features" in kwargs:
-        raise TypeError("make_fused_pipeline builds both feature types; do not pass 'features'.")
+        raise InvalidParameterError("make_fused_pipeline builds both feature types; do not pass 'features'.")
     factory = make_att_crnn_pipeline if network == "att_crnn" else make_cnn_baseline_pipeline
     singles = [(name, factory(name, **kwargs)) for name in _FEATURES]
     frontend = singles[0][1].named_steps["frontend"]

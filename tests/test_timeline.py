@@ -184,9 +184,12 @@ def test_no_denoiser_gives_one_channel(tmp_path, rng):
     (dict(window=0.4), ValueError, r"'window'=0.4 s is shorter than one segment \(0.5 s\)"),
     (dict(hop=0.0), ValueError, r"'hop'=0.0 s must be > 0"),
     (dict(hop=-1.0), ValueError, r"'hop'=-1.0 s must be > 0"),
-    (dict(hop=0.75), ValueError, r"'hop' is not on the segment grid.*0.5 s.*got 0.75"),
-    (dict(window=1.2, hop=0.5), ValueError, r"'window' is not on the segment grid"),
-    (dict(hop=0.2), ValueError, r"'hop' is not on the segment grid"),
+    (dict(hop=0.75), ValueError,
+     r"'hop'=0.75 s is not on the segment grid: .*hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$"),
+    (dict(window=1.2, hop=0.5), ValueError,  # the window given, not what is past a segment
+     r"'window'=1.2 s is not on the segment grid: it must be one segment \(0.5 s\) plus a "
+     r"whole number of segment hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$"),
+    (dict(hop=0.2), ValueError, r"'hop'=0.2 s is not on the segment grid"),
     (dict(window=1.0, hop=1.5), ValueError, r"'hop'=1.5 s is longer than 'window'=1.0 s"),
     (dict(block_duration=float("inf")), ValueError, r"'block_duration' must be a finite"),
     (dict(window="30"), TypeError, r"'window' of predict_timeline must be a number"),

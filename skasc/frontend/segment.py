@@ -33,6 +33,7 @@ import numpy as np
 from skasc._base import StatelessTransformer
 from skasc._recordings import check_batch, stack_recordings
 from skasc._validation import Int, Options, Real, check_int, check_option, check_params
+from skasc.exceptions import InvalidParameterError, SkascValueError
 
 __all__ = ["segment_signal", "Segmenter"]
 
@@ -146,11 +147,11 @@ def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
     check_option(tail, "tail", "segment_signal", _TAILS)
     x = np.asarray(x)
     if x.ndim == 0:
-        raise ValueError(
+        raise SkascValueError(
             "segment_signal expected x of shape (..., n_samples); got a 0-d array.")
     n_samples = x.shape[-1]
     if n_samples == 0:
-        raise ValueError(
+        raise SkascValueError(
             f"segment_signal got x of shape {x.shape} with 0 samples; expected at least 1.")
     n_seg = _count_segments(n_samples, segment_length, hop_length, tail)
     needed = (n_seg - 1) * hop_length + segment_length
@@ -225,14 +226,14 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         sr, seg, hop = params["sr"], params["segment_duration"], params["hop_duration"]
         seg_len = int(round(seg * sr))
         if seg_len < 1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'segment_duration' parameter of Segmenter gives {seg * sr!r} samples "
                 f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
         if hop is None:
             return seg_len, seg_len
         hop_len = int(round(hop * sr))
         if hop_len < 1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'hop_duration' parameter of Segmenter gives {hop * sr!r} samples "
                 f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
         return seg_len, hop_len
@@ -279,9 +280,9 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
                 rec = rec[np.newaxis, :]
             n = rec.shape[-1]
             if n == 0:
-                raise ValueError(f"Recording {i} has 0 samples; expected at least 1.")
+                raise SkascValueError(f"Recording {i} has 0 samples; expected at least 1.")
             if not np.isfinite(rec).all():
-                raise ValueError(f"Recording {i} contains NaN or inf samples.")
+                raise SkascValueError(f"Recording {i} contains NaN or inf samples.")
             if n < seg_len:
                 padded.append((i, n))
             out.append(segment_signal(rec, segment_length=seg_len, hop_length=hop_len,

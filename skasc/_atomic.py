@@ -151,7 +151,9 @@ def _fsync_directory(directory: str) -> None:
 @contextlib.contextmanager
 def atomic_text_write(path: str | os.PathLike) -> Iterator[TextIO]:
     """:func:`atomic_write` for UTF-8 text, with newlines written as given (as
-    ``open(path, "w", newline="")``, what :mod:`csv` needs).
+    ``open(path, "w", newline="")``, what :mod:`csv` needs). A file name that is not
+    valid UTF-8 (decoded by Python with surrogate escapes) is written as the bytes the
+    file system holds.
 
     Examples
     --------
@@ -163,7 +165,7 @@ def atomic_text_write(path: str | os.PathLike) -> Iterator[TextIO]:
     'file,label\\r\\n'
     """
     with atomic_write(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
         yield text
         text.flush()
         text.detach()  # the binary file stays open for atomic_write to commit

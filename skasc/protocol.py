@@ -49,7 +49,7 @@ from ._paths import regular_file_problem
 from .datasets import AudioDataset, load_dataset
 from .evaluation import (EvaluationReport, SplitResult, _build_report, _find_history,
                          _predict_levels, _split_result, format_table)
-from .exceptions import InvalidParameterError, SkascValueError
+from .exceptions import InvalidParameterError, SkascError, SkascValueError
 
 __all__ = ["run_protocol", "ProtocolResult", "HeldOutAccuracy"]
 
@@ -269,7 +269,15 @@ def _check_networks(pipe: Any) -> None:
 
     for _, fusion, _ in _systems(pipe):
         with torch.random.fork_rng():  # initialize() seeds torch's global RNG
-            _net_of(fusion).initialize()
+            try:
+                _net_of(fusion).initialize()
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, SkascError):  # skasc's own check: already one line
+                    raise
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise InvalidParameterError(  # skorch's and torch's refusals of net_params
+                    f"The 'net_params' parameter of run_protocol does not fit the network: "
+                    f"{reason}") from exc
 
 
 def _curves(pipe: Any) -> dict[str, list[list[float]]]:

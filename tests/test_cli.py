@@ -582,3 +582,26 @@ def test_jobs_and_seed_are_checked_by_the_parser(tmp_path, option, value, messag
     out = run_cli("fit", str(tmp_path), "--model", str(tmp_path / "m.skasc"), option, value)
     assert out.returncode == 2 and message in out.stderr
     assert out.stderr.strip().count("\n") == 0
+
+
+def test_a_recording_whose_name_is_not_utf8_is_predicted(tmp_path, tmp_model, capsys):
+    """The name is reported as the file system holds it, in the CSV too."""
+    data = tmp_path / "data"
+    data.mkdir()
+    raw = os.fsencode(str(data)) + b"/caf\xe9.wav"
+    sf.write(raw, np.zeros(22050 * 2, np.float32), 22050)
+    out = tmp_path / "preds.csv"
+    assert cli.main(["predict", str(tmp_model), str(data), "--out", str(out)]) == 0
+    rows = out.read_bytes().splitlines()
+    assert rows[0] == b"file,label" and rows[1].startswith(raw + b",")
+
+
+def test_messages_print_labels_as_plain_strings(tmp_path, tmp_model, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("loud1.wav", "tram1.wav"):
+        sf.write(data / name, np.zeros(22050 * 2, np.float32), 22050)
+    assert cli.main(["evaluate", str(tmp_model), str(data)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "skasc evaluate: error: labels never seen in fit: ['tram']; the model knows "
+        "['loud', 'quiet']")

@@ -304,3 +304,12 @@ def test_real_recordings_stream_like_the_whole_file(tut_samples):
         np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
             whole_evidence, lengths=np.ones(len(whole_evidence), int))), atol=1e-6)
         assert tl.duration == pytest.approx(10.0, abs=1e-3)
+
+
+def test_a_recording_instead_of_a_path_is_a_type_error(rng):
+    """predict_timeline reads one file; an array is refused by skasc, not by os."""
+    from skasc.exceptions import SkascTypeError
+
+    with pytest.raises(SkascTypeError, match=r"^Expected the path of an audio file \(str or "
+                                             r"os\.PathLike\); got ndarray\.$"):
+        predict_timeline(lr_pipeline(), rng.standard_normal(22050))

@@ -226,8 +226,11 @@ def find_root(root: str | os.PathLike, marker: str, dataset: str) -> str:
     root = os.path.abspath(os.fspath(root))
     if not os.path.isdir(root):
         raise DatasetError(f"The {dataset} folder {root!r} does not exist.")
-    if os.path.isfile(os.path.join(root, marker)):
+    problem = regular_file_problem(os.path.join(root, marker))
+    if problem is None:
         return root
+    if problem != "does not exist":  # there, but not a file that can be read
+        raise DatasetError(f"The metadata file {os.path.join(root, marker)!r} {problem}.")
     children = sorted(
         os.path.join(root, name) for name in os.listdir(root)
         if os.path.isfile(os.path.join(root, name, marker)))

@@ -182,8 +182,9 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
         model = model.estimator_
     if hasattr(model, "named_steps"):  # net -> scaler -> svm
         if "net" not in model.named_steps:
-            raise SkascTypeError("complexity expects a skasc network, a fitted segment classifier or "
-                                 f"a fitted skasc pipeline; got a Pipeline of {list(model.named_steps)}.")
+            raise SkascTypeError(
+                "complexity expects a skasc network, a fitted segment classifier or a fitted "
+                f"skasc pipeline; got a Pipeline of {list(model.named_steps)}.")
         head = model
         model = model.named_steps["net"]
     if isinstance(model, _SegmentNetClassifier):

@@ -8,18 +8,18 @@ class keeps the builtin base its errors had before the family existed
 (``ValueError`` or ``TypeError``), so ordinary ``except ValueError`` clauses
 still catch them::
 
-    SkascError                          (Exception)  the family
-    ├── SkascValueError                 (ValueError) a value skasc refuses: data, an argument, a file's content
-    │   ├── InvalidParameterError       (also SkascTypeError) a parameter of an estimator or function
-    │   ├── AudioFileError              an audio file: missing, not a regular file, unreadable, bad samples, too large
-    │   ├── DatasetError                a data set's folder or metadata
-    │   ├── ModelFileError              a file that is not a valid skasc model (or ONNX export)
-    │   │   └── UntrustedTypeError      a model file naming a type or function that is not trusted
-    │   ├── CheckpointError             a training checkpoint that cannot be used
-    │   ├── TrainingDivergedError       training (or a net's outputs) became NaN or infinite
-    │   └── ExportError                 a fitted pipeline that cannot be exported to ONNX
-    ├── SkascTypeError                  (TypeError) an argument of the wrong type
-    └── CLIError                        a command-line usage error (bad option, no such input)
+    SkascError                      (Exception) the family
+    ├── SkascValueError             (ValueError) a value refused: data, an argument, a file
+    │   ├── InvalidParameterError   (also SkascTypeError) a parameter of an estimator
+    │   ├── AudioFileError          an audio file: missing, not regular, unreadable, bad
+    │   ├── DatasetError            a data set's folder or metadata
+    │   ├── ModelFileError          not a valid skasc model file (or ONNX export)
+    │   │   └── UntrustedTypeError  a model file naming a type that is not trusted
+    │   ├── CheckpointError         a training checkpoint that cannot be used
+    │   ├── TrainingDivergedError   training (or a net's outputs) became NaN or infinite
+    │   └── ExportError             a fitted pipeline that cannot be exported to ONNX
+    ├── SkascTypeError              (TypeError) an argument of the wrong type
+    └── CLIError                    a command-line usage error (bad option, no input)
 
 Use the most specific class that fits; a plain :class:`SkascValueError` or
 :class:`SkascTypeError` is for bad input that no other class describes (a

@@ -252,7 +252,8 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
     """
     check_option(network, "network", "make_fused_pipeline", ["att_crnn", "cnn_baseline"])
     if "features" in kwargs:
-        raise InvalidParameterError("make_fused_pipeline builds both feature types; do not pass 'features'.")
+        raise InvalidParameterError(
+            "make_fused_pipeline builds both feature types; do not pass 'features'.")
     factory = make_att_crnn_pipeline if network == "att_crnn" else make_cnn_baseline_pipeline
     singles = [(name, factory(name, **kwargs)) for name in _FEATURES]
     frontend = singles[0][1].named_steps["frontend"]

@@ -172,8 +172,9 @@ def _select_folds(folds: Sequence[int] | None, names: list[str]) -> list[int]:
     for f in folds:
         if isinstance(f, (bool, np.bool_)) or not isinstance(f, (int, np.integer)) \
                 or not 1 <= f <= len(names):
-            raise InvalidParameterError(f"The 'folds' parameter of run_protocol must list fold numbers "
-                                        f"from 1 to {len(names)} ({', '.join(names)}). Got {f!r}.")
+            raise InvalidParameterError(
+                f"The 'folds' parameter of run_protocol must list fold numbers from 1 to "
+                f"{len(names)} ({', '.join(names)}). Got {f!r}.")
         if f - 1 not in chosen:
             chosen.append(int(f) - 1)
     return chosen
@@ -198,8 +199,8 @@ def _settings_file(out: str, settings: dict) -> None:
         changed = sorted(k for k in set(old) | set(fixed) if old.get(k) != fixed.get(k))
         if changed:
             shown = "; ".join(f"{k}: {old.get(k)!r} then, {fixed.get(k)!r} now" for k in changed)
-            raise SkascValueError(f"{out} holds a run with other settings ({shown}); resume it with "
-                                  "the same settings or choose another output folder.")
+            raise SkascValueError(f"{out} holds a run with other settings ({shown}); resume it "
+                                  "with the same settings or choose another output folder.")
         return
     with atomic_write(path) as fh:
         fh.write(json.dumps({"format": _FORMAT, "settings": fixed}, indent=2).encode())
@@ -522,7 +523,8 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     ds = dataset if isinstance(dataset, AudioDataset) else _load(dataset, root)
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not os.path.isdir(out):
-        raise InvalidParameterError(f"The 'out' parameter of run_protocol must be a folder; {out} is a file.")
+        raise InvalidParameterError(
+            f"The 'out' parameter of run_protocol must be a folder; {out} is a file.")
     splits = list(ds.cv.split(ds.paths, ds.labels, ds.groups))
     names = list(ds.cv.fold_names)
     chosen = _select_folds(folds, names)

@@ -238,7 +238,8 @@ class Decoder:
                 raise ModelFileError(f"Cannot load {self.path}: the arguments of {value['class']} "
                                      "are not a mapping of names.")
             return cls(**{k: self(v) for k, v in kwargs.items()})
-        raise ModelFileError(f"Cannot load {self.path}: unknown value kind {kind!r} in its manifest.")
+        raise ModelFileError(f"Cannot load {self.path}: unknown value kind {kind!r} in its "
+                             "manifest.")
 
     def _check_itemsize(self, dtype: np.dtype, data: list) -> None:
         """Refuse a string dtype wider than the longest stored string needs, so that an

@@ -43,7 +43,11 @@ claims another rate is corrupt or mislabelled, and resampling from it could need
 unbounded memory (1 Hz to 22050 Hz multiplies the length by 22050). A recording
 whose waveform at ``sr`` would exceed ``MAX_SAMPLES`` = 2**30 samples (4 GiB of
 float32, 13.5 h at 22050 Hz) is refused before it is read or resampled. Both
-are ``ValueError`` naming the file (or the recording index).
+are ``ValueError`` naming the file (or the recording index). A file is decoded,
+averaged to mono and resampled in blocks of at most 2**22 samples (frames times
+channels), so memory holds the output waveform and one block, whatever the file's
+number of channels and sampling rate. A path must name a regular file (after
+following links): a folder, a FIFO or a device is an ``AudioFileError``.
 
 Channels are averaged to mono and the waveform is resampled with soxr when its
 rate differs from ``sr``. A bare 1-D or 2-D numeric array is refused as ``X``

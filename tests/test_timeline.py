@@ -132,7 +132,9 @@ def test_window_posteriors_are_the_product_rule_over_its_segments(tmp_path, rng)
     for row, first in zip(tl.proba, firsts):
         rows = np.maximum(seg[first:first + 6], floor)
         fused = np.prod(rows, axis=0)
-        np.testing.assert_allclose(row, fused / fused.sum(), rtol=1e-6)
+        # float32 rounding of the two front ends differs with the BLAS thread count;
+        # posteriors near 1e-10 carry it as a relative error above 1e-6
+        np.testing.assert_allclose(row, fused / fused.sum(), rtol=1e-6, atol=1e-9)
     assert list(tl.labels) == [pipe.classes_[k] for k in np.argmax(tl.proba, axis=1)]
 
 

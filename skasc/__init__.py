@@ -8,7 +8,8 @@ and skorch estimators::
                -> LogMelExtractor | GammatoneExtractor
                -> RecordingFusion(AttCRNNClassifier -> MinMaxScaler -> calibrated LinearSVC)
 
-Public names are imported lazily, so ``import skasc`` does not import torch.
+Public names are imported lazily, so ``import skasc`` does not import torch. Every
+error skasc raises on purpose is a :class:`SkascError` (see :mod:`skasc.exceptions`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ _EXPORTS = {
     "make_scenes": "skasc.datasets",
     "write_litis_layout": "skasc.datasets",
     "make_litis_like": "skasc.datasets",
-    "DatasetError": "skasc.datasets",
     "AudioDataset": "skasc.datasets",
     "OfficialSplits": "skasc.datasets",
     "load_dataset": "skasc.datasets",
@@ -68,8 +68,11 @@ _EXPORTS = {
     "ProtocolResult": "skasc.protocol",
     "save": "skasc.persistence",
     "load": "skasc.persistence",
-    "UntrustedTypeError": "skasc.persistence",
 }
+_EXPORTS.update({name: "skasc.exceptions" for name in (
+    "SkascError", "SkascValueError", "SkascTypeError", "InvalidParameterError",
+    "AudioFileError", "DatasetError", "ModelFileError", "UntrustedTypeError",
+    "CheckpointError", "TrainingDivergedError", "ExportError", "CLIError")})
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

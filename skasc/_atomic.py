@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import secrets
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, TextIO
 
-__all__ = ["atomic_write", "check_output_path", "temporary_name_pattern"]
+__all__ = ["atomic_write", "atomic_text_write", "check_output_path", "temporary_name_pattern"]
 
 
 def temporary_name_pattern(path: str) -> str:
@@ -145,3 +146,26 @@ def _fsync_directory(directory: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_text_write(path: str | os.PathLike) -> Iterator[TextIO]:
+    """:func:`atomic_write` for UTF-8 text, with newlines written as given (as
+    ``open(path, "w", newline="")``, what :mod:`csv` needs). A file name that is not
+    valid UTF-8 (decoded by Python with surrogate escapes) is written as the bytes the
+    file system holds.
+
+    Examples
+    --------
+    >>> import csv, os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "rows.csv")
+    >>> with atomic_text_write(target) as fh:
+    ...     _ = csv.writer(fh).writerow(["file", "label"])
+    >>> open(target, newline="").read()
+    'file,label\\r\\n'
+    """
+    with atomic_write(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+        yield text
+        text.flush()
+        text.detach()  # the binary file stays open for atomic_write to commit

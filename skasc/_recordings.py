@@ -21,6 +21,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .exceptions import SkascTypeError, SkascValueError
+
 
 def recording_error(cls: type[Exception], index: int, detail: str) -> Exception:
     """An exception about recording ``index`` of a batch: ``cls("Recording {index} {detail}")``.
@@ -46,7 +48,7 @@ def n_recordings(X: Any) -> int:
     """Number of recordings in a batch (the length of the first axis)."""
     if isinstance(X, np.ndarray):
         if X.ndim == 0:
-            raise ValueError(
+            raise SkascValueError(
                 "Expected a batch of recordings (list or array with the recording axis "
                 "first); got a 0-d array.")
         return X.shape[0]
@@ -127,34 +129,34 @@ def check_batch(X: Any, owner: str, *, item_ndim: tuple[int, ...], item_shape: s
                 "with the recording axis first, or a list / 1-D object array of them")
     hint = f" {hint}" if hint else ""
     if hasattr(X, "tocsr") or hasattr(X, "todense"):
-        raise TypeError(f"{owner} does not support sparse input; {expected}.")
+        raise SkascTypeError(f"{owner} does not support sparse input; {expected}.")
     if isinstance(X, (str, bytes)):
-        raise TypeError(f"{owner} got a {type(X).__name__}; {expected}.")
+        raise SkascTypeError(f"{owner} got a {type(X).__name__}; {expected}.")
     if not isinstance(X, (np.ndarray, list, tuple)):
         if not hasattr(X, "__array__") and not hasattr(X, "__len__"):
-            raise TypeError(f"{owner} got {type(X).__name__}; {expected}.")
+            raise SkascTypeError(f"{owner} got {type(X).__name__}; {expected}.")
         X = np.asarray(X) if hasattr(X, "__array__") else list(X)
     if isinstance(X, np.ndarray) and X.dtype != object:
         if numeric and X.dtype.kind not in "biuf":
-            raise TypeError(f"{owner} got an array of dtype {X.dtype}; {expected}.")
+            raise SkascTypeError(f"{owner} got an array of dtype {X.dtype}; {expected}.")
         if X.ndim - 1 not in item_ndim:
-            raise ValueError(f"{owner} got an array of shape {X.shape}; {expected}.{hint}")
+            raise SkascValueError(f"{owner} got an array of shape {X.shape}; {expected}.{hint}")
     elif isinstance(X, np.ndarray) and X.ndim != 1 and (numeric or X.ndim - 1 not in item_ndim):
-        raise ValueError(f"{owner} got an object array of shape {X.shape}; {expected}.")
+        raise SkascValueError(f"{owner} got an object array of shape {X.shape}; {expected}.")
     if len(X) == 0:
-        raise ValueError(f"{owner} got no recordings (X is empty); {expected}.")
+        raise SkascValueError(f"{owner} got no recordings (X is empty); {expected}.")
     items = []
     for i, rec in enumerate(X):
         try:
             rec = np.asarray(rec)
         except ValueError as exc:  # e.g. a list of unequal rows
-            raise recording_error(ValueError, i, f"is not an array; {owner} expected "
+            raise recording_error(SkascValueError, i, f"is not an array; {owner} expected "
                                   f"{item_shape} ({exc}).") from None
         if numeric and rec.dtype.kind not in "biuf":
-            raise recording_error(TypeError, i, f"has dtype {rec.dtype}; {owner} expected a "
-                                  "real numeric array.")
+            raise recording_error(SkascTypeError, i, f"has dtype {rec.dtype}; {owner} "
+                                  "expected a real numeric array.")
         if rec.ndim not in item_ndim:
-            raise recording_error(ValueError, i, f"has shape {rec.shape}; {owner} expected "
+            raise recording_error(SkascValueError, i, f"has shape {rec.shape}; {owner} expected "
                                   f"{item_shape}.{hint}")
         items.append(rec)
     return items

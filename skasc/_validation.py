@@ -20,13 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-
-class InvalidParameterError(ValueError, TypeError):
-    """A parameter of the wrong type or out of range.
-
-    Both a ``ValueError`` and a ``TypeError``, as scikit-learn's error of the
-    same name, so either ``except`` clause catches it.
-    """
+from .exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 
 
 def _owner(estimator: Any) -> str:
@@ -93,6 +87,48 @@ def check_real(value: Any, name: str, estimator: Any, *, low: float | None = Non
     return float(value)
 
 
+#: The largest ``random_state``: seeds are numpy's legacy ones, which scikit-learn's
+#: estimators (the SVM, the splitters) accept up to ``2**32 - 1``.
+MAX_SEED = 2 ** 32 - 1
+
+
+def check_device(value: Any, estimator: Any) -> Any:
+    """Check a torch ``device`` parameter: ``"auto"``, or a device this machine has.
+
+    A CUDA or MPS device that torch cannot use here is refused at once, rather than
+    failing inside torch when the first tensor moves there.
+
+    >>> check_device("auto", "AttCRNNClassifier")
+    'auto'
+    >>> check_device("gpu", "AttCRNNClassifier")
+    Traceback (most recent call last):
+    ...
+    skasc.exceptions.InvalidParameterError: The 'device' parameter of AttCRNNClassifier must be 'auto' or a torch device such as 'cpu' or 'cuda'. Got 'gpu' instead.
+    """
+    if isinstance(value, str) and value == "auto":
+        return value
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidParameterError(
+            f"The 'device' parameter of {_owner(estimator)} must be 'auto' or a torch device "
+            f"such as 'cpu' or 'cuda'. Got {value!r} instead.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise InvalidParameterError(
+                f"The 'device' parameter of {_owner(estimator)} is {str(value)!r}, but this "
+                f"torch {torch.__version__} sees {count} CUDA device(s); use 'cpu' or 'auto'.")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise InvalidParameterError(
+            f"The 'device' parameter of {_owner(estimator)} is {str(value)!r}, but MPS is not "
+            "available here; use 'cpu' or 'auto'.")
+    return value
+
+
 def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) -> Any:
     """Check that ``value`` is one of ``options``.
 
@@ -102,7 +138,7 @@ def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) 
     >>> check_option(0, "between_class", "AttCRNNClassifier", [False, True])
     Traceback (most recent call last):
     ...
-    skasc._validation.InvalidParameterError: The 'between_class' parameter of AttCRNNClassifier must be one of {False, True}. Got 0 instead.
+    skasc.exceptions.InvalidParameterError: The 'between_class' parameter of AttCRNNClassifier must be one of {False, True}. Got 0 instead.
     """
     options = list(options)
     if not any(value == o and isinstance(value, (bool, np.bool_)) == isinstance(o, bool)
@@ -135,7 +171,7 @@ def check_label_types(y: Any, owner: str) -> None:
                if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))]
     if missing:
         shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
-        raise ValueError(
+        raise SkascValueError(
             f"{owner} got {len(missing)} missing label{'s' if len(missing) > 1 else ''} "
             f"(None or NaN) in y, at recording index {shown}; every recording needs a "
             "label.")
@@ -144,12 +180,12 @@ def check_label_types(y: Any, owner: str) -> None:
     others = [i for i, v in enumerate(values) if not isinstance(v, (str, bytes, numbers.Number))]
     if others:
         i = others[0]
-        raise TypeError(
+        raise SkascTypeError(
             f"{owner} expected labels that are strings or numbers; y at recording index "
             f"{i} is a {type(values[i]).__name__} ({values[i]!r}).")
     if strings and numbers_:
         a, b = sorted((strings[0], numbers_[0]))
-        raise ValueError(
+        raise SkascValueError(
             f"Mix of label input types (string and number) in the y of {owner}: "
             f"recording {a} has {values[a]!r} and recording {b} has {values[b]!r}. Use "
             "labels of one type (e.g. all strings).")
@@ -241,7 +277,7 @@ def check_params(estimator: Any) -> dict[str, Any]:
     >>> check_params(Demo())
     Traceback (most recent call last):
     ...
-    skasc._validation.InvalidParameterError: The 'n_mels' parameter of Demo must be an int in the range [1, inf). Got 0 instead.
+    skasc.exceptions.InvalidParameterError: The 'n_mels' parameter of Demo must be an int in the range [1, inf). Got 0 instead.
     """
     return {name: rule(getattr(estimator, name), name, estimator)
             for name, rule in type(estimator)._parameter_checks.items()}

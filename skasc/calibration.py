@@ -18,6 +18,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import LinearSVC
 
 from ._validation import check_real
+from .exceptions import InvalidParameterError
 
 __all__ = ["TrainingSetCalibration", "make_svm_calibrator"]
 
@@ -57,12 +58,12 @@ def _calibration_cv(calibration: Any) -> Any:
            f"in the range [2, inf). Got {calibration!r} instead.")
     if isinstance(calibration, str):
         if calibration != "train":
-            raise ValueError(msg)
+            raise InvalidParameterError(msg)
         return TrainingSetCalibration()
     if isinstance(calibration, (bool, np.bool_)) or not isinstance(calibration, numbers.Integral):
-        raise TypeError(msg)
+        raise InvalidParameterError(msg)
     if calibration < 2:
-        raise ValueError(msg)
+        raise InvalidParameterError(msg)
     return int(calibration)
 
 

@@ -9,14 +9,15 @@ Heavy modules (torch, skorch, librosa) are imported inside the sub-commands, so
 Exit codes and errors:
 
 * **0**: done.
-* **2**, with one line on standard error and no traceback: a user error, i.e.
-  bad arguments; an output path whose folder does not exist (checked before any
-  work); a file error (``OSError``: missing, unreadable or unwritable files, a
-  full disk); or one of skasc's documented errors: an exception class defined
-  by skasc (``AudioFileError``, ``DatasetError``, ``CheckpointError``,
-  ``UntrustedTypeError``, ``TrainingDivergedError``, ...) or a ``ValueError`` /
-  ``TypeError`` raised by skasc's own checks, whose messages name the
-  argument, file or recording at fault.
+* **2**, with one line on standard error and no traceback: a user error, told
+  by its class: any :class:`~skasc.exceptions.SkascError` (bad arguments,
+  ``CLIError``; ``InvalidParameterError``, ``AudioFileError``, ``DatasetError``,
+  ``ModelFileError``, ``UntrustedTypeError``, ``CheckpointError``,
+  ``TrainingDivergedError``, ``ExportError`` and the plain ``SkascValueError`` /
+  ``SkascTypeError``, whose messages name the argument, file or recording at
+  fault) and file errors (``OSError``: missing, unreadable or unwritable files,
+  a full disk). Output paths are checked before any work: their folder must
+  exist and be writable, and no output may be one of the command's inputs.
 * **130**, with one line: interrupted (Ctrl-C).  ``skasc fit`` then leaves the
   model file as it was; with ``--checkpoint-dir`` the same command resumes
   after the last completed epoch.
@@ -31,33 +32,71 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dis
 import os
 import sys
 import time
 from typing import Sequence
 
+from ._atomic import atomic_text_write
+from .exceptions import CLIError, SkascError
 from .pipelines import FEATURES, NETWORKS, make_system
-
-
-class CLIError(Exception):
-    """A user error: printed as one line, exit code 2."""
 
 
 def check_output_path(path: str, option: str) -> None:
     """Fail before any work when the file ``path`` (given as ``option``) cannot be
-    written: its folder must exist and be writable, and ``path`` must not be a folder.
+    written: its folder must exist and be writable, and ``path`` must not be a folder
+    (see also :func:`check_outputs`).
 
     >>> check_output_path("/no/such/folder/model.skasc", "--model")
     Traceback (most recent call last):
     ...
-    skasc.cli.CLIError: cannot write --model /no/such/folder/model.skasc: the folder /no/such/folder does not exist
+    skasc.exceptions.CLIError: cannot write --model /no/such/folder/model.skasc: the folder /no/such/folder does not exist
     """
     from ._atomic import output_path_problem
 
     problem = output_path_problem(path)
     if problem is not None:
         raise CLIError(f"cannot write {option} {path}: {problem[2]}")
+
+
+def check_outputs(outputs: Sequence[tuple[str, str | None]],
+                  inputs: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Fail before any work when an output cannot be written, or is one of the inputs.
+
+    Parameters
+    ----------
+    outputs : sequence of (option, path or None)
+        The files the command writes, by option (``"--out"``); None when not given.
+    inputs : sequence of (what, paths)
+        The files it reads, described (``"the model file"``, ``"the recording"``).
+
+    Raises
+    ------
+    CLIError
+        Naming the output and the input (or the other output) when they are the same
+        file (however spelt: through links, ``./``), or why the output cannot be
+        written (:func:`check_output_path`).
+
+    >>> check_outputs([("--out", "m.skasc")], [("the model file", ["m.skasc"])])
+    Traceback (most recent call last):
+    ...
+    skasc.exceptions.CLIError: cannot write --out m.skasc: it is the model file m.skasc; an output never overwrites an input
+    """
+    from ._paths import file_identity
+
+    taken: dict[tuple, str] = {}
+    for what, paths in inputs:
+        for path in paths:
+            taken.setdefault(file_identity(path), f"{what} {path}")
+    for option, path in outputs:
+        if path is None:
+            continue
+        check_output_path(path, option)
+        key = file_identity(path)
+        if key in taken:
+            raise CLIError(f"cannot write {option} {path}: it is {taken[key]}; an output "
+                           "never overwrites an input")
+        taken[key] = f"the {option} output {path}"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -71,8 +110,8 @@ def collect_audio(folder: str) -> list[str]:
 
     if not os.path.exists(folder):
         raise CLIError(f"no such file or folder: {folder}")
-    if os.path.isfile(folder):
-        return [folder]
+    if not os.path.isdir(folder):
+        return [folder]  # a file: the loader says if it cannot be read
     paths = sorted(os.path.join(root, f) for root, _, files in os.walk(folder)
                    for f in files if f.lower().endswith(AUDIO_EXTENSIONS))
     if not paths:
@@ -84,12 +123,18 @@ def read_labels_csv(csv_path: str, folder: str) -> tuple[list[str], list[str]]:
     """Rows ``file,label`` (file relative to ``folder`` or absolute); a header row is allowed.
 
     The file is UTF-8 (a byte-order mark, as Excel writes, is allowed). An empty
-    label, or a file listed twice, is an error naming the lines.
+    label, or a file listed twice (however spelt: ``./a.wav``, a link), is an error
+    naming the lines.
     """
-    if not os.path.isfile(csv_path):
+    from ._paths import file_identity, regular_file_problem
+
+    problem = regular_file_problem(csv_path)
+    if problem == "does not exist":
         raise CLIError(f"labels file not found: {csv_path}")
+    if problem is not None:
+        raise CLIError(f"labels file {csv_path} {problem}")
     paths, labels = [], []
-    seen: dict[str, tuple[int, str]] = {}
+    seen: dict[tuple, tuple[int, str]] = {}
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:
         try:
             rows = list(enumerate(csv.reader(fh), start=1))
@@ -107,14 +152,17 @@ def read_labels_csv(csv_path: str, folder: str) -> tuple[list[str], list[str]]:
         if not label:
             raise CLIError(f"{csv_path}:{lineno}: empty label for {name!r}")
         path = name if os.path.isabs(name) else os.path.join(folder, name)
-        if not os.path.isfile(path):
+        problem = regular_file_problem(path)
+        if problem == "does not exist":
             raise CLIError(f"{csv_path}:{lineno}: audio file not found: {path}")
-        real = os.path.realpath(path)
-        if real in seen:
-            first, first_label = seen[real]
+        if problem is not None:
+            raise CLIError(f"{csv_path}:{lineno}: audio file {path} {problem}")
+        key = file_identity(path)
+        if key in seen:
+            first, first_label = seen[key]
             raise CLIError(f"{csv_path}:{lineno}: {name!r} is listed again (first on line "
                            f"{first}); labels {first_label!r} and {label!r}")
-        seen[real] = (lineno, label)
+        seen[key] = (lineno, label)
         paths.append(path)
         labels.append(label)
     if not paths:
@@ -122,16 +170,20 @@ def read_labels_csv(csv_path: str, folder: str) -> tuple[list[str], list[str]]:
     return paths, labels
 
 
+def listed_recordings(folder: str, labels_csv: str | None) -> tuple[list[str], list[str]]:
+    """The recordings and labels of ``folder``: from ``labels_csv``, or the files' names."""
+    if labels_csv:
+        return read_labels_csv(labels_csv, folder)
+    from .datasets.litis import class_from_filename
+
+    paths = collect_audio(folder)
+    return paths, [class_from_filename(p, require_number=False) for p in paths]
+
+
 def labelled_recordings(folder: str, labels_csv: str | None,
                         skip_bad: bool = False) -> tuple[list[str], list[str]]:
-    if labels_csv:
-        paths, labels = read_labels_csv(labels_csv, folder)
-    else:
-        from .datasets.litis import class_from_filename
-
-        paths = collect_audio(folder)
-        labels = [class_from_filename(p, require_number=False) for p in paths]
-    return checked(paths, labels, skip_bad)
+    """:func:`listed_recordings`, each file then :func:`checked`."""
+    return checked(*listed_recordings(folder, labels_csv), skip_bad)
 
 
 def checked(paths: list[str], labels: list[str] | None, skip_bad: bool):
@@ -160,7 +212,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.checkpoint_dir is not None and os.path.exists(args.checkpoint_dir) \
             and not os.path.isdir(args.checkpoint_dir):
         raise CLIError(f"--checkpoint-dir {args.checkpoint_dir}: not a folder")
-    paths, labels = labelled_recordings(args.data, args.labels, args.skip_bad)
+    paths, labels = listed_recordings(args.data, args.labels)
+    check_outputs([("--model", args.model)],
+                  [("the labels file", [args.labels] if args.labels else []),
+                   ("the recording", paths)])
+    paths, labels = checked(paths, labels, args.skip_bad)
     if len(set(labels)) < 2:
         raise CLIError(f"need at least two classes to fit; found {sorted(set(labels))}")
     print(f"Fitting on {len(paths)} recordings of {len(set(labels))} classes ...")
@@ -170,34 +226,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_file(path: str) -> str:
+    """``path``, after checking that something is there (``load`` checks the rest)."""
+    if not os.path.exists(path):
+        raise CLIError(f"model file not found: {path}")
+    return path
+
+
 def _load_model(path: str):
     from .persistence import load
 
-    if not os.path.isfile(path):
-        raise CLIError(f"model file not found: {path}")
-    return _without_stored_folders(load(path))
-
-
-def _without_stored_folders(model):
-    """Forget the feature-cache folders a model file names (``FrontEnd.memory``), so
-    that predicting with a file from elsewhere never writes where the file says."""
-    from .frontend import FrontEnd
-
-    seen, stack = set(), [model]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, FrontEnd):
-            obj.memory = None
-        for attr in ("steps", "estimators", "estimators_", "estimator", "estimator_"):
-            value = getattr(obj, attr, None)
-            if isinstance(value, list):
-                stack.extend(v[1] if isinstance(v, tuple) else v for v in value)
-            elif value is not None and hasattr(value, "get_params"):
-                stack.append(value)
-    return model
+    return load(_model_file(path))  # refuses a FIFO or a folder; holds no folder from the file
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -211,22 +250,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise CLIError(f"{', '.join(given)} {verb} to a timeline; pass --timeline too.")
     elif args.skip_bad:
         raise CLIError("--skip-bad does not apply to --timeline (one file, read in blocks).")
+    _model_file(args.model)
     if args.timeline:
         return _predict_timeline(args)
-    pipe = _load_model(args.model)
     paths = [p for item in args.audio for p in collect_audio(item)]
+    check_outputs([("--out", args.out)],
+                  [("the model file", [args.model]), ("the recording", paths)])
+    pipe = _load_model(args.model)
     paths, _ = checked(paths, None, args.skip_bad)
-    predictions = pipe.predict(paths)
-    out = open(args.out, "w", newline="") if args.out else sys.stdout
-    try:
-        writer = csv.writer(out)
-        writer.writerow(["file", "label"])
-        for path, label in zip(paths, predictions):
-            writer.writerow([path, label])
-    finally:
-        if args.out:
-            out.close()
-            print(f"Wrote {len(paths)} predictions to {args.out}")
+    rows = [["file", "label"], *([path, label] for path, label in
+                                 zip(paths, pipe.predict(paths)))]
+    if not args.out:
+        csv.writer(sys.stdout).writerows(rows)
+        return 0
+    with atomic_text_write(args.out) as out:
+        csv.writer(out).writerows(rows)
+    print(f"Wrote {len(paths)} predictions to {args.out}")
     return 0
 
 
@@ -236,8 +275,8 @@ def _predict_timeline(args: argparse.Namespace) -> int:
     if len(args.audio) != 1 or os.path.isdir(args.audio[0]):
         raise CLIError("--timeline takes exactly one audio file; got "
                        f"{' '.join(args.audio)}.")
-    if args.figure:
-        check_output_path(args.figure, "--figure")
+    check_outputs([("--out", args.out), ("--figure", args.figure)],
+                  [("the model file", [args.model]), ("the recording", args.audio)])
     pipe = _load_model(args.model)
     timeline = predict_timeline(pipe, args.audio[0],
                                 window=30.0 if args.window is None else args.window,
@@ -264,11 +303,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.figure:
         check_output_path(args.figure, "--figure")
+    model = _model_file(args.model)
+    paths, labels = listed_recordings(args.data, args.labels)
+    check_outputs([("--figure", args.figure)],
+                  [("the model file", [model]),
+                   ("the labels file", [args.labels] if args.labels else []),
+                   ("the recording", paths)])
     pipe = _load_model(args.model)
-    paths, labels = labelled_recordings(args.data, args.labels, args.skip_bad)
+    paths, labels = checked(paths, labels, args.skip_bad)
     unseen = sorted(set(labels) - {str(c) for c in pipe.classes_})
     if unseen:
-        raise CLIError(f"labels never seen in fit: {unseen}; the model knows {list(pipe.classes_)}")
+        raise CLIError(f"labels never seen in fit: {unseen}; the model knows "
+                       f"{[str(c) for c in pipe.classes_]}")
     pred = np.asarray(pipe.predict(paths)).astype(str)
     labels = np.asarray(labels)
     scores = classification_scores(labels, pred)
@@ -318,6 +364,12 @@ def _net_param(text: str) -> tuple[str, object]:
 def cmd_cv(args: argparse.Namespace) -> int:
     from .protocol import run_protocol
 
+    if args.scheduler is not None:
+        try:
+            import distributed  # noqa: F401  (the dask extra)
+        except ImportError:
+            raise CLIError("--scheduler needs dask.distributed: pip install 'skasc[dask]'") \
+                from None
     run_protocol(args.dataset, args.root, network=args.network, features=args.features,
                  epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                  classifier=args.classifier, svm_C=args.C, folds=args.folds,
@@ -342,7 +394,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    check_output_path(args.onnx, "ONNX")
+    check_outputs([("ONNX", args.onnx)], [("the model file", [_model_file(args.model)])])
     model = _load_model(args.model)
     try:
         from .onnx import export_onnx
@@ -368,15 +420,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
-def _int_at_least(low: int, expected: str):
-    """An argparse type: an int >= ``low``, else the one-line error 'expected ...'."""
+def _int_at_least(low: int, expected: str, high: int | None = None):
+    """An argparse type: an int in ``[low, high]``, else the one-line error 'expected ...'."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = low - 1
-        if value < low:
+        if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
@@ -385,6 +437,7 @@ def _int_at_least(low: int, expected: str):
 
 _positive_int = _int_at_least(1, "a positive integer")
 _non_negative_int = _int_at_least(0, "an integer >= 0")
+_seed = _int_at_least(0, "an integer from 0 to 4294967295 (2**32 - 1)", high=2 ** 32 - 1)
 
 
 def _jobs(text: str) -> int:
@@ -422,7 +475,8 @@ def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float)
                    help=f"training epochs (default {epochs}; the paper uses 500)")
     p.add_argument("--lr", type=_positive_float, default=lr,
                    help=f"Adam learning rate (default {lr:g}; the paper uses 1e-4 over 500 epochs)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="random_state (default 0)")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help="random_state, from 0 to 2**32 - 1 (default 0)")
     p.add_argument("--jobs", type=_jobs, default=None,
                    help="recordings featurised in parallel (-1 for all cores)")
 
@@ -538,39 +592,18 @@ def _version() -> str:
     return f"skasc {__version__}"
 
 
-def _defined_by_skasc(cls: type) -> bool:
-    return cls.__module__ == "skasc" or cls.__module__.startswith("skasc.")
-
-
-def _raised_by_skasc_check(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from a ``raise`` statement in skasc's code (a documented
-    check), rather than from Python itself or another library (a bug)."""
-    cause = exc.__cause__
-    if cause is not None and type(cause) is type(exc):
-        return _raised_by_skasc_check(cause)  # re-raised with a better message: judge the first
-    tb = exc.__traceback__
-    if tb is None:
-        return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    name = tb.tb_frame.f_globals.get("__name__", "")
-    if name != "skasc" and not name.startswith("skasc."):
-        return False
-    try:
-        return any(ins.offset == tb.tb_lasti and ins.opname == "RAISE_VARARGS"
-                   for ins in dis.get_instructions(tb.tb_frame.f_code))
-    except Exception:  # pragma: no cover - unknown bytecode: treat as a bug
-        return False
+#: The standard exceptions the command reports as one line (exit code 2), besides
+#: :class:`~skasc.exceptions.SkascError`: file errors (missing, unreadable or
+#: unwritable files, a full disk).
+USER_ERRORS: tuple[type[BaseException], ...] = (SkascError, OSError)
 
 
 def is_user_error(exc: BaseException) -> bool:
     """Whether the CLI reports ``exc`` as one line (exit 2) rather than a traceback.
 
-    User errors: :class:`CLIError`, file errors (``OSError``), exception classes
-    that skasc defines (``AudioFileError``, ``DatasetError``, ...), and
-    ``ValueError`` / ``TypeError`` raised by a ``raise`` statement in skasc's
-    own code (its documented parameter and data checks). A ``ValueError`` or
-    ``TypeError`` raised by Python, numpy, torch, ... is a bug.
+    User errors are the errors skasc raises on purpose (:class:`~skasc.exceptions.SkascError`:
+    bad arguments, audio files, data sets, model files, ...) and file errors
+    (``OSError``); anything else raised while skasc runs is a bug.
 
     >>> is_user_error(CLIError("no such file"))
     True
@@ -580,14 +613,7 @@ def is_user_error(exc: BaseException) -> bool:
     ...     is_user_error(exc)
     False
     """
-    if isinstance(exc, (CLIError, OSError)):
-        return True
-    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
-        return False
-    if any(_defined_by_skasc(cls) for cls in type(exc).__mro__[:-1]
-           if issubclass(cls, Exception) and cls is not Exception):
-        return True
-    return isinstance(exc, (ValueError, TypeError)) and _raised_by_skasc_check(exc)
+    return isinstance(exc, USER_ERRORS)
 
 
 class _PipeSafeStdout:

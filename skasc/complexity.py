@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from .exceptions import SkascTypeError, SkascValueError
+
 __all__ = ["complexity", "ComplexityReport"]
 
 _PARTS = {"conv": "conv", "rnn": "gru", "projection": "projection", "pooling": "attention",
@@ -73,7 +75,7 @@ class ComplexityReport:
     def size_bytes(self, precision: str = "fp32") -> int:
         """Model size at ``precision`` (``"fp32"``, ``"fp16"`` or ``"int8"``)."""
         if precision not in _BYTES:
-            raise ValueError(f"precision must be one of {list(_BYTES)}; got {precision!r}.")
+            raise SkascValueError(f"precision must be one of {list(_BYTES)}; got {precision!r}.")
         return self.total_parameters * _BYTES[precision]
 
     def to_table(self) -> str:
@@ -180,8 +182,9 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
         model = model.estimator_
     if hasattr(model, "named_steps"):  # net -> scaler -> svm
         if "net" not in model.named_steps:
-            raise TypeError("complexity expects a skasc network, a fitted segment classifier or "
-                            f"a fitted skasc pipeline; got a Pipeline of {list(model.named_steps)}.")
+            raise SkascTypeError(
+                "complexity expects a skasc network, a fitted segment classifier or a fitted "
+                f"skasc pipeline; got a Pipeline of {list(model.named_steps)}.")
         head = model
         model = model.named_steps["net"]
     if isinstance(model, SegmentNetClassifier):
@@ -189,8 +192,8 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
     else:
         module = model
     if not hasattr(module, "n_channels"):
-        raise TypeError(f"complexity expects a skasc network, a fitted segment classifier or "
-                        f"a fitted skasc pipeline; got {type(model).__name__}.")
+        raise SkascTypeError(f"complexity expects a skasc network, a fitted segment classifier or "
+                             f"a fitted skasc pipeline; got {type(model).__name__}.")
     input_shape = (module.n_channels, module.n_bands, module.n_frames)
     parameters, macs = _network_counts(module, input_shape, embed_only=head is not None)
     if head is not None:

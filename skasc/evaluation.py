@@ -29,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from ._recordings import n_recordings
 from ._sklearn import safe_indexing
 from ._validation import check_int, check_real
+from .exceptions import SkascValueError
 from .fusion import (Posteriors, RecordingFusion, SystemFusion, fuse_systems,
                      has_segment_posteriors, predict_proba_levels)
 from .pipelines import segment_network
@@ -80,8 +81,8 @@ def classification_scores(y_true: Any, y_pred: Any, proba: Any = None,
     }
     if proba is not None:
         if classes is None:
-            raise ValueError("classification_scores needs 'classes' (the column order of "
-                             "'proba') to compute the log loss.")
+            raise SkascValueError("classification_scores needs 'classes' (the column order of "
+                                  "'proba') to compute the log loss.")
         proba = np.asarray(proba, dtype=np.float64)
         labels = list(classes)
         unseen = sorted(set(np.asarray(y_true).tolist()) - set(labels), key=str)
@@ -127,8 +128,8 @@ def reliability_curve(y_true: Any, proba: Any, classes: Any, *, n_bins: int = 10
     classes = np.asarray(classes)
     y_true = np.asarray(y_true)
     if proba.ndim != 2 or proba.shape != (y_true.shape[0], classes.shape[0]):
-        raise ValueError(f"reliability_curve expected proba of shape (n_items, n_classes) = "
-                         f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}.")
+        raise SkascValueError(f"reliability_curve expected proba of shape (n_items, n_classes) = "
+                              f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}.")
     confidence = proba.max(axis=1)
     correct = classes[np.argmax(proba, axis=1)] == y_true
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -238,15 +239,15 @@ class EvaluationReport:
             ``log_loss`` needs posteriors (see :meth:`has_metric`).
         """
         if level not in LEVELS:
-            raise ValueError(f"'level' must be one of {LEVELS}; got {level!r}.")
+            raise SkascValueError(f"'level' must be one of {LEVELS}; got {level!r}.")
         if metric not in METRICS:
-            raise ValueError(f"'metric' must be one of {METRICS}; got {metric!r}.")
+            raise SkascValueError(f"'metric' must be one of {METRICS}; got {metric!r}.")
         if level == "segment" and not self.has_segments:
-            raise ValueError("This report has no segment-level scores: the estimator does "
-                             "not expose segment posteriors.")
+            raise SkascValueError("This report has no segment-level scores: the estimator does "
+                                  "not expose segment posteriors.")
         if not self.has_metric(level, metric):
-            raise ValueError(f"This report has no {metric} at {level} level: the estimator "
-                             "gives no posteriors there.")
+            raise SkascValueError(f"This report has no {metric} at {level} level: the estimator "
+                                  "gives no posteriors there.")
         return np.array([s.scores[level][metric] for s in self.splits])
 
     def has_metric(self, level: str, metric: str) -> bool:
@@ -263,16 +264,18 @@ class EvaluationReport:
         n_bins : int, default=10
         """
         if level not in LEVELS:
-            raise ValueError(f"'level' must be one of {LEVELS}; got {level!r}.")
+            raise SkascValueError(f"'level' must be one of {LEVELS}; got {level!r}.")
         attr = "proba" if level == "recording" else "segment_proba"
         truth = "y_true" if level == "recording" else "segment_y_true"
         if any(getattr(s, attr) is None for s in self.splits):
-            raise ValueError(f"This report has no {level} posteriors.")
+            raise SkascValueError(f"This report has no {level} posteriors.")
         classes = self.splits[0].classes
         for k, split in enumerate(self.splits):
             if not np.array_equal(split.classes, classes):
-                raise ValueError(f"Split {k} has posterior columns {list(split.classes)} but "
-                                 f"split 0 {list(classes)}; their reliability cannot be pooled.")
+                raise SkascValueError(f"Split {k} has posterior columns "
+                                      f"{np.asarray(split.classes).tolist()} but split 0 "
+                                      f"{np.asarray(classes).tolist()}; their reliability "
+                                      "cannot be pooled.")
         return reliability_curve(np.concatenate([getattr(s, truth) for s in self.splits]),
                                  np.concatenate([getattr(s, attr) for s in self.splits]),
                                  classes, n_bins=n_bins)
@@ -360,7 +363,7 @@ def format_table(reports: Mapping[str, EvaluationReport], *, std: bool = False,
     table : str
     """
     if not reports:
-        raise ValueError("format_table needs at least one report; got none.")
+        raise SkascValueError("format_table needs at least one report; got none.")
     columns = _COLUMNS + ((_LOG_LOSS_COLUMN,) if log_loss else ())
     rows = []
     for name, report in reports.items():
@@ -501,7 +504,7 @@ def _fit_and_score(estimator: Any, X: Any, y: np.ndarray, train: np.ndarray,
     if classes is not None:
         unknown = np.setdiff1d(np.unique(y_test), np.asarray(classes))
         if unknown.size:
-            raise ValueError(
+            raise SkascValueError(
                 f"Split {split}: the test recordings have labels never seen in fit: "
                 f"{unknown.tolist()}. Known classes: {np.asarray(classes).tolist()}. Use a "
                 "stratified splitter or drop classes with too few recordings.")
@@ -534,28 +537,28 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
     floor = check_real(floor, "floor", "fuse_reports", low=0.0, high=1.0,
                        low_inclusive=False)
     if len(reports) < 2:
-        raise ValueError(f"fuse_reports needs at least 2 reports; got {len(reports)}.")
+        raise SkascValueError(f"fuse_reports needs at least 2 reports; got {len(reports)}.")
     first = reports[0]
     for k, rep in enumerate(reports):
         if len(rep.splits) != len(first.splits):
-            raise ValueError(f"Report {k} has {len(rep.splits)} splits but report 0 has "
-                             f"{len(first.splits)}; evaluate all systems with the same cv.")
+            raise SkascValueError(f"Report {k} has {len(rep.splits)} splits but report 0 has "
+                                  f"{len(first.splits)}; evaluate all systems with the same cv.")
         if list(rep.class_names) != list(first.class_names):
-            raise ValueError(f"Report {k} has classes {list(rep.class_names)} but report 0 "
-                             f"has {list(first.class_names)}.")
+            raise SkascValueError(f"Report {k} has classes {np.asarray(rep.class_names).tolist()} "
+                                  f"but report 0 has {np.asarray(first.class_names).tolist()}.")
     fused = []
     for i, base in enumerate(first.splits):
         splits = [rep.splits[i] for rep in reports]
         for k, s in enumerate(splits):
             if s.proba is None:
-                raise ValueError(f"Report {k} has no posteriors in split {i} (its estimator "
-                                 "has no predict_proba); it cannot be fused.")
+                raise SkascValueError(f"Report {k} has no posteriors in split {i} (its estimator "
+                                      "has no predict_proba); it cannot be fused.")
             if not np.array_equal(s.test_index, base.test_index):
-                raise ValueError(f"Split {i} of report {k} tests other recordings than split "
-                                 f"{i} of report 0; evaluate all systems with the same cv.")
+                raise SkascValueError(f"Split {i} of report {k} tests other recordings than split "
+                                      f"{i} of report 0; evaluate all systems with the same cv.")
             if not np.array_equal(s.classes, base.classes):
-                raise ValueError(f"Split {i} of report {k} orders its classes differently "
-                                 "from report 0.")
+                raise SkascValueError(f"Split {i} of report {k} orders its classes differently "
+                                      "from report 0.")
         fused.append(_scored_posteriors(base.test_index, base.y_true, base.classes,
                                         fuse_systems([_system(s) for s in splits], floor=floor)))
     return EvaluationReport.from_splits(fused, np.asarray(first.class_names))
@@ -626,15 +629,15 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"evaluate expects one label per recording (a 1-D y); got y of "
-                         f"shape {y.shape}.")
+        raise SkascValueError(f"evaluate expects one label per recording (a 1-D y); got y of "
+                              f"shape {y.shape}.")
     n_rec = n_recordings(X)
     if n_rec != y.shape[0]:
-        raise ValueError(f"X has {n_rec} recordings but y has {y.shape[0]} labels.")
+        raise SkascValueError(f"X has {n_rec} recordings but y has {y.shape[0]} labels.")
     splitter = check_cv(cv, y, classifier=True)
     splits = list(splitter.split(X, y, groups))
     if not splits:
-        raise ValueError("The splitter 'cv' produced no splits.")
+        raise SkascValueError("The splitter 'cv' produced no splits.")
     results = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_fit_and_score)(clone(estimator), X, y, np.asarray(train), np.asarray(test),
                                 i, dict(fit_params or {}), return_estimators)

@@ -44,6 +44,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._recordings import check_batch, n_recordings
 from ._sklearn import BaseComposition
 from ._validation import BOOL, Instance, Real, check_label_types, check_params, check_real
+from .exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 
 __all__ = [
     "fuse_log_posteriors",
@@ -117,16 +118,16 @@ def _check_lengths(lengths: Any, n_items: int) -> np.ndarray:
         return np.array([n_items], dtype=np.intp)
     lengths = np.asarray(lengths)
     if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
-        raise TypeError(
+        raise SkascTypeError(
             "'lengths' must be a 1-D array of ints (segments per recording); "
             f"got dtype {lengths.dtype} and shape {lengths.shape}.")
     empty = np.flatnonzero(lengths <= 0)
     if empty.size:
-        raise ValueError(
+        raise SkascValueError(
             f"Recording {int(empty[0])} has {int(lengths[empty[0]])} segments; "
             "every recording needs at least one segment to be fused.")
     if int(lengths.sum()) != n_items:
-        raise ValueError(
+        raise SkascValueError(
             f"'lengths' sums to {int(lengths.sum())} segments but the posteriors "
             f"have {n_items} rows.")
     return lengths.astype(np.intp)
@@ -166,11 +167,11 @@ def fuse_log_posteriors(log_probas: np.ndarray, *,
     """
     log_probas = np.asarray(log_probas, dtype=np.float64)
     if log_probas.ndim != 2:
-        raise ValueError(
+        raise SkascValueError(
             "'log_probas' must be a 2-D array of shape (n_segments_total, n_classes); "
             f"got shape {log_probas.shape}.")
     if not np.all(np.isfinite(log_probas)):
-        raise ValueError(
+        raise SkascValueError(
             "'log_probas' contains NaN or infinite values; floor the posteriors "
             "(e.g. with product_fusion's 'floor') before taking the logarithm.")
     lengths = _check_lengths(lengths, log_probas.shape[0])
@@ -216,11 +217,11 @@ def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
                        low_inclusive=False)
     probas = np.asarray(probas, dtype=np.float64)
     if probas.ndim != 2:
-        raise ValueError(
+        raise SkascValueError(
             "'probas' must be a 2-D array of shape (n_segments_total, n_classes); "
             f"got shape {probas.shape}.")
     if np.any(np.isnan(probas)):
-        raise ValueError("'probas' contains NaN posteriors.")
+        raise SkascValueError("'probas' contains NaN posteriors.")
     return np.exp(fuse_log_posteriors(_floored_log(probas, floor), lengths=lengths))
 
 
@@ -230,7 +231,7 @@ def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
 def _as_batch(X: Any, owner: str) -> Any:
     """Reject sparse input; turn array-likes without ``len`` into arrays."""
     if sp.issparse(X):
-        raise TypeError(
+        raise SkascTypeError(
             f"{owner} does not support sparse input; pass a dense array of shape "
             "(n_recordings, n_segments, ...) or an object array of recordings.")
     return X if hasattr(X, "__len__") else np.asarray(X)
@@ -244,10 +245,10 @@ def flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
                         item_shape="(n_segments, ...)", numeric=False)
     for i, rec in enumerate(items):
         if rec.shape[0] == 0:
-            raise ValueError(f"Recording {i} has no segments; every recording needs at "
-                             "least one segment.")
+            raise SkascValueError(f"Recording {i} has no segments; every recording needs at "
+                                  "least one segment.")
         if rec.shape[1:] != items[0].shape[1:]:
-            raise ValueError(
+            raise SkascValueError(
                 f"Recording {i} has segments of shape {rec.shape[1:]} but recording 0 "
                 f"has segments of shape {items[0].shape[1:]}; all segments must share "
                 "a shape.")
@@ -259,17 +260,17 @@ def flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_y(X: Any, y: Any, owner: str) -> np.ndarray:
     if y is None:
-        raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
+        raise SkascValueError(f"{owner} requires y to be passed, but the target y is None.")
     check_label_types(y, owner)  # before np.asarray turns ["a", 1] into strings
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)
     if y.ndim != 1:
-        raise ValueError(
+        raise SkascValueError(
             f"{owner} expects one label per recording (a 1-D y); got y of shape {y.shape}.")
     n_rec = n_recordings(_as_batch(X, owner))
     if n_rec != y.shape[0]:
-        raise ValueError(
+        raise SkascValueError(
             f"X has {n_rec} recordings but y has {y.shape[0]} labels; {owner} expects "
             "one label per recording.")
     check_classification_targets(y)
@@ -280,15 +281,15 @@ def _label_encoder(y: np.ndarray, owner: str) -> LabelEncoder:
     """A ``LabelEncoder`` fitted on ``y``, which must hold at least two classes."""
     encoder = LabelEncoder().fit(y)
     if encoder.classes_.shape[0] < 2:
-        raise ValueError(f"{owner} needs recordings of at least 2 classes; got 1 class: "
-                         f"{encoder.classes_.tolist()}.")
+        raise SkascValueError(f"{owner} needs recordings of at least 2 classes; got 1 class: "
+                              f"{encoder.classes_.tolist()}.")
     return encoder
 
 
 def _check_known_labels(y: Any, classes: np.ndarray) -> None:
     unknown = np.setdiff1d(np.unique(np.asarray(y)), classes)
     if unknown.size:
-        raise ValueError(
+        raise SkascValueError(
             f"y contains labels never seen in fit: {unknown.tolist()}. Known classes: "
             f"{classes.tolist()}.")
 
@@ -399,7 +400,7 @@ def segment_log_evidence(estimator: Any, X: Any) -> Posteriors:
     if isinstance(final, SystemFusion):
         check_is_fitted(final)
         return final._posteriors(Xt, require_segments=True)
-    raise TypeError(
+    raise SkascTypeError(
         "segment_log_evidence needs a RecordingFusion, a SystemFusion or a Pipeline "
         f"ending in one; got {type(final).__name__}.")
 
@@ -601,7 +602,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         le = _label_encoder(y, type(self).__name__)
         estimator = clone(self.estimator)
         if not hasattr(estimator, "predict_proba"):
-            raise TypeError(
+            raise InvalidParameterError(
                 "The 'estimator' parameter of RecordingFusion must be a classifier with "
                 f"predict_proba. Got {self.estimator!r} instead.")
         segments, lengths = self._segments(X)
@@ -609,7 +610,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         if "sample_weight" in fit_params and fit_params["sample_weight"] is not None:
             sw = np.asarray(fit_params["sample_weight"])
             if sw.shape[0] != lengths.shape[0]:
-                raise ValueError(
+                raise SkascValueError(
                     f"sample_weight has {sw.shape[0]} entries but X has "
                     f"{lengths.shape[0]} recordings; give one weight per recording.")
             fit_params["sample_weight"] = np.repeat(sw, lengths, axis=0)
@@ -745,14 +746,14 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         ests = self.estimators
         if (not isinstance(ests, (list, tuple)) or not ests
                 or not all(isinstance(e, tuple) and len(e) == 2 for e in ests)):
-            raise ValueError(
+            raise InvalidParameterError(
                 "The 'estimators' parameter of SystemFusion must be a non-empty list of "
                 f"(name, estimator) tuples. Got {ests!r} instead.")
         names = [name for name, _ in ests]
         self._validate_names(names)
         for name, est in ests:
             if not hasattr(est, "predict_proba"):
-                raise TypeError(
+                raise SkascTypeError(
                     f"System {name!r} of SystemFusion must be a classifier with "
                     f"predict_proba. Got {est!r} instead.")
 
@@ -779,7 +780,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         for name, est in self.estimators:
             est = clone(est).fit(X, y, **fit_params)
             if not np.array_equal(np.asarray(est.classes_), le.classes_):
-                raise ValueError(
+                raise SkascValueError(
                     f"System {name!r} has classes {np.asarray(est.classes_).tolist()} but "
                     f"the labels are {le.classes_.tolist()}; all systems must agree on "
                     "classes_.")
@@ -804,7 +805,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
             missing = [name for (name, _), system in zip(self.estimators, systems)
                        if not isinstance(system, Posteriors) or system.segment_proba is None]
             if missing:
-                raise ValueError(
+                raise SkascValueError(
                     f"System(s) {missing} of the SystemFusion have no segment posteriors; "
                     "segment evidence needs every system to end in a RecordingFusion.")
             self._common_index([system.segment_index for system in systems])
@@ -814,7 +815,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         """The systems' one segment-to-recording index, or a ValueError naming them."""
         for (name, _), index in zip(self.estimators, indices):
             if not np.array_equal(index, indices[0]):
-                raise ValueError(
+                raise SkascValueError(
                     f"System {name!r} cut the recordings into {index.shape[0]} segments "
                     f"but system {self.estimators[0][0]!r} into {indices[0].shape[0]}; "
                     "segment-level fusion needs the same segmentation.")

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from ._paths import regular_file_problem
+from .exceptions import ExportError, ModelFileError, SkascValueError
 from .frontend.audio import AudioLoader
 from .frontend.denoise import MinStatsDenoiser
 from .frontend.features import GammatoneExtractor, LogMelExtractor
@@ -51,13 +53,6 @@ _FRONTEND_CLASSES = {cls.__name__: cls for cls in
                       GammatoneExtractor)}
 _FRONTEND_STEPS = ("loader", "denoiser", "segmenter", "extractor")
 _METADATA_KEY = "skasc"
-
-
-class ExportError(ValueError):
-    """A fitted pipeline, or one of its steps, cannot be exported to ONNX.
-
-    The message names the step (e.g. ``fusion.estimator_['svm']``) and why.
-    """
 
 
 def _require(module: str) -> Any:
@@ -307,8 +302,8 @@ def _json_label(label: Any) -> Any:
 # --------------------------------------------------------------------------- #
 def _frontend_from_metadata(meta: Any, path: str) -> FrontEnd:
     if not isinstance(meta, dict) or set(meta) != set(_FRONTEND_STEPS):
-        raise ValueError(f"{path}: the 'frontend' metadata must name the steps "
-                         f"{list(_FRONTEND_STEPS)}; got {meta!r}.")
+        raise ModelFileError(f"{path}: the 'frontend' metadata must name the steps "
+                             f"{list(_FRONTEND_STEPS)}; got {meta!r}.")
     built = {}
     for step in _FRONTEND_STEPS:
         entry = meta[step]
@@ -317,16 +312,16 @@ def _frontend_from_metadata(meta: Any, path: str) -> FrontEnd:
             continue
         if not (isinstance(entry, dict) and set(entry) == {"class", "params"}
                 and entry["class"] in _FRONTEND_CLASSES and isinstance(entry["params"], dict)):
-            raise ValueError(f"{path}: frontend step {step!r} is not one of "
-                             f"{sorted(_FRONTEND_CLASSES)} with params; got {entry!r}.")
+            raise ModelFileError(f"{path}: frontend step {step!r} is not one of "
+                                 f"{sorted(_FRONTEND_CLASSES)} with params; got {entry!r}.")
         params = entry["params"]
         if not _scalars(params):
-            raise ValueError(f"{path}: frontend step {step!r} has non-scalar parameters.")
+            raise ModelFileError(f"{path}: frontend step {step!r} has non-scalar parameters.")
         cls = _FRONTEND_CLASSES[entry["class"]]
         try:
             built[step] = cls(**params)
         except TypeError as exc:
-            raise ValueError(f"{path}: frontend step {step!r}: {exc}") from exc
+            raise ModelFileError(f"{path}: frontend step {step!r}: {exc}") from exc
     return FrontEnd(**built)
 
 
@@ -356,24 +351,34 @@ class OnnxPredictor:
     def __init__(self, path: str | os.PathLike, *, providers: list[str] | None = None) -> None:
         ort = _require("onnxruntime")
         shown = os.fspath(path)
-        if not os.path.isfile(shown):
+        problem = regular_file_problem(shown)
+        if problem == "does not exist":
             raise FileNotFoundError(f"ONNX model not found: {shown}")
-        self.session = ort.InferenceSession(shown, providers=providers
-                                            or ["CPUExecutionProvider"])
+        if problem is not None:
+            raise ModelFileError(f"{shown} is not an ONNX model: it {problem}.")
+        try:
+            self.session = ort.InferenceSession(shown, providers=providers
+                                                or ["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own types (InvalidProtobuf, Fail, ...)
+            if not type(exc).__module__.startswith("onnxruntime"):
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFileError(f"{shown} is not an ONNX model onnxruntime can load "
+                                 f"({reason}).") from exc
         raw = self.session.get_modelmeta().custom_metadata_map.get(_METADATA_KEY)
         if raw is None:
-            raise ValueError(f"{shown} has no {_METADATA_KEY!r} metadata: it was not "
-                             "written by skasc.onnx.export_onnx.")
+            raise ModelFileError(f"{shown} has no {_METADATA_KEY!r} metadata: it was not "
+                                 "written by skasc.onnx.export_onnx.")
         try:
             meta = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{shown}: its {_METADATA_KEY!r} metadata is not JSON: {exc}") \
+            raise ModelFileError(f"{shown}: its {_METADATA_KEY!r} metadata is not JSON: {exc}") \
                 from exc
         if not isinstance(meta, dict):
-            raise ValueError(f"{shown}: its {_METADATA_KEY!r} metadata is not a JSON object.")
+            raise ModelFileError(f"{shown}: its {_METADATA_KEY!r} metadata is not a JSON object.")
         if meta.get("format") != 1:
-            raise ValueError(f"{shown}: unknown metadata format {meta.get('format')!r} "
-                             "(this skasc reads format 1).")
+            raise ModelFileError(f"{shown}: unknown metadata format {meta.get('format')!r} "
+                                 "(this skasc reads format 1).")
         classes = meta.get("classes")
         columns = meta.get("columns")
         width = self.session.get_outputs()[0].shape[-1]
@@ -385,11 +390,11 @@ class OnnxPredictor:
                         and 0 <= i < len(classes) for i in columns)
                 and len(set(columns)) == len(columns)
                 and (not isinstance(width, int) or width == len(columns))):
-            raise ValueError(f"{shown}: 'classes' and 'columns' metadata are inconsistent "
-                             "(or do not match the graph's output).")
+            raise ModelFileError(f"{shown}: 'classes' and 'columns' metadata are inconsistent "
+                                 "(or do not match the graph's output).")
         floor = meta.get("floor")
         if not (isinstance(floor, float) and 0 < floor < 1):
-            raise ValueError(f"{shown}: 'floor' metadata must be a float in (0, 1).")
+            raise ModelFileError(f"{shown}: 'floor' metadata must be a float in (0, 1).")
         self.classes_ = np.asarray(classes)
         self._columns = np.asarray(columns, dtype=np.intp)
         self.floor = floor
@@ -413,14 +418,14 @@ class OnnxPredictor:
         """
         segments = np.ascontiguousarray(segments, dtype=np.float32)
         if segments.ndim != 4:
-            raise ValueError("segments must have shape (n_segments, K, M, T); got "
-                             f"{segments.shape}.")
+            raise SkascValueError("segments must have shape (n_segments, K, M, T); got "
+                                  f"{segments.shape}.")
         out = np.zeros((segments.shape[0], self.classes_.shape[0]))
         for start in range(0, segments.shape[0], batch_size):
             part = self.session.run(None, {self._input: segments[start:start + batch_size]})[0]
             out[start:start + part.shape[0], self._columns] = part
         if not np.all(np.isfinite(out)):
-            raise ValueError("The ONNX model gave NaN or infinite posteriors.")
+            raise SkascValueError("The ONNX model gave NaN or infinite posteriors.")
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:

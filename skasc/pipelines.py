@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._validation import check_option
+from .exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -94,17 +95,25 @@ def _extractor(feature_type: str) -> Any:
     return {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}[feature_type]()
 
 
-def _make(net: Any, factory: str, features: str, *, classifier: str, svm_C: float,
-          calibration: Any, feature_scaling: str | None, random_state: int | None,
-          n_jobs: int | None, memory: Any, feature_cache: Any) -> Pipeline:
-    """The single-feature system both factories build around ``net``; ``factory``
-    names the caller in errors."""
+def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: float,
+          calibration: Any, feature_scaling: str | None, max_epochs: int, lr: float,
+          batch_size: int, random_state: int | None, n_jobs: int | None, memory: Any,
+          feature_cache: Any, verbose: int, net_params: dict | None) -> Pipeline:
+    """The system both factories build; ``factory`` names the caller in errors."""
     from sklearn.pipeline import Pipeline
 
     from .frontend.front_end import FrontEnd
     from .fusion import RecordingFusion
 
     check_option(features, "features", factory, sorted(_SINGLE_FEATURES))
+    own = dict(max_epochs=max_epochs, lr=lr, batch_size=batch_size, random_state=random_state,
+               verbose=verbose)
+    twice = sorted(set(net_params or {}) & set(own))
+    if twice:
+        raise InvalidParameterError(
+            f"The 'net_params' parameter of {factory} sets {twice}, which {factory} sets from "
+            "its own arguments of those names; pass them as arguments instead.")
+    net = net_cls(**own, **(net_params or {}))
     frontend = FrontEnd(extractor=_extractor(features), n_jobs=n_jobs, memory=feature_cache)
     segment_model = _segment_model(net, factory, classifier=classifier, svm_C=svm_C,
                                    calibration=calibration, feature_scaling=feature_scaling,
@@ -176,13 +185,12 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     """
     from .nn import AttCRNNClassifier
 
-    net = AttCRNNClassifier(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
-                            random_state=random_state, verbose=verbose,
-                            **{"module__mask_scale": mask_scale, **(net_params or {})})
-    return _make(net, "make_att_crnn_pipeline", features, classifier=classifier, svm_C=svm_C,
-                 calibration=calibration, feature_scaling=feature_scaling,
+    return _make(AttCRNNClassifier, "make_att_crnn_pipeline", features, classifier=classifier,
+                 svm_C=svm_C, calibration=calibration, feature_scaling=feature_scaling,
+                 max_epochs=max_epochs, lr=lr, batch_size=batch_size,
                  random_state=random_state, n_jobs=n_jobs, memory=memory,
-                 feature_cache=feature_cache)
+                 feature_cache=feature_cache, verbose=verbose,
+                 net_params={"module__mask_scale": mask_scale, **(net_params or {})})
 
 
 def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
@@ -212,12 +220,12 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
     """
     from .nn import CNNBaselineClassifier
 
-    net = CNNBaselineClassifier(max_epochs=max_epochs, lr=lr, batch_size=batch_size,
-                                random_state=random_state, verbose=verbose, **(net_params or {}))
-    return _make(net, "make_cnn_baseline_pipeline", features, classifier=classifier,
-                 svm_C=svm_C, calibration=calibration, feature_scaling=feature_scaling,
-                 random_state=random_state, n_jobs=n_jobs, memory=memory,
-                 feature_cache=feature_cache)
+    return _make(CNNBaselineClassifier, "make_cnn_baseline_pipeline", features,
+                 classifier=classifier, svm_C=svm_C, calibration=calibration,
+                 feature_scaling=feature_scaling, max_epochs=max_epochs, lr=lr,
+                 batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
+                 memory=memory, feature_cache=feature_cache, verbose=verbose,
+                 net_params=net_params)
 
 
 def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
@@ -260,7 +268,8 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
 
     check_option(network, "network", "make_fused_pipeline", list(NETWORKS))
     if "features" in kwargs:
-        raise TypeError("make_fused_pipeline builds both feature types; do not pass 'features'.")
+        raise InvalidParameterError(
+            "make_fused_pipeline builds both feature types; do not pass 'features'.")
     factory = NETWORKS[network].factory
     singles = [(name, factory(name, **kwargs)) for name in FEATURES["fusion"].types]
     frontend = singles[0][1].named_steps["frontend"]

@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .exceptions import SkascValueError
+
 __all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_heldout_accuracy",
            "plot_reliability_diagram", "plot_attention", "plot_timeline"]
 
@@ -28,8 +30,12 @@ def _figure(figsize: tuple[float, float]) -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike | None) -> None:
+    """Write the figure as a PNG, atomically (a crash leaves any previous file)."""
     if path is not None:
-        fig.savefig(os.fspath(path), format="png", dpi=100)
+        from ._atomic import atomic_write
+
+        with atomic_write(os.fspath(path)) as fh:
+            fig.savefig(fh, format="png", dpi=100)
 
 
 def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[Any], *,
@@ -65,8 +71,8 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[Any], *,
     cm = np.asarray(cm, dtype=np.float64)
     n = len(class_names)
     if cm.ndim != 2 or cm.shape != (n, n):
-        raise ValueError(f"'cm' must have shape ({n}, {n}) to match {n} class names; "
-                         f"got shape {cm.shape}.")
+        raise SkascValueError(f"'cm' must have shape ({n}, {n}) to match {n} class names; "
+                              f"got shape {cm.shape}.")
     if normalize:
         totals = cm.sum(axis=1, keepdims=True)
         values = np.divide(100.0 * cm, totals, out=np.zeros_like(cm), where=totals > 0)
@@ -101,8 +107,8 @@ def _history_rows(history: Any) -> list[dict]:
     rows = [dict(entry) for entry in history]
     for i, row in enumerate(rows):
         if "train_loss" not in row:
-            raise ValueError(f"History entry {i} has no 'train_loss'; got keys "
-                             f"{sorted(row)}.")
+            raise SkascValueError(f"History entry {i} has no 'train_loss'; got keys "
+                                  f"{sorted(row)}.")
     return rows
 
 
@@ -132,7 +138,7 @@ def plot_training_curves(histories: Sequence[Any], *,
     """
     runs = [(i, _history_rows(h)) for i, h in enumerate(histories) if h is not None]
     if not runs or all(not rows for _, rows in runs):
-        raise ValueError("plot_training_curves needs at least one non-empty history.")
+        raise SkascValueError("plot_training_curves needs at least one non-empty history.")
     has_acc = any("valid_acc" in row for _, rows in runs for row in rows)
     fig = _figure((10.0 if has_acc else 5.5, 4.0))
     axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
@@ -184,7 +190,7 @@ def plot_heldout_accuracy(curves: dict[str, Sequence[tuple[int, float]]], *,
     ['fold1', 'fold2']
     """
     if not curves or all(len(points) == 0 for points in curves.values()):
-        raise ValueError("plot_heldout_accuracy needs at least one scored epoch.")
+        raise SkascValueError("plot_heldout_accuracy needs at least one scored epoch.")
     fig = _figure((6.0, 4.0))
     ax = fig.subplots()
     for name, points in curves.items():
@@ -283,9 +289,9 @@ def plot_attention(logmel: np.ndarray, temporal: np.ndarray, spatial: np.ndarray
     spatial = np.asarray(spatial, dtype=np.float64).ravel()
     mask = np.asarray(mask, dtype=np.float64)
     if logmel.ndim != 2:
-        raise ValueError(f"'logmel' must have shape (n_bands, n_frames); got {logmel.shape}.")
+        raise SkascValueError(f"'logmel' must have shape (n_bands, n_frames); got {logmel.shape}.")
     if mask.shape != (spatial.shape[0], temporal.shape[0]):
-        raise ValueError(
+        raise SkascValueError(
             f"'mask' must have shape (len(spatial), len(temporal)) = "
             f"({spatial.shape[0]}, {temporal.shape[0]}); got {mask.shape}.")
     fig = _figure((8.0, 8.0))
@@ -351,7 +357,7 @@ def plot_timeline(timeline: Any, *, path: str | os.PathLike | None = None,
 
     n = len(timeline)
     if n == 0:
-        raise ValueError("The timeline has no windows to plot.")
+        raise SkascValueError("The timeline has no windows to plot.")
     classes = list(timeline.classes)
     column = {c: i for i, c in enumerate(classes)}
     palette = _class_colours(len(classes))

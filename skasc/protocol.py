@@ -45,10 +45,12 @@ import numpy as np
 from skorch.callbacks import Callback
 
 from ._atomic import atomic_write
+from ._paths import regular_file_problem
 from .datasets import AudioDataset, load_dataset
-from .pipelines import FEATURES, NETWORKS, make_system, segment_network, system_name
 from .evaluation import (EvaluationReport, SplitResult, format_table, predict_split,
                          training_history)
+from .exceptions import InvalidParameterError, SkascError, SkascValueError
+from .pipelines import FEATURES, NETWORKS, make_system, segment_network, system_name
 
 __all__ = ["run_protocol", "ProtocolResult", "HeldOutAccuracy"]
 
@@ -122,10 +124,15 @@ class ProtocolResult:
 
 
 # --------------------------------------------------------------------------- settings
+#: Net parameters run_protocol sets itself, and from what (its argument, skasc cv's option).
+_OWN_NET_PARAMS = {"max_epochs": "epochs (--epochs)", "lr": "lr (--lr)",
+                   "batch_size": "batch_size (--batch-size)",
+                   "random_state": "random_state (--seed)", "verbose": "verbose",
+                   "device": "device (--device)", "checkpoint_dir": "the output folder"}
 def _check_settings(network: str, features: str, epochs: Any, lr: Any, batch_size: Any,
                     eval_every: Any, random_state: Any, net_params: Any, device: Any,
                     classifier: Any, svm_C: Any) -> None:
-    from ._validation import Int, Options, Real
+    from ._validation import MAX_SEED, Int, Options, Real, check_device
 
     Options(tuple(NETWORKS))(network, "network", "run_protocol")
     Options(("svm", "softmax"))(classifier, "classifier", "run_protocol")
@@ -135,17 +142,17 @@ def _check_settings(network: str, features: str, epochs: Any, lr: Any, batch_siz
     Real(low=0.0, low_inclusive=False)(lr, "lr", "run_protocol")
     Int(low=1)(batch_size, "batch_size", "run_protocol")
     Int(low=0)(eval_every, "eval_every", "run_protocol")
-    Int(low=0)(random_state, "random_state", "run_protocol")
-    if device != "auto":
-        import torch
-        try:
-            torch.device(device)
-        except (RuntimeError, TypeError):
-            raise ValueError("The 'device' parameter of run_protocol must be 'auto' or a torch "
-                             f"device such as 'cpu' or 'cuda'. Got {device!r} instead.") from None
+    Int(low=0, high=MAX_SEED)(random_state, "random_state", "run_protocol")
+    check_device(device, "run_protocol")
     if net_params is not None and not isinstance(net_params, dict):
-        raise TypeError("The 'net_params' parameter of run_protocol must be a dict or None. "
-                        f"Got {net_params!r} instead.")
+        raise InvalidParameterError("The 'net_params' parameter of run_protocol must be a dict "
+                                    f"or None. Got {net_params!r} instead.")
+    own = sorted(set(net_params or {}) & set(_OWN_NET_PARAMS))
+    if own:
+        shown = ", ".join(f"{name!r} (set by {_OWN_NET_PARAMS[name]})" for name in own)
+        raise InvalidParameterError(
+            f"The 'net_params' parameter of run_protocol sets {shown}: run_protocol sets "
+            "these itself; pass them as its own arguments.")
 
 
 def _select_folds(folds: Sequence[int] | None, names: list[str]) -> list[int]:
@@ -156,8 +163,9 @@ def _select_folds(folds: Sequence[int] | None, names: list[str]) -> list[int]:
     for f in folds:
         if isinstance(f, (bool, np.bool_)) or not isinstance(f, (int, np.integer)) \
                 or not 1 <= f <= len(names):
-            raise ValueError(f"The 'folds' parameter of run_protocol must list fold numbers "
-                             f"from 1 to {len(names)} ({', '.join(names)}). Got {f!r}.")
+            raise InvalidParameterError(
+                f"The 'folds' parameter of run_protocol must list fold numbers from 1 to "
+                f"{len(names)} ({', '.join(names)}). Got {f!r}.")
         if f - 1 not in chosen:
             chosen.append(int(f) - 1)
     return chosen
@@ -168,19 +176,22 @@ def _settings_file(out: str, settings: dict) -> None:
     path = os.path.join(out, "protocol.json")
     fixed = {k: v for k, v in settings.items() if k not in _RESUMABLE}
     if os.path.exists(path):
+        problem = regular_file_problem(path)
+        if problem is not None:
+            raise SkascValueError(f"{path} is not a skasc protocol file: it {problem}.")
         with open(path) as fh:
             try:
                 before = json.load(fh)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} is not a skasc protocol file ({exc}).") from None
+                raise SkascValueError(f"{path} is not a skasc protocol file ({exc}).") from None
         if not isinstance(before, dict) or before.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a skasc protocol file; choose another 'out'.")
+            raise SkascValueError(f"{path} is not a skasc protocol file; choose another 'out'.")
         old = before.get("settings", {})
         changed = sorted(k for k in set(old) | set(fixed) if old.get(k) != fixed.get(k))
         if changed:
             shown = "; ".join(f"{k}: {old.get(k)!r} then, {fixed.get(k)!r} now" for k in changed)
-            raise ValueError(f"{out} holds a run with other settings ({shown}); resume it with "
-                             "the same settings or choose another output folder.")
+            raise SkascValueError(f"{out} holds a run with other settings ({shown}); resume it "
+                                  "with the same settings or choose another output folder.")
         return
     with atomic_write(path) as fh:
         fh.write(json.dumps({"format": _FORMAT, "settings": fixed}, indent=2).encode())
@@ -238,7 +249,15 @@ def _check_networks(pipe: Any) -> None:
 
     for _, fusion, _ in _systems(pipe):
         with torch.random.fork_rng():  # initialize() seeds torch's global RNG
-            segment_network(fusion).initialize()
+            try:
+                segment_network(fusion).initialize()
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, SkascError):  # skasc's own check: already one line
+                    raise
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise InvalidParameterError(  # skorch's and torch's refusals of net_params
+                    f"The 'net_params' parameter of run_protocol does not fit the network: "
+                    f"{reason}") from exc
 
 
 def _curves(pipe: Any) -> dict[str, list[list[float]]]:
@@ -270,19 +289,29 @@ def _load_fold(fold_dir: str) -> tuple[SplitResult, dict] | None:
     path = os.path.join(fold_dir, "result.json")
     if not os.path.exists(path):
         return None
-    with open(path) as fh:
-        info = json.load(fh)
-    with np.load(os.path.join(fold_dir, "result.npz"), allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
-    scores = info.pop("scores")
+    arrays_path = os.path.join(fold_dir, "result.npz")
+    try:
+        for name in (path, arrays_path):
+            problem = regular_file_problem(name)
+            if problem is not None:
+                raise OSError(f"{name} {problem}")
+        with open(path) as fh:
+            info = json.load(fh)
+        with np.load(arrays_path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        scores = info.pop("scores")
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise SkascValueError(f"{fold_dir} does not hold a fold result skasc wrote "
+                              f"({type(exc).__name__}: {exc}); move it away to run this fold "
+                              "again.") from exc
     split = SplitResult(scores=scores, **{name: arrays.get(name) for name in _ARRAYS})
     return split, info
 
 
 def _fold_dir(out: str, name: str) -> str:
     if not _SAFE_NAME.match(name):
-        raise ValueError(f"Fold name {name!r} cannot name a folder; use letters, digits, "
-                         "'_', '-' and '.' (not first).")
+        raise SkascValueError(f"Fold name {name!r} cannot name a folder; use letters, digits, "
+                              "'_', '-' and '.' (not first).")
     return os.path.join(out, "folds", name)
 
 
@@ -297,7 +326,7 @@ def _run_fold(ds: AudioDataset, position: int, train: np.ndarray, test: np.ndarr
         split, info = done
         if (not np.array_equal(split.test_index, test) or info.get("n_train") != len(train)
                 or not np.array_equal(split.y_true, labels[test])):
-            raise ValueError(
+            raise SkascValueError(
                 f"{fold_dir} holds the result of another {name}: its test recordings or "
                 "labels differ from the data set's now (was the metadata edited?). Move it "
                 "away to run this fold again.")
@@ -473,7 +502,8 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     ds = dataset if isinstance(dataset, AudioDataset) else _load(dataset, root)
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"The 'out' parameter of run_protocol must be a folder; {out} is a file.")
+        raise InvalidParameterError(
+            f"The 'out' parameter of run_protocol must be a folder; {out} is a file.")
     splits = list(ds.cv.split(ds.paths, ds.labels, ds.groups))
     names = list(ds.cv.fold_names)
     chosen = _select_folds(folds, names)
@@ -487,10 +517,10 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     labels = np.asarray(ds.labels).astype(str)
     for k in chosen:  # before anything is written: faults a rerun could not undo
         _fold_dir(out, names[k])
-        unseen = sorted(set(labels[splits[k][1]]) - set(labels[splits[k][0]]))
+        unseen = sorted(set(labels[splits[k][1]].tolist()) - set(labels[splits[k][0]].tolist()))
         if unseen:
-            raise ValueError(f"Fold {names[k]} of {ds.name} tests classes never seen in its "
-                             f"training recordings: {unseen}.")
+            raise SkascValueError(f"Fold {names[k]} of {ds.name} tests classes never seen in its "
+                                  f"training recordings: {unseen}.")
     _check_networks(_build(settings, net_params, out, out, device, n_jobs))
     os.makedirs(out, exist_ok=True)
     _settings_file(out, settings)
@@ -527,7 +557,7 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
 
 def _load(name: str, root: Any) -> AudioDataset:
     if root is None:
-        raise ValueError(f"run_protocol needs the folder of data set {name!r}: pass 'root'.")
+        raise SkascValueError(f"run_protocol needs the folder of data set {name!r}: pass 'root'.")
     return load_dataset(name, root)
 
 

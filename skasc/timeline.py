@@ -43,6 +43,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .dsp.minstats import MinStatsStream
+from .exceptions import SkascTypeError, SkascValueError
 from .frontend.audio import iter_audio_blocks
 from .frontend.front_end import FrontEnd
 from .frontend.segment import Segmenter, ShortRecordingWarning, count_segments
@@ -127,25 +128,29 @@ class SceneTimeline:
 
 def _check_seconds(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"'{name}' of predict_timeline must be a number of seconds; "
-                        f"got {value!r}.")
+        raise SkascTypeError(f"'{name}' of predict_timeline must be a number of seconds; "
+                             f"got {value!r}.")
     if not math.isfinite(value):
-        raise ValueError(f"'{name}' of predict_timeline must be finite; got {value!r}.")
+        raise SkascValueError(f"'{name}' of predict_timeline must be finite; got {value!r}.")
     return float(value)
 
 
-def _grid_steps(seconds: float, name: str, step_s: float, sr: int) -> int:
-    """``seconds`` as a whole number of segment hops, or a ValueError saying so.
+def _grid_steps(seconds: float, name: str, step_s: float, sr: int, *,
+                first: float = 0.0) -> int:
+    """``seconds - first`` as a whole number of segment hops, or a ValueError saying so
+    (``first``: the first segment's duration, for a window).
 
     A segment hop is a whole number of samples (0.25 s is 5512 samples, 0.249977 s,
     at 22 050 Hz), so ``seconds`` may be off the exact grid by that rounding: up to
     one sample, or 1e-4 of ``seconds``."""
-    steps = round(seconds / step_s)
-    if abs(seconds - steps * step_s) > max(1.0 / sr, 1e-4 * seconds):
-        raise ValueError(
-            f"'{name}' is not on the segment grid: it must be a whole number of segment "
-            f"hops of {step_s:g} s (beyond the first segment, for 'window'); got "
-            f"{seconds!r} s.")
+    steps = round((seconds - first) / step_s)
+    if abs(seconds - first - steps * step_s) > max(1.0 / sr, 1e-4 * seconds):
+        allowed = ", ".join(f"{first + k * step_s:g}" for k in range(1 if not first else 0,
+                                                                      4 if not first else 3))
+        rule = (f"one segment ({first:g} s) plus a whole number of segment hops "
+                f"({step_s:g} s)" if first else f"a whole number of segment hops ({step_s:g} s)")
+        raise SkascValueError(f"'{name}'={seconds:g} s is not on the segment grid: it must be "
+                              f"{rule}, e.g. {allowed} s.")
     return int(steps)
 
 
@@ -163,13 +168,13 @@ def _frontend_steps(estimator: Any) -> tuple[dict, Any]:
     """The fitted pipeline's front-end steps by name, and the rest of the pipeline."""
     if not (isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], FrontEnd)
             and len(estimator.steps) > 1):
-        raise TypeError(
+        raise SkascTypeError(
             "predict_timeline needs a fitted Pipeline whose first step is a FrontEnd "
             "(e.g. from make_att_crnn_pipeline or make_fused_pipeline); got "
             f"{type(estimator).__name__}.")
     rest = estimator[1:]
     if not has_segment_posteriors(rest):
-        raise TypeError(
+        raise SkascTypeError(
             "predict_timeline needs a pipeline ending in a RecordingFusion or a "
             "SystemFusion of them (it classifies windows from segment posteriors).")
     check_is_fitted(estimator.steps[-1][1])
@@ -288,18 +293,18 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     sr = loader.sr
     segment_s, step_s = seg_len / sr, seg_hop / sr
     if window < segment_s - 1e-9:
-        raise ValueError(f"'window'={window!r} s is shorter than one segment "
-                         f"({segment_s:g} s); a window must hold at least one segment.")
+        raise SkascValueError(f"'window'={window!r} s is shorter than one segment "
+                              f"({segment_s:g} s); a window must hold at least one segment.")
     if hop <= 0:
-        raise ValueError(f"'hop'={hop!r} s must be > 0.")
+        raise SkascValueError(f"'hop'={hop!r} s must be > 0.")
     if hop > window:
-        raise ValueError(f"'hop'={hop!r} s is longer than 'window'={window!r} s: the "
-                         "segments between windows would be in none.")
-    per_window = 1 + (_grid_steps(window - segment_s, "window", step_s, sr)
+        raise SkascValueError(f"'hop'={hop!r} s is longer than 'window'={window!r} s: the "
+                              "segments between windows would be in none.")
+    per_window = 1 + (_grid_steps(window, "window", step_s, sr, first=segment_s)
                       if window > segment_s else 0)
     hop_steps = _grid_steps(hop, "hop", step_s, sr)
     if hop_steps == 0:
-        raise ValueError(f"'hop'={hop!r} s is shorter than one segment hop ({step_s:g} s).")
+        raise SkascValueError(f"'hop'={hop!r} s is shorter than one segment hop ({step_s:g} s).")
 
     stream = (None if denoiser is None else MinStatsStream(
         sr=denoiser.sr, n_fft=denoiser.n_fft, hop_length=denoiser.hop_length,
@@ -327,7 +332,7 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
         if verbose and progress is None:  # the file is open and checked by now
             import soundfile as sf
             from tqdm.auto import tqdm
-            progress = tqdm(total=round(sf.info(os.fspath(path)).duration, 1), unit="s",
+            progress = tqdm(total=round(sf.info(os.fsencode(path)).duration, 1), unit="s",
                             desc="timeline")
         n_total += block.size
         consume(block, None if stream is None else stream.push(block), end=False)

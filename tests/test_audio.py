@@ -207,7 +207,8 @@ def test_transposed_arrays_are_refused(shape, refused):
     (np.zeros((2, 0)), ValueError, r"Recording 3 is empty"),
     (np.array([0.0, np.nan]), ValueError, r"Recording 3 contains NaN or inf"),
     (np.array([0.0, np.inf]), ValueError, r"Recording 3 contains NaN or inf"),
-    (np.array([1e300, 0.0]), ValueError, r"Recording 3 contains NaN or inf"),
+    (np.array([1e300, 0.0]), ValueError, r"Recording 3 holds samples of magnitude up to 1e\+300, "
+                                         r"beyond the range of float32"),
     (np.array(["a", "b"]), TypeError, r"Recording 3 has dtype <U1"),
     (np.zeros(4, dtype=complex), TypeError, r"Recording 3 has dtype complex128"),
     (np.zeros(4, dtype=bool), TypeError, r"Recording 3 has dtype bool"),
@@ -353,3 +354,98 @@ def test_loader_array_like_of_paths(tmp_path, rng):
     np.testing.assert_array_equal(out[1], load_audio(path))
     with pytest.raises(ValueError, match=r"dense numeric array of shape \(2, 500\)"):
         AudioLoader().transform(ArrayLike(np.zeros((2, 500))))
+
+
+# --- what a file asks for, and names that are not UTF-8 ----------------------------
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _silence(path, seconds, rate=384000, channels=8):
+    with sf.SoundFile(str(path), "w", samplerate=rate, channels=channels, subtype="PCM_16",
+                      format="FLAC") as fh:
+        block = np.zeros((rate, channels), np.int16)
+        for _ in range(int(seconds)):
+            fh.write(block)
+    return str(path)
+
+
+def test_decoding_takes_memory_for_the_output_not_the_file(tmp_path):
+    """20 s of 8-channel 384 kHz silence (a few kB of FLAC): decoded whole, the file's
+    samples alone take 246 MB of float32; decoded block by block, memory holds the
+    441 000 output samples and one block (measured in a fresh process, ru_maxrss)."""
+    import subprocess
+    import sys
+
+    small = _silence(tmp_path / "warm-up.flac", 1)
+    large = _silence(tmp_path / "large.flac", 20)
+    assert os.path.getsize(large) < 200_000
+    code = ("import resource\n"
+            "from skasc.frontend.audio import load_audio\n"
+            f"load_audio({small!r})\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            f"x = load_audio({large!r})\n"
+            "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print(after - before, x.shape[0], float(abs(x).max()))\n")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    growth_kib, n_samples, peak = out.stdout.split()
+    assert int(n_samples) == 20 * 22050 and float(peak) == 0.0
+    assert int(growth_kib) * 1024 < 100 * 2 ** 20
+
+
+def test_blocks_hold_few_samples_whatever_the_channels(tmp_path, monkeypatch):
+    """Each read asks for at most 2**22 samples (frames x channels), for the whole-file
+    loader, the block reader and the decoding check alike."""
+    from skasc.frontend import audio
+
+    path = _silence(tmp_path / "wide.flac", 3)
+    asked = []
+    real_read = sf.SoundFile.read
+
+    def read(self, frames=-1, *args, **kwargs):
+        asked.append(frames * self.channels if frames >= 0 else self.frames * self.channels)
+        return real_read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", read)
+    load_audio(path)
+    list(audio.iter_audio_blocks(path, block_duration=60.0))
+    audio.check_recordings([path], decode=True)
+    assert asked and max(asked) <= 2 ** 22
+
+
+def test_a_file_name_that_is_not_utf8_loads(tmp_path, rng):
+    """The name is bytes the file system holds; soundfile gets them as they are."""
+    x = (0.1 * rng.standard_normal(22050)).astype(np.float32)
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9.wav"
+    sf.write(raw, x, 22050, subtype="FLOAT")
+    name = os.fsdecode(raw)  # 'caf\udce9.wav': not valid UTF-8
+    np.testing.assert_array_equal(load_audio(name), x)
+    assert np.array_equal(np.concatenate(list(
+        __import__("skasc").frontend.audio.iter_audio_blocks(name))), x)
+
+
+def test_finite_samples_beyond_float32_are_not_called_nan(tmp_path):
+    path = _write(tmp_path / "huge.wav", np.array([0.0, 1e300, 0.5]), 22050, subtype="DOUBLE")
+    with pytest.raises(AudioFileError, match=r"huge\.wav' holds samples of magnitude up to "
+                                             r"1e\+300 in the block starting at 0\.000 s, "
+                                             r"beyond the range of float32"):
+        load_audio(path)
+    from skasc.frontend.audio import check_recordings
+    with pytest.raises(AudioFileError, match="holds samples of magnitude up to 1e\\+300"):
+        check_recordings([path], decode=True)
+    nan = _write(tmp_path / "nan.wav", np.array([0.0, np.nan, 0.5]), 22050, subtype="DOUBLE")
+    with pytest.raises(AudioFileError, match=r"nan\.wav' contains NaN or inf samples"):
+        load_audio(nan)
+
+
+@pytest.mark.parametrize("path", [np.zeros(10), 3, None])
+def test_a_path_that_is_not_a_path_is_a_type_error(path):
+    from skasc.exceptions import SkascTypeError
+    from skasc.frontend.audio import iter_audio_blocks
+
+    for read in (load_audio, lambda p: list(iter_audio_blocks(p))):
+        with pytest.raises(SkascTypeError, match=r"Expected the path of an audio file \(str "
+                                                 rf"or os\.PathLike\); got {type(path).__name__}"):
+            read(path)

@@ -255,112 +255,353 @@ def test_closed_stdout_pipe_does_not_lose_the_model(tmp_path, rng):
     assert model.read_bytes()[:2] == b"PK"  # the saved zip archive
 
 
-def _skasc_code(source: str):
-    """Functions compiled as part of the skasc package (their frames are skasc's)."""
-    namespace = {"__name__": "skasc._cli_test_code"}
-    exec(compile(source, "skasc/_cli_test_code.py", "exec"), namespace)
-    return namespace
+# ----------------------------------------------------------------------------- which
+# errors are the user's: told by their class (skasc.exceptions), never by where they
+# were raised
+def _python_bug(args):
+    return len(None)  # a TypeError raised by Python while skasc runs
 
 
-SKASC_CODE = _skasc_code('''
-import numpy as np
+def _numpy_bug(args):
+    return np.zeros(4).reshape(3)  # a ValueError raised by numpy
 
-def internal_bug(args):
-    return len(None)  # a TypeError raised by Python inside skasc: a bug
 
-def numpy_bug(args):
-    return np.zeros(4).reshape(3)  # a ValueError raised by numpy: a bug
-
-def documented_check(args):
+def _bare_value_error(args):  # a check that forgot the family is a bug, loudly
     raise ValueError("The 'n_mels' parameter of LogMelExtractor must be an int in the "
-                     "range [1, inf). Got 0 instead.\\nmore detail")
-
-def rewrapped_bug(args):
-    try:  # as FrontEnd renames a step's error: same type, message edited, a bug all the same
-        np.zeros(4).reshape(3)
-    except ValueError as exc:
-        raise ValueError(f"Recording 3: {exc}") from exc
-
-def wrapped_check(args):
-    try:
-        int("x")
-    except ValueError as exc:
-        raise TypeError("Recording 3 must be a path or an array; got 'x'.") from exc
-''')
+                     "range [1, inf). Got 0 instead.")
 
 
-@pytest.mark.parametrize("name, error", [("internal_bug", TypeError),
-                                         ("numpy_bug", ValueError),
-                                         ("rewrapped_bug", ValueError)])
-def test_a_bug_shows_its_traceback(monkeypatch, tmp_path, name, error):
-    monkeypatch.setattr(cli, "cmd_predict", SKASC_CODE[name])
+@pytest.mark.parametrize("command, error", [(_python_bug, TypeError), (_numpy_bug, ValueError),
+                                            (_bare_value_error, ValueError)])
+def test_a_bug_shows_its_traceback(monkeypatch, tmp_path, command, error):
+    monkeypatch.setattr(cli, "cmd_predict", command)
     with pytest.raises(error):  # propagates: the interpreter prints the traceback
         cli.main(["predict", str(tmp_path / "m.skasc"), str(tmp_path)])
 
 
-def test_a_bug_exits_1_with_a_traceback_in_a_real_process(tmp_path):
-    code = ("import sys, skasc.cli as c\n"
-            "ns = {'__name__': 'skasc._bug'}\n"
-            "exec(compile('def f(args):\\n    return len(None)\\n', 'skasc/_bug.py', 'exec'), ns)\n"
-            "c.cmd_predict = ns['f']\n"
-            "sys.exit(c.main(['predict', 'm.skasc', '.']))\n")
+def test_an_assertion_inside_skasc_exits_1_with_a_traceback(tmp_model, tmp_path):
+    """An AssertionError raised deep inside skasc (here: the model loader) is a bug."""
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(22050, np.float32), 22050)
+    code = ("import sys, skasc.cli as c, skasc.persistence as p\n"
+            "def load(path, **kwargs):\n"
+            "    raise AssertionError('an invariant of skasc is broken')\n"
+            "p.load = load\n"
+            f"sys.exit(c.main(['predict', {str(tmp_model)!r}, {str(wav)!r}]))\n")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, cwd=str(tmp_path), timeout=120)
+                         env=env, timeout=300)
     assert out.returncode == 1
-    assert "Traceback" in out.stderr and "TypeError: object of type 'NoneType' has no len()" \
-        in out.stderr
+    assert "Traceback" in out.stderr
+    assert "AssertionError: an invariant of skasc is broken" in out.stderr
 
 
-@pytest.mark.parametrize("name, message", [
-    ("documented_check", "The 'n_mels' parameter of LogMelExtractor must be an int in the "
-                         "range [1, inf). Got 0 instead."),
-    ("wrapped_check", "Recording 3 must be a path or an array; got 'x'.")])
-def test_skasc_checks_are_one_line_user_errors(monkeypatch, tmp_path, capsys, name, message):
-    monkeypatch.setattr(cli, "cmd_predict", SKASC_CODE[name])
+def test_a_skasc_error_is_one_line_whatever_raises_it(monkeypatch, tmp_path, capsys):
+    from skasc.exceptions import InvalidParameterError
+
+    def command(args):
+        raise InvalidParameterError("The 'n_mels' parameter of LogMelExtractor must be an int "
+                                    "in the range [1, inf). Got 0 instead.\nmore detail")
+
+    monkeypatch.setattr(cli, "cmd_predict", command)
     assert cli.main(["predict", str(tmp_path / "m.skasc"), str(tmp_path)]) == 2
-    assert capsys.readouterr().err.splitlines() == [f"skasc predict: error: {message}"]
+    assert capsys.readouterr().err.splitlines() == [
+        "skasc predict: error: The 'n_mels' parameter of LogMelExtractor must be an int in the "
+        "range [1, inf). Got 0 instead."]
 
 
-def test_documented_error_classes_and_file_errors_are_user_errors(tmp_path, capsys):
-    from skasc.frontend.audio import AudioFileError
+def test_is_user_error_classifies_by_class():
     from skasc.datasets import DatasetError
+    from skasc.frontend.audio import AudioFileError
 
     assert cli.is_user_error(AudioFileError("Audio file 'a.wav' does not exist."))
     assert cli.is_user_error(DatasetError("bad corpus"))
     assert cli.is_user_error(PermissionError(13, "Permission denied", "out.csv"))
     assert not cli.is_user_error(ValueError("raised outside skasc"))
+    assert not cli.is_user_error(AssertionError())
     assert not cli.is_user_error(KeyboardInterrupt())
-    garbage = tmp_path / "model.skasc"
-    garbage.write_bytes(b"not a zip archive")
-    assert cli.main(["predict", str(garbage), str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and str(garbage) in err
+
+
+@pytest.fixture(scope="module")
+def tmp_model(tmp_path_factory):
+    """A small fitted pipeline (FrontEnd -> RecordingFusion of a logistic regression),
+    saved: a real model file for commands that load one."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from skasc import FrontEnd, RecordingFusion, save
+
+    rng = np.random.default_rng(0)
+    X = [0.1 * rng.standard_normal(22050 * 2).astype(np.float32) * (1 + k % 2)
+         for k in range(4)]
+    pipe = Pipeline([("frontend", FrontEnd()),
+                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    path = tmp_path_factory.mktemp("model") / "model.skasc"
+    save(pipe.fit(X, ["quiet", "loud"] * 2), path)
+    return path
+
+
+def _csv_set(root, metadata: bytes | None = None):
+    """A folder data set for ``skasc cv csv``: four tiny WAVs in two folds."""
+    root.mkdir()
+    rows = []
+    for k, (label, fold) in enumerate([("bus", 1), ("park", 1), ("bus", 2), ("park", 2)]):
+        sf.write(root / f"{label}-{k}.wav", np.zeros(8000, np.float32), 8000)
+        rows.append(f"{label}-{k}.wav,{label},{fold}")
+    text = "filename,label,fold\n" + "\n".join(rows) + "\n"
+    (root / "metadata.csv").write_bytes(metadata if metadata is not None else text.encode())
+    return root, text
+
+
+def _forged_untrusted(model, target):
+    import io
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(model) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(io.BytesIO(members["estimator.skops"])) as inner:
+        files = {name: inner.read(name) for name in inner.namelist()}
+    schema = json.loads(files.pop("schema.json"))
+    stack = [schema]
+    while stack:  # the FrontEnd's node names subprocess.Popen instead
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("__class__") == "FrontEnd":
+                node.update(__module__="subprocess", __class__="Popen")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as inner:
+        inner.writestr("schema.json", json.dumps(schema))
+        for name, data in files.items():
+            inner.writestr(name, data)
+    members["estimator.skops"] = buffer.getvalue()
+    manifest = json.loads(members["manifest.json"])
+    manifest["member_sizes"]["estimator.skops"] = len(members["estimator.skops"])
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _stub_fit(error):
+    class Stub:
+        def fit(self, X, y):
+            raise error
+
+    return lambda args: Stub()
+
+
+def _scenario(name, tmp_path, tmp_model, monkeypatch):
+    """argv of a command that hits the documented error ``name``, and a fragment of
+    its one line."""
+    from skasc.exceptions import CheckpointError, TrainingDivergedError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for k, label in enumerate(["quiet", "loud"]):
+        sf.write(data / f"{label}{k + 1}.wav", np.zeros(22050 * 2, np.float32), 22050)
+    model = str(tmp_model)
+    if name == "CLIError":
+        return ["predict", str(tmp_path / "missing.skasc"), str(data)], "model file not found"
+    if name == "OSError":
+        def load(path, **kwargs):
+            raise PermissionError(13, "Permission denied", path)
+        monkeypatch.setattr("skasc.persistence.load", load)
+        return ["predict", model, str(data)], f"Permission denied: {model}"
+    if name == "AudioFileError":
+        (data / "broken3.wav").write_bytes(b"RIFF1234")
+        return ["predict", model, str(data)], "broken3.wav' could not be read as audio"
+    if name == "DatasetError":  # a UTF-16 metadata.csv (the fit labels CSV says it well too)
+        root, text = _csv_set(tmp_path / "set")
+        (root / "metadata.csv").write_bytes(text.encode("utf-16"))
+        return ["cv", "csv", str(root), "--out", str(tmp_path / "out")], "is not UTF-8 text"
+    if name == "ModelFileError":
+        garbage = tmp_path / "garbage.skasc"
+        garbage.write_bytes(b"not a zip archive")
+        return ["info", str(garbage)], "is not a skasc model file"
+    if name == "UntrustedTypeError":
+        _forged_untrusted(tmp_model, tmp_path / "forged.skasc")
+        return ["info", str(tmp_path / "forged.skasc")], "untrusted types ['subprocess.Popen']"
+    if name == "InvalidParameterError":  # a net parameter skasc cv sets itself
+        root, _ = _csv_set(tmp_path / "set")
+        return (["cv", "csv", str(root), "--out", str(tmp_path / "out"), "--net-param",
+                 "lr=0.5"], "The 'net_params' parameter of run_protocol sets 'lr' (set by lr "
+                            "(--lr))")
+    if name in ("CheckpointError", "TrainingDivergedError"):
+        error = {"CheckpointError": CheckpointError("Cannot read the checkpoint 'c.pt'."),
+                 "TrainingDivergedError": TrainingDivergedError(
+                     "The training loss became NaN at epoch 1.")}[name]
+        monkeypatch.setattr(cli, "_build", _stub_fit(error))
+        return ["fit", str(data), "--model", str(tmp_path / "m.skasc")], str(error)
+    if name == "ExportError":
+        pytest.importorskip("onnx")
+        return ["export", model, str(tmp_path / "m.onnx")], "cannot be exported"
+    if name == "SkascValueError":  # a timeline window off the segment grid
+        return (["predict", model, str(data / "quiet1.wav"), "--timeline", "--window", "3",
+                 "--hop", "2"], "'window'=3 s is not on the segment grid")
+    raise AssertionError(name)
+
+
+DOCUMENTED = ["CLIError", "OSError", "AudioFileError", "DatasetError", "ModelFileError",
+              "UntrustedTypeError", "InvalidParameterError", "CheckpointError",
+              "TrainingDivergedError", "ExportError", "SkascValueError"]
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_each_documented_error_exits_2_with_one_line(name, tmp_path, tmp_model, monkeypatch,
+                                                     capsys):
+    import skasc.exceptions
+
+    argv, fragment = _scenario(name, tmp_path, tmp_model, monkeypatch)
+    seen = []
+    real = cli.is_user_error
+    monkeypatch.setattr(cli, "is_user_error", lambda exc: seen.append(exc) or real(exc))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"skasc {argv[0]}: error: "), err
+    assert fragment in err[0]
+    expected = OSError if name == "OSError" else getattr(skasc.exceptions, name)
+    assert type(seen[0]) is expected or (name == "OSError" and isinstance(seen[0], OSError))
+    assert not (tmp_path / "out").exists()  # cv failed before writing anything
+
+
+# ----------------------------------------------------------------------------- outputs
+# never overwrite inputs (checked before any work, whatever the spelling)
+def _outputs_case(case, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a1.wav", "b1.wav"):
+        (data / name).write_bytes(b"RIFF never read: the output check comes first")
+    model = tmp_path / "m.skasc"
+    model.write_bytes(b"never read: the output check comes first")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\na1.wav,a\nb1.wav,b\n")
+    link = tmp_path / "link.wav"
+    link.symlink_to(data / "a1.wav")
+    m, d = str(model), str(data)
+    return {
+        "predict --out MODEL": (["predict", m, d, "--out", m], "--out", m, "the model file"),
+        "predict --out RECORDING": (["predict", m, d, "--out", f"{d}/a1.wav"], "--out",
+                                    f"{d}/a1.wav", "the recording"),
+        "predict --out ./RECORDING": (["predict", m, d, "--out", f"{d}/./b1.wav"], "--out",
+                                      f"{d}/./b1.wav", "the recording"),
+        "fit --model RECORDING": (["fit", d, "--model", f"{d}/a1.wav"], "--model",
+                                  f"{d}/a1.wav", "the recording"),
+        "fit --model LINK TO RECORDING": (["fit", d, "--model", str(link)], "--model",
+                                          str(link), "the recording"),
+        "fit --model LABELS": (["fit", d, "--labels", str(labels), "--model", str(labels)],
+                               "--model", str(labels), "the labels file"),
+        "export MODEL MODEL": (["export", m, m], "ONNX", m, "the model file"),
+        "evaluate --figure RECORDING": (["evaluate", m, d, "--figure", f"{d}/a1.wav"],
+                                        "--figure", f"{d}/a1.wav", "the recording"),
+        "timeline --figure RECORDING": (["predict", m, f"{d}/a1.wav", "--timeline", "--figure",
+                                         f"{d}/a1.wav"], "--figure", f"{d}/a1.wav",
+                                        "the recording"),
+        "timeline --out = --figure": (["predict", m, f"{d}/a1.wav", "--timeline", "--out",
+                                       str(tmp_path / "t.csv"), "--figure",
+                                       str(tmp_path / "t.csv")], "--figure",
+                                      str(tmp_path / "t.csv"), "the --out output"),
+    }[case]
+
+
+@pytest.mark.parametrize("case", [
+    "predict --out MODEL", "predict --out RECORDING", "predict --out ./RECORDING",
+    "fit --model RECORDING", "fit --model LINK TO RECORDING", "fit --model LABELS",
+    "export MODEL MODEL", "evaluate --figure RECORDING", "timeline --figure RECORDING",
+    "timeline --out = --figure"])
+def test_an_output_that_is_an_input_is_refused_before_any_work(case, tmp_path, capsys):
+    argv, option, output, what = _outputs_case(case, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    started = time.perf_counter()
+    assert cli.main(argv) == 2
+    assert time.perf_counter() - started < 10.0  # nothing was loaded, read or trained
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"skasc {argv[0]}: error: cannot write {option} {output}: it is "
+                             f"{what} ")
+    assert err[0].endswith("an output never overwrites an input")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_predict_out_is_written_atomically(tmp_path, tmp_model, monkeypatch, capsys):
+    """A failure while the CSV is written leaves the previous file as it was."""
+    import csv as csv_module
+
+    real_writer = csv_module.writer
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "a1.wav", np.zeros(22050 * 2, np.float32), 22050)
+    out = tmp_path / "preds.csv"
+    out.write_text("the predictions of an earlier run\n")
+
+    class HalfWriter:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def writerows(self, rows):
+            self.fh.write("file,label\n")
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli.csv, "writer", HalfWriter)
+    assert cli.main(["predict", str(tmp_model), str(data), "--out", str(out)]) == 2
+    assert out.read_text() == "the predictions of an earlier run\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    monkeypatch.setattr(cli.csv, "writer", real_writer)
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_model), str(data), "--out", str(out)]) == 0
+    assert out.read_text().splitlines()[0] == "file,label"
+
+
+# ----------------------------------------------------------------------------- user errors
+# are one line, before any training
+def test_a_seed_numpy_cannot_take_is_refused_by_the_parser(tmp_path):
+    out = run_cli("fit", str(tmp_path), "--model", str(tmp_path / "m.skasc"), "--seed",
+                  "4294967296")
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert "expected an integer from 0 to 4294967295 (2**32 - 1), got '4294967296'" in out.stderr
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cv_on_a_cuda_device_without_cuda_is_one_line_before_training(tmp_path, capsys):
+    root, _ = _csv_set(tmp_path / "set")
+    argv = ["cv", "csv", str(root), "--out", str(tmp_path / "out"), "--device", "cuda"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "The 'device' parameter of run_protocol is 'cuda', but this " \
+        "torch" in err[0] and "sees 0 CUDA device(s)" in err[0]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("option, value, message", [
     ("--jobs", "0", "expected a non-zero integer (-1 for all cores), got '0'"),
-    ("--seed", "-1", "expected an integer >= 0, got '-1'")])
+    ("--seed", "-1", "expected an integer from 0 to 4294967295 (2**32 - 1), got '-1'")])
 def test_jobs_and_seed_are_checked_by_the_parser(tmp_path, option, value, message):
     out = run_cli("fit", str(tmp_path), "--model", str(tmp_path / "m.skasc"), option, value)
     assert out.returncode == 2 and message in out.stderr
     assert out.stderr.strip().count("\n") == 0
 
 
-def test_loaded_models_forget_the_cache_folders_their_file_names(tmp_path):
-    """A model file from elsewhere decides no folder that predict writes to."""
-    from sklearn.base import clone
+def test_a_recording_whose_name_is_not_utf8_is_predicted(tmp_path, tmp_model, capsys):
+    """The name is reported as the file system holds it, in the CSV too."""
+    data = tmp_path / "data"
+    data.mkdir()
+    raw = os.fsencode(str(data)) + b"/caf\xe9.wav"
+    sf.write(raw, np.zeros(22050 * 2, np.float32), 22050)
+    out = tmp_path / "preds.csv"
+    assert cli.main(["predict", str(tmp_model), str(data), "--out", str(out)]) == 0
+    rows = out.read_bytes().splitlines()
+    assert rows[0] == b"file,label" and rows[1].startswith(raw + b",")
 
-    from sklearn.pipeline import Pipeline
 
-    from skasc import FrontEnd, make_fused_pipeline
-
-    fused = make_fused_pipeline(feature_cache=str(tmp_path / "elsewhere"))
-    systems = fused.named_steps["fusion"]
-    # as if fitted, with a (legacy) per-system front end in every fitted system
-    systems.estimators_ = [Pipeline([("frontend", clone(fused.named_steps["frontend"])),
-                                     *est.steps]) for _, est in systems.estimators]
-    cli._without_stored_folders(fused)
-    fronts = [step for system in [fused] + systems.estimators_
-              for _, step in system.steps if isinstance(step, FrontEnd)]
-    assert len(fronts) == 3 and all(front.memory is None for front in fronts)
+def test_messages_print_labels_as_plain_strings(tmp_path, tmp_model, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("loud1.wav", "tram1.wav"):
+        sf.write(data / name, np.zeros(22050 * 2, np.float32), 22050)
+    assert cli.main(["evaluate", str(tmp_model), str(data)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "skasc evaluate: error: labels never seen in fit: ['tram']; the model knows "
+        "['loud', 'quiet']")

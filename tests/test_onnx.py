@@ -152,3 +152,14 @@ def test_metadata_that_is_not_a_json_object_is_refused(tmp_path, corpus):
         onnx.save(model, tmp_path / "bad.onnx")
         with pytest.raises(ValueError, match=message):
             OnnxPredictor(tmp_path / "bad.onnx")
+
+
+@pytest.mark.parametrize("content", [b"not an onnx file", b""])
+def test_a_file_that_is_not_onnx_names_the_file(tmp_path, content):
+    from skasc.exceptions import ModelFileError
+
+    path = tmp_path / "not-onnx-file"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=r"not-onnx-file is not an ONNX model onnxruntime "
+                                             r"can load \("):
+        OnnxPredictor(path)

@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import warnings
 import zipfile
 
 import numpy as np
@@ -657,3 +659,355 @@ def test_a_tampered_repeat_is_refused(tmp_path):
     write_members(tmp_path / "forged.skasc", members)
     with pytest.raises(ValueError, match="two different objects under the id"):
         load(tmp_path / "forged.skasc")
+
+
+# --------------------------------------------------------------------------
+# Memory backed by stored bytes (measured in a fresh process)
+# --------------------------------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load_growth(good, forged) -> tuple[int, str]:
+    """Peak memory growth (bytes) of loading ``forged`` after ``good`` in a fresh
+    process (``ru_maxrss``), and how the load ended."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource\n"
+        "from skasc import load\n"
+        f"load({str(good)!r})\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        f"    load({str(forged)!r})\n"
+        "    outcome = 'loaded'\n"
+        "except ValueError as exc:\n"
+        "    outcome = f'{type(exc).__name__}: {exc}'\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(after - before)\n"
+        "print(outcome)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    growth_kib, outcome = out.stdout.strip().splitlines()[-2:]
+    return int(growth_kib) * 1024, outcome
+
+
+MIB = 2 ** 20
+
+
+def test_a_string_array_takes_no_more_memory_than_its_longest_string(tmp_path, saved):
+    """300 empty strings of dtype <U262144 (1 MiB each) in a few KB of JSON."""
+    forged = tmp_path / "strings.skasc"
+
+    def change(manifest):
+        trained_entry(manifest)["attributes"]["input_mean_"] = {
+            "__kind__": "ndarray", "dtype": "<U262144", "shape": [300], "data": [""] * 300}
+
+    forge_manifest(saved, forged, change)
+    growth, outcome = _load_growth(saved, forged)
+    assert outcome.startswith(f"ModelFileError: Cannot load {forged}: an array of dtype "
+                              "<U262144 (1048576 bytes per element) stores strings of at most "
+                              "0 characters"), outcome
+    assert growth < 64 * MIB
+
+
+@pytest.mark.parametrize("array", [
+    {"__kind__": "ndarray", "dtype": "|S64", "shape": [2], "data": ["a", "bc"]},
+    {"__kind__": "ndarray", "dtype": "<U3", "shape": [1], "data": [7]},
+])
+def test_string_dtypes_are_checked_against_the_stored_strings(tmp_path, saved, array):
+    forged = tmp_path / "strings.skasc"
+
+    def change(manifest):
+        trained_entry(manifest)["attributes"]["input_mean_"] = array
+
+    forge_manifest(saved, forged, change)
+    with pytest.raises(skasc.ModelFileError, match=r"strings\.skasc: an array of dtype"):
+        load(forged)
+
+
+def _many_readers(saved_path, n_readers: int, array: np.ndarray) -> dict[str, bytes]:
+    """The members of ``saved_path`` with one more .npy member, read by ``n_readers``
+    nodes with distinct ids (a list in the payload dict)."""
+    members = read_members(saved_path)
+    schema, files = skops_schema(members["estimator.skops"])
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    files["big.npy"] = buffer.getvalue()
+    key_types = schema["key_types"]["content"]
+    key_types.append(dict(key_types[0]))
+    schema["content"]["junk"] = {
+        "__class__": "list", "__module__": "builtins", "__loader__": "ListNode",
+        "__id__": 1, "content": [
+            {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode",
+             "type": "numpy", "file": "big.npy", "__id__": 100 + k} for k in range(n_readers)]}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+        for name, data in files.items():
+            archive.writestr(name, data)
+    set_member(members, "estimator.skops", buffer.getvalue())
+    return members
+
+
+def test_a_member_read_by_many_nodes_is_refused(tmp_path, saved):
+    """16 MB of zeros (a few kB in the file) read by 16 nodes would take 16 times
+    its size (twice over: skops' buffer and the array)."""
+    forged = tmp_path / "readers.skasc"
+    write_members(forged, _many_readers(saved, 16, np.zeros(2 * 2 ** 20)))
+    assert forged.stat().st_size < 200_000
+    growth, outcome = _load_growth(saved, forged)
+    assert outcome == (f"ModelFileError: {forged} is not a skasc model file: 16 different "
+                       "nodes of estimator.skops read its member 'big.npy'; each stored array "
+                       "is read by one."), outcome
+    assert growth < 64 * MIB
+
+
+def test_one_node_reading_a_member_still_loads(tmp_path, saved):
+    forged = tmp_path / "one-reader.skasc"
+    write_members(forged, _many_readers(saved, 1, np.arange(5.0)))
+    load(forged)  # the extra key is ignored; one reader is what skops writes
+
+
+def test_an_npy_header_cannot_claim_more_than_the_member_holds(tmp_path, saved):
+    members = read_members(saved)
+    schema, files = skops_schema(members["estimator.skops"])
+    name = next(n for n in files if n.endswith(".npy"))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10 ** 9,)})
+    files[name] = b"\x93NUMPY\x01\x00" + header.getvalue()[8:] + b"\0" * 16
+    set_member(members, "estimator.skops", skops_bytes(schema, files))
+    write_members(tmp_path / "npy.skasc", members)
+    with pytest.raises(skasc.ModelFileError,
+                       match=rf"npy\.skasc is not a skasc model file: estimator\.skops/{name} "
+                             r"declares an array of shape \(1000000000,\) and dtype <f8 "
+                             r"\(8000000000 bytes\) but holds 16 bytes"):
+        load(tmp_path / "npy.skasc")
+
+
+# --------------------------------------------------------------------------
+# What a zip and a manifest must look like
+# --------------------------------------------------------------------------
+
+def test_duplicate_member_names_are_refused(tmp_path, saved):
+    members = read_members(saved)
+    honest = members["manifest.json"]
+    forged = tmp_path / "twice.skasc"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it writes
+        with zipfile.ZipFile(forged, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+            archive.writestr("manifest.json", honest.replace(b'"nets"', b'"nets_"'))
+    with pytest.raises(skasc.ModelFileError,
+                       match=r"twice\.skasc is not a skasc model file: it holds two members "
+                             r"named 'manifest\.json'"):
+        load(forged)
+    schema, files = skops_schema(members["estimator.skops"])
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("schema.json", json.dumps(schema))
+            archive.writestr("schema.json", json.dumps(schema))
+            for name, data in files.items():
+                archive.writestr(name, data)
+    set_member(members, "estimator.skops", buffer.getvalue())
+    write_members(tmp_path / "inner.skasc", members)
+    with pytest.raises(skasc.ModelFileError, match=r"estimator\.skops holds two members named "
+                                                   r"'schema\.json'"):
+        load(tmp_path / "inner.skasc")
+
+
+@pytest.mark.parametrize("version", [1.0, True, "1", [1]])
+def test_format_version_must_be_the_int_skasc_writes(tmp_path, saved, version):
+    forged = tmp_path / "version.skasc"
+    forge_manifest(saved, forged, lambda manifest: manifest.update(format_version=version))
+    with pytest.raises(skasc.ModelFileError,
+                       match=rf"version\.skasc has format version {re.escape(repr(version))}; "
+                             "this skasc reads version 1"):
+        load(forged)
+
+
+@pytest.mark.parametrize("history", [{"epoch": 1}, [1, 2], [{"epoch": 1, "batches": 3}],
+                                     [{"batches": [1]}]])
+def test_history_must_be_a_list_of_rows(tmp_path, saved, history):
+    forged = tmp_path / "history.skasc"
+    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest).update(
+        history=history))
+    with pytest.raises(skasc.ModelFileError, match=r"history\.skasc is not a skasc model file: "
+                                                   r"the history of the net 'net\d' is not a "
+                                                   r"list of rows"):
+        load(forged)
+
+
+# --------------------------------------------------------------------------
+# Raw errors from the manifest become the documented error, naming the file
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [
+    {"__kind__": "npscalar", "dtype": "<i2", "value": 10 ** 30},
+    {"__kind__": "ndarray", "dtype": "<i2", "shape": [1], "data": [10 ** 30]},
+    {"__kind__": "npscalar", "dtype": "<f4", "value": "not a number"},
+])
+def test_a_value_out_of_its_dtype_names_the_file(tmp_path, saved, value):
+    forged = tmp_path / "overflow.skasc"
+    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest)[
+        "attributes"].update(input_mean_=value))
+    with pytest.raises(skasc.ModelFileError, match=r"Cannot load .*overflow\.skasc: a stored "
+                                                   r"value does not fit its dtype"):
+        load(forged)
+
+
+def test_skasc_info_reports_an_overflowing_value_in_one_line(tmp_path, saved, capsys):
+    from skasc import cli
+
+    forged = tmp_path / "overflow.skasc"
+    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest)[
+        "attributes"].update(input_mean_={"__kind__": "npscalar", "dtype": "<i2",
+                                          "value": 10 ** 30}))
+    assert cli.main(["info", str(forged)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(forged) in err[0] and "does not fit its dtype <i2" in err[0]
+
+
+@pytest.mark.parametrize("device", ["meta", {"__kind__": "torch.device", "value": "meta"}])
+def test_a_net_stored_on_the_meta_device_is_refused(tmp_path, saved, device):
+    forged = tmp_path / "meta.skasc"
+    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest)["params"].update(
+        device=device))
+    with pytest.raises(skasc.ModelFileError, match=r"meta\.skasc is not a skasc model file: a "
+                                                   r"net is stored with device 'meta'"):
+        load(forged)
+
+
+def test_nan_weights_are_a_damaged_file_not_a_training_problem(tmp_path, saved):
+    import safetensors.torch
+
+    members = read_members(saved)
+    tensors = safetensors.torch.load(members["weights.safetensors"])
+    key = next(k for k in tensors if "/module_/" in k and tensors[k].is_floating_point())
+    tensors[key] = tensors[key].clone()
+    tensors[key].view(-1)[0] = float("nan")
+    set_member(members, "weights.safetensors",
+               safetensors.torch.save(tensors, metadata={"format": "pt"}))
+    write_members(tmp_path / "nan.skasc", members)
+    with pytest.raises(skasc.ModelFileError,
+                       match=rf"nan\.skasc holds NaN or infinite weights \({re.escape(key)}\); "
+                             "the file is damaged"):
+        load(tmp_path / "nan.skasc")
+
+
+# --------------------------------------------------------------------------
+# A loaded model never gets a folder from the file, whatever wraps it
+# --------------------------------------------------------------------------
+
+def _estimators(root):
+    """Every object with get_params reachable from ``root`` (attributes, lists, dicts)."""
+    found, seen, stack = [], set(), [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, np.ndarray, type)):
+            continue
+        seen.add(id(obj))
+        if hasattr(obj, "get_params"):
+            found.append(obj)
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, torch.nn.Module):
+            stack.extend(vars(obj).values())
+    return found
+
+
+def _folders(root):
+    return [(type(est).__name__, name, vars(est)[name]) for est in _estimators(root)
+            for name in ("memory", "checkpoint_dir") if vars(est).get(name) is not None]
+
+
+def _recordings(folder, n=6):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    paths = []
+    for k in range(n):
+        paths.append(str(folder / f"{'ab'[k % 2]}{k}.wav"))
+        sf.write(paths[-1], 0.1 * (1 + k % 2) * rng.standard_normal(22050 * 2), 22050)
+    return paths, ["ab"[k % 2] for k in range(n)]
+
+
+def _frontend_pipeline():
+    from sklearn.linear_model import LogisticRegression
+
+    from skasc import FrontEnd
+
+    return Pipeline([("frontend", FrontEnd()),
+                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+
+
+def _wrapped(kind, paths, labels):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.model_selection import GridSearchCV
+
+    pipe = _frontend_pipeline()
+    return {"GridSearchCV": lambda: GridSearchCV(pipe, {"fusion__estimator__C": [1.0]}, cv=2),
+            "CalibratedClassifierCV": lambda: CalibratedClassifierCV(pipe, cv=2),
+            "VotingClassifier": lambda: VotingClassifier([("p", pipe)], voting="soft"),
+            "Pipeline in a Pipeline": lambda: Pipeline([("system", pipe)])}[kind]().fit(
+        paths, labels)
+
+
+@pytest.mark.parametrize("kind", ["GridSearchCV", "CalibratedClassifierCV", "VotingClassifier",
+                                  "Pipeline in a Pipeline"])
+def test_a_loaded_model_has_no_folder_whatever_wraps_it(tmp_path, kind):
+    paths, labels = _recordings(tmp_path / "data")
+    model = _wrapped(kind, paths, labels)
+    expected = list(model.predict(paths))
+    cache = str(tmp_path / "elsewhere")
+    for est in _estimators(model):
+        if "memory" in vars(est):
+            est.memory = cache  # every feature cache and pipeline cache, fitted or not
+    assert len(_folders(model)) >= 2
+    save(model, tmp_path / "model.skasc")
+    trusted = ["sklearn.metrics._scorer._PassthroughScorer"] if kind == "GridSearchCV" else None
+    loaded = load(tmp_path / "model.skasc", trusted=trusted)
+    assert _folders(loaded) == []
+    assert list(loaded.predict(paths)) == expected
+    assert not os.path.exists(cache)
+
+
+def test_a_loaded_net_has_no_checkpoint_folder(tmp_path, saved):
+    import copy
+
+    model = load(saved)
+    net = model.estimator_.named_steps["net"]
+    net.checkpoint_dir = str(tmp_path / "ckpt")
+    model.estimator.named_steps["net"].checkpoint_dir = str(tmp_path / "ckpt")
+    save(copy.deepcopy(model), tmp_path / "with-ckpt.skasc")
+    manifest = json.loads(read_members(tmp_path / "with-ckpt.skasc")["manifest.json"])
+    assert {e["params"]["checkpoint_dir"] for e in manifest["nets"]} == {str(tmp_path / "ckpt")}
+    assert _folders(load(tmp_path / "with-ckpt.skasc")) == []
+
+
+def test_skasc_predict_writes_nowhere_the_file_names(tmp_path, capsys):
+    """CalibratedClassifierCV keeps its fitted pipelines in calibrated_classifiers_,
+    which a walk along steps and estimators never reached."""
+    from skasc import cli
+
+    paths, labels = _recordings(tmp_path / "data")
+    model = _wrapped("CalibratedClassifierCV", paths, labels)
+    cache = tmp_path / "elsewhere"
+    for est in _estimators(model):
+        if "memory" in vars(est):
+            est.memory = str(cache)
+    save(model, tmp_path / "model.skasc")
+    assert cli.main(["predict", str(tmp_path / "model.skasc"), str(tmp_path / "data")]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 7  # header and six predictions
+    assert not cache.exists()

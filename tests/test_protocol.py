@@ -299,3 +299,38 @@ def test_user_callbacks_are_kept_beside_the_heldout_scoring(litis, tmp_path):
     run_protocol("litis", litis, out=tmp_path / "out", folds=[1],
                  **{**RUN, "net_params": {**TINY, "callbacks": [("count", Count())]}})
     assert Count.epochs == RUN["epochs"]
+
+
+def test_user_errors_of_skasc_cv_are_one_line_before_training(tmp_path, capsys):
+    """A misspelt network parameter (refused by skorch) and a fold testing a class its
+    training recordings lack: one line each, exit 2, nothing written."""
+    from skasc.cli import main
+
+    root, _ = write_folder_csv(tmp_path / "set", folds=("1", "2"))
+    out = tmp_path / "out"
+    assert main(["cv", "csv", str(root), "--out", str(out), "--net-param", "hiden_size=8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "skasc cv: error: The 'net_params' parameter of run_protocol does not fit the network: ")
+    assert "hiden_size" in err[0]
+    with open(Path(root) / "metadata.csv", "a") as fh:
+        fh.write("audio/tram-1-0.wav,tram,1\n")
+    import shutil
+    shutil.copy(Path(root) / "audio" / "bus-1-0.wav", Path(root) / "audio" / "tram-1-0.wav")
+    assert main(["cv", "csv", str(root), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "skasc cv: error: Fold fold1 of csv tests classes never seen in its training "
+        "recordings: "
+        "['tram']."]
+    assert not out.exists()
+
+
+def test_a_damaged_fold_result_is_a_user_error(litis, tmp_path):
+    from skasc.exceptions import SkascValueError
+
+    out = tmp_path / "out"
+    run_protocol("litis", litis, out=out, folds=[1], **RUN)
+    (out / "folds" / "fold1" / "result.json").write_text("{not json")
+    with pytest.raises(SkascValueError, match=r"folds/fold1 does not hold a fold result skasc "
+                                              r"wrote \(JSONDecodeError: .*\); move it away"):
+        run_protocol("litis", litis, out=out, folds=[1], **RUN)

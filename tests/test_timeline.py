@@ -133,7 +133,9 @@ def test_window_posteriors_are_the_product_rule_over_its_segments(tmp_path, rng)
     for row, first in zip(tl.proba, firsts):
         rows = np.maximum(seg[first:first + 6], floor)
         fused = np.prod(rows, axis=0)
-        np.testing.assert_allclose(row, fused / fused.sum(), rtol=1e-6)
+        # float32 rounding of the two front ends differs with the BLAS thread count;
+        # posteriors near 1e-10 carry it as a relative error above 1e-6
+        np.testing.assert_allclose(row, fused / fused.sum(), rtol=1e-6, atol=1e-9)
     assert list(tl.labels) == [pipe.classes_[k] for k in np.argmax(tl.proba, axis=1)]
 
 
@@ -186,9 +188,12 @@ def test_no_denoiser_gives_one_channel(tmp_path, rng):
     (dict(window=0.4), ValueError, r"'window'=0.4 s is shorter than one segment \(0.5 s\)"),
     (dict(hop=0.0), ValueError, r"'hop'=0.0 s must be > 0"),
     (dict(hop=-1.0), ValueError, r"'hop'=-1.0 s must be > 0"),
-    (dict(hop=0.75), ValueError, r"'hop' is not on the segment grid.*0.5 s.*got 0.75"),
-    (dict(window=1.2, hop=0.5), ValueError, r"'window' is not on the segment grid"),
-    (dict(hop=0.2), ValueError, r"'hop' is not on the segment grid"),
+    (dict(hop=0.75), ValueError,
+     r"'hop'=0.75 s is not on the segment grid: .*hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$"),
+    (dict(window=1.2, hop=0.5), ValueError,  # the window given, not what is past a segment
+     r"'window'=1.2 s is not on the segment grid: it must be one segment \(0.5 s\) plus a "
+     r"whole number of segment hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$"),
+    (dict(hop=0.2), ValueError, r"'hop'=0.2 s is not on the segment grid"),
     (dict(window=1.0, hop=1.5), ValueError, r"'hop'=1.5 s is longer than 'window'=1.0 s"),
     (dict(block_duration=float("inf")), ValueError, r"'block_duration' must be a finite"),
     (dict(window="30"), TypeError, r"'window' of predict_timeline must be a number"),
@@ -304,3 +309,12 @@ def test_real_recordings_stream_like_the_whole_file(tut_samples):
         np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
             whole_evidence, lengths=np.ones(len(whole_evidence), int))), atol=1e-6)
         assert tl.duration == pytest.approx(10.0, abs=1e-3)
+
+
+def test_a_recording_instead_of_a_path_is_a_type_error(rng):
+    """predict_timeline reads one file; an array is refused by skasc, not by os."""
+    from skasc.exceptions import SkascTypeError
+
+    with pytest.raises(SkascTypeError, match=r"^Expected the path of an audio file \(str or "
+                                             r"os\.PathLike\); got ndarray\.$"):
+        predict_timeline(lr_pipeline(), rng.standard_normal(22050))

@@ -18,6 +18,7 @@ that no metadata library does with file-and-line messages.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -25,19 +26,13 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 
+from .._paths import file_identity, regular_file_problem
 from .._recordings import n_recordings
+from ..exceptions import DatasetError
 
-__all__ = ["AudioDataset", "DatasetError", "OfficialSplits", "dataset_from_folds", "find_root",
-           "metadata_rows", "name_fields", "parse_int", "read_table"]
-
-
-class DatasetError(ValueError):
-    """A dataset folder is missing, incomplete or malformed.
-
-    Subclasses ``ValueError`` (also for missing files), so ordinary
-    ``except ValueError`` clauses catch it. The message names the file, and the
-    line when there is one.
-    """
+__all__ = ["AudioDataset", "DatasetError", "OfficialSplits", "check_recording_files",
+           "dataset_from_folds", "find_root", "metadata_rows", "name_fields", "parse_int",
+           "read_table", "read_text"]
 
 
 # ----------------------------------------------------------------------------
@@ -231,8 +226,11 @@ def find_root(root: str | os.PathLike, marker: str, dataset: str) -> str:
     root = os.path.abspath(os.fspath(root))
     if not os.path.isdir(root):
         raise DatasetError(f"The {dataset} folder {root!r} does not exist.")
-    if os.path.isfile(os.path.join(root, marker)):
+    problem = regular_file_problem(os.path.join(root, marker))
+    if problem is None:
         return root
+    if problem != "does not exist":  # there, but not a file that can be read
+        raise DatasetError(f"The metadata file {os.path.join(root, marker)!r} {problem}.")
     children = sorted(
         os.path.join(root, name) for name in os.listdir(root)
         if os.path.isfile(os.path.join(root, name, marker)))
@@ -279,10 +277,9 @@ def read_table(path: str, *, delimiter: str, columns: Sequence[str] | None = Non
         Naming the file, and the line, when it is missing, lacks a required
         column, or a row has the wrong number of fields.
     """
-    if not os.path.isfile(path):
-        raise DatasetError(f"The metadata file {path!r} does not exist.")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        lines = list(enumerate(csv.reader(handle, delimiter=delimiter), start=1))
+    text = read_text(path, "metadata file")
+    lines = list(enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
+                           start=1))
     lines = [(lineno, [f.strip() for f in row]) for lineno, row in lines
              if any(f.strip() for f in row)]
     if not header:
@@ -311,6 +308,26 @@ def read_table(path: str, *, delimiter: str, columns: Sequence[str] | None = Non
                 f"{len(row)}: {delimiter.join(row)!r}.")
         rows.append((lineno, dict(zip(head, row))))
     return rows
+
+
+def read_text(path: str, what: str) -> str:
+    """The text of a metadata file, which must be a regular file of UTF-8 text (a
+    byte-order mark, as Excel writes, is dropped); ``what`` names it in errors.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file when it is missing, not a regular file, or not UTF-8.
+    """
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise DatasetError(f"The {what} {path!r} {problem}.")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                           "save it as UTF-8.") from None
 
 
 def _delimiter_name(delimiter: str) -> str:
@@ -351,25 +368,16 @@ def dataset_from_folds(name: str, root: str, table: str, rows: Sequence[dict[str
     """
     if not rows:
         raise DatasetError(f"{table} lists no recordings.")
+    check_recording_files([r["path"] for r in rows], [r["line"] for r in rows], table,
+                          check_files=check_files)
     first_of: dict[str, dict[str, Any]] = {}
-    seen: dict[str, int] = {}
     for row in rows:
-        if row["path"] in seen:
-            raise DatasetError(f"{table}, line {row['line']}: {row['path']!r} is listed again "
-                               f"(first on line {seen[row['path']]}).")
-        seen[row["path"]] = row["line"]
         before = first_of.setdefault(row["group"], row)
         if before["fold"] != row["fold"]:
             raise DatasetError(
                 f"{table}, line {row['line']}: {group_key} {row['group']!r} is in fold "
                 f"{row['fold']!r} but also in fold {before['fold']!r} (line {before['line']}); "
                 "clips of one source must stay in one fold.")
-    if check_files:
-        missing = [r for r in rows if not os.path.isfile(r["path"])]
-        if missing:
-            raise DatasetError(
-                f"{len(missing)} recording(s) listed in {table} do not exist, e.g. "
-                f"{missing[0]['path']!r} (line {missing[0]['line']}).")
     labels = np.asarray([r["label"] for r in rows], dtype=str)
     devices = ([r["device"] for r in rows] if all("device" in r for r in rows) else None)
     return AudioDataset(
@@ -378,6 +386,43 @@ def dataset_from_folds(name: str, root: str, table: str, rows: Sequence[dict[str
         groups=np.asarray([r["group"] for r in rows], dtype=str),
         cv=OfficialSplits.from_folds([r["fold"] for r in rows]),
         devices=None if devices is None else np.asarray(devices, dtype=str))
+
+
+def check_recording_files(paths: Sequence[str], lines: Sequence[int], table: str, *,
+                          check_files: bool = True) -> None:
+    """Refuse one audio file listed on two rows, and (with ``check_files``) files that
+    are missing or not regular files.
+
+    ``paths[i]`` is listed on line ``lines[i]`` of ``table``. Two rows name the same
+    file when :func:`skasc._paths.file_identity` agrees (``a.wav`` and ``./a.wav``, a
+    link to it): its recording would be trained and tested on in one split.
+
+    Raises
+    ------
+    DatasetError
+        Naming both lines of a file listed twice; naming the table, the number of
+        missing files and the first one; or naming the line of a file that is not
+        a regular file (a folder, a FIFO).
+    """
+    first: dict[tuple, tuple[str, int]] = {}
+    for path, line in zip(paths, lines):
+        key = file_identity(path)
+        if key in first:
+            other, other_line = first[key]
+            same = "is listed again" if other == path else f"is the same file as {other!r}"
+            raise DatasetError(f"{table}, line {line}: {path!r} {same} (first on line "
+                               f"{other_line}); a recording may be listed once.")
+        first[key] = (path, line)
+    if not check_files:
+        return
+    problems = [(path, line, regular_file_problem(path)) for path, line in zip(paths, lines)]
+    missing = [(path, line) for path, line, problem in problems if problem == "does not exist"]
+    if missing:
+        raise DatasetError(f"{len(missing)} recording(s) listed in {table} do not exist, e.g. "
+                           f"{missing[0][0]!r} (line {missing[0][1]}).")
+    for path, line, problem in problems:
+        if problem is not None:
+            raise DatasetError(f"{table}, line {line}: the recording {path!r} {problem}.")
 
 
 def name_fields(name: str, spelled: str, where: str) -> list[str]:

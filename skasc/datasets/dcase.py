@@ -53,7 +53,8 @@ from typing import Callable
 
 import numpy as np
 
-from .base import AudioDataset, DatasetError, OfficialSplits, find_root, read_table
+from .base import (AudioDataset, DatasetError, OfficialSplits, check_recording_files, find_root,
+                   read_table)
 
 __all__ = ["DCASE_SETS", "DcaseSet", "load_dcase", "load_tau2019", "load_tau2019mobile",
            "load_tau2020mobile", "load_tau2022mobile", "load_tut2016", "load_tut2017",
@@ -145,8 +146,8 @@ def _rows(path: str, header: bool, columns: tuple[str, ...], n_fields: tuple[int
 
 
 def _read_meta(root: str, spec: DcaseSet
-               ) -> tuple[list[str], list[str], list[str], list[str] | None]:
-    """Relative paths, labels, groups and devices (or None) of the meta file."""
+               ) -> tuple[list[str], list[str], list[str], list[str] | None, list[int]]:
+    """Relative paths, labels, groups, devices (or None) and lines of the meta file."""
     path = os.path.join(root, spec.meta)
     if spec.has_devices:
         rows = _rows(path, True, META_COLUMNS, (4,))
@@ -181,7 +182,7 @@ def _read_meta(root: str, spec: DcaseSet
         groups.append(group)
     if not names:
         raise DatasetError(f"{path} lists no recordings.")
-    return names, labels, groups, (devices if spec.has_devices else None)
+    return names, labels, groups, (devices if spec.has_devices else None), list(seen.values())
 
 
 def _read_split(root: str, spec: DcaseSet, fold: int, kind: str, position: dict[str, int],
@@ -318,17 +319,12 @@ def load_dcase(name: str, root: str | os.PathLike, *, check_files: bool = True) 
     # a parent holding several DCASE sets: pick this one by its official folder name
     root = official if os.path.isfile(os.path.join(official, marker)) else root
     root = find_root(root, marker, spec.folder)
-    names, labels, groups, devices = _read_meta(root, spec)
+    names, labels, groups, devices, lines = _read_meta(root, spec)
     position = {n: i for i, n in enumerate(names)}
     splits = [_read_fold(root, spec, k, names, position, labels, groups)
               for k in range(1, spec.n_folds + 1)]
     paths = [os.path.join(root, *n.split("/")) for n in names]
-    if check_files:
-        missing = [p for p in paths if not os.path.isfile(p)]
-        if missing:
-            raise DatasetError(
-                f"{len(missing)} recording(s) listed in {os.path.join(root, spec.meta)} do not "
-                f"exist, e.g. {missing[0]!r}.")
+    check_recording_files(paths, lines, os.path.join(root, spec.meta), check_files=check_files)
     label_array = np.asarray(labels, dtype=str)
     return AudioDataset(
         name=name, root=root, paths=paths, labels=label_array,

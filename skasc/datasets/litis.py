@@ -38,7 +38,7 @@ from sklearn.model_selection import BaseCrossValidator
 
 from .._recordings import iter_recordings, n_recordings
 from .._validation import check_int
-from .base import AudioDataset, DatasetError, find_root
+from .base import AudioDataset, DatasetError, check_recording_files, find_root, read_text
 
 __all__ = ["DatasetError", "LitisRouen", "LitisSplits", "class_from_filename",
            "load_litis_rouen", "write_litis_layout"]
@@ -103,16 +103,9 @@ def class_from_filename(name: str, *, require_number: bool = True) -> str:
     return match.group(1)
 
 
-def _require_file(path: str) -> None:
-    if not os.path.isfile(path):
-        raise DatasetError(f"The LITIS Rouen file {path!r} does not exist.")
-
-
 def _read_lines(path: str) -> list[tuple[int, list[str]]]:
     """Whitespace-split tokens of each non-blank line, with 1-based line numbers."""
-    _require_file(path)
-    with open(path, encoding="utf-8-sig", newline=None) as handle:
-        text = handle.read()
+    text = read_text(path, "LITIS Rouen file")
     out = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         tokens = line.split()
@@ -140,8 +133,8 @@ def _parse_id(token: str, path: str, lineno: int) -> int:
     return int(value)
 
 
-def _read_relation(root: str) -> tuple[list[str], np.ndarray]:
-    """File names and ids of the relation file, sorted by id."""
+def _read_relation(root: str) -> tuple[list[str], np.ndarray, list[int]]:
+    """File names, ids and lines of the relation file, sorted by id."""
     path = os.path.join(root, RELATION_FILE)
     names: list[str] = []
     ids: list[int] = []
@@ -172,7 +165,8 @@ def _read_relation(root: str) -> tuple[list[str], np.ndarray]:
     if not names:
         raise DatasetError(f"{path} lists no recordings.")
     order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
-    return [names[i] for i in order], np.asarray(ids, dtype=np.int64)[order]
+    return ([names[i] for i in order], np.asarray(ids, dtype=np.int64)[order],
+            [seen_names[names[i]] for i in order])
 
 
 def _read_split_file(path: str, position: dict[int, int], relation: str
@@ -203,7 +197,7 @@ def _read_splits(root: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise DatasetError(f"The LITIS Rouen folder {root!r} does not exist.")
-    _, ids = _read_relation(root)
+    _, ids, _ = _read_relation(root)
     relation = os.path.join(root, RELATION_FILE)
     position = {int(ident): i for i, ident in enumerate(ids)}
     learn_path = os.path.join(root, LEARN_FILE)
@@ -297,17 +291,13 @@ def load_litis_rouen(root: str | os.PathLike, *, check_files: bool = True) -> Li
     ['bus', 'park']
     """
     root = find_root(root, RELATION_FILE, "LITIS Rouen")
-    names, ids = _read_relation(root)
+    names, ids, lines = _read_relation(root)
     audio_dir = os.path.join(root, AUDIO_DIR)
     paths = [os.path.join(audio_dir, name) for name in names]
-    if check_files:
-        if not os.path.isdir(audio_dir):
-            raise DatasetError(f"The LITIS Rouen audio folder {audio_dir!r} does not exist.")
-        missing = [p for p in paths if not os.path.isfile(p)]
-        if missing:
-            raise DatasetError(
-                f"{len(missing)} recording(s) listed in "
-                f"{os.path.join(root, RELATION_FILE)} do not exist, e.g. {missing[0]!r}.")
+    if check_files and not os.path.isdir(audio_dir):
+        raise DatasetError(f"The LITIS Rouen audio folder {audio_dir!r} does not exist.")
+    check_recording_files(paths, lines, os.path.join(root, RELATION_FILE),
+                          check_files=check_files)
     labels = np.asarray([class_from_filename(n) for n in names], dtype=str)
     return LitisRouen(name="litis", root=root, paths=paths, labels=labels,
                       class_names=sorted(set(labels.tolist())),

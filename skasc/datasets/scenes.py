@@ -39,6 +39,7 @@ import numpy as np
 import scipy.fft
 
 from .._atomic import atomic_write
+from .._paths import regular_file_problem
 from .._validation import check_int, check_option, check_real
 from .litis import DatasetError, write_litis_layout
 
@@ -442,6 +443,8 @@ def _file_record(path: str) -> dict:
 
 
 def _read_manifest(root: str) -> dict | None:
+    if regular_file_problem(os.path.join(root, MANIFEST)) is not None:
+        return None
     try:
         with open(os.path.join(root, MANIFEST), encoding="utf-8") as handle:
             manifest = json.load(handle)

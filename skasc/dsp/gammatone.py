@@ -40,6 +40,8 @@ import functools
 
 import numpy as np
 
+from ..exceptions import SkascValueError
+
 __all__ = ["hz_to_erb_rate", "erb_rate_to_hz", "erb_bandwidth",
            "gammatone_center_frequencies", "gammatone_weights"]
 
@@ -111,9 +113,9 @@ def gammatone_center_frequencies(*, n_bands: int, fmin: float, fmax: float) -> n
     True
     """
     if n_bands < 1:
-        raise ValueError(f"n_bands must be >= 1; got {n_bands}.")
+        raise SkascValueError(f"n_bands must be >= 1; got {n_bands}.")
     if not 0 <= fmin < fmax:
-        raise ValueError(f"Need 0 <= fmin < fmax; got fmin={fmin}, fmax={fmax}.")
+        raise SkascValueError(f"Need 0 <= fmin < fmax; got fmin={fmin}, fmax={fmax}.")
     e = np.linspace(hz_to_erb_rate(fmin), hz_to_erb_rate(fmax), n_bands + 2)
     return erb_rate_to_hz(e[1:-1])
 
@@ -170,7 +172,7 @@ def gammatone_weights(*, sr: int, n_fft: int, n_bands: int = 64, fmin: float = 5
     """
     fmax = sr / 2.0 if fmax is None else float(fmax)
     if fmax > sr / 2.0:
-        raise ValueError(f"fmax must be <= sr / 2 = {sr / 2.0}; got {fmax}.")
+        raise SkascValueError(f"fmax must be <= sr / 2 = {sr / 2.0}; got {fmax}.")
     if order < 1:
-        raise ValueError(f"order must be >= 1; got {order}.")
+        raise SkascValueError(f"order must be >= 1; got {order}.")
     return _cached_weights(int(sr), int(n_fft), int(n_bands), float(fmin), fmax, int(order))

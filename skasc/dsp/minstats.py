@@ -46,6 +46,7 @@ from numba import njit
 
 from skasc.dsp.spectrogram import (centred_istft_frames, centred_stft_frames, hann,
                                    normalise_overlap_add, overlap_add_spec, stft_frame_range)
+from skasc.exceptions import SkascValueError
 
 __all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_window",
            "MinStatsStream"]
@@ -132,14 +133,14 @@ def search_window(*, hop_length: int, sr: float, window_duration: float = WINDOW
     """
     if isinstance(n_subwindows, bool) or not isinstance(n_subwindows, numbers.Integral) \
             or n_subwindows < 2:
-        raise ValueError(f"n_subwindows must be an int >= 2; got {n_subwindows!r}.")
+        raise SkascValueError(f"n_subwindows must be an int >= 2; got {n_subwindows!r}.")
     if not (hop_length > 0 and sr > 0 and window_duration > 0):
-        raise ValueError("hop_length, sr and window_duration must be positive; got "
-                         f"{hop_length!r}, {sr!r}, {window_duration!r}.")
+        raise SkascValueError("hop_length, sr and window_duration must be positive; got "
+                              f"{hop_length!r}, {sr!r}, {window_duration!r}.")
     n_frames = window_duration * sr / hop_length
     v = int(round(n_frames / n_subwindows))
     if n_frames < 2 * n_subwindows:
-        raise ValueError(
+        raise SkascValueError(
             f"window_duration={window_duration!r} s covers {n_frames:.1f} frames of "
             f"hop_length={hop_length} at sr={sr}, fewer than 2 frames for each of the "
             f"{n_subwindows} sub-windows; use a window of at least "
@@ -410,9 +411,9 @@ def minimum_statistics(power: np.ndarray, *, hop_length: int, sr: float,
     """
     power = np.asarray(power)
     if power.ndim != 2:
-        raise ValueError(f"power must be 2-D (n_freq, n_frames); got shape {power.shape}.")
+        raise SkascValueError(f"power must be 2-D (n_freq, n_frames); got shape {power.shape}.")
     if not np.all(np.isfinite(power)) or (power.size and power.min() < 0):
-        raise ValueError("power must be finite and non-negative.")
+        raise SkascValueError("power must be finite and non-negative.")
     noise = _noise_psd_frames(np.ascontiguousarray(power.T), hop_length=hop_length, sr=sr,
                               window_duration=window_duration, n_subwindows=n_subwindows,
                               alpha_max=alpha_max, alpha_min=alpha_min, beta_max=beta_max,
@@ -475,15 +476,15 @@ def _apply_gain(stft, noise, oversubtraction, floor):  # pragma: no cover - comp
 def _check_framing(n_fft: int, hop_length: int) -> None:
     if not (isinstance(n_fft, numbers.Integral) and n_fft >= 2
             and isinstance(hop_length, numbers.Integral) and 1 <= hop_length <= n_fft):
-        raise ValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
-                         f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
+        raise SkascValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
+                              f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
 
 
 def _check_subtraction(oversubtraction: float, floor: float) -> None:
     if not oversubtraction >= 0:
-        raise ValueError(f"oversubtraction must be >= 0; got {oversubtraction!r}.")
+        raise SkascValueError(f"oversubtraction must be >= 0; got {oversubtraction!r}.")
     if not 0 <= floor <= 1:
-        raise ValueError(f"floor must be in [0, 1]; got {floor!r}.")
+        raise SkascValueError(f"floor must be in [0, 1]; got {floor!r}.")
 
 
 def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
@@ -525,8 +526,8 @@ def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
     stft = np.asarray(stft)
     noise_psd = np.asarray(noise_psd)
     if stft.ndim != 2 or stft.shape != noise_psd.shape:
-        raise ValueError("stft and noise_psd must be 2-D arrays of the same shape; got "
-                         f"{stft.shape} and {noise_psd.shape}.")
+        raise SkascValueError("stft and noise_psd must be 2-D arrays of the same shape; got "
+                              f"{stft.shape} and {noise_psd.shape}.")
     _check_subtraction(oversubtraction, floor)
     z = np.ascontiguousarray(stft, dtype=np.complex64)
     n = np.ascontiguousarray(noise_psd, dtype=np.float64)
@@ -578,11 +579,11 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
     """
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
-        raise ValueError(f"y must be a 1-D waveform; got shape {y.shape}.")
+        raise SkascValueError(f"y must be a 1-D waveform; got shape {y.shape}.")
     if y.size == 0:
-        raise ValueError("y is empty.")
+        raise SkascValueError("y is empty.")
     if not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or inf samples.")
+        raise SkascValueError("y contains NaN or inf samples.")
     _check_framing(n_fft, hop_length)
     _check_subtraction(oversubtraction, floor)
     window = hann(n_fft)
@@ -603,7 +604,7 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
                      floor=floor)
         out = centred_istft_frames(spec, n_fft, hop_length, window, len(y_padded))[:len(y)]
     if not np.all(np.isfinite(out)):
-        raise ValueError(
+        raise SkascValueError(
             f"y has samples too large for float32 power spectra (max |y| = "
             f"{float(np.max(np.abs(y))):.3g}); scale the audio to [-1, 1].")
     return out
@@ -671,12 +672,12 @@ class MinStatsStream:
             The next denoised samples of the recording, in order.
         """
         if self._finished:
-            raise ValueError("MinStatsStream.push was called after finish().")
+            raise SkascValueError("MinStatsStream.push was called after finish().")
         block = np.asarray(block, dtype=np.float32)
         if block.ndim != 1:
-            raise ValueError(f"block must be a 1-D waveform; got shape {block.shape}.")
+            raise SkascValueError(f"block must be a 1-D waveform; got shape {block.shape}.")
         if not np.all(np.isfinite(block)):
-            raise ValueError(
+            raise SkascValueError(
                 f"block (samples {self._n_in} to {self._n_in + block.size}) contains NaN "
                 "or inf samples.")
         self._raw = np.concatenate([self._raw, block])
@@ -697,7 +698,7 @@ class MinStatsStream:
             return np.zeros(0, np.float32)
         self._finished = True
         if self._n_in == 0:
-            raise ValueError("MinStatsStream got no samples before finish().")
+            raise SkascValueError("MinStatsStream got no samples before finish().")
         # denoise() appends n_fft zeros: its frames are those of that padded signal
         n_frames = 1 + (self._n_in + self._n_fft) // self._hop
         return self._advance(n_frames, final_end=self._n_in)
@@ -734,7 +735,7 @@ class MinStatsStream:
         self._acc_start += n_ready
         self._n_out += n_ready
         if not np.all(np.isfinite(out)):
-            raise ValueError(
+            raise SkascValueError(
                 "the recording has samples too large for float32 power spectra near "
                 f"sample {self._n_out - n_ready}; scale the audio to [-1, 1].")
         return out

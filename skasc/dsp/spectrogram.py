@@ -37,6 +37,8 @@ import scipy.fft
 from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..exceptions import SkascValueError
+
 __all__ = ["frame_lengths", "n_frames", "power_spectrogram", "log_compress",
            "log_filterbank"]
 
@@ -88,11 +90,11 @@ def n_frames(n_samples: int, *, hop_length: int) -> int:
 
 def _check_frames(n_samples: int, n_fft: int, hop_length: int) -> None:
     if n_fft < 2:
-        raise ValueError(f"n_fft must be at least 2; got {n_fft}.")
+        raise SkascValueError(f"n_fft must be at least 2; got {n_fft}.")
     if not 1 <= hop_length <= n_fft:
-        raise ValueError(f"hop_length must be in [1, n_fft={n_fft}]; got {hop_length}.")
+        raise SkascValueError(f"hop_length must be in [1, n_fft={n_fft}]; got {hop_length}.")
     if n_samples < hop_length:
-        raise ValueError(
+        raise SkascValueError(
             f"Segments of {n_samples} samples are shorter than one hop "
             f"({hop_length} samples) and give no frame; use longer segments.")
 
@@ -193,7 +195,7 @@ def log_compress(S: np.ndarray, *, floor: float = 1e-10) -> np.ndarray:
     [-100.0, 0.0, 20.0]
     """
     if not floor > 0:
-        raise ValueError(f"floor must be > 0; got {floor!r}.")
+        raise SkascValueError(f"floor must be > 0; got {floor!r}.")
     S = np.asarray(S)
     out = np.empty(S.shape, dtype=np.float32)  # C-contiguous whatever S's layout
     np.maximum(S, np.float32(floor), out=out, casting="unsafe")
@@ -239,7 +241,7 @@ def log_filterbank(y: np.ndarray, *, weights: np.ndarray | Sequence[np.ndarray],
     n_bins = n_fft // 2 + 1
     for w in banks:
         if w.ndim != 2 or w.shape[1] != n_bins:
-            raise ValueError(
+            raise SkascValueError(
                 f"weights must have shape (n_bands, n_fft // 2 + 1 = {n_bins}); "
                 f"got {w.shape}.")
     power = _power_frames(y, n_fft, hop_length)  # (..., n_frames, n_bins)

@@ -43,7 +43,11 @@ claims another rate is corrupt or mislabelled, and resampling from it could need
 unbounded memory (1 Hz to 22050 Hz multiplies the length by 22050). A recording
 whose waveform at ``sr`` would exceed ``MAX_SAMPLES`` = 2**30 samples (4 GiB of
 float32, 13.5 h at 22050 Hz) is refused before it is read or resampled. Both
-are ``ValueError`` naming the file (or the recording index).
+are ``ValueError`` naming the file (or the recording index). A file is decoded,
+averaged to mono and resampled in blocks of at most 2**22 samples (frames times
+channels), so memory holds the output waveform and one block, whatever the file's
+number of channels and sampling rate. A path must name a regular file (after
+following links): a folder, a FIFO or a device is an ``AudioFileError``.
 
 Channels are averaged to mono and the waveform is resampled with soxr when its
 rate differs from ``sr``. A bare 1-D or 2-D numeric array is refused as ``X``
@@ -68,9 +72,11 @@ import soxr
 from joblib import Parallel, delayed
 
 from skasc._base import StatelessTransformer
+from skasc._paths import regular_file_problem
 from skasc._recordings import recording_error, stack_recordings
 from skasc._sklearn import safe_indexing
 from skasc._validation import Int, NJobs, check_int, check_option, check_params
+from skasc.exceptions import AudioFileError, SkascTypeError, SkascValueError
 
 __all__ = ["AudioFileError", "load_audio", "iter_audio_blocks", "AudioLoader",
            "check_recordings",
@@ -105,13 +111,6 @@ def _readable_extensions() -> tuple[str, ...]:
 #: Lower-case file extensions of the audio formats this soundfile/libsndfile reads
 #: (the CLI's folder scan picks these files up).
 AUDIO_EXTENSIONS: tuple[str, ...] = _readable_extensions()
-
-
-class AudioFileError(ValueError):
-    """An audio file is missing, unreadable, empty or holds non-finite samples.
-
-    Subclasses ``ValueError``, and its message names the file's path.
-    """
 
 
 def _downmix(data: np.ndarray, channel_axis: int) -> np.ndarray:
@@ -221,51 +220,88 @@ def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
     if isinstance(block_duration, bool) or not isinstance(
             block_duration, (int, float, np.integer, np.floating)) \
             or not (0 < block_duration < float("inf")):
-        raise ValueError(
+        raise SkascValueError(
             f"'block_duration' must be a finite number of seconds > 0; got "
             f"{block_duration!r}.")
     shown = _check_path(path)
-    with _read_errors(shown):
-        fh = sf.SoundFile(path)
-    with fh:
+    with _open(path, shown) as fh:
         _check_header(shown, fh, sr, check_size=False)
-        file_sr = int(fh.samplerate)
-        stream = (None if file_sr == sr else
-                  soxr.ResampleStream(file_sr, sr, 1, dtype="float32",
-                                      quality=_RESAMPLE_QUALITY))
-        block_frames = max(1, int(round(block_duration * file_sr)))
-        n_read = n_out = 0
-        while True:
-            with _read_errors(shown):
-                data = fh.read(block_frames, dtype="float32", always_2d=True)
-            last = data.shape[0] < block_frames  # a short read: the header may be wrong
-            if not np.isfinite(data).all():
-                raise AudioFileError(
-                    f"Audio file {shown!r} contains NaN or inf samples in the block "
-                    f"starting at {n_read / file_sr:.3f} s.")
-            n_read += data.shape[0]
-            mono = _downmix(data, channel_axis=1)
-            block = (mono if stream is None else np.ascontiguousarray(
-                stream.resample_chunk(mono, last=last), dtype=np.float32))
-            n_out += block.size
-            if last and n_out == 0:
-                raise AudioFileError(
-                    f"Audio file {shown!r} is too short ({n_read} samples at {file_sr} "
-                    f"Hz) to be resampled to {sr} Hz.")
-            yield block
-            if last:
-                return
+        seconds = max(1, int(round(block_duration * int(fh.samplerate))))
+        yield from _mono_blocks(fh, shown, sr, seconds)
 
 
-def _check_path(path: str | os.PathLike) -> str:
-    """Raise for a missing file or a folder; return the path as shown in messages."""
+#: Most samples (frames times channels) decoded at once: a file is read, averaged to
+#: mono and resampled block by block, so memory holds the output and one block of at
+#: most 16 MiB, whatever the file's number of channels and sampling rate.
+_BLOCK_SAMPLES = 2 ** 22
+
+
+def _mono_blocks(fh: Any, shown: str, sr: int, block_frames: int) -> Iterator[np.ndarray]:
+    """The open file's samples from its current position, averaged to mono and
+    resampled to ``sr`` by a streaming soxr resampler, in blocks of at most
+    ``block_frames`` frames (fewer for many channels, see :data:`_BLOCK_SAMPLES`)."""
+    file_sr = int(fh.samplerate)
+    stream = (None if file_sr == sr else
+              soxr.ResampleStream(file_sr, sr, 1, dtype="float32", quality=_RESAMPLE_QUALITY))
+    block_frames = max(1, min(block_frames, _BLOCK_SAMPLES // max(1, fh.channels)))
+    n_read = n_out = 0
+    while True:
+        with _read_errors(shown):
+            data = fh.read(block_frames, dtype="float32", always_2d=True)
+        last = data.shape[0] < block_frames  # a short read: the header may be wrong
+        if not np.isfinite(data).all():
+            raise AudioFileError(_non_finite(fh, shown, n_read, data.shape[0]))
+        n_read += data.shape[0]
+        mono = _downmix(data, channel_axis=1)
+        block = (mono if stream is None else np.ascontiguousarray(
+            stream.resample_chunk(mono, last=last), dtype=np.float32))
+        n_out += block.size
+        if last and n_out == 0:
+            raise AudioFileError(
+                f"Audio file {shown!r} is too short ({n_read} samples at {file_sr} "
+                f"Hz) to be resampled to {sr} Hz.")
+        yield block
+        if last:
+            return
+
+
+def _non_finite(fh: Any, shown: str, start: int, n_frames: int) -> str:
+    """The message for a block of ``n_frames`` frames from frame ``start`` that is not
+    finite as float32: NaN or infinite samples, or finite ones beyond float32's range
+    (read again as float64 to tell)."""
+    where = f"in the block starting at {start / fh.samplerate:.3f} s"
+    with _read_errors(shown):
+        fh.seek(start)
+        wide = fh.read(n_frames, dtype="float64", always_2d=True)
+    if np.isfinite(wide).all():
+        return (f"Audio file {shown!r} holds samples of magnitude up to "
+                f"{np.abs(wide).max():.3g} {where}, beyond the range of float32 "
+                f"(+-{float(np.finfo(np.float32).max):.3g}); full scale is 1.0, so these "
+                "are not audio samples: scale the file first.")
+    return f"Audio file {shown!r} contains NaN or inf samples {where}."
+
+
+def _check_path(path: Any) -> str:
+    """Raise unless ``path`` names a regular file (after following symbolic links);
+    return the path as shown in messages."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise SkascTypeError(f"Expected the path of an audio file (str or os.PathLike); got "
+                             f"{type(path).__name__}.")
     shown = os.fsdecode(path)
-    if not os.path.exists(path):
-        raise AudioFileError(f"Audio file {shown!r} does not exist.")
-    if os.path.isdir(path):
+    problem = regular_file_problem(path)
+    if problem == "is a folder":
         raise AudioFileError(
             f"Audio file {shown!r} is a directory; expected the path of an audio file.")
+    if problem is not None:
+        raise AudioFileError(f"Audio file {shown!r} {problem}.")
     return shown
+
+
+def _open(path: str | os.PathLike, shown: str) -> Any:
+    """``path`` opened with soundfile; the name goes to libsndfile as the bytes the
+    file system holds, so a name that is not valid UTF-8 opens like any other."""
+    with _read_errors(shown):
+        return sf.SoundFile(os.fsencode(path) if os.name == "posix" else os.fspath(path))
 
 
 @contextlib.contextmanager
@@ -279,10 +315,11 @@ def _read_errors(shown: str) -> Iterator[None]:
         raise AudioFileError(
             f"Audio file {shown!r} cannot be read: permission denied.") from exc
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
+        reason = getattr(exc, "error_string", None) or str(exc)  # libsndfile's, without the name
         raise AudioFileError(
             f"Audio file {shown!r} could not be read as audio (corrupt or unsupported "
             f"format; readable: {', '.join(e[1:].upper() for e in AUDIO_EXTENSIONS)}): "
-            f"{exc}") from exc
+            f"{reason}") from exc
 
 
 def _check_rate(rate: int, what: str) -> None:
@@ -294,14 +331,28 @@ def _check_rate(rate: int, what: str) -> None:
             f"[{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz (a corrupt or mislabelled header?).")
 
 
+def _output_length(n_in: int, in_sr: int, out_sr: int) -> int:
+    """The length of ``n_in`` samples at ``in_sr`` resampled to ``out_sr`` (soxr's,
+    rounded up)."""
+    return -(-n_in * out_sr // in_sr)
+
+
 def _too_long(n_in: int, in_sr: int, out_sr: int) -> str | None:
     """Why a recording whose waveform at ``out_sr`` would exceed MAX_SAMPLES is refused
     (the end of the message after what it names), or None."""
-    n_out = -(-n_in * out_sr // in_sr)  # soxr's length, rounded up
+    n_out = _output_length(n_in, in_sr, out_sr)
     if n_out <= MAX_SAMPLES:
         return None
     return (f"is too long: {n_in} samples at {in_sr} Hz would be {n_out} samples at "
             f"{out_sr} Hz, more than the {MAX_SAMPLES} (MAX_SAMPLES) one recording may have.")
+
+
+def _check_output_size(n_in: int, in_sr: int, out_sr: int, what: str, *,
+                       error: type[SkascValueError] = SkascValueError) -> None:
+    """Refuse a recording whose waveform at ``out_sr`` would exceed MAX_SAMPLES."""
+    problem = _too_long(n_in, in_sr, out_sr)
+    if problem is not None:
+        raise error(f"{what} {problem}")
 
 
 def _check_header(shown: str, info: Any, sr: int, *, check_size: bool = True) -> None:
@@ -311,30 +362,29 @@ def _check_header(shown: str, info: Any, sr: int, *, check_size: bool = True) ->
         raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
     what = f"Audio file {shown!r}"
     _check_rate(int(info.samplerate), what)
-    if not check_size:
-        return
-    problem = _too_long(int(info.frames), int(info.samplerate), sr)
-    if problem is not None:
-        raise AudioFileError(f"{what} {problem}")
+    if check_size:
+        _check_output_size(int(info.frames), int(info.samplerate), sr, what,
+                           error=AudioFileError)
 
 
 def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
+    """The whole file, decoded block by block into one waveform at ``sr``: memory holds
+    the output and one block (see :data:`_BLOCK_SAMPLES`), never the file's samples
+    at its own rate and channel count."""
     shown = _check_path(path)
-    with _read_errors(shown):
-        with sf.SoundFile(path) as fh:
-            _check_header(shown, fh, sr)  # before a single sample is decoded
-            file_sr = fh.samplerate
-            data = fh.read(dtype="float32", always_2d=True)
-    if data.shape[0] == 0 or data.shape[1] == 0:
-        raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
-    if not np.isfinite(data).all():
-        raise AudioFileError(f"Audio file {shown!r} contains NaN or inf samples.")
-    x = _resample(_downmix(data, channel_axis=1), int(file_sr), sr)
-    if x.size == 0:
-        raise AudioFileError(
-            f"Audio file {shown!r} is too short ({data.shape[0]} samples at {file_sr} Hz) "
-            f"to be resampled to {sr} Hz.")
-    return x
+    with _open(path, shown) as fh:
+        _check_header(shown, fh, sr)  # before a single sample is decoded
+        out = np.empty(_output_length(fh.frames, int(fh.samplerate), sr), np.float32)
+        n = 0
+        for block in _mono_blocks(fh, shown, sr, _BLOCK_SAMPLES):
+            if n + block.size > out.size:  # more frames than the header said
+                _check_output_size(n + block.size, sr, sr, f"Audio file {shown!r}",
+                                   error=AudioFileError)
+                out = np.concatenate([out[:n], np.empty(max(block.size, out.size // 2),
+                                                        np.float32)])
+            out[n:n + block.size] = block
+            n += block.size
+    return out if n == out.size else out[:n].copy()
 
 
 # Integer PCM dtypes and (offset, full scale): soundfile's conventions (see the
@@ -353,14 +403,14 @@ def _array_to_float(x: np.ndarray, index: int) -> np.ndarray:
         dtype = x.dtype.newbyteorder("=")
         if dtype not in _PCM_SCALES:
             raise recording_error(
-                TypeError, index, f"has dtype {x.dtype}, which is not a PCM sample type, "
+                SkascTypeError, index, f"has dtype {x.dtype}, which is not a PCM sample type, "
                 "so its full scale is unknown; expected float (full scale 1.0), int8, "
                 "int16, int32 or uint8. Convert it first, e.g. x.astype(np.int16) for "
                 "16-bit values, or x / 32768.0.")
         offset, scale = _PCM_SCALES[dtype]
         return ((x.astype(np.float64) - offset) / scale).astype(np.float32)
-    raise recording_error(TypeError, index, f"has dtype {x.dtype}; expected a real numeric "
-                          "(float or integer PCM) array.")
+    raise recording_error(SkascTypeError, index, f"has dtype {x.dtype}; expected a real "
+                          "numeric (float or integer PCM) array.")
 
 
 def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.ndarray:
@@ -382,11 +432,11 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
     in_sr = sr if input_sr is None else input_sr
     problem = _too_long(x.shape[-1], in_sr, sr)
     if problem is not None:
-        raise recording_error(ValueError, index, problem)
+        raise recording_error(SkascValueError, index, problem)
     y = _resample(x, in_sr, sr)
     if y.size == 0:
-        raise recording_error(ValueError, index, f"is too short ({x.shape[-1]} samples at "
-                              f"{in_sr} Hz) to be resampled to {sr} Hz.")
+        raise recording_error(SkascValueError, index, f"is too short ({x.shape[-1]} samples "
+                              f"at {in_sr} Hz) to be resampled to {sr} Hz.")
     return y
 
 
@@ -399,22 +449,27 @@ def _checked_array(item: Any, index: int) -> np.ndarray:
     """The float samples of an array recording, after the loader's checks."""
     if not isinstance(item, np.ndarray):
         raise recording_error(
-            TypeError, index, f"is a {type(item).__name__}; expected a path (str or "
+            SkascTypeError, index, f"is a {type(item).__name__}; expected a path (str or "
             "os.PathLike) or an ndarray of shape (n_samples,) or (n_channels, n_samples).")
     if item.ndim not in (1, 2):
-        raise recording_error(ValueError, index, f"has shape {item.shape}; expected "
+        raise recording_error(SkascValueError, index, f"has shape {item.shape}; expected "
                               "(n_samples,) or (n_channels, n_samples) with channels first.")
     if item.size == 0:
-        raise recording_error(ValueError, index, f"is empty (shape {item.shape}).")
+        raise recording_error(SkascValueError, index, f"is empty (shape {item.shape}).")
     if item.ndim == 2 and item.shape[1] <= _MAX_CHANNELS_AS_COLUMNS < item.shape[0]:
         raise recording_error(
-            ValueError, index, f"has shape {item.shape}, i.e. {item.shape[0]} channels of "
+            SkascValueError, index, f"has shape {item.shape}, i.e. {item.shape[0]} channels of "
             f"{item.shape[1]} samples; expected (n_channels, n_samples) with channels "
             "first. It looks transposed (soundfile's (n_samples, n_channels) layout): "
             "pass x.T.")
     x = _array_to_float(item, index)
     if not np.isfinite(x).all():
-        raise recording_error(ValueError, index, "contains NaN or inf samples.")
+        if item.dtype.kind == "f" and np.isfinite(item).all():
+            raise recording_error(
+                SkascValueError, index, f"holds samples of magnitude up to "
+                f"{float(np.abs(item).max()):.3g}, beyond the range of float32; full scale "
+                "is 1.0, so these are not audio samples: scale the recording first.")
+        raise recording_error(SkascValueError, index, "contains NaN or inf samples.")
     return x
 
 
@@ -422,19 +477,19 @@ def _check_file(path: str | os.PathLike, sr: int, decode: bool = False) -> None:
     """Checks of an audio file: its header (no samples) and, with ``decode``, every
     sample (read in blocks, so memory stays bounded)."""
     shown = _check_path(path)
-    with _read_errors(shown):
-        with sf.SoundFile(path) as fh:
-            _check_header(shown, fh, sr)
-            if not decode:
-                return
-            n_read = 0
-            while True:
+    with _open(path, shown) as fh:
+        _check_header(shown, fh, sr)
+        if not decode:
+            return
+        n_read = 0
+        while True:
+            with _read_errors(shown):
                 block = fh.read(2 ** 16, dtype="float32", always_2d=True)
-                if block.shape[0] == 0:
-                    break
-                if not np.isfinite(block).all():
-                    raise AudioFileError(f"Audio file {shown!r} contains NaN or inf samples.")
-                n_read += block.shape[0]
+            if block.shape[0] == 0:
+                break
+            if not np.isfinite(block).all():
+                raise AudioFileError(_non_finite(fh, shown, n_read, block.shape[0]))
+            n_read += block.shape[0]
     if n_read == 0:
         raise AudioFileError(f"Audio file {shown!r} contains no samples (zero-length recording).")
 
@@ -529,7 +584,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
     sr = check_int(sr, "sr", "check_recordings", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
     items = check_audio_batch(X)
     if y is not None and len(y) != len(items):
-        raise ValueError(
+        raise SkascValueError(
             f"check_recordings got {len(items)} recordings but {len(y)} labels in y.")
     keep: list[int] = []
     skipped: list[tuple[int, Any, str]] = []
@@ -546,7 +601,7 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
         return X, y, skipped
     lines = "\n".join(f"  {reason}" for _, _, reason in skipped)
     if not keep:
-        raise ValueError(
+        raise SkascValueError(
             f"check_recordings skipped all {len(items)} recordings; nothing is left:\n{lines}")
     warnings.warn(
         f"Skipped {len(skipped)} of {len(items)} recordings that cannot be loaded:\n{lines}",
@@ -563,7 +618,7 @@ def check_audio_batch(X: Any) -> list:
     """The recordings of a batch for :class:`AudioLoader`, as a list; refuses ambiguous
     input (a single path, a dense numeric array: one recording or a batch?)."""
     if isinstance(X, (str, bytes, os.PathLike)):
-        raise ValueError(
+        raise SkascValueError(
             f"AudioLoader expected a list of recordings; got a single path {X!r}. "
             "Pass a list of paths, e.g. [path].")
     if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
@@ -571,32 +626,32 @@ def check_audio_batch(X: Any) -> list:
     if isinstance(X, np.ndarray):
         if X.dtype == object or X.dtype.kind in "US":
             if X.ndim != 1:
-                raise ValueError(
+                raise SkascValueError(
                     f"AudioLoader expected a 1-D array or list of recordings; got an array "
                     f"of shape {X.shape}.")
             items = list(X)
         elif X.dtype.kind in "biufc":
             if X.ndim <= 1:
-                raise ValueError(
+                raise SkascValueError(
                     f"AudioLoader expected a list of recordings; got a single numeric "
                     f"array of shape {X.shape}. Pass [x] for one recording.")
-            raise ValueError(
+            raise SkascValueError(
                 f"AudioLoader expected a list of recordings; got a dense numeric array "
                 f"of shape {X.shape}, which is ambiguous (one multi-channel recording or "
                 "a batch?). Pass [x] for one recording of shape (n_channels, n_samples), "
                 "or list(X) for a batch of mono recordings stored as rows.")
         else:
-            raise TypeError(
+            raise SkascTypeError(
                 f"AudioLoader expected a list of recordings; got an array of dtype {X.dtype}.")
     else:
         try:
             items = list(X)
         except TypeError as exc:
-            raise TypeError(
+            raise SkascTypeError(
                 f"AudioLoader expected a list of recordings (paths or arrays); got "
                 f"{type(X).__name__}.") from exc
     if not items:
-        raise ValueError("AudioLoader expected at least one recording; X is empty.")
+        raise SkascValueError("AudioLoader expected at least one recording; X is empty.")
     return items
 
 

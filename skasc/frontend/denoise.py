@@ -18,6 +18,7 @@ from skasc._recordings import check_batch, recording_error, stack_recordings
 from skasc._validation import Int, NJobs, Real, check_int, check_params
 from skasc.dsp.minstats import (FLOOR, N_SUBWINDOWS, OVERSUBTRACTION, WINDOW_DURATION,
                                  denoise)
+from skasc.exceptions import InvalidParameterError, SkascValueError
 
 __all__ = ["MinStatsDenoiser"]
 
@@ -119,7 +120,7 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
         n_frames = self.window_duration * self.sr / self.hop_length
         if n_frames < 2 * self.n_subwindows:
             shortest = 2 * self.n_subwindows * self.hop_length / self.sr
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'window_duration' parameter of {name} must cover at least 2 STFT "
                 f"frames per sub-window, i.e. >= {shortest:.3g} s for "
                 f"n_subwindows={self.n_subwindows}, hop_length={self.hop_length} and "
@@ -132,9 +133,9 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
                                             hint="Pass one recording as X[np.newaxis].")):
             rec = rec.astype(np.float32, copy=False)
             if rec.size == 0:
-                raise recording_error(ValueError, i, "is empty.")
+                raise recording_error(SkascValueError, i, "is empty.")
             if not np.all(np.isfinite(rec)):
-                raise recording_error(ValueError, i, "contains NaN or inf samples.")
+                raise recording_error(SkascValueError, i, "contains NaN or inf samples.")
             recordings.append(rec)
         return recordings
 
@@ -185,4 +186,4 @@ def _denoise_recording(rec: np.ndarray, index: int, params: dict) -> np.ndarray:
     try:
         return denoise(rec, **params)
     except ValueError as exc:  # e.g. samples too large for float32 power spectra
-        raise recording_error(ValueError, index, f"cannot be denoised: {exc}") from exc
+        raise recording_error(SkascValueError, index, f"cannot be denoised: {exc}") from exc

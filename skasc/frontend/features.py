@@ -28,6 +28,7 @@ from .._validation import Int, Real, check_params, check_real
 from ..dsp.gammatone import gammatone_weights
 from ..dsp.spectrogram import frame_lengths, log_filterbank
 from ..dsp.spectrogram import n_frames as _n_frames
+from ..exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 
 __all__ = ["LogMelExtractor", "GammatoneExtractor", "FeatureStack", "FeatureTypeSelector",
            "extract_features"]
@@ -62,12 +63,12 @@ class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
         fmax = check_real(self.fmax, "fmax", self, low=0.0, high=nyquist, allow_none=True)
         fmax = nyquist if fmax is None else fmax
         if not fmin < fmax:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'fmin' parameter of {type(self).__name__} must be below fmax "
                 f"({fmax} Hz). Got {self.fmin!r} instead.")
         n_fft, hop = frame_lengths(sr=sr, frame_duration=frame_duration, overlap=overlap)
         if n_fft < 2:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'frame_duration' parameter of {type(self).__name__} must give frames "
                 f"of at least 2 samples at sr={sr} Hz (frame_duration >= {1.5 / sr:.3g} s). "
                 f"Got {self.frame_duration!r} instead.")
@@ -239,10 +240,10 @@ def _raise_non_finite(rec: np.ndarray, index: int) -> None:
     # common path fast; a non-finite output comes from non-finite input or
     # from overflow of the float32 powers.
     if not np.isfinite(rec).all():
-        raise recording_error(ValueError, index, "contains NaN or inf samples.")
-    raise recording_error(ValueError, index, "has samples too large for float32 power spectra "
-                          f"(max |x| = {float(np.max(np.abs(rec))):.3g}); scale the audio to "
-                          "[-1, 1].")
+        raise recording_error(SkascValueError, index, "contains NaN or inf samples.")
+    raise recording_error(SkascValueError, index, "has samples too large for float32 power "
+                          f"spectra (max |x| = {float(np.max(np.abs(rec))):.3g}); scale the "
+                          "audio to [-1, 1].")
 
 
 def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np.ndarray]:
@@ -252,7 +253,7 @@ def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np
     name = type(first).__name__
     for e, fr in zip(extractors[1:], framing[1:]):
         if (e.sr, fr, e.log_floor) != (first.sr, framing[0], first.log_floor):
-            raise ValueError(
+            raise SkascValueError(
                 f"extract_features needs extractors with equal sr, framing and log_floor; "
                 f"{type(e).__name__} has sr={e.sr}, (n_fft, hop_length)={fr}, "
                 f"log_floor={e.log_floor} but {name} has sr={first.sr}, "
@@ -315,7 +316,7 @@ object ndarray of shape (n_recordings,) of 3-D arrays
     """
     extractors = list(extractors)
     if not extractors or not all(isinstance(e, _FilterbankExtractor) for e in extractors):
-        raise TypeError(
+        raise SkascTypeError(
             "extract_features expects a non-empty list of LogMelExtractor or "
             f"GammatoneExtractor instances; got {extractors!r}.")
     return tuple(_transform_shared(extractors, X))
@@ -370,7 +371,7 @@ class FeatureStack(StatelessTransformer, BaseComposition, auto_wrap_output_keys=
         if (not isinstance(ests, (list, tuple)) or not ests
                 or not all(isinstance(e, tuple) and len(e) == 2
                            and isinstance(e[1], _FilterbankExtractor) for e in ests)):
-            raise TypeError(
+            raise InvalidParameterError(
                 "The 'extractors' parameter of FeatureStack must be a non-empty list of "
                 "(name, LogMelExtractor or GammatoneExtractor) tuples. Got "
                 f"{ests!r} instead.")
@@ -378,7 +379,7 @@ class FeatureStack(StatelessTransformer, BaseComposition, auto_wrap_output_keys=
         extractors = [e for _, e in ests]
         bands = {name: getattr(e, e._n_bands_param) for name, e in ests}
         if len(set(bands.values())) > 1:
-            raise ValueError(
+            raise SkascValueError(
                 "The extractors of FeatureStack must give the same number of bands to be "
                 f"stacked; got {bands}.")
         return extractors
@@ -448,7 +449,7 @@ or object ndarray of shape (n_recordings,) of 5-D arrays
         for i, rec in enumerate(iter_recordings(X)):
             rec = np.asarray(rec)
             if rec.ndim != 5 or index >= rec.shape[1]:
-                raise ValueError(
+                raise SkascValueError(
                     f"FeatureTypeSelector(index={index}) expected stacked features of shape "
                     "(n_segments, n_types, n_channels, n_bands, n_frames) per recording "
                     f"with more than {index} types; recording {i} has shape {rec.shape}.")

@@ -37,9 +37,11 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 
 from .._atomic import atomic_write
+from .._paths import regular_file_problem
 from .._base import StatelessTransformer
 from .._recordings import recording_error
 from .._validation import Int, NJobs, check_params
+from ..exceptions import InvalidParameterError, SkascError, SkascValueError
 from .audio import AudioLoader, check_audio_batch
 from .denoise import MinStatsDenoiser
 from .features import LogMelExtractor
@@ -161,7 +163,7 @@ def _code_fingerprint(steps: list[BaseEstimator]) -> str:
     return digest.hexdigest()
 
 
-class _UnreadableEntry(Exception):
+class _UnreadableEntry(SkascError):
     """A feature-cache entry exists but cannot be read; its message names the file."""
 
 
@@ -193,6 +195,10 @@ class _FeatureCache:
         and ``put`` replaces it atomically.
         """
         path = self._path(key)
+        for name in (path + ".npy", path + ".json"):  # a FIFO would block the read
+            problem = regular_file_problem(name)
+            if problem not in (None, "does not exist"):
+                raise _UnreadableEntry(f"{name} {problem}")
         try:
             features = np.load(path + ".npy", allow_pickle=False)
         except FileNotFoundError:
@@ -361,7 +367,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
                  if step is not None}
         if len(set(rates.values())) > 1:
             shown = ", ".join(f"{k}.sr={v}" for k, v in rates.items())
-            raise ValueError(
+            raise SkascValueError(
                 f"The steps of FrontEnd must share one sampling rate; got {shown}. "
                 "Set the same 'sr' on all of them.")
         check_params(self)
@@ -375,7 +381,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             return self.memory.location
         if isinstance(self.memory, (str, os.PathLike)):
             return os.fspath(self.memory)
-        raise TypeError(
+        raise InvalidParameterError(
             "The 'memory' parameter of FrontEnd must be None, a folder path or a "
             f"joblib.Memory. Got {self.memory!r} instead.")
 

@@ -32,6 +32,7 @@ import numpy as np
 from skasc._base import StatelessTransformer
 from skasc._recordings import check_batch, recording_error, stack_recordings
 from skasc._validation import Int, Options, Real, check_int, check_option, check_params
+from skasc.exceptions import InvalidParameterError, SkascValueError
 
 __all__ = ["count_segments", "segment_signal", "Segmenter", "ShortRecordingWarning"]
 
@@ -61,7 +62,8 @@ class ShortRecordingWarning(UserWarning):
 
     Examples
     --------
-    >>> print(ShortRecordingWarning([(1, 11025)], 3, 44100, 22050))  # doctest: +NORMALIZE_WHITESPACE
+    >>> warning = ShortRecordingWarning([(1, 11025)], 3, 44100, 22050)
+    >>> print(warning)  # doctest: +NORMALIZE_WHITESPACE
     1 of 3 recordings was shorter than one segment (2.000 s, 44100 samples) and was
     zero-padded to one segment: recording 1 (0.500 s, 11025 samples). Lower
     segment_duration to avoid padding.
@@ -148,11 +150,11 @@ def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
     check_option(tail, "tail", "segment_signal", _TAILS)
     x = np.asarray(x)
     if x.ndim == 0:
-        raise ValueError(
+        raise SkascValueError(
             "segment_signal expected x of shape (..., n_samples); got a 0-d array.")
     n_samples = x.shape[-1]
     if n_samples == 0:
-        raise ValueError(
+        raise SkascValueError(
             f"segment_signal got x of shape {x.shape} with 0 samples; expected at least 1.")
     n_seg = count_segments(n_samples, segment_length, hop_length, tail)
     needed = (n_seg - 1) * hop_length + segment_length
@@ -227,14 +229,14 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         sr, seg, hop = params["sr"], params["segment_duration"], params["hop_duration"]
         seg_len = int(round(seg * sr))
         if seg_len < 1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'segment_duration' parameter of Segmenter gives {seg * sr!r} samples "
                 f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
         if hop is None:
             return seg_len, seg_len
         hop_len = int(round(hop * sr))
         if hop_len < 1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'hop_duration' parameter of Segmenter gives {hop * sr!r} samples "
                 f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
         return seg_len, hop_len
@@ -281,9 +283,9 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
                 rec = rec[np.newaxis, :]
             n = rec.shape[-1]
             if n == 0:
-                raise recording_error(ValueError, i, "has 0 samples; expected at least 1.")
+                raise recording_error(SkascValueError, i, "has 0 samples; expected at least 1.")
             if not np.isfinite(rec).all():
-                raise recording_error(ValueError, i, "contains NaN or inf samples.")
+                raise recording_error(SkascValueError, i, "contains NaN or inf samples.")
             if n < seg_len:
                 padded.append((i, n))
             out.append(segment_signal(rec, segment_length=seg_len, hop_length=hop_len,

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int, check_real
+from ..exceptions import InvalidParameterError, SkascValueError
 
 __all__ = ["SpatioTemporalAttentionPooling"]
 
@@ -80,7 +81,7 @@ class SpatioTemporalAttentionPooling(nn.Module):
         if isinstance(mask_scale, str) and mask_scale == "n_features":
             self.mask_scale = float(self.n_features)
         elif isinstance(mask_scale, str):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'mask_scale' parameter of {name} must be a float in the range "
                 f"(0, inf) or 'n_features'. Got {mask_scale!r} instead.")
         else:
@@ -115,7 +116,7 @@ class SpatioTemporalAttentionPooling(nn.Module):
             Mask ``a_spa (x) a_tem`` (eq. 8).  Only with ``return_attention``.
         """
         if Z.ndim != 3 or Z.shape[1] != self.n_steps or Z.shape[2] != self.n_features:
-            raise ValueError(
+            raise SkascValueError(
                 f"SpatioTemporalAttentionPooling expects Z of shape (batch, {self.n_steps}, "
                 f"{self.n_features}); got {tuple(Z.shape)}.")
         # eqs. (4), (6): one score per time step, softmax over T

@@ -48,6 +48,8 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from skasc._atomic import atomic_write, temporary_name_pattern
+from skasc._paths import regular_file_problem
+from skasc.exceptions import CheckpointError, SkascTypeError
 
 __all__ = ["fit_key", "save_checkpoint", "load_checkpoint", "restore", "EpochCheckpoint",
            "CheckpointError"]
@@ -62,10 +64,6 @@ VERSION = 2
 # or on another device still resumes
 _NOT_IN_KEY = frozenset({"checkpoint_dir", "verbose", "progress_bar", "device",
                          "predict_batch_size", "callbacks"})
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file exists but cannot be used."""
 
 
 def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
@@ -90,8 +88,8 @@ def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
         digest = joblib.hash((type(net).__module__, type(net).__qualname__,
                               sorted(params.items()), X, y))
     except Exception as exc:  # e.g. a lambda as iterator_train__collate_fn
-        raise TypeError(f"checkpoint_dir needs picklable parameters to name the fit's "
-                        f"checkpoint; hashing them failed: {exc}") from exc
+        raise SkascTypeError(f"checkpoint_dir needs picklable parameters to name the fit's "
+                             f"checkpoint; hashing them failed: {exc}") from exc
     return digest[:16]
 
 
@@ -103,7 +101,7 @@ def _jsonable(value):
     if isinstance(value, torch.Tensor):
         return value.item() if value.numel() == 1 else value.tolist()
     raise TypeError(f"history value {value!r} of type {type(value).__name__} is not "
-                    "JSON serializable")
+                         "JSON serializable")
 
 
 def append_history(directory: str, rows: list) -> None:
@@ -159,6 +157,7 @@ def _history_rows(directory: str, n: int, path: str) -> list:
             raise CheckpointError(f"The checkpoint {path!r} is inconsistent: epoch {n} but "
                                   f"no {HISTORY}; delete the folder to train from scratch.")
         return []
+    _check_regular(history)
     with open(history, "rb") as fh:
         lines = fh.read().split(b"\n")
     complete = lines[:-1]  # the part after the last newline is a cut-short append
@@ -174,6 +173,14 @@ def _history_rows(directory: str, n: int, path: str) -> list:
         with open(history, "r+b") as fh:  # rows of an epoch whose checkpoint never landed
             fh.truncate(sum(len(line) + 1 for line in complete[:n]))
     return rows
+
+
+def _check_regular(path: str) -> None:
+    """Refuse a checkpoint file that is not a regular file (a FIFO would block reads)."""
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise CheckpointError(f"The checkpoint file {path!r} {problem}; delete it to train "
+                              "from scratch.")
 
 
 def load_checkpoint(directory: str, key: str) -> dict | None:
@@ -192,6 +199,7 @@ def load_checkpoint(directory: str, key: str) -> dict | None:
     if not os.path.exists(path):
         _history_rows(directory, 0, path)  # a killed first epoch's row, if any, goes
         return None
+    _check_regular(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

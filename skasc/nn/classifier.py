@@ -42,18 +42,14 @@ from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, Prin
 from skorch.dataset import get_len
 from skorch.utils import to_numpy, to_tensor
 
-from .._validation import BOOL, Instance, Int, Real, check_params
+from .._validation import BOOL, MAX_SEED, Instance, Int, Real, check_device, check_params
+from ..exceptions import SkascTypeError, SkascValueError, TrainingDivergedError
 from . import _skorch
 from .checkpoint import EpochCheckpoint
 from .mixing import BetweenClassCollate, DeviceBatches
 from .modules import AttCRNN, CNNBaseline
 
 __all__ = ["AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"]
-
-
-class TrainingDivergedError(ValueError):
-    """The training loss, or the trained net's outputs, became NaN or infinite
-    (usually: the learning rate is too high)."""
 
 
 def _cuda_index(device) -> int | None:
@@ -188,7 +184,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
     _parameter_checks = {
         "lr": Real(low=0.0, low_inclusive=False), "batch_size": Int(low=1),
         "max_epochs": Int(low=0), "predict_batch_size": Int(low=1, none=True),
-        "random_state": Int(low=0, none=True), "between_class": BOOL,
+        "random_state": Int(low=0, high=MAX_SEED, none=True), "between_class": BOOL,
         "standardize_input": BOOL, "mixed_precision": BOOL, "progress_bar": BOOL,
         "checkpoint_dir": Instance((str, os.PathLike), "a str, a path-like object", none=True)}
 
@@ -260,15 +256,8 @@ class SegmentNetClassifier(NeuralNetClassifier):
 
     # ---------------------------------------------------------- initialization
     def _validate_own_params(self) -> None:
-        name = type(self).__name__
         check_params(self)
-        device = self.__dict__.get("device", "auto")
-        if device != "auto":
-            try:
-                torch.device(device)
-            except (RuntimeError, TypeError) as exc:
-                raise ValueError(f"The 'device' parameter of {name} must be 'auto' or a torch "
-                                 f"device such as 'cpu' or 'cuda'. Got {device!r} instead.") from exc
+        check_device(self.__dict__.get("device", "auto"), self)
 
     def initialize(self):
         """Validate parameters, seed torch from ``random_state`` and build the net."""
@@ -330,11 +319,11 @@ class SegmentNetClassifier(NeuralNetClassifier):
             X = X.detach().cpu().numpy()
         X = np.asarray(X)
         if X.ndim != 4:
-            raise ValueError(
+            raise SkascValueError(
                 f"{type(self).__name__} expects X of shape (n_segments, n_channels, n_bands, "
                 f"n_frames), e.g. (n, 2, 64, 80); got an array of shape {X.shape}.")
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-            raise TypeError(f"X must hold real numbers; got dtype {X.dtype}.")
+            raise SkascTypeError(f"X must hold real numbers; got dtype {X.dtype}.")
         return np.ascontiguousarray(X, dtype=np.float32)
 
     def _check_X_y(self, X, y):
@@ -343,21 +332,21 @@ class SegmentNetClassifier(NeuralNetClassifier):
             finite = np.isfinite(X[start:start + 4096]).reshape(min(4096, len(X) - start), -1)
             bad = np.flatnonzero(~finite.all(axis=1))
             if bad.size:
-                raise ValueError(f"Segment {start + bad[0]} of X contains NaN or inf values.")
+                raise SkascValueError(f"Segment {start + bad[0]} of X contains NaN or inf values.")
         if y is None:
-            raise ValueError(f"{type(self).__name__} needs labels y of shape (n_segments,); "
-                             "got y=None.")
+            raise SkascValueError(f"{type(self).__name__} needs labels y of shape (n_segments,); "
+                                  "got y=None.")
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y must be 1-D with one label per segment, shape ({len(X)},); "
-                             f"got shape {y.shape}.")
+            raise SkascValueError(f"y must be 1-D with one label per segment, shape ({len(X)},); "
+                                  f"got shape {y.shape}.")
         return X, y
 
     def _setup(self, X: np.ndarray, y: np.ndarray, classes=None) -> None:
         encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
         if len(encoder.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 classes; y holds only "
-                             f"{encoder.classes_.tolist()}.")
+            raise SkascValueError(f"{type(self).__name__} needs at least 2 classes; y holds only "
+                                  f"{encoder.classes_.tolist()}.")
         self.label_encoder_ = encoder
         self.module_data_params_ = {"n_classes": len(encoder.classes_),
                                     "n_channels": X.shape[1], "n_bands": X.shape[2],
@@ -366,8 +355,8 @@ class SegmentNetClassifier(NeuralNetClassifier):
     def _encode(self, y: np.ndarray) -> np.ndarray:
         unseen = np.setdiff1d(y, self.label_encoder_.classes_)
         if unseen.size:
-            raise ValueError(f"y contains labels not seen at fit: {unseen.tolist()}; known "
-                             f"classes are {self.label_encoder_.classes_.tolist()}.")
+            raise SkascValueError(f"y contains labels not seen at fit: {unseen.tolist()}; known "
+                                  f"classes are {self.label_encoder_.classes_.tolist()}.")
         return self.label_encoder_.transform(y).astype(np.int64)
 
     @property
@@ -674,7 +663,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
                 for key, value in parts.items():
                     out[key][start:start + value.shape[0]] = value.float().cpu().numpy()
         if out is None:
-            raise ValueError(f"{type(self).__name__} got no segments to predict (X is empty).")
+            raise SkascValueError(f"{type(self).__name__} got no segments to predict (X is empty).")
         return out if None not in out else out[None]
 
     def predict_proba(self, X) -> np.ndarray:

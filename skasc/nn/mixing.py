@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._validation import check_int
+from ..exceptions import SkascTypeError, SkascValueError
 
 __all__ = ["mix_between_class", "draw_partners", "BetweenClassCollate", "DeviceBatches"]
 
@@ -85,13 +86,13 @@ def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
     y = np.asarray(y)
     n = X.shape[0]
     if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match X; got {y.shape}.")
+        raise SkascValueError(f"y must have shape ({n},) to match X; got {y.shape}.")
     if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"Between-class mixing needs integer class codes; got y of "
-                        f"dtype {y.dtype}.")
+        raise SkascTypeError(f"Between-class mixing needs integer class codes; got y of "
+                             f"dtype {y.dtype}.")
     if n and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"Labels must lie in [0, {n_classes}); got values in "
-                         f"[{y.min()}, {y.max()}].")
+        raise SkascValueError(f"Labels must lie in [0, {n_classes}); got values in "
+                              f"[{y.min()}, {y.max()}].")
     partner, r = draw_partners(y, rng)
     shape = (n,) + (1,) * (X.ndim - 1)
     norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
@@ -188,8 +189,8 @@ class BetweenClassCollate:
         X = np.stack([np.asarray(item[0], dtype=np.float32) for item in batch])
         y = np.asarray([item[1] for item in batch])
         if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"{type(self).__name__} needs integer class codes; got labels "
-                            f"of dtype {y.dtype}.")
+            raise SkascTypeError(f"{type(self).__name__} needs integer class codes; got labels "
+                                 f"of dtype {y.dtype}.")
         X_mix, Y_mix, r, partner = mix_between_class(X, y, self.n_classes, self._generator(),
                                                      center=self.center)
         if not self._warned and (partner == np.arange(len(y))).any():

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int, check_real
+from ..exceptions import InvalidParameterError, SkascValueError
 from .attention import SpatioTemporalAttentionPooling
 
 __all__ = ["InputStandardization", "ConvBlock", "AttCRNN", "CNNBaseline"]
@@ -45,10 +46,10 @@ def _check_sizes(n_filters, kernel_sizes, owner):
     n_filters = tuple(n_filters)
     kernel_sizes = tuple(kernel_sizes)
     if len(n_filters) == 0:
-        raise ValueError(f"The 'n_filters' parameter of {owner} must be a non-empty "
-                         f"sequence of ints. Got {n_filters!r} instead.")
+        raise InvalidParameterError(f"The 'n_filters' parameter of {owner} must be a non-empty "
+                                    f"sequence of ints. Got {n_filters!r} instead.")
     if len(kernel_sizes) != len(n_filters):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The 'kernel_sizes' parameter of {owner} must have one entry per layer "
             f"(len(n_filters)={len(n_filters)}). Got {kernel_sizes!r} instead.")
     for f in n_filters:
@@ -93,7 +94,7 @@ class InputStandardization(nn.Module):
         mean = np.asarray(mean, dtype=np.float32).reshape(self.mean.shape)
         std = np.asarray(std, dtype=np.float32).reshape(self.std.shape)
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-            raise ValueError("Input statistics must be finite, with std > 0.")
+            raise SkascValueError("Input statistics must be finite, with std > 0.")
         with torch.no_grad():  # checked on the host: no device reads
             self.mean.copy_(torch.from_numpy(mean))
             self.std.copy_(torch.from_numpy(std))
@@ -181,8 +182,8 @@ def _check_input(module, X, check_frames=True):
         not check_frames or X.shape[3] == expected[2])
     if not ok:
         shape = f"(batch, {expected[0]}, {expected[1]}, {expected[2] if check_frames else 'n_frames'})"
-        raise ValueError(f"{type(module).__name__} expects input of shape {shape}; "
-                         f"got {tuple(X.shape)}.")
+        raise SkascValueError(f"{type(module).__name__} expects input of shape {shape}; "
+                              f"got {tuple(X.shape)}.")
 
 
 def _check_geometry(owner, n_channels, n_bands, n_frames, n_classes, n_filters,
@@ -195,7 +196,7 @@ def _check_geometry(owner, n_channels, n_bands, n_frames, n_classes, n_filters,
     n_filters, kernel_sizes = _check_sizes(n_filters, kernel_sizes, owner)
     reduction = pool_size ** len(n_filters)
     if n_bands % reduction:
-        raise ValueError(
+        raise InvalidParameterError(
             f"The 'n_bands' parameter of {owner} must be divisible by "
             f"pool_size**len(n_filters) = {reduction} (each pooling layer divides the "
             f"frequency axis by {pool_size}). Got {n_bands!r} instead.")

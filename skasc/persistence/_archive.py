@@ -12,13 +12,17 @@ of it is decompressed. Reads never go past the declared sizes.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import math
 import os
 import zipfile
 from typing import Any
 
 from skasc._atomic import atomic_write
+from skasc._paths import regular_file_problem
+from skasc.exceptions import ModelFileError
 
 __all__ = ["FORMAT_VERSION", "FORMAT_NAME", "MANIFEST", "WEIGHTS", "ESTIMATOR",
            "MAX_MANIFEST_BYTES", "MAX_EXPANSION", "MIN_SIZE_CAP", "MOVED_MODULES", "size_cap",
@@ -67,8 +71,19 @@ def write_archive(path: str, manifest: dict, weights: bytes, tree: bytes) -> Non
             archive.writestr(ESTIMATOR, tree)
 
 
-def _not_a_model(path: str, problem: str) -> ValueError:
-    return ValueError(f"{path} is not a skasc model file: {problem}")
+def _not_a_model(path: str, problem: str) -> ModelFileError:
+    return ModelFileError(f"{path} is not a skasc model file: {problem}")
+
+
+def _members(archive: zipfile.ZipFile, path: str, what: str) -> dict[str, zipfile.ZipInfo]:
+    """The members of a zip by name; a name that occurs twice is refused (zip tools
+    disagree on which copy they read: Python's reads the last, others the first)."""
+    infos: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        if info.filename in infos:
+            raise _not_a_model(path, f"{what} holds two members named {info.filename!r}.")
+        infos[info.filename] = info
+    return infos
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
@@ -89,9 +104,10 @@ def _parse_manifest(raw: bytes, path: str) -> dict:
         raise _not_a_model(path, f"{MANIFEST} is not valid JSON ({exc}).") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise _not_a_model(path, f"{MANIFEST} does not declare format {FORMAT_NAME!r}.")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format version {manifest.get('format_version')!r}; this skasc "
+    version = manifest.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:  # not 1.0, not True
+        raise ModelFileError(
+            f"{path} has format version {version!r}; this skasc "
             f"reads version {FORMAT_VERSION}. Re-save it with a matching skasc.")
     return manifest
 
@@ -131,14 +147,20 @@ def read_archive(path: str) -> tuple[dict, bytes, bytes]:
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    ValueError
-        Naming ``path``, if it is not a readable skasc model file or its members
-        exceed their declared sizes or the cap.
+    ModelFileError
+        (a ``ValueError``) Naming ``path``, if it is not a regular file (a FIFO, a
+        folder), not a readable skasc model file, or its members exceed their
+        declared sizes or the cap.
     """
+    problem = regular_file_problem(path)
+    if problem == "does not exist":
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if problem is not None:
+        raise _not_a_model(path, f"it {problem}.")
     try:
         cap = size_cap(os.path.getsize(path))
         with zipfile.ZipFile(path) as archive:
-            infos = {info.filename: info for info in archive.infolist()}
+            infos = _members(archive, path, "it")
             missing = [m for m in MEMBERS if m not in infos]
             if missing:
                 raise _not_a_model(path, f"the members {missing} are missing.")
@@ -153,26 +175,30 @@ def read_archive(path: str) -> tuple[dict, bytes, bytes]:
             weights = _read_member(archive, infos[WEIGHTS], limits[WEIGHTS], path)
             tree = _read_member(archive, infos[ESTIMATOR], limits[ESTIMATOR], path)
     except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path} is not a skasc model file (not a valid zip archive: "
-                         f"{exc}).") from exc
+        raise ModelFileError(f"{path} is not a skasc model file (not a valid zip archive: "
+                             f"{exc}).") from exc
     except (zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        raise ValueError(f"{path} is not a readable skasc model file ({exc}).") from exc
+        raise ModelFileError(f"{path} is not a readable skasc model file ({exc}).") from exc
     return manifest, weights, tree
 
 
 def check_skops_part(tree: bytes, path: str) -> dict:
-    """The parsed ``schema.json`` of the skops part, after checking its size.
+    """The parsed ``schema.json`` of the skops part, after checking what it makes skops
+    allocate.
 
-    Refuses a skops part that is not a zip, or whose members would expand past
-    the cap. skops reads its own members with :mod:`zipfile`, which never
-    returns more than a member's header declares; so checking the headers
-    bounds what it reads.
+    Refuses a skops part that is not a zip, whose members (those of its ``.npz``
+    members included) would expand past the cap, whose ``.npy`` arrays declare more
+    bytes than they hold, or one of whose members is read by more than one node.
+    skops reads its own members with :mod:`zipfile`, which never returns more than a
+    member's header declares, once per node that names the member, and numpy
+    allocates an array as its header declares before reading it; so these checks
+    bound the memory a file can make ``load`` take by the bytes it stores.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(tree)) as inner:
-            infos = {info.filename: info for info in inner.infolist()}
+            infos = _members(inner, path, ESTIMATOR)
             if "schema.json" not in infos:
                 raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (it has no "
                                          "schema.json).")
@@ -182,6 +208,7 @@ def check_skops_part(tree: bytes, path: str) -> dict:
                 raise _not_a_model(path, f"the members of {ESTIMATOR} would expand to "
                                          f"{total} bytes, more than the {cap} allowed for "
                                          "it; it may be a zip bomb.")
+            total += _check_arrays(inner, infos, path, ESTIMATOR, cap - total)
             raw = _read_member(inner, infos["schema.json"], infos["schema.json"].file_size,
                                path)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
@@ -195,7 +222,77 @@ def check_skops_part(tree: bytes, path: str) -> dict:
     if not isinstance(schema, dict):
         raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
                                  "is not a mapping).")
+    _check_member_reads(schema, path)
     return schema
+
+
+def _check_arrays(archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], path: str,
+                  where: str, budget: int) -> int:
+    """Check the header of every ``.npy`` member against the member's size, and the
+    members of every ``.npz`` member (scipy's sparse matrices) likewise; return the
+    bytes the ``.npz`` members' own members expand to (at most ``budget``)."""
+    nested = 0
+    for name, info in infos.items():
+        if name.endswith(".npy"):
+            with archive.open(info) as stream:
+                _check_npy_header(stream, info.file_size, f"{where}/{name}", path)
+        elif name.endswith(".npz"):
+            data = _read_member(archive, info, info.file_size, path)
+            with zipfile.ZipFile(io.BytesIO(data)) as npz:
+                members = _members(npz, path, f"{where}/{name}")
+                nested += sum(member.file_size for member in members.values())
+                if nested > budget:
+                    raise _not_a_model(path, f"the arrays in {where}/{name} would expand "
+                                             "past the size cap; it may be a zip bomb.")
+                nested += _check_arrays(npz, members, path, f"{where}/{name}",
+                                        budget - nested)
+    return nested
+
+
+def _check_npy_header(stream: Any, size: int, where: str, path: str) -> None:
+    """Refuse a ``.npy`` member whose header declares more data than the member holds
+    (numpy would allocate the declared array before reading a byte of it)."""
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(stream)
+        read_header = (npy.read_array_header_1_0 if version == (1, 0)
+                       else npy.read_array_header_2_0)
+        shape, _, dtype = read_header(stream)
+    except (ValueError, TypeError, EOFError, SyntaxError) as exc:
+        raise _not_a_model(path, f"{where} is not a numpy array file ({exc}).") from exc
+    held = size - stream.tell()
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > held:
+        raise _not_a_model(path, f"{where} declares an array of shape {shape} and dtype "
+                                 f"{dtype.str} ({declared} bytes) but holds {held} bytes; "
+                                 "arrays may not ask for more memory than they store.")
+
+
+def _check_member_reads(schema: dict, path: str) -> None:
+    """Refuse a member read by more than one node of the schema.
+
+    skops reads a member once per node naming it in ``"file"``; the copies of one
+    node (same ``__id__``, as skops writes an object held twice) are read once.
+    Files skops writes never have two different nodes read one member, and one
+    member read by many would make a small file allocate its size many times.
+    """
+    readers: dict[str, set[str]] = {}
+    stack: list[Any] = [schema]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "__loader__" in value and "file" in value:
+                node = value.get("__id__")
+                readers.setdefault(repr(value["file"]), set()).add(
+                    repr(node) if node is not None else f"node at {id(value)}")
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    for member, nodes in readers.items():
+        if len(nodes) > 1:
+            raise _not_a_model(path, f"{len(nodes)} different nodes of {ESTIMATOR} read its "
+                                     f"member {member}; each stored array is read by one.")
 
 
 #: Modules that moved, by their name in files written before the move: the front

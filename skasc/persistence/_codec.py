@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import ModelFileError, SkascError
 from ._trust import IMPORT, OBJECT, ManifestNames, import_dotted, torch_dtype
 
 __all__ = ["Unencodable", "Encoder", "Decoder", "dotted_name", "imported_names"]
@@ -30,7 +31,7 @@ _MAX_ITEMSIZE = 1 << 20  # bytes per element of an array stored in the manifest
 _ARRAY_KINDS = "biufcUS?"
 
 
-class Unencodable(Exception):
+class Unencodable(SkascError):
     """A value that the manifest cannot hold as plain data."""
 
 
@@ -188,20 +189,22 @@ class Decoder:
             return value
         kind = value["__kind__"]
         if kind == "npscalar":
-            return self._dtype(value["dtype"]).type(value["value"])
+            dtype = self._dtype(value["dtype"])
+            return self._build(lambda: dtype.type(value["value"]), dtype)
         if kind == "ndarray":
             dtype = self._dtype(value["dtype"])
             data, shape = value["data"], value["shape"]
             if (not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0
                                                        for n in shape)
                     or not isinstance(data, list) or math.prod(shape) != len(data)):
-                raise ValueError(f"Cannot load {self.path}: an array's shape {shape!r} does "
-                                 "not match its stored values.")
+                raise ModelFileError(f"Cannot load {self.path}: an array's shape {shape!r} does "
+                                     "not match its stored values.")
+            self._check_itemsize(dtype, data)
             if dtype.kind == "c":
                 data = [complex(re, im) for re, im in data]
             elif dtype.kind == "S":
                 data = [s.encode("latin-1") for s in data]
-            return np.array(data, dtype=dtype).reshape(shape)
+            return self._build(lambda: np.array(data, dtype=dtype).reshape(shape), dtype)
         if kind == "objarray":
             items = [self(v) for v in value["items"]]
             out = np.empty(len(items), dtype=object)
@@ -222,8 +225,8 @@ class Decoder:
         if kind == "torch.device":
             import torch
             if not isinstance(value["value"], str):
-                raise ValueError(f"Cannot load {self.path}: {value['value']!r} is not a "
-                                 "device name.")
+                raise ModelFileError(f"Cannot load {self.path}: {value['value']!r} is not a "
+                                     "device name.")
             return torch.device(value["value"])
         if kind == "torch.dtype":
             return torch_dtype(value["value"], self.path)
@@ -232,10 +235,37 @@ class Decoder:
             kwargs = value["kwargs"]
             if not isinstance(kwargs, dict) or not all(
                     isinstance(k, str) and k.isidentifier() for k in kwargs):
-                raise ValueError(f"Cannot load {self.path}: the arguments of {value['class']} "
-                                 "are not a mapping of names.")
+                raise ModelFileError(f"Cannot load {self.path}: the arguments of {value['class']} "
+                                     "are not a mapping of names.")
             return cls(**{k: self(v) for k, v in kwargs.items()})
-        raise ValueError(f"Cannot load {self.path}: unknown value kind {kind!r} in its manifest.")
+        raise ModelFileError(f"Cannot load {self.path}: unknown value kind {kind!r} in its "
+                             "manifest.")
+
+    def _check_itemsize(self, dtype: np.dtype, data: list) -> None:
+        """Refuse a string dtype wider than the longest stored string needs, so that an
+        array takes at most 4 bytes per stored character (``'<U262144'`` holding empty
+        strings would take 1 MiB per element); other dtypes have a fixed size."""
+        if dtype.kind not in "US":
+            return
+        if not all(isinstance(s, str) for s in data):
+            raise ModelFileError(f"Cannot load {self.path}: an array of dtype {dtype.str} "
+                                 "holds values that are not strings.")
+        longest = max((len(s) for s in data), default=0)
+        needed = max(1, longest) * (4 if dtype.kind == "U" else 1)
+        if dtype.itemsize > needed:
+            raise ModelFileError(
+                f"Cannot load {self.path}: an array of dtype {dtype.str} ({dtype.itemsize} "
+                f"bytes per element) stores strings of at most {longest} characters; "
+                "arrays may not ask for more memory than they store.")
+
+    def _build(self, make: Any, dtype: np.dtype) -> Any:
+        """``make()``, with numpy's refusal of a stored value (``10**30`` as ``<i2``, a
+        string as a float) raised as a ModelFileError naming the file."""
+        try:
+            return make()
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"Cannot load {self.path}: a stored value does not fit its "
+                                 f"dtype {dtype.str} ({type(exc).__name__}: {exc}).") from exc
 
     def _dtype(self, name: Any) -> np.dtype:
         try:
@@ -243,8 +273,8 @@ class Decoder:
         except (TypeError, ValueError):
             dtype = None
         if dtype is None or dtype.kind not in _ARRAY_KINDS:
-            raise ValueError(f"Cannot load {self.path}: {name!r} is not a dtype skasc stores.")
+            raise ModelFileError(f"Cannot load {self.path}: {name!r} is not a dtype skasc stores.")
         if dtype.itemsize > _MAX_ITEMSIZE:  # e.g. '|S2000000000': 2 GB per element
-            raise ValueError(f"Cannot load {self.path}: dtype {name!r} has "
-                             f"{dtype.itemsize} bytes per element (at most {_MAX_ITEMSIZE}).")
+            raise ModelFileError(f"Cannot load {self.path}: dtype {name!r} has "
+                                 f"{dtype.itemsize} bytes per element (at most {_MAX_ITEMSIZE}).")
         return dtype

@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import ModelFileError, SkascValueError
 from ._codec import Decoder, Encoder, Unencodable, dotted_name, imported_names
 from ._trust import IMPORT, NET, ManifestNames
+from ._walk import FOLDER_PARAMS
 
 __all__ = ["net_entry", "check_net_entry", "rebuild_net"]
 
@@ -41,7 +43,7 @@ def _history_json(net: Any, path: str) -> Any:
     def default(value: Any) -> Any:
         if isinstance(value, np.generic):
             return value.item()
-        raise TypeError(type(value).__name__)
+        raise TypeError(type(value).__name__)  # json's protocol
 
     try:
         return json.loads(json.dumps(list(history), default=default))
@@ -105,9 +107,9 @@ def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None
                       for group in record["param_groups"]]
             getattr(net, attr).load_state_dict({"state": state, "param_groups": groups})
         except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"{path}: the saved state of {attr} of the net at "
-                             f"{entry['path']} is damaged or does not fit its optimizer "
-                             f"({type(exc).__name__}: {exc}).") from exc
+            raise ModelFileError(f"{path}: the saved state of {attr} of the net at "
+                                 f"{entry['path']} is damaged or does not fit its optimizer "
+                                 f"({type(exc).__name__}: {exc}).") from exc
 
 
 def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
@@ -115,7 +117,7 @@ def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
     try:
         net_class = dotted_name(type(net))
     except Unencodable as exc:
-        raise ValueError(f"Cannot save the net at {path}: its class {exc}") from exc
+        raise SkascValueError(f"Cannot save the net at {path}: its class {exc}") from exc
     encoder = Encoder(net_id)
     params = net.get_params(deep=False)
     entry_params, dropped = _encoded_params(params, encoder, path)
@@ -162,14 +164,14 @@ def _encoded_params(params: dict, encoder: Encoder, path: str) -> tuple[dict, li
                 entry_params[name] = None if name == "callbacks" else encoder(None, name)
                 continue
         if name == "module" and isinstance(value, torch.nn.Module):
-            raise ValueError(
+            raise SkascValueError(
                 f"Cannot save the net at {path}: its 'module' parameter is an instance "
                 f"({type(value).__name__}); pass the module class and its arguments as "
                 "module__* parameters so the net can be rebuilt.")
         try:
             entry_params[name] = encoder(value, f"params/{name}")
         except Unencodable as exc:
-            raise ValueError(
+            raise SkascValueError(
                 f"Cannot save the parameter {name!r} of the net at {path}: {exc}") from exc
     if dropped:
         warnings.warn(
@@ -192,8 +194,8 @@ def _encoded_attributes(net: Any, params: dict, encoder: Encoder, path: str) -> 
             # Fitted objects (e.g. a LabelEncoder) keep their state through skops.
             attributes[name] = encoder(value, f"attrs/{name}", by_constructor=False)
         except Unencodable as exc:
-            raise ValueError(f"Cannot save the fitted attribute {name!r} of the net at "
-                             f"{path}: {exc}") from exc
+            raise SkascValueError(f"Cannot save the fitted attribute {name!r} of the net at "
+                                  f"{path}: {exc}") from exc
     return attributes
 
 
@@ -207,7 +209,7 @@ def _state_tensors(net: Any, net_id: str, encoder: Encoder, path: str) -> dict[s
         keys = []
         for key, tensor in getattr(net, attr).state_dict().items():
             if not isinstance(tensor, torch.Tensor):
-                raise ValueError(
+                raise SkascValueError(
                     f"Cannot save the net at {path}: {attr}.state_dict() entry "
                     f"{key!r} is not a tensor.")
             encoder.tensors[f"{net_id}/{attr}/{key}"] = (
@@ -227,7 +229,11 @@ def _is_param_name(name: Any) -> bool:
     return isinstance(name, str) and name.isidentifier() and not name.startswith("_")
 
 
-def _device_for(device: Any) -> tuple[Any, bool]:
+#: The devices a net is saved on (and rebuilt on, falling back to the CPU).
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def _device_for(device: Any, path: str) -> tuple[Any, bool]:
     """The device to rebuild on, and whether it had to fall back to the CPU."""
     import torch
 
@@ -237,6 +243,9 @@ def _device_for(device: Any) -> tuple[Any, bool]:
         kind = torch.device(device).type
     except (TypeError, RuntimeError, ValueError):
         return device, False  # a net-specific value such as "auto": the net resolves it
+    if kind not in _DEVICE_TYPES:  # e.g. "meta": a net without data, failing at predict
+        raise ModelFileError(f"{path} is not a skasc model file: a net is stored with device "
+                             f"{str(device)!r}; nets are saved on {', '.join(_DEVICE_TYPES)}.")
     if kind == "cuda" and not torch.cuda.is_available():
         return "cpu", True
     if kind == "mps" and not (getattr(torch.backends, "mps", None)
@@ -263,20 +272,20 @@ def check_net_entry(entry: Any, names: ManifestNames) -> None:
 
     path = names.path
     if not isinstance(entry, dict):
-        raise ValueError(f"{path} is not a skasc model file: a net entry of its manifest "
-                         f"is not a mapping.")
+        raise ModelFileError(f"{path} is not a skasc model file: a net entry of its manifest "
+                             f"is not a mapping.")
     for key, kind in (("params", dict), ("attributes", dict), ("state_dicts", dict),
                       ("id", str), ("class", str)):
         if not isinstance(entry.get(key), kind):
-            raise ValueError(f"{path} is not a skasc model file: the net entry "
-                             f"{entry.get('id')!r} of its manifest has no valid {key!r}.")
+            raise ModelFileError(f"{path} is not a skasc model file: the net entry "
+                                 f"{entry.get('id')!r} of its manifest has no valid {key!r}.")
     names.resolve(entry["class"], NET, subclass_of=skorch.NeuralNet, what="a net class")
     bad = [k for k in entry["params"] if not _is_param_name(k)]
     internal = _compat().INTERNAL_ATTRIBUTES
     bad += [k for k in entry["attributes"] if not _is_attribute_name(k) or k in internal]
     if bad:
-        raise ValueError(f"{path} is not a skasc model file: the net {entry['id']!r} has "
-                         f"parameters or attributes that save does not write: {bad}.")
+        raise ModelFileError(f"{path} is not a skasc model file: the net {entry['id']!r} has "
+                             f"parameters or attributes that save does not write: {bad}.")
     for param, value in entry["params"].items():
         if (param in _CLASS_CHECKS and isinstance(value, dict)
                 and value.get("__kind__") == "import"):
@@ -302,7 +311,10 @@ def rebuild_net(entry: dict, tensors: dict, side: dict, names: ManifestNames) ->
                                          subclass_of=_required_base(name))
         else:
             params[name] = decoder(value)
-    device, fell_back = _device_for(params.get("device"))
+    for name in FOLDER_PARAMS:  # a file never decides where the net writes
+        if name in params:
+            params[name] = None
+    device, fell_back = _device_for(params.get("device"), path)
     if fell_back:
         warnings.warn(
             f"The net at {entry.get('path')} was saved with device={params['device']!r}, "
@@ -320,10 +332,37 @@ def rebuild_net(entry: dict, tensors: dict, side: dict, names: ManifestNames) ->
         if attr not in _state_attrs(net):
             raise KeyError(f"{attr!r} is not a module or criterion of {entry['class']}")
         state = {key: tensors[f"{entry['id']}/{attr}/{key}"] for key in keys}
+        _check_finite(state, f"{entry['id']}/{attr}", path)
         getattr(net, attr).load_state_dict(state, strict=True)
     _restore_optimizers(net, entry, tensors, path)
     for name, value in attributes.items():  # initialize() may have reset them
         setattr(net, name, value)
-    if entry.get("history") is not None:
-        net.history_ = History(entry["history"])
+    history = entry.get("history")
+    if history is not None:
+        if not _is_history(history):
+            raise ModelFileError(f"{path} is not a skasc model file: the history of the net "
+                                 f"{entry['id']!r} is not a list of rows (mappings, with "
+                                 "'batches' a list of mappings).")
+        net.history_ = History(history)
     return net
+
+
+def _check_finite(state: dict, prefix: str, path: str) -> None:
+    """Refuse NaN or infinite weights: a file that holds them is damaged (or was saved
+    from a net whose training diverged), and its predictions would all be NaN."""
+    import torch
+
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(f"{path} holds NaN or infinite weights ({prefix}/{key}); "
+                                 "the file is damaged, or was saved from a net whose "
+                                 "training diverged.")
+
+
+def _is_history(history: Any) -> bool:
+    """Whether ``history`` has the shape of a skorch history: a list of epoch rows
+    (dicts), each with an optional ``batches`` list of dicts."""
+    return isinstance(history, list) and all(
+        isinstance(row, dict) and isinstance(row.get("batches", []), list)
+        and all(isinstance(batch, dict) for batch in row.get("batches", []))
+        for row in history)

@@ -33,17 +33,11 @@ import json
 import sys
 from typing import Any, Iterable
 
+from ..exceptions import InvalidParameterError, ModelFileError, UntrustedTypeError
+
 __all__ = ["UntrustedTypeError", "MANIFEST_ALLOWED", "SKOPS_ALLOWED", "trusted_names",
            "import_dotted", "dotted_name_of", "ManifestNames", "check_skops_schema",
            "skops_trusted", "torch_dtype"]
-
-
-class UntrustedTypeError(ValueError):
-    """A model file names a type or callable that is not trusted; nothing was created.
-
-    Raised by :func:`skasc.load`. The message names the file and the type; pass
-    the type (or its module) in ``load(..., trusted=[...])`` if you trust the file.
-    """
 
 
 # Roles a manifest name may play.
@@ -154,7 +148,7 @@ def trusted_names(trusted: Iterable[Any] | None) -> list[str]:
             module = getattr(item, "__module__", None)
             qualname = getattr(item, "__qualname__", None)
             if not module or not qualname:
-                raise TypeError(
+                raise InvalidParameterError(
                     "The 'trusted' parameter of load must be a list of types, functions "
                     f"or dotted names. Got {item!r} instead.")
             names.append(f"{module}.{qualname}")
@@ -227,7 +221,7 @@ class ManifestNames:
             try:
                 obj = import_dotted(name)
             except ImportError as exc:
-                raise ValueError(f"Cannot load {self.path}: {exc}") from exc
+                raise ModelFileError(f"Cannot load {self.path}: {exc}") from exc
         else:
             obj, roles = self._objects.get(name, (None, frozenset()))
             if role not in roles:
@@ -249,7 +243,7 @@ def torch_dtype(value: Any, path: str) -> Any:
     torch = sys.modules["torch"]
     dtypes = {key: obj for key, obj in vars(torch).items() if isinstance(obj, torch.dtype)}
     if not isinstance(value, str) or value not in dtypes:
-        raise ValueError(f"Cannot load {path}: {value!r} is not a torch dtype.")
+        raise ModelFileError(f"Cannot load {path}: {value!r} is not a torch dtype.")
     return dtypes[value]
 
 
@@ -353,5 +347,5 @@ def check_skops_schema(schema: dict, path: str) -> None:
             continue
         text = json.dumps(_without_ids(node), sort_keys=True)
         if first.setdefault(key, text) != text:
-            raise ValueError(f"{path} is not a skasc model file: its skops part holds two "
-                             f"different objects under the id {node.get('__id__')!r}.")
+            raise ModelFileError(f"{path} is not a skasc model file: its skops part holds two "
+                                 f"different objects under the id {node.get('__id__')!r}.")

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["_NetSlot", "find_nets", "slot_ids", "put_nets_back"]
+__all__ = ["_NetSlot", "find_nets", "slot_ids", "put_nets_back", "FOLDER_PARAMS",
+           "forget_folders"]
 
 
 class _NetSlot:
@@ -106,6 +107,49 @@ def slot_ids(root: Any) -> list[Any]:
         seen.add(id(obj))
         stack.extend(_children(obj))
     return ids
+
+
+#: Parameters that name a folder an estimator writes to when it is used: the
+#: feature cache (``memory`` of a ``Pipeline``, a ``FrontEnd``, scikit-learn's
+#: clustering) and a net's ``checkpoint_dir``.
+FOLDER_PARAMS = ("memory", "checkpoint_dir")
+
+
+def forget_folders(root: Any) -> list[str]:
+    """Set every folder parameter (:data:`FOLDER_PARAMS`) of every estimator in ``root``
+    to None, wherever it sits (steps, wrappers' fitted attributes such as
+    ``best_estimator_``, dicts, lists); return where they were, as paths like
+    ``estimator.best_estimator_.steps[0][1].memory``.
+
+    An estimator is an object with ``get_params`` (scikit-learn's and skorch's);
+    nets are not walked into.
+    """
+    net_type = _net_type()
+    forgotten: list[str] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, str]] = [(root, "estimator")]
+    while stack:
+        obj, path = stack.pop()
+        if obj is None or isinstance(obj, _LEAVES) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        state = vars(obj) if hasattr(obj, "__dict__") else {}
+        if hasattr(obj, "get_params"):
+            for name in FOLDER_PARAMS:
+                if state.get(name) is not None:
+                    setattr(obj, name, None)
+                    forgotten.append(f"{path}.{name}")
+        if net_type is not None and isinstance(obj, net_type):
+            continue
+        if isinstance(obj, dict):
+            stack.extend((v, f"{path}[{k!r}]") for k, v in obj.items())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(obj))
+        elif isinstance(obj, (set, frozenset)):
+            stack.extend((v, f"{path}{{}}") for v in obj)
+        else:
+            stack.extend((v, f"{path}.{k}") for k, v in state.items())
+    return forgotten
 
 
 def put_nets_back(root: Any, nets: dict[str, Any]) -> Any:

@@ -113,7 +113,8 @@ def main() -> None:
         root = write_litis_layout(os.path.join(tmp, "litis"), X, list(y), sr=22050,
                                   splits=[(np.flatnonzero(train), np.flatnonzero(test))])
         result = run_protocol("litis", root, epochs=3, lr=1e-3, batch_size=8, eval_every=1,
-                              verbose=0, out=os.path.join(tmp, "out"), net_params=tiny)
+                              verbose=0, out=os.path.join(tmp, "out"), device="cpu",
+                              net_params={k: v for k, v in tiny.items() if k != "device"})
         with np.load(os.path.join(tmp, "out", "folds", "fold1", "result.npz")) as data:
             for name in sorted(data.files):
                 print(f"protocol result.npz {name} {sha(data[name])}")

@@ -30,11 +30,13 @@ def _modules():
 
 
 def _error_classes() -> dict[str, type]:
-    """Every exception class defined in skasc with a public name, by qualified name."""
+    """Every exception class defined in skasc with a public name, by qualified name
+    (warning categories, such as ShortRecordingWarning, are not errors)."""
     found = {}
     for module in [skasc, *_modules()]:
         for name, value in vars(module).items():
             if (inspect.isclass(value) and issubclass(value, BaseException)
+                    and not issubclass(value, Warning)
                     and value.__module__.startswith("skasc") and not name.startswith("_")):
                 found[f"{value.__module__}.{value.__qualname__}"] = value
     return found

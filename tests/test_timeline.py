@@ -132,7 +132,7 @@ def test_window_posteriors_are_the_product_rule_over_its_segments(tmp_path, rng)
     for row, first in zip(tl.proba, firsts):
         rows = np.maximum(seg[first:first + 6], floor)
         fused = np.prod(rows, axis=0)
-        np.testing.assert_allclose(row, fused / fused.sum(), rtol=1e-6)
+        np.testing.assert_allclose(row, fused / fused.sum(), rtol=1e-6, atol=1e-12)
     assert list(tl.labels) == [pipe.classes_[k] for k in np.argmax(tl.proba, axis=1)]
 
 
@@ -301,3 +301,33 @@ def test_real_recordings_stream_like_the_whole_file(tut_samples):
         np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
             whole_evidence, lengths=np.ones(len(whole_evidence), int))), atol=1e-6)
         assert tl.duration == pytest.approx(10.0, abs=1e-3)
+
+
+def test_the_denoisers_stream_is_its_transform_block_by_block(rng):
+    from skasc import MinStatsDenoiser
+
+    y = (rng.standard_normal(2 * SR + 11) * 0.1).astype(np.float32)
+    denoiser = MinStatsDenoiser(n_fft=400, hop_length=160, window_duration=0.6,
+                                oversubtraction=2.0, floor=0.05)
+    stream = denoiser.stream()
+    parts = [stream.push(y[i:i + 3001]) for i in range(0, y.size, 3001)]
+    np.testing.assert_array_equal(np.concatenate(parts + [stream.finish()]),
+                                  denoiser.transform(y[np.newaxis])[0, 1])
+    with pytest.raises(ValueError, match="hop_length"):
+        MinStatsDenoiser(n_fft=256, hop_length=300).stream()
+
+
+def test_a_network_error_while_the_next_block_is_read_is_raised(tmp_path, rng):
+    # the front end of block k + 1 runs in a second thread while block k is classified
+    pipe = lr_pipeline()
+    path = scene_file(tmp_path / "long.wav", rng, seconds=6.0)
+    calls = []
+
+    def broken(X):
+        calls.append(len(X))
+        raise RuntimeError("network failed")
+
+    pipe[-1].estimator_.steps[-1][1].predict_proba = broken
+    with pytest.raises(RuntimeError, match="network failed"):
+        predict_timeline(pipe, path, window=1.0, hop=0.5, block_duration=1.0)
+    assert len(calls) == 1

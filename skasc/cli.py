@@ -212,9 +212,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise CLIError(f"{', '.join(given)} {verb} to a timeline; pass --timeline too.")
     elif args.skip_bad:
         raise CLIError("--skip-bad does not apply to --timeline (one file, read in blocks).")
+    if (args.calibration is None) == (args.backend == "onnx-int8"):
+        raise CLIError("--backend onnx-int8 needs --calibration FOLDER (recordings whose "
+                       "segments set the int8 ranges, e.g. training data)"
+                       if args.calibration is None else
+                       "--calibration applies to --backend onnx-int8 only")
     if args.timeline:
         return _predict_timeline(args)
-    pipe = _load_model(args.model)
+    pipe = _with_backend(_load_model(args.model), args.backend, args.calibration)
     paths = [p for item in args.audio for p in collect_audio(item)]
     paths, _ = checked(paths, None, args.skip_bad)
     predictions = pipe.predict(paths)
@@ -231,6 +236,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_backend(model, backend: str, calibration: str | None):
+    """The model with its networks on ``backend``; a missing extra is a user error."""
+    from .backend import with_backend
+
+    recordings = None if calibration is None else collect_audio(calibration)
+    try:
+        return with_backend(model, backend, calibration=recordings)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+
+
 def _predict_timeline(args: argparse.Namespace) -> int:
     from .timeline import predict_timeline
 
@@ -239,7 +255,7 @@ def _predict_timeline(args: argparse.Namespace) -> int:
                        f"{' '.join(args.audio)}.")
     if args.figure:
         check_output_path(args.figure, "--figure")
-    pipe = _load_model(args.model)
+    pipe = _with_backend(_load_model(args.model), args.backend, args.calibration)
     timeline = predict_timeline(pipe, args.audio[0],
                                 window=30.0 if args.window is None else args.window,
                                 hop=10.0 if args.hop is None else args.hop,
@@ -336,23 +352,43 @@ def cmd_info(args: argparse.Namespace) -> int:
     reports = report if isinstance(report, dict) else {"system": report}
     print(f"{args.model}: classes {[str(c) for c in model.classes_]}" if args.classes
           else args.model)
-    for item in reports.values():
+    try:
+        from .backend import network_sizes
+
+        sizes = network_sizes(model)
+    except ImportError:
+        sizes = None
+    for name, item in reports.items():
         print()
         print(item.to_table())
+        if sizes is None:
+            print("Exported ONNX network sizes: need pip install 'skasc[onnx]'")
+        elif name in sizes:
+            print(f"Exported ONNX network (measured): fp32 {sizes[name]['fp32'] / 1e6:.2f} MB, "
+                  f"int8 {sizes[name]['int8'] / 1e6:.2f} MB (convolutions int8, GRU and "
+                  "dense layers fp32)")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     check_output_path(args.onnx, "ONNX")
+    if args.quantize and not args.calibration:
+        raise CLIError("--quantize int8 needs --calibration FOLDER (recordings whose "
+                       "segments set the int8 ranges, e.g. training data)")
+    if args.calibration and not args.quantize:
+        raise CLIError("--calibration applies to --quantize int8 only")
     model = _load_model(args.model)
     try:
         from .onnx import export_onnx
 
-        export_onnx(model, args.onnx)
+        export_onnx(model, args.onnx, quantize=args.quantize,
+                    calibration=collect_audio(args.calibration) if args.calibration else None)
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
-    print(f"Wrote {args.onnx}: segment images (n, K, M, T) in, calibrated posteriors out; "
-          "run it with skasc.onnx.OnnxPredictor")
+    kind = "int8 convolutions, " if args.quantize else ""
+    print(f"Wrote {args.onnx} ({kind}{os.path.getsize(args.onnx) / 1e6:.2f} MB): segment "
+          "images (n, K, M, T) in, calibrated posteriors out; run it with "
+          "skasc.onnx.OnnxPredictor")
     return 0
 
 
@@ -503,6 +539,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--hop", type=_positive_float, default=None,
                          help="seconds between timeline windows (default 10)")
     predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
+    predict.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+                         help="where the network runs: torch (the reference, default), onnx "
+                              "(onnxruntime, float32) or onnx-int8 (int8 convolutions); the "
+                              "onnx backends need pip install 'skasc[onnx]'")
+    predict.add_argument("--calibration", metavar="FOLDER",
+                         help="with --backend onnx-int8: recordings whose segments set the "
+                              "int8 ranges (e.g. some training data)")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")
@@ -523,6 +566,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "(needs pip install 'skasc[onnx]')")
     export.add_argument("model")
     export.add_argument("onnx", help="the .onnx file to write")
+    export.add_argument("--quantize", choices=("int8",), default=None,
+                        help="int8 convolutions (smaller; needs --calibration)")
+    export.add_argument("--calibration", metavar="FOLDER",
+                        help="recordings whose segments set the int8 ranges (e.g. some "
+                             "training data)")
     export.set_defaults(func=cmd_export)
     return parser
 

@@ -53,6 +53,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -102,31 +103,37 @@ def join_clips(paths: list[str], out: str) -> None:
 # The child: one measurement
 # --------------------------------------------------------------------------- #
 class StageClock:
-    """Exclusive wall and CPU time per stage: time inside a stage entered within
-    another goes to the inner one."""
+    """Exclusive wall and CPU time per stage, per thread: time inside a stage entered
+    within another goes to the inner one. CPU time is the calling thread's
+    (``thread_time``): all of a stage's with one torch / onnxruntime thread."""
 
     def __init__(self) -> None:
         self.wall = dict.fromkeys(STAGES, 0.0)
         self.cpu = dict.fromkeys(STAGES, 0.0)
-        self._stack: list[str] = []
-        self._mark = (0.0, 0.0)
+        self._local = threading.local()
+        self._lock = threading.Lock()
 
     def _charge(self) -> None:
-        now = (time.perf_counter(), time.process_time())
-        if self._stack:
-            self.wall[self._stack[-1]] += now[0] - self._mark[0]
-            self.cpu[self._stack[-1]] += now[1] - self._mark[1]
-        self._mark = now
+        local = self._local
+        now = (time.perf_counter(), time.thread_time())
+        stack = getattr(local, "stack", None)
+        if stack:
+            with self._lock:
+                self.wall[stack[-1]] += now[0] - local.mark[0]
+                self.cpu[stack[-1]] += now[1] - local.mark[1]
+        else:
+            local.stack = stack if stack is not None else []
+        local.mark = now
 
     def wrap(self, stage: str, fn):
         def timed(*args, **kwargs):
             self._charge()
-            self._stack.append(stage)
+            self._local.stack.append(stage)
             try:
                 return fn(*args, **kwargs)
             finally:
                 self._charge()
-                self._stack.pop()
+                self._local.stack.pop()
         return timed
 
     def wrap_generator(self, stage: str, fn):
@@ -216,19 +223,18 @@ def _child(spec: dict) -> None:
     pipe = load(spec["model"])
     backend = spec["backend"]
     started = time.perf_counter()
+    model = pipe
+    if backend != "torch":  # the export (and int8 calibration) is start-up time
+        from skasc import with_backend
+
+        model = with_backend(pipe, backend, calibration=spec["calibration"]
+                             if backend == "onnx-int8" else None)
     if spec["method"] == "timeline":
         from skasc import predict_timeline
 
-        extra = {} if backend == "torch" else {"backend": backend}
-
         def run(path):
-            return predict_timeline(pipe, path, window=30.0, hop=10.0, **extra)
+            return predict_timeline(model, path, window=30.0, hop=10.0)
     else:
-        model = pipe
-        if backend != "torch":
-            from skasc import with_backend
-
-            model = with_backend(pipe, backend)
         run = model.predict
     with tempfile.TemporaryDirectory() as tmp:  # warm-up: lazy imports, numba's cache
         warm = os.path.join(tmp, "warm.wav")
@@ -288,8 +294,9 @@ def gemm_peak(threads: int, n: int = 2048) -> dict:
 # --------------------------------------------------------------------------- #
 def speed_table(rows: list[tuple[str, str, str, dict]], peak: dict) -> str:
     head = ("| input | method | backend | read | denoise | features | network | SVM | rest "
-            "| total | x real time | segments/s | network MAC/s (% of fp32 peak) | peak RSS |")
-    lines = [head, "|" + " --- |" * 3 + " ---: |" * 11]
+            "| total | x real time | segments/s | network MAC/s (% of fp32 peak) | peak RSS "
+            "| start-up |")
+    lines = [head, "|" + " --- |" * 3 + " ---: |" * 12]
     for name, method, backend, r in rows:
         if "error" in r:
             lines.append(f"| {name} | {method} | {backend} | n/a: {r['error']} |")
@@ -303,7 +310,8 @@ def speed_table(rows: list[tuple[str, str, str, dict]], peak: dict) -> str:
         lines.append(
             f"| {name} | {method} | {backend} | {cells} | {r['duration_s'] / r['wall']:.0f} "
             f"| {r['segments'] / r['wall']:.0f} | {net_macs / 1e9:.1f} G "
-            f"({100 * net_macs / peak['fp32']:.0f} %) | {r['peak_mib']:.0f} MiB |")
+            f"({100 * net_macs / peak['fp32']:.0f} %) | {r['peak_mib']:.0f} MiB "
+            f"| {r['start_up_s']:.1f} s |")
     lines.append("")
     lines.append("Seconds of wall time per hour of audio; CPU seconds per hour (same order):")
     lines.append("")
@@ -328,6 +336,7 @@ def run_speed(args: argparse.Namespace) -> None:
         model = args.model or os.path.join(tmp, "model.skasc")
         if not args.model:
             fit_model(model)
+        calibration = write_folder(os.path.join(tmp, "calibration"), 1.0, seed=7)
         inputs = []
         if args.folder_minutes > 0:
             folder = write_folder(os.path.join(tmp, "folder"), args.folder_minutes)
@@ -347,7 +356,8 @@ def run_speed(args: argparse.Namespace) -> None:
         for name, method, paths in inputs:
             for backend in args.backends:
                 r = measure({"method": method, "backend": backend, "model": model,
-                             "inputs": paths, "threads": args.threads})
+                             "inputs": paths, "threads": args.threads,
+                             "calibration": calibration})
                 rows.append((name, method, backend, r))
                 print(f"  {name}, {method}, {backend}: {r}", file=sys.stderr)
     print(f"threads: {args.threads}; peak GEMM (2048^3, torch): fp32 {peak['fp32'] / 1e9:.1f} "

@@ -13,28 +13,35 @@ or ``--model`` a saved one) classifies:
   clips (48 kHz stereo 24-bit: read, downmixed and resampled), ``timeline`` on
   the ten joined into one 100-s file.
 
-Each measurement runs in a fresh subprocess (its peak RSS, ``ru_maxrss``, is its
-own) with ``--threads`` torch / onnxruntime / BLAS threads. Inside it the time
-of each stage is summed by wrapping the code that does it (exclusive time: a
-stage called inside another is charged to the inner one): read + resample
-(soundfile, soxr and the loader's checks), denoise (minimum statistics),
-features (segmenting and log Mel / log gammatone), network (torch or
-onnxruntime), SVM (scaler and calibrated SVM) and the rest (product rule,
-windows, glue). Wall time and CPU time (``process_time``: on a busy machine it
-leaves out the waiting for a core; with one thread it is the time on one free
-core) are both printed, per hour of audio.
+Each measurement runs in a fresh subprocess (its peak RSS is its own ``VmHWM``)
+with ``--threads`` torch / onnxruntime / BLAS threads, after a warm-up on a 6-s
+file (lazy imports, numba's cache; the ONNX export and int8 calibration are in
+the printed start-up time). Inside it the CPU time of each stage is summed by
+wrapping the code that does it (exclusive time, per thread: a stage called inside
+another is charged to the inner one): read + resample (soundfile, soxr and the
+loader's checks), denoise (minimum statistics), features (segmenting and log Mel
+/ log gammatone), network (torch or onnxruntime) and SVM (scaler and calibrated
+SVM). Stage times are the CPU time of the thread that ran the stage: with one
+thread, the whole stage, and the timeline's front end runs in a second thread
+beside the network. The table prints them per hour of audio, with the process's
+total CPU time and its wall time; on a busy machine CPU time leaves out the
+waiting for a core, wall time does not.
 
-The same run measures the machine's peak: a 2048 x 2048 fp32 GEMM with torch at
-``--threads`` threads (MAC/s = n^3 / time, best of 5), and in bf16 where torch
-runs it; the network's achieved MAC/s (``skasc.complexity`` MACs per segment x
-segments / network time) is printed against it.
+The same run measures the machine's peak: a 2048 x 2048 x 2048 fp32 GEMM with
+torch at ``--threads`` threads (best of 5; MAC/s per second of wall time and per
+CPU second, i.e. per core), and in bf16; the network's MAC/s per core
+(``skasc.complexity``'s MACs per segment x segments / network CPU time) is printed
+against the fp32 GEMM's. Last, the network alone (256 segments, in this process):
+torch fp32 in slices of 512 and 32, channels-last, bf16 autocast, and the
+onnxruntime backends, with their largest feature difference from torch fp32.
 
 **Accuracy** (``--accuracy MODEL.skasc``): the saved model's posteriors with each
 backend against the fp32 torch reference on the same network: on the TUT clips,
 max abs difference of the recording posteriors and label agreement; on ESC-10
 fold 1 (``--esc10``, default ``../shared/data/esc10``; the test recordings of
 ``skasc.load_dataset("esc10", root).cv``'s first split), recording accuracy and
-log loss. The issue's rule: a backend that loses more than 0.5 points of accuracy
+log loss. int8 is calibrated on ``--calibration-size`` (40) recordings of the
+training folds 2-5, the network's own training data. The issue's rule: a backend that loses more than 0.5 points of accuracy
 or raises the log loss by more than 0.02 is not a default.
 
 Usage::
@@ -211,8 +218,6 @@ def _heads(pipe) -> list:
 
 
 def _child(spec: dict) -> None:
-    import resource
-
     import numpy as np
     import soundfile as sf
     import torch
@@ -255,7 +260,19 @@ def _child(spec: dict) -> None:
         "wall": wall, "cpu": cpu, "stage_wall": clock.wall, "stage_cpu": clock.cpu,
         "rows": rows, "start_up_s": start_up, "duration_s": duration, "segments": int(duration // 2),
         "macs_per_segment": macs,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        "peak_mib": _peak_rss_mib()}))
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory: VmHWM (ru_maxrss would include the
+    parent's peak, which Linux carries across fork and exec)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(spec: dict) -> dict:
@@ -271,7 +288,9 @@ def measure(spec: dict) -> dict:
 
 
 def gemm_peak(threads: int, n: int = 2048) -> dict:
-    """Best-of-5 MAC/s of an n x n x n matrix product with torch, fp32 and bf16."""
+    """Best-of-5 MAC/s of an n x n x n matrix product with torch, fp32 and bf16: per
+    second of wall time (``"fp32"``, ``"bf16"``) and per CPU second, i.e. per core
+    (``"fp32_core"``, ``"bf16_core"``)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -280,48 +299,96 @@ def gemm_peak(threads: int, n: int = 2048) -> dict:
         a = torch.randn(n, n).to(dtype)
         b = torch.randn(n, n).to(dtype)
         torch.mm(a, b)
-        best = float("inf")
+        wall = cpu = float("inf")
         for _ in range(5):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             torch.mm(a, b)
-            best = min(best, time.perf_counter() - t0)
-        out[name] = n ** 3 / best
+            wall = min(wall, time.perf_counter() - t0)
+            cpu = min(cpu, time.process_time() - c0)
+        out[name], out[f"{name}_core"] = n ** 3 / wall, n ** 3 / cpu
     return out
+
+
+def network_options(model_path: str, scene: str, calibration: list[str], threads: int,
+                    backends: list[str], repeats: int = 3) -> list[tuple[str, float, float]]:
+    """Segments/s of the network alone, one option per row, on 256 segments of ``scene``:
+    (option, segments/s median of ``repeats`` by CPU time, max abs feature difference)."""
+    import numpy as np
+    import torch
+
+    from skasc import load
+
+    torch.set_num_threads(threads)
+    pipe = load(model_path)
+    net = pipe[-1].estimator_.steps[0][1]
+    X = np.concatenate(list(pipe[0].transform([scene])))[:256]
+    X = np.concatenate([X] * (256 // len(X) + 1))[:256]
+    cal = np.concatenate(list(pipe[0].transform(calibration)))
+    module = net.module_.eval()
+
+    def torch_embed(batch, dtype=None, channels_last=False):
+        m = module.to(memory_format=torch.channels_last) if channels_last else module
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                    enabled=dtype is not None):
+            out = [m.embed(torch.from_numpy(X[i:i + batch]).contiguous(
+                memory_format=torch.channels_last if channels_last else
+                torch.contiguous_format)).float() for i in range(0, len(X), batch)]
+        module.to(memory_format=torch.contiguous_format)
+        return torch.cat(out).numpy()
+
+    options = {
+        "torch fp32, slices of 512 (the CPU default before)": lambda: torch_embed(512),
+        "torch fp32, slices of 32": lambda: torch_embed(32),
+        "torch fp32, channels-last, slices of 32": lambda: torch_embed(32, channels_last=True),
+        "torch bf16 autocast (GRU fp32), slices of 32": lambda: torch_embed(32, torch.bfloat16),
+    }
+    if "onnx" in backends:
+        from skasc.backend import OnnxNetwork
+
+        fp32 = OnnxNetwork(net, n_threads=threads)
+        options["onnxruntime fp32 (`onnx`)"] = lambda: fp32.transform(X)
+    if "onnx-int8" in backends:
+        from skasc.backend import OnnxNetwork
+
+        int8 = OnnxNetwork(net, calibration=cal, n_threads=threads)
+        options["onnxruntime int8 convolutions (`onnx-int8`)"] = lambda: int8.transform(X)
+    reference = torch_embed(32)
+    rows = []
+    for name, fn in options.items():
+        diff = float(np.abs(fn() - reference).max())
+        speeds = []
+        for _ in range(repeats):
+            c0 = time.process_time()
+            fn()
+            speeds.append(len(X) / (time.process_time() - c0))
+        rows.append((name, float(np.median(speeds)), diff))
+    return rows
 
 
 # --------------------------------------------------------------------------- #
 # Tables
 # --------------------------------------------------------------------------- #
 def speed_table(rows: list[tuple[str, str, str, dict]], peak: dict) -> str:
-    head = ("| input | method | backend | read | denoise | features | network | SVM | rest "
-            "| total | x real time | segments/s | network MAC/s (% of fp32 peak) | peak RSS "
-            "| start-up |")
+    """Per hour of audio: CPU seconds per stage (the thread that ran it), total CPU and
+    wall seconds; speed from the wall time; network MAC/s per CPU second."""
+    head = ("| input | method | backend | read | denoise | features | network | SVM "
+            "| CPU total | wall | x real time | segments/s | network G MAC/s per core "
+            "(% of GEMM) | peak RSS | start-up |")
     lines = [head, "|" + " --- |" * 3 + " ---: |" * 12]
     for name, method, backend, r in rows:
         if "error" in r:
             lines.append(f"| {name} | {method} | {backend} | n/a: {r['error']} |")
             continue
         per_hour = 3600.0 / r["duration_s"]
-        stages = [r["stage_wall"][s] * per_hour for s in STAGES]
-        rest = r["wall"] * per_hour - sum(stages)
-        net = r["stage_wall"]["network"]
+        cells = " | ".join(f"{r['stage_cpu'][s] * per_hour:.1f}" for s in STAGES)
+        net = r["stage_cpu"]["network"]
         net_macs = r["macs_per_segment"] * r["segments"] / net if net > 0 else float("nan")
-        cells = " | ".join(f"{s:.1f}" for s in stages + [rest, r["wall"] * per_hour])
         lines.append(
-            f"| {name} | {method} | {backend} | {cells} | {r['duration_s'] / r['wall']:.0f} "
-            f"| {r['segments'] / r['wall']:.0f} | {net_macs / 1e9:.1f} G "
-            f"({100 * net_macs / peak['fp32']:.0f} %) | {r['peak_mib']:.0f} MiB "
+            f"| {name} | {method} | {backend} | {cells} | {r['cpu'] * per_hour:.1f} "
+            f"| {r['wall'] * per_hour:.1f} | {r['duration_s'] / r['wall']:.0f} "
+            f"| {r['segments'] / r['wall']:.0f} | {net_macs / 1e9:.1f} "
+            f"({100 * net_macs / peak['fp32_core']:.0f} %) | {r['peak_mib']:.0f} MiB "
             f"| {r['start_up_s']:.1f} s |")
-    lines.append("")
-    lines.append("Seconds of wall time per hour of audio; CPU seconds per hour (same order):")
-    lines.append("")
-    for name, method, backend, r in rows:
-        if "error" not in r:
-            per_hour = 3600.0 / r["duration_s"]
-            cpu = [r["stage_cpu"][s] * per_hour for s in STAGES]
-            lines.append(f"* {name}, {method}, {backend}: "
-                         + ", ".join(f"{s} {c:.1f}" for s, c in zip(STAGES, cpu))
-                         + f", total {r['cpu'] * per_hour:.1f}")
     return "\n".join(lines)
 
 
@@ -330,8 +397,6 @@ def run_speed(args: argparse.Namespace) -> None:
     from timeline import fit_model, write_scene
 
     peak = gemm_peak(args.threads)
-    print(f"peak GEMM, {args.threads} thread(s): fp32 {peak['fp32'] / 1e9:.1f} G MAC/s, "
-          f"bf16 {peak['bf16'] / 1e9:.1f} G MAC/s", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or os.path.join(tmp, "model.skasc")
         if not args.model:
@@ -360,9 +425,24 @@ def run_speed(args: argparse.Namespace) -> None:
                              "calibration": calibration})
                 rows.append((name, method, backend, r))
                 print(f"  {name}, {method}, {backend}: {r}", file=sys.stderr)
+        # in this process, after the children: its memory is not theirs
+        options = network_options(model, inputs[-1][2][0] if inputs else calibration[0],
+                                  calibration, args.threads, args.backends)
+        from skasc import complexity, load
+
+        macs = complexity(load(model)).macs_per_segment
     print(f"threads: {args.threads}; peak GEMM (2048^3, torch): fp32 {peak['fp32'] / 1e9:.1f} "
-          f"G MAC/s, bf16 {peak['bf16'] / 1e9:.1f} G MAC/s\n")
+          f"G MAC/s ({peak['fp32_core'] / 1e9:.1f} per core), bf16 {peak['bf16'] / 1e9:.1f} "
+          f"G MAC/s ({peak['bf16_core'] / 1e9:.1f} per core)\n")
     print(speed_table(rows, peak))
+    print(f"\nThe network alone, {args.threads} thread(s), 256 segments of the last input, "
+          f"CPU time, median of 3 (MAC/s at {macs / 1e6:.1f} M MACs per segment):\n")
+    print("| option | segments/s per core | G MAC/s per core | % of the fp32 GEMM | max abs "
+          "feature diff vs torch fp32 |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, speed, diff in options:
+        print(f"| {name} | {speed:.0f} | {speed * macs / 1e9:.1f} | "
+              f"{100 * speed * macs / peak['fp32_core']:.0f} % | {diff:.1e} |")
 
 
 # --------------------------------------------------------------------------- #

@@ -464,6 +464,14 @@ def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float)
                    help="recordings featurised in parallel (-1 for all cores)")
 
 
+def _add_int8_options(p: argparse.ArgumentParser, option: str, **kwargs) -> None:
+    """``option`` (the backend or the quantization) and ``--calibration``."""
+    p.add_argument(option, **kwargs)
+    p.add_argument("--calibration", metavar="FOLDER",
+                   help="for int8: recordings whose segments set the int8 ranges (e.g. some "
+                        "training data)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="skasc", description="Acoustic scene classification with the "
                      "spatio-temporal attention CRNN of Phan et al. (Interspeech 2019).")
@@ -539,13 +547,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--hop", type=_positive_float, default=None,
                          help="seconds between timeline windows (default 10)")
     predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
-    predict.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
-                         help="where the network runs: torch (the reference, default), onnx "
-                              "(onnxruntime, float32) or onnx-int8 (int8 convolutions); the "
-                              "onnx backends need pip install 'skasc[onnx]'")
-    predict.add_argument("--calibration", metavar="FOLDER",
-                         help="with --backend onnx-int8: recordings whose segments set the "
-                              "int8 ranges (e.g. some training data)")
+    _add_int8_options(predict, "--backend", choices=("torch", "onnx", "onnx-int8"),
+                      default="torch", help="where the network runs: torch (the reference, "
+                      "default), onnx (onnxruntime, float32) or onnx-int8 (int8 "
+                      "convolutions); the onnx backends need pip install 'skasc[onnx]'")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")
@@ -566,11 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(needs pip install 'skasc[onnx]')")
     export.add_argument("model")
     export.add_argument("onnx", help="the .onnx file to write")
-    export.add_argument("--quantize", choices=("int8",), default=None,
-                        help="int8 convolutions (smaller; needs --calibration)")
-    export.add_argument("--calibration", metavar="FOLDER",
-                        help="recordings whose segments set the int8 ranges (e.g. some "
-                             "training data)")
+    _add_int8_options(export, "--quantize", choices=("int8",), default=None,
+                      help="int8 convolutions (needs --calibration)")
     export.set_defaults(func=cmd_export)
     return parser
 

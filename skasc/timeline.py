@@ -24,6 +24,11 @@ numbers of segment hops (2 s for the paper's segmenter). Windows start at
 ends before the file's last segment, one more window ends at that segment, so
 every segment is in a window. A file shorter than a window gives one window.
 
+Two threads share the work: while the networks classify the segments of one
+block, a second thread reads, resamples, denoises and featurises the next (the
+file reading, soxr, numba kernels, FFTs and the networks release the GIL).
+``backend`` runs the networks on onnxruntime (:func:`skasc.backend.with_backend`).
+
 The composition of the front end's streaming pieces is skasc's own; there is no
 maintained library for sliding-window inference over a scikit-learn pipeline.
 """
@@ -335,10 +340,8 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     Parameters
     ----------
     estimator : fitted Pipeline
-        First step a :class:`~skasc.frontend.FrontEnd`, last a
-        :class:`~skasc.fusion.RecordingFusion` or a
-        :class:`~skasc.fusion.SystemFusion` of them (every pipeline the
-        factories build, fitted).
+        A :class:`~skasc.frontend.FrontEnd` first, a :class:`~skasc.fusion.RecordingFusion`
+        or :class:`~skasc.fusion.SystemFusion` last (as the factories build them).
     path : str or os.PathLike
         An audio file of any length (read block by block).
     window : float, default=30.0
@@ -351,9 +354,8 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
         Seconds of audio read, denoised and classified per step; memory is set
         by this, not by the file's length.
     backend : {None, "torch", "onnx", "onnx-int8"}, default=None
-        Where the networks run (:func:`skasc.backend.with_backend`): None or
-        ``"torch"``, the estimator as it is (the reference); ``"onnx"``,
-        onnxruntime in float32; ``"onnx-int8"``, int8 convolutions.
+        Where the networks run (:func:`skasc.backend.with_backend`); None: the
+        estimator as it is.
     calibration : list of paths or waveforms, or None, default=None
         For ``backend="onnx-int8"``: recordings whose segments set the int8 ranges.
     verbose : int, default=0
@@ -369,13 +371,12 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     ------
     ValueError
         For a window shorter than one segment, a hop <= 0 or longer than the
-        window, or either not on the segment grid; a backend or calibration that
-        :func:`~skasc.backend.with_backend` refuses; an
-        :class:`~skasc.frontend.audio.AudioFileError` (a ValueError) naming the
-        file when it cannot be read.
+        window, or either off the segment grid or not finite; a backend or
+        calibration :func:`~skasc.backend.with_backend` refuses; an unreadable file
+        (:class:`~skasc.frontend.audio.AudioFileError`, naming it).
     TypeError
         For an estimator that is not such a pipeline, or a window or hop that is
-        not a number (a non-finite one is a ValueError).
+        not a number.
     ImportError
         For an onnx backend without ``pip install 'skasc[onnx]'``.
 
@@ -403,18 +404,30 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     steps, rest = _frontend_steps(estimator)
     sr = steps["loader"].sr
     grid = _WindowGrid.from_seconds(window, hop, steps["segmenter"], sr)
-    if backend is not None:
-        from .backend import with_backend
-
-        _, rest = _frontend_steps(with_backend(estimator, backend, calibration=calibration))
-    elif calibration is not None:
-        raise ValueError("'calibration' applies to backend='onnx-int8' only; got backend=None.")
+    rest = _on_backend(estimator, rest, backend, calibration)
     stream = _FeatureStream(steps)
     log_evidence = _log_evidence(
         _feature_batches(path, stream, sr, block_duration, verbose), rest)
-    seg_len = steps["segmenter"]._lengths()[0]
-    if stream.n_samples < seg_len:
-        warnings.warn(_padding_warning([(0, stream.n_samples)], 1, seg_len, sr), UserWarning,
-                      stacklevel=2)
+    _warn_if_short(stream.n_samples, steps["segmenter"], sr)
     return grid.timeline(log_evidence, estimator.classes_, stream.n_samples / sr,
                          os.fspath(path))
+
+
+def _warn_if_short(n_samples: int, segmenter: Segmenter, sr: int) -> None:
+    """The Segmenter's warning for a file shorter than one segment (zero-padded)."""
+    seg_len = segmenter._lengths()[0]
+    if n_samples < seg_len:
+        warnings.warn(_padding_warning([(0, n_samples)], 1, seg_len, sr), UserWarning,
+                      stacklevel=3)
+
+
+def _on_backend(estimator: Any, rest: Any, backend: str | None, calibration: Any) -> Any:
+    """The pipeline after the front end, its networks on ``backend`` (None: as it is)."""
+    if backend is None:
+        if calibration is not None:
+            raise ValueError("'calibration' applies to backend='onnx-int8' only; got "
+                             "backend=None.")
+        return rest
+    from .backend import with_backend
+
+    return _frontend_steps(with_backend(estimator, backend, calibration=calibration))[1]

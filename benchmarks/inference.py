@@ -232,8 +232,8 @@ def _child(spec: dict) -> None:
     if backend != "torch":  # the export (and int8 calibration) is start-up time
         from skasc import with_backend
 
-        model = with_backend(pipe, backend, calibration=spec["calibration"]
-                             if backend == "onnx-int8" else None)
+        model = with_backend(pipe, backend, n_threads=spec["threads"],
+                             calibration=spec["calibration"] if backend == "onnx-int8" else None)
     if spec["method"] == "timeline":
         from skasc import predict_timeline
 
@@ -306,7 +306,38 @@ def gemm_peak(threads: int, n: int = 2048) -> dict:
             wall = min(wall, time.perf_counter() - t0)
             cpu = min(cpu, time.process_time() - c0)
         out[name], out[f"{name}_core"] = n ** 3 / wall, n ** 3 / cpu
+    out.update(_onnxruntime_gemm(threads, n))
     return out
+
+
+def _onnxruntime_gemm(threads: int, n: int) -> dict:
+    """The same product by onnxruntime's MatMul (MLAS), fp32: ``"ort"``, ``"ort_core"``
+    (empty without onnxruntime). On AMD CPUs torch's MKL may not reach the peak."""
+    try:
+        import numpy as np
+        import onnx
+        from onnx import TensorProto, helper
+
+        from skasc.onnx import inference_session
+    except ImportError:
+        return {}
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])], "gemm",
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, [n, n]) for k in "ab"],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+    session = inference_session(model.SerializeToString(), n_threads=threads)
+    feed = {k: np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+            for k in "ab"}
+    session.run(None, feed)
+    wall = cpu = float("inf")
+    for _ in range(5):
+        t0, c0 = time.perf_counter(), time.process_time()
+        session.run(None, feed)
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return {"ort": n ** 3 / wall, "ort_core": n ** 3 / cpu}
 
 
 def network_options(model_path: str, scene: str, calibration: list[str], threads: int,
@@ -433,7 +464,9 @@ def run_speed(args: argparse.Namespace) -> None:
         macs = complexity(load(model)).macs_per_segment
     print(f"threads: {args.threads}; peak GEMM (2048^3, torch): fp32 {peak['fp32'] / 1e9:.1f} "
           f"G MAC/s ({peak['fp32_core'] / 1e9:.1f} per core), bf16 {peak['bf16'] / 1e9:.1f} "
-          f"G MAC/s ({peak['bf16_core'] / 1e9:.1f} per core)\n")
+          f"G MAC/s ({peak['bf16_core'] / 1e9:.1f} per core)"
+          + (f"; onnxruntime's fp32 MatMul (MLAS) {peak['ort'] / 1e9:.1f} G MAC/s "
+             f"({peak['ort_core'] / 1e9:.1f} per core)" if "ort" in peak else "") + "\n")
     print(speed_table(rows, peak))
     print(f"\nThe network alone, {args.threads} thread(s), 256 segments of the last input, "
           f"CPU time, median of 3 (MAC/s at {macs / 1e6:.1f} M MACs per segment):\n")

@@ -298,16 +298,22 @@ def gemm_peak(threads: int, n: int = 2048) -> dict:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a = torch.randn(n, n).to(dtype)
         b = torch.randn(n, n).to(dtype)
-        torch.mm(a, b)
-        wall = cpu = float("inf")
-        for _ in range(5):
-            t0, c0 = time.perf_counter(), time.process_time()
-            torch.mm(a, b)
-            wall = min(wall, time.perf_counter() - t0)
-            cpu = min(cpu, time.process_time() - c0)
+        wall, cpu = _best_of(lambda: torch.mm(a, b))
         out[name], out[f"{name}_core"] = n ** 3 / wall, n ** 3 / cpu
     out.update(_onnxruntime_gemm(threads, n))
     return out
+
+
+def _best_of(fn, repeats: int = 5) -> tuple[float, float]:
+    """Shortest wall and CPU time of ``repeats`` calls, after one warm-up call."""
+    fn()
+    wall = cpu = float("inf")
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return wall, cpu
 
 
 def _onnxruntime_gemm(threads: int, n: int) -> dict:
@@ -330,13 +336,7 @@ def _onnxruntime_gemm(threads: int, n: int) -> dict:
     session = inference_session(model.SerializeToString(), n_threads=threads)
     feed = {k: np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
             for k in "ab"}
-    session.run(None, feed)
-    wall = cpu = float("inf")
-    for _ in range(5):
-        t0, c0 = time.perf_counter(), time.process_time()
-        session.run(None, feed)
-        wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
+    wall, cpu = _best_of(lambda: session.run(None, feed))
     return {"ort": n ** 3 / wall, "ort_core": n ** 3 / cpu}
 
 

@@ -65,6 +65,8 @@ _EXPORTS = {
     "segment_log_evidence": "skasc.fusion",
     "export_onnx": "skasc.onnx",
     "OnnxPredictor": "skasc.onnx",
+    "with_backend": "skasc.backend",
+    "BACKENDS": "skasc.backend",
     "ProtocolResult": "skasc.protocol",
     "save": "skasc.persistence",
     "load": "skasc.persistence",

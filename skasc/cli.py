@@ -250,13 +250,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise CLIError(f"{', '.join(given)} {verb} to a timeline; pass --timeline too.")
     elif args.skip_bad:
         raise CLIError("--skip-bad does not apply to --timeline (one file, read in blocks).")
+    if (args.calibration is None) == (args.backend == "onnx-int8"):
+        raise CLIError("--backend onnx-int8 needs --calibration FOLDER (recordings whose "
+                       "segments set the int8 ranges, e.g. training data)"
+                       if args.calibration is None else
+                       "--calibration applies to --backend onnx-int8 only")
     _model_file(args.model)
+    calibration = None if args.calibration is None else collect_audio(args.calibration)
     if args.timeline:
-        return _predict_timeline(args)
+        return _predict_timeline(args, calibration)
     paths = [p for item in args.audio for p in collect_audio(item)]
     check_outputs([("--out", args.out)],
-                  [("the model file", [args.model]), ("the recording", paths)])
-    pipe = _load_model(args.model)
+                  [("the model file", [args.model]), ("the recording", paths),
+                   ("the calibration recording", calibration or [])])
+    pipe = _with_backend(_load_model(args.model), args.backend, calibration)
     paths, _ = checked(paths, None, args.skip_bad)
     rows = [["file", "label"], *([path, label] for path, label in
                                  zip(paths, pipe.predict(paths)))]
@@ -269,15 +276,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_timeline(args: argparse.Namespace) -> int:
+def _with_backend(model, backend: str, calibration: list[str] | None):
+    """The model with its networks on ``backend``; a missing extra is a user error."""
+    from .backend import with_backend
+
+    try:
+        return with_backend(model, backend, calibration=calibration)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+
+
+def _predict_timeline(args: argparse.Namespace, calibration: list[str] | None) -> int:
     from .timeline import predict_timeline
 
     if len(args.audio) != 1 or os.path.isdir(args.audio[0]):
         raise CLIError("--timeline takes exactly one audio file; got "
                        f"{' '.join(args.audio)}.")
     check_outputs([("--out", args.out), ("--figure", args.figure)],
-                  [("the model file", [args.model]), ("the recording", args.audio)])
-    pipe = _load_model(args.model)
+                  [("the model file", [args.model]), ("the recording", args.audio),
+                   ("the calibration recording", calibration or [])])
+    pipe = _with_backend(_load_model(args.model), args.backend, calibration)
     timeline = predict_timeline(pipe, args.audio[0],
                                 window=30.0 if args.window is None else args.window,
                                 hop=10.0 if args.hop is None else args.hop,
@@ -387,23 +405,44 @@ def cmd_info(args: argparse.Namespace) -> int:
     reports = report if isinstance(report, dict) else {"system": report}
     print(f"{args.model}: classes {[str(c) for c in model.classes_]}" if args.classes
           else args.model)
-    for item in reports.values():
+    try:
+        from .backend import network_sizes
+
+        sizes = network_sizes(model)
+    except ImportError:
+        sizes = None
+    for name, item in reports.items():
         print()
         print(item.to_table())
+        if sizes is None:
+            print("Exported ONNX network sizes: need pip install 'skasc[onnx]'")
+        elif name in sizes:
+            print(f"Exported ONNX network (measured): fp32 {sizes[name]['fp32'] / 1e6:.2f} MB, "
+                  f"int8 {sizes[name]['int8'] / 1e6:.2f} MB (convolutions int8, GRU and "
+                  "dense layers fp32)")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    check_outputs([("ONNX", args.onnx)], [("the model file", [_model_file(args.model)])])
+    if args.quantize and not args.calibration:
+        raise CLIError("--quantize int8 needs --calibration FOLDER (recordings whose "
+                       "segments set the int8 ranges, e.g. training data)")
+    if args.calibration and not args.quantize:
+        raise CLIError("--calibration applies to --quantize int8 only")
+    calibration = collect_audio(args.calibration) if args.calibration else None
+    check_outputs([("ONNX", args.onnx)], [("the model file", [_model_file(args.model)]),
+                                          ("the calibration recording", calibration or [])])
     model = _load_model(args.model)
     try:
         from .onnx import export_onnx
 
-        export_onnx(model, args.onnx)
+        export_onnx(model, args.onnx, quantize=args.quantize, calibration=calibration)
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
-    print(f"Wrote {args.onnx}: segment images (n, K, M, T) in, calibrated posteriors out; "
-          "run it with skasc.onnx.OnnxPredictor")
+    kind = "int8 convolutions, " if args.quantize else ""
+    print(f"Wrote {args.onnx} ({kind}{os.path.getsize(args.onnx) / 1e6:.2f} MB): segment "
+          "images (n, K, M, T) in, calibrated posteriors out; run it with "
+          "skasc.onnx.OnnxPredictor")
     return 0
 
 
@@ -479,6 +518,14 @@ def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float)
                    help="random_state, from 0 to 2**32 - 1 (default 0)")
     p.add_argument("--jobs", type=_jobs, default=None,
                    help="recordings featurised in parallel (-1 for all cores)")
+
+
+def _add_int8_options(p: argparse.ArgumentParser, option: str, **kwargs) -> None:
+    """``option`` (the backend or the quantization) and ``--calibration``."""
+    p.add_argument(option, **kwargs)
+    p.add_argument("--calibration", metavar="FOLDER",
+                   help="for int8: recordings whose segments set the int8 ranges (e.g. some "
+                        "training data)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -564,6 +611,10 @@ def _add_model_commands(sub) -> None:
     predict.add_argument("--hop", type=_positive_float, default=None,
                          help="seconds between timeline windows (default 10)")
     predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
+    _add_int8_options(predict, "--backend", choices=("torch", "onnx", "onnx-int8"),
+                      default="torch", help="where the network runs: torch (the reference, "
+                      "default), onnx (onnxruntime, float32) or onnx-int8 (int8 "
+                      "convolutions); the onnx backends need pip install 'skasc[onnx]'")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")
@@ -584,6 +635,8 @@ def _add_model_commands(sub) -> None:
                             "(needs pip install 'skasc[onnx]')")
     export.add_argument("model")
     export.add_argument("onnx", help="the .onnx file to write")
+    _add_int8_options(export, "--quantize", choices=("int8",), default=None,
+                      help="int8 convolutions (needs --calibration)")
     export.set_defaults(func=cmd_export)
 
 

@@ -42,7 +42,8 @@ from .frontend.front_end import FrontEnd
 from .frontend.segment import Segmenter
 from .fusion import RecordingFusion, product_fusion
 
-__all__ = ["export_onnx", "OnnxPredictor", "ExportError"]
+__all__ = ["export_onnx", "OnnxPredictor", "ExportError", "quantize_int8",
+           "inference_session"]
 
 #: Opset of the default ONNX domain the exported graph uses.
 OPSET = 17
@@ -114,7 +115,7 @@ def _frontend_metadata(frontend: FrontEnd) -> dict:
     return out
 
 
-def _segment_model(fusion: RecordingFusion) -> tuple[Any, list[tuple[str, Any]]]:
+def segment_model(fusion: RecordingFusion) -> tuple[Any, list[tuple[str, Any]]]:
     """The fitted net and the fitted scikit-learn steps after it (possibly none)."""
     from .nn.classifier import SegmentNetClassifier
 
@@ -137,8 +138,12 @@ def _segment_model(fusion: RecordingFusion) -> tuple[Any, list[tuple[str, Any]]]
 
 def _net_graph(net: Any, softmax: bool) -> Any:
     """The torch module to export, on the CPU in eval mode: pooled features
-    (``module.embed``) or softmax posteriors."""
+    (``module.embed``) or softmax posteriors, its convolutional block (if a
+    ``ConvBlock``) with the pooling first (the same function,
+    :class:`~skasc.nn.inference.PooledConvBlock`)."""
     import torch
+
+    from .nn.inference import PooledConvBlock
 
     class Wrapped(torch.nn.Module):
         def __init__(self, module: torch.nn.Module) -> None:
@@ -150,10 +155,15 @@ def _net_graph(net: Any, softmax: bool) -> Any:
                 return torch.softmax(self.module(segments), dim=1)
             return self.module.embed(segments)
 
-    return Wrapped(copy.deepcopy(net.module_).to("cpu").float()).eval()
+    module = copy.deepcopy(net.module_).to("cpu").float().eval()
+    pooled = PooledConvBlock.from_block(getattr(module, "conv", None))
+    if pooled is not None:
+        module.conv = pooled
+    return Wrapped(module).eval()
 
 
-def _export_net(net: Any, softmax: bool, output: str) -> Any:
+def export_network(net: Any, softmax: bool, output: str, calibration: Any = None) -> Any:
+    """The network as an ONNX model, int8 if ``calibration`` segments are given."""
     import torch
 
     onnx = _require("onnx")
@@ -169,7 +179,89 @@ def _export_net(net: Any, softmax: bool, output: str) -> Any:
                           output_names=[output], opset_version=OPSET, dynamo=False,
                           dynamic_axes={"segments": {0: "n_segments"},
                                         output: {0: "n_segments"}})
-    return onnx.load_from_string(buffer.getvalue())
+    model = onnx.load_from_string(buffer.getvalue())
+    return model if calibration is None else quantize_int8(model, calibration)
+
+
+def quantize_int8(model: Any, calibration: np.ndarray, *, batch_size: int = 32) -> Any:
+    """Static int8 quantization of a network graph (onnxruntime's tools).
+
+    Convolutions get int8 weights per output channel and uint8 activations whose
+    ranges are the minimum and maximum seen on ``calibration`` (QDQ format); the
+    max-pooling after them runs on the quantized values. The first convolution,
+    which reads the log-scaled features themselves (a range of about 100 dB that
+    8 bits would cut into 0.4-dB steps), the GRU and the dense layers stay
+    float32 (onnxruntime has no int8 GRU).
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        A graph with one input, the segment images.
+    calibration : ndarray of shape (n_segments, K, M, T)
+        Segment features the ranges are measured on, e.g. from training recordings.
+    batch_size : int, default=32
+        Segments per calibration run.
+
+    Returns
+    -------
+    onnx.ModelProto
+    """
+    import tempfile
+
+    onnx = _require("onnx")
+    quant = _require("onnxruntime.quantization")
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    calibration = np.ascontiguousarray(calibration, dtype=np.float32)
+    if calibration.ndim != 4 or calibration.shape[0] == 0 \
+            or not np.all(np.isfinite(calibration)):
+        raise ValueError("'calibration' must be finite segment features of shape "
+                         f"(n_segments, K, M, T), n_segments >= 1; got {calibration.shape}.")
+    name = model.graph.input[0].name
+    first_conv = [node.name for node in model.graph.node if node.op_type == "Conv"]
+
+    # whole batches only: onnxruntime's histogram collectors need equal shapes
+    n_used = calibration.shape[0] // batch_size * batch_size or calibration.shape[0]
+
+    class Reader(quant.CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter(range(0, n_used, batch_size))
+
+        def get_next(self) -> dict | None:
+            start = next(self._batches, None)
+            return None if start is None else {name: calibration[start:start + batch_size]}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, f"{k}.onnx") for k in ("float", "prepared", "int8")]
+        onnx.save(model, paths[0])
+        with _quiet():
+            quant_pre_process(paths[0], paths[1], skip_symbolic_shape=True)
+            quant.quantize_static(paths[1], paths[2], Reader(),
+                                  quant_format=quant.QuantFormat.QDQ, per_channel=True,
+                                  op_types_to_quantize=["Conv", "MaxPool"],
+                                  nodes_to_exclude=first_conv[:1],
+                                  activation_type=quant.QuantType.QUInt8,
+                                  weight_type=quant.QuantType.QInt8)
+        return onnx.load(paths[2])
+
+
+def _quiet() -> Any:
+    """Silence onnxruntime's quantization tools (they log and print shape notes)."""
+    import contextlib
+    import logging
+
+    @contextlib.contextmanager
+    def quiet():
+        level = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            logging.getLogger().setLevel(level)
+
+    return quiet()
 
 
 def _export_sklearn(steps: list[tuple[str, Any]], n_features: int) -> Any:
@@ -200,7 +292,8 @@ def _export_sklearn(steps: list[tuple[str, Any]], n_features: int) -> Any:
     return model
 
 
-def export_onnx(estimator: Any, path: str | os.PathLike) -> None:
+def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None = None,
+                calibration: Any = None) -> None:
     """Write a fitted pipeline's segment model as one ONNX file.
 
     Parameters
@@ -213,12 +306,21 @@ def export_onnx(estimator: Any, path: str | os.PathLike) -> None:
         ``LinearSVC``): every single-feature pipeline the factories build.
     path : path-like
         The ``.onnx`` file to write (replaced atomically).
+    quantize : {None, "int8"}, default=None
+        ``"int8"``: the network's convolutions in int8 (:func:`quantize_int8`,
+        calibrated on ``calibration``); the steps after it stay float32.
+    calibration : list of paths or waveforms, or None
+        Recordings, as for the pipeline's ``predict`` (for example some of its
+        training recordings), whose segments set the int8 activation ranges;
+        required with ``quantize="int8"``.
 
     Raises
     ------
     ExportError
         Naming the step that cannot be exported (a ``SystemFusion``, a front end
         or segment-model step the predictor or skl2onnx cannot rebuild).
+    ValueError
+        For another ``quantize``, or ``quantize="int8"`` without ``calibration``.
     ImportError
         Without the ``onnx`` extra.
 
@@ -237,15 +339,16 @@ def export_onnx(estimator: Any, path: str | os.PathLike) -> None:
     """
     onnx = _require("onnx")
     frontend, fusion = _parts(estimator)
+    segments = calibration_segments(frontend, quantize, calibration, "export_onnx")
     metadata = {"format": 1, "classes": [_json_label(c) for c in fusion.classes_],
                 # the inner classifier is fit on the codes of fusion.classes_
                 "columns": [int(i) for i in np.asarray(fusion.estimator_.classes_)],
                 "floor": float(fusion.floor), "frontend": _frontend_metadata(frontend)}
-    net, head = _segment_model(fusion)
+    net, head = segment_model(fusion)
     if not head:
-        model = _export_net(net, softmax=True, output="probabilities")
+        model = export_network(net, softmax=True, output="probabilities", calibration=segments)
     else:
-        net_model = _export_net(net, softmax=False, output="features")
+        net_model = export_network(net, softmax=False, output="features", calibration=segments)
         skl_model = _export_sklearn(head, int(net.module_.embedding_size))
         skl_model = onnx.compose.add_prefix(skl_model, prefix="head_")
         net_model.ir_version = skl_model.ir_version = min(net_model.ir_version,
@@ -260,6 +363,7 @@ def export_onnx(estimator: Any, path: str | os.PathLike) -> None:
         for node in model.graph.node:
             node.output[:] = ["probabilities" if o == probabilities else o
                               for o in node.output]
+        _merge_opsets(model, model)  # merge_models lists both models' imports
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = _METADATA_KEY, json.dumps(metadata)
@@ -270,8 +374,27 @@ def export_onnx(estimator: Any, path: str | os.PathLike) -> None:
         fh.write(model.SerializeToString())
 
 
+def calibration_segments(frontend: FrontEnd, quantize: str | None, calibration: Any,
+                         owner: str) -> np.ndarray | None:
+    """The segment features of the ``calibration`` recordings for ``quantize="int8"``
+    (None without quantization), or a ValueError naming ``owner``'s argument."""
+    if quantize is None:
+        if calibration is not None:
+            raise ValueError(f"'calibration' of {owner} applies to int8 only; got it with "
+                             "no quantization.")
+        return None
+    if quantize != "int8":
+        raise ValueError(f"'quantize' of {owner} must be None or 'int8'; got {quantize!r}.")
+    if calibration is None:
+        raise ValueError(
+            f"int8 in {owner} needs 'calibration': a few recordings (paths or waveforms, "
+            "e.g. some training recordings) whose segments set the activation ranges.")
+    return np.concatenate(list(frontend.transform(calibration)))
+
+
 def _merge_opsets(a: Any, b: Any) -> None:
-    """Give both models the union of their opset imports (highest version per domain)."""
+    """Give both models the union of their opset imports (highest version per domain),
+    each domain once."""
     versions: dict[str, int] = {}
     for model in (a, b):
         for imp in model.opset_import:
@@ -300,6 +423,35 @@ def _json_label(label: Any) -> Any:
 # --------------------------------------------------------------------------- #
 # Prediction
 # --------------------------------------------------------------------------- #
+def inference_session(model: str | bytes, *, n_threads: int | None = None,
+                      providers: list[str] | None = None) -> Any:
+    """An onnxruntime session with every graph optimisation and ``n_threads``
+    intra-op threads (None: onnxruntime's default, one per physical core).
+
+    Parameters
+    ----------
+    model : str or bytes
+        An ONNX file's path, or a serialized model.
+    n_threads : int or None, default=None
+    providers : list of str or None, default=None
+        Execution providers (default: the CPU).
+    """
+    ort = _require("onnxruntime")
+    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(
+            n_threads, (int, np.integer)) or n_threads < 1):
+        raise ValueError(f"'n_threads' must be None or an int >= 1; got {n_threads!r}.")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    # idle threads sleep instead of spinning: a timeline's front end runs beside them
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if n_threads is not None:
+        options.intra_op_num_threads = int(n_threads)
+    return ort.InferenceSession(model, options,
+                                providers=providers or ["CPUExecutionProvider"])
+
+
 def _frontend_from_metadata(meta: Any, path: str) -> FrontEnd:
     if not isinstance(meta, dict) or set(meta) != set(_FRONTEND_STEPS):
         raise ModelFileError(f"{path}: the 'frontend' metadata must name the steps "
@@ -334,6 +486,8 @@ class OnnxPredictor:
         A file written by :func:`export_onnx`.
     providers : list of str or None, default=None
         onnxruntime execution providers (default: the CPU).
+    n_threads : int or None, default=None
+        onnxruntime's intra-op threads (None: its default, one per physical core).
 
     Attributes
     ----------
@@ -348,8 +502,8 @@ class OnnxPredictor:
     array(['park'], dtype='<U4')
     """
 
-    def __init__(self, path: str | os.PathLike, *, providers: list[str] | None = None) -> None:
-        ort = _require("onnxruntime")
+    def __init__(self, path: str | os.PathLike, *, providers: list[str] | None = None,
+                 n_threads: int | None = None) -> None:
         shown = os.fspath(path)
         problem = regular_file_problem(shown)
         if problem == "does not exist":
@@ -357,8 +511,7 @@ class OnnxPredictor:
         if problem is not None:
             raise ModelFileError(f"{shown} is not an ONNX model: it {problem}.")
         try:
-            self.session = ort.InferenceSession(shown, providers=providers
-                                                or ["CPUExecutionProvider"])
+            self.session = inference_session(shown, providers=providers, n_threads=n_threads)
         except Exception as exc:  # onnxruntime's own types (InvalidProtobuf, Fail, ...)
             if not type(exc).__module__.startswith("onnxruntime"):
                 raise

@@ -24,6 +24,11 @@ numbers of segment hops (2 s for the paper's segmenter). Windows start at
 ends before the file's last segment, one more window ends at that segment, so
 every segment is in a window. A file shorter than a window gives one window.
 
+Two threads share the work: while the networks classify the segments of one
+block, a second thread reads, resamples, denoises and featurises the next (the
+file reading, soxr, numba kernels, FFTs and the networks release the GIL).
+``backend`` runs the networks on onnxruntime (:func:`skasc.backend.with_backend`).
+
 The composition of the front end's streaming pieces is skasc's own; there is no
 maintained library for sliding-window inference over a scikit-learn pipeline.
 """
@@ -35,6 +40,8 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +49,6 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .dsp.minstats import MinStatsStream
 from .exceptions import SkascTypeError, SkascValueError
 from .frontend.audio import iter_audio_blocks
 from .frontend.front_end import FrontEnd
@@ -154,14 +160,62 @@ def _grid_steps(seconds: float, name: str, step_s: float, sr: int, *,
     return int(steps)
 
 
-def _window_rows(n_segments: int, per_window: int, hop_steps: int) -> list[tuple[int, int]]:
-    """[first, last) segment of every window (see the module docstring)."""
-    if n_segments <= per_window:
-        return [(0, n_segments)]
-    rows = [(s, s + per_window) for s in range(0, n_segments - per_window + 1, hop_steps)]
-    if rows[-1][1] < n_segments:
-        rows.append((n_segments - per_window, n_segments))
-    return rows
+@dataclass(frozen=True)
+class _WindowGrid:
+    """Windows of ``per_window`` segments every ``hop_steps`` segments."""
+
+    segment_s: float
+    step_s: float
+    per_window: int
+    hop_steps: int
+
+    @classmethod
+    def from_seconds(cls, window: Any, hop: Any, segmenter: Segmenter, sr: int
+                     ) -> "_WindowGrid":
+        """The grid of ``window`` and ``hop`` seconds, or the error that names them."""
+        window = _check_seconds(window, "window")
+        hop = _check_seconds(hop, "hop")
+        seg_len, seg_hop = segmenter.lengths()
+        segment_s, step_s = seg_len / sr, seg_hop / sr
+        if window < segment_s - 1e-9:
+            raise SkascValueError(f"'window'={window!r} s is shorter than one segment "
+                                  f"({segment_s:g} s); a window must hold at least one "
+                                  "segment.")
+        if hop <= 0:
+            raise SkascValueError(f"'hop'={hop!r} s must be > 0.")
+        if hop > window:
+            raise SkascValueError(f"'hop'={hop!r} s is longer than 'window'={window!r} s: "
+                                  "the segments between windows would be in none.")
+        per_window = 1 + (_grid_steps(window, "window", step_s, sr, first=segment_s)
+                          if window > segment_s else 0)
+        hop_steps = _grid_steps(hop, "hop", step_s, sr)
+        if hop_steps == 0:
+            raise SkascValueError(f"'hop'={hop!r} s is shorter than one segment hop "
+                                  f"({step_s:g} s).")
+        return cls(segment_s, step_s, per_window, hop_steps)
+
+    def rows(self, n_segments: int) -> list[tuple[int, int]]:
+        """[first, last) segment of every window (see the module docstring)."""
+        if n_segments <= self.per_window:
+            return [(0, n_segments)]
+        rows = [(s, s + self.per_window)
+                for s in range(0, n_segments - self.per_window + 1, self.hop_steps)]
+        if rows[-1][1] < n_segments:
+            rows.append((n_segments - self.per_window, n_segments))
+        return rows
+
+    def timeline(self, log_evidence: np.ndarray, classes: np.ndarray, duration: float,
+                 source: str) -> SceneTimeline:
+        """The product rule over each window's rows of ``log_evidence``."""
+        rows = self.rows(log_evidence.shape[0])
+        lengths = np.array([b - a for a, b in rows], dtype=np.intp)
+        gathered = np.concatenate([log_evidence[a:b] for a, b in rows])
+        proba = np.exp(fuse_log_posteriors(gathered, lengths=lengths))
+        start = np.array([a * self.step_s for a, _ in rows])
+        end = np.minimum(np.array([(b - 1) * self.step_s + self.segment_s for _, b in rows]),
+                         duration)
+        return SceneTimeline(start=start, end=end, labels=classes[np.argmax(proba, axis=1)],
+                             proba=proba, classes=classes, duration=duration, source=source)
 
 
 def _frontend_steps(estimator: Any) -> tuple[dict, Any]:
@@ -214,24 +268,87 @@ class _SegmentStream:
         return segments
 
 
-def _classify(rest: Any, extractor: Any, segments: np.ndarray) -> np.ndarray:
-    """Log evidence (n_segments, n_classes) of a batch of segments."""
-    features = extractor.transform(segments[np.newaxis])
-    return segment_log_evidence(rest, features).segment_log_evidence
+class _FeatureStream:
+    """One file's front end, block by block: the denoiser's state carried across
+    blocks, the Segmenter's segments cut as they complete, and featurised."""
+
+    def __init__(self, steps: dict) -> None:
+        denoiser = steps["denoiser"]
+        self._denoiser = None if denoiser is None else denoiser.stream()
+        self._cutter = _SegmentStream(steps["segmenter"], 1 if denoiser is None else 2)
+        self._extractor = steps["extractor"]
+        self._raw = np.zeros(0, np.float32)  # raw samples waiting for their denoised copy
+        self.n_samples = 0
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Features (n_segments, ...) of the segments the next samples complete."""
+        self.n_samples += block.size
+        denoised = None if self._denoiser is None else self._denoiser.push(block)
+        return self._features(block, denoised, end=False)
+
+    def finish(self) -> np.ndarray:
+        """Features of the last segments (the tail, padded as the Segmenter pads it)."""
+        denoised = None if self._denoiser is None else self._denoiser.finish()
+        return self._features(np.zeros(0, np.float32), denoised, end=True)
+
+    def _features(self, raw: np.ndarray, denoised: np.ndarray | None, *,
+                  end: bool) -> np.ndarray:
+        if denoised is None:
+            pair = raw[np.newaxis]
+        else:  # the denoiser holds back its last samples until the next block
+            self._raw = np.concatenate([self._raw, raw])
+            pair = np.stack([self._raw[:denoised.size], denoised])
+            self._raw = self._raw[denoised.size:]
+        segments = self._cutter.push(pair, n_total=self.n_samples if end else None)
+        if not segments.shape[0]:
+            return segments[:, :0]
+        return self._extractor.transform(segments[np.newaxis])[0]
+
+
+def _feature_batches(path: str | os.PathLike, stream: _FeatureStream, sr: int,
+                     block_duration: float, verbose: int) -> Iterator[np.ndarray]:
+    """The features of a file's segments, one batch per block read."""
+    progress = None
+    for block in iter_audio_blocks(path, sr=sr, block_duration=block_duration):
+        if verbose and progress is None:  # the file is open and checked by now
+            import soundfile as sf
+            from tqdm.auto import tqdm
+            progress = tqdm(total=round(sf.info(os.fsencode(path)).duration, 1), unit="s",
+                            desc="timeline")
+        yield stream.push(block)
+        if progress is not None:
+            progress.update(round(block.size / sr, 1))
+    yield stream.finish()
+    if progress is not None:
+        progress.close()
+
+
+def _log_evidence(batches: Iterator[np.ndarray], rest: Any) -> np.ndarray:
+    """Each segment's log evidence (n_segments, n_classes), each batch classified
+    while a second thread computes the next (the file's reading, resampling,
+    denoising and features release the GIL, as the network does)."""
+    evidence = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skasc-timeline") as pool:
+        pending = pool.submit(next, batches, None)
+        while (features := pending.result()) is not None:
+            pending = pool.submit(next, batches, None)
+            if features.shape[0]:
+                evidence.append(
+                    segment_log_evidence(rest, features[np.newaxis]).segment_log_evidence)
+    return np.concatenate(evidence)
 
 
 def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float = 30.0,
                      hop: float = 10.0, block_duration: float = 60.0,
+                     backend: str | None = None, calibration: Any = None,
                      verbose: int = 0) -> SceneTimeline:
     """Classify every window of a long recording with a fitted pipeline.
 
     Parameters
     ----------
     estimator : fitted Pipeline
-        First step a :class:`~skasc.frontend.FrontEnd`, last a
-        :class:`~skasc.fusion.RecordingFusion` or a
-        :class:`~skasc.fusion.SystemFusion` of them (every pipeline the
-        factories build, fitted).
+        A :class:`~skasc.frontend.FrontEnd` first, a :class:`~skasc.fusion.RecordingFusion`
+        or :class:`~skasc.fusion.SystemFusion` last (as the factories build them).
     path : str or os.PathLike
         An audio file of any length (read block by block).
     window : float, default=30.0
@@ -243,6 +360,11 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     block_duration : float, default=60.0
         Seconds of audio read, denoised and classified per step; memory is set
         by this, not by the file's length.
+    backend : {None, "torch", "onnx", "onnx-int8"}, default=None
+        Where the networks run (:func:`skasc.backend.with_backend`); None: the
+        estimator as it is.
+    calibration : list of paths or waveforms, or None, default=None
+        For ``backend="onnx-int8"``: recordings whose segments set the int8 ranges.
     verbose : int, default=0
         ``>= 1`` shows a tqdm progress bar over the file's duration.
 
@@ -256,12 +378,14 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     ------
     ValueError
         For a window shorter than one segment, a hop <= 0 or longer than the
-        window, or either not on the segment grid; an
-        :class:`~skasc.frontend.audio.AudioFileError` (a ValueError) naming the
-        file when it cannot be read.
+        window, or either off the segment grid or not finite; a backend or
+        calibration :func:`~skasc.backend.with_backend` refuses; an unreadable file
+        (:class:`~skasc.frontend.audio.AudioFileError`, naming it).
     TypeError
         For an estimator that is not such a pipeline, or a window or hop that is
-        not a number (a non-finite one is a ValueError).
+        not a number.
+    ImportError
+        For an onnx backend without ``pip install 'skasc[onnx]'``.
 
     Examples
     --------
@@ -285,75 +409,32 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     (5, 2)
     """
     steps, rest = _frontend_steps(estimator)
-    loader, denoiser = steps["loader"], steps["denoiser"]
-    segmenter, extractor = steps["segmenter"], steps["extractor"]
-    window = _check_seconds(window, "window")
-    hop = _check_seconds(hop, "hop")
-    seg_len, seg_hop = segmenter.lengths()
-    sr = loader.sr
-    segment_s, step_s = seg_len / sr, seg_hop / sr
-    if window < segment_s - 1e-9:
-        raise SkascValueError(f"'window'={window!r} s is shorter than one segment "
-                              f"({segment_s:g} s); a window must hold at least one segment.")
-    if hop <= 0:
-        raise SkascValueError(f"'hop'={hop!r} s must be > 0.")
-    if hop > window:
-        raise SkascValueError(f"'hop'={hop!r} s is longer than 'window'={window!r} s: the "
-                              "segments between windows would be in none.")
-    per_window = 1 + (_grid_steps(window, "window", step_s, sr, first=segment_s)
-                      if window > segment_s else 0)
-    hop_steps = _grid_steps(hop, "hop", step_s, sr)
-    if hop_steps == 0:
-        raise SkascValueError(f"'hop'={hop!r} s is shorter than one segment hop ({step_s:g} s).")
+    sr = steps["loader"].sr
+    grid = _WindowGrid.from_seconds(window, hop, steps["segmenter"], sr)
+    rest = _on_backend(estimator, rest, backend, calibration)
+    stream = _FeatureStream(steps)
+    log_evidence = _log_evidence(
+        _feature_batches(path, stream, sr, block_duration, verbose), rest)
+    _warn_if_short(stream.n_samples, steps["segmenter"], sr)
+    return grid.timeline(log_evidence, estimator.classes_, stream.n_samples / sr,
+                         os.fspath(path))
 
-    stream = (None if denoiser is None else MinStatsStream(
-        sr=denoiser.sr, n_fft=denoiser.n_fft, hop_length=denoiser.hop_length,
-        window_duration=denoiser.window_duration, n_subwindows=denoiser.n_subwindows,
-        oversubtraction=denoiser.oversubtraction, floor=denoiser.floor))
-    cutter = _SegmentStream(segmenter, 1 if denoiser is None else 2)
-    raw_pending = np.zeros(0, np.float32)  # raw samples waiting for their denoised copy
-    evidence: list[np.ndarray] = []
-    n_total = 0
-    progress = None
 
-    def consume(raw: np.ndarray, denoised: np.ndarray | None, *, end: bool) -> None:
-        nonlocal raw_pending
-        if denoised is None:
-            pair = raw[np.newaxis]
-        else:
-            raw_pending = np.concatenate([raw_pending, raw])
-            pair = np.stack([raw_pending[:denoised.size], denoised])
-            raw_pending = raw_pending[denoised.size:]
-        segments = cutter.push(pair, n_total=n_total if end else None)
-        if segments.shape[0]:
-            evidence.append(_classify(rest, extractor, segments))
+def _warn_if_short(n_samples: int, segmenter: Segmenter, sr: int) -> None:
+    """The Segmenter's warning for a file shorter than one segment (zero-padded)."""
+    seg_len = segmenter.lengths()[0]
+    if n_samples < seg_len:
+        warnings.warn(ShortRecordingWarning([(0, n_samples)], 1, seg_len, sr), UserWarning,
+                      stacklevel=3)
 
-    for block in iter_audio_blocks(path, sr=sr, block_duration=block_duration):
-        if verbose and progress is None:  # the file is open and checked by now
-            import soundfile as sf
-            from tqdm.auto import tqdm
-            progress = tqdm(total=round(sf.info(os.fsencode(path)).duration, 1), unit="s",
-                            desc="timeline")
-        n_total += block.size
-        consume(block, None if stream is None else stream.push(block), end=False)
-        if progress is not None:
-            progress.update(round(block.size / sr, 1))
-    consume(np.zeros(0, np.float32), None if stream is None else stream.finish(), end=True)
-    if progress is not None:
-        progress.close()
-    if n_total < seg_len:
-        warnings.warn(ShortRecordingWarning([(0, n_total)], 1, seg_len, sr), UserWarning,
-                      stacklevel=2)
 
-    log_evidence = np.concatenate(evidence)
-    rows = _window_rows(log_evidence.shape[0], per_window, hop_steps)
-    lengths = np.array([b - a for a, b in rows], dtype=np.intp)
-    gathered = np.concatenate([log_evidence[a:b] for a, b in rows])
-    proba = np.exp(fuse_log_posteriors(gathered, lengths=lengths))
-    classes = estimator.classes_
-    duration = n_total / sr
-    start = np.array([a * step_s for a, _ in rows])
-    end = np.minimum(np.array([(b - 1) * step_s + segment_s for _, b in rows]), duration)
-    return SceneTimeline(start=start, end=end, labels=classes[np.argmax(proba, axis=1)],
-                         proba=proba, classes=classes, duration=duration,
-                         source=os.fspath(path))
+def _on_backend(estimator: Any, rest: Any, backend: str | None, calibration: Any) -> Any:
+    """The pipeline after the front end, its networks on ``backend`` (None: as it is)."""
+    if backend is None:
+        if calibration is not None:
+            raise ValueError("'calibration' applies to backend='onnx-int8' only; got "
+                             "backend=None.")
+        return rest
+    from .backend import with_backend
+
+    return _frontend_steps(with_backend(estimator, backend, calibration=calibration))[1]

@@ -449,3 +449,19 @@ def test_a_path_that_is_not_a_path_is_a_type_error(path):
         with pytest.raises(SkascTypeError, match=r"Expected the path of an audio file \(str "
                                                  rf"or os\.PathLike\); got {type(path).__name__}"):
             read(path)
+
+
+@pytest.mark.parametrize("n_channels", range(1, 11))
+@pytest.mark.parametrize("channel_axis", [0, 1])
+def test_downmix_is_the_float64_mean_bit_for_bit(rng, n_channels, channel_axis):
+    # issue 27: the mean over a short strided axis took 5 s per hour of 48 kHz stereo;
+    # the channel-by-channel sum is the same arithmetic
+    from skasc.frontend.audio import _downmix
+
+    shape = (n_channels, 30001) if channel_axis == 0 else (30001, n_channels)
+    data = (rng.standard_normal(shape) * rng.uniform(1e-7, 100, shape)).astype(np.float32)
+    expected = np.take(data, 0, axis=channel_axis) if n_channels == 1 else \
+        data.mean(axis=channel_axis, dtype=np.float64).astype(np.float32)
+    got = _downmix(data, channel_axis)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, expected)

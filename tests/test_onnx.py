@@ -163,3 +163,54 @@ def test_a_file_that_is_not_onnx_names_the_file(tmp_path, content):
     with pytest.raises(ModelFileError, match=r"not-onnx-file is not an ONNX model onnxruntime "
                                              r"can load \("):
         OnnxPredictor(path)
+
+
+def test_each_opset_domain_is_imported_once(tmp_path, corpus):
+    # onnx.compose.merge_models lists both models' imports; onnxruntime's quantization
+    # tools refuse a model that imports the default domain twice
+    X, y, _ = corpus
+    export_onnx(tiny().fit(X, y), tmp_path / "m.onnx")
+    domains = [imp.domain for imp in onnx.load(tmp_path / "m.onnx").opset_import]
+    assert len(domains) == len(set(domains))
+
+
+def test_int8_export_is_quantized_and_agrees(tmp_path, corpus):
+    X, y, X_test = corpus
+    pipe = tiny().fit(X, y)
+    export_onnx(pipe, tmp_path / "q.onnx", quantize="int8", calibration=X)
+    ops = {node.op_type for node in onnx.load(tmp_path / "q.onnx").graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    predictor = OnnxPredictor(tmp_path / "q.onnx", n_threads=1)
+    assert np.abs(predictor.predict_proba(X_test) - pipe.predict_proba(X_test)).max() <= 0.1
+    assert list(predictor.predict(X_test)) == list(pipe.predict(X_test))
+    with pytest.raises(ValueError, match="needs 'calibration'"):
+        export_onnx(pipe, tmp_path / "x.onnx", quantize="int8")
+    with pytest.raises(ValueError, match="'quantize' of export_onnx must be None or 'int8'"):
+        export_onnx(pipe, tmp_path / "x.onnx", quantize="fp16", calibration=X)
+    with pytest.raises(ValueError, match="applies to int8 only"):
+        export_onnx(pipe, tmp_path / "x.onnx", calibration=X)
+
+
+def test_cli_export_int8(tmp_path, corpus, capsys):
+    import soundfile as sf
+
+    X, y, X_test = corpus
+    pipe = tiny().fit(X, y)
+    save(pipe, tmp_path / "m.skasc")
+    (tmp_path / "calib").mkdir()
+    for i, x in enumerate(X):
+        sf.write(tmp_path / "calib" / f"c{i}.wav", x, 22050, subtype="FLOAT")
+    argv = ["export", str(tmp_path / "m.skasc"), str(tmp_path / "q.onnx"), "--quantize", "int8"]
+    assert cli.main(argv) == 2
+    assert "--quantize int8 needs --calibration" in capsys.readouterr().err
+    assert cli.main(argv + ["--calibration", str(tmp_path / "calib")]) == 0
+    assert "int8 convolutions" in capsys.readouterr().out
+    assert list(OnnxPredictor(tmp_path / "q.onnx").predict(X_test)) == list(pipe.predict(X_test))
+
+
+def test_the_exported_network_pools_before_relu_and_batch_norm(tmp_path, corpus):
+    X, y, _ = corpus
+    export_onnx(tiny(classifier="softmax").fit(X, y), tmp_path / "m.onnx")
+    ops = [node.op_type for node in onnx.load(tmp_path / "m.onnx").graph.node
+           if node.op_type in ("Conv", "MaxPool", "Relu", "BatchNormalization")]
+    assert ops[:4] == ["Conv", "MaxPool", "Relu", "BatchNormalization"]

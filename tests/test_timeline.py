@@ -318,3 +318,33 @@ def test_a_recording_instead_of_a_path_is_a_type_error(rng):
     with pytest.raises(SkascTypeError, match=r"^Expected the path of an audio file \(str or "
                                              r"os\.PathLike\); got ndarray\.$"):
         predict_timeline(lr_pipeline(), rng.standard_normal(22050))
+
+
+def test_the_denoisers_stream_is_its_transform_block_by_block(rng):
+    from skasc import MinStatsDenoiser
+
+    y = (rng.standard_normal(2 * SR + 11) * 0.1).astype(np.float32)
+    denoiser = MinStatsDenoiser(n_fft=400, hop_length=160, window_duration=0.6,
+                                oversubtraction=2.0, floor=0.05)
+    stream = denoiser.stream()
+    parts = [stream.push(y[i:i + 3001]) for i in range(0, y.size, 3001)]
+    np.testing.assert_array_equal(np.concatenate(parts + [stream.finish()]),
+                                  denoiser.transform(y[np.newaxis])[0, 1])
+    with pytest.raises(ValueError, match="hop_length"):
+        MinStatsDenoiser(n_fft=256, hop_length=300).stream()
+
+
+def test_a_network_error_while_the_next_block_is_read_is_raised(tmp_path, rng):
+    # the front end of block k + 1 runs in a second thread while block k is classified
+    pipe = lr_pipeline()
+    path = scene_file(tmp_path / "long.wav", rng, seconds=6.0)
+    calls = []
+
+    def broken(X):
+        calls.append(len(X))
+        raise RuntimeError("network failed")
+
+    pipe[-1].estimator_.steps[-1][1].predict_proba = broken
+    with pytest.raises(RuntimeError, match="network failed"):
+        predict_timeline(pipe, path, window=1.0, hop=0.5, block_duration=1.0)
+    assert len(calls) == 1

@@ -115,9 +115,17 @@ AUDIO_EXTENSIONS: tuple[str, ...] = _readable_extensions()
 
 def _downmix(data: np.ndarray, channel_axis: int) -> np.ndarray:
     """Average channels (float32); ``data`` is 2-D."""
-    if data.shape[channel_axis] == 1:
+    n_channels = data.shape[channel_axis]
+    if n_channels == 1:
         mono = np.take(data, 0, axis=channel_axis)
-    else:
+    elif n_channels <= 8:
+        # the sum channel by channel in float64, as data.mean(axis, dtype=float64) adds
+        # them (bit for bit), without its slow reduction over a short strided axis
+        mono = np.take(data, 0, axis=channel_axis).astype(np.float64)
+        for c in range(1, n_channels):
+            mono += np.take(data, c, axis=channel_axis)
+        mono /= n_channels
+    else:  # numpy sums longer axes pairwise
         mono = data.mean(axis=channel_axis, dtype=np.float64)
     return np.ascontiguousarray(mono, dtype=np.float32)
 

@@ -17,7 +17,7 @@ from skasc._base import StatelessTransformer
 from skasc._recordings import check_batch, recording_error, stack_recordings
 from skasc._validation import Int, NJobs, Real, check_int, check_params
 from skasc.dsp.minstats import (FLOOR, N_SUBWINDOWS, OVERSUBTRACTION, WINDOW_DURATION,
-                                 denoise)
+                                 MinStatsStream, denoise)
 from skasc.exceptions import InvalidParameterError, SkascValueError
 
 __all__ = ["MinStatsDenoiser"]
@@ -126,6 +126,34 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
                 f"n_subwindows={self.n_subwindows}, hop_length={self.hop_length} and "
                 f"sr={self.sr}. Got {self.window_duration!r} instead.")
 
+    def _params(self) -> dict[str, Any]:
+        """The parameters of :func:`~skasc.dsp.minstats.denoise`, checked."""
+        self._check_params()
+        return dict(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
+                    window_duration=self.window_duration, n_subwindows=self.n_subwindows,
+                    oversubtraction=self.oversubtraction, floor=self.floor)
+
+    def stream(self) -> MinStatsStream:
+        """This denoiser for one recording fed block by block.
+
+        Returns
+        -------
+        MinStatsStream
+            Its :meth:`~skasc.dsp.minstats.MinStatsStream.push` and
+            :meth:`~skasc.dsp.minstats.MinStatsStream.finish` return, concatenated,
+            the denoised channel :meth:`transform` gives the whole recording.
+
+        Examples
+        --------
+        >>> y = np.random.default_rng(0).normal(scale=0.1, size=3 * 22050).astype(np.float32)
+        >>> stream = MinStatsDenoiser().stream()
+        >>> out = np.concatenate([stream.push(y[:30000]), stream.push(y[30000:]),
+        ...                       stream.finish()])
+        >>> bool(np.array_equal(out, MinStatsDenoiser().transform(y[np.newaxis])[0, 1]))
+        True
+        """
+        return MinStatsStream(**self._params())
+
     def _check_batch(self, X: Any) -> list[np.ndarray]:
         recordings = []
         for i, rec in enumerate(check_batch(X, type(self).__name__, item_ndim=(1,),
@@ -155,12 +183,8 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
             An object ndarray of shape (n_recordings,) of (2, n_samples) arrays
             when the recordings differ in length.
         """
-        self._check_params()
+        params = self._params()
         recordings = self._check_batch(X)
-        params = dict(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
-                      window_duration=self.window_duration,
-                      n_subwindows=self.n_subwindows,
-                      oversubtraction=self.oversubtraction, floor=self.floor)
         if self.n_jobs is None or self.n_jobs == 1 or len(recordings) == 1:
             cleaned = [_denoise_recording(rec, i, params) for i, rec in enumerate(recordings)]
         else:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from .exceptions import InvalidParameterError, SkascValueError
 from .fusion import RecordingFusion, SystemFusion
 
 __all__ = ["BACKENDS", "OnnxNetwork", "with_backend", "network_sizes"]
@@ -65,7 +66,8 @@ class OnnxNetwork:
         from .onnx import export_network
 
         if output not in ("features", "probabilities"):
-            raise ValueError(f"'output' must be 'features' or 'probabilities'; got {output!r}.")
+            raise InvalidParameterError(
+                f"'output' must be 'features' or 'probabilities'; got {output!r}.")
         self.output = output
         self.n_threads = n_threads
         self.batch_size = batch_size
@@ -91,13 +93,13 @@ class OnnxNetwork:
     def _run(self, X: Any) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 4 or X.shape[0] == 0:
-            raise ValueError("OnnxNetwork expects segments of shape (n_segments, K, M, T), "
-                             f"n_segments >= 1; got {X.shape}.")
+            raise SkascValueError("OnnxNetwork expects segments of shape (n_segments, K, M, T), "
+                                  f"n_segments >= 1; got {X.shape}.")
         parts = [self._session.run(None, {self._input: X[i:i + self.batch_size]})[0]
                  for i in range(0, X.shape[0], self.batch_size)]
         out = np.concatenate(parts)
         if not np.all(np.isfinite(out)):
-            raise ValueError(f"The ONNX network gives NaN or infinite {self.output}.")
+            raise SkascValueError(f"The ONNX network gives NaN or infinite {self.output}.")
         return out
 
     def transform(self, X: Any) -> np.ndarray:
@@ -201,17 +203,18 @@ def with_backend(estimator: Any, backend: str = "onnx", *, calibration: Any = No
     >>> fast.predict(["a.wav", "b.wav"])            # doctest: +SKIP
     """
     if backend not in BACKENDS:
-        raise ValueError(f"'backend' must be one of {list(BACKENDS)}; got {backend!r}.")
+        raise InvalidParameterError(
+            f"'backend' must be one of {list(BACKENDS)}; got {backend!r}.")
     if (calibration is None) == (backend == "onnx-int8"):
-        raise ValueError(
+        raise InvalidParameterError(
             "backend='onnx-int8' needs 'calibration': a few recordings (paths or waveforms, "
             "e.g. some training recordings) whose segments set the int8 activation ranges."
             if calibration is None else
             f"'calibration' applies to backend='onnx-int8' only; got backend={backend!r}.")
     if backend == "torch":
         if n_threads is not None:
-            raise ValueError("'n_threads' applies to the onnx backends; for 'torch' call "
-                             "torch.set_num_threads.")
+            raise InvalidParameterError("'n_threads' applies to the onnx backends; for "
+                                        "'torch' call torch.set_num_threads.")
         return estimator
     from .onnx import _require
 

@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ._paths import regular_file_problem
-from .exceptions import ExportError, ModelFileError, SkascValueError
+from .exceptions import ExportError, InvalidParameterError, ModelFileError, SkascValueError
 from .frontend.audio import AudioLoader
 from .frontend.denoise import MinStatsDenoiser
 from .frontend.features import GammatoneExtractor, LogMelExtractor
@@ -215,8 +215,9 @@ def quantize_int8(model: Any, calibration: np.ndarray, *, batch_size: int = 32) 
     calibration = np.ascontiguousarray(calibration, dtype=np.float32)
     if calibration.ndim != 4 or calibration.shape[0] == 0 \
             or not np.all(np.isfinite(calibration)):
-        raise ValueError("'calibration' must be finite segment features of shape "
-                         f"(n_segments, K, M, T), n_segments >= 1; got {calibration.shape}.")
+        raise SkascValueError("'calibration' must be finite segment features of shape "
+                              f"(n_segments, K, M, T), n_segments >= 1; got "
+                              f"{calibration.shape}.")
     name = model.graph.input[0].name
     first_conv = [node.name for node in model.graph.node if node.op_type == "Conv"]
 
@@ -377,16 +378,18 @@ def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None
 def calibration_segments(frontend: FrontEnd, quantize: str | None, calibration: Any,
                          owner: str) -> np.ndarray | None:
     """The segment features of the ``calibration`` recordings for ``quantize="int8"``
-    (None without quantization), or a ValueError naming ``owner``'s argument."""
+    (None without quantization), or an InvalidParameterError naming ``owner``'s
+    argument."""
     if quantize is None:
         if calibration is not None:
-            raise ValueError(f"'calibration' of {owner} applies to int8 only; got it with "
-                             "no quantization.")
+            raise InvalidParameterError(f"'calibration' of {owner} applies to int8 only; "
+                                        "got it with no quantization.")
         return None
     if quantize != "int8":
-        raise ValueError(f"'quantize' of {owner} must be None or 'int8'; got {quantize!r}.")
+        raise InvalidParameterError(
+            f"'quantize' of {owner} must be None or 'int8'; got {quantize!r}.")
     if calibration is None:
-        raise ValueError(
+        raise InvalidParameterError(
             f"int8 in {owner} needs 'calibration': a few recordings (paths or waveforms, "
             "e.g. some training recordings) whose segments set the activation ranges.")
     return np.concatenate(list(frontend.transform(calibration)))
@@ -439,7 +442,8 @@ def inference_session(model: str | bytes, *, n_threads: int | None = None,
     ort = _require("onnxruntime")
     if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(
             n_threads, (int, np.integer)) or n_threads < 1):
-        raise ValueError(f"'n_threads' must be None or an int >= 1; got {n_threads!r}.")
+        raise InvalidParameterError(
+            f"'n_threads' must be None or an int >= 1; got {n_threads!r}.")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

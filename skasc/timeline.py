@@ -49,7 +49,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .exceptions import SkascTypeError, SkascValueError
+from .exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 from .frontend.audio import iter_audio_blocks
 from .frontend.front_end import FrontEnd
 from .frontend.segment import Segmenter, ShortRecordingWarning, count_segments
@@ -432,8 +432,8 @@ def _on_backend(estimator: Any, rest: Any, backend: str | None, calibration: Any
     """The pipeline after the front end, its networks on ``backend`` (None: as it is)."""
     if backend is None:
         if calibration is not None:
-            raise ValueError("'calibration' applies to backend='onnx-int8' only; got "
-                             "backend=None.")
+            raise InvalidParameterError("'calibration' applies to backend='onnx-int8' only; "
+                                        "got backend=None.")
         return rest
     from .backend import with_backend
 

@@ -17,6 +17,7 @@ pytest.importorskip("skl2onnx")
 
 from skasc import cli, make_cnn_baseline_pipeline, make_fused_pipeline, save  # noqa: E402
 from skasc.backend import OnnxNetwork, network_sizes, with_backend  # noqa: E402
+from skasc.exceptions import InvalidParameterError, SkascValueError  # noqa: E402
 from skasc.timeline import predict_timeline  # noqa: E402
 from test_pipelines import CNN_TINY, tiny, tone_corpus  # noqa: E402
 from test_timeline import scene_file  # noqa: E402
@@ -84,19 +85,19 @@ def test_timeline_with_the_onnx_backend_agrees(tmp_path, fitted):
 
 @pytest.mark.parametrize("args,message", [
     (dict(backend="tensorrt"), "'backend' must be one of"),
-    (dict(backend="onnx-int8"), "needs 'calibration'"),
+    (dict(backend="onnx-int8"), "needs 'calibration': a few recordings"),
     (dict(backend="onnx", calibration=["a.wav"]), "applies to backend='onnx-int8' only"),
     (dict(backend="torch", n_threads=2), "'n_threads' applies to the onnx backends"),
     (dict(backend="onnx", n_threads=0), "'n_threads' must be None or an int >= 1"),
 ])
 def test_bad_backend_arguments_are_named(fitted, args, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidParameterError, match=message):
         with_backend(fitted, **args)
 
 
 def test_timeline_calibration_needs_the_int8_backend(tmp_path, fitted):
     path = scene_file(tmp_path / "long.wav", np.random.default_rng(3), seconds=3.0)
-    with pytest.raises(ValueError, match="applies to backend='onnx-int8' only"):
+    with pytest.raises(InvalidParameterError, match="applies to backend='onnx-int8' only"):
         predict_timeline(fitted, path, calibration=["a.wav"])
 
 
@@ -144,7 +145,7 @@ def test_onnx_network_pickles_with_its_graph(corpus, fitted):
 
 def test_onnx_network_checks_its_input(fitted):
     net = with_backend(fitted, "onnx")[-1].estimator_.steps[0][1]
-    with pytest.raises(ValueError, match=r"segments of shape \(n_segments, K, M, T\)"):
+    with pytest.raises(SkascValueError, match=r"segments of shape \(n_segments, K, M, T\)"):
         net.transform(np.zeros((3, 64, 20), np.float32))
     with pytest.raises(AttributeError, match="computes features, not posteriors"):
         net.predict_proba(np.zeros((1, 2, 64, 20), np.float32))

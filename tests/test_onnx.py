@@ -14,6 +14,7 @@ pytest.importorskip("skl2onnx")
 import onnx  # noqa: E402
 
 from skasc import cli, make_fused_pipeline, save  # noqa: E402
+from skasc.exceptions import InvalidParameterError  # noqa: E402
 from skasc.onnx import ExportError, OnnxPredictor, export_onnx  # noqa: E402
 from test_pipelines import CNN_TINY, TINY, tiny, tone_corpus  # noqa: E402
 
@@ -183,11 +184,12 @@ def test_int8_export_is_quantized_and_agrees(tmp_path, corpus):
     predictor = OnnxPredictor(tmp_path / "q.onnx", n_threads=1)
     assert np.abs(predictor.predict_proba(X_test) - pipe.predict_proba(X_test)).max() <= 0.1
     assert list(predictor.predict(X_test)) == list(pipe.predict(X_test))
-    with pytest.raises(ValueError, match="needs 'calibration'"):
+    with pytest.raises(InvalidParameterError, match="needs 'calibration': a few recordings"):
         export_onnx(pipe, tmp_path / "x.onnx", quantize="int8")
-    with pytest.raises(ValueError, match="'quantize' of export_onnx must be None or 'int8'"):
+    with pytest.raises(InvalidParameterError,
+                       match="'quantize' of export_onnx must be None or 'int8'"):
         export_onnx(pipe, tmp_path / "x.onnx", quantize="fp16", calibration=X)
-    with pytest.raises(ValueError, match="applies to int8 only"):
+    with pytest.raises(InvalidParameterError, match="applies to int8 only"):
         export_onnx(pipe, tmp_path / "x.onnx", calibration=X)
 
 

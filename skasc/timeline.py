@@ -36,7 +36,6 @@ maintained library for sliding-window inference over a scikit-learn pipeline.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import warnings
@@ -117,13 +116,10 @@ class SceneTimeline:
         if hasattr(path_or_buffer, "write"):
             self._write_rows(path_or_buffer)
             return
-        from ._atomic import atomic_write
+        from ._atomic import atomic_text_write
 
-        with atomic_write(os.fspath(path_or_buffer)) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        with atomic_text_write(os.fspath(path_or_buffer)) as text:
             self._write_rows(text)
-            text.flush()
-            text.detach()  # the binary file stays open for atomic_write to commit
 
     def _write_rows(self, fh: Any) -> None:
         writer = csv.writer(fh)

@@ -3,6 +3,7 @@ whole-file one, windows follow the product rule, bad windows are refused, and th
 CSV, the PNG and the CLI carry the same numbers."""
 import csv
 import io
+import os
 import numpy as np
 import pytest
 import soundfile as sf
@@ -249,6 +250,17 @@ def test_csv_rows_hold_the_timeline(tmp_path):
     buffer = io.StringIO()
     tl.to_csv(buffer)
     assert buffer.getvalue() == open(tmp_path / "t.csv", newline="").read()
+
+
+def test_csv_writes_a_label_from_a_non_utf8_name_as_its_bytes(tmp_path):
+    """A class named after a file whose name is not UTF-8 ('caf\\udce9', as Python
+    decodes b'caf\\xe9') is written as the bytes the file system holds, as
+    ``skasc predict --out`` writes such names."""
+    tl = _timeline(["bus", os.fsdecode(b"caf\xe9")], [0, 10], 30.0)
+    tl.to_csv(tmp_path / "t.csv")
+    rows = (tmp_path / "t.csv").read_bytes().splitlines()
+    assert rows[0] == b"start_s,end_s,label,p_bus,p_caf\xe9"
+    assert rows[2] == b"10.000,40.000,caf\xe9,0.2,0.8"
 
 
 def test_timeline_figure_draws_each_window_once_with_its_posterior(tmp_path):

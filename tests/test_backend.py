@@ -136,6 +136,34 @@ def test_cli_predict_with_a_backend(tmp_path, corpus, fitted, capsys, monkeypatc
     assert "pip install 'skasc[onnx]'" in err and len(err.strip().splitlines()) == 1
 
 
+def test_cli_never_writes_over_a_calibration_recording(tmp_path, corpus, fitted, capsys):
+    """The calibration recordings are inputs too: no output may replace one, and the
+    command stops before any work."""
+    X, _, X_test = corpus
+    save(fitted, tmp_path / "m.skasc")
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i, x in enumerate(X):
+        sf.write(calib / f"c{i}.wav", x, 22050, subtype="FLOAT")
+    victim = calib / "c0.wav"
+    before = victim.read_bytes()
+    sf.write(tmp_path / "new.wav", X_test[0], 22050, subtype="FLOAT")
+    long = scene_file(tmp_path / "long.wav", np.random.default_rng(4), seconds=3.0)
+    int8 = ["--backend", "onnx-int8", "--calibration", str(calib)]
+    model = str(tmp_path / "m.skasc")
+    for argv in (["predict", model, str(tmp_path / "new.wav"), *int8, "--out", str(victim)],
+                 ["predict", model, str(long), "--timeline", *int8, "--out", str(victim)],
+                 ["predict", model, str(long), "--timeline", *int8, "--figure", str(victim)],
+                 ["export", model, str(victim), "--quantize", "int8", "--calibration",
+                  str(calib)]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"it is the calibration recording {victim}; an output never overwrites an " \
+               "input" in err, argv
+        assert len(err.strip().splitlines()) == 1
+    assert victim.read_bytes() == before
+
+
 def test_onnx_network_pickles_with_its_graph(corpus, fitted):
     _, _, X_test = corpus
     fast = with_backend(fitted, "onnx")

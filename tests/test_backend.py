@@ -108,17 +108,18 @@ def test_a_missing_extra_is_named(monkeypatch, fitted, module):
         with_backend(fitted, "onnx")
 
 
+def _wav_folder(folder, recordings, prefix):
+    folder.mkdir()
+    for i, x in enumerate(recordings):
+        sf.write(folder / f"{prefix}{i}.wav", x, 22050, subtype="FLOAT")
+    return folder
+
+
 def test_cli_predict_with_a_backend(tmp_path, corpus, fitted, capsys, monkeypatch):
     X, _, X_test = corpus
     save(fitted, tmp_path / "m.skasc")
-    folder = tmp_path / "new"
-    folder.mkdir()
-    for i, x in enumerate(X_test):
-        sf.write(folder / f"r{i}.wav", x, 22050, subtype="FLOAT")
-    calib = tmp_path / "calib"
-    calib.mkdir()
-    for i, x in enumerate(X):
-        sf.write(calib / f"c{i}.wav", x, 22050, subtype="FLOAT")
+    folder = _wav_folder(tmp_path / "new", X_test, "r")
+    calib = _wav_folder(tmp_path / "calib", X, "c")
     argv = ["predict", str(tmp_path / "m.skasc"), str(folder)]
     assert cli.main(argv) == 0
     reference = capsys.readouterr().out
@@ -141,10 +142,7 @@ def test_cli_never_writes_over_a_calibration_recording(tmp_path, corpus, fitted,
     command stops before any work."""
     X, _, X_test = corpus
     save(fitted, tmp_path / "m.skasc")
-    calib = tmp_path / "calib"
-    calib.mkdir()
-    for i, x in enumerate(X):
-        sf.write(calib / f"c{i}.wav", x, 22050, subtype="FLOAT")
+    calib = _wav_folder(tmp_path / "calib", X, "c")
     victim = calib / "c0.wav"
     before = victim.read_bytes()
     sf.write(tmp_path / "new.wav", X_test[0], 22050, subtype="FLOAT")

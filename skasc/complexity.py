@@ -83,8 +83,9 @@ class ComplexityReport:
         lines = [f"System {self.name!r}, input {self.input_shape} per "
                  f"{self.segment_duration:g}-s segment", "",
                  "| part | parameters | MACs per segment |", "| --- | ---: | ---: |"]
-        for part in self.parameters:
-            lines.append(f"| {part} | {self.parameters[part]:,} | {self.macs.get(part, 0):,} |")
+        for part in {**self.parameters, **self.macs}:  # a part may have MACs only ("other")
+            lines.append(f"| {part} | {self.parameters.get(part, 0):,} | "
+                         f"{self.macs.get(part, 0):,} |")
         lines.append(f"| **total** | **{self.total_parameters:,}** | "
                      f"**{self.macs_per_segment:,}** |")
         lines += ["", f"MACs per second of audio: {self.macs_per_second:,.0f}",
@@ -114,19 +115,32 @@ def _network_counts(module: Any, input_shape: tuple, *, embed_only: bool = False
     rest = int(sum(p.numel() for p in module.parameters())) - skipped - sum(parameters.values())
     if rest:
         parameters["other"] = rest
+
+    class Counted(torch.nn.Module):
+        """FlopCounterMode names a module by its path from the outermost module *called*;
+        the SVM head runs the network's ``embed``, not its ``forward``, so the network
+        is called through this wrapper, and its parts are named ``Counted.net.<child>``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = module
+
+        def forward(self, x: Any) -> Any:
+            return self.net.embed(x) if embed_only else self.net(x)
+
+    counted = Counted()
     was_training = module.training
     module.eval()
     try:
         device = next(module.parameters()).device
         x = torch.zeros((1,) + tuple(input_shape), device=device)
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            module.embed(x) if embed_only else module(x)
+            counted(x)
     finally:
         module.train(was_training)
     counts = counter.get_flop_counts()
-    root = type(module).__name__
     for child, part in parts.items():
-        flops = sum(counts.get(f"{root}.{child}", {}).values())
+        flops = sum(counts.get(f"{type(counted).__name__}.net.{child}", {}).values())
         if flops or part in parameters:
             macs[part] = int(flops // 2)
     total = sum(counter.get_flop_counts().get("Global", {}).values()) // 2

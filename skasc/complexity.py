@@ -7,9 +7,9 @@ fitted pipeline from :mod:`skasc.pipelines` and counts, per system:
   norms), ``gru``, ``projection`` (eq. 1), ``attention`` (the pooling's scoring
   layers), and either ``classifier`` (its softmax layer, for a network alone or a
   softmax head) or, for the SVM head that replaces it, the feature ``scaler`` and
-  the calibrated ``svm`` (weights, intercepts and sigmoid
-  parameters); batch-norm running statistics and the input standardisation are
-  buffers, not parameters, as DCASE counts them;
+  the calibrated ``svm`` (weights, intercepts and the sigmoids' two parameters
+  per class, or temperature scaling's one); batch-norm running statistics and
+  the input standardisation are buffers, not parameters, as DCASE counts them;
 * **MACs** (multiply-accumulates) per 2-s segment, measured by
   ``torch.utils.flop_counter.FlopCounterMode`` on one segment (FLOPs / 2: the
   convolutions and matrix products; element-wise work such as activations,
@@ -166,7 +166,8 @@ def _svm_counts(head: Any) -> tuple[dict, dict]:
             coef = np.atleast_2d(est.coef_)
             n_params += coef.size + np.size(est.intercept_)
             n_macs += coef.size
-            n_params += 2 * len(calibrated.calibrators)  # Platt's a and b per class
+            # Platt's a and b per class, or temperature scaling's one (inverse) temperature
+            n_params += (1 if svm.method == "temperature" else 2) * len(calibrated.calibrators)
         parameters["svm"] = int(n_params)
         macs["svm"] = int(n_macs)
     return parameters, macs

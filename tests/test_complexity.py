@@ -169,3 +169,16 @@ def test_the_table_shows_every_part_that_has_macs():
     report = ComplexityReport("system", parameters={"conv": 10}, macs={"conv": 5, "other": 7})
     table = report.to_table()
     assert "| other | 0 | 7 |" in table and "| **total** | **10** | **12** |" in table
+
+
+def test_temperature_scaling_counts_one_parameter_per_calibrated_model(default_svm_system):
+    """Platt's sigmoid has two parameters per class; temperature scaling one in all."""
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(0)
+    X = [0.1 * rng.standard_normal(22050 * 2).astype(np.float32) for _ in range(6)]
+    pipe = clone(default_svm_system).set_params(fusion__estimator__svm__method="temperature")
+    pipe.fit(X, ["a", "b", "c"] * 2)
+    n_models = len(pipe.named_steps["fusion"].estimator_.named_steps["svm"]
+                   .calibrated_classifiers_)
+    assert complexity(pipe).parameters["svm"] == n_models * (3 * 16 + 3 + 1)

@@ -320,8 +320,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scores = classification_scores(labels, pred)
     print(f"recordings: {len(paths)}")
     print(f"accuracy:        {100 * scores['accuracy']:6.2f} %")
+    print(f"macro class-wise accuracy: {100 * scores['balanced_accuracy']:6.2f} %")
     print(f"macro F1:        {100 * scores['f1_macro']:6.2f} %")
     print(f"macro precision: {100 * scores['precision_macro']:6.2f} %")
+    print("class-wise accuracy: " + ", ".join(
+        f"{c} {100 * v:.2f} %" for c, v in scores["class_accuracy"].items()))
     classes = [str(c) for c in pipe.classes_]
     cm = confusion_matrix(labels, pred, labels=classes)
     print("confusion matrix (rows: true, columns: predicted):")

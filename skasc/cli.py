@@ -378,7 +378,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
                  classifier=args.classifier, svm_C=args.C, folds=args.folds,
                  eval_every=args.eval_every, device=args.device, n_jobs=args.jobs,
                  out=args.out, scheduler=args.scheduler, random_state=args.seed,
-                 net_params=dict(args.net_param), verbose=1)
+                 seeds=args.seeds, net_params=dict(args.net_param), verbose=1)
     return 0
 
 
@@ -443,6 +443,17 @@ _non_negative_int = _int_at_least(0, "an integer >= 0")
 _seed = _int_at_least(0, "an integer from 0 to 4294967295 (2**32 - 1)", high=2 ** 32 - 1)
 
 
+def _seed_list(text: str) -> list[int]:
+    expected = "seeds from 0 to 4294967295 separated by commas (e.g. 0,1,2)"
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    try:
+        return [_seed(part) for part in parts]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -473,13 +484,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float) -> None:
+def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float,
+                          repeated: bool = False) -> None:
+    """``--epochs``, ``--lr``, ``--seed`` (or, with ``repeated``, ``--seeds``), ``--jobs``."""
     p.add_argument("--epochs", type=_positive_int, default=epochs,
                    help=f"training epochs (default {epochs}; the paper uses 500)")
     p.add_argument("--lr", type=_positive_float, default=lr,
                    help=f"Adam learning rate (default {lr:g}; the paper uses 1e-4 over 500 epochs)")
-    p.add_argument("--seed", type=_seed, default=0,
-                   help="random_state, from 0 to 2**32 - 1 (default 0)")
+    seeds = p.add_mutually_exclusive_group() if repeated else p
+    seeds.add_argument("--seed", type=_seed, default=None if repeated else 0,
+                       help="random_state, from 0 to 2**32 - 1 (default 0)")
+    if repeated:
+        seeds.add_argument("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
+                           help="repeated runs: every fold once per seed (e.g. 0,1,2); "
+                                "scores as mean ± std over the seeds")
     p.add_argument("--jobs", type=_jobs, default=None,
                    help="recordings featurised in parallel (-1 for all cores)")
 
@@ -514,11 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--out", default="results", help="output folder; rerun the same command "
                     "to resume (default results)")
     cv.add_argument("--scheduler", metavar="ADDRESS",
-                    help="run the folds on this Dask scheduler, one fold per worker task")
+                    help="run the folds (and seeds) on this Dask scheduler, one run per "
+                    "worker task")
     cv.add_argument("--net-param", type=_net_param, action="append", default=[],
                     metavar="NAME=VALUE", help="extra network parameter, JSON value (e.g. "
                     "module__hidden_size=32); repeatable")
-    _add_training_options(cv, epochs=500, lr=1e-4)
+    _add_training_options(cv, epochs=500, lr=1e-4, repeated=True)
     cv.set_defaults(func=cmd_cv)
 
     demo = sub.add_parser("demo", help="train and evaluate the full system on a generated corpus")

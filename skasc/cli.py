@@ -1,7 +1,9 @@
-"""The ``skasc`` command: ``cv``, ``demo``, ``fit``, ``predict``, ``evaluate`` and ``info``.
+"""The ``skasc`` command: ``cv``, ``compare``, ``demo``, ``fit``, ``predict``, ``evaluate``,
+``info`` and ``export``.
 
 ``skasc cv DATASET ROOT`` runs a data set's official protocol
-(:func:`skasc.run_protocol`); the others work on folders of recordings.
+(:func:`skasc.run_protocol`) and ``skasc compare A B`` compares two such runs
+(:func:`skasc.compare_runs`); the others work on folders of recordings and model files.
 
 Heavy modules (torch, skorch, librosa) are imported inside the sub-commands, so
 ``skasc --help`` answers at once.
@@ -382,6 +384,22 @@ def cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import compare_runs
+    from .protocol import result_files
+
+    check_outputs([("--out", args.out), ("--json", args.json)],
+                  [(f"a file of result folder {folder}", result_files(folder))
+                   for folder in (args.a, args.b)])
+    comparison = compare_runs(args.a, args.b, metric=args.metric, level=args.level,
+                              alpha=args.alpha, out=args.out, json_out=args.json)
+    print(comparison.to_markdown())
+    for path in (args.out, args.json):
+        if path:
+            print(f"Wrote {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .complexity import complexity
 
@@ -472,6 +490,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
     return value
 
 
@@ -595,6 +623,22 @@ def _add_model_commands(sub) -> None:
     evaluate.add_argument("--figure", help="save the confusion matrix as this PNG")
     evaluate.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    compare = sub.add_parser("compare", help="is system A better than system B? a paired "
+                             "comparison of two skasc cv output folders (same data set, folds "
+                             "and seeds)")
+    compare.add_argument("a", help="output folder of system A's skasc cv run")
+    compare.add_argument("b", help="output folder of system B's skasc cv run")
+    compare.add_argument("--metric", default="accuracy",
+                         help="accuracy (default), balanced_accuracy (macro class-wise), "
+                              "f1_macro, precision_macro or log_loss")
+    compare.add_argument("--level", choices=["recording", "segment"], default="recording")
+    compare.add_argument("--alpha", type=_probability, default=0.05,
+                         help="significance level of the verdict (default 0.05; confidence "
+                              "intervals at 1 - alpha)")
+    compare.add_argument("--out", help="write the comparison as Markdown to this file")
+    compare.add_argument("--json", help="write the comparison as JSON to this file")
+    compare.set_defaults(func=cmd_compare)
 
     info = sub.add_parser("info", help="parameters, MACs and size of a saved model, per part "
                           "(as DCASE Task 1 reports them)")

@@ -40,6 +40,7 @@ scores and calibration are :mod:`skasc.evaluation`'s and the figures
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -59,7 +60,7 @@ from .evaluation import (LEVELS, METRICS, EvaluationReport, SplitResult, device_
 from .exceptions import InvalidParameterError, SkascError, SkascValueError
 from .pipelines import FEATURES, NETWORKS, make_system, segment_network, system_name
 
-__all__ = ["run_protocol", "read_protocol", "ProtocolResult", "HeldOutAccuracy"]
+__all__ = ["run_protocol", "read_protocol", "result_files", "ProtocolResult", "HeldOutAccuracy"]
 
 _FORMAT = "skasc-protocol"
 # settings that may differ between a run and its resumption
@@ -763,10 +764,16 @@ def read_protocol(out: str | os.PathLike) -> ProtocolResult:
             results = json.load(fh)
         names = [str(name) for name in results["folds_run"]]
         classes = [str(c) for c in results["classes"]]
+        if not names:
+            raise ValueError("it lists no fold")
     except (ValueError, KeyError, TypeError) as exc:
         raise SkascValueError(f"{path} is not a results file skasc wrote "
                               f"({type(exc).__name__}: {exc}).") from None
     seeds = settings.get("seeds", [settings.get("random_state", 0)])
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds):
+        raise SkascValueError(f"{os.path.join(out, 'protocol.json')} is not a skasc protocol "
+                              f"file: its seeds are {seeds!r}.")
     runs = []
     for seed in seeds:
         for name in names:
@@ -777,8 +784,18 @@ def read_protocol(out: str | os.PathLike) -> ProtocolResult:
                                       f"{run_dir} holds no finished result.")
             split, info = done
             runs.append((split, {**info, "fold": name, "seed": seed}))
-    results = {**results, "classes": classes, "seeds": results.get("seeds", seeds)}
+    results = {**results, "classes": classes, "seeds": seeds}
     return _protocol_result(out, results, runs, results.get("segment_duration", 2.0))
+
+
+def result_files(out: str | os.PathLike) -> list[str]:
+    """The files :func:`read_protocol` reads in an output folder (those there now):
+    ``protocol.json``, ``results.json`` and every run's ``result.json`` and
+    ``result.npz``. An output of a command reading the folder may not be one of them."""
+    out = os.path.abspath(os.fspath(out))
+    found = [os.path.join(out, name) for name in ("protocol.json", "results.json")]
+    return found + sorted(glob.glob(os.path.join(glob.escape(out), "folds", "**", "result.*"),
+                                    recursive=True))
 
 
 def _load(name: str, root: Any) -> AudioDataset:

@@ -764,11 +764,11 @@ def read_protocol(out: str | os.PathLike) -> ProtocolResult:
             results = json.load(fh)
         names = [str(name) for name in results["folds_run"]]
         classes = [str(c) for c in results["classes"]]
-        if not names:
-            raise ValueError("it lists no fold")
     except (ValueError, KeyError, TypeError) as exc:
         raise SkascValueError(f"{path} is not a results file skasc wrote "
                               f"({type(exc).__name__}: {exc}).") from None
+    if not names:
+        raise SkascValueError(f"{path} is not a results file skasc wrote: it lists no fold.")
     seeds = settings.get("seeds", [settings.get("random_state", 0)])
     if not isinstance(seeds, list) or not seeds or not all(
             isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds):

@@ -539,14 +539,12 @@ def format_table(reports: Mapping[str, Any], *, std: bool = False, log_loss: boo
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from skasc.fusion import RecordingFusion
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat(["bus", "park"], 4)
-    >>> X = rng.normal(size=(8, 3, 2)) + (np.arange(8) // 4)[:, None, None]
-    >>> report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=2)
-    >>> print(format_table({"LR": report}, markdown=True).splitlines()[0])
+    >>> labels = np.array(["bus", "park"])
+    >>> split = scored_split([0, 1], labels, None, np.array(["bus", "bus"]))
+    >>> print(format_table({"A": EvaluationReport.from_splits([split], labels)}, markdown=True))
     | System | Segment Acc. | Recording Acc. | Macro class-wise Acc. | F1-score | Prec. |
+    | --- | ---: | ---: | ---: | ---: | ---: |
+    | A | - | 50.00 | 50.00 | 33.33 | 25.00 |
     """
     if not reports:
         raise SkascValueError("format_table needs at least one report; got none.")
@@ -889,7 +887,8 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
     Returns
     -------
     report : EvaluationReport
-        Per-split accuracy, macro F1 and macro precision at both levels, and
+        Per-split accuracy, class-wise and macro class-wise accuracy, macro F1,
+        macro precision (and log loss with posteriors) at both levels, and
         confusion matrices summed over splits.
 
     Examples

@@ -447,7 +447,7 @@ def _summary(runs: list[tuple[SplitResult, dict]], folds: list[str], seeds: list
             for c in classes
             if any(c in split.scores[level]["class_accuracy"] for _, split, _ in keyed)}
         summary[level] = entry
-    if all("devices" in info for info in (i for _, _, i in keyed)):
+    if all("devices" in info for _, _, info in keyed):
         devices = sorted({d for _, _, info in keyed for d in info["devices"]})
         summary["devices"] = {}
         for d in devices:

@@ -398,7 +398,7 @@ def test_cli_fit_builds_the_fused_system(tmp_path, monkeypatch):
     settings = {"network": "cnn_baseline", "features": "fusion", "epochs": 3, "lr": 0.01,
                 "batch_size": 100, "random_state": 2, "verbose": 1, "classifier": "svm",
                 "svm_C": 0.1}
-    from_cv = protocol._build(settings, {}, str(tmp_path), str(tmp_path), "auto", None)
+    from_cv = protocol._build(settings, {}, str(tmp_path), str(tmp_path), "auto", None, 2)
     fit_params, cv_params = _params(pipe), _params(from_cv)
     assert fit_params.keys() == cv_params.keys()
     assert {k for k in fit_params if fit_params[k] != cv_params[k]} == {

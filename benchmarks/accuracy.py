@@ -19,6 +19,9 @@ network is trained once and its heads are read from it:
 * ``svm-minmax-cv5``: min-max features into the SVM calibrated by 5-fold
   cross-validation (``calibration=5``) instead of the paper's Platt scaling on the
   training set itself (``calibration="train"``, every SVM head above);
+* ``svm-minmax-temp`` / ``svm-minmax-cv5-temp``: the same two, with one temperature
+  for all classes instead of a sigmoid per class (``calibration_method="temperature"``,
+  scikit-learn's ``CalibratedClassifierCV(method="temperature")``);
 * ``softmax``: the network's own softmax posteriors, product over segments (the
   ``classifier="softmax"`` system, which trains the identical network).
 
@@ -36,6 +39,8 @@ other, results are appended to ``--out``/results.jsonl as each row finishes)::
 
     python benchmarks/accuracy.py                       # the issue's rows, 40 epochs
     python benchmarks/accuracy.py --rows att_crnn cnn_baseline --epochs 5
+    python benchmarks/accuracy.py --rows att_crnn --heads svm-minmax svm-minmax-cv5 \
+        svm-minmax-temp                                 # the calibration table
     python benchmarks/accuracy.py --table-only          # print the table of results.jsonl
 """
 
@@ -73,7 +78,16 @@ ROWS = {
     "att_crnn_eq9_standardized": (make_att_crnn_pipeline,
                                   {"mask_scale": 1.0, "net_params": {"standardize_input": True}}),
 }
-HEADS = ("svm-minmax", "svm-minmax-cv5", "svm-standard", "svm-none", "softmax")
+HEADS = ("svm-minmax", "svm-minmax-cv5", "svm-minmax-temp", "svm-minmax-cv5-temp",
+         "svm-standard", "svm-none", "softmax")
+# the SVM heads fitted on the trained network's pooled features:
+# name -> (feature scaling, calibration, calibration method)
+SVM_HEADS = {"svm-minmax-recomputed": ("minmax", "train", "sigmoid"),
+             "svm-minmax-cv5": ("minmax", 5, "sigmoid"),
+             "svm-minmax-temp": ("minmax", "train", "temperature"),
+             "svm-minmax-cv5-temp": ("minmax", 5, "temperature"),
+             "svm-standard": ("standard", "train", "sigmoid"),
+             "svm-none": (None, "train", "sigmoid")}
 NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
 
@@ -156,20 +170,22 @@ def run_row(name: str, args, train, test) -> dict:
     proba = pipe.predict_proba(test[0])  # the whole default system from file paths
     heads["svm-minmax"] = {"proba": proba, "head_fit_s": None,
                            "predict_s": time.perf_counter() - t0}
-    for scaling, calibration, head in (("minmax", "train", "svm-minmax-recomputed"),
-                                       ("minmax", 5, "svm-minmax-cv5"),
-                                       ("standard", "train", "svm-standard"),
-                                       (None, "train", "svm-none")):
+    for head, (scaling, calibration, method) in SVM_HEADS.items():
+        if head != "svm-minmax-recomputed" and head not in args.heads:
+            continue
         t0 = time.perf_counter()
         svm = make_pipeline(make_feature_scaler(scaling),
-                            make_svm_calibrator(calibration=calibration, random_state=args.seed)
+                            make_svm_calibrator(calibration=calibration, method=method,
+                                                random_state=args.seed)
                             ).fit(E_train, train_y)
         fitted = time.perf_counter() - t0
         seg = np.zeros((len(E_test), len(classes)))
         seg[:, np.searchsorted(classes, svm.classes_)] = svm.predict_proba(E_test)
         heads[head] = {"proba": product_fusion(seg, lengths=test_len), "head_fit_s": fitted}
-    heads["softmax"] = {"proba": product_fusion(net.predict_proba(test_seg).astype(np.float64),
-                                                lengths=test_len), "head_fit_s": 0.0}
+    if "softmax" in args.heads:
+        heads["softmax"] = {"proba": product_fusion(
+            net.predict_proba(test_seg).astype(np.float64), lengths=test_len),
+            "head_fit_s": 0.0}
     agree = np.abs(heads["svm-minmax"]["proba"] - heads.pop("svm-minmax-recomputed")["proba"])
     result = {"row": name, "epochs": args.epochs, "lr": args.lr, "seed": args.seed,
               "fit_s": fit_s, "train_s": train_s, "threads": torch.get_num_threads(),
@@ -216,6 +232,8 @@ def main(argv=None) -> None:
                                                        "att_crnn_standardized",
                                                        "att_crnn_eq9_standardized"],
                         choices=sorted(ROWS))
+    parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=HEADS,
+                        help="heads to score (svm-minmax, the fitted system, always runs)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=100)

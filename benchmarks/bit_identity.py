@@ -118,7 +118,7 @@ def main() -> None:
         with np.load(os.path.join(tmp, "out", "folds", "fold1", "result.npz")) as data:
             for name in sorted(data.files):
                 print(f"protocol result.npz {name} {sha(data[name])}")
-        fold = result.results["folds"]["fold1"]
+        fold = result.results["runs"][0]  # fold1
         print(f"protocol scores {json.dumps(fold['scores'], sort_keys=True)}")
         print(f"protocol heldout {json.dumps(fold['heldout_accuracy'], sort_keys=True)}")
 

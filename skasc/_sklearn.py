@@ -17,7 +17,8 @@ What skasc relies on beyond scikit-learn's public API:
   as scikit-learn's own cross-validation takes them.
 * The fitted state of ``CalibratedClassifierCV`` holds objects of the private
   classes ``sklearn.calibration._CalibratedClassifier`` and
-  ``_SigmoidCalibration``, which :mod:`skasc.persistence` allows by name.
+  ``_SigmoidCalibration`` (``_TemperatureScaling`` with temperature scaling), which
+  :mod:`skasc.persistence` allows by name.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The ``skasc`` command: ``cv``, ``demo``, ``fit``, ``predict``, ``evaluate`` and ``info``.
+"""The ``skasc`` command: ``cv``, ``compare``, ``demo``, ``fit``, ``predict``, ``evaluate``,
+``info`` and ``export``.
 
 ``skasc cv DATASET ROOT`` runs a data set's official protocol
-(:func:`skasc.run_protocol`); the others work on folders of recordings.
+(:func:`skasc.run_protocol`) and ``skasc compare A B`` compares two such runs
+(:func:`skasc.compare_runs`); the others work on folders of recordings and model files.
 
 Heavy modules (torch, skorch, librosa) are imported inside the sub-commands, so
 ``skasc --help`` answers at once.
@@ -338,8 +340,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scores = classification_scores(labels, pred)
     print(f"recordings: {len(paths)}")
     print(f"accuracy:        {100 * scores['accuracy']:6.2f} %")
+    print(f"macro class-wise accuracy: {100 * scores['balanced_accuracy']:6.2f} %")
     print(f"macro F1:        {100 * scores['f1_macro']:6.2f} %")
     print(f"macro precision: {100 * scores['precision_macro']:6.2f} %")
+    print("class-wise accuracy: " + ", ".join(
+        f"{c} {100 * v:.2f} %" for c, v in scores["class_accuracy"].items()))
     classes = [str(c) for c in pipe.classes_]
     cm = confusion_matrix(labels, pred, labels=classes)
     print("confusion matrix (rows: true, columns: predicted):")
@@ -393,7 +398,23 @@ def cmd_cv(args: argparse.Namespace) -> int:
                  classifier=args.classifier, svm_C=args.C, folds=args.folds,
                  eval_every=args.eval_every, device=args.device, n_jobs=args.jobs,
                  out=args.out, scheduler=args.scheduler, random_state=args.seed,
-                 net_params=dict(args.net_param), verbose=1)
+                 seeds=args.seeds, net_params=dict(args.net_param), verbose=1)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import compare_runs
+    from .protocol import result_files
+
+    check_outputs([("--out", args.out), ("--json", args.json)],
+                  [(f"a file of result folder {folder}", result_files(folder))
+                   for folder in (args.a, args.b)])
+    comparison = compare_runs(args.a, args.b, metric=args.metric, level=args.level,
+                              alpha=args.alpha, out=args.out, json_out=args.json)
+    print(comparison.to_markdown())
+    for path in (args.out, args.json):
+        if path:
+            print(f"Wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -479,6 +500,17 @@ _non_negative_int = _int_at_least(0, "an integer >= 0")
 _seed = _int_at_least(0, "an integer from 0 to 4294967295 (2**32 - 1)", high=2 ** 32 - 1)
 
 
+def _seed_list(text: str) -> list[int]:
+    expected = "seeds from 0 to 4294967295 separated by commas (e.g. 0,1,2)"
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    try:
+        return [_seed(part) for part in parts]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -500,6 +532,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 _SKIP_BAD_HELP = ("skip unreadable audio files and files with bad samples (NaN/inf, corrupt "
                   "frames), listed in one warning, instead of stopping")
 
@@ -509,13 +551,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float) -> None:
+def _add_training_options(p: argparse.ArgumentParser, *, epochs: int, lr: float,
+                          repeated: bool = False) -> None:
+    """``--epochs``, ``--lr``, ``--seed`` (or, with ``repeated``, ``--seeds``), ``--jobs``."""
     p.add_argument("--epochs", type=_positive_int, default=epochs,
                    help=f"training epochs (default {epochs}; the paper uses 500)")
     p.add_argument("--lr", type=_positive_float, default=lr,
                    help=f"Adam learning rate (default {lr:g}; the paper uses 1e-4 over 500 epochs)")
-    p.add_argument("--seed", type=_seed, default=0,
-                   help="random_state, from 0 to 2**32 - 1 (default 0)")
+    seeds = p.add_mutually_exclusive_group() if repeated else p
+    seeds.add_argument("--seed", type=_seed, default=None if repeated else 0,
+                       help="random_state, from 0 to 2**32 - 1 (default 0)")
+    if repeated:
+        seeds.add_argument("--seeds", type=_seed_list, default=None, metavar="S1,S2,...",
+                           help="repeated runs: every fold once per seed (e.g. 0,1,2); "
+                                "scores as mean ± std over the seeds")
     p.add_argument("--jobs", type=_jobs, default=None,
                    help="recordings featurised in parallel (-1 for all cores)")
 
@@ -558,11 +607,12 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--out", default="results", help="output folder; rerun the same command "
                     "to resume (default results)")
     cv.add_argument("--scheduler", metavar="ADDRESS",
-                    help="run the folds on this Dask scheduler, one fold per worker task")
+                    help="run the folds (and seeds) on this Dask scheduler, one run per "
+                    "worker task")
     cv.add_argument("--net-param", type=_net_param, action="append", default=[],
                     metavar="NAME=VALUE", help="extra network parameter, JSON value (e.g. "
                     "module__hidden_size=32); repeatable")
-    _add_training_options(cv, epochs=500, lr=1e-4)
+    _add_training_options(cv, epochs=500, lr=1e-4, repeated=True)
     cv.set_defaults(func=cmd_cv)
 
     demo = sub.add_parser("demo", help="train and evaluate the full system on a generated corpus")
@@ -624,6 +674,22 @@ def _add_model_commands(sub) -> None:
     evaluate.add_argument("--figure", help="save the confusion matrix as this PNG")
     evaluate.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    compare = sub.add_parser("compare", help="is system A better than system B? a paired "
+                             "comparison of two skasc cv output folders (same data set, folds "
+                             "and seeds)")
+    compare.add_argument("a", help="output folder of system A's skasc cv run")
+    compare.add_argument("b", help="output folder of system B's skasc cv run")
+    compare.add_argument("--metric", default="accuracy",
+                         help="accuracy (default), balanced_accuracy (macro class-wise), "
+                              "f1_macro, precision_macro or log_loss")
+    compare.add_argument("--level", choices=["recording", "segment"], default="recording")
+    compare.add_argument("--alpha", type=_probability, default=0.05,
+                         help="significance level of the verdict (default 0.05; confidence "
+                              "intervals at 1 - alpha)")
+    compare.add_argument("--out", help="write the comparison as Markdown to this file")
+    compare.add_argument("--json", help="write the comparison as JSON to this file")
+    compare.set_defaults(func=cmd_compare)
 
     info = sub.add_parser("info", help="parameters, MACs and size of a saved model, per part "
                           "(as DCASE Task 1 reports them)")

@@ -7,9 +7,9 @@ fitted pipeline from :mod:`skasc.pipelines` and counts, per system:
   norms), ``gru``, ``projection`` (eq. 1), ``attention`` (the pooling's scoring
   layers), and either ``classifier`` (its softmax layer, for a network alone or a
   softmax head) or, for the SVM head that replaces it, the feature ``scaler`` and
-  the calibrated ``svm`` (weights, intercepts and sigmoid
-  parameters); batch-norm running statistics and the input standardisation are
-  buffers, not parameters, as DCASE counts them;
+  the calibrated ``svm`` (weights, intercepts and the sigmoids' two parameters
+  per class, or temperature scaling's one); batch-norm running statistics and
+  the input standardisation are buffers, not parameters, as DCASE counts them;
 * **MACs** (multiply-accumulates) per 2-s segment, measured by
   ``torch.utils.flop_counter.FlopCounterMode`` on one segment (FLOPs / 2: the
   convolutions and matrix products; element-wise work such as activations,
@@ -83,8 +83,9 @@ class ComplexityReport:
         lines = [f"System {self.name!r}, input {self.input_shape} per "
                  f"{self.segment_duration:g}-s segment", "",
                  "| part | parameters | MACs per segment |", "| --- | ---: | ---: |"]
-        for part in self.parameters:
-            lines.append(f"| {part} | {self.parameters[part]:,} | {self.macs.get(part, 0):,} |")
+        for part in {**self.parameters, **self.macs}:  # a part may have MACs only ("other")
+            lines.append(f"| {part} | {self.parameters.get(part, 0):,} | "
+                         f"{self.macs.get(part, 0):,} |")
         lines.append(f"| **total** | **{self.total_parameters:,}** | "
                      f"**{self.macs_per_segment:,}** |")
         lines += ["", f"MACs per second of audio: {self.macs_per_second:,.0f}",
@@ -114,19 +115,32 @@ def _network_counts(module: Any, input_shape: tuple, *, embed_only: bool = False
     rest = int(sum(p.numel() for p in module.parameters())) - skipped - sum(parameters.values())
     if rest:
         parameters["other"] = rest
+
+    class Counted(torch.nn.Module):
+        """FlopCounterMode names a module by its path from the outermost module *called*;
+        the SVM head runs the network's ``embed``, not its ``forward``, so the network
+        is called through this wrapper, and its parts are named ``Counted.net.<child>``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = module
+
+        def forward(self, x: Any) -> Any:
+            return self.net.embed(x) if embed_only else self.net(x)
+
+    counted = Counted()
     was_training = module.training
     module.eval()
     try:
         device = next(module.parameters()).device
         x = torch.zeros((1,) + tuple(input_shape), device=device)
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            module.embed(x) if embed_only else module(x)
+            counted(x)
     finally:
         module.train(was_training)
     counts = counter.get_flop_counts()
-    root = type(module).__name__
     for child, part in parts.items():
-        flops = sum(counts.get(f"{root}.{child}", {}).values())
+        flops = sum(counts.get(f"{type(counted).__name__}.net.{child}", {}).values())
         if flops or part in parameters:
             macs[part] = int(flops // 2)
     total = sum(counter.get_flop_counts().get("Global", {}).values()) // 2
@@ -152,7 +166,8 @@ def _svm_counts(head: Any) -> tuple[dict, dict]:
             coef = np.atleast_2d(est.coef_)
             n_params += coef.size + np.size(est.intercept_)
             n_macs += coef.size
-            n_params += 2 * len(calibrated.calibrators)  # Platt's a and b per class
+            # Platt's a and b per class, or temperature scaling's one (inverse) temperature
+            n_params += (1 if svm.method == "temperature" else 2) * len(calibrated.calibrators)
         parameters["svm"] = int(n_params)
         macs["svm"] = int(n_macs)
     return parameters, macs

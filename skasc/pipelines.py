@@ -71,19 +71,21 @@ def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
 
 
 def _segment_model(net: Any, factory: str, *, classifier: str, svm_C: float,
-                   calibration: Any, feature_scaling: str | None, memory: Any,
-                   random_state: int | None) -> Any:
+                   calibration: Any, calibration_method: str, feature_scaling: str | None,
+                   memory: Any, random_state: int | None) -> Any:
     from sklearn.pipeline import Pipeline
 
-    from .calibration import make_svm_calibrator
+    from .calibration import CALIBRATION_METHODS, make_svm_calibrator
 
     check_option(classifier, "classifier", factory, ["svm", "softmax"])
+    check_option(calibration_method, "calibration_method", factory, CALIBRATION_METHODS)
     scaler = make_feature_scaler(feature_scaling)
     if classifier == "softmax":
         return net
     return Pipeline([("net", net),
                      ("scaler", scaler),
                      ("svm", make_svm_calibrator(C=svm_C, calibration=calibration,
+                                                 method=calibration_method,
                                                  random_state=random_state))],
                     memory=memory)
 
@@ -96,7 +98,8 @@ def _extractor(feature_type: str) -> Any:
 
 
 def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: float,
-          calibration: Any, feature_scaling: str | None, max_epochs: int, lr: float,
+          calibration: Any, calibration_method: str, feature_scaling: str | None,
+          max_epochs: int, lr: float,
           batch_size: int, random_state: int | None, n_jobs: int | None, memory: Any,
           feature_cache: Any, verbose: int, net_params: dict | None) -> Pipeline:
     """The system both factories build; ``factory`` names the caller in errors."""
@@ -116,13 +119,16 @@ def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: 
     net = net_cls(**own, **(net_params or {}))
     frontend = FrontEnd(extractor=_extractor(features), n_jobs=n_jobs, memory=feature_cache)
     segment_model = _segment_model(net, factory, classifier=classifier, svm_C=svm_C,
-                                   calibration=calibration, feature_scaling=feature_scaling,
-                                   memory=memory, random_state=random_state)
+                                   calibration=calibration,
+                                   calibration_method=calibration_method,
+                                   feature_scaling=feature_scaling, memory=memory,
+                                   random_state=random_state)
     return Pipeline([("frontend", frontend), ("fusion", RecordingFusion(segment_model))])
 
 
 def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
                            svm_C: float = 0.1, calibration: Any = "train",
+                           calibration_method: str = "sigmoid",
                            feature_scaling: str | None = "minmax",
                            mask_scale: float | str = "n_features", max_epochs: int = 500,
                            lr: float = 1e-4, batch_size: int = 100,
@@ -141,7 +147,14 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     svm_C : float, default=0.1
         The SVM's C (paper: 0.1).
     calibration : "train" or int, default="train"
-        See :func:`make_svm_calibrator`.
+        Where the SVM's calibration is fitted: on the training segments themselves
+        (the paper) or out of fold over ``k`` folds; see
+        :func:`~skasc.calibration.make_svm_calibrator`.
+    calibration_method : {"sigmoid", "temperature"}, default="sigmoid"
+        How the SVM's scores become posteriors: Platt's sigmoid per class (the
+        paper) or one temperature for all classes (scikit-learn >= 1.8); the
+        ``method`` of :func:`~skasc.calibration.make_svm_calibrator`. Ignored with
+        ``classifier="softmax"``.
     feature_scaling : {"minmax", "standard", None}, default="minmax"
         Scaling of the pooled features before the SVM, fitted on the training
         segments' features (step ``fusion__estimator__scaler``; see
@@ -186,7 +199,8 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     from .nn import AttCRNNClassifier
 
     return _make(AttCRNNClassifier, "make_att_crnn_pipeline", features, classifier=classifier,
-                 svm_C=svm_C, calibration=calibration, feature_scaling=feature_scaling,
+                 svm_C=svm_C, calibration=calibration,
+                 calibration_method=calibration_method, feature_scaling=feature_scaling,
                  max_epochs=max_epochs, lr=lr, batch_size=batch_size,
                  random_state=random_state, n_jobs=n_jobs, memory=memory,
                  feature_cache=feature_cache, verbose=verbose,
@@ -195,6 +209,7 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
 
 def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
                                svm_C: float = 0.1, calibration: Any = "train",
+                               calibration_method: str = "sigmoid",
                                feature_scaling: str | None = "minmax", max_epochs: int = 500,
                                lr: float = 1e-4, batch_size: int = 100,
                                random_state: int | None = None, n_jobs: int | None = None,
@@ -222,7 +237,8 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
 
     return _make(CNNBaselineClassifier, "make_cnn_baseline_pipeline", features,
                  classifier=classifier, svm_C=svm_C, calibration=calibration,
-                 feature_scaling=feature_scaling, max_epochs=max_epochs, lr=lr,
+                 calibration_method=calibration_method, feature_scaling=feature_scaling,
+                 max_epochs=max_epochs, lr=lr,
                  batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
                  memory=memory, feature_cache=feature_cache, verbose=verbose,
                  net_params=net_params)

@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,6 +95,13 @@ def test_fit_predict_evaluate_round_trip(tmp_path, rng):
     out = run_cli("evaluate", str(model), str(data), "--figure", str(fig))
     assert out.returncode == 0, out.stderr
     assert "accuracy:" in out.stdout and fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+    truth = [re.match(r"[a-z]+", os.path.basename(r.split(",")[0])).group() for r in rows[1:]]
+    predicted = [r.split(",")[1] for r in rows[1:]]
+    assert (f"macro class-wise accuracy: "
+            f"{100 * balanced_accuracy_score(truth, predicted):6.2f} %") in out.stdout
+    high, low = recall_score(truth, predicted, average=None, labels=["high", "low"])
+    assert f"class-wise accuracy: high {100 * high:.2f} %, low {100 * low:.2f} %" in out.stdout
     # a label the model never saw is a clear error, exit code 2
     sf.write(data / "tram1.wav", np.zeros(22050 * 2, np.float32), 22050)
     out = run_cli("evaluate", str(model), str(data))

@@ -110,3 +110,75 @@ def test_not_a_network_is_refused():
         complexity(torch.nn.Linear(2, 2))
     with pytest.raises(TypeError, match="a Pipeline of \\['standardscaler'"):
         complexity(make_pipeline(StandardScaler(), LogisticRegression()))
+
+
+@pytest.fixture(scope="module")
+def default_svm_system():
+    """The default system (Att-CRNN, SVM head), tiny, fitted for one epoch."""
+    from skasc import make_att_crnn_pipeline
+
+    rng = np.random.default_rng(0)
+    X = [0.1 * rng.standard_normal(22050 * 2).astype(np.float32) for _ in range(6)]
+    tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
+            "module__attention_size": 8, "device": "cpu"}
+    return make_att_crnn_pipeline(max_epochs=1, lr=1e-2, random_state=0, verbose=0,
+                                  net_params=tiny).fit(X, ["a", "b", "c"] * 2)
+
+
+@pytest.mark.parametrize("network", ["att_crnn", "cnn_baseline"])
+def test_svm_head_counts_the_network_parts_as_the_network_alone(network):
+    """With the SVM head the count runs the network's ``embed``, not ``forward``: each
+    part's MACs must still be the network's own (a regression: they were all 0 and
+    the whole count went to 'other')."""
+    from skasc.complexity import _network_counts
+
+    module = (AttCRNN(n_classes=3, n_filters=(4, 8, 8), hidden_size=8, attention_size=8)
+              if network == "att_crnn" else CNNBaseline(n_classes=3, n_filters=(4, 8, 8)))
+    alone = complexity(module)
+    _, macs = _network_counts(module, (2, 64, 80), embed_only=True)
+    assert macs == {part: n for part, n in alone.macs.items() if part != "classifier"}
+    assert all(n > 0 for n in macs.values())
+
+
+def test_info_of_the_default_svm_system_counts_macs_per_part(default_svm_system, tmp_path,
+                                                             capsys):
+    from skasc import load, save
+    from skasc.cli import main
+
+    module = default_svm_system.named_steps["fusion"].estimator_.named_steps["net"].module_
+    alone = complexity(module)
+    path = tmp_path / "m.skasc"
+    save(default_svm_system, path)
+    for model in (default_svm_system, load(path)):
+        report = complexity(model)
+        for part in ("conv", "gru", "projection", "attention"):
+            assert report.macs[part] == alone.macs[part] > 0, part
+        assert "other" not in report.macs
+        assert report.macs_per_segment == (alone.macs_per_segment - alone.macs["classifier"]
+                                           + report.macs["scaler"] + report.macs["svm"])
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    for part in ("conv", "gru", "projection", "attention"):
+        row = f"| {part} | {alone.parameters[part]:,} | {alone.macs[part]:,} |"
+        assert row in out, row
+
+
+def test_the_table_shows_every_part_that_has_macs():
+    from skasc.complexity import ComplexityReport
+
+    report = ComplexityReport("system", parameters={"conv": 10}, macs={"conv": 5, "other": 7})
+    table = report.to_table()
+    assert "| other | 0 | 7 |" in table and "| **total** | **10** | **12** |" in table
+
+
+def test_temperature_scaling_counts_one_parameter_per_calibrated_model(default_svm_system):
+    """Platt's sigmoid has two parameters per class; temperature scaling one in all."""
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(0)
+    X = [0.1 * rng.standard_normal(22050 * 2).astype(np.float32) for _ in range(6)]
+    pipe = clone(default_svm_system).set_params(fusion__estimator__svm__method="temperature")
+    pipe.fit(X, ["a", "b", "c"] * 2)
+    n_models = len(pipe.named_steps["fusion"].estimator_.named_steps["svm"]
+                   .calibrated_classifiers_)
+    assert complexity(pipe).parameters["svm"] == n_models * (3 * 16 + 3 + 1)

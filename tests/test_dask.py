@@ -158,8 +158,7 @@ def test_run_protocol_on_dask_equals_the_local_run(client, litis, tmp_path, sing
     for a, b in zip(remote.report.splits, local.report.splits):
         np.testing.assert_array_equal(a.proba, b.proba)
         np.testing.assert_array_equal(a.y_pred, b.y_pred)
-    for name in local.results["folds_run"]:
-        assert (remote.results["folds"][name]["heldout_accuracy"]
-                == local.results["folds"][name]["heldout_accuracy"])
+    for remote_run, local_run in zip(remote.results["runs"], local.results["runs"]):
+        assert remote_run["heldout_accuracy"] == local_run["heldout_accuracy"]
     # the folds were trained on the workers
     assert any(client.run(_imported, "skasc.protocol").values())

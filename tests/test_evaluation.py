@@ -137,12 +137,14 @@ def test_table_and_dict_contain_numbers(rng):
     report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
     table = report.to_table(name="Att-CRNN (logMel)")
     lines = table.splitlines()
-    assert lines[0].split()[:3] == ["System", "2s", "Acc."]
+    assert lines[0].split()[:3] == ["System", "Segment", "Acc."]  # no Segmenter: no duration
+    assert report.to_table(paper_terms=True).split()[:3] == ["System", "2s", "Acc."]
     row = lines[2]
     assert row.startswith("Att-CRNN (logMel)")
     expected = [report.mean("segment"), report.mean("recording"),
+                report.mean("recording", "balanced_accuracy"),
                 report.mean("recording", "f1_macro"), report.mean("recording", "precision_macro")]
-    assert row.split()[-4:] == [f"{100 * v:.2f}" for v in expected]
+    assert row.split()[-5:] == [f"{100 * v:.2f}" for v in expected]
     assert str(report) == report.to_table()
     both = format_table({"a": report, "b": report}, std=True)
     assert len(both.splitlines()) == 4
@@ -292,9 +294,12 @@ def test_markdown_table(rng):
     X, y = _scenes(rng)
     report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
     lines = format_table({"A": report, "B": report}, markdown=True, log_loss=True).splitlines()
-    assert lines[0] == "| System | 2s Acc. | 30s Acc. | F1-score | Prec. | Log loss |"
-    assert lines[1] == "| --- | ---: | ---: | ---: | ---: | ---: |"
+    assert lines[0] == ("| System | Segment Acc. | Recording Acc. | Macro class-wise Acc. | "
+                        "F1-score | Prec. | Log loss |")
+    assert lines[1] == "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     assert lines[2].startswith("| A | ") and len(lines) == 4
+    paper = format_table({"A": report}, markdown=True, paper_terms=True).splitlines()[0]
+    assert paper == "| System | 2s Acc. | 30s Acc. | Macro class-wise Acc. | F1-score | Prec. |"
 
 
 def test_reliability_curve_matches_a_direct_binning(rng):
@@ -401,3 +406,159 @@ def test_training_history_is_read_where_the_factories_put_the_net(rng):
     assert training_history(LogisticRegression().fit(X.reshape(len(X), -1), y)) is None
     report = evaluate(pipe, X, y, cv=2, return_estimators=True)
     assert report.histories == [[{"epoch": 1, "train_loss": 2.0}]] * 2
+
+
+# ----------------------------------------------------------------------------- DCASE metrics
+def test_class_wise_and_macro_class_wise_accuracy_match_sklearn_and_numpy(rng):
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    from skasc.evaluation import classification_scores
+
+    for labels in (np.array(["bus", "park", "street", "tram"]), np.arange(4)):
+        y_true = labels[rng.choice(4, size=200, p=[0.55, 0.25, 0.15, 0.05])]
+        y_pred = np.where(rng.uniform(size=200) < 0.6, y_true, labels[rng.integers(0, 4, 200)])
+        scores = classification_scores(y_true, y_pred)
+        assert scores["balanced_accuracy"] == pytest.approx(
+            balanced_accuracy_score(y_true, y_pred), abs=1e-12)
+        direct = {c: np.sum((y_true == c) & (y_pred == c)) / np.sum(y_true == c)
+                  for c in np.unique(y_true)}
+        assert scores["class_accuracy"] == pytest.approx(direct, abs=1e-12)
+        recall = recall_score(y_true, y_pred, average=None, labels=np.unique(y_true))
+        np.testing.assert_allclose(list(scores["class_accuracy"].values()), recall)
+        assert list(scores["class_accuracy"]) == np.unique(y_true).tolist()
+        assert json.loads(json.dumps(scores))  # plain keys and values
+        # imbalance: the macro class-wise accuracy is not the accuracy
+        assert scores["balanced_accuracy"] != pytest.approx(scores["accuracy"])
+
+
+def test_macro_class_wise_accuracy_averages_the_classes_present_only():
+    """A class predicted but absent from y_true has no class-wise accuracy; sklearn's
+    balanced_accuracy_score drops it too (with a warning, which skasc does not give)."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    from skasc.evaluation import classification_scores
+
+    y_true, y_pred = ["a", "a", "a", "b"], ["a", "c", "c", "b"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = classification_scores(y_true, y_pred)
+    assert scores["class_accuracy"] == {"a": pytest.approx(1 / 3), "b": 1.0}
+    assert scores["balanced_accuracy"] == pytest.approx((1 / 3 + 1) / 2)
+    with pytest.warns(UserWarning):
+        assert balanced_accuracy_score(y_true, y_pred) == pytest.approx(
+            scores["balanced_accuracy"])
+
+
+def test_report_class_accuracy_per_split_and_in_the_dict(rng):
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    X, y = _scenes(rng)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    report = evaluate(RecordingFusion(LogisticRegression(C=0.1), flatten=True), X, y, cv=cv)
+    for level, truth, pred in (("recording", "y_true", "y_pred"),
+                               ("segment", "segment_y_true", "segment_y_pred")):
+        per_split = [recall_score(getattr(s, truth), getattr(s, pred), average=None,
+                                  labels=report.class_names) for s in report.splits]
+        classwise = report.class_accuracy(level)
+        for k, c in enumerate(report.class_names):
+            values = [r[k] for r in per_split]
+            assert classwise[c]["splits"] == pytest.approx(values)
+            assert classwise[c]["mean"] == pytest.approx(np.mean(values))
+            assert classwise[c]["std"] == pytest.approx(np.std(values))
+        np.testing.assert_allclose(report.split_scores(level, "balanced_accuracy"),
+                                   [balanced_accuracy_score(getattr(s, truth), getattr(s, pred))
+                                    for s in report.splits])
+        d = json.loads(json.dumps(report.to_dict()))
+        assert d[level]["balanced_accuracy"]["mean"] == pytest.approx(
+            report.mean(level, "balanced_accuracy"))
+        assert d[level]["class_accuracy"]["park"]["mean"] == pytest.approx(
+            classwise["park"]["mean"])
+
+
+def test_class_accuracy_skips_splits_that_do_not_test_a_class():
+    from skasc.evaluation import SplitResult, scored_split
+
+    first = scored_split([0, 1], np.array(["a", "b"]), None, np.array(["a", "a"]))
+    second = scored_split([2, 3], np.array(["a", "a"]), None, np.array(["a", "b"]))
+    report = EvaluationReport.from_splits([first, second], np.array(["a", "b"]))
+    classwise = report.class_accuracy()
+    assert classwise["a"] == {"splits": [1.0, 0.5], "mean": 0.75, "std": 0.25}
+    assert classwise["b"] == {"splits": [0.0, None], "mean": 0.0, "std": 0.0}
+    assert isinstance(first, SplitResult)
+    from skasc.evaluation import format_class_table
+    table = format_class_table(report, std=False).splitlines()
+    assert table[0] == "| Class | Recording Acc. |"
+    # the last row: the mean over splits of each split's macro class-wise accuracy
+    assert table[2:] == ["| a | 75.00 |", "| b | 0.00 |", "| Macro average | 50.00 |"]
+
+
+def test_repeated_runs_are_averaged_over_runs(rng):
+    """A system given as several reports (one per seed): each run's mean over its
+    splits, then mean and std over the runs."""
+    from skasc.evaluation import format_class_table
+
+    X, y = _scenes(rng)
+    runs = [evaluate(RecordingFusion(LogisticRegression(C=C), flatten=True), X, y, cv=3)
+            for C in (0.01, 0.1, 1.0)]
+    per_run = [r.mean("recording", "balanced_accuracy") for r in runs]
+    row = format_table({"LR": runs}, std=True, markdown=True).splitlines()[2].split(" | ")
+    assert row[3] == f"{100 * np.mean(per_run):.2f} ± {100 * np.std(per_run):.2f}"
+    park = [r.class_accuracy("segment")["park"]["mean"] for r in runs]
+    lines = format_class_table(runs).splitlines()
+    assert lines[0] == "| Class | Segment Acc. | Recording Acc. |"
+    assert lines[3].split(" | ")[1] == f"{100 * np.mean(park):.2f} ± {100 * np.std(park):.2f}"
+    with pytest.raises(TypeError, match="must be an EvaluationReport or a non-empty sequence"):
+        format_table({"LR": []})
+
+
+@pytest.mark.filterwarnings("ignore:A single label was found")  # sklearn, on a device subset
+def test_device_scores_match_a_direct_computation(rng):
+    from sklearn.metrics import balanced_accuracy_score, log_loss
+
+    from skasc.evaluation import device_scores
+
+    X, y = _scenes(rng, n_per_class=8)
+    report = evaluate(RecordingFusion(LogisticRegression(C=0.1), flatten=True), X, y, cv=2)
+    split = report.splits[0]
+    devices = np.array(["a", "b", "s4"])[rng.integers(0, 3, len(split.y_true))]
+    devices[:3] = ["a", "b", "s4"]
+    scores = device_scores(split, devices, seen=["a", "b", "c"])
+    assert list(scores) == ["a", "b", "s4"]
+    for device, entry in scores.items():
+        mine = devices == device
+        assert entry["n_recordings"] == mine.sum()
+        assert entry["seen"] == (device != "s4")
+        assert entry["accuracy"] == pytest.approx(np.mean(split.y_pred[mine] == split.y_true[mine]))
+        assert entry["balanced_accuracy"] == pytest.approx(
+            balanced_accuracy_score(split.y_true[mine], split.y_pred[mine]))
+        assert entry["log_loss"] == pytest.approx(
+            log_loss(split.y_true[mine], split.proba[mine], labels=split.classes))
+    with pytest.raises(ValueError, match="one device per test recording"):
+        device_scores(split, devices[:-1], seen=[])
+
+
+def test_tables_name_the_segment_level_by_its_duration(rng):
+    from sklearn.pipeline import make_pipeline
+
+    from skasc import FrontEnd, Segmenter, make_att_crnn_pipeline
+    from skasc.evaluation import system_segment_duration
+
+    assert system_segment_duration(make_att_crnn_pipeline()) == 2.0
+    assert system_segment_duration(make_pipeline(
+        FrontEnd(segmenter=Segmenter(segment_duration=1.0)), LogisticRegression())) == 1.0
+    assert system_segment_duration(make_pipeline(Segmenter(segment_duration=0.5),
+                                                 LogisticRegression())) == 0.5
+    assert system_segment_duration(LogisticRegression()) is None
+
+    X, y = _scenes(rng)
+    pipe = Pipeline([("segments", FunctionTransformer(lambda Z: Z)),
+                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    report = evaluate(pipe, X, y, cv=2)
+    assert report.segment_duration is None
+    report.segment_duration = 0.5
+    header = format_table({"x": report}).splitlines()[0].split("  ")
+    assert [h.strip() for h in header if h.strip()][:3] == ["System", "0.5-s segment Acc.",
+                                                            "Recording Acc."]
+    assert fuse_reports(report, report).segment_duration == 0.5

@@ -312,7 +312,8 @@ def test_factory_errors_name_the_factory_called(factory, argument):
 
 
 def test_factories_pass_every_argument_through(tmp_path):
-    kwargs = dict(svm_C=3.0, calibration=3, feature_scaling="standard", max_epochs=7, lr=0.5,
+    kwargs = dict(svm_C=3.0, calibration=3, calibration_method="temperature",
+                  feature_scaling="standard", max_epochs=7, lr=0.5,
                   batch_size=9, random_state=4, n_jobs=2, memory=str(tmp_path / "nets"),
                   feature_cache=str(tmp_path / "features"), verbose=0,
                   net_params={"module__n_filters": (4, 8, 8)})
@@ -328,6 +329,7 @@ def test_factories_pass_every_argument_through(tmp_path):
         assert params["fusion__estimator__memory"] == str(tmp_path / "nets")
         assert type(params["fusion__estimator__scaler"]).__name__ == "StandardScaler"
         assert params["fusion__estimator__svm__cv"] == 3
+        assert params["fusion__estimator__svm__method"] == "temperature"
         net = params["fusion__estimator__net"]
         assert (net.max_epochs, net.lr, net.batch_size, net.random_state, net.verbose) == \
             (7, 0.5, 9, 4, 0)
@@ -396,7 +398,7 @@ def test_cli_fit_builds_the_fused_system(tmp_path, monkeypatch):
     settings = {"network": "cnn_baseline", "features": "fusion", "epochs": 3, "lr": 0.01,
                 "batch_size": 100, "random_state": 2, "verbose": 1, "classifier": "svm",
                 "svm_C": 0.1}
-    from_cv = protocol._build(settings, {}, str(tmp_path), str(tmp_path), "auto", None)
+    from_cv = protocol._build(settings, {}, str(tmp_path), str(tmp_path), "auto", None, 2)
     fit_params, cv_params = _params(pipe), _params(from_cv)
     assert fit_params.keys() == cv_params.keys()
     assert {k for k in fit_params if fit_params[k] != cv_params[k]} == {

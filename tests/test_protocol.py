@@ -57,9 +57,11 @@ def test_litis_run_writes_every_output_and_scores_each_fold(litis, tmp_path):
     ds = load_dataset("litis", litis)
     folds = list(ds.cv.split())
     res = result.results
-    assert res["folds_run"] == ["fold1", "fold2"] and res["complete"]
-    for (train, test), name, split in zip(folds, res["folds_run"], result.report.splits):
-        fold = res["folds"][name]
+    assert res["folds_run"] == ["fold1", "fold2"] and res["complete"] and res["seeds"] == [0]
+    assert [run["fold"] for run in res["runs"]] == ["fold1", "fold2"]
+    for (train, test), name, split, fold in zip(folds, res["folds_run"], result.report.splits,
+                                                res["runs"]):
+        assert fold["fold"] == name and fold["seed"] == 0
         assert fold["n_train"] == len(train) and fold["n_test"] == len(test)
         np.testing.assert_array_equal(split.test_index, test)
         np.testing.assert_array_equal(split.y_true, np.asarray(ds.labels)[test])
@@ -70,17 +72,22 @@ def test_litis_run_writes_every_output_and_scores_each_fold(litis, tmp_path):
         (curve,) = fold["heldout_accuracy"].values()
         assert [epoch for epoch, _ in curve] == [1, 2]
         assert all(0.0 <= acc <= 1.0 for _, acc in curve)
-    accs = [res["folds"][n]["scores"]["recording"]["accuracy"] for n in res["folds_run"]]
+    accs = [run["scores"]["recording"]["accuracy"] for run in res["runs"]]
     assert res["summary"]["recording"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
     assert res["summary"]["recording"]["accuracy"]["std"] == pytest.approx(np.std(accs))
+    assert res["summary"]["recording"]["accuracy"]["folds"] == dict(zip(res["folds_run"], accs))
+    assert "std_seeds" not in res["summary"]["recording"]["accuracy"]  # one seed
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk == json.loads(json.dumps(res))
     for name in ("results.md", "confusion-recordings.png", "confusion-segments.png",
                  "reliability-recordings.png", "reliability-segments.png", "figure2.png"):
         assert (out / name).stat().st_size > 0, name
     md = (out / "results.md").read_text()
-    assert "| System | 2s Acc. | 30s Acc. | F1-score | Prec. | Log loss |" in md
+    # LITIS keeps the paper's terms
+    assert ("| System | 2s Acc. | 30s Acc. | Macro class-wise Acc. | F1-score | Prec. | "
+            "Log loss |") in md
     assert "| fold2 | " in md
+    assert "## Class-wise accuracy" in md and "| Class | 2s Acc. | 30s Acc. |" in md
     assert result.table().splitlines()[2].startswith("| Att-CRNN (logMel) | ")
 
 
@@ -136,15 +143,21 @@ def test_dcase_layouts_end_to_end_with_devices(name, tmp_path):
     res = result.results
     assert res["folds_run"] == ds.cv.fold_names and res["complete"]
     if ds.devices is None:
-        assert "device_accuracy" not in res["summary"]
+        assert "devices" not in res["summary"]
         return
     (split,) = result.report.splits
+    (train, test), = ds.cv.split()
     devices = np.asarray(ds.devices)[split.test_index]
-    for device, score in res["folds"]["fold1"]["device_accuracy"].items():
+    seen = set(np.asarray(ds.devices)[train])
+    for device, score in res["runs"][0]["devices"].items():
         mine = devices == device
-        assert score == pytest.approx(np.mean(split.y_pred[mine] == split.y_true[mine]))
-    assert set(res["summary"]["device_accuracy"]) == set(devices)
-    assert "## Recording accuracy per device" in (tmp_path / "out" / "results.md").read_text()
+        assert score["accuracy"] == pytest.approx(np.mean(split.y_pred[mine] == split.y_true[mine]))
+        assert score["seen"] == (device in seen) and score["n_recordings"] == mine.sum()
+    assert set(res["summary"]["devices"]) == set(devices)
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "## Recordings per device" in md
+    # the levels are named by what they are, not by LITIS's terms
+    assert "| System | 2-s segment Acc. | Recording Acc. | Macro class-wise Acc. |" in md
 
 
 def _layout(name, root):
@@ -175,16 +188,16 @@ def test_every_registered_layout_runs_end_to_end(name, tmp_path):
                           **{**RUN, "epochs": 1})
     res = result.results
     assert res["dataset"] == name and res["folds_run"] == ds.cv.fold_names[:2]
-    for fold, (_, test) in zip(res["folds_run"], ds.cv.split()):
-        assert res["folds"][fold]["n_test"] == len(test)
-    assert (ds.devices is not None) == ("device_accuracy" in res["summary"])
+    for run, (_, test) in zip(res["runs"], ds.cv.split()):
+        assert run["n_test"] == len(test)
+    assert (ds.devices is not None) == ("devices" in res["summary"])
     assert (tmp_path / "out" / "results.md").exists()
 
 
 def test_fused_system_records_both_networks_curves(litis, tmp_path):
     result = run_protocol("litis", litis, out=tmp_path / "out", features="fusion", folds=[1],
                           **{**RUN, "epochs": 1})
-    curves = result.results["folds"]["fold1"]["heldout_accuracy"]
+    curves = result.results["runs"][0]["heldout_accuracy"]
     assert sorted(curves) == ["loggam", "logmel"] and all(len(c) == 1 for c in curves.values())
     assert result.results["system"] == "Att-CRNN (fusion)"
 
@@ -222,17 +235,22 @@ def _cli(root, out, *extra):
 
 
 @pytest.mark.slow
-def test_killed_cv_resumes_and_ends_where_the_uninterrupted_run_does(litis, tmp_path):
-    reference = _cli(litis, tmp_path / "ref")
+@pytest.mark.parametrize("extra,headers", [
+    ((), ("fold 1 of 2 (fold1)", "fold 2 of 2 (fold2)")),
+    (("--folds", "2", "--seeds", "0,1"), ("run 1 of 2 (fold2, seed 0)", "run 2 of 2 (fold2, seed 1)")),
+])
+def test_killed_cv_resumes_and_ends_where_the_uninterrupted_run_does(litis, tmp_path, extra,
+                                                                      headers):
+    reference = _cli(litis, tmp_path / "ref", *extra)
     text, _ = reference.communicate(timeout=300)
     assert reference.returncode == 0, text
-    assert "fold 1 of 2" in text and "fold 2 of 2" in text and "left" in text
+    assert all(header in text for header in headers) and "left" in text
     assert "heldout_acc" in text  # skorch's epoch table
 
     out = tmp_path / "killed"
-    proc = _cli(litis, out)
+    proc = _cli(litis, out, *extra)
     deadline = time.monotonic() + 120
-    while not list(out.glob("folds/*/checkpoints/*/checkpoint.pt")):  # an epoch is done
+    while not list(out.glob("folds/**/checkpoint.pt")):  # an epoch is done
         assert proc.poll() is None, "the run finished before an epoch was checkpointed"
         assert time.monotonic() < deadline
         time.sleep(0.005)
@@ -242,15 +260,16 @@ def test_killed_cv_resumes_and_ends_where_the_uninterrupted_run_does(litis, tmp_
     proc.communicate(timeout=30)
     assert not (out / "results.json").exists()
 
-    rerun = _cli(litis, out)
+    rerun = _cli(litis, out, *extra)
     text, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, text
     mine = json.loads((out / "results.json").read_text())
     ref = json.loads((tmp_path / "ref" / "results.json").read_text())
     assert mine["summary"] == ref["summary"]
-    for name in ref["folds_run"]:
-        assert mine["folds"][name]["scores"] == ref["folds"][name]["scores"]
-        assert mine["folds"][name]["heldout_accuracy"] == ref["folds"][name]["heldout_accuracy"]
+    for run, ref_run in zip(mine["runs"], ref["runs"]):
+        assert (run["fold"], run["seed"]) == (ref_run["fold"], ref_run["seed"])
+        assert run["scores"] == ref_run["scores"]
+        assert run["heldout_accuracy"] == ref_run["heldout_accuracy"]
 
 
 def test_cli_errors_are_one_line(litis, tmp_path):
@@ -334,3 +353,165 @@ def test_a_damaged_fold_result_is_a_user_error(litis, tmp_path):
     with pytest.raises(SkascValueError, match=r"folds/fold1 does not hold a fold result skasc "
                                               r"wrote \(JSONDecodeError: .*\); move it away"):
         run_protocol("litis", litis, out=out, folds=[1], **RUN)
+
+
+# ----------------------------------------------------------------------------- repeated runs
+def test_seeds_run_every_fold_once_per_seed(litis, tmp_path):
+    out = tmp_path / "out"
+    result = run_protocol("litis", litis, out=out, seeds=[0, 3], **RUN)
+    res = result.results
+    assert res["seeds"] == [0, 3] and "seeds" in res["settings"]
+    assert [(r["fold"], r["seed"]) for r in res["runs"]] == [
+        ("fold1", 0), ("fold2", 0), ("fold1", 3), ("fold2", 3)]
+    for fold in ("fold1", "fold2"):
+        for seed in (0, 3):
+            assert (out / "folds" / fold / f"seed{seed}" / "result.json").is_file()
+    assert sorted(result.reports) == [0, 3] and len(result.report.splits) == 4
+    # the seed is the networks' and SVM's random_state: seed 0 is the single-seed run
+    single = run_protocol("litis", litis, out=tmp_path / "single", folds=[1], **RUN)
+    np.testing.assert_array_equal(single.report.splits[0].proba,
+                                  result.reports[0].splits[0].proba)
+    assert not np.array_equal(result.reports[0].splits[0].proba,
+                              result.reports[3].splits[0].proba)
+    # mean +- std over folds and over seeds, from the runs' own scores
+    acc = {(r["fold"], r["seed"]): r["scores"]["recording"]["accuracy"] for r in res["runs"]}
+    summary = res["summary"]["recording"]["accuracy"]
+    by_fold = [np.mean([acc[f, 0], acc[f, 3]]) for f in ("fold1", "fold2")]
+    by_seed = [np.mean([acc["fold1", s], acc["fold2", s]]) for s in (0, 3)]
+    assert summary["mean"] == pytest.approx(np.mean(list(acc.values())))
+    assert summary["std"] == pytest.approx(np.std(by_fold))
+    assert summary["std_seeds"] == pytest.approx(np.std(by_seed))
+    assert summary["seeds"] == pytest.approx({"0": by_seed[0], "3": by_seed[1]})
+    first = res["classes"][0]
+    classwise = {(r["fold"], r["seed"]): r["scores"]["segment"]["class_accuracy"][first]
+                 for r in res["runs"]}
+    assert res["summary"]["segment"]["class_accuracy"][first]["mean"] == pytest.approx(
+        np.mean([np.mean([classwise[f, s] for s in (0, 3)]) for f in ("fold1", "fold2")]))
+    # the table: mean +- std over the seeds
+    row = result.table().splitlines()[2].split(" | ")
+    assert row[2] == f"{100 * np.mean(by_seed):.2f} ± {100 * np.std(by_seed):.2f}"
+    md = (out / "results.md").read_text()
+    assert "mean ± std over the 2 seeds (0, 3)" in md
+    assert (out / "figure2.png").stat().st_size > 0
+
+
+def test_a_seeds_run_resumes_and_refuses_other_seeds(litis, tmp_path, monkeypatch):
+    import skasc.protocol as protocol
+
+    reference = run_protocol("litis", litis, out=tmp_path / "ref", folds=[1], seeds=[0, 1],
+                             **RUN)
+    out = tmp_path / "out"
+    calls = []
+
+    def interrupted(*args, **kwargs):  # Ctrl-C after the second run's training
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return predict_split(*args, **kwargs)
+
+    predict_split = protocol.predict_split
+    monkeypatch.setattr(protocol, "predict_split", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_protocol("litis", litis, out=out, folds=[1], seeds=[0, 1], **RUN)
+    assert (out / "folds" / "fold1" / "seed0" / "result.json").is_file()
+    assert not (out / "folds" / "fold1" / "seed1" / "result.json").exists()
+    assert not (out / "results.json").exists()
+    again = run_protocol("litis", litis, out=out, folds=[1], seeds=[0, 1], **RUN)
+    assert len(calls) == 3  # only the interrupted run was predicted again
+    assert again.results["summary"] == reference.results["summary"]
+    for a, b in zip(again.report.splits, reference.report.splits):
+        np.testing.assert_array_equal(a.proba, b.proba)
+    with pytest.raises(ValueError, match=r"other settings \(seeds: \[0, 1\] then, \[0, 2\] now\)"):
+        run_protocol("litis", litis, out=out, folds=[1], seeds=[0, 2], **RUN)
+    with pytest.raises(ValueError, match=r"random_state: None then, 0 now; seeds: \[0, 1\] "
+                                         r"then, None now"):
+        run_protocol("litis", litis, out=out, folds=[1], **RUN)
+
+
+def test_bad_seeds_are_refused_before_anything_is_written(litis, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"takes 'random_state' \(one run per fold\) or 'seeds'"):
+        run_protocol("litis", litis, out=out, random_state=1, seeds=[0, 1], **RUN)
+    with pytest.raises(ValueError, match="lists seed 1 twice"):
+        run_protocol("litis", litis, out=out, seeds=[1, 1], **RUN)
+    with pytest.raises(ValueError, match="'seeds' parameter of run_protocol must be a non-empty"):
+        run_protocol("litis", litis, out=out, seeds=[], **RUN)
+    with pytest.raises(ValueError, match="'seeds' parameter of run_protocol must be an int"):
+        run_protocol("litis", litis, out=out, seeds=[0, -1], **RUN)
+    assert not out.exists()
+
+
+def test_skasc_cv_takes_seeds(litis, tmp_path, capsys):
+    from skasc.cli import main
+
+    out = tmp_path / "out"
+    args = ["cv", "litis", str(litis), "--folds", "1", "--epochs", "1", "--lr", "1e-2",
+            "--batch-size", "16", "--device", "cpu", "--eval-every", "0", *CLI_TINY]
+    assert main([*args, "--out", str(out), "--seeds", "2,0"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["seeds"] == [2, 0] and [r["seed"] for r in res["runs"]] == [2, 0]
+    assert main([*args, "--out", str(tmp_path / "o"), "--seeds", "1,1"]) == 2
+    assert capsys.readouterr().err.strip().endswith("lists seed 1 twice.")
+    for bad in (["--seeds", "0,x"], ["--seeds", "0,,1"], ["--seed", "1", "--seeds", "0,1"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*args, "--out", str(tmp_path / "o"), *bad])
+        assert exc.value.code == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_folder_written_before_seeds_and_class_wise_scores_still_loads(litis, tmp_path,
+                                                                          monkeypatch):
+    """Result folders of the previous format (fold results without the class-wise scores
+    or the seed, results.json with 'folds' and 'device_accuracy') resume, and are read
+    back with today's scores."""
+    from skasc.protocol import read_protocol
+
+    out = tmp_path / "out"
+    fresh = run_protocol("litis", litis, out=out, **RUN)
+    for path in out.glob("folds/*/result.json"):  # as the previous skasc wrote them
+        info = json.loads(path.read_text())
+        del info["seed"]
+        for level in ("recording", "segment"):
+            for key in ("balanced_accuracy", "class_accuracy"):
+                del info["scores"][level][key]
+        path.write_text(json.dumps(info))
+    old = {k: v for k, v in fresh.results.items()
+           if k not in ("runs", "seeds", "segment_duration")}
+    old["folds"] = {r["fold"]: r for r in fresh.results["runs"]}
+    (out / "results.json").write_text(json.dumps(old))
+    settings = json.loads((out / "protocol.json").read_text())["settings"]
+    assert settings["random_state"] == 0 and "seeds" not in settings  # the old record
+
+    read = read_protocol(out)
+    assert [r["seed"] for r in read.runs] == [0, 0]
+    for a, b in zip(read.report.splits, fresh.report.splits):
+        assert a.scores == b.scores  # the class-wise scores computed again
+    assert read.report.mean("recording", "balanced_accuracy") == pytest.approx(
+        fresh.report.mean("recording", "balanced_accuracy"))
+
+    import skasc.protocol as protocol
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished fold was trained again")
+
+    monkeypatch.setattr(protocol, "predict_split", no_training)
+    again = run_protocol("litis", litis, out=out, **RUN)
+    assert again.results == json.loads(json.dumps(fresh.results))
+
+
+def test_read_protocol_refuses_what_is_not_a_finished_run(litis, tmp_path):
+    from skasc.protocol import read_protocol
+
+    with pytest.raises(ValueError, match=r"is not a finished skasc cv output folder: its "
+                                         r"protocol.json does not exist"):
+        read_protocol(tmp_path)
+    out = tmp_path / "out"
+    run_protocol("litis", litis, out=out, folds=[1], **RUN)
+    import shutil
+    shutil.rmtree(out / "folds" / "fold1")
+    with pytest.raises(ValueError, match=r"lists fold fold1 \(seed 0\) but .*fold1 holds no "
+                                         r"finished result"):
+        read_protocol(out)
+    (out / "results.json").write_text("[]")
+    with pytest.raises(ValueError, match="is not a results file skasc wrote"):
+        read_protocol(out)

@@ -97,6 +97,7 @@ SKOPS_ALLOWED: tuple[str, ...] = (
     "skasc.datasets.LitisSplits",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    "sklearn.calibration._TemperatureScaling",  # calibration_method="temperature"
     "sklearn.utils.Bunch",
     *(f"sklearn.model_selection.{name}" for name in _SPLITTERS),
 )

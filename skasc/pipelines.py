@@ -123,7 +123,10 @@ def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: 
                                    calibration_method=calibration_method,
                                    feature_scaling=feature_scaling, memory=memory,
                                    random_state=random_state)
-    return Pipeline([("frontend", frontend), ("fusion", RecordingFusion(segment_model))])
+    # the network gets each segment's recording (crops stay inside their recording)
+    groups_param = "recording_index" if classifier == "softmax" else "net__recording_index"
+    return Pipeline([("frontend", frontend),
+                     ("fusion", RecordingFusion(segment_model, groups_param=groups_param))])
 
 
 def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",

@@ -42,11 +42,12 @@ from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, Prin
 from skorch.dataset import get_len
 from skorch.utils import to_numpy, to_tensor
 
-from .._validation import BOOL, MAX_SEED, Instance, Int, Real, check_device, check_params
+from .._validation import BOOL, MAX_SEED, Instance, Int, Options, Real, check_device, check_params
 from ..exceptions import SkascTypeError, SkascValueError, TrainingDivergedError
 from . import _skorch
 from .checkpoint import EpochCheckpoint
-from .mixing import BetweenClassCollate, DeviceBatches
+from .augment import SegmentAugmentation, neighbours
+from .mixing import BetweenClassCollate, DeviceBatches, NeighbourSegments
 from .modules import AttCRNN, CNNBaseline
 
 __all__ = ["AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"]
@@ -184,13 +185,17 @@ class SegmentNetClassifier(NeuralNetClassifier):
     _parameter_checks = {
         "lr": Real(low=0.0, low_inclusive=False), "batch_size": Int(low=1),
         "max_epochs": Int(low=0), "predict_batch_size": Int(low=1, none=True),
-        "random_state": Int(low=0, high=MAX_SEED, none=True), "between_class": BOOL,
+        "random_state": Int(low=0, high=MAX_SEED, none=True), "between_class": BOOL, "crop": BOOL,
+        "freq_mask_width": Int(low=0), "time_mask_width": Int(low=0), "n_masks": Int(low=0),
+        "lr_schedule": Options(("cosine", None)),
         "standardize_input": BOOL, "mixed_precision": BOOL, "progress_bar": BOOL,
         "checkpoint_dir": Instance((str, os.PathLike), "a str, a path-like object", none=True)}
 
     def __init__(self, module, *, criterion=torch.nn.KLDivLoss, optimizer=torch.optim.Adam,
                  lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,
-                 train_split=None, between_class: bool = True, standardize_input: bool = False,
+                 train_split=None, between_class: bool = True, crop: bool = False,
+                 freq_mask_width: int = 0, time_mask_width: int = 0, n_masks: int = 2,
+                 lr_schedule: str | None = None, standardize_input: bool = False,
                  random_state: int | None = None,
                  device: str = "auto", mixed_precision: bool = False,
                  predict_batch_size: int | None = None, progress_bar: bool = False,
@@ -200,6 +205,11 @@ class SegmentNetClassifier(NeuralNetClassifier):
                          batch_size=batch_size, max_epochs=max_epochs,
                          train_split=train_split, device=device, verbose=verbose, **kwargs)
         self.between_class = between_class
+        self.crop = crop
+        self.freq_mask_width = freq_mask_width
+        self.time_mask_width = time_mask_width
+        self.n_masks = n_masks
+        self.lr_schedule = lr_schedule
         self.standardize_input = standardize_input
         self.random_state = random_state
         self.mixed_precision = mixed_precision
@@ -373,7 +383,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
 
     # -------------------------------------------------------------------- fit
     @_keeps_global_rng
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, recording_index=None, **fit_params):
         """Train on segments ``X`` with labels ``y``.
 
         Parameters
@@ -382,6 +392,10 @@ class SegmentNetClassifier(NeuralNetClassifier):
             Segment images, e.g. ``(n, 2, 64, 80)`` log-Mel spectrograms; cast to float32.
         y : array-like of shape (n_segments,)
             Segment labels (any sortable type, e.g. strings).
+        recording_index : array-like of int of shape (n_segments,), default=None
+            The recording of every segment, a recording's segments consecutive
+            and in time order (:class:`~skasc.fusion.RecordingFusion` passes it).
+            Needed by ``crop=True``; ignored otherwise.
         **fit_params : dict
             Passed on to skorch (and the module's ``forward``, which ignores them).
 
@@ -404,6 +418,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
             random initial weights.
         """
         X, y = self._check_X_y(X, y)
+        self._augmentation = self._training_augmentation(X, recording_index)
         epochs = None  # max_epochs
         if not self.warm_start or not self.initialized_:
             self._initialize_for(X, y, self.classes)
@@ -412,26 +427,56 @@ class SegmentNetClassifier(NeuralNetClassifier):
                 self.checkpoint_path_ = saver.resume(self, X, y)
                 self.resumed_from_epoch_ = len(self.history)
                 epochs = max(0, self.max_epochs - len(self.history))
-        with _cudnn_autotune(self.device):
-            _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
+        try:
+            with _cudnn_autotune(self.device):
+                _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit",
+                              **fit_params)
+        finally:
+            del self._augmentation
         if len(self.history) == 0:
             warnings.warn(f"{type(self).__name__} was fitted with max_epochs=0: the net is "
                           "untrained (random initial weights); set max_epochs >= 1.",
                           UserWarning, stacklevel=3)  # above _keeps_global_rng
         return self
 
+    def _training_augmentation(self, X: np.ndarray, recording_index: Any
+                               ) -> SegmentAugmentation | None:
+        """The crops and masks of this fit (:mod:`skasc.nn.augment`), or None."""
+        check_params(self)
+        has_prev = has_next = None
+        if self.crop:
+            if recording_index is None:
+                raise SkascValueError(
+                    f"{type(self).__name__}(crop=True) crops each training segment within "
+                    "its recording and needs fit(X, y, recording_index=...): the recording "
+                    "of every segment, a recording's segments consecutive (RecordingFusion "
+                    "passes it through the factories' pipelines).")
+            index = np.asarray(recording_index)
+            if index.shape != (len(X),):
+                raise SkascValueError(f"recording_index must have shape ({len(X)},), one entry per "
+                                 f"segment of X; got shape {index.shape}.")
+            has_prev, has_next = neighbours(index)
+        augmentation = SegmentAugmentation(has_prev, has_next, self.freq_mask_width,
+                                           self.time_mask_width, self.n_masks)
+        return augmentation if augmentation.crops or augmentation.masks else None
+
     @_keeps_global_rng
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, recording_index=None, **fit_params):
         """Train ``max_epochs`` more epochs without re-initializing.
 
         ``classes`` (or the ``classes`` parameter) lists every label when the
-        first call does not see them all.
+        first call does not see them all; ``recording_index`` is as in :meth:`fit`.
         """
         X, y = self._check_X_y(X, y)
-        if not self.initialized_:
-            self._initialize_for(X, y, classes if classes is not None else self.classes)
-        with _cudnn_autotune(self.device):
-            return _skorch.train(self, X, self._encode(y), method="partial_fit", **fit_params)
+        self._augmentation = self._training_augmentation(X, recording_index)
+        try:
+            if not self.initialized_:
+                self._initialize_for(X, y, classes if classes is not None else self.classes)
+            with _cudnn_autotune(self.device):
+                return _skorch.train(self, X, self._encode(y), method="partial_fit",
+                                     **fit_params)
+        finally:
+            del self._augmentation
 
     def _initialize_for(self, X: np.ndarray, y: np.ndarray, classes) -> None:
         """Encode the labels, build the net for ``X``'s shape, set its input statistics."""
@@ -526,12 +571,15 @@ class SegmentNetClassifier(NeuralNetClassifier):
             kwargs["batch_size"] = len(dataset)
         epoch = len(self.history)  # the current epoch (1-based) during training
         seed = None if self.random_state is None else [self.random_state, epoch]
-        if self.between_class and "collate_fn" not in kwargs:
+        augmentation = getattr(self, "_augmentation", None)
+        if (self.between_class or augmentation is not None) and "collate_fn" not in kwargs:
             kwargs["collate_fn"] = BetweenClassCollate(self.module_.n_classes
                                                        if hasattr(self.module_, "n_classes")
                                                        else len(self.classes_),
                                                        random_state=seed,
-                                                       center=self._mixing_center())
+                                                       center=self._mixing_center(),
+                                                       between_class=self.between_class,
+                                                       augmentation=augmentation)
         if kwargs["shuffle"] and seed is not None and "generator" not in kwargs:
             kwargs["generator"] = torch.Generator().manual_seed(
                 int(np.random.SeedSequence(seed).generate_state(1)[0]))
@@ -545,7 +593,10 @@ class SegmentNetClassifier(NeuralNetClassifier):
                                  len(self.classes_), kwargs["batch_size"],
                                  generator if kwargs["shuffle"] else None, seed,
                                  getattr(collate, "center", None),
-                                 between_class=collate is not None)
+                                 between_class=getattr(collate, "between_class", False),
+                                 augmentation=getattr(collate, "augmentation", None))
+        if augmentation is not None and augmentation.crops:
+            dataset = NeighbourSegments(dataset.X, dataset.y, augmentation)
         return self.iterator_train(dataset, **kwargs)
 
     # -------------------------------------------------------------- training
@@ -559,6 +610,11 @@ class SegmentNetClassifier(NeuralNetClassifier):
         from ``(random_state, epoch)``."""
         super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
                                **kwargs)
+        if self.lr_schedule == "cosine":  # closed form: a resumed fit gets the same rates
+            epoch = len(self.history) - 1  # 0-based
+            rate = 0.5 * self.lr * (1.0 + math.cos(math.pi * epoch / max(self.max_epochs, 1)))
+            for group in self.optimizer_.param_groups:
+                group["lr"] = rate
         if self.random_state is not None:
             seed = np.random.SeedSequence([self.random_state, len(self.history), 1])
             _seed_global_rng(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)),

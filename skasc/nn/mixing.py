@@ -30,8 +30,10 @@ import numpy as np
 
 from .._validation import check_int
 from ..exceptions import SkascTypeError, SkascValueError
+from .augment import SegmentAugmentation, apply_masks, crop_rows
 
-__all__ = ["mix_between_class", "draw_partners", "BetweenClassCollate", "DeviceBatches"]
+__all__ = ["mix_between_class", "mix_pairs", "draw_partners", "BetweenClassCollate",
+           "NeighbourSegments", "DeviceBatches"]
 
 
 _SINGLE_CLASS = ("A training mini-batch of {n} segments held a single class; its examples "
@@ -94,7 +96,19 @@ def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
         raise SkascValueError(f"Labels must lie in [0, {n_classes}); got values in "
                               f"[{y.min()}, {y.max()}].")
     partner, r = draw_partners(y, rng)
-    shape = (n,) + (1,) * (X.ndim - 1)
+    return mix_pairs(X, y, n_classes, partner, r, center) + (r, partner)
+
+
+def mix_pairs(X: np.ndarray, y: np.ndarray, n_classes: int, partner: np.ndarray,
+              r: np.ndarray, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Eqs. (10)-(11) for given partners and factors (see :func:`mix_between_class`).
+
+    Returns
+    -------
+    X_mix : ndarray of float32, same shape as ``X``
+    Y_mix : ndarray of float32 of shape (n_examples, n_classes)
+    """
+    shape = (X.shape[0],) + (1,) * (X.ndim - 1)
     norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
     X = X.astype(np.float32, copy=False)
     X_mix = X[partner]  # a new array, scaled and accumulated in place (one pass each)
@@ -105,7 +119,7 @@ def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
         X_mix += center[None] * (1.0 - 1.0 / norm).astype(np.float32).reshape(shape)
     eye = np.eye(n_classes)
     Y_mix = r[:, None] * eye[y] + (1.0 - r[:, None]) * eye[y[partner]]
-    return X_mix, Y_mix.astype(np.float32), r, partner
+    return X_mix, Y_mix.astype(np.float32)
 
 
 def draw_partners(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -164,10 +178,13 @@ class BetweenClassCollate:
     """
 
     def __init__(self, n_classes: int, random_state: Any = None,
-                 center: np.ndarray | None = None):
+                 center: np.ndarray | None = None, *, between_class: bool = True,
+                 augmentation: SegmentAugmentation | None = None):
         self.n_classes = check_int(n_classes, "n_classes", type(self).__name__, low=2)
         self.random_state = random_state
         self.center = center
+        self.between_class = between_class
+        self.augmentation = augmentation
         self._rng = np.random.default_rng(random_state)
         self._worker = None
         self._warned = False
@@ -184,19 +201,66 @@ class BetweenClassCollate:
         return self._rng
 
     def __call__(self, batch: Sequence[tuple]):
+        """``(X, Y)`` tensors of one batch of ``(x, y)`` items, or of
+        ``(x, y, row, previous x, next x)`` items when the augmentation crops
+        (:class:`NeighbourSegments`)."""
         import torch
 
         X = np.stack([np.asarray(item[0], dtype=np.float32) for item in batch])
         y = np.asarray([item[1] for item in batch])
         if not np.issubdtype(y.dtype, np.integer):
-            raise SkascTypeError(f"{type(self).__name__} needs integer class codes; got labels "
-                                 f"of dtype {y.dtype}.")
-        X_mix, Y_mix, r, partner = mix_between_class(X, y, self.n_classes, self._generator(),
-                                                     center=self.center)
-        if not self._warned and (partner == np.arange(len(y))).any():
-            warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
-            self._warned = True
-        return torch.from_numpy(X_mix), torch.from_numpy(Y_mix)
+            raise SkascTypeError(f"{type(self).__name__} needs integer class codes; got "
+                                 f"labels of dtype {y.dtype}.")
+        rng = self._generator()
+        if self.between_class:
+            partner, r = draw_partners(y, rng)
+        offsets = masks = None
+        if self.augmentation is not None:
+            rows = np.asarray([item[2] for item in batch]) if len(batch[0]) > 2 else None
+            offsets, masks = self.augmentation.draw(rng, rows, X.shape)
+        if offsets is not None:
+            prev = torch.from_numpy(np.stack([np.asarray(item[3], np.float32) for item in batch]))
+            nxt = torch.from_numpy(np.stack([np.asarray(item[4], np.float32) for item in batch]))
+            X = crop_rows(torch.from_numpy(X), np.arange(len(y)), offsets,
+                          prev=prev, nxt=nxt).numpy()
+        if self.between_class:
+            if not self._warned and (partner == np.arange(len(y))).any():
+                warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
+                self._warned = True
+            X, Y = mix_pairs(X, y, self.n_classes, partner, r, center=self.center)
+            Y = torch.from_numpy(Y)
+        else:
+            Y = torch.from_numpy(y)
+        X = torch.from_numpy(np.ascontiguousarray(X))
+        if masks is not None:
+            apply_masks(X, masks)
+        return X, Y
+
+
+class NeighbourSegments:
+    """Training items that carry their row and their neighbours, for crops on the
+    ``DataLoader`` path: item ``i`` is ``(X[i], y[i], i, X[i - 1], X[i + 1])``, a
+    missing neighbour replaced by ``X[i]`` (a crop never reads it).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_segments, K, M, T)
+    y : ndarray of shape (n_segments,)
+    augmentation : SegmentAugmentation
+        Its ``has_prev`` / ``has_next`` say which neighbours exist.
+    """
+
+    def __init__(self, X: Any, y: np.ndarray, augmentation: SegmentAugmentation) -> None:
+        self.X, self.y, self.augmentation = X, y, augmentation
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple:
+        aug = self.augmentation
+        prev = self.X[i - 1] if aug.has_prev[i] else self.X[i]
+        nxt = self.X[i + 1] if aug.has_next[i] else self.X[i]
+        return self.X[i], self.y[i], i, prev, nxt
 
 
 class DeviceBatches:
@@ -232,16 +296,20 @@ class DeviceBatches:
         See :func:`mix_between_class`.
     between_class : bool, default=True
         False: batches of plain examples with their class codes.
+    augmentation : SegmentAugmentation or None, default=None
+        Crops and masks, drawn after the partners, as :class:`BetweenClassCollate` does.
     """
 
     def __init__(self, X: Any, y: np.ndarray, n_classes: int, batch_size: int,
                  generator: Any, random_state: Any, center: np.ndarray | None,
-                 between_class: bool = True) -> None:
+                 between_class: bool = True,
+                 augmentation: SegmentAugmentation | None = None) -> None:
         import torch
 
         self.X, self.y = X, np.asarray(y)
         self.n_classes, self.batch_size = n_classes, batch_size
         self.generator, self.between_class = generator, between_class
+        self.augmentation = augmentation
         self.rng = np.random.default_rng(random_state)
         self.center = (None if center is None else
                        torch.as_tensor(np.asarray(center, dtype=np.float32), device=X.device))
@@ -271,11 +339,23 @@ class DeviceBatches:
             rows = torch.from_numpy(index).to(self.X.device, non_blocking=True)
             buffers = self._buffers(self._turn, len(index))
             self._turn ^= 1  # the other set next (across epochs too)
-            Xb = torch.index_select(self.X, 0, rows, out=buffers[0])
-            if not self.between_class:
-                yield Xb, self.y_device.index_select(0, rows)
-                continue
-            yield self._mix(Xb, self.y[index], rows, buffers)
+            y = self.y[index]
+            if self.between_class:
+                partner, r = draw_partners(y, self.rng)
+            offsets = masks = None
+            if self.augmentation is not None:
+                offsets, masks = self.augmentation.draw(self.rng, index, tuple(self.X.shape))
+            if offsets is None:
+                Xb = torch.index_select(self.X, 0, rows, out=buffers[0])
+            else:
+                Xb = buffers[0].copy_(crop_rows(self.X, index, offsets))
+            if self.between_class:
+                Xb, Yb = self._mix(Xb, y, rows, buffers, partner, r)
+            else:
+                Yb = self.y_device.index_select(0, rows)
+            if masks is not None:
+                apply_masks(Xb, masks)
+            yield Xb, Yb
 
     def _buffers(self, which: int, m: int) -> tuple:
         """Set ``which`` of the (gathered, mixed, scratch) buffers, first ``m`` rows."""
@@ -287,10 +367,10 @@ class DeviceBatches:
                                 for _ in range(3)) for _ in range(2)]
         return tuple(b[:m] for b in self._sets[which])
 
-    def _mix(self, Xb: Any, y: np.ndarray, rows: Any, buffers: tuple):
+    def _mix(self, Xb: Any, y: np.ndarray, rows: Any, buffers: tuple, partner: np.ndarray,
+             r: np.ndarray):
         import torch
 
-        partner, r = draw_partners(y, self.rng)
         if not self._warned and (partner == np.arange(len(y))).any():
             warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
             self._warned = True

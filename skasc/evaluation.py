@@ -34,7 +34,7 @@ from ._sklearn import safe_indexing
 from ._validation import check_int, check_real
 from .exceptions import SkascTypeError, SkascValueError
 from .fusion import (Posteriors, RecordingFusion, SystemFusion, fuse_systems,
-                     has_segment_posteriors, predict_proba_levels)
+                     groups_fit_params, has_segment_posteriors, predict_proba_levels)
 from .pipelines import segment_network
 
 __all__ = ["classification_scores", "device_scores", "evaluate", "fuse_reports",
@@ -874,7 +874,9 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
         An int gives ``StratifiedKFold(cv)``; a splitter (e.g. ``LitisSplits``)
         is called as ``cv.split(X, y, groups)``.
     groups : array-like of shape (n_recordings,), default=None
-        Passed to ``cv.split``.
+        Passed to ``cv.split``, and the training side's to the fusion estimator's
+        ``fit`` (its held-out recordings are drawn by group,
+        :func:`skasc.fusion.groups_fit_params`).
     n_jobs : int, default=None
         Splits evaluated in parallel by ``joblib`` (``None`` means 1).
     verbose : int, default=0
@@ -918,7 +920,10 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
         raise SkascValueError("The splitter 'cv' produced no splits.")
     results = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_fit_and_score)(clone(estimator), X, y, np.asarray(train), np.asarray(test),
-                                i, dict(fit_params or {}), return_estimators)
+                                i, {**(fit_params or {}), **groups_fit_params(
+                                    estimator, None if groups is None
+                                    else np.asarray(groups)[np.asarray(train)])},
+                                return_estimators)
         for i, (train, test) in enumerate(splits))
     return EvaluationReport.from_splits(list(results), np.unique(y),
                                         segment_duration=system_segment_duration(estimator))

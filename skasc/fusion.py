@@ -42,16 +42,21 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._recordings import check_batch, n_recordings
-from ._sklearn import BaseComposition
-from ._validation import BOOL, Instance, Real, check_label_types, check_params, check_real
+from ._sklearn import BaseComposition, safe_indexing
+from ._validation import (BOOL, Instance, Int, MAX_SEED, Options, Real, check_label_types,
+                          check_option, check_params, check_real)
 from .exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 
 __all__ = [
     "fuse_log_posteriors",
+    "pool_evidence",
+    "fit_temperature",
+    "holdout_split",
     "product_fusion",
     "flatten_segments",
     "fuse_systems",
     "has_segment_posteriors",
+    "groups_fit_params",
     "predict_proba_levels",
     "segment_log_evidence",
     "Posteriors",
@@ -60,6 +65,10 @@ __all__ = [
 ]
 
 _DEFAULT_FLOOR = 1e-7
+
+RULES = ("product", "mean")
+"""How segment posteriors are fused into a recording's: their renormalised product
+(the paper's rule) or their renormalised geometric mean."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +89,14 @@ class Posteriors:
     segment_index : ndarray of int of shape (n_segments_total,) or None
         The recording (row of ``log_proba``) of every segment.
     segment_log_evidence : ndarray of shape (n_segments_total, n_classes) or None
-        Each segment's term in the product rule: ``log(max(p, floor))`` of its
-        posteriors, summed over the systems of a :class:`SystemFusion`. The fused
-        log posteriors of any group of segments are the log-softmax of the sum of
-        their rows (:func:`fuse_log_posteriors`).
+        Each segment's term in the fusion rule: ``log(max(p, floor)) / T`` of its
+        posteriors (``T`` the fitted ``temperature_``, 1 without one), summed over
+        the systems of a :class:`SystemFusion`. The fused log posteriors of any
+        group of segments are the log-softmax of the sum (``rule="product"``) or
+        the mean (``rule="mean"``) of their rows (:func:`fuse_log_posteriors`).
+    rule : {"product", "mean"} or None, default="product"
+        How ``segment_log_evidence`` rows pool into a group's; None when the
+        systems of a :class:`SystemFusion` pool differently.
 
     Examples
     --------
@@ -98,6 +111,7 @@ class Posteriors:
     segment_proba: np.ndarray | None = None
     segment_index: np.ndarray | None = None
     segment_log_evidence: np.ndarray | None = None
+    rule: str | None = "product"
 
     @property
     def proba(self) -> np.ndarray:
@@ -134,12 +148,15 @@ def _check_lengths(lengths: Any, n_items: int) -> np.ndarray:
 
 
 def fuse_log_posteriors(log_probas: np.ndarray, *,
-                        lengths: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+                        lengths: Sequence[int] | np.ndarray | None = None,
+                        rule: str = "product") -> np.ndarray:
     """Multiplicative fusion in the log domain.
 
-    Sums the log-posteriors of the segments of each recording and normalises the
-    result with a log-softmax (the maximum is subtracted before exponentiating),
-    i.e. returns the logarithm of the renormalised product of the posteriors.
+    Sums (``rule="product"``) or averages (``rule="mean"``) the log-posteriors of
+    the segments of each recording and normalises the result with a log-softmax
+    (the maximum is subtracted before exponentiating), i.e. returns the logarithm
+    of the renormalised product, or geometric mean, of the posteriors. Both rules
+    give every recording the same arg-max.
 
     Parameters
     ----------
@@ -150,6 +167,10 @@ def fuse_log_posteriors(log_probas: np.ndarray, *,
     lengths : array-like of int of shape (n_recordings,), default=None
         Number of segments of each recording. ``None`` fuses all rows into a
         single recording.
+    rule : {"product", "mean"}, default="product"
+        ``"product"``: the paper's rule, the sum of the log posteriors;
+        ``"mean"``: their mean, whose confidence does not grow with the number of
+        segments.
 
     Returns
     -------
@@ -164,6 +185,9 @@ def fuse_log_posteriors(log_probas: np.ndarray, *,
     >>> np.exp(fuse_log_posteriors(np.log(p), lengths=[2, 1])).round(3)
     array([[0.778, 0.222],
            [0.2  , 0.8  ]])
+    >>> np.exp(fuse_log_posteriors(np.log(p), lengths=[2, 1], rule="mean")).round(3)
+    array([[0.652, 0.348],
+           [0.2  , 0.8  ]])
     """
     log_probas = np.asarray(log_probas, dtype=np.float64)
     if log_probas.ndim != 2:
@@ -174,12 +198,137 @@ def fuse_log_posteriors(log_probas: np.ndarray, *,
         raise SkascValueError(
             "'log_probas' contains NaN or infinite values; floor the posteriors "
             "(e.g. with product_fusion's 'floor') before taking the logarithm.")
+    check_option(rule, "rule", "fuse_log_posteriors", list(RULES))
     lengths = _check_lengths(lengths, log_probas.shape[0])
+    return _log_softmax(pool_evidence(log_probas, lengths, rule))
+
+
+def _log_softmax(evidence: np.ndarray) -> np.ndarray:
+    out = evidence - evidence.max(axis=1, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=1, keepdims=True))
+    return out
+
+
+def pool_evidence(log_probas: np.ndarray, lengths: np.ndarray, rule: str) -> np.ndarray:
+    """Sum (``"product"``) or mean (``"mean"``) of each recording's rows, unnormalised.
+
+    Parameters
+    ----------
+    log_probas : ndarray of shape (n_segments_total, n_classes)
+        Grouped by recording.
+    lengths : ndarray of int of shape (n_recordings,)
+        Rows of each recording, all positive (:func:`fuse_log_posteriors` checks them).
+    rule : {"product", "mean"}
+
+    Returns
+    -------
+    ndarray of shape (n_recordings, n_classes)
+    """
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    summed = np.add.reduceat(log_probas, starts, axis=0)
-    summed -= summed.max(axis=1, keepdims=True)
-    summed -= np.log(np.exp(summed).sum(axis=1, keepdims=True))
-    return summed
+    pooled = np.add.reduceat(np.asarray(log_probas, dtype=np.float64), starts, axis=0)
+    if rule == "mean":
+        pooled /= np.asarray(lengths)[:, None]
+    return pooled
+
+
+#: The range :func:`fit_temperature` searches.
+TEMPERATURE_RANGE = (1e-2, 1e2)
+
+
+def fit_temperature(evidence: np.ndarray, codes: np.ndarray) -> float:
+    """The temperature ``T`` that minimises the log loss of ``softmax(evidence / T)``.
+
+    Temperature scaling (Guo et al. 2017): one parameter, so the arg-max never
+    changes. The search is bounded to :data:`TEMPERATURE_RANGE`: held-out items that
+    are all classified right would otherwise drive ``T`` to 0.
+
+    Parameters
+    ----------
+    evidence : ndarray of shape (n_items, n_classes)
+        Unnormalised log posteriors of items the model did not train on.
+    codes : ndarray of int of shape (n_items,)
+        Their true classes, as column indices.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> codes = rng.integers(0, 3, 2000)
+    >>> x = rng.normal(size=(2000, 3)) + 2.0 * np.eye(3)[codes]  # unit-variance scores
+    >>> logits = 2.0 * x                                 # their exact log posteriors (+ const)
+    >>> round(fit_temperature(logits, codes), 1), round(fit_temperature(3 * logits, codes), 1)
+    (1.0, 3.1)
+    """
+    from scipy.optimize import minimize_scalar
+
+    evidence = np.asarray(evidence, dtype=np.float64)
+    rows = np.arange(evidence.shape[0])
+
+    def log_loss(log_t: float) -> float:
+        return -float(_log_softmax(evidence / np.exp(log_t))[rows, codes].mean())
+
+    low, high = np.log(TEMPERATURE_RANGE)
+    return float(np.exp(minimize_scalar(log_loss, bounds=(low, high), method="bounded",
+                                        options={"xatol": 1e-6}).x))
+
+
+def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
+                  random_state: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Recordings to train on and recordings held out, class by class and by group.
+
+    The held-out side is the first fold of ``StratifiedGroupKFold(n_splits=
+    round(1 / fraction), shuffle=True)`` (fewer folds when there are fewer groups);
+    a class left with no training recording gets its held-out groups back, so
+    every class is trained on.
+
+    Parameters
+    ----------
+    codes : ndarray of int of shape (n_recordings,)
+    groups : array-like of shape (n_recordings,) or None
+        None: each recording is its own group.
+    fraction : float
+        In (0, 0.5].
+    random_state : int or None
+
+    Returns
+    -------
+    train, held_out : ndarray of int
+        Sorted recording indices; ``held_out`` is not empty.
+    """
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n = codes.shape[0]
+    groups = np.arange(n) if groups is None else np.asarray(groups)
+    if groups.shape != (n,):
+        raise SkascValueError(f"groups must have one entry per recording, shape ({n},); got "
+                              f"shape {groups.shape}.")
+    n_groups = np.unique(groups).shape[0]
+    if n_groups < 2:
+        raise SkascValueError("temperature='holdout' needs recordings of at least 2 groups to "
+                              f"hold some out; got {n_groups}.")
+    k = min(max(2, int(round(1.0 / fraction))), n_groups)
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():  # small classes: stratified as well as they can be
+        warnings.filterwarnings("ignore", message="The least populated class")
+        try:
+            train, held = next(splitter.split(np.zeros(n), codes, groups))
+        except ValueError:  # every class smaller than the number of folds
+            train, held = np.arange(n), np.array([], dtype=np.intp)
+    missing = np.setdiff1d(codes, codes[train])
+    if missing.size:  # give those classes their groups back
+        back = np.isin(groups[held], groups[held][np.isin(codes[held], missing)])
+        train, held = np.sort(np.r_[train, held[back]]), held[~back]
+    if held.size == 0:
+        raise SkascValueError(
+            "temperature='holdout' found no recording to hold out without leaving a class "
+            "untrained; give each class more recordings (or groups), or set a temperature.")
+    return np.sort(train), np.sort(held)
 
 
 def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
@@ -319,6 +468,44 @@ def has_segment_posteriors(estimator: Any) -> bool:
     return isinstance(final, _FusionMixin)
 
 
+def groups_fit_params(estimator: Any, groups: Any) -> dict[str, Any]:
+    """The fit parameter that hands each recording's group to the fusion estimator
+    of ``estimator`` (itself, or the last step of nested ``Pipeline`` objects).
+
+    Held-out recordings (``temperature="holdout"``) are drawn by group, so that
+    recordings cut from one source never sit on both sides.
+
+    Parameters
+    ----------
+    estimator : estimator
+    groups : array-like of shape (n_recordings,) or None
+
+    Returns
+    -------
+    dict
+        ``{"fusion__groups": groups}`` for a pipeline ending in a step ``fusion``,
+        ``{"groups": groups}`` for a fusion estimator, ``{}`` for anything else or
+        ``groups=None``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import Pipeline
+    >>> pipe = Pipeline([("fusion", RecordingFusion(LogisticRegression()))])
+    >>> groups_fit_params(pipe, [0, 0, 1])
+    {'fusion__groups': [0, 0, 1]}
+    """
+    if groups is None:
+        return {}
+    prefix = ""
+    while isinstance(estimator, Pipeline):
+        name, estimator = estimator.steps[-1]
+        prefix += name + "__"
+    if isinstance(estimator, _FusionMixin):
+        return {prefix + "groups": groups}
+    return {}
+
+
 def predict_proba_levels(estimator: Any, X: Any) -> Posteriors:
     """Recording- and segment-level posteriors of a fitted estimator.
 
@@ -406,20 +593,20 @@ def segment_log_evidence(estimator: Any, X: Any) -> Posteriors:
 
 
 def _system_log_evidence(system: Posteriors | np.ndarray, floor: float) -> np.ndarray:
-    """One system's unnormalised log recording posteriors for system fusion.
+    """One system's log recording posteriors for system fusion.
 
-    A system with a segment level contributes the sum of its floored log segment
-    posteriors, so system fusion multiplies *all segments of all systems* and never
-    floors a recording posterior (a product of many segments, often far below any
-    floor). A system without one contributes its floored recording posteriors.
+    A system with a segment level contributes its recording log posteriors as they
+    are (its own rule and temperature applied), never floored: a product of many
+    segments is often far below any floor. Up to a constant per recording, which
+    the renormalisation removes, they are its segments' pooled log evidence, so
+    system fusion multiplies *all segments of all systems* under the product
+    rule. Recording posteriors alone (an array, or no segment level) are floored.
     """
     if isinstance(system, np.ndarray):
         return _floored_log(system, floor)
     if system.segment_proba is None:
         return _floored_log(system.proba, floor)
-    log_seg = _floored_log(system.segment_proba, floor)
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(system.segment_index)) + 1])
-    return np.add.reduceat(log_seg, starts, axis=0)
+    return np.asarray(system.log_proba, dtype=np.float64)
 
 
 def fuse_systems(systems: Sequence[Posteriors | np.ndarray], *,
@@ -430,9 +617,10 @@ def fuse_systems(systems: Sequence[Posteriors | np.ndarray], *,
     ----------
     systems : sequence of Posteriors or ndarray of shape (n_recordings, n_classes)
         Each system's posteriors for the same recordings, columns in the same
-        order: a :class:`Posteriors` with a segment level contributes all its
-        floored segment posteriors; recording posteriors (an array, or a
-        ``Posteriors`` without segments) are floored and contribute themselves.
+        order: a :class:`Posteriors` with a segment level contributes its recording
+        log posteriors (its segments' evidence under its own rule and temperature);
+        recording posteriors (an array, or a ``Posteriors`` without segments) are
+        floored and contribute themselves.
     floor : float, default=1e-7
         Posteriors below ``floor`` are raised to it before multiplying.
 
@@ -441,7 +629,8 @@ def fuse_systems(systems: Sequence[Posteriors | np.ndarray], *,
     Posteriors
         The fused recording posteriors and, when every system has segment
         posteriors with the same ``segment_index``, the renormalised product of
-        the systems' segment posteriors and their summed log evidence.
+        the systems' segment posteriors; with their summed log evidence when every
+        system carries it under the same rule.
 
     Examples
     --------
@@ -451,17 +640,20 @@ def fuse_systems(systems: Sequence[Posteriors | np.ndarray], *,
     array([[0.857, 0.143]])
     """
     evidence = sum(_system_log_evidence(system, floor) for system in systems)
-    log_proba = fuse_log_posteriors(evidence, lengths=np.ones(evidence.shape[0], dtype=np.intp))
+    log_proba = _log_softmax(evidence)
     first = systems[0]
     if not all(isinstance(s, Posteriors) and s.segment_proba is not None
                and np.array_equal(s.segment_index, first.segment_index) for s in systems):
         return Posteriors(log_proba)  # systems that cut the recordings differently
-    logs = [_floored_log(s.segment_proba, floor) for s in systems]
-    stacked = np.stack(logs, axis=1)  # (n_segments, n_systems, n_classes)
+    stacked = np.stack([_floored_log(s.segment_proba, floor) for s in systems], axis=1)
     n_segments, n_systems, n_classes = stacked.shape
     segment = np.exp(fuse_log_posteriors(stacked.reshape(n_segments * n_systems, n_classes),
                                          lengths=np.full(n_segments, n_systems)))
-    return Posteriors(log_proba, segment, first.segment_index, sum(logs))
+    rules = {s.rule for s in systems}
+    if len(rules) == 1 and all(s.segment_log_evidence is not None for s in systems):
+        return Posteriors(log_proba, segment, first.segment_index,
+                          sum(s.segment_log_evidence for s in systems), rules.pop())
+    return Posteriors(log_proba, segment, first.segment_index, None, None)
 
 
 # --------------------------------------------------------------------------- #
@@ -503,12 +695,14 @@ class _FusionMixin:
 class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Classify segments, then fuse their posteriors into one decision per recording.
 
-    ``fit`` trains a clone of ``estimator`` on all segments of all recordings, each
-    segment carrying the label of its recording. ``predict_proba`` multiplies the
+    ``fit`` trains a clone of ``estimator`` on the segments of the recordings, each
+    segment carrying the label of its recording. ``predict_proba`` fuses the
     segment posteriors of each recording (in the log domain, each posterior
-    floored at ``floor``) and renormalises; ``predict`` takes the arg-max
-    (probabilistic multiplicative fusion followed by likelihood maximisation,
-    Phan et al. 2019, Sec. 4.5). Segment-level posteriors stay available through
+    floored at ``floor``) by their renormalised product (``rule="product"``,
+    probabilistic multiplicative fusion followed by likelihood maximisation, Phan
+    et al. 2019, Sec. 4.5) or geometric mean (``rule="mean"``), optionally
+    tempered; ``predict`` takes the arg-max, which neither the rule nor the
+    temperature changes. Segment-level posteriors stay available through
     :meth:`predict_proba_segments`.
 
     Parameters
@@ -517,8 +711,25 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         Segment-level classifier with ``fit``, ``predict_proba`` and ``classes_``,
         e.g. the attention CRNN followed by a calibrated linear SVM. It is fit on
         integer-encoded labels ``0 .. n_classes - 1``.
+    rule : {"product", "mean"}, default="product"
+        ``"product"``: the paper's rule, the sum of the segments' log posteriors;
+        its confidence grows with the number of segments, as if they were
+        independent observations. ``"mean"``: their mean (the geometric mean of
+        the posteriors), as confident as a typical segment.
+    temperature : float or "holdout", default=1.0
+        The recording log posteriors are divided by it before renormalising
+        (``p ** (1 / T)``): above 1 softens, below 1 sharpens. ``"holdout"`` fits
+        it: ``estimator`` is trained on the other recordings, and the temperature
+        minimises the log loss of the held-out ones (Guo et al. 2017), which the
+        estimator never saw. The held-out recordings are not used for training.
+    holdout : float, default=0.15
+        With ``temperature="holdout"``: the share of recordings held out, drawn
+        class by class (``sklearn.model_selection.StratifiedGroupKFold``; the
+        ``groups`` given to ``fit`` never straddle the two sides). In (0, 0.5].
+    random_state : int or None, default=None
+        Seeds the held-out draw.
     floor : float, default=1e-7
-        Segment posteriors below ``floor`` are raised to it before multiplying,
+        Segment posteriors below ``floor`` are raised to it before fusing,
         so that one segment cannot veto a class. In (0, 1].
     flatten : bool, default=False
         If True, each segment is reshaped to a 1-D feature vector before it is
@@ -526,9 +737,8 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         ``(n_channels, n_bands, n_frames)`` feature maps).
     groups_param : str or None, default=None
         If given, the name of a fit parameter of ``estimator`` that receives, for
-        every segment, the index of its recording, so that the estimator can keep
-        the segments of one recording on the same side of an internal validation
-        split (e.g. ``"groups"``).
+        every segment, the index of its recording (e.g. ``"groups"`` for an
+        internal split by recording, ``"net__recording_index"`` for crops).
 
     Attributes
     ----------
@@ -538,6 +748,11 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         Recording labels, sorted (from a ``LabelEncoder``).
     le_ : LabelEncoder
         Maps labels to the integers the inner estimator was fit on.
+    temperature_ : float
+        The temperature in use: ``temperature``, or the fitted one.
+    holdout_index_ : ndarray of int of shape (n_held_out,)
+        The recordings (rows of ``X`` at fit) held out for the temperature; empty
+        without ``temperature="holdout"``.
 
     Examples
     --------
@@ -551,15 +766,28 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
     ((20, 2), (300, 2))
     >>> clf.score(X, y)
     1.0
+    >>> tempered = RecordingFusion(LogisticRegression(), flatten=True, rule="mean",
+    ...                            temperature="holdout", random_state=0).fit(X, y)
+    >>> tempered.holdout_index_.shape, tempered.temperature_ > 0  # 1/7 of 20, class by class
+    ((3,), True)
     """
 
-    _parameter_checks = {"floor": Real(low=0.0, high=1.0, low_inclusive=False),
+    _parameter_checks = {"rule": Options(RULES),
+                         "holdout": Real(low=0.0, high=0.5, low_inclusive=False),
+                         "random_state": Int(low=0, high=MAX_SEED, none=True),
+                         "floor": Real(low=0.0, high=1.0, low_inclusive=False),
                          "flatten": BOOL,
                          "groups_param": Instance((str,), "a str", none=True)}
 
-    def __init__(self, estimator: Any, *, floor: float = _DEFAULT_FLOOR,
+    def __init__(self, estimator: Any, *, rule: str = "product",
+                 temperature: float | str = 1.0, holdout: float = 0.15,
+                 random_state: int | None = None, floor: float = _DEFAULT_FLOOR,
                  flatten: bool = False, groups_param: str | None = None) -> None:
         self.estimator = estimator
+        self.rule = rule
+        self.temperature = temperature
+        self.holdout = holdout
+        self.random_state = random_state
         self.floor = floor
         self.flatten = flatten
         self.groups_param = groups_param
@@ -571,6 +799,13 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
 
     def _check_params(self) -> None:
         check_params(self)
+        if not (self.temperature == "holdout" if isinstance(self.temperature, str) else
+                isinstance(self.temperature, (int, float, np.floating, np.integer))
+                and not isinstance(self.temperature, (bool, np.bool_))
+                and np.isfinite(self.temperature) and self.temperature > 0):
+            raise InvalidParameterError(
+                "The 'temperature' parameter of RecordingFusion must be a float in the range "
+                f"(0, inf) or 'holdout'. Got {self.temperature!r} instead.")
 
     def _segments(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         segments, lengths = flatten_segments(X)
@@ -578,7 +813,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             segments = segments.reshape(segments.shape[0], -1)
         return segments, lengths
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> "RecordingFusion":
+    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> "RecordingFusion":
         """Fit the segment classifier on the segments of the recordings.
 
         Parameters
@@ -589,6 +824,10 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             different numbers of segments.
         y : array-like of shape (n_recordings,)
             One label per recording (strings or ints).
+        groups : array-like of shape (n_recordings,), default=None
+            With ``temperature="holdout"``: recordings of one group (e.g. cut
+            from the same source file) are held out together. None: every
+            recording is its own group.
         **fit_params : dict
             Forwarded to ``estimator.fit``. A ``sample_weight`` of length
             ``n_recordings`` is repeated over the segments of each recording.
@@ -600,13 +839,32 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         self._check_params()
         y = _check_y(X, y, type(self).__name__)
         le = _label_encoder(y, type(self).__name__)
-        estimator = clone(self.estimator)
-        if not hasattr(estimator, "predict_proba"):
+        if not hasattr(self.estimator, "predict_proba"):
             raise InvalidParameterError(
                 "The 'estimator' parameter of RecordingFusion must be a classifier with "
                 f"predict_proba. Got {self.estimator!r} instead.")
+        codes = le.transform(y)
+        self.le_, self.classes_ = le, le.classes_
+        self.temperature_ = 1.0 if self.temperature == "holdout" else float(self.temperature)
+        if self.temperature != "holdout":
+            self.holdout_index_ = np.array([], dtype=np.intp)
+            return self._fit_estimator(X, codes, fit_params)
+        batch = _as_batch(X, type(self).__name__)
+        train, held = holdout_split(codes, groups, self.holdout, self.random_state)
+        sw = fit_params.get("sample_weight")
+        if sw is not None:
+            fit_params["sample_weight"] = safe_indexing(sw, train)
+        self._fit_estimator(safe_indexing(batch, train), codes[train], fit_params)
+        evidence = self._posteriors(safe_indexing(batch, held), pooled=True)
+        self.temperature_ = fit_temperature(evidence, codes[held])
+        self.holdout_index_ = held
+        return self
+
+    def _fit_estimator(self, X: Any, codes: np.ndarray, fit_params: dict) -> "RecordingFusion":
+        """Fit a clone of ``estimator`` on the segments of ``X`` (labels as codes)."""
+        estimator = clone(self.estimator)
         segments, lengths = self._segments(X)
-        y_seg = np.repeat(le.transform(y), lengths)
+        y_seg = np.repeat(codes, lengths)
         if "sample_weight" in fit_params and fit_params["sample_weight"] is not None:
             sw = np.asarray(fit_params["sample_weight"])
             if sw.shape[0] != lengths.shape[0]:
@@ -617,12 +875,9 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         if self.groups_param is not None:
             fit_params[self.groups_param] = np.repeat(np.arange(lengths.shape[0]), lengths)
         estimator.fit(segments, y_seg, **fit_params)
-        inner = np.asarray(estimator.classes_)
         # Columns of the inner posteriors -> columns of ``classes_``.
-        self._inner_columns_ = inner.astype(np.intp)
+        self._inner_columns_ = np.asarray(estimator.classes_).astype(np.intp)
         self.estimator_ = estimator
-        self.le_ = le
-        self.classes_ = le.classes_
         return self
 
     def _aligned_segment_proba(self, segments: np.ndarray) -> np.ndarray:
@@ -631,13 +886,18 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         out[:, self._inner_columns_] = proba
         return out
 
-    def _posteriors(self, X: Any) -> Posteriors:
+    def _posteriors(self, X: Any, *, pooled: bool = False) -> Posteriors | np.ndarray:
+        """The :class:`Posteriors` of ``X``; ``pooled``: only the recordings'
+        unnormalised log evidence, shape (n_recordings, n_classes)."""
         self._check_params()
         segments, lengths = self._segments(X)
         seg = self._aligned_segment_proba(segments)
         evidence = _floored_log(seg, self.floor)
-        return Posteriors(fuse_log_posteriors(evidence, lengths=lengths), seg,
-                          np.repeat(np.arange(lengths.shape[0]), lengths), evidence)
+        if pooled:
+            return pool_evidence(evidence, lengths, self.rule)
+        evidence /= self.temperature_
+        return Posteriors(fuse_log_posteriors(evidence, lengths=lengths, rule=self.rule), seg,
+                          np.repeat(np.arange(lengths.shape[0]), lengths), evidence, self.rule)
 
     def predict_proba_segments(self, X: Any) -> np.ndarray:
         """Posteriors of every segment, shape (n_segments_total, n_classes).
@@ -757,7 +1017,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
                     f"System {name!r} of SystemFusion must be a classifier with "
                     f"predict_proba. Got {est!r} instead.")
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> "SystemFusion":
+    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> "SystemFusion":
         """Fit a clone of every system on ``(X, y)``.
 
         Parameters
@@ -766,6 +1026,8 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
             Input shared by all systems (e.g. raw audio or segment features).
         y : array-like of shape (n_recordings,)
             One label per recording.
+        groups : array-like of shape (n_recordings,), default=None
+            Handed to every system's fusion estimator (see :func:`groups_fit_params`).
         **fit_params : dict
             Forwarded to the ``fit`` of every system.
 
@@ -778,7 +1040,8 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         le = _label_encoder(y, type(self).__name__)
         fitted = []
         for name, est in self.estimators:
-            est = clone(est).fit(X, y, **fit_params)
+            est = clone(est)
+            est.fit(X, y, **fit_params, **groups_fit_params(est, groups))
             if not np.array_equal(np.asarray(est.classes_), le.classes_):
                 raise SkascValueError(
                     f"System {name!r} has classes {np.asarray(est.classes_).tolist()} but "

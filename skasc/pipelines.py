@@ -123,8 +123,10 @@ def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: 
                                    calibration_method=calibration_method,
                                    feature_scaling=feature_scaling, memory=memory,
                                    random_state=random_state)
-    # the network gets each segment's recording (crops stay inside their recording)
-    groups_param = "recording_index" if classifier == "softmax" else "net__recording_index"
+    # crops stay inside their recording: the network gets each segment's recording
+    groups_param = None
+    if (net_params or {}).get("crop"):
+        groups_param = "recording_index" if classifier == "softmax" else "net__recording_index"
     return Pipeline([("frontend", frontend),
                      ("fusion", RecordingFusion(segment_model, groups_param=groups_param))])
 

@@ -54,6 +54,7 @@ from skorch.callbacks import Callback
 from ._atomic import atomic_write
 from ._paths import regular_file_problem
 from .datasets import AudioDataset, load_dataset
+from .fusion import groups_fit_params
 from .evaluation import (LEVELS, METRICS, EvaluationReport, SplitResult, device_scores,
                          format_class_table, format_table, predict_split, scored_split,
                          system_segment_duration, training_history)
@@ -399,7 +400,8 @@ def _run_fold(ds: AudioDataset, position: int, seed: int, train: np.ndarray, tes
         if settings["eval_every"]:
             _add_heldout(pipe, list(paths[test]), labels[test], np.unique(labels[train]),
                          settings["eval_every"])
-        pipe.fit(list(paths[train]), labels[train])
+        groups = None if ds.groups is None else np.asarray(ds.groups)[train]
+        pipe.fit(list(paths[train]), labels[train], **groups_fit_params(pipe, groups))
         split = predict_split(pipe, list(paths[test]), test, labels[test])
         info = {"fold": name, "seed": seed, "n_train": int(len(train)),
                 "n_test": int(len(test)), "seconds": round(time.perf_counter() - started, 3),

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import DataConversionWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
@@ -552,3 +552,141 @@ def test_fuse_systems_on_data_is_what_system_fusion_does(rng):
     mixed = fuse_systems([systems[0], plain], floor=fused.floor)
     assert mixed.segment_proba is None and mixed.segment_log_evidence is None
     np.testing.assert_allclose(mixed.proba, systems[0].proba, rtol=1e-12)
+
+
+# ------------------------------------------------------------- rules and temperature
+def test_mean_rule_is_the_renormalised_geometric_mean(rng):
+    p = _random_probas(rng, 9, 4)
+    lengths = [2, 3, 4]
+    got = np.exp(fuse_log_posteriors(np.log(p), lengths=lengths, rule="mean"))
+    starts = np.cumsum([0] + lengths[:-1])
+    for r, (s, n) in enumerate(zip(starts, lengths)):
+        geo = np.prod(p[s:s + n], axis=0) ** (1.0 / n)  # the independent computation
+        np.testing.assert_allclose(got[r], geo / geo.sum(), rtol=1e-12)
+    product = fuse_log_posteriors(np.log(p), lengths=lengths)
+    assert (got.argmax(1) == product.argmax(1)).all()
+    with pytest.raises(ValueError, match="The 'rule' parameter of fuse_log_posteriors"):
+        fuse_log_posteriors(np.log(p), lengths=lengths, rule="max")
+
+
+def test_recording_fusion_rule_and_fixed_temperature(rng):
+    X, y = _scenes(rng)
+    product = RecordingFusion(RecordingStub()).fit(X, y)
+    seg = product.predict_proba_segments(X)
+    for rule, power in (("product", 1.0), ("mean", 1.0 / X.shape[1])):
+        for temperature in (1.0, 2.5, 0.5):
+            clf = RecordingFusion(RecordingStub(), rule=rule, temperature=temperature).fit(X, y)
+            fused = np.prod(np.maximum(seg, 1e-7).reshape(len(X), X.shape[1], -1), axis=1)
+            expected = fused ** (power / temperature)
+            np.testing.assert_allclose(clf.predict_proba(X),
+                                       expected / expected.sum(1, keepdims=True), rtol=1e-9)
+            np.testing.assert_array_equal(clf.predict(X), product.predict(X))
+            assert clf.temperature_ == temperature and clf.holdout_index_.size == 0
+    for bad in (0.0, -1.0, np.inf, "train", True):
+        with pytest.raises(ValueError, match="The 'temperature' parameter of RecordingFusion"):
+            RecordingFusion(RecordingStub(), temperature=bad).fit(X, y)
+
+
+def test_holdout_temperature_is_fitted_on_recordings_the_estimator_never_saw(rng):
+    from skasc.fusion import fit_temperature, pool_evidence
+
+    X, y = _scenes(rng, n_per_class=14, shift=0.3)
+    groups = np.arange(len(y)) // 2  # pairs of recordings from one source
+    clf = RecordingFusion(RecordingStub(), rule="mean", temperature="holdout", holdout=0.2,
+                          random_state=3).fit(X, y, groups=groups)
+    held = clf.holdout_index_
+    trained = np.setdiff1d(np.arange(len(y)), held)
+    assert 0 < held.size < len(y) / 2
+    # the estimator saw exactly the other recordings' segments
+    np.testing.assert_array_equal(clf.estimator_.X_fit_,
+                                  X[trained].reshape(-1, X.shape[2]))
+    # groups never straddle, every class is on both sides
+    assert not set(groups[held]) & set(groups[trained])
+    assert set(y[held]) == set(y[trained]) == set(y)
+    # the temperature minimises the held-out recordings' log loss (independent recompute)
+    seg = clf.estimator_.predict_proba(X[held].reshape(-1, X.shape[2]))
+    evidence = pool_evidence(np.log(np.maximum(seg, 1e-7)),
+                             np.full(held.size, X.shape[1]), "mean")
+    codes = np.searchsorted(clf.classes_, y[held])
+    assert clf.temperature_ == pytest.approx(fit_temperature(evidence, codes))
+
+    def loss(t):
+        z = evidence / t
+        z = z - np.log(np.exp(z).sum(1, keepdims=True))
+        return -z[np.arange(held.size), codes].mean()
+
+    assert loss(clf.temperature_) <= min(loss(clf.temperature_ * f) for f in (0.9, 1.1))
+    # the same seed, the same split; recordings without groups are their own group
+    again = RecordingFusion(RecordingStub(), rule="mean", temperature="holdout", holdout=0.2,
+                            random_state=3).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(again.holdout_index_, held)
+    alone = RecordingFusion(RecordingStub(), temperature="holdout", random_state=0).fit(X, y)
+    assert alone.holdout_index_.size > 0
+
+
+def test_holdout_keeps_every_class_trained_and_refuses_what_it_cannot_split():
+    from skasc.fusion import holdout_split
+
+    codes = np.array([0] * 10 + [1] * 10 + [2])  # class 2: one recording
+    for seed in range(20):
+        train, held = holdout_split(codes, None, 0.5, seed)
+        assert 2 in codes[train] and set(codes[train]) == {0, 1, 2}
+        assert np.intersect1d(train, held).size == 0 and train.size + held.size == 21
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        holdout_split(codes, np.zeros(21), 0.2, 0)
+    with pytest.raises(ValueError, match="no recording to hold out"):
+        holdout_split(np.array([0, 1]), None, 0.5, 0)
+    with pytest.raises(ValueError, match=r"groups must have one entry per recording, shape \(21,\)"):
+        holdout_split(codes, np.zeros(3), 0.2, 0)
+
+
+def test_system_fusion_multiplies_the_systems_tempered_recording_posteriors(rng):
+    X, y = _scenes(rng)
+    a = RecordingFusion(RecordingStub(), rule="mean", temperature=2.0)
+    b = RecordingFusion(RecordingStub(), temperature=0.7)
+    fused = SystemFusion([("a", a), ("b", b)]).fit(X, y)
+    pa, pb = (est.predict_proba(X) for est in fused.estimators_)
+    expected = pa * pb
+    np.testing.assert_allclose(fused.predict_proba(X), expected / expected.sum(1, keepdims=True),
+                               rtol=1e-9)
+    # windows need one pooling rule: systems that pool differently have none
+    assert predict_proba_levels(fused, X).rule is None
+
+
+def test_segment_evidence_pools_into_the_recording_posteriors_under_both_rules(rng):
+    from skasc.fusion import segment_log_evidence
+
+    X, y = _scenes(rng)
+    for rule in ("product", "mean"):
+        clf = RecordingFusion(RecordingStub(), rule=rule, temperature=1.7).fit(X, y)
+        levels = segment_log_evidence(clf, X)
+        assert levels.rule == rule
+        lengths = np.bincount(levels.segment_index)
+        np.testing.assert_allclose(
+            fuse_log_posteriors(levels.segment_log_evidence, lengths=lengths, rule=rule),
+            clf.predict_log_proba(X), rtol=1e-12)
+
+
+def test_groups_reach_every_systems_holdout_through_pipelines(rng):
+    from skasc.evaluation import evaluate
+    from skasc.fusion import groups_fit_params
+
+    X, y = _scenes(rng, n_per_class=12, shift=0.5)
+    groups = np.arange(len(y)) // 3
+    system = Pipeline([("scale", FunctionTransformer()),
+                       ("fusion", RecordingFusion(RecordingStub(), temperature="holdout",
+                                                  random_state=0))])
+    fused = Pipeline([("identity", FunctionTransformer()),
+                      ("fusion", SystemFusion([("a", system), ("b", clone(system))]))])
+    assert groups_fit_params(fused, groups) == {"fusion__groups": groups}
+    assert groups_fit_params(LogisticRegression(), groups) == {}
+    fused.fit(X, y, **groups_fit_params(fused, groups))
+    for est in fused[-1].estimators_:
+        held = est[-1].holdout_index_
+        assert not set(groups[held]) & set(np.delete(groups, held))
+    report = evaluate(system, X, y, cv=GroupKFold(2), groups=groups, return_estimators=True)
+    for split in report.splits:  # the training side's groups, indexed like its recordings
+        train = np.setdiff1d(np.arange(len(y)), split.test_index)
+        held = train[split.estimator[-1].holdout_index_]
+        assert not set(groups[held]) & set(groups[np.setdiff1d(train, held)])
+

@@ -544,10 +544,11 @@ def predict_proba_levels(estimator: Any, X: Any) -> Posteriors:
 
 
 def segment_log_evidence(estimator: Any, X: Any) -> Posteriors:
-    """Each segment's contribution to the product rule, and its recording.
+    """Each segment's contribution to the fusion rule, and its recording.
 
     The fused log posterior of any group of segments is the log-softmax of the sum
-    of their rows: for a recording, exactly what ``predict_log_proba`` returns;
+    (or, under ``rule="mean"``, the mean) of their rows: for a recording, exactly
+    what ``predict_log_proba`` returns;
     for another group (a window of a long recording, see
     :func:`skasc.timeline.predict_timeline`), the same rule applied to it.
 
@@ -563,7 +564,7 @@ def segment_log_evidence(estimator: Any, X: Any) -> Posteriors:
     -------
     Posteriors
         :func:`predict_proba_levels`, with ``segment_log_evidence`` (shape
-        (n_segments_total, n_classes)) and ``segment_index`` always set.
+        (n_segments_total, n_classes)), ``segment_index`` and ``rule`` always set.
 
     Examples
     --------
@@ -586,7 +587,13 @@ def segment_log_evidence(estimator: Any, X: Any) -> Posteriors:
         return final._posteriors(Xt)
     if isinstance(final, SystemFusion):
         check_is_fitted(final)
-        return final._posteriors(Xt, require_segments=True)
+        levels = final._posteriors(Xt, require_segments=True)
+        if levels.segment_log_evidence is None:
+            raise SkascValueError(
+                "The systems of this SystemFusion fuse segments by different rules "
+                f"{[getattr(_final_step(est), 'rule', None) for est in final.estimators_]}; "
+                "segment evidence pools under one rule: give every system the same 'rule'.")
+        return levels
     raise SkascTypeError(
         "segment_log_evidence needs a RecordingFusion, a SystemFusion or a Pipeline "
         f"ending in one; got {type(final).__name__}.")

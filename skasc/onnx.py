@@ -40,7 +40,7 @@ from .frontend.denoise import MinStatsDenoiser
 from .frontend.features import GammatoneExtractor, LogMelExtractor
 from .frontend.front_end import FrontEnd
 from .frontend.segment import Segmenter
-from .fusion import RecordingFusion, product_fusion
+from .fusion import RULES, RecordingFusion, fuse_log_posteriors
 
 __all__ = ["export_onnx", "OnnxPredictor", "ExportError", "quantize_int8",
            "inference_session"]
@@ -83,9 +83,9 @@ def _parts(estimator: Any) -> tuple[FrontEnd, RecordingFusion]:
             f"has steps {names}.")
     name, fusion = estimator.steps[1]
     if not isinstance(fusion, RecordingFusion):
-        hint = (" Export each system's pipeline on its own and fuse each recording's "
-                "segment posteriors of all systems with skasc.fusion.product_fusion "
-                "(what SystemFusion computes)."
+        hint = (" Export each system's pipeline on its own and multiply the systems' "
+                "recording posteriors with skasc.fusion.fuse_systems (what SystemFusion "
+                "computes)."
                 if type(fusion).__name__ == "SystemFusion" else "")
         raise ExportError(
             f"Step {name!r} ({type(fusion).__name__}) cannot be exported: only a "
@@ -331,7 +331,9 @@ def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None
     number of segments); its output ``probabilities`` is ``(n_segments,
     n_classes)`` float32 in the column order of the metadata's ``classes``. The
     metadata key ``skasc`` holds JSON: ``classes``, ``columns`` (the classes'
-    indices of the graph's columns), ``floor`` and ``frontend``.
+    indices of the graph's columns), ``floor``, ``rule`` and ``temperature`` (how the
+    segment posteriors fuse: :class:`~skasc.fusion.RecordingFusion`'s ``rule`` and
+    fitted ``temperature_``) and ``frontend``.
 
     Examples
     --------
@@ -344,7 +346,9 @@ def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None
     metadata = {"format": 1, "classes": [_json_label(c) for c in fusion.classes_],
                 # the inner classifier is fit on the codes of fusion.classes_
                 "columns": [int(i) for i in np.asarray(fusion.estimator_.classes_)],
-                "floor": float(fusion.floor), "frontend": _frontend_metadata(frontend)}
+                "floor": float(fusion.floor), "rule": fusion.rule,
+                "temperature": float(fusion.temperature_),
+                "frontend": _frontend_metadata(frontend)}
     net, head = segment_model(fusion)
     if not head:
         model = export_network(net, softmax=True, output="probabilities", calibration=segments)
@@ -552,9 +556,16 @@ class OnnxPredictor:
         floor = meta.get("floor")
         if not (isinstance(floor, float) and 0 < floor < 1):
             raise ModelFileError(f"{shown}: 'floor' metadata must be a float in (0, 1).")
+        rule = meta.get("rule", "product")  # files exported before the rule travelled
+        temperature = meta.get("temperature", 1.0)
+        if rule not in RULES:
+            raise ModelFileError(f"{shown}: 'rule' metadata must be one of {list(RULES)}.")
+        if not (isinstance(temperature, float) and 0 < temperature < np.inf):
+            raise ModelFileError(f"{shown}: 'temperature' metadata must be a positive float.")
         self.classes_ = np.asarray(classes)
         self._columns = np.asarray(columns, dtype=np.intp)
         self.floor = floor
+        self.rule, self.temperature = rule, temperature
         self.frontend = _frontend_from_metadata(meta.get("frontend"), shown)
         self._input = self.session.get_inputs()[0].name
 
@@ -597,7 +608,8 @@ class OnnxPredictor:
         per_recording = list(features)  # one (n_segments_i, K, M, T) array per recording
         lengths = np.array([len(f) for f in per_recording], dtype=np.intp)
         seg = self.predict_proba_segments(np.concatenate(per_recording))
-        return product_fusion(seg, floor=self.floor, lengths=lengths)
+        evidence = np.log(np.maximum(seg, self.floor)) / self.temperature
+        return np.exp(fuse_log_posteriors(evidence, lengths=lengths, rule=self.rule))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most likely class of each recording, shape (n_recordings,)."""

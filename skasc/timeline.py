@@ -200,13 +200,13 @@ class _WindowGrid:
             rows.append((n_segments - self.per_window, n_segments))
         return rows
 
-    def timeline(self, log_evidence: np.ndarray, classes: np.ndarray, duration: float,
-                 source: str) -> SceneTimeline:
-        """The product rule over each window's rows of ``log_evidence``."""
+    def timeline(self, log_evidence: np.ndarray, rule: str, classes: np.ndarray,
+                 duration: float, source: str) -> SceneTimeline:
+        """The pipeline's fusion ``rule`` over each window's rows of ``log_evidence``."""
         rows = self.rows(log_evidence.shape[0])
         lengths = np.array([b - a for a, b in rows], dtype=np.intp)
         gathered = np.concatenate([log_evidence[a:b] for a, b in rows])
-        proba = np.exp(fuse_log_posteriors(gathered, lengths=lengths))
+        proba = np.exp(fuse_log_posteriors(gathered, lengths=lengths, rule=rule))
         start = np.array([a * self.step_s for a, _ in rows])
         end = np.minimum(np.array([(b - 1) * self.step_s + self.segment_s for _, b in rows]),
                          duration)
@@ -319,19 +319,20 @@ def _feature_batches(path: str | os.PathLike, stream: _FeatureStream, sr: int,
         progress.close()
 
 
-def _log_evidence(batches: Iterator[np.ndarray], rest: Any) -> np.ndarray:
-    """Each segment's log evidence (n_segments, n_classes), each batch classified
-    while a second thread computes the next (the file's reading, resampling,
+def _log_evidence(batches: Iterator[np.ndarray], rest: Any) -> tuple[np.ndarray, str]:
+    """Each segment's log evidence (n_segments, n_classes) and how it pools, each batch
+    classified while a second thread computes the next (the file's reading, resampling,
     denoising and features release the GIL, as the network does)."""
-    evidence = []
+    evidence, rule = [], "product"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skasc-timeline") as pool:
         pending = pool.submit(next, batches, None)
         while (features := pending.result()) is not None:
             pending = pool.submit(next, batches, None)
             if features.shape[0]:
-                evidence.append(
-                    segment_log_evidence(rest, features[np.newaxis]).segment_log_evidence)
-    return np.concatenate(evidence)
+                levels = segment_log_evidence(rest, features[np.newaxis])
+                evidence.append(levels.segment_log_evidence)
+                rule = levels.rule
+    return np.concatenate(evidence), rule
 
 
 def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float = 30.0,
@@ -409,10 +410,10 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     grid = _WindowGrid.from_seconds(window, hop, steps["segmenter"], sr)
     rest = _on_backend(estimator, rest, backend, calibration)
     stream = _FeatureStream(steps)
-    log_evidence = _log_evidence(
+    log_evidence, rule = _log_evidence(
         _feature_batches(path, stream, sr, block_duration, verbose), rest)
     _warn_if_short(stream.n_samples, steps["segmenter"], sr)
-    return grid.timeline(log_evidence, estimator.classes_, stream.n_samples / sr,
+    return grid.timeline(log_evidence, rule, estimator.classes_, stream.n_samples / sr,
                          os.fspath(path))
 
 

@@ -651,6 +651,9 @@ def test_system_fusion_multiplies_the_systems_tempered_recording_posteriors(rng)
                                rtol=1e-9)
     # windows need one pooling rule: systems that pool differently have none
     assert predict_proba_levels(fused, X).rule is None
+    from skasc.fusion import segment_log_evidence
+    with pytest.raises(ValueError, match=r"fuse segments by different rules \['mean', 'product'\]"):
+        segment_log_evidence(fused, X)
 
 
 def test_segment_evidence_pools_into_the_recording_posteriors_under_both_rules(rng):

@@ -55,6 +55,18 @@ def test_onnx_posteriors_equal_the_pipelines(tmp_path, corpus, kwargs):
     assert [o.name for o in model.graph.output] == ["probabilities"]
 
 
+def test_the_fusion_rule_and_temperature_travel_in_the_metadata(tmp_path, corpus):
+    X, y, X_test = corpus
+    pipe = tiny().set_params(fusion__rule="mean", fusion__temperature=2.5).fit(X, y)
+    export_onnx(pipe, tmp_path / "m.onnx")
+    predictor = OnnxPredictor(tmp_path / "m.onnx")
+    assert (predictor.rule, predictor.temperature) == ("mean", 2.5)
+    np.testing.assert_allclose(predictor.predict_proba(X_test), pipe.predict_proba(X_test),
+                               atol=1e-4)
+    product = tiny().fit(X, y).predict_proba(X_test)
+    assert not np.allclose(product, pipe.predict_proba(X_test), atol=1e-3)
+
+
 def test_the_front_end_travels_in_the_metadata(tmp_path, corpus):
     X, y, _ = corpus
     from skasc import MinStatsDenoiser

@@ -148,6 +148,21 @@ def test_a_window_longer_than_the_file_is_the_pipelines_prediction(tmp_path, rng
     np.testing.assert_allclose(tl.proba, pipe.predict_proba([path]), atol=1e-6)
 
 
+def test_windows_fuse_by_the_pipelines_rule_and_temperature(tmp_path, rng):
+    pipe = lr_pipeline()
+    path = scene_file(tmp_path / "long.wav", rng, seconds=5.2)
+    pipe.set_params(fusion__rule="mean", fusion__temperature=1.7)
+    pipe[-1].temperature_ = 1.7  # as a fit with that temperature sets it
+    whole = predict_timeline(pipe, path, window=60.0, hop=10.0)
+    np.testing.assert_allclose(whole.proba, pipe.predict_proba([path]), atol=1e-6)
+    seg = pipe[-1].predict_proba_segments(pipe[0].transform([path]))
+    tl = predict_timeline(pipe, path, window=1.0, hop=0.5)
+    for row, start in zip(tl.proba, tl.start):
+        first = int(round(start / 0.5))
+        geo = np.exp(np.log(np.maximum(seg[first:first + 2], 1e-7)).mean(axis=0) / 1.7)
+        np.testing.assert_allclose(row, geo / geo.sum(), rtol=1e-5, atol=1e-9)
+
+
 def test_fused_network_pipeline_timeline_matches_whole_file(tmp_path, rng):
     """The paper's two-system pipeline (tiny networks) through the same path."""
     from test_pipelines import TINY, tone_corpus

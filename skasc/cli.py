@@ -41,7 +41,7 @@ from typing import Sequence
 
 from ._atomic import atomic_text_write
 from .exceptions import CLIError, SkascError
-from .pipelines import FEATURES, NETWORKS, make_system
+from .pipelines import FEATURES, NETWORKS, RECORDING_POSTERIORS, make_system
 
 
 def check_output_path(path: str, option: str) -> None:
@@ -203,6 +203,7 @@ def checked(paths: list[str], labels: list[str] | None, skip_bad: bool):
 def _build(args: argparse.Namespace):
     net_params = {} if args.checkpoint_dir is None else {"checkpoint_dir": args.checkpoint_dir}
     return make_system(args.network, args.features, classifier=args.classifier, svm_C=args.C,
+                       recording_posteriors=args.recording_posteriors,
                        max_epochs=args.epochs, lr=args.lr, random_state=args.seed,
                        n_jobs=args.jobs, verbose=1, net_params=net_params)
 
@@ -395,7 +396,8 @@ def cmd_cv(args: argparse.Namespace) -> int:
                 from None
     run_protocol(args.dataset, args.root, network=args.network, features=args.features,
                  epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                 classifier=args.classifier, svm_C=args.C, folds=args.folds,
+                 classifier=args.classifier, svm_C=args.C,
+                 recording_posteriors=args.recording_posteriors, folds=args.folds,
                  eval_every=args.eval_every, device=args.device, n_jobs=args.jobs,
                  out=args.out, scheduler=args.scheduler, random_state=args.seed,
                  seeds=args.seeds, net_params=dict(args.net_param), verbose=1)
@@ -596,6 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fusion: a network per feature type, product rule (default logmel)")
     cv.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
     cv.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
+    cv.add_argument("--recording-posteriors", choices=list(RECORDING_POSTERIORS),
+                    default="calibrated", help="calibrated: geometric mean of the segment "
+                    "posteriors, temperature fitted on held-out training recordings (default); "
+                    "paper: their product, as the paper")
     cv.add_argument("--batch-size", type=_positive_int, default=100,
                     help="segments per minibatch (default 100)")
     cv.add_argument("--folds", type=_folds, default=None,
@@ -641,6 +647,10 @@ def _add_model_commands(sub) -> None:
                      help="fusion: a network per feature type, product rule (default logmel)")
     fit.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
     fit.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
+    fit.add_argument("--recording-posteriors", choices=list(RECORDING_POSTERIORS),
+                    default="calibrated", help="calibrated: geometric mean of the segment "
+                    "posteriors, temperature fitted on held-out training recordings (default); "
+                    "paper: their product, as the paper")
     _add_training_options(fit, epochs=500, lr=1e-4)
     fit.add_argument("--checkpoint-dir", metavar="DIR",
                      help="save the training state after every epoch in DIR; rerunning the "

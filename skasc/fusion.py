@@ -281,9 +281,10 @@ def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
     """Recordings to train on and recordings held out, class by class and by group.
 
     The held-out side is the first fold of ``StratifiedGroupKFold(n_splits=
-    round(1 / fraction), shuffle=True)`` (fewer folds when there are fewer groups);
-    a class left with no training recording gets its held-out groups back, so
-    every class is trained on.
+    round(1 / fraction), shuffle=True)``, with fewer folds (so a larger share, up to
+    half) when there are fewer groups, or fewer recordings in the largest class; a
+    class left with no training recording gets its held-out groups back, so every
+    class is trained on.
 
     Parameters
     ----------
@@ -312,7 +313,8 @@ def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
     if n_groups < 2:
         raise SkascValueError("temperature='holdout' needs recordings of at least 2 groups to "
                               f"hold some out; got {n_groups}.")
-    k = min(max(2, int(round(1.0 / fraction))), n_groups)
+    # fewer folds (a larger share held out) when classes or groups are too few for them
+    k = max(2, min(int(round(1.0 / fraction)), n_groups, int(np.bincount(codes).max())))
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
     with warnings.catch_warnings():  # small classes: stratified as well as they can be
         warnings.filterwarnings("ignore", message="The least populated class")

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 __all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline",
-           "make_feature_scaler", "make_system", "segment_network", "system_name",
+           "make_feature_scaler", "make_system", "recording_fusion", "RECORDING_POSTERIORS", "AUGMENTATION", "segment_network", "system_name",
            "NETWORKS", "FEATURES", "Network", "Features"]
 
 
@@ -97,18 +97,52 @@ def _extractor(feature_type: str) -> Any:
     return {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}[feature_type]()
 
 
+def recording_fusion(segment_model: Any, recording_posteriors: str, *,
+                     random_state: int | None, groups_param: str | None = None) -> Any:
+    """The :class:`~skasc.fusion.RecordingFusion` a ``recording_posteriors`` choice makes.
+
+    ``"calibrated"``: the geometric mean of the segment posteriors, tempered by a
+    temperature fitted on 15 % of the training recordings, held out from training
+    (``rule="mean", temperature="holdout"``). ``"paper"``: their renormalised product,
+    every training recording trains the network (``rule="product", temperature=1.0``;
+    section 2.4 of the paper). Both give the same decision for the same network.
+    Why the default is ``"calibrated"``: docs/design.md.
+    """
+    from .fusion import RecordingFusion
+
+    check_option(recording_posteriors, "recording_posteriors", "recording_fusion",
+                 list(RECORDING_POSTERIORS))
+    rule, temperature = RECORDING_POSTERIORS[recording_posteriors]
+    return RecordingFusion(segment_model, rule=rule, temperature=temperature,
+                           random_state=random_state, groups_param=groups_param)
+
+
+#: The ``recording_posteriors`` choices: (RecordingFusion's ``rule``, ``temperature``).
+RECORDING_POSTERIORS: dict[str, tuple[str, Any]] = {
+    "calibrated": ("mean", "holdout"),
+    "paper": ("product", 1.0),
+}
+
+
+#: What ``augment=True`` sets on the network (its parameters; ``net_params`` win):
+#: crops within the recording and two SpecAugment masks of each kind per example.
+AUGMENTATION: dict[str, Any] = {"crop": True, "freq_mask_width": 8, "time_mask_width": 10}
+
+
 def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: float,
-          calibration: Any, calibration_method: str, feature_scaling: str | None,
-          max_epochs: int, lr: float,
+          calibration: Any, calibration_method: str, recording_posteriors: str,
+          augment: bool, lr_schedule: str | None,
+          feature_scaling: str | None, max_epochs: int, lr: float,
           batch_size: int, random_state: int | None, n_jobs: int | None, memory: Any,
           feature_cache: Any, verbose: int, net_params: dict | None) -> Pipeline:
     """The system both factories build; ``factory`` names the caller in errors."""
     from sklearn.pipeline import Pipeline
 
     from .frontend.front_end import FrontEnd
-    from .fusion import RecordingFusion
 
     check_option(features, "features", factory, sorted(_SINGLE_FEATURES))
+    check_option(recording_posteriors, "recording_posteriors", factory,
+                 list(RECORDING_POSTERIORS))
     own = dict(max_epochs=max_epochs, lr=lr, batch_size=batch_size, random_state=random_state,
                verbose=verbose)
     twice = sorted(set(net_params or {}) & set(own))
@@ -116,7 +150,10 @@ def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: 
         raise InvalidParameterError(
             f"The 'net_params' parameter of {factory} sets {twice}, which {factory} sets from "
             "its own arguments of those names; pass them as arguments instead.")
-    net = net_cls(**own, **(net_params or {}))
+    check_option(augment, "augment", factory, [True, False])
+    net_params = {**(AUGMENTATION if augment else {}), "lr_schedule": lr_schedule,
+                  **(net_params or {})}
+    net = net_cls(**own, **net_params)
     frontend = FrontEnd(extractor=_extractor(features), n_jobs=n_jobs, memory=feature_cache)
     segment_model = _segment_model(net, factory, classifier=classifier, svm_C=svm_C,
                                    calibration=calibration,
@@ -125,15 +162,18 @@ def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: 
                                    random_state=random_state)
     # crops stay inside their recording: the network gets each segment's recording
     groups_param = None
-    if (net_params or {}).get("crop"):
+    if net_params.get("crop"):
         groups_param = "recording_index" if classifier == "softmax" else "net__recording_index"
-    return Pipeline([("frontend", frontend),
-                     ("fusion", RecordingFusion(segment_model, groups_param=groups_param))])
+    fusion = recording_fusion(segment_model, recording_posteriors, random_state=random_state,
+                              groups_param=groups_param)
+    return Pipeline([("frontend", frontend), ("fusion", fusion)])
 
 
 def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
                            svm_C: float = 0.1, calibration: Any = "train",
                            calibration_method: str = "sigmoid",
+                           recording_posteriors: str = "calibrated", augment: bool = True,
+                           lr_schedule: str | None = "cosine",
                            feature_scaling: str | None = "minmax",
                            mask_scale: float | str = "n_features", max_epochs: int = 500,
                            lr: float = 1e-4, batch_size: int = 100,
@@ -160,6 +200,24 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
         paper) or one temperature for all classes (scikit-learn >= 1.8); the
         ``method`` of :func:`~skasc.calibration.make_svm_calibrator`. Ignored with
         ``classifier="softmax"``.
+    recording_posteriors : {"calibrated", "paper"}, default="calibrated"
+        How segment posteriors become a recording's (step ``fusion``, a
+        :class:`~skasc.fusion.RecordingFusion`). ``"calibrated"``: their geometric
+        mean, divided by a temperature fitted on 15 % of the training recordings,
+        which are held out from training (drawn by class, and by the ``groups``
+        given to ``fit`` as ``fusion__groups``). ``"paper"``: their renormalised
+        product, as section 2.4 of the paper; it counts a recording's segments as
+        independent observations and is over-confident (docs/design.md). The
+        decision of a given network is the same.
+    augment : bool, default=True
+        Augment the training batches (never test data): each segment is cropped at
+        a random offset within its recording, and two SpecAugment masks of up to 8
+        bands and two of up to 10 frames are set to the example's mean
+        (:data:`AUGMENTATION`; the network's ``crop``, ``freq_mask_width`` and
+        ``time_mask_width``). ``False``: the paper's fixed segments.
+    lr_schedule : {"cosine", None}, default="cosine"
+        ``"cosine"``: the learning rate falls from ``lr`` to 0 over ``max_epochs``
+        (cosine annealing, per epoch); None: constant, as the paper.
     feature_scaling : {"minmax", "standard", None}, default="minmax"
         Scaling of the pooled features before the SVM, fitted on the training
         segments' features (step ``fusion__estimator__scaler``; see
@@ -205,7 +263,9 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
 
     return _make(AttCRNNClassifier, "make_att_crnn_pipeline", features, classifier=classifier,
                  svm_C=svm_C, calibration=calibration,
-                 calibration_method=calibration_method, feature_scaling=feature_scaling,
+                 calibration_method=calibration_method,
+                 recording_posteriors=recording_posteriors, augment=augment,
+                 lr_schedule=lr_schedule, feature_scaling=feature_scaling,
                  max_epochs=max_epochs, lr=lr, batch_size=batch_size,
                  random_state=random_state, n_jobs=n_jobs, memory=memory,
                  feature_cache=feature_cache, verbose=verbose,
@@ -215,6 +275,8 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
 def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
                                svm_C: float = 0.1, calibration: Any = "train",
                                calibration_method: str = "sigmoid",
+                               recording_posteriors: str = "calibrated",
+                               augment: bool = True, lr_schedule: str | None = "cosine",
                                feature_scaling: str | None = "minmax", max_epochs: int = 500,
                                lr: float = 1e-4, batch_size: int = 100,
                                random_state: int | None = None, n_jobs: int | None = None,
@@ -242,7 +304,9 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
 
     return _make(CNNBaselineClassifier, "make_cnn_baseline_pipeline", features,
                  classifier=classifier, svm_C=svm_C, calibration=calibration,
-                 calibration_method=calibration_method, feature_scaling=feature_scaling,
+                 calibration_method=calibration_method,
+                 recording_posteriors=recording_posteriors, augment=augment,
+                 lr_schedule=lr_schedule, feature_scaling=feature_scaling,
                  max_epochs=max_epochs, lr=lr,
                  batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
                  memory=memory, feature_cache=feature_cache, verbose=verbose,

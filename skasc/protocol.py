@@ -54,12 +54,13 @@ from skorch.callbacks import Callback
 from ._atomic import atomic_write
 from ._paths import regular_file_problem
 from .datasets import AudioDataset, load_dataset
-from .fusion import groups_fit_params
 from .evaluation import (LEVELS, METRICS, EvaluationReport, SplitResult, device_scores,
                          format_class_table, format_table, predict_split, scored_split,
                          system_segment_duration, training_history)
 from .exceptions import InvalidParameterError, SkascError, SkascValueError
-from .pipelines import FEATURES, NETWORKS, make_system, segment_network, system_name
+from .fusion import groups_fit_params
+from .pipelines import (FEATURES, NETWORKS, RECORDING_POSTERIORS, make_system,
+                        segment_network, system_name)
 
 __all__ = ["run_protocol", "read_protocol", "result_files", "ProtocolResult", "HeldOutAccuracy"]
 
@@ -180,10 +181,12 @@ def _check_seeds(seeds: Any, random_state: Any) -> list[int]:
 
 def _check_settings(network: str, features: str, epochs: Any, lr: Any, batch_size: Any,
                     eval_every: Any, net_params: Any, device: Any,
-                    classifier: Any, svm_C: Any) -> None:
+                    classifier: Any, svm_C: Any, recording_posteriors: Any) -> None:
     from ._validation import Int, Options, Real, check_device
 
     Options(tuple(NETWORKS))(network, "network", "run_protocol")
+    Options(tuple(RECORDING_POSTERIORS))(recording_posteriors, "recording_posteriors",
+                                         "run_protocol")
     Options(("svm", "softmax"))(classifier, "classifier", "run_protocol")
     Real(low=0.0, low_inclusive=False)(svm_C, "svm_C", "run_protocol")
     Options(tuple(FEATURES))(features, "features", "run_protocol")
@@ -240,7 +243,8 @@ def _settings_file(out: str, settings: dict) -> None:
     path = os.path.join(out, "protocol.json")
     fixed = {k: v for k, v in settings.items() if k not in _RESUMABLE}
     if os.path.exists(path):
-        old = _read_settings(path)
+        old = {"recording_posteriors": "paper",  # what runs before the choice used
+               **_read_settings(path)}
         changed = sorted(k for k in set(old) | set(fixed) if old.get(k) != fixed.get(k))
         if changed:
             shown = "; ".join(f"{k}: {old.get(k)!r} then, {fixed.get(k)!r} now" for k in changed)
@@ -262,7 +266,8 @@ def _build(settings: dict, net_params: dict, out: str, run_dir: str, device: str
                        batch_size=settings["batch_size"], random_state=seed,
                        n_jobs=n_jobs, feature_cache=os.path.join(out, "feature-cache"),
                        verbose=settings["verbose"], net_params=net_params,
-                       classifier=settings["classifier"], svm_C=settings["svm_C"])
+                       classifier=settings["classifier"], svm_C=settings["svm_C"],
+                       recording_posteriors=settings["recording_posteriors"])
     return pipe.set_params(frontend__verbose=settings["verbose"])  # tqdm over the recordings
 
 
@@ -565,7 +570,8 @@ def _protocol_result(out: str, results: dict, runs: list[tuple[SplitResult, dict
 def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = None, *,
                  network: str = "att_crnn", features: str = "logmel", epochs: int = 500,
                  lr: float = 1e-4, batch_size: int = 100, classifier: str = "svm",
-                 svm_C: float = 0.1, folds: Sequence[int] | None = None,
+                 svm_C: float = 0.1, recording_posteriors: str = "calibrated",
+                 folds: Sequence[int] | None = None,
                  eval_every: int = 5, device: str = "auto", n_jobs: int | None = None,
                  out: str | os.PathLike = "results", scheduler: str | None = None,
                  random_state: int | None = None, seeds: Sequence[int] | None = None,
@@ -587,6 +593,10 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
         100 segments per batch).
     classifier : {"svm", "softmax"}, default="svm"
     svm_C : float, default=0.1
+    recording_posteriors : {"calibrated", "paper"}, default="calibrated"
+        See :func:`~skasc.make_att_crnn_pipeline`; the held-out recordings of
+        ``"calibrated"`` are drawn by the data set's groups (e.g. ESC-50's source
+        files), within the training folds.
     folds : sequence of int, default=None
         Fold numbers (from 1, in the official order) to run; None runs all.
     eval_every : int, default=5
@@ -647,7 +657,7 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     ['folds', 'mean', 'seeds', 'std', 'std_seeds']
     """
     _check_settings(network, features, epochs, lr, batch_size, eval_every, net_params,
-                    device, classifier, svm_C)
+                    device, classifier, svm_C, recording_posteriors)
     seeds = _check_seeds(seeds, random_state)
     ds = dataset if isinstance(dataset, AudioDataset) else _load(dataset, root)
     out = os.path.abspath(os.fspath(out))
@@ -660,7 +670,8 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     settings = {"dataset": ds.name, "root": os.path.abspath(ds.root), "network": network,
                 "features": features, "epochs": int(epochs), "lr": float(lr),
                 "batch_size": int(batch_size), "classifier": classifier,
-                "svm_C": float(svm_C), "eval_every": int(eval_every),
+                "svm_C": float(svm_C), "recording_posteriors": recording_posteriors,
+                "eval_every": int(eval_every),
                 **({"random_state": seeds[0]} if len(seeds) == 1 else {"seeds": seeds}),
                 "net_params": _plain(net_params or {}), "verbose": int(verbose)}
     net_params = dict(net_params or {})

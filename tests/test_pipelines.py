@@ -74,16 +74,22 @@ def test_fit_on_paths_equals_fit_on_loaded_arrays(litis_root):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_softmax_path_and_segment_level_predictions(corpus):
+@pytest.mark.parametrize("recording_posteriors", ["calibrated", "paper"])
+def test_softmax_path_and_segment_level_predictions(corpus, recording_posteriors):
     X, y = corpus
-    pipe = tiny(classifier="softmax").fit(X, y)
+    pipe = tiny(classifier="softmax", recording_posteriors=recording_posteriors).fit(X, y)
     fusion = pipe.named_steps["fusion"]
     feats = pipe.named_steps["frontend"].transform(X)
     seg = fusion.predict_proba_segments(feats)
     assert seg.shape == (len(X) * 4, 3)          # 2 s -> 4 segments of 0.5 s
-    # recording posterior = renormalised product of its segments' posteriors
-    prod = np.prod(np.clip(seg.reshape(len(X), 4, 3), fusion.floor, None), axis=1)
-    np.testing.assert_allclose(pipe.predict_proba(X), prod / prod.sum(1, keepdims=True),
+    floored = np.clip(seg.reshape(len(X), 4, 3), fusion.floor, None)
+    if recording_posteriors == "paper":  # the renormalised product of the segments'
+        fused = np.prod(floored, axis=1)
+        assert fusion.temperature_ == 1.0 and fusion.holdout_index_.size == 0
+    else:  # their geometric mean, tempered by the held-out recordings' temperature
+        fused = np.exp(np.log(floored).mean(axis=1) / fusion.temperature_)
+        assert fusion.holdout_index_.size > 0 and fusion.temperature_ != 1.0
+    np.testing.assert_allclose(pipe.predict_proba(X), fused / fused.sum(1, keepdims=True),
                                rtol=1e-4, atol=1e-6)
 
 
@@ -230,8 +236,9 @@ def _with_feature_net(pipe, scale):
     from sklearn.preprocessing import FunctionTransformer
 
     fusion = clone(pipe.named_steps["fusion"])
-    return fusion.set_params(estimator__net=FunctionTransformer(_times,
-                                                                kw_args={"scale": scale}))
+    # a network that takes no recording index: the fusion must not pass it one
+    return fusion.set_params(groups_param=None, estimator__net=FunctionTransformer(
+        _times, kw_args={"scale": scale}))
 
 
 def _times(X, scale):
@@ -246,7 +253,7 @@ def test_svm_sees_minmax_scaled_features_by_default(factory):
     rng = np.random.default_rng(0)
     X, y = _feature_scenes(rng)
     X_test, y_test = _feature_scenes(np.random.default_rng(1), n_per_class=6)
-    pipe = factory()
+    pipe = factory(random_state=0)  # the same held-out recordings in every fit
     steps = [name for name, _ in pipe.named_steps["fusion"].estimator.steps]
     assert steps == ["net", "scaler", "svm"]
     big = _with_feature_net(pipe, 1.0).fit(X, y)
@@ -256,7 +263,7 @@ def test_svm_sees_minmax_scaled_features_by_default(factory):
     np.testing.assert_allclose(seg_small, seg_big, atol=1e-6)
     acc = np.mean(small.predict(X_test) == y_test)
     assert acc >= 0.9
-    unscaled = _with_feature_net(factory(feature_scaling=None), 1e-3).fit(X, y)
+    unscaled = _with_feature_net(factory(feature_scaling=None, random_state=0), 1e-3).fit(X, y)
     seg_acc = np.mean(unscaled.predict_segments(X_test) == np.repeat(y_test, 4))
     scaled_seg_acc = np.mean(small.predict_segments(X_test) == np.repeat(y_test, 4))
     assert seg_acc < scaled_seg_acc - 0.2
@@ -267,7 +274,9 @@ def test_feature_scaler_is_fitted_on_training_features_and_clips_test_features()
     X, y = _feature_scenes(rng)
     fusion = _with_feature_net(make_att_crnn_pipeline(), 1.0).fit(X, y)
     scaler = fusion.estimator_.named_steps["scaler"]
-    flat = X.reshape(-1, X.shape[-1])
+    # the training segments: those of the recordings not held out for the temperature
+    trained = np.setdiff1d(np.arange(len(X)), fusion.holdout_index_)
+    flat = X[trained].reshape(-1, X.shape[-1])
     np.testing.assert_allclose(scaler.data_min_, flat.min(axis=0))
     np.testing.assert_allclose(scaler.data_max_, flat.max(axis=0))
     far = flat[:2] + 100.0  # beyond the training range: clipped to the upper bound
@@ -275,7 +284,8 @@ def test_feature_scaler_is_fitted_on_training_features_and_clips_test_features()
     np.testing.assert_allclose(scaler.transform(flat).min(axis=0), -1.0)
     standard = _with_feature_net(make_att_crnn_pipeline(feature_scaling="standard"), 1.0)
     standard.fit(X, y)
-    z = standard.estimator_.named_steps["scaler"].transform(flat)
+    trained = np.setdiff1d(np.arange(len(X)), standard.holdout_index_)
+    z = standard.estimator_.named_steps["scaler"].transform(X[trained].reshape(-1, X.shape[-1]))
     np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-9)
     np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=1e-9)
     none = make_att_crnn_pipeline(feature_scaling=None)
@@ -313,6 +323,7 @@ def test_factory_errors_name_the_factory_called(factory, argument):
 
 def test_factories_pass_every_argument_through(tmp_path):
     kwargs = dict(svm_C=3.0, calibration=3, calibration_method="temperature",
+                  recording_posteriors="paper", augment=False, lr_schedule=None,
                   feature_scaling="standard", max_epochs=7, lr=0.5,
                   batch_size=9, random_state=4, n_jobs=2, memory=str(tmp_path / "nets"),
                   feature_cache=str(tmp_path / "features"), verbose=0,
@@ -334,6 +345,10 @@ def test_factories_pass_every_argument_through(tmp_path):
         assert (net.max_epochs, net.lr, net.batch_size, net.random_state, net.verbose) == \
             (7, 0.5, 9, 4, 0)
         assert net.get_params()["module__n_filters"] == (4, 8, 8)
+        assert (net.crop, net.freq_mask_width, net.time_mask_width, net.lr_schedule) == \
+            (False, 0, 0, None)
+        assert (params["fusion__rule"], params["fusion__temperature"]) == ("product", 1.0)
+        assert params["fusion__groups_param"] is None
         assert params["fusion__estimator__svm__estimator__C"] == 3.0
     att = make_att_crnn_pipeline(mask_scale=2.5).get_params()["fusion__estimator__net"]
     assert att.get_params()["module__mask_scale"] == 2.5
@@ -397,7 +412,7 @@ def test_cli_fit_builds_the_fused_system(tmp_path, monkeypatch):
     assert [name for name, _ in pipe.named_steps["fusion"].estimators] == ["logmel", "loggam"]
     settings = {"network": "cnn_baseline", "features": "fusion", "epochs": 3, "lr": 0.01,
                 "batch_size": 100, "random_state": 2, "verbose": 1, "classifier": "svm",
-                "svm_C": 0.1}
+                "svm_C": 0.1, "recording_posteriors": "calibrated"}
     from_cv = protocol._build(settings, {}, str(tmp_path), str(tmp_path), "auto", None, 2)
     fit_params, cv_params = _params(pipe), _params(from_cv)
     assert fit_params.keys() == cv_params.keys()
@@ -416,3 +431,31 @@ def _params(pipe):
 
 def _net_prefixes(params):
     return [k[:-len("lr")] for k in params if k.endswith("__net__lr")]
+
+
+def test_factory_defaults_augment_and_calibrate_and_the_paper_is_one_argument_away():
+    """Issue 24: crops, masks and a cosine schedule train the network; the recording
+    posteriors are a tempered geometric mean. Each of the paper's readings is one
+    documented argument away."""
+    for factory in (make_att_crnn_pipeline, make_cnn_baseline_pipeline):
+        params = factory(random_state=3).get_params()
+        net = params["fusion__estimator__net"]
+        assert (net.crop, net.freq_mask_width, net.time_mask_width, net.lr_schedule) == \
+            (True, 8, 10, "cosine")
+        assert (params["fusion__rule"], params["fusion__temperature"],
+                params["fusion__random_state"]) == ("mean", "holdout", 3)
+        assert params["fusion__groups_param"] == "net__recording_index"
+        paper = factory(recording_posteriors="paper", augment=False,
+                        lr_schedule=None).get_params()
+        net = paper["fusion__estimator__net"]
+        assert (net.crop, net.freq_mask_width, net.time_mask_width, net.lr_schedule) == \
+            (False, 0, 0, None)
+        assert (paper["fusion__rule"], paper["fusion__temperature"]) == ("product", 1.0)
+        # a network parameter the user names wins over the factory's
+        mine = factory(net_params={"time_mask_width": 3}).get_params()
+        assert mine["fusion__estimator__net"].time_mask_width == 3
+    soft = make_att_crnn_pipeline(classifier="softmax").get_params()
+    assert soft["fusion__groups_param"] == "recording_index"
+    with pytest.raises(ValueError, match="'recording_posteriors' parameter of "
+                                         "make_att_crnn_pipeline"):
+        make_att_crnn_pipeline(recording_posteriors="product")

@@ -28,6 +28,7 @@ posteriors).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -298,10 +299,9 @@ def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
     Returns
     -------
     train, held_out : ndarray of int
-        Sorted recording indices; ``held_out`` is not empty.
+        Sorted recording indices; ``held_out`` is empty when no recording can be held
+        out without leaving a class untrained (one group, or one recording per class).
     """
-    import warnings
-
     from sklearn.model_selection import StratifiedGroupKFold
 
     n = codes.shape[0]
@@ -311,8 +311,7 @@ def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
                               f"shape {groups.shape}.")
     n_groups = np.unique(groups).shape[0]
     if n_groups < 2:
-        raise SkascValueError("temperature='holdout' needs recordings of at least 2 groups to "
-                              f"hold some out; got {n_groups}.")
+        return np.arange(n), np.array([], dtype=np.intp)
     # fewer folds (a larger share held out) when classes or groups are too few for them
     k = max(2, min(int(round(1.0 / fraction)), n_groups, int(np.bincount(codes).max())))
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
@@ -326,10 +325,6 @@ def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
     if missing.size:  # give those classes their groups back
         back = np.isin(groups[held], groups[held][np.isin(codes[held], missing)])
         train, held = np.sort(np.r_[train, held[back]]), held[~back]
-    if held.size == 0:
-        raise SkascValueError(
-            "temperature='holdout' found no recording to hold out without leaving a class "
-            "untrained; give each class more recordings (or groups), or set a temperature.")
     return np.sort(train), np.sort(held)
 
 
@@ -860,6 +855,14 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             return self._fit_estimator(X, codes, fit_params)
         batch = _as_batch(X, type(self).__name__)
         train, held = holdout_split(codes, groups, self.holdout, self.random_state)
+        if held.size == 0:
+            warnings.warn(
+                "RecordingFusion(temperature='holdout') found no recording to hold out "
+                "without leaving a class untrained (one group, or one recording per class); "
+                "it trained on every recording and uses a temperature of 1.", UserWarning,
+                stacklevel=2)
+            self.holdout_index_ = held
+            return self._fit_estimator(X, codes, fit_params)
         sw = fit_params.get("sample_weight")
         if sw is not None:
             fit_params["sample_weight"] = safe_indexing(sw, train)

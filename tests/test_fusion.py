@@ -624,7 +624,7 @@ def test_holdout_temperature_is_fitted_on_recordings_the_estimator_never_saw(rng
     assert alone.holdout_index_.size > 0
 
 
-def test_holdout_keeps_every_class_trained_and_refuses_what_it_cannot_split():
+def test_holdout_keeps_every_class_trained_and_says_when_it_cannot_split():
     from skasc.fusion import holdout_split
 
     codes = np.array([0] * 10 + [1] * 10 + [2])  # class 2: one recording
@@ -632,12 +632,17 @@ def test_holdout_keeps_every_class_trained_and_refuses_what_it_cannot_split():
         train, held = holdout_split(codes, None, 0.5, seed)
         assert 2 in codes[train] and set(codes[train]) == {0, 1, 2}
         assert np.intersect1d(train, held).size == 0 and train.size + held.size == 21
-    with pytest.raises(ValueError, match="at least 2 groups"):
-        holdout_split(codes, np.zeros(21), 0.2, 0)
-    with pytest.raises(ValueError, match="no recording to hold out"):
-        holdout_split(np.array([0, 1]), None, 0.5, 0)
+    # nothing can be held out: one group, or one recording per class
+    assert holdout_split(codes, np.zeros(21), 0.2, 0)[1].size == 0
+    assert holdout_split(np.array([0, 1]), None, 0.5, 0)[1].size == 0
     with pytest.raises(ValueError, match=r"groups must have one entry per recording, shape \(21,\)"):
         holdout_split(codes, np.zeros(3), 0.2, 0)
+    X = np.random.default_rng(0).normal(size=(2, 3, 4))
+    with pytest.warns(UserWarning, match="found no recording to hold out") as caught:
+        clf = RecordingFusion(RecordingStub(), temperature="holdout").fit(X, ["a", "b"])
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert clf.temperature_ == 1.0 and clf.holdout_index_.size == 0
+    assert clf.estimator_.X_fit_.shape == (6, 4)  # trained on every recording
 
 
 def test_system_fusion_multiplies_the_systems_tempered_recording_posteriors(rng):

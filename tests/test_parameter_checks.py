@@ -19,7 +19,8 @@ from skasc._validation import (BOOL, Instance, Int, InvalidParameterError, NJobs
 # Parameters that are not plain values and are checked where they are used.
 CHECKED_ELSEWHERE = {
     "FrontEnd": {"loader", "denoiser", "segmenter", "extractor", "memory"},
-    "RecordingFusion": {"estimator"},
+    # a float in (0, inf) or "holdout": RecordingFusion._check_params (test_fusion.py)
+    "RecordingFusion": {"estimator", "temperature"},
     "SystemFusion": {"estimators"},
     "FeatureStack": {"extractors"},
     # the module's own parameters are checked where it is built (nn.modules);

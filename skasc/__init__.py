@@ -74,10 +74,25 @@ _EXPORTS = {
     "save": "skasc.persistence",
     "load": "skasc.persistence",
 }
-_EXPORTS.update({name: "skasc.exceptions" for name in (
-    "SkascError", "SkascValueError", "SkascTypeError", "InvalidParameterError",
-    "AudioFileError", "DatasetError", "ModelFileError", "UntrustedTypeError",
-    "CheckpointError", "TrainingDivergedError", "ExportError", "CLIError")})
+_EXPORTS.update(
+    {
+        name: "skasc.exceptions"
+        for name in (
+            "SkascError",
+            "SkascValueError",
+            "SkascTypeError",
+            "InvalidParameterError",
+            "AudioFileError",
+            "DatasetError",
+            "ModelFileError",
+            "UntrustedTypeError",
+            "CheckpointError",
+            "TrainingDivergedError",
+            "ExportError",
+            "CLIError",
+        )
+    }
+)
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

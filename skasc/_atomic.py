@@ -21,8 +21,7 @@ __all__ = ["atomic_write", "atomic_text_write", "check_output_path", "temporary_
 
 def temporary_name_pattern(path: str) -> str:
     """The glob pattern of the temporary files :func:`atomic_write` makes for ``path``."""
-    return os.path.join(os.path.dirname(os.path.abspath(path)),
-                        f".{os.path.basename(path)}.*.tmp")
+    return os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.*.tmp")
 
 
 def output_path_problem(path: str | os.PathLike) -> tuple[type[OSError], int, str] | None:

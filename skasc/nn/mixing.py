@@ -32,17 +32,30 @@ from .._validation import check_int
 from ..exceptions import SkascTypeError, SkascValueError
 from .augment import SegmentAugmentation, apply_masks, crop_rows
 
-__all__ = ["mix_between_class", "mix_pairs", "draw_partners", "BetweenClassCollate",
-           "NeighbourSegments", "DeviceBatches"]
+__all__ = [
+    "mix_between_class",
+    "mix_pairs",
+    "draw_partners",
+    "BetweenClassCollate",
+    "NeighbourSegments",
+    "DeviceBatches",
+]
 
 
-_SINGLE_CLASS = ("A training mini-batch of {n} segments held a single class; its examples "
-                 "were used un-mixed. Increase batch_size to mix between classes (a last, "
-                 "short batch of an epoch can hold one class by chance).")
+_SINGLE_CLASS = (
+    "A training mini-batch of {n} segments held a single class; its examples "
+    "were used un-mixed. Increase batch_size to mix between classes (a last, "
+    "short batch of an epoch can hold one class by chance)."
+)
 
 
-def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
-                      rng: np.random.Generator, center: np.ndarray | None = None):
+def mix_between_class(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    rng: np.random.Generator,
+    center: np.ndarray | None = None,
+):
     """Mix every example of a batch with a partner of another class.
 
     Each example ``i`` draws its partner uniformly among the examples of the
@@ -90,17 +103,25 @@ def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
     if y.shape != (n,):
         raise SkascValueError(f"y must have shape ({n},) to match X; got {y.shape}.")
     if not np.issubdtype(y.dtype, np.integer):
-        raise SkascTypeError(f"Between-class mixing needs integer class codes; got y of "
-                             f"dtype {y.dtype}.")
+        raise SkascTypeError(
+            f"Between-class mixing needs integer class codes; got y of dtype {y.dtype}."
+        )
     if n and (y.min() < 0 or y.max() >= n_classes):
-        raise SkascValueError(f"Labels must lie in [0, {n_classes}); got values in "
-                              f"[{y.min()}, {y.max()}].")
+        raise SkascValueError(
+            f"Labels must lie in [0, {n_classes}); got values in [{y.min()}, {y.max()}]."
+        )
     partner, r = draw_partners(y, rng)
     return mix_pairs(X, y, n_classes, partner, r, center) + (r, partner)
 
 
-def mix_pairs(X: np.ndarray, y: np.ndarray, n_classes: int, partner: np.ndarray,
-              r: np.ndarray, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def mix_pairs(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    partner: np.ndarray,
+    r: np.ndarray,
+    center: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Eqs. (10)-(11) for given partners and factors (see :func:`mix_between_class`).
 
     Returns
@@ -109,7 +130,7 @@ def mix_pairs(X: np.ndarray, y: np.ndarray, n_classes: int, partner: np.ndarray,
     Y_mix : ndarray of float32 of shape (n_examples, n_classes)
     """
     shape = (X.shape[0],) + (1,) * (X.ndim - 1)
-    norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
+    norm = np.sqrt(r**2 + (1.0 - r) ** 2)
     X = X.astype(np.float32, copy=False)
     X_mix = X[partner]  # a new array, scaled and accumulated in place (one pass each)
     X_mix *= ((1.0 - r) / norm).astype(np.float32).reshape(shape)
@@ -177,9 +198,15 @@ class BetweenClassCollate:
     ((2, 2, 4, 3), (2, 2))
     """
 
-    def __init__(self, n_classes: int, random_state: Any = None,
-                 center: np.ndarray | None = None, *, between_class: bool = True,
-                 augmentation: SegmentAugmentation | None = None):
+    def __init__(
+        self,
+        n_classes: int,
+        random_state: Any = None,
+        center: np.ndarray | None = None,
+        *,
+        between_class: bool = True,
+        augmentation: SegmentAugmentation | None = None,
+    ):
         self.n_classes = check_int(n_classes, "n_classes", type(self).__name__, low=2)
         self.random_state = random_state
         self.center = center
@@ -209,8 +236,9 @@ class BetweenClassCollate:
         X = np.stack([np.asarray(item[0], dtype=np.float32) for item in batch])
         y = np.asarray([item[1] for item in batch])
         if not np.issubdtype(y.dtype, np.integer):
-            raise SkascTypeError(f"{type(self).__name__} needs integer class codes; got "
-                                 f"labels of dtype {y.dtype}.")
+            raise SkascTypeError(
+                f"{type(self).__name__} needs integer class codes; got labels of dtype {y.dtype}."
+            )
         rng = self._generator()
         if self.between_class:
             partner, r = draw_partners(y, rng)
@@ -221,8 +249,9 @@ class BetweenClassCollate:
         if offsets is not None:
             prev = torch.from_numpy(np.stack([np.asarray(item[3], np.float32) for item in batch]))
             nxt = torch.from_numpy(np.stack([np.asarray(item[4], np.float32) for item in batch]))
-            X = crop_rows(torch.from_numpy(X), np.arange(len(y)), offsets,
-                          prev=prev, nxt=nxt).numpy()
+            X = crop_rows(
+                torch.from_numpy(X), np.arange(len(y)), offsets, prev=prev, nxt=nxt
+            ).numpy()
         if self.between_class:
             if not self._warned and (partner == np.arange(len(y))).any():
                 warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
@@ -300,10 +329,18 @@ class DeviceBatches:
         Crops and masks, drawn after the partners, as :class:`BetweenClassCollate` does.
     """
 
-    def __init__(self, X: Any, y: np.ndarray, n_classes: int, batch_size: int,
-                 generator: Any, random_state: Any, center: np.ndarray | None,
-                 between_class: bool = True,
-                 augmentation: SegmentAugmentation | None = None) -> None:
+    def __init__(
+        self,
+        X: Any,
+        y: np.ndarray,
+        n_classes: int,
+        batch_size: int,
+        generator: Any,
+        random_state: Any,
+        center: np.ndarray | None,
+        between_class: bool = True,
+        augmentation: SegmentAugmentation | None = None,
+    ) -> None:
         import torch
 
         self.X, self.y = X, np.asarray(y)
@@ -311,8 +348,11 @@ class DeviceBatches:
         self.generator, self.between_class = generator, between_class
         self.augmentation = augmentation
         self.rng = np.random.default_rng(random_state)
-        self.center = (None if center is None else
-                       torch.as_tensor(np.asarray(center, dtype=np.float32), device=X.device))
+        self.center = (
+            None
+            if center is None
+            else torch.as_tensor(np.asarray(center, dtype=np.float32), device=X.device)
+        )
         self.y_device = torch.as_tensor(self.y, device=X.device)
         self.eye = torch.eye(n_classes, dtype=torch.float64, device=X.device)
         self._warned = False
@@ -335,7 +375,7 @@ class DeviceBatches:
             order = torch.arange(n)
         order = order.numpy()  # the host's permutation, as numpy once per epoch
         for start in range(0, n, self.batch_size):
-            index = order[start:start + self.batch_size]
+            index = order[start : start + self.batch_size]
             rows = torch.from_numpy(index).to(self.X.device, non_blocking=True)
             buffers = self._buffers(self._turn, len(index))
             self._turn ^= 1  # the other set next (across epochs too)
@@ -363,18 +403,23 @@ class DeviceBatches:
 
         if self._sets is None:
             shape = (min(self.batch_size, len(self.y)),) + tuple(self.X.shape[1:])
-            self._sets = [tuple(torch.empty(shape, dtype=self.X.dtype, device=self.X.device)
-                                for _ in range(3)) for _ in range(2)]
+            self._sets = [
+                tuple(
+                    torch.empty(shape, dtype=self.X.dtype, device=self.X.device) for _ in range(3)
+                )
+                for _ in range(2)
+            ]
         return tuple(b[:m] for b in self._sets[which])
 
-    def _mix(self, Xb: Any, y: np.ndarray, rows: Any, buffers: tuple, partner: np.ndarray,
-             r: np.ndarray):
+    def _mix(
+        self, Xb: Any, y: np.ndarray, rows: Any, buffers: tuple, partner: np.ndarray, r: np.ndarray
+    ):
         import torch
 
         if not self._warned and (partner == np.arange(len(y))).any():
             warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
             self._warned = True
-        norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
+        norm = np.sqrt(r**2 + (1.0 - r) ** 2)
         shape = (len(y),) + (1,) * (Xb.ndim - 1)
         device = Xb.device
         host = np.stack([(1.0 - r) / norm, r / norm, 1.0 - 1.0 / norm]).astype(np.float32)

@@ -46,9 +46,9 @@ from ._recordings import check_batch, n_recordings
 from ._sklearn import BaseComposition, safe_indexing
 from ._validation import (
     BOOL,
+    MAX_SEED,
     Instance,
     Int,
-    MAX_SEED,
     Options,
     Real,
     check_label_types,

@@ -23,14 +23,14 @@ from sklearn.pipeline import Pipeline
 
 import skasc
 from skasc import cli
+from skasc.calibration import make_svm_calibrator
 from skasc.frontend import audio
 from skasc.frontend.audio import AudioFileError, AudioLoader, check_recordings, load_audio
-from skasc.calibration import make_svm_calibrator
 from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.frontend.features import LogMelExtractor
 from skasc.frontend.front_end import FrontEnd
-from skasc.fusion import RecordingFusion
 from skasc.frontend.segment import Segmenter
+from skasc.fusion import RecordingFusion
 
 SR = 8000
 

@@ -1,12 +1,10 @@
 import numpy as np
+import pytest
 from sklearn.calibration import _sigmoid_calibration
 from sklearn.datasets import make_classification
 from sklearn.svm import LinearSVC
 
-from skasc.calibration import TrainingSetCalibration
-from skasc.calibration import make_svm_calibrator
-
-import pytest
+from skasc.calibration import TrainingSetCalibration, make_svm_calibrator
 
 
 def test_single_split_is_whole_set():

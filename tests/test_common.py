@@ -19,8 +19,8 @@ from skasc.frontend.features import (
     LogMelExtractor,
 )
 from skasc.frontend.front_end import FrontEnd
-from skasc.fusion import RecordingFusion, SystemFusion
 from skasc.frontend.segment import Segmenter
+from skasc.fusion import RecordingFusion, SystemFusion
 
 NOT_A_TABLE = (
     "takes a batch of recordings (a list of paths/waveforms, or segment arrays "
@@ -138,8 +138,9 @@ def test_sklearn_compatible(estimator, check):
 def test_no_estimator_shadows_sklearns_validate_params():
     # scikit-learn's BaseEstimator._validate_params checks _parameter_constraints and
     # returns None; skasc's own hook (which may return framing values) is _check_params
-    import skasc
     from sklearn.base import BaseEstimator
+
+    import skasc
 
     for name in skasc.__all__:
         obj = getattr(skasc, name)

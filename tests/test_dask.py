@@ -14,7 +14,6 @@ import pytest
 
 pytest.importorskip("dask.distributed", reason="dask.distributed is not installed")
 import distributed  # noqa: E402
-
 from joblib import parallel_config  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import cross_val_score  # noqa: E402

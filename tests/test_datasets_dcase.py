@@ -10,10 +10,9 @@ import soundfile as sf
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import cross_val_score
 
+from layouts_dcase import CLASSES_2016, CLASSES_2018, DEVICES, TEST_ONLY_DEVICES, write_dcase
 from skasc.datasets import DATASETS, DCASE_SETS, DatasetError, OfficialSplits, load_dataset
 from skasc.datasets.dcase import load_dcase
-
-from layouts_dcase import CLASSES_2016, CLASSES_2018, DEVICES, TEST_ONLY_DEVICES, write_dcase
 
 NAMES = list(DCASE_SETS)
 FOUR_FOLD = ["tut2016", "tut2017"]

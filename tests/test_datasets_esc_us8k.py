@@ -8,6 +8,13 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import cross_val_score
 
+from layouts_esc_us8k import (
+    ESC10_TARGETS,
+    ESC50_CATEGORIES,
+    write_esc50,
+    write_folder_csv,
+    write_urbansound8k,
+)
 from skasc.datasets import (
     DatasetError,
     load_csv,
@@ -15,14 +22,6 @@ from skasc.datasets import (
     load_esc10,
     load_esc50,
     load_urbansound8k,
-)
-
-from layouts_esc_us8k import (
-    ESC10_TARGETS,
-    ESC50_CATEGORIES,
-    write_esc50,
-    write_folder_csv,
-    write_urbansound8k,
 )
 
 

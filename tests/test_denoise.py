@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.dsp.minstats import denoise
+from skasc.frontend.denoise import MinStatsDenoiser
 
 SR = 4000
 PARAMS = dict(sr=SR, n_fft=128, hop_length=64)

@@ -1,7 +1,6 @@
 import json
 
 import joblib
-
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin

@@ -13,8 +13,6 @@ import inspect
 import pathlib
 import pkgutil
 
-import pytest
-
 import skasc
 from skasc import exceptions
 from skasc.exceptions import SkascError, SkascTypeError, SkascValueError

@@ -11,10 +11,10 @@ import soundfile as sf
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
+from skasc.frontend import front_end as frontend
 from skasc.frontend.audio import AudioLoader
 from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.frontend.features import LogMelExtractor
-from skasc.frontend import front_end as frontend
 from skasc.frontend.front_end import FrontEnd
 from skasc.frontend.segment import Segmenter, ShortRecordingWarning
 

@@ -515,6 +515,7 @@ def test_fuse_reports_floors_segments_not_recordings():
 def test_system_fusion_counts_segments_without_predicting():
     # segment_recording_index used to run every system's full prediction
     from sklearn.linear_model import LogisticRegression
+
     from skasc.fusion import RecordingFusion, SystemFusion
 
     rng = np.random.default_rng(0)

@@ -12,13 +12,12 @@ import skorch
 import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-from skorch.callbacks import Callback
 from sklearn import config_context
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
+from skorch.callbacks import Callback
 
-from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier
-from skasc.nn import _skorch
+from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier, _skorch
 from skasc.nn.classifier import TrainingDivergedError
 
 torch.set_num_threads(1)
@@ -345,8 +344,11 @@ def test_checkpoint_key_ignores_what_a_pipeline_sets_during_fit():
 
 
 # ---------------------------------------------------------------- the demo, twice
-from skasc.datasets import DatasetError, make_litis_like  # noqa: E402
-from skasc.datasets import scenes  # noqa: E402
+from skasc.datasets import (  # noqa: E402
+    DatasetError,
+    make_litis_like,
+    scenes,
+)
 
 CORPUS = dict(
     n_recordings_per_class=3,

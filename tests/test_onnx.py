@@ -14,12 +14,15 @@ pytest.importorskip("skl2onnx")
 
 import onnx  # noqa: E402
 
-from skasc import cli, make_fused_pipeline, save  # noqa: E402
+from skasc import (  # noqa: E402
+    cli,
+    make_cnn_baseline_pipeline,
+    make_fused_pipeline,
+    save,
+)
 from skasc.exceptions import InvalidParameterError  # noqa: E402
 from skasc.onnx import ExportError, OnnxPredictor, export_onnx  # noqa: E402
 from test_pipelines import CNN_TINY, TINY, tiny, tone_corpus  # noqa: E402
-
-from skasc import make_cnn_baseline_pipeline  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,12 @@ import pytest
 import soundfile as sf
 
 import skasc
+from layouts_dcase import write_dcase
+from layouts_esc_us8k import write_esc50, write_folder_csv, write_urbansound8k
 from skasc import cli
 from skasc._paths import file_identity, regular_file_problem
 from skasc.datasets import DATASETS, DatasetError, load_dataset, write_litis_layout
 from skasc.exceptions import AudioFileError, CheckpointError, CLIError, ModelFileError
-
-from layouts_dcase import write_dcase
-from layouts_esc_us8k import write_esc50, write_folder_csv, write_urbansound8k
 
 
 def _returns_at_once(call, fifo, timeout=30.0):

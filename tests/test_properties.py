@@ -24,8 +24,8 @@ from skasc.frontend.audio import AudioLoader
 from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
 from skasc.frontend.front_end import FrontEnd
-from skasc.fusion import product_fusion
 from skasc.frontend.segment import Segmenter
+from skasc.fusion import product_fusion
 
 settings.register_profile(
     "ci",

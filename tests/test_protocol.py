@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from skasc.datasets import load_dataset, make_litis_like
-from skasc.protocol import HeldOutAccuracy, run_protocol
-
 from layouts_dcase import write_dcase
 from layouts_esc_us8k import write_esc50, write_folder_csv, write_urbansound8k
+from skasc.datasets import load_dataset, make_litis_like
+from skasc.protocol import HeldOutAccuracy, run_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}

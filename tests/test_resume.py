@@ -290,8 +290,9 @@ def test_a_killed_first_epoch_leaves_no_stale_history(tmp_path):
 def test_resume_keeps_this_runs_optimizer_flags(tmp_path, monkeypatch):
     # a checkpoint of a CUDA run (fused Adam, chosen by the device, not in the fit key)
     # resumed on the CPU steps with the CPU's plain Adam, not the saved run's flags
-    import skasc.nn.classifier as classifier
     from skorch.callbacks import Callback
+
+    import skasc.nn.classifier as classifier
 
     class StopAtEpoch2(Callback):
         def on_epoch_begin(self, net, **kwargs):

@@ -5,6 +5,7 @@ CSV, the PNG and the CLI carry the same numbers."""
 import csv
 import io
 import os
+
 import numpy as np
 import pytest
 import soundfile as sf

@@ -33,10 +33,10 @@ from .dcase import (
 )
 from .esc50 import load_esc10, load_esc50
 from .folder_csv import load_csv
-from .urbansound8k import load_urbansound8k
 from .litis import LitisRouen, LitisSplits, load_litis_rouen, write_litis_layout
 from .registry import DATASETS, load_dataset
 from .scenes import SCENE_CLASSES, make_litis_like, make_scenes
+from .urbansound8k import load_urbansound8k
 
 __all__ = [
     "AudioDataset",

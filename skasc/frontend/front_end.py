@@ -31,14 +31,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import joblib
+import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 
 from .._atomic import atomic_write
-from .._paths import regular_file_problem
 from .._base import StatelessTransformer
+from .._paths import regular_file_problem
 from .._recordings import recording_error
 from .._validation import Int, NJobs, check_params
 from ..exceptions import InvalidParameterError, SkascError, SkascValueError

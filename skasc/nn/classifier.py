@@ -44,8 +44,8 @@ from skorch.utils import to_numpy, to_tensor
 from .._validation import BOOL, MAX_SEED, Instance, Int, Options, Real, check_device, check_params
 from ..exceptions import SkascTypeError, SkascValueError, TrainingDivergedError
 from . import _skorch
-from .checkpoint import EpochCheckpoint
 from .augment import SegmentAugmentation, neighbours
+from .checkpoint import EpochCheckpoint
 from .mixing import BetweenClassCollate, DeviceBatches, NeighbourSegments
 from .modules import AttCRNN, CNNBaseline
 

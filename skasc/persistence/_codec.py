@@ -12,9 +12,8 @@ Decoding turns names back into objects only through
 
 from __future__ import annotations
 
-import math
-
 import inspect
+import math
 import sys
 import types
 from typing import Any

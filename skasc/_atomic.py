@@ -14,7 +14,8 @@ import errno
 import io
 import os
 import secrets
-from typing import BinaryIO, Iterator, TextIO
+from collections.abc import Iterator
+from typing import BinaryIO, TextIO
 
 __all__ = ["atomic_write", "atomic_text_write", "check_output_path", "temporary_name_pattern"]
 

@@ -17,7 +17,8 @@ works on either. :func:`iter_recordings` reads both forms (and plain lists);
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -16,7 +16,8 @@ the posteriors being ``softmax(scores / T)`` of the SVM's decision scores.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV

@@ -37,7 +37,7 @@ import csv
 import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from ._atomic import atomic_text_write
 from .exceptions import CLIError, SkascError

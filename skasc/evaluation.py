@@ -18,8 +18,9 @@ one table.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -140,7 +141,7 @@ def _log_loss(y_true: Any, proba: Any, classes: Any) -> float:
     return float(log_loss(y_true, proba, labels=labels))
 
 
-def device_scores(split: "SplitResult", devices: Any, seen: Any) -> dict[str, dict[str, Any]]:
+def device_scores(split: SplitResult, devices: Any, seen: Any) -> dict[str, dict[str, Any]]:
     """Recording-level scores of one split per recording device, as the DCASE baselines
     print them.
 
@@ -326,7 +327,7 @@ class EvaluationReport:
     @classmethod
     def from_splits(
         cls, splits: list[SplitResult], labels: np.ndarray, *, segment_duration: float | None = None
-    ) -> "EvaluationReport":
+    ) -> EvaluationReport:
         """The report of ``splits``, confusions summed over them, rows and columns
         in the order of ``labels``."""
         rec_cm = sum(confusion_matrix(r.y_true, r.y_pred, labels=labels) for r in splits)

@@ -29,8 +29,9 @@ posteriors).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -890,7 +891,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             segments = segments.reshape(segments.shape[0], -1)
         return segments, lengths
 
-    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> "RecordingFusion":
+    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> RecordingFusion:
         """Fit the segment classifier on the segments of the recordings.
 
         Parameters
@@ -948,7 +949,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         self.holdout_index_ = held
         return self
 
-    def _fit_estimator(self, X: Any, codes: np.ndarray, fit_params: dict) -> "RecordingFusion":
+    def _fit_estimator(self, X: Any, codes: np.ndarray, fit_params: dict) -> RecordingFusion:
         """Fit a clone of ``estimator`` on the segments of ``X`` (labels as codes)."""
         estimator = clone(self.estimator)
         segments, lengths = self._segments(X)
@@ -1017,7 +1018,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         return np.repeat(np.arange(lengths.shape[0]), lengths)
 
 
-def _all_systems_have_segments(self: "SystemFusion") -> bool:
+def _all_systems_have_segments(self: SystemFusion) -> bool:
     systems = (
         self.estimators_ if hasattr(self, "estimators_") else [est for _, est in self.estimators]
     )
@@ -1090,7 +1091,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         """Parameters of the fusion and, with ``deep``, of every system by name."""
         return self._get_params("estimators", deep=deep)
 
-    def set_params(self, **params: Any) -> "SystemFusion":
+    def set_params(self, **params: Any) -> SystemFusion:
         """Set parameters; systems and their parameters are addressed by name."""
         self._set_params("estimators", **params)
         return self
@@ -1116,7 +1117,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
                     f"predict_proba. Got {est!r} instead."
                 )
 
-    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> "SystemFusion":
+    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> SystemFusion:
         """Fit a clone of every system on ``(X, y)``.
 
         Parameters

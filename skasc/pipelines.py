@@ -24,8 +24,9 @@ happen inside the factories, so that ``skasc --help`` can list the choices at on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._validation import check_option
 from .exceptions import InvalidParameterError

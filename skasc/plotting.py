@@ -10,7 +10,8 @@ figure is returned, and written as PNG when ``path`` is given.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

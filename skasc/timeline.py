@@ -172,7 +172,7 @@ class _WindowGrid:
     hop_steps: int
 
     @classmethod
-    def from_seconds(cls, window: Any, hop: Any, segmenter: Segmenter, sr: int) -> "_WindowGrid":
+    def from_seconds(cls, window: Any, hop: Any, segmenter: Segmenter, sr: int) -> _WindowGrid:
         """The grid of ``window`` and ``hop`` seconds, or the error that names them."""
         window = _check_seconds(window, "window")
         hop = _check_seconds(hop, "hop")

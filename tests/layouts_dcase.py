@@ -11,7 +11,7 @@ The audio is a class-dependent tone plus noise, so classes are separable.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import soundfile as sf

@@ -13,7 +13,8 @@ import dataclasses
 import os
 import re
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

@@ -20,8 +20,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
@@ -87,7 +88,7 @@ class OfficialSplits(BaseCrossValidator):
         self.names = names
 
     @classmethod
-    def from_folds(cls, folds: Any) -> "OfficialSplits":
+    def from_folds(cls, folds: Any) -> OfficialSplits:
         """Leave-one-fold-out splits from a fold number per recording.
 
         Fold ``k`` tests on the recordings whose fold is ``k`` and trains on all

@@ -48,8 +48,8 @@ some unused); none may be on both sides, nor may a group. Every fault raises
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

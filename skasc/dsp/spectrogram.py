@@ -30,7 +30,7 @@ other framing: a centred STFT of a whole recording (``librosa.stft`` with
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.fft

@@ -64,7 +64,8 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import soundfile as sf

@@ -398,7 +398,7 @@ class FeatureStack(StatelessTransformer, BaseComposition, auto_wrap_output_keys=
         """Parameters of the stack and, with ``deep``, of every extractor by name."""
         return self._get_params("extractors", deep=deep)
 
-    def set_params(self, **params: Any) -> "FeatureStack":
+    def set_params(self, **params: Any) -> FeatureStack:
         """Set parameters; extractors and their parameters are addressed by name."""
         self._set_params("extractors", **params)
         return self

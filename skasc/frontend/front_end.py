@@ -67,7 +67,7 @@ class _Notes:
     others: tuple[tuple[type[Warning], str], ...] = ()
 
     @classmethod
-    def caught(cls, caught: list) -> "_Notes":
+    def caught(cls, caught: list) -> _Notes:
         """The notes of the warnings recorded by ``warnings.catch_warnings``."""
         short = [w.message for w in caught if isinstance(w.message, ShortRecordingWarning)]
         return cls(
@@ -92,7 +92,7 @@ class _Notes:
         ).encode()
 
     @classmethod
-    def from_json(cls, text: str) -> "_Notes":
+    def from_json(cls, text: str) -> _Notes:
         data = json.loads(text)
         return cls(
             padded_samples=data["padded_samples"],

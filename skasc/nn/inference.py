@@ -69,7 +69,7 @@ class PooledConvBlock(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     @classmethod
-    def from_block(cls, block: nn.Module) -> "PooledConvBlock | None":
+    def from_block(cls, block: nn.Module) -> PooledConvBlock | None:
         """The pooled form of ``block``, or None when its layers are not a
         ConvBlock's (``[ZeroPad2d] Conv2d ReLU BatchNorm2d MaxPool2d Dropout``, repeated)."""
         layers, i, out = list(getattr(block, "layers", ())), 0, []

@@ -24,7 +24,8 @@ iterator produces BC examples and validation/prediction see plain data.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -29,7 +29,7 @@ Reading of the paper
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

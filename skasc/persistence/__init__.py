@@ -47,7 +47,8 @@ import datetime
 import importlib.metadata
 import os
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from skasc._atomic import check_output_path
 

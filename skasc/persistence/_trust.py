@@ -31,7 +31,8 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..exceptions import InvalidParameterError, ModelFileError, UntrustedTypeError
 

@@ -114,17 +114,17 @@ def print_table(out: str, names: list[str]) -> str:
         "| time per fold |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+
+    def cell(m: dict, key: str, scale: float = 1.0, fmt: str = ".3f") -> str:
+        v = m[key] * scale
+        return f"{v.mean():{fmt}} ± {v.std():{fmt}}"
+
     for name in names:
         for label, m in row_table(out, name):
-
-            def cell(key: str, scale: float = 1.0, fmt: str = ".3f") -> str:
-                v = m[key] * scale
-                return f"{v.mean():{fmt}} ± {v.std():{fmt}}"
-
             lines.append(
-                f"| {label} | {len(m['accuracy'])} | {cell('accuracy', 100, '.2f')} % "
-                f"| {cell('balanced_accuracy', 100, '.2f')} % | {cell('log_loss')} "
-                f"| {cell('ece')} | {m['seconds'].mean() / 60:.1f} min |"
+                f"| {label} | {len(m['accuracy'])} | {cell(m, 'accuracy', 100, '.2f')} % "
+                f"| {cell(m, 'balanced_accuracy', 100, '.2f')} % | {cell(m, 'log_loss')} "
+                f"| {cell(m, 'ece')} | {m['seconds'].mean() / 60:.1f} min |"
             )
     text = "\n".join(lines)
     print(text)

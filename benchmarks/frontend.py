@@ -14,8 +14,9 @@ Rows: the anchor; :class:`~skasc.frontend.features.LogMelExtractor` and
 :class:`~skasc.frontend.denoise.MinStatsDenoiser`; :class:`~skasc.frontend.segment.Segmenter`;
 the whole 2-channel front end (denoise + segment + log Mel + log gammatone);
 and log Mel + log gammatone sharing one STFT through
-:func:`skasc.frontend.features.extract_features`, alone and in the whole front end.  A stage whose import or run
-fails prints ``n/a`` (the denoiser and segmenter are separate modules).
+:func:`skasc.frontend.features.extract_features`, alone and in the whole front end.
+A stage whose import or run fails prints ``n/a`` (the denoiser and segmenter are
+separate modules).
 
 Then the whole front end over ``--n-recordings`` recordings, one recording per
 job with ``joblib.Parallel``, at ``n_jobs=1`` and ``n_jobs=2`` (the pool is

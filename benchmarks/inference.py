@@ -41,8 +41,9 @@ max abs difference of the recording posteriors and label agreement; on ESC-10
 fold 1 (``--esc10``, default ``../shared/data/esc10``; the test recordings of
 ``skasc.load_dataset("esc10", root).cv``'s first split), recording accuracy and
 log loss. int8 is calibrated on ``--calibration-size`` (40) recordings of the
-training folds 2-5, the network's own training data. The issue's rule: a backend that loses more than 0.5 points of accuracy
-or raises the log loss by more than 0.02 is not a default.
+training folds 2-5, the network's own training data. The issue's rule: a backend that
+loses more than 0.5 points of accuracy or raises the log loss by more than 0.02 is not
+a default.
 
 Usage::
 
@@ -55,6 +56,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -331,7 +333,7 @@ def gemm_peak(threads: int, n: int = 2048) -> dict:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a = torch.randn(n, n).to(dtype)
         b = torch.randn(n, n).to(dtype)
-        wall, cpu = _best_of(lambda: torch.mm(a, b))
+        wall, cpu = _best_of(functools.partial(torch.mm, a, b))
         out[name], out[f"{name}_core"] = n**3 / wall, n**3 / cpu
     out.update(_onnxruntime_gemm(threads, n))
     return out

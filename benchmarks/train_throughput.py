@@ -42,7 +42,7 @@ def plain_train(X, y, n_classes, epochs, device, seed=0):
     Y = torch.nn.functional.one_hot(torch.from_numpy(y), n_classes).float()
     g = torch.Generator().manual_seed(seed)
     times = []
-    for epoch in range(epochs + 1):  # epoch 0 is the warm-up
+    for _epoch in range(epochs + 1):  # epoch 0 is the warm-up
         _sync(device)
         t0 = time.perf_counter()
         module.train()

@@ -75,7 +75,7 @@ def check_output_path(path: str | os.PathLike) -> None:
     Traceback (most recent call last):
     ...
     FileNotFoundError: [Errno 2] Cannot write '/no/such/folder/model.skasc': the folder /no/such/folder does not exist.
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     problem = output_path_problem(path)
     if problem is not None:
         kind, code, text = problem

@@ -129,7 +129,7 @@ def check_device(value: Any, estimator: Any) -> Any:
     Traceback (most recent call last):
     ...
     skasc.exceptions.InvalidParameterError: The 'device' parameter of AttCRNNClassifier must be 'auto' or a torch device such as 'cpu' or 'cuda'. Got 'gpu' instead.
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     if isinstance(value, str) and value == "auto":
         return value
     import torch
@@ -168,7 +168,7 @@ def check_option(value: Any, name: str, estimator: Any, options: Iterable[Any]) 
     Traceback (most recent call last):
     ...
     skasc.exceptions.InvalidParameterError: The 'between_class' parameter of AttCRNNClassifier must be one of {False, True}. Got 0 instead.
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     options = list(options)
     if not any(
         value == o and isinstance(value, (bool, np.bool_)) == isinstance(o, bool) for o in options
@@ -323,7 +323,7 @@ def check_params(estimator: Any) -> dict[str, Any]:
     Traceback (most recent call last):
     ...
     skasc.exceptions.InvalidParameterError: The 'n_mels' parameter of Demo must be an int in the range [1, inf). Got 0 instead.
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     return {
         name: rule(getattr(estimator, name), name, estimator)
         for name, rule in type(estimator)._parameter_checks.items()

@@ -53,7 +53,7 @@ def check_output_path(path: str, option: str) -> None:
     Traceback (most recent call last):
     ...
     skasc.exceptions.CLIError: cannot write --model /no/such/folder/model.skasc: the folder /no/such/folder does not exist
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     from ._atomic import output_path_problem
 
     problem = output_path_problem(path)
@@ -84,7 +84,7 @@ def check_outputs(
     Traceback (most recent call last):
     ...
     skasc.exceptions.CLIError: cannot write --out m.skasc: it is the model file m.skasc; an output never overwrites an input
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     from ._paths import file_identity
 
     taken: dict[tuple, str] = {}
@@ -636,7 +636,7 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value

@@ -471,7 +471,7 @@ def compare_runs(
     Traceback (most recent call last):
     ...
     skasc.exceptions.InvalidParameterError: The 'alpha' parameter of compare_runs must be a float in the range (0.0, 1.0). Got 2 instead.
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     from ._atomic import atomic_text_write
     from ._validation import check_option, check_real
     from .cli import check_outputs

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -637,7 +638,7 @@ def format_table(
                 cells.append("-")
                 continue
             scale, digits = (1, 3) if metric == "log_loss" else (100, 2)
-            mean, spread = _mean_std(runs, lambda r: r.split_scores(level, metric))
+            mean, spread = _mean_std(runs, methodcaller("split_scores", level, metric))
             cell = f"{scale * mean:.{digits}f}"
             if std:
                 cell += f" ± {scale * spread:.{digits}f}"
@@ -691,7 +692,7 @@ def format_class_table(
         rows.append(
             [str(c)]
             + [
-                cell(lambda r, lv=lv: present(r, lv, c))
+                cell(lambda r, lv=lv, c=c: present(r, lv, c))
                 if all(present(r, lv, c).size for r in runs)
                 else "-"
                 for lv in levels

@@ -896,7 +896,8 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
 
         Parameters
         ----------
-        X : ndarray of shape (n_recordings, n_segments, ...) or object ndarray of shape (n_recordings,)
+        X : ndarray of shape (n_recordings, n_segments, ...), or object ndarray of \
+shape (n_recordings,)
             Segments of each recording (e.g. features of shape
             ``(n_segments, n_channels, n_bands, n_frames)``); recordings may have
             different numbers of segments.

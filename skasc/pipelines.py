@@ -4,10 +4,10 @@ Each factory returns a :class:`~sklearn.pipeline.Pipeline` whose steps are
 reachable by name, so ``set_params`` and ``GridSearchCV`` work as usual::
 
     Pipeline([
-        ("frontend", FrontEnd(extractor=LogMelExtractor())),      # recordings -> segments' features
-        ("fusion", RecordingFusion(                               # product over a recording's segments
-            Pipeline([("net", AttCRNNClassifier()),               # pooled 256-d features (eq. 9)
-                      ("scaler", MinMaxScaler((-1, 1), clip=True)),  # fitted on the training segments
+        ("frontend", FrontEnd(extractor=LogMelExtractor())),  # recordings -> segments' features
+        ("fusion", RecordingFusion(                           # product over a recording's segments
+            Pipeline([("net", AttCRNNClassifier()),           # pooled 256-d features (eq. 9)
+                      ("scaler", MinMaxScaler((-1, 1), clip=True)),  # fitted on training segments
                       ("svm", CalibratedClassifierCV(LinearSVC(C=0.1)))],
                      memory=...)))])
 

@@ -91,8 +91,8 @@ class HeldOutAccuracy(Callback):
     """Record the network's accuracy on held-out segments every ``every`` epochs.
 
     The value goes into the history as ``heldout_acc`` (None at the epochs not
-    scored); nothing reads it during training. Prediction runs in eval mode and draws no random numbers, so the
-    training is the same with or without this callback.
+    scored); nothing reads it during training. Prediction runs in eval mode and draws
+    no random numbers, so the training is the same with or without this callback.
 
     Parameters
     ----------

@@ -120,7 +120,8 @@ def test_data_errors(X, error, match):
         (
             dict(n_subwindows=1),
             ValueError,
-            r"The 'n_subwindows' parameter of MinStatsDenoiser must be an int in the range \[2, inf\)",
+            r"The 'n_subwindows' parameter of MinStatsDenoiser must be an int "
+            r"in the range \[2, inf\)",
         ),
         (
             dict(window_duration=0.1),

@@ -578,7 +578,7 @@ def test_other_warnings_are_replayed_beside_the_padding_warning(tmp_path, waves,
     real = LogMelExtractor.transform
 
     def noisy(self, X):
-        warnings.warn(f"{len(X[0])} segments", RuntimeWarning)
+        warnings.warn(f"{len(X[0])} segments", RuntimeWarning, stacklevel=1)
         return real(self, X)
 
     monkeypatch.setattr(LogMelExtractor, "transform", noisy)

@@ -452,11 +452,12 @@ def _confident_systems():
     Xb[0], Xb[1] = np.tile(seg_b, (3, 1)), np.tile(seg_b[::-1], (3, 1))
     X = np.empty(2, dtype=object)  # each system picks its own view of a recording
     X[0], X[1] = (Xa[0], Xb[0]), (Xa[1], Xb[1])
-    pick = (
-        lambda k: FunctionTransformer(  # noqa: E731
+
+    def pick(k):
+        return FunctionTransformer(
             lambda Z: np.array([z[k] for z in Z] + [None], dtype=object)[:-1]
         )
-    )
+
     a = Pipeline([("pick", pick(0)), ("fusion", RecordingFusion(_FixedSegmentPosteriors()))])
     b = Pipeline([("pick", pick(1)), ("fusion", RecordingFusion(_FixedSegmentPosteriors()))])
     return X, np.array(["left", "right"]), a, b

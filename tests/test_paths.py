@@ -9,6 +9,7 @@ refuse it, naming both lines.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -185,7 +186,7 @@ def test_predict_and_timeline_refuse_a_fifo_among_the_recordings(tmp_path, capsy
         ["predict", str(model), str(data)],
         ["predict", str(model), str(fifo), "--timeline"],
     ):
-        assert _returns_at_once(lambda: cli.main(argv), fifo) == 2
+        assert _returns_at_once(functools.partial(cli.main, argv), fifo) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "b1.wav' is not a regular file (it is a FIFO" in err[0], err
 

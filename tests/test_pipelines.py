@@ -177,7 +177,7 @@ def test_fused_systems_see_the_features_of_the_single_front_ends(corpus):
     fused = make_fused_pipeline(net_params=TINY)
     fused.set_params(frontend__segmenter=Segmenter(segment_duration=0.5))
     stacked = fused.named_steps["frontend"].transform(X[:3])
-    for index, features in enumerate(("logmel", "loggam")):
+    for features in ("logmel", "loggam"):
         single = make_att_crnn_pipeline(features).named_steps["frontend"]
         single.set_params(segmenter=Segmenter(segment_duration=0.5))
         system = fused.named_steps["fusion"].named_estimators[features]

@@ -273,7 +273,8 @@ def test_transform_errors(X, exc, match):
         (
             {"hop_duration": 0.0},
             ValueError,
-            r"'hop_duration' parameter of Segmenter must be a float in the range \(0, inf\) or None",
+            r"'hop_duration' parameter of Segmenter must be a float "
+            r"in the range \(0, inf\) or None",
         ),
         ({"hop_duration": float("inf")}, ValueError, r"'hop_duration' parameter .* Got inf"),
         ({"hop_duration": 1e-9}, ValueError, r"'hop_duration' parameter .* rounds to 0"),

@@ -229,7 +229,7 @@ class AudioDataset:
 
 
 def find_root(root: str | os.PathLike, marker: str, dataset: str) -> str:
-    """The folder holding ``marker`` (a metadata file): ``root`` itself, or its one child that holds it.
+    """The folder holding ``marker`` (a metadata file): ``root`` or its one child holding it.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The DCASE acoustic scene development sets (TUT 2016 ... TAU 2022 Mobile): one reader, eight loaders.
+"""DCASE acoustic scene development sets (TUT 2016 ... TAU 2022 Mobile): one reader, eight loaders.
 
 Every set unpacks to one folder (``TUT-acoustic-scenes-2016-development/`` ...)
 laid out as::

@@ -16,9 +16,9 @@ on zero-mean images::
 
     S_BC = c + (r (S1 - c) + (1 - r) (S2 - c)) / sqrt(r^2 + (1 - r)^2)
 
-:func:`mix_between_class` is the pure function; :class:`BetweenClassCollate` applies it to every training
-mini-batch, pairing examples inside the batch, so that skorch's training
-iterator produces BC examples and validation/prediction see plain data.
+:func:`mix_between_class` is the pure function; :class:`BetweenClassCollate` applies it
+to every training mini-batch, pairing examples inside the batch, so that skorch's
+training iterator produces BC examples and validation/prediction see plain data.
 """
 
 from __future__ import annotations

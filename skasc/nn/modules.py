@@ -327,13 +327,13 @@ class AttCRNN(nn.Module):
 
     def _sequence(self, X: torch.Tensor) -> torch.Tensor:
         _check_input(self, X)
-        O = self.conv(self.input_norm(X))  # (batch, C, M/64, T)
-        b, c, m, t = O.shape
-        O = O.permute(0, 3, 1, 2).reshape(b, t, c * m)  # T vectors o_t in R^F
+        o = self.conv(self.input_norm(X))  # (batch, C, M/64, T)
+        b, c, m, t = o.shape
+        o = o.permute(0, 3, 1, 2).reshape(b, t, c * m)  # T vectors o_t in R^F
         # the GRU runs in float32 (TF32 on CUDA) even under autocast: cuDNN would cast it
         # to fp16, where most of its gradients at initialisation underflow to zero
-        with torch.autocast(O.device.type, enabled=False):
-            Z, _ = self.rnn(self.rnn_in_dropout(O.float()))
+        with torch.autocast(o.device.type, enabled=False):
+            Z, _ = self.rnn(self.rnn_in_dropout(o.float()))
         return self.projection(self.rnn_out_dropout(Z))  # eq. (1): (batch, T, 2H)
 
     def embed(self, X: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ _KINDS = (
 )
 
 
-def regular_file_problem(path: str | os.PathLike) -> str | None:
+def regular_file_problem(path: str | bytes | os.PathLike) -> str | None:
     """Why ``path`` is not a regular file that can be opened for reading, or None.
 
     Symbolic links are followed. The answer is a phrase to follow the path in a

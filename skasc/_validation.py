@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -28,6 +28,32 @@ def _owner(estimator: Any) -> str:
     return estimator if isinstance(estimator, str) else type(estimator).__name__
 
 
+def _is_real(value: Any) -> bool:
+    """A real number that is not a bool (a plain bool, not a TypeGuard: ``value`` stays Any,
+    so numpy's comparisons and ufuncs type-check on every real type they accept)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+@overload
+def check_int(
+    value: Any,
+    name: str,
+    estimator: Any,
+    *,
+    low: int | None = ...,
+    high: int | None = ...,
+    allow_none: Literal[False] = ...,
+) -> int: ...
+@overload
+def check_int(
+    value: Any,
+    name: str,
+    estimator: Any,
+    *,
+    low: int | None = ...,
+    high: int | None = ...,
+    allow_none: bool,
+) -> int | None: ...
 def check_int(
     value: Any,
     name: str,
@@ -49,12 +75,13 @@ def check_int(
             f"The '{name}' parameter of {_owner(estimator)} must be an int in the range "
             f"{rng}{extra}. Got {value!r} instead."
         )
-    if (low is not None and value < low) or (high is not None and value > high):
+    number = int(value)  # the same order as value's for every Integral
+    if (low is not None and number < low) or (high is not None and number > high):
         raise InvalidParameterError(
             f"The '{name}' parameter of {_owner(estimator)} must be an int in the range "
             f"{rng}{extra}. Got {value!r} instead."
         )
-    return int(value)
+    return number
 
 
 def check_n_jobs(value: Any, estimator: Any) -> int | None:
@@ -75,6 +102,30 @@ def check_n_jobs(value: Any, estimator: Any) -> int | None:
     return int(value)
 
 
+@overload
+def check_real(
+    value: Any,
+    name: str,
+    estimator: Any,
+    *,
+    low: float | None = ...,
+    high: float | None = ...,
+    low_inclusive: bool = ...,
+    high_inclusive: bool = ...,
+    allow_none: Literal[False] = ...,
+) -> float: ...
+@overload
+def check_real(
+    value: Any,
+    name: str,
+    estimator: Any,
+    *,
+    low: float | None = ...,
+    high: float | None = ...,
+    low_inclusive: bool = ...,
+    high_inclusive: bool = ...,
+    allow_none: bool,
+) -> float | None: ...
 def check_real(
     value: Any,
     name: str,
@@ -101,7 +152,7 @@ def check_real(
         f"The '{name}' parameter of {_owner(estimator)} must be a float in the range "
         f"{rng}{extra}. Got {value!r} instead."
     )
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not _is_real(value):
         raise InvalidParameterError(msg)
     if not np.isfinite(value):
         raise InvalidParameterError(msg)

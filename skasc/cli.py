@@ -38,6 +38,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ._atomic import atomic_text_write
 from .exceptions import CLIError, SkascError
@@ -91,17 +92,17 @@ def check_outputs(
     for what, paths in inputs:
         for path in paths:
             taken.setdefault(file_identity(path), f"{what} {path}")
-    for option, path in outputs:
-        if path is None:
+    for option, output in outputs:
+        if output is None:
             continue
-        check_output_path(path, option)
-        key = file_identity(path)
+        check_output_path(output, option)
+        key = file_identity(output)
         if key in taken:
             raise CLIError(
-                f"cannot write {option} {path}: it is {taken[key]}; an output "
+                f"cannot write {option} {output}: it is {taken[key]}; an output "
                 "never overwrites an input"
             )
-        taken[key] = f"the {option} output {path}"
+        taken[key] = f"the {option} output {output}"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -391,8 +392,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"labels never seen in fit: {unseen}; the model knows {[str(c) for c in pipe.classes_]}"
         )
     pred = np.asarray(pipe.predict(paths)).astype(str)
-    labels = np.asarray(labels)
-    scores = classification_scores(labels, pred)
+    truth = np.asarray(labels)
+    scores = classification_scores(truth, pred)
     print(f"recordings: {len(paths)}")
     print(f"accuracy:        {100 * scores['accuracy']:6.2f} %")
     print(f"macro class-wise accuracy: {100 * scores['balanced_accuracy']:6.2f} %")
@@ -403,7 +404,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         + ", ".join(f"{c} {100 * v:.2f} %" for c, v in scores["class_accuracy"].items())
     )
     classes = [str(c) for c in pipe.classes_]
-    cm = confusion_matrix(labels, pred, labels=classes)
+    cm = confusion_matrix(truth, pred, labels=classes)
     print("confusion matrix (rows: true, columns: predicted):")
     print("  ".join(classes))
     print(cm)
@@ -659,7 +660,7 @@ _SKIP_BAD_HELP = (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit code 2
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from typing import Any
 
 __all__ = ["run_demo"]
 
@@ -94,7 +95,7 @@ def run_demo(
     paths, labels, class_names = load_litis_rouen(root)
     cv = LitisSplits(root)
     cache = os.path.join(out_dir, "feature-cache")
-    common = dict(
+    common: dict[str, Any] = dict(
         max_epochs=max_epochs,
         lr=lr,
         random_state=seed,

@@ -18,6 +18,7 @@ one table.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import methodcaller
@@ -291,7 +292,7 @@ class SplitResult:
     y_pred: np.ndarray
     segment_y_true: np.ndarray | None
     segment_y_pred: np.ndarray | None
-    scores: dict[str, dict[str, float] | None]
+    scores: dict[str, Any]  # {level: {metric: value}, or None where the level has no scores}
     classes: np.ndarray | None = None
     proba: np.ndarray | None = None
     segment_proba: np.ndarray | None = None
@@ -429,7 +430,7 @@ class EvaluationReport:
             raise SkascValueError(f"This report has no {level} posteriors.")
         classes = self.splits[0].classes
         for k, split in enumerate(self.splits):
-            if not np.array_equal(split.classes, classes):
+            if not np.array_equal(split.classes, classes):  # type: ignore[arg-type]
                 raise SkascValueError(
                     f"Split {k} has posterior columns "
                     f"{np.asarray(split.classes).tolist()} but split 0 "
@@ -692,7 +693,7 @@ def format_class_table(
         rows.append(
             [str(c)]
             + [
-                cell(lambda r, lv=lv, c=c: present(r, lv, c))
+                cell(functools.partial(present, level=lv, c=c))
                 if all(present(r, lv, c).size for r in runs)
                 else "-"
                 for lv in levels
@@ -701,7 +702,7 @@ def format_class_table(
     rows.append(
         ["Macro average"]
         + [
-            cell(lambda r, lv=lv: r.split_scores(lv, "balanced_accuracy"))
+            cell(methodcaller("split_scores", lv, "balanced_accuracy"))
             if all(r.has_metric(lv, "balanced_accuracy") for r in runs)
             else "-"
             for lv in levels
@@ -992,7 +993,7 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
                     f"Split {i} of report {k} tests other recordings than split "
                     f"{i} of report 0; evaluate all systems with the same cv."
                 )
-            if not np.array_equal(s.classes, base.classes):
+            if not np.array_equal(s.classes, base.classes):  # type: ignore[arg-type]
                 raise SkascValueError(
                     f"Split {i} of report {k} orders its classes differently from report 0."
                 )
@@ -1000,7 +1001,7 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
             _scored_posteriors(
                 base.test_index,
                 base.y_true,
-                base.classes,
+                base.classes,  # type: ignore[arg-type]
                 fuse_systems([_system(s) for s in splits], floor=floor),
             )
         )
@@ -1011,10 +1012,12 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
 
 def _system(split: SplitResult) -> Posteriors | np.ndarray:
     """A split's posteriors as :func:`~skasc.fusion.fuse_systems` takes a system's."""
+    proba = split.proba
+    assert proba is not None  # fuse_reports refuses a split without posteriors
     if split.segment_proba is None:
-        return split.proba
+        return proba
     with np.errstate(divide="ignore"):  # a fused posterior may underflow to 0
-        return Posteriors(np.log(split.proba), split.segment_proba, split.segment_index)
+        return Posteriors(np.log(proba), split.segment_proba, split.segment_index)
 
 
 def evaluate(

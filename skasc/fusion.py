@@ -31,7 +31,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -690,16 +690,17 @@ def fuse_systems(
     array([[0.857, 0.143]])
     """
     evidence = sum(_system_log_evidence(system, floor) for system in systems)
-    log_proba = _log_softmax(evidence)
+    log_proba = _log_softmax(evidence)  # type: ignore[arg-type]  # systems is not empty
     first = systems[0]
     if not all(
         isinstance(s, Posteriors)
         and s.segment_proba is not None
-        and np.array_equal(s.segment_index, first.segment_index)
+        and np.array_equal(s.segment_index, first.segment_index)  # type: ignore[union-attr, arg-type]
         for s in systems
     ):
         return Posteriors(log_proba)  # systems that cut the recordings differently
-    stacked = np.stack([_floored_log(s.segment_proba, floor) for s in systems], axis=1)
+    levels: list[Any] = list(systems)  # Posteriors with segment posteriors, checked above
+    stacked = np.stack([_floored_log(s.segment_proba, floor) for s in levels], axis=1)
     n_segments, n_systems, n_classes = stacked.shape
     segment = np.exp(
         fuse_log_posteriors(
@@ -707,16 +708,16 @@ def fuse_systems(
             lengths=np.full(n_segments, n_systems),
         )
     )
-    rules = {s.rule for s in systems}
-    if len(rules) == 1 and all(s.segment_log_evidence is not None for s in systems):
+    rules = {s.rule for s in levels}
+    if len(rules) == 1 and all(s.segment_log_evidence is not None for s in levels):
         return Posteriors(
             log_proba,
             segment,
-            first.segment_index,
-            sum(s.segment_log_evidence for s in systems),
+            levels[0].segment_index,
+            sum(s.segment_log_evidence for s in levels),
             rules.pop(),
         )
-    return Posteriors(log_proba, segment, first.segment_index, None, None)
+    return Posteriors(log_proba, segment, levels[0].segment_index, None, None)
 
 
 # --------------------------------------------------------------------------- #
@@ -728,6 +729,11 @@ class _FusionMixin:
     Each class defines ``_posteriors(X)``, the :class:`Posteriors` of a batch;
     everything else is read from it.
     """
+
+    if TYPE_CHECKING:  # what each fusion class defines
+        classes_: np.ndarray
+
+        def _posteriors(self, X: Any) -> Posteriors: ...
 
     def _log_proba(self, X: Any) -> np.ndarray:
         return self._posteriors(X).log_proba
@@ -752,7 +758,7 @@ class _FusionMixin:
         check_is_fitted(self)
         y = _check_y(X, y, type(self).__name__)
         _check_known_labels(y, self.classes_)
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)  # type: ignore[misc]  # ClassifierMixin's
 
 
 class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -977,6 +983,10 @@ shape (n_recordings,)
         out[:, self._inner_columns_] = proba
         return out
 
+    @overload
+    def _posteriors(self, X: Any, *, pooled: Literal[False] = ...) -> Posteriors: ...
+    @overload
+    def _posteriors(self, X: Any, *, pooled: Literal[True]) -> np.ndarray: ...
     def _posteriors(self, X: Any, *, pooled: bool = False) -> Posteriors | np.ndarray:
         """The :class:`Posteriors` of ``X``; ``pooled``: only the recordings'
         unnormalised log evidence, shape (n_recordings, n_classes)."""
@@ -1182,7 +1192,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
                     f"System(s) {missing} of the SystemFusion have no segment posteriors; "
                     "segment evidence needs every system to end in a RecordingFusion."
                 )
-            self._common_index([system.segment_index for system in systems])
+            self._common_index([system.segment_index for system in systems])  # type: ignore[union-attr, misc]
         return fuse_systems(systems, floor=self.floor)
 
     def _common_index(self, indices: list[np.ndarray]) -> np.ndarray:
@@ -1207,7 +1217,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         segment = self._posteriors(X).segment_proba
         if segment is None:  # the systems disagree on the segmentation: say which
             self.segment_recording_index(X)
-        return segment
+        return segment  # type: ignore[return-value]  # the call above raised
 
     @available_if(_all_systems_have_segments)
     def predict_segments(self, X: Any) -> np.ndarray:

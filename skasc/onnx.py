@@ -161,7 +161,7 @@ def _net_graph(net: Any, softmax: bool) -> Any:
     from .nn.inference import PooledConvBlock
 
     class Wrapped(torch.nn.Module):
-        def __init__(self, module: torch.nn.Module) -> None:
+        def __init__(self, module: Any) -> None:  # AttCRNN or CNNBaseline
             super().__init__()
             self.module = module
 
@@ -193,7 +193,7 @@ def export_network(net: Any, softmax: bool, output: str, calibration: Any = None
         torch.onnx.export(
             wrapped,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # a file object, which torch writes to
             input_names=["segments"],
             output_names=[output],
             opset_version=OPSET,
@@ -246,7 +246,7 @@ def quantize_int8(model: Any, calibration: np.ndarray, *, batch_size: int = 32) 
     # whole batches only: onnxruntime's histogram collectors need equal shapes
     n_used = calibration.shape[0] // batch_size * batch_size or calibration.shape[0]
 
-    class Reader(quant.CalibrationDataReader):
+    class Reader(quant.CalibrationDataReader):  # type: ignore[name-defined]  # imported lazily
         def __init__(self) -> None:
             self._batches = iter(range(0, n_used, batch_size))
 

@@ -128,7 +128,8 @@ def _extractor(feature_type: str) -> Any:
     """A new extractor of one feature type (``"logmel"`` or ``"loggam"``)."""
     from .frontend.features import GammatoneExtractor, LogMelExtractor
 
-    return {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}[feature_type]()
+    extractors: dict[str, type] = {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}
+    return extractors[feature_type]()
 
 
 def recording_fusion(

@@ -438,7 +438,7 @@ def plot_timeline(
     ax.set_ylim(0.0, 1.0)
     ax.set_yticks([])
     ax.set_xlabel("time (s)")
-    shown = sorted(set(timeline.labels), key=column.get)
+    shown = sorted(set(timeline.labels), key=column.__getitem__)
     ax.legend(
         handles=[Patch(color=palette[column[c]], label=str(c)) for c in shown],
         loc="upper center",

@@ -437,7 +437,7 @@ _ARRAYS = (
 
 
 def _save_fold(run_dir: str, split: SplitResult, info: dict) -> None:
-    arrays = {
+    arrays: dict[str, Any] = {
         name: np.asarray(getattr(split, name))
         for name in _ARRAYS
         if getattr(split, name) is not None

@@ -362,6 +362,7 @@ def _log_evidence(batches: Iterator[np.ndarray], rest: Any) -> tuple[np.ndarray,
             pending = pool.submit(next, batches, None)
             if features.shape[0]:
                 levels = segment_log_evidence(rest, features[np.newaxis])
+                assert levels.segment_log_evidence is not None and levels.rule is not None
                 evidence.append(levels.segment_log_evidence)
                 rule = levels.rule
     return np.concatenate(evidence), rule

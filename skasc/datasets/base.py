@@ -22,7 +22,7 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
@@ -277,6 +277,24 @@ def find_root(root: str | os.PathLike, marker: str, dataset: str) -> str:
     )
 
 
+@overload
+def read_table(
+    path: str,
+    *,
+    delimiter: str,
+    columns: Sequence[str] | None = ...,
+    header: Literal[True] = ...,
+    min_columns: int = ...,
+) -> list[tuple[int, dict[str, str]]]: ...
+@overload
+def read_table(
+    path: str,
+    *,
+    delimiter: str,
+    columns: Sequence[str] | None = ...,
+    header: Literal[False],
+    min_columns: int = ...,
+) -> list[tuple[int, list[str]]]: ...
 def read_table(
     path: str,
     *,
@@ -284,7 +302,7 @@ def read_table(
     columns: Sequence[str] | None = None,
     header: bool = True,
     min_columns: int = 1,
-) -> list[tuple[int, dict[str, str] | list[str]]]:
+) -> list[tuple[int, dict[str, str]]] | list[tuple[int, list[str]]]:
     """Rows of a delimited metadata file, with their 1-based line numbers.
 
     A leading byte-order mark, Windows line endings and blank lines are

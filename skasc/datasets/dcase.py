@@ -160,7 +160,7 @@ def _rows(
     """``(line, fields)`` of a TAB-separated file, ``fields`` in the order of ``columns``."""
     if header:
         return [
-            (lineno, [row[c] for c in columns])  # type: ignore[index]
+            (lineno, [row[c] for c in columns])
             for lineno, row in read_table(path, delimiter="\t", columns=columns)
         ]
     rows = read_table(path, delimiter="\t", header=False)
@@ -170,8 +170,8 @@ def _rows(
             raise DatasetError(
                 f"{path}, line {lineno}: expected {expected} tab-separated fields "
                 f"({', '.join(columns)}), got {len(row)}: {chr(9).join(row)!r}."
-            )  # type: ignore[arg-type]
-    return rows  # type: ignore[return-value]
+            )
+    return rows
 
 
 def _read_meta(

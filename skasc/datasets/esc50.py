@@ -21,6 +21,7 @@ category names (``dog``, ``sea_waves`` ...); ``class_names`` is sorted.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .base import (
     AudioDataset,
@@ -41,7 +42,8 @@ N_TARGETS = 50
 
 def _read(root: str, *, esc10_only: bool, name: str, check_files: bool) -> AudioDataset:
     root, table, table_rows = metadata_rows(root, META, "ESC-50", COLUMNS)
-    rows, category_of = [], {}
+    rows: list[dict[str, Any]] = []
+    category_of: dict[int, tuple[str, int]] = {}
     for line, where, row in table_rows:
         filename = row["filename"]
         parts = name_fields(filename, "{fold}-{src_file}-{take}-{target}.wav", where)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import numpy as np
 
@@ -96,13 +97,13 @@ def load_csv(
     wanted = [path_column, label_column, fold_column] + [
         c for c in (group_column, device_column) if c is not None
     ]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line, row in read_table(table, delimiter=",", columns=wanted):
         empty = [c for c in wanted if not row[c]]
         if empty:
             raise DatasetError(f"{table}, line {line}: empty {', '.join(map(repr, empty))}.")
         path = row[path_column]
-        entry = {
+        entry: dict[str, Any] = {
             "line": line,
             "label": row[label_column],
             "fold": row[fold_column],

@@ -204,7 +204,7 @@ def _read_split_file(
     return out
 
 
-def _read_splits(root: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+def _read_splits(root: str | os.PathLike) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
     """Number of recordings and the (train, test) positions of every split."""
     root = os.fspath(root)
     if not os.path.isdir(root):
@@ -451,7 +451,7 @@ def _check_index_array(values: Any, n: int, where: str) -> np.ndarray:
 def write_litis_layout(
     root: str | os.PathLike,
     recordings: Any,
-    labels: Sequence[str],
+    labels: Sequence[str] | np.ndarray,
     *,
     sr: int,
     splits: Sequence[tuple[Any, Any]],

@@ -21,6 +21,7 @@ folds (checked). Labels are the class names; ``class_names`` is sorted.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .base import (
     AudioDataset,
@@ -84,7 +85,8 @@ def load_urbansound8k(root: str | os.PathLike, *, check_files: bool = True) -> A
     (['fold2', 'fold5'], 'audio/fold5/100032-3-0-0.wav')
     """
     root, table, table_rows = metadata_rows(root, META, "UrbanSound8K", COLUMNS)
-    rows, class_of = [], {}
+    rows: list[dict[str, Any]] = []
+    class_of: dict[int, tuple[str, int]] = {}
     for line, where, row in table_rows:
         name = row["slice_file_name"]
         parts = name_fields(name, "{fsID}-{classID}-{occurrenceID}-{sliceID}.wav", where)

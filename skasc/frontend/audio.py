@@ -805,7 +805,7 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
         """
         self._check_params()
         items = check_audio_batch(X)
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "sr": int(self.sr),
             "input_sr": None if self.input_sr is None else int(self.input_sr),
         }

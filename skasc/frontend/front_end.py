@@ -117,7 +117,8 @@ def _featurise(item: Any, steps: list[BaseEstimator], index: int) -> tuple[np.nd
             except (ValueError, TypeError) as exc:
                 if getattr(exc, "recording_index", None) is None:
                     raise
-                raise recording_error(type(exc), index, exc.recording_detail) from exc
+                detail = exc.recording_detail  # type: ignore[union-attr]  # set with the index
+                raise recording_error(type(exc), index, detail) from exc
     return np.asarray(batch[0], dtype=np.float32), _Notes.caught(caught)
 
 
@@ -156,11 +157,9 @@ def _code_files(steps: list[BaseEstimator]) -> dict[str, str]:
     }
     for step in steps:
         module = sys.modules.get(type(step).__module__)
-        if (
-            getattr(module, "__file__", None)
-            and module.__name__.replace(".", "/") + ".py" not in files
-        ):
-            files[module.__name__] = module.__file__
+        path = getattr(module, "__file__", None)
+        if module is not None and path and module.__name__.replace(".", "/") + ".py" not in files:
+            files[module.__name__] = path
     return files
 
 
@@ -285,7 +284,7 @@ class _Batch:
             self.dense = None
         self.ragged[i] = features
 
-    def warnings(self, segmenter: Segmenter) -> list[tuple[Any, type[Warning]]]:
+    def warnings(self, segmenter: Any) -> list[tuple[Any, type[Warning]]]:
         """The recordings' warnings, ``(message, category)`` in recording order.
 
         The segmenter's short-recording warnings (one per recording, each from a batch
@@ -314,7 +313,9 @@ class _Batch:
         return out
 
     def result(self) -> np.ndarray:
-        return self.dense if self.ragged is None else self.ragged
+        out = self.dense if self.ragged is None else self.ragged
+        assert out is not None  # every recording was put
+        return out
 
 
 class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):

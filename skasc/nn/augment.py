@@ -218,6 +218,7 @@ class SegmentAugmentation:
         """The crops and masks of one batch of training rows ``rows``, drawn in this order."""
         offsets = masks = None
         if self.crops:
+            assert self.has_prev is not None and self.has_next is not None  # given together
             offsets = draw_crops(rng, self.has_prev[rows], self.has_next[rows], shape[-1])
         if self.masks:
             masks = draw_masks(

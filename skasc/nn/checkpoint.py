@@ -312,7 +312,7 @@ class EpochCheckpoint(Callback):
         if self.directory_ is not None:
             append_history(self.directory_, net.history.to_list()[self.rows_on_disk_ :])
             self.rows_on_disk_ = len(net.history)  # on disk now, even if the save below fails
-            save_checkpoint(self.directory_, net, self.key_)
+            save_checkpoint(self.directory_, net, self.key_)  # type: ignore[arg-type]  # set with directory_
 
     def on_train_end(self, net, **kwargs):
         self.directory_ = None

@@ -22,6 +22,8 @@ _LAYER = (nn.Conv2d, nn.ReLU, nn.BatchNorm2d, nn.MaxPool2d, nn.Dropout)
 class _PooledLayer(nn.Module):
     """``bn(relu(sign * pool(conv(pad(x)))))`` with the conv's filters times ``sign``."""
 
+    sign: torch.Tensor | None  # a buffer
+
     def __init__(
         self, pad: nn.Module | None, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: nn.MaxPool2d
     ) -> None:
@@ -69,7 +71,7 @@ class PooledConvBlock(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     @classmethod
-    def from_block(cls, block: nn.Module) -> PooledConvBlock | None:
+    def from_block(cls, block: nn.Module | None) -> PooledConvBlock | None:
         """The pooled form of ``block``, or None when its layers are not a
         ConvBlock's (``[ZeroPad2d] Conv2d ReLU BatchNorm2d MaxPool2d Dropout``, repeated)."""
         layers, i, out = list(getattr(block, "layers", ())), 0, []

@@ -87,6 +87,9 @@ class InputStandardization(nn.Module):
     tensor([-1.,  2.])
     """
 
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
+
     def __init__(self, n_channels: int = 2, n_bands: int = 64):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_channels, n_bands, 1))
@@ -160,7 +163,7 @@ class ConvBlock(nn.Module):
         n_filters, kernel_sizes = _check_sizes(n_filters, kernel_sizes, owner)
         check_int(pool_size, "pool_size", owner, low=1)
         check_real(dropout, "dropout", owner, low=0.0, high=1.0, high_inclusive=False)
-        layers = []
+        layers: list[nn.Module] = []
         c_in = n_channels
         for c_out, k in zip(n_filters, kernel_sizes):
             if k % 2:

@@ -311,7 +311,7 @@ def load(path: str | os.PathLike, *, trusted: Iterable[Any] | None = None) -> An
     names = ManifestNames(path, extra) if entries else None
     for entry in entries:
         try:
-            check_net_entry(entry, names)
+            check_net_entry(entry, names)  # type: ignore[arg-type]  # entries imply names
         except ModelFileError:  # names the file (UntrustedTypeError, ...)
             raise
         except _FROM_FILE_DATA as exc:
@@ -353,7 +353,10 @@ def load(path: str | os.PathLike, *, trusted: Iterable[Any] | None = None) -> An
         side = net_objects.get(entry["id"], {})
         try:
             nets[entry["id"]] = rebuild_net(
-                entry, tensors, side if isinstance(side, dict) else {}, names
+                entry,
+                tensors,
+                side if isinstance(side, dict) else {},
+                names,  # type: ignore[arg-type]  # entries imply names
             )
         except ModelFileError:  # names the file (UntrustedTypeError, ...)
             raise

@@ -134,9 +134,7 @@ def _limits(
     if declared is not None and (
         not isinstance(declared, dict)
         or any(
-            not isinstance(declared.get(name), int)
-            or isinstance(declared.get(name), bool)
-            or declared.get(name) < 0
+            not isinstance(size := declared.get(name), int) or isinstance(size, bool) or size < 0
             for name in SIZED
         )
     ):

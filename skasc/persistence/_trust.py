@@ -313,7 +313,8 @@ def skops_trusted(untrusted: Iterable[str], trusted: list[str], path: str) -> li
     allowed: set[str] = set()
     if any(not _under(name, trusted) for name in untrusted):
         allowed = set(_allowed_objects(SKOPS_ALLOWED))
-    accepted, refused = [], []
+    accepted: list[str] = []
+    refused: list[str] = []
     for name in untrusted:
         (accepted if name in allowed or _under(name, trusted) else refused).append(name)
     if refused:

@@ -265,3 +265,17 @@ def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch
         net.get_iterator(net.get_dataset(X, y), training=True).make().__class__.__name__
         == "DataLoader"
     )
+
+
+def test_collate_masks_without_crops_on_items_without_rows():
+    """SpecAugment masks alone (no crops, so the items carry no row): one mask set per
+    item of the batch, as on the device path."""
+    from skasc.nn.augment import SegmentAugmentation
+
+    aug = SegmentAugmentation(freq_mask_width=2, time_mask_width=3, n_masks=1)
+    collate = BetweenClassCollate(2, random_state=0, between_class=False, augmentation=aug)
+    images = np.random.default_rng(0).normal(size=(4, 1, 8, 16)).astype(np.float32)
+    X, Y = collate([(image, i % 2) for i, image in enumerate(images)])
+    assert X.shape == (4, 1, 8, 16) and Y.tolist() == [0, 1, 0, 1]
+    changed = (X.numpy() != images).reshape(4, -1).any(axis=1)
+    assert changed.all()  # every item masked (each has its own masks)

@@ -213,17 +213,22 @@ class SegmentAugmentation:
         return self.n_masks > 0 and (self.freq_mask_width > 0 or self.time_mask_width > 0)
 
     def draw(
-        self, rng: np.random.Generator, rows: np.ndarray, shape: tuple
+        self, rng: np.random.Generator, rows: np.ndarray | None, shape: tuple
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The crops and masks of one batch of training rows ``rows``, drawn in this order."""
+        """The crops and masks of one batch of training rows ``rows``, drawn in this order.
+
+        ``rows`` may be None without crops (items that carry no row): the batch is then
+        ``shape[0]`` items.
+        """
         offsets = masks = None
         if self.crops:
-            assert self.has_prev is not None and self.has_next is not None  # given together
+            # crops come with neighbours, and their items with rows (NeighbourSegments)
+            assert rows is not None and self.has_prev is not None and self.has_next is not None
             offsets = draw_crops(rng, self.has_prev[rows], self.has_next[rows], shape[-1])
         if self.masks:
             masks = draw_masks(
                 rng,
-                len(rows),
+                shape[0] if rows is None else len(rows),
                 shape[-2],
                 shape[-1],
                 self.freq_mask_width,

@@ -159,7 +159,7 @@ def draw_partners(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     r : ndarray of float64 of shape (n_examples,)
         ``U(0, 1)`` factors (1 for an example without partner).
     """
-    n = y.shape[0]
+    n: int = y.shape[0]
     # uniform choice among the other-class examples: random keys, same class masked
     keys = rng.random((n, n))
     keys[y[:, None] == y[None, :]] = -1.0
@@ -214,7 +214,7 @@ class BetweenClassCollate:
         self.between_class = between_class
         self.augmentation = augmentation
         self._rng = np.random.default_rng(random_state)
-        self._worker = None
+        self._worker: int | None = None
         self._warned = False
 
     def _generator(self) -> np.random.Generator:
@@ -257,14 +257,14 @@ class BetweenClassCollate:
             if not self._warned and (partner == np.arange(len(y))).any():
                 warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
                 self._warned = True
-            X, Y = mix_pairs(X, y, self.n_classes, partner, r, center=self.center)
-            Y = torch.from_numpy(Y)
+            X, soft = mix_pairs(X, y, self.n_classes, partner, r, center=self.center)
+            Y = torch.from_numpy(soft)
         else:
             Y = torch.from_numpy(y)
-        X = torch.from_numpy(np.ascontiguousarray(X))
+        Xt = torch.from_numpy(np.ascontiguousarray(X))
         if masks is not None:
-            apply_masks(X, masks)
-        return X, Y
+            apply_masks(Xt, masks)
+        return Xt, Y
 
 
 class NeighbourSegments:
@@ -288,6 +288,7 @@ class NeighbourSegments:
 
     def __getitem__(self, i: int) -> tuple:
         aug = self.augmentation
+        assert aug.has_prev is not None and aug.has_next is not None  # made for crops only
         prev = self.X[i - 1] if aug.has_prev[i] else self.X[i]
         nxt = self.X[i + 1] if aug.has_next[i] else self.X[i]
         return self.X[i], self.y[i], i, prev, nxt
@@ -357,7 +358,7 @@ class DeviceBatches:
         self.y_device = torch.as_tensor(self.y, device=X.device)
         self.eye = torch.eye(n_classes, dtype=torch.float64, device=X.device)
         self._warned = False
-        self._sets = None
+        self._sets: list[tuple] | None = None
         self._turn = 0
 
     def __len__(self) -> int:
@@ -371,10 +372,10 @@ class DeviceBatches:
             # a DataLoader draws its workers' base seed from the generator first, then
             # its RandomSampler the permutation: the same draws give the same order
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-            order = torch.randperm(n, generator=self.generator)
+            permutation = torch.randperm(n, generator=self.generator)
         else:
-            order = torch.arange(n)
-        order = order.numpy()  # the host's permutation, as numpy once per epoch
+            permutation = torch.arange(n)
+        order = permutation.numpy()  # the host's permutation, as numpy once per epoch
         for start in range(0, n, self.batch_size):
             index = order[start : start + self.batch_size]
             rows = torch.from_numpy(index).to(self.X.device, non_blocking=True)

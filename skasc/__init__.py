@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import exceptions as _exceptions
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -74,25 +76,8 @@ _EXPORTS = {
     "save": "skasc.persistence",
     "load": "skasc.persistence",
 }
-_EXPORTS.update(
-    {
-        name: "skasc.exceptions"
-        for name in (
-            "SkascError",
-            "SkascValueError",
-            "SkascTypeError",
-            "InvalidParameterError",
-            "AudioFileError",
-            "DatasetError",
-            "ModelFileError",
-            "UntrustedTypeError",
-            "CheckpointError",
-            "TrainingDivergedError",
-            "ExportError",
-            "CLIError",
-        )
-    }
-)
+# every error class (skasc.exceptions is small and imports nothing heavy)
+_EXPORTS.update({name: "skasc.exceptions" for name in _exceptions.__all__})
 
 if TYPE_CHECKING:  # what __getattr__ imports on first use, spelt out for type checkers
     from .backend import BACKENDS, with_backend

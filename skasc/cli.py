@@ -664,6 +664,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _add_system_options(p: argparse.ArgumentParser) -> None:
+    """Which system to train: network, features, head and recording posteriors."""
+    p.add_argument("--network", choices=list(NETWORKS), default="att_crnn")
+    p.add_argument(
+        "--features",
+        choices=list(FEATURES),
+        default="logmel",
+        help="fusion: a network per feature type, product rule (default logmel)",
+    )
+    p.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
+    p.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
+    p.add_argument(
+        "--recording-posteriors",
+        choices=list(RECORDING_POSTERIORS),
+        default="calibrated",
+        help="calibrated: geometric mean of the segment "
+        "posteriors, temperature fitted on held-out training recordings (default); "
+        "paper: their product, as the paper",
+    )
+
+
 def _add_training_options(
     p: argparse.ArgumentParser, *, epochs: int, lr: float, repeated: bool = False
 ) -> None:
@@ -738,23 +759,7 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument(
         "root", help="the data set's folder (the one holding its metadata), or its parent"
     )
-    cv.add_argument("--network", choices=list(NETWORKS), default="att_crnn")
-    cv.add_argument(
-        "--features",
-        choices=list(FEATURES),
-        default="logmel",
-        help="fusion: a network per feature type, product rule (default logmel)",
-    )
-    cv.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
-    cv.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
-    cv.add_argument(
-        "--recording-posteriors",
-        choices=list(RECORDING_POSTERIORS),
-        default="calibrated",
-        help="calibrated: geometric mean of the segment "
-        "posteriors, temperature fitted on held-out training recordings (default); "
-        "paper: their product, as the paper",
-    )
+    _add_system_options(cv)
     cv.add_argument(
         "--batch-size", type=_positive_int, default=100, help="segments per minibatch (default 100)"
     )
@@ -817,23 +822,7 @@ def _add_model_commands(sub) -> None:
     fit.add_argument("data", help="folder of audio files (class taken from '<class><number>.wav')")
     fit.add_argument("--labels", help="CSV of 'file,label' rows instead of file names")
     fit.add_argument("--model", required=True, help="where to save the fitted pipeline")
-    fit.add_argument("--network", choices=list(NETWORKS), default="att_crnn")
-    fit.add_argument(
-        "--features",
-        choices=list(FEATURES),
-        default="logmel",
-        help="fusion: a network per feature type, product rule (default logmel)",
-    )
-    fit.add_argument("--classifier", choices=["svm", "softmax"], default="svm")
-    fit.add_argument("--C", type=_positive_float, default=0.1, help="the SVM's C (default 0.1)")
-    fit.add_argument(
-        "--recording-posteriors",
-        choices=list(RECORDING_POSTERIORS),
-        default="calibrated",
-        help="calibrated: geometric mean of the segment "
-        "posteriors, temperature fitted on held-out training recordings (default); "
-        "paper: their product, as the paper",
-    )
+    _add_system_options(fit)
     _add_training_options(fit, epochs=500, lr=1e-4)
     fit.add_argument(
         "--checkpoint-dir",

@@ -19,20 +19,12 @@ from skorch.callbacks import Callback
 
 from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier, _skorch
 from skasc.nn.classifier import TrainingDivergedError
+from test_pipelines import TINY_NET
 
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(
-    module__n_filters=(4, 8, 8),
-    module__hidden_size=8,
-    module__attention_size=8,
-    lr=1e-2,
-    batch_size=10,
-    random_state=0,
-    device="cpu",
-    verbose=0,
-)
+TINY = dict(TINY_NET, batch_size=10)
 
 
 def make_data(n=40, seed=0):

@@ -13,6 +13,7 @@ from skasc.nn.augment import (
     draw_masks,
     neighbours,
 )
+from test_pipelines import TINY_NET
 
 
 def _recordings(rng, lengths, n_bands=6, n_frames=5):
@@ -122,17 +123,7 @@ def test_augmented_batches_are_the_same_on_both_training_paths(rng):
 def _tiny(**params):
     from skasc.nn import AttCRNNClassifier
 
-    defaults = dict(
-        module__n_filters=(4, 8, 8),
-        module__hidden_size=8,
-        module__attention_size=8,
-        max_epochs=2,
-        batch_size=8,
-        lr=1e-2,
-        random_state=0,
-        device="cpu",
-        verbose=0,
-    )
+    defaults = dict(TINY_NET, max_epochs=2, batch_size=8)
     return AttCRNNClassifier(**{**defaults, **params})
 
 

@@ -23,18 +23,11 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from skasc.nn import AttCRNNClassifier
+from test_pipelines import TINY_NET
 
 torch.set_num_threads(1)
 
-TINY = dict(
-    module__n_filters=(4, 8, 8),
-    module__hidden_size=8,
-    module__attention_size=8,
-    lr=1e-2,
-    random_state=0,
-    device="cpu",
-    verbose=0,
-)
+TINY = TINY_NET
 READS = {
     torch.Tensor.item,
     torch.Tensor.tolist,

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from skasc.nn import BetweenClassCollate, mix_between_class
+from test_pipelines import TINY_NET
 
 
 def test_mixed_signal_labels_and_partners(rng):
@@ -230,17 +231,7 @@ def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch
     rng = np.random.default_rng(0)
     y = np.arange(40) % 3
     X = rng.normal(size=(40, 2, 64, 8)).astype(np.float32) + y[:, None, None, None]
-    params = dict(
-        module__n_filters=(4, 8, 8),
-        module__hidden_size=8,
-        module__attention_size=8,
-        max_epochs=2,
-        lr=1e-2,
-        batch_size=16,
-        random_state=0,
-        device="cpu",
-        verbose=0,
-    )
+    params = dict(TINY_NET, max_epochs=2, batch_size=16)
     torch.set_num_threads(1)
     monkeypatch.setattr(SegmentNetClassifier, "_device_data_on_cpu", False)
     loader = AttCRNNClassifier(**params).fit(X, y)

@@ -22,6 +22,8 @@ from skasc import (
 
 TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
 CNN_TINY = {"module__n_filters": (4, 8, 8)}
+#: A tiny Att-CRNN net fitted directly (not through a factory), on the CPU.
+TINY_NET = dict(TINY, lr=1e-2, random_state=0, device="cpu", verbose=0)
 SR = 22050
 
 

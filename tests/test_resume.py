@@ -16,19 +16,11 @@ from sklearn.base import clone
 
 from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier
 from skasc.nn import checkpoint as ckpt
+from test_pipelines import TINY_NET
 
 torch.set_num_threads(1)
 
-TINY = dict(
-    module__n_filters=(4, 8, 8),
-    module__hidden_size=8,
-    module__attention_size=8,
-    lr=1e-2,
-    batch_size=10,
-    random_state=0,
-    device="cpu",
-    verbose=0,
-)
+TINY = dict(TINY_NET, batch_size=10)
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""

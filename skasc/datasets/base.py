@@ -35,6 +35,7 @@ __all__ = [
     "AudioDataset",
     "DatasetError",
     "OfficialSplits",
+    "check_one_name",
     "check_recording_files",
     "dataset_from_folds",
     "find_root",
@@ -528,6 +529,18 @@ def parse_int(
     if number is None or (low is not None and number < low) or (high is not None and number > high):
         raise DatasetError(f"{where}: expected {what} to be an integer{bounds}, got {value!r}.")
     return number
+
+
+def check_one_name(
+    names: dict[int, tuple[str, int]], what: str, code: int, name: str, line: int, where: str
+) -> None:
+    """Each class code ``what`` names one class: ``names`` keeps the first ``(name, line)``
+    seen for each code; another name for it is a DatasetError at ``where``."""
+    known = names.setdefault(code, (name, line))
+    if known[0] != name:
+        raise DatasetError(
+            f"{where}: {what} {code} is {name!r} here but {known[0]!r} on line {known[1]}."
+        )
 
 
 def metadata_rows(

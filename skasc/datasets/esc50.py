@@ -26,6 +26,7 @@ from typing import Any
 from .base import (
     AudioDataset,
     DatasetError,
+    check_one_name,
     dataset_from_folds,
     metadata_rows,
     name_fields,
@@ -59,12 +60,7 @@ def _read(root: str, *, esc10_only: bool, name: str, check_files: bool) -> Audio
             raise DatasetError(
                 f"{where}: expected esc10 to be True or False, got {row['esc10']!r}."
             )
-        known = category_of.setdefault(target, (row["category"], line))
-        if known[0] != row["category"]:
-            raise DatasetError(
-                f"{where}: target {target} is {row['category']!r} here but "
-                f"{known[0]!r} on line {known[1]}."
-            )
+        check_one_name(category_of, "target", target, row["category"], line, where)
         if esc10_only and row["esc10"] != "True":
             continue
         rows.append(

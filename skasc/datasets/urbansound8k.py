@@ -26,6 +26,7 @@ from typing import Any
 from .base import (
     AudioDataset,
     DatasetError,
+    check_one_name,
     dataset_from_folds,
     metadata_rows,
     name_fields,
@@ -104,12 +105,7 @@ def load_urbansound8k(root: str | os.PathLike, *, check_files: bool = True) -> A
             )
         if row["salience"] not in ("1", "2"):
             raise DatasetError(f"{where}: expected salience 1 or 2, got {row['salience']!r}.")
-        known = class_of.setdefault(class_id, (row["class"], line))
-        if known[0] != row["class"]:
-            raise DatasetError(
-                f"{where}: classID {class_id} is {row['class']!r} here but "
-                f"{known[0]!r} on line {known[1]}."
-            )
+        check_one_name(class_of, "classID", class_id, row["class"], line, where)
         rows.append(
             {
                 "line": line,

@@ -229,8 +229,9 @@ def with_backend(
         raise InvalidParameterError(
             "backend='onnx-int8' needs 'calibration': a few recordings (paths or waveforms, "
             "e.g. some training recordings) whose segments set the int8 activation ranges."
-            if calibration is None else
-            f"'calibration' applies to backend='onnx-int8' only; got backend={backend!r}.")
+            if calibration is None
+            else f"'calibration' applies to backend='onnx-int8' only; got backend={backend!r}."
+        )
     if backend == "auto":
         return _auto(estimator, n_threads)
     if backend == "torch":
@@ -256,14 +257,16 @@ def _auto(estimator: Any, n_threads: int | None) -> Any:
 
     from .onnx import ExportError
 
-    if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")) \
-            or not _has_torch_networks(estimator):
+    if not all(
+        importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")
+    ) or not _has_torch_networks(estimator):
         return estimator
     try:
         return with_backend(estimator, "onnx", n_threads=n_threads)
     except ExportError as exc:
-        warnings.warn(f"backend='auto' runs the networks with torch: {exc}", UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"backend='auto' runs the networks with torch: {exc}", UserWarning, stacklevel=3
+        )
         return estimator
 
 

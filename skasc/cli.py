@@ -857,11 +857,16 @@ def _add_model_commands(sub) -> None:
         help="seconds between timeline windows (default 10)",
     )
     predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
-    _add_int8_options(predict, "--backend", choices=("auto", "torch", "onnx", "onnx-int8"),
-                      default="auto", help="where the network runs: auto (default: onnx "
-                      "when pip install 'skasc[onnx]' is done, else torch), torch (the "
-                      "reference), onnx (onnxruntime, float32, posteriors within 1e-6 of "
-                      "torch's) or onnx-int8 (int8 convolutions, faster, less exact)")
+    _add_int8_options(
+        predict,
+        "--backend",
+        choices=("auto", "torch", "onnx", "onnx-int8"),
+        default="auto",
+        help="where the network runs: auto (default: onnx "
+        "when pip install 'skasc[onnx]' is done, else torch), torch (the "
+        "reference), onnx (onnxruntime, float32, posteriors within 1e-6 of "
+        "torch's) or onnx-int8 (int8 convolutions, faster, less exact)",
+    )
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")

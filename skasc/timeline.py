@@ -368,10 +368,17 @@ def _log_evidence(batches: Iterator[np.ndarray], rest: Any) -> tuple[np.ndarray,
     return np.concatenate(evidence), rule
 
 
-def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float = 30.0,
-                     hop: float = 10.0, block_duration: float = 60.0,
-                     backend: str | None = "auto", calibration: Any = None,
-                     verbose: int = 0) -> SceneTimeline:
+def predict_timeline(
+    estimator: Any,
+    path: str | os.PathLike,
+    *,
+    window: float = 30.0,
+    hop: float = 10.0,
+    block_duration: float = 60.0,
+    backend: str | None = "auto",
+    calibration: Any = None,
+    verbose: int = 0,
+) -> SceneTimeline:
     """Classify every window of a long recording with a fitted pipeline.
 
     Parameters

@@ -82,6 +82,7 @@ def test_auto_is_onnx_where_it_can_be_and_the_estimator_elsewhere(fitted, monkey
     assert any(isinstance(s, OnnxNetwork) for s in _steps(auto))
     assert with_backend(auto, "auto") is auto  # networks on onnxruntime already
     from test_timeline import lr_pipeline
+
     plain = lr_pipeline()  # a scikit-learn classifier, no skasc network
     assert with_backend(plain, "auto") is plain
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # the extra is missing
@@ -102,10 +103,10 @@ def test_auto_warns_once_when_a_network_does_not_export(fitted, monkeypatch):
 
 def test_timeline_with_the_onnx_backend_agrees(tmp_path, fitted):
     path = scene_file(tmp_path / "long.wav", np.random.default_rng(3), seconds=9.0)
-    expected = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7,
-                                backend="torch")
-    got = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7,
-                           backend="onnx")
+    expected = predict_timeline(
+        fitted, path, window=2.0, hop=1.0, block_duration=1.7, backend="torch"
+    )
+    got = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7, backend="onnx")
     np.testing.assert_allclose(got.proba, expected.proba, atol=TOLERANCE["onnx"])
     assert list(got.labels) == list(expected.labels)
     np.testing.assert_array_equal(got.start, expected.start)

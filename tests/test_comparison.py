@@ -20,6 +20,7 @@ from scipy import stats
 from skasc.comparison import compare_runs, corrected_resampled_ttest, mcnemar_test
 from skasc.datasets import make_litis_like
 from skasc.protocol import read_protocol, run_protocol
+from test_protocol import TINY_LITIS
 
 TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
 RUN = dict(epochs=2, lr=1e-2, batch_size=9, eval_every=0, device="cpu", verbose=0, seeds=[0, 1])
@@ -114,16 +115,7 @@ def two_runs(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("compare")
-    root = make_litis_like(
-        base / "litis",
-        n_recordings_per_class=4,
-        n_classes=3,
-        n_splits=2,
-        test_size=0.25,
-        duration=4.0,
-        sr=22050,
-        random_state=0,
-    )
+    root = make_litis_like(base / "litis", **TINY_LITIS)
     att = run_protocol("litis", root, out=base / "att", network="att_crnn", net_params=TINY, **RUN)
     cnn = run_protocol(
         "litis",

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from skasc.datasets import LitisSplits, load_litis_rouen, make_litis_like  # noqa: E402
 from skasc.frontend.front_end import FrontEnd  # noqa: E402
 from skasc.pipelines import make_att_crnn_pipeline  # noqa: E402
+from test_protocol import TINY_LITIS  # noqa: E402
 
 NET_PARAMS = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
 
@@ -62,16 +63,7 @@ def client():
 @pytest.fixture(scope="module")
 def litis(tmp_path_factory):
     """3 classes x 4 recordings of 4 s at 22050 Hz, 2 train/test splits."""
-    root = make_litis_like(
-        tmp_path_factory.mktemp("litis"),
-        n_recordings_per_class=4,
-        n_classes=3,
-        n_splits=2,
-        test_size=0.25,
-        duration=4.0,
-        sr=22050,
-        random_state=0,
-    )
+    root = make_litis_like(tmp_path_factory.mktemp("litis"), **TINY_LITIS)
     paths, labels, _ = load_litis_rouen(root)
     return root, paths, labels
 

@@ -595,6 +595,14 @@ KWARGS = (
 ARGS = (("{path}",), ("{path}", "w"), ("{path}", "wb"), ("{dir}",), ("{path}", "{path}.new"))
 
 EXAMPLES = 110  # per test: 220 mutations in all
+# The same mutations on every run (derandomized, no example database).
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _fill(template, folder):
@@ -649,13 +657,7 @@ def _check_load_touches_nothing(members, folder):
     assert snapshot(folder) == before
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FUZZ
 @given(data=st.data())
 def test_no_manifest_mutation_touches_files(saved_members, tmp_path_factory, data):
     manifest = json.loads(saved_members["manifest.json"])
@@ -684,13 +686,7 @@ def test_no_manifest_mutation_touches_files(saved_members, tmp_path_factory, dat
     _check_load_touches_nothing(members, folder)
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FUZZ
 @given(data=st.data())
 def test_no_skops_mutation_touches_files(saved_members, tmp_path_factory, data):
     schema, files = skops_schema(saved_members["estimator.skops"])

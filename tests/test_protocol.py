@@ -24,22 +24,24 @@ from skasc.protocol import HeldOutAccuracy, run_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
+#: make_litis_like's arguments for the tiny corpus the protocol tests share: 3 classes x 4
+#: recordings of 4 s at 22050 Hz, 2 official splits.
+TINY_LITIS = dict(
+    n_recordings_per_class=4,
+    n_classes=3,
+    n_splits=2,
+    test_size=0.25,
+    duration=4.0,
+    sr=22050,
+    random_state=0,
+)
 RUN = dict(epochs=2, lr=1e-2, batch_size=16, eval_every=1, device="cpu", verbose=0, net_params=TINY)
 
 
 @pytest.fixture(scope="module")
 def litis(tmp_path_factory):
     """3 classes x 4 recordings of 4 s, 2 official splits."""
-    return make_litis_like(
-        tmp_path_factory.mktemp("litis"),
-        n_recordings_per_class=4,
-        n_classes=3,
-        n_splits=2,
-        test_size=0.25,
-        duration=4.0,
-        sr=22050,
-        random_state=0,
-    )
+    return make_litis_like(tmp_path_factory.mktemp("litis"), **TINY_LITIS)
 
 
 @pytest.fixture

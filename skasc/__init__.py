@@ -156,3 +156,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+# skasc.complexity is both a submodule and the function it defines. Importing the submodule
+# (``from skasc.complexity import ...``) sets the package's attribute to the module, which
+# would then hide the function from ``skasc.complexity``; binding the function here, before
+# any such import, keeps it (the module imports numpy only, not torch).
+from .complexity import ComplexityReport, complexity  # noqa: E402

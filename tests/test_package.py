@@ -59,3 +59,17 @@ def test_one_version_everywhere():
 
 def test_the_package_ships_its_type_marker():
     assert importlib.resources.files("skasc").joinpath("py.typed").is_file()
+
+
+def test_complexity_stays_the_function_after_its_module_is_imported():
+    """``skasc.complexity`` names both a submodule and its function; importing the
+    submodule first must not turn the package's ``complexity`` into the module."""
+    code = (
+        "from skasc.complexity import ComplexityReport\n"
+        "import skasc, sys\n"
+        "assert callable(skasc.complexity), skasc.complexity\n"
+        "assert skasc.ComplexityReport is ComplexityReport\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

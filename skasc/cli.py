@@ -833,41 +833,7 @@ def _add_model_commands(sub) -> None:
     fit.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
     fit.set_defaults(func=cmd_fit)
 
-    predict = sub.add_parser("predict", help="label recordings with a saved pipeline")
-    predict.add_argument("model")
-    predict.add_argument("audio", nargs="+", help="audio files or folders")
-    predict.add_argument("--out", help="CSV to write (default: standard output)")
-    predict.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
-    predict.add_argument(
-        "--timeline",
-        action="store_true",
-        help="label every window of one long file instead (rows: start_s, "
-        "end_s, label, posteriors)",
-    )
-    predict.add_argument(
-        "--window",
-        type=_positive_float,
-        default=None,
-        help="timeline window in seconds (default 30)",
-    )
-    predict.add_argument(
-        "--hop",
-        type=_positive_float,
-        default=None,
-        help="seconds between timeline windows (default 10)",
-    )
-    predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
-    _add_int8_options(
-        predict,
-        "--backend",
-        choices=("auto", "torch", "onnx", "onnx-int8"),
-        default="auto",
-        help="where the network runs: auto (default: onnx "
-        "when pip install 'skasc[onnx]' is done, else torch), torch (the "
-        "reference), onnx (onnxruntime, float32, posteriors within 1e-6 of "
-        "torch's) or onnx-int8 (int8 convolutions, faster, less exact)",
-    )
-    predict.set_defaults(func=cmd_predict)
+    _add_predict_command(sub)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")
     evaluate.add_argument("model")
@@ -924,6 +890,45 @@ def _add_model_commands(sub) -> None:
         help="int8 convolutions (needs --calibration)",
     )
     export.set_defaults(func=cmd_export)
+
+
+def _add_predict_command(sub) -> None:
+    """skasc predict: labels, or a timeline, from a saved pipeline."""
+    predict = sub.add_parser("predict", help="label recordings with a saved pipeline")
+    predict.add_argument("model")
+    predict.add_argument("audio", nargs="+", help="audio files or folders")
+    predict.add_argument("--out", help="CSV to write (default: standard output)")
+    predict.add_argument("--skip-bad", action="store_true", help=_SKIP_BAD_HELP)
+    predict.add_argument(
+        "--timeline",
+        action="store_true",
+        help="label every window of one long file instead (rows: start_s, "
+        "end_s, label, posteriors)",
+    )
+    predict.add_argument(
+        "--window",
+        type=_positive_float,
+        default=None,
+        help="timeline window in seconds (default 30)",
+    )
+    predict.add_argument(
+        "--hop",
+        type=_positive_float,
+        default=None,
+        help="seconds between timeline windows (default 10)",
+    )
+    predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
+    _add_int8_options(
+        predict,
+        "--backend",
+        choices=("auto", "torch", "onnx", "onnx-int8"),
+        default="auto",
+        help="where the network runs: auto (default: onnx "
+        "when pip install 'skasc[onnx]' is done, else torch), torch (the "
+        "reference), onnx (onnxruntime, float32, posteriors within 1e-6 of "
+        "torch's) or onnx-int8 (int8 convolutions, faster, less exact)",
+    )
+    predict.set_defaults(func=cmd_predict)
 
 
 def _version() -> str:

@@ -69,9 +69,8 @@ def run_demo(
     """
     from .datasets import LitisSplits, load_litis_rouen
     from .datasets.scenes import write_litis_like
-    from .evaluation import evaluate, format_table, fuse_reports
+    from .evaluation import evaluate, fuse_reports
     from .pipelines import FEATURES, NETWORKS, make_att_crnn_pipeline, make_system, system_name
-    from .plotting import plot_confusion_matrix, plot_training_curves
 
     os.makedirs(out_dir, exist_ok=True)
     root = os.path.join(out_dir, "corpus")
@@ -132,6 +131,17 @@ def run_demo(
             *[reports[system_name(network, features)] for features in feature_types]
         )
 
+    _write_report(out_dir, reports)
+    print(f"\nReport and figures in {out_dir}/ ({time.perf_counter() - started:.0f} s in all)")
+    return reports
+
+
+def _write_report(out_dir: str, reports: dict) -> None:
+    """Print the systems' table and write it, a confusion matrix per system and its
+    training curves to ``out_dir``."""
+    from .evaluation import format_table
+    from .plotting import plot_confusion_matrix, plot_training_curves
+
     table = format_table(reports, paper_terms=True)  # LITIS-shaped: the paper's "2s", "30s"
     print("\n" + table)
     with open(os.path.join(out_dir, "report.txt"), "w") as fh:
@@ -148,5 +158,3 @@ def run_demo(
             plot_training_curves(
                 report.histories, path=os.path.join(out_dir, f"training-{slug}.png")
             )
-    print(f"\nReport and figures in {out_dir}/ ({time.perf_counter() - started:.0f} s in all)")
-    return reports

@@ -702,39 +702,41 @@ def _markdown(result: ProtocolResult) -> str:
         format_class_table(result._runs(), paper_terms=paper_terms),
     ]
     devices = results["summary"].get("devices")
-    spread = "std_seeds" if len(seeds) > 1 else "std"  # as in the table above
     if devices:
-        lines += [
-            "",
-            "## Recordings per device",
-            "",
-            "| Device | Seen in training | Recordings | Acc. | Macro class-wise Acc. | Log loss |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
-        ]
-        for d, v in devices.items():
-            seen = (
-                "yes"
-                if v["seen_in_runs"] == v["n_runs"]
-                else "no (unseen)"
-                if v["seen_in_runs"] == 0
-                else f"in {v['seen_in_runs']} of {v['n_runs']} runs"
-            )
-            n = sum(
-                run["devices"][d]["n_recordings"]
-                for run in result.runs
-                if d in run["devices"] and run["seed"] == seeds[0]
-            )
-            cells = [
-                f"{100 * v[m]['mean']:.2f} ± {100 * v[m][spread]:.2f}" if m in v else "-"
-                for m in ("accuracy", "balanced_accuracy")
-            ]
-            cells.append(
-                f"{v['log_loss']['mean']:.3f} ± {v['log_loss'][spread]:.3f}"
-                if "log_loss" in v
-                else "-"
-            )
-            lines.append(f"| {d} | {seen} | {n} | " + " | ".join(cells) + " |")
+        lines += ["", "## Recordings per device", "", *_device_rows(result, devices)]
     return "\n".join(lines) + "\n"
+
+
+def _device_rows(result: ProtocolResult, devices: dict) -> list[str]:
+    """The Markdown table of the summary's per-device figures, one row a device."""
+    seeds = result.results["seeds"]
+    spread = "std_seeds" if len(seeds) > 1 else "std"  # as in the table above
+    lines = [
+        "| Device | Seen in training | Recordings | Acc. | Macro class-wise Acc. | Log loss |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for d, v in devices.items():
+        seen = (
+            "yes"
+            if v["seen_in_runs"] == v["n_runs"]
+            else "no (unseen)"
+            if v["seen_in_runs"] == 0
+            else f"in {v['seen_in_runs']} of {v['n_runs']} runs"
+        )
+        n = sum(
+            run["devices"][d]["n_recordings"]
+            for run in result.runs
+            if d in run["devices"] and run["seed"] == seeds[0]
+        )
+        cells = [
+            f"{100 * v[m]['mean']:.2f} ± {100 * v[m][spread]:.2f}" if m in v else "-"
+            for m in ("accuracy", "balanced_accuracy")
+        ]
+        cells.append(
+            f"{v['log_loss']['mean']:.3f} ± {v['log_loss'][spread]:.3f}" if "log_loss" in v else "-"
+        )
+        lines.append(f"| {d} | {seen} | {n} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _figures(out: str, result: ProtocolResult) -> None:

@@ -858,6 +858,56 @@ def test_a_string_array_takes_no_more_memory_than_its_longest_string(tmp_path, s
     assert growth < 64 * MIB
 
 
+def test_a_string_array_takes_no_more_memory_than_its_strings_in_all(tmp_path, saved):
+    """One 2000-character string and 40 000 empty ones in about 120 KB of JSON would
+    take 320 MB at <U2000: the width is right, the total is not."""
+    forged = tmp_path / "strings.skasc"
+
+    def change(manifest):
+        trained_entry(manifest)["attributes"]["input_mean_"] = {
+            "__kind__": "ndarray",
+            "dtype": "<U2000",
+            "shape": [40001],
+            "data": ["x" * 2000] + [""] * 40000,
+        }
+
+    forge_manifest(saved, forged, change)
+    growth, outcome = _load_growth(saved, forged)
+    assert outcome.startswith(
+        f"ModelFileError: Cannot load {forged}: an array of dtype <U2000 and 40001 "
+        "elements would take 320008000 bytes"
+    ), outcome
+    assert growth < 64 * MIB
+    # honest string arrays of uneven lengths still load
+    from skasc.persistence._codec import Decoder
+
+    names = ["a", "bus", "metro_station", "park", "tram"] * 20
+    decoder = Decoder.__new__(Decoder)
+    decoder.path = "model.skasc"
+    decoder._check_itemsize(np.array(names).dtype, names)
+
+
+def test_a_manifest_cannot_expand_or_parse_into_far_more_than_it_stores(tmp_path, saved):
+    """A small file whose manifest.json is megabytes of nested empty lists (they
+    compress about 1000 times and parse into 56-byte Python objects)."""
+    members = read_members(saved)
+    manifest = json.loads(members["manifest.json"])
+    manifest["junk"] = [[] for _ in range(3_000_000)]
+    members["manifest.json"] = json.dumps(manifest, separators=(",", ":")).encode()
+    forged = tmp_path / "junk.skasc"
+    write_members(forged, members)
+    assert forged.stat().st_size < 200_000
+    growth, outcome = _load_growth(saved, forged)
+    assert outcome.startswith(f"ModelFileError: {forged}") and "manifest.json" in outcome, outcome
+    assert growth < 64 * MIB
+    # the same lists in a manifest small enough to read: refused by their count, unparsed
+    manifest["junk"] = [[] for _ in range(100_000)]
+    members["manifest.json"] = json.dumps(manifest, separators=(",", ":")).encode()
+    write_members(forged, members)
+    with pytest.raises(skasc.ModelFileError, match=r"lists or objects in \d+ bytes"):
+        load(forged)
+
+
 @pytest.mark.parametrize(
     "array",
     [
@@ -1108,6 +1158,9 @@ def _estimators(root):
     found, seen, stack = [], set(), [root]
     while stack:
         obj = stack.pop()
+        if isinstance(obj, np.ndarray) and obj.dtype == object:
+            stack.extend(obj.ravel().tolist())  # scikit-learn keeps estimators in these
+            continue
         if id(obj) in seen or isinstance(obj, (str, bytes, int, float, np.ndarray, type)):
             continue
         seen.add(id(obj))
@@ -1159,16 +1212,30 @@ def _wrapped(kind, paths, labels):
     from sklearn.model_selection import GridSearchCV
 
     pipe = _frontend_pipeline()
-    return {
+    model = {
         "GridSearchCV": lambda: GridSearchCV(pipe, {"fusion__estimator__C": [1.0]}, cv=2),
         "CalibratedClassifierCV": lambda: CalibratedClassifierCV(pipe, cv=2),
         "VotingClassifier": lambda: VotingClassifier([("p", pipe)], voting="soft"),
         "Pipeline in a Pipeline": lambda: Pipeline([("system", pipe)]),
+        "an object array": lambda: VotingClassifier([("p", pipe)], voting="soft"),
     }[kind]().fit(paths, labels)
+    if kind == "an object array":  # as GradientBoosting*.estimators_ are kept
+        held = np.empty(1, dtype=object)
+        held[0] = model.estimators_[0]
+        model.estimators_ = held
+        model.named_estimators_ = {}  # the array is the only way to the pipeline
+    return model
 
 
 @pytest.mark.parametrize(
-    "kind", ["GridSearchCV", "CalibratedClassifierCV", "VotingClassifier", "Pipeline in a Pipeline"]
+    "kind",
+    [
+        "GridSearchCV",
+        "CalibratedClassifierCV",
+        "VotingClassifier",
+        "Pipeline in a Pipeline",
+        "an object array",
+    ],
 )
 def test_a_loaded_model_has_no_folder_whatever_wraps_it(tmp_path, kind):
     paths, labels = _recordings(tmp_path / "data")

@@ -51,8 +51,14 @@ ESTIMATOR = "estimator.skops"
 MEMBERS = (MANIFEST, WEIGHTS, ESTIMATOR)
 SIZED = (WEIGHTS, ESTIMATOR)
 
-#: The manifest is JSON of a few kB to a few MB (histories, small arrays).
-MAX_MANIFEST_BYTES = 64 * 2**20
+#: The manifest is JSON of a few kB to a few MB (histories, small arrays) ...
+MAX_MANIFEST_BYTES = 16 * 2**20
+#: ... which compresses about 3-10 times: it may expand to at most this many times
+#: its stored bytes, or 1 MiB, whichever is larger.
+MAX_MANIFEST_EXPANSION = 50
+#: Parsed JSON takes about 60 bytes per list or object: at most one per this many
+#: bytes of the manifest (an honest manifest has one per 20 or more).
+MIN_BYTES_PER_CONTAINER = 6
 #: The members of a file may expand to at most this many times the file's size ...
 MAX_EXPANSION = 100
 #: ... or this many bytes, whichever is larger (so small files are never refused).
@@ -111,6 +117,13 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, pa
 
 
 def _parse_manifest(raw: bytes, path: str) -> dict:
+    containers = raw.count(b"[") + raw.count(b"{")
+    if containers * MIN_BYTES_PER_CONTAINER > max(len(raw), 4096):
+        raise _not_a_model(
+            path,
+            f"{MANIFEST} holds {containers} lists or objects in {len(raw)} bytes; parsing "
+            "would take far more memory than the file stores.",
+        )
     try:
         manifest = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -185,12 +198,16 @@ def read_archive(path: str) -> tuple[dict, bytes, bytes]:
             if missing:
                 raise _not_a_model(path, f"the members {missing} are missing.")
             manifest_info = infos[MANIFEST]
-            if manifest_info.file_size > MAX_MANIFEST_BYTES:
+            manifest_cap = min(
+                MAX_MANIFEST_BYTES,
+                max(2**20, MAX_MANIFEST_EXPANSION * manifest_info.compress_size),
+            )
+            if manifest_info.file_size > manifest_cap:
                 raise _not_a_model(
                     path,
                     f"{MANIFEST} would expand to "
-                    f"{manifest_info.file_size} bytes (at most "
-                    f"{MAX_MANIFEST_BYTES} are read).",
+                    f"{manifest_info.file_size} bytes from {manifest_info.compress_size} "
+                    f"(at most {manifest_cap} are read).",
                 )
             manifest = _parse_manifest(
                 _read_member(archive, manifest_info, manifest_info.file_size, path), path

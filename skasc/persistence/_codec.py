@@ -180,6 +180,11 @@ def imported_names(value: Any) -> list[tuple[str, Any]]:
     return names
 
 
+#: A string array may take at most this many bytes per stored character (4 bytes a
+#: character for ``<U``, times 4 for strings shorter than the longest), plus 64 KiB.
+STRING_ARRAY_EXPANSION = 16
+
+
 class Decoder:
     """Inverse of :class:`Encoder`; names are resolved by the allow-list only.
 
@@ -289,6 +294,15 @@ class Decoder:
                 f"Cannot load {self.path}: an array of dtype {dtype.str} ({dtype.itemsize} "
                 f"bytes per element) stores strings of at most {longest} characters; "
                 "arrays may not ask for more memory than they store."
+            )
+        # every element takes the longest string's width: bound the whole array too
+        stored = sum(len(s) + 2 for s in data)  # with the quotes around each in the JSON
+        total = dtype.itemsize * len(data)
+        if total > STRING_ARRAY_EXPANSION * stored + 2**16:
+            raise ModelFileError(
+                f"Cannot load {self.path}: an array of dtype {dtype.str} and {len(data)} "
+                f"elements would take {total} bytes for {stored} stored characters; arrays "
+                "may not ask for more memory than they store."
             )
 
     def _build(self, make: Any, dtype: np.dtype) -> Any:

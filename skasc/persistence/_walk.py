@@ -50,6 +50,31 @@ _LEAVES = (
 )
 
 
+def _is_leaf(obj: Any) -> bool:
+    """Nothing to walk into: None, or a leaf type other than an object array (which
+    holds estimators, e.g. ``estimators_`` of scikit-learn's gradient boosting)."""
+    return obj is None or (isinstance(obj, _LEAVES) and not _is_object_array(obj))
+
+
+def _is_object_array(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray) and obj.dtype == object
+
+
+def _items(obj: Any, path: str) -> list[tuple[Any, str]]:
+    """The (child, path) pairs of a container or an object's ``__dict__``."""
+    if isinstance(obj, dict):
+        return [(v, f"{path}[{k!r}]") for k, v in obj.items()]
+    if isinstance(obj, (list, tuple)):
+        return [(v, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, (set, frozenset)):
+        return [(v, f"{path}{{}}") for v in obj]
+    if _is_object_array(obj):
+        return [(obj[i], f"{path}[{', '.join(map(str, i))}]") for i in np.ndindex(obj.shape)]
+    if hasattr(obj, "__dict__"):
+        return [(v, f"{path}.{k}") for k, v in vars(obj).items()]
+    return []
+
+
 def _net_type() -> type | None:
     # A net can only exist if skorch was imported; do not import it otherwise.
     if "skorch" not in sys.modules:
@@ -78,30 +103,11 @@ def find_nets(root: Any) -> list[tuple[Any, str]]:
                 found_ids.add(id(obj))
                 found.append((obj, path))
             continue
-        if obj is None or isinstance(obj, _LEAVES) or id(obj) in seen:
+        if _is_leaf(obj) or id(obj) in seen:
             continue
         seen.add(id(obj))
-        children: list[tuple[Any, str]] = []
-        if isinstance(obj, dict):
-            children = [(v, f"{path}[{k!r}]") for k, v in obj.items()]
-        elif isinstance(obj, (list, tuple)):
-            children = [(v, f"{path}[{i}]") for i, v in enumerate(obj)]
-        elif isinstance(obj, (set, frozenset)):
-            children = [(v, f"{path}{{}}") for v in obj]
-        elif hasattr(obj, "__dict__"):
-            children = [(v, f"{path}.{k}") for k, v in vars(obj).items()]
-        stack.extend(reversed(children))
+        stack.extend(reversed(_items(obj, path)))
     return found
-
-
-def _children(obj: Any) -> list[Any]:
-    if isinstance(obj, dict):
-        return list(obj.values())
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return list(obj)
-    if hasattr(obj, "__dict__"):
-        return list(vars(obj).values())
-    return []
 
 
 def slot_ids(root: Any) -> list[Any]:
@@ -115,10 +121,10 @@ def slot_ids(root: Any) -> list[Any]:
             net_id = getattr(obj, "net_id", None)
             ids.append(net_id if isinstance(net_id, str) else repr(net_id))
             continue
-        if obj is None or isinstance(obj, _LEAVES) or id(obj) in seen:
+        if _is_leaf(obj) or id(obj) in seen:
             continue
         seen.add(id(obj))
-        stack.extend(_children(obj))
+        stack.extend(child for child, _ in _items(obj, ""))
     return ids
 
 
@@ -143,7 +149,7 @@ def forget_folders(root: Any) -> list[str]:
     stack: list[tuple[Any, str]] = [(root, "estimator")]
     while stack:
         obj, path = stack.pop()
-        if obj is None or isinstance(obj, _LEAVES) or id(obj) in seen:
+        if _is_leaf(obj) or id(obj) in seen:
             continue
         seen.add(id(obj))
         state = vars(obj) if hasattr(obj, "__dict__") else {}
@@ -154,14 +160,7 @@ def forget_folders(root: Any) -> list[str]:
                     forgotten.append(f"{path}.{name}")
         if net_type is not None and isinstance(obj, net_type):
             continue
-        if isinstance(obj, dict):
-            stack.extend((v, f"{path}[{k!r}]") for k, v in obj.items())
-        elif isinstance(obj, (list, tuple)):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(obj))
-        elif isinstance(obj, (set, frozenset)):
-            stack.extend((v, f"{path}{{}}") for v in obj)
-        else:
-            stack.extend((v, f"{path}.{k}") for k, v in state.items())
+        stack.extend(_items(obj, path))
     return forgotten
 
 
@@ -172,10 +171,17 @@ def put_nets_back(root: Any, nets: dict[str, Any]) -> Any:
     def visit(obj: Any) -> Any:
         if isinstance(obj, _NetSlot):
             return nets[obj.net_id]
-        if obj is None or isinstance(obj, _LEAVES):
+        if _is_leaf(obj):
             return obj
         if id(obj) in done:
             return done[id(obj)]
+        if _is_object_array(obj):
+            done[id(obj)] = obj
+            for index in np.ndindex(obj.shape):
+                new = visit(obj[index])
+                if new is not obj[index]:
+                    obj[index] = new
+            return obj
         if isinstance(obj, tuple):
             done[id(obj)] = obj  # cycles through tuples are impossible
             items = [visit(v) for v in obj]

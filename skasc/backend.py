@@ -28,8 +28,8 @@ from .fusion import RecordingFusion, SystemFusion
 
 __all__ = ["BACKENDS", "OnnxNetwork", "with_backend", "network_sizes"]
 
-#: The backends :func:`with_backend` knows, the reference first.
-BACKENDS = ("torch", "onnx", "onnx-int8")
+#: The backends :func:`with_backend` knows, the reference first; ``"auto"`` picks one.
+BACKENDS = ("torch", "onnx", "onnx-int8", "auto")
 
 
 class OnnxNetwork:
@@ -168,9 +168,14 @@ def with_backend(estimator: Any, backend: str = "onnx", *, calibration: Any = No
         A pipeline of :mod:`skasc.pipelines` (a ``FrontEnd`` then a
         :class:`~skasc.fusion.RecordingFusion` or :class:`~skasc.fusion.SystemFusion`),
         or a fitted ``RecordingFusion`` / ``SystemFusion`` on features.
-    backend : {"torch", "onnx", "onnx-int8"}, default="onnx"
+    backend : {"torch", "onnx", "onnx-int8", "auto"}, default="onnx"
         ``"torch"``: ``estimator`` itself (the reference). ``"onnx"``: the networks
-        in float32 on onnxruntime. ``"onnx-int8"``: their convolutions in int8.
+        in float32 on onnxruntime (posteriors within 1e-6 of torch's, 1.7-2.5x
+        faster on a CPU: benchmarks/RESULTS.md). ``"onnx-int8"``: their convolutions
+        in int8 (faster still, but not within the accuracy rule: not a default).
+        ``"auto"``: ``"onnx"`` when the ``onnx`` extra is installed and every network
+        exports, else ``estimator`` itself (a network that does not export says so in
+        one warning).
     calibration : list of paths or waveforms, or None, default=None
         For ``"onnx-int8"`` only, and required there: recordings, as for
         ``estimator.predict`` (for example some training recordings), whose
@@ -211,6 +216,8 @@ def with_backend(estimator: Any, backend: str = "onnx", *, calibration: Any = No
             "e.g. some training recordings) whose segments set the int8 activation ranges."
             if calibration is None else
             f"'calibration' applies to backend='onnx-int8' only; got backend={backend!r}.")
+    if backend == "auto":
+        return _auto(estimator, n_threads)
     if backend == "torch":
         if n_threads is not None:
             raise InvalidParameterError("'n_threads' applies to the onnx backends; for "
@@ -224,6 +231,40 @@ def with_backend(estimator: Any, backend: str = "onnx", *, calibration: Any = No
 
     check_is_fitted(estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator)
     return _swap(estimator, calibration, {"n_threads": n_threads})
+
+
+def _auto(estimator: Any, n_threads: int | None) -> Any:
+    """``with_backend(estimator, "onnx")`` where it can be, else ``estimator``."""
+    import importlib.util
+    import warnings
+
+    from .onnx import ExportError
+
+    if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")) \
+            or not _has_torch_networks(estimator):
+        return estimator
+    try:
+        return with_backend(estimator, "onnx", n_threads=n_threads)
+    except ExportError as exc:
+        warnings.warn(f"backend='auto' runs the networks with torch: {exc}", UserWarning,
+                      stacklevel=3)
+        return estimator
+
+
+def _has_torch_networks(estimator: Any) -> bool:
+    """Whether the fusion estimators of ``estimator`` hold fitted skasc torch networks
+    (not networks already on onnxruntime)."""
+    from .nn.classifier import SegmentNetClassifier
+
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    systems = final.estimators_ if isinstance(final, SystemFusion) else [final]
+    for system in systems:
+        fusion = system.steps[-1][1] if isinstance(system, Pipeline) else system
+        inner = getattr(fusion, "estimator_", None)
+        net = inner.steps[0][1] if isinstance(inner, Pipeline) else inner
+        if not isinstance(net, SegmentNetClassifier):
+            return False
+    return True
 
 
 def network_sizes(estimator: Any, *, n_calibration: int = 64) -> dict[str, dict[str, int]]:

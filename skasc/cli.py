@@ -671,10 +671,11 @@ def _add_model_commands(sub) -> None:
     predict.add_argument("--hop", type=_positive_float, default=None,
                          help="seconds between timeline windows (default 10)")
     predict.add_argument("--figure", help="with --timeline: save the timeline as this PNG")
-    _add_int8_options(predict, "--backend", choices=("torch", "onnx", "onnx-int8"),
-                      default="torch", help="where the network runs: torch (the reference, "
-                      "default), onnx (onnxruntime, float32) or onnx-int8 (int8 "
-                      "convolutions); the onnx backends need pip install 'skasc[onnx]'")
+    _add_int8_options(predict, "--backend", choices=("auto", "torch", "onnx", "onnx-int8"),
+                      default="auto", help="where the network runs: auto (default: onnx "
+                      "when pip install 'skasc[onnx]' is done, else torch), torch (the "
+                      "reference), onnx (onnxruntime, float32, posteriors within 1e-6 of "
+                      "torch's) or onnx-int8 (int8 convolutions, faster, less exact)")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a saved pipeline on labelled recordings")

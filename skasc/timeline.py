@@ -337,7 +337,7 @@ def _log_evidence(batches: Iterator[np.ndarray], rest: Any) -> tuple[np.ndarray,
 
 def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float = 30.0,
                      hop: float = 10.0, block_duration: float = 60.0,
-                     backend: str | None = None, calibration: Any = None,
+                     backend: str | None = "auto", calibration: Any = None,
                      verbose: int = 0) -> SceneTimeline:
     """Classify every window of a long recording with a fitted pipeline.
 
@@ -357,8 +357,10 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     block_duration : float, default=60.0
         Seconds of audio read, denoised and classified per step; memory is set
         by this, not by the file's length.
-    backend : {None, "torch", "onnx", "onnx-int8"}, default=None
-        Where the networks run (:func:`skasc.backend.with_backend`); None: the
+    backend : {"auto", "torch", "onnx", "onnx-int8"} or None, default="auto"
+        Where the networks run (:func:`skasc.backend.with_backend`): ``"auto"`` is
+        onnxruntime in float32 when the ``onnx`` extra is installed (posteriors
+        within 1e-6 of torch's, about 1.7x faster), else torch; None: the
         estimator as it is.
     calibration : list of paths or waveforms, or None, default=None
         For ``backend="onnx-int8"``: recordings whose segments set the int8 ranges.

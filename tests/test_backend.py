@@ -73,9 +73,33 @@ def test_torch_backend_is_the_estimator_itself(fitted):
     assert with_backend(fitted, "torch") is fitted
 
 
+def test_auto_is_onnx_where_it_can_be_and_the_estimator_elsewhere(fitted, monkeypatch):
+    auto = with_backend(fitted, "auto")
+    assert any(isinstance(s, OnnxNetwork) for s in _steps(auto))
+    assert with_backend(auto, "auto") is auto  # networks on onnxruntime already
+    from test_timeline import lr_pipeline
+    plain = lr_pipeline()  # a scikit-learn classifier, no skasc network
+    assert with_backend(plain, "auto") is plain
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # the extra is missing
+    assert with_backend(fitted, "auto") is fitted
+
+
+def test_auto_warns_once_when_a_network_does_not_export(fitted, monkeypatch):
+    from skasc import backend, onnx
+
+    def refuse(*args, **kwargs):
+        raise onnx.ExportError("this network cannot be exported")
+
+    monkeypatch.setattr(backend, "_swap", refuse)
+    with pytest.warns(UserWarning, match="runs the networks with torch: this network") as w:
+        assert with_backend(fitted, "auto") is fitted
+    assert len(w) == 1
+
+
 def test_timeline_with_the_onnx_backend_agrees(tmp_path, fitted):
     path = scene_file(tmp_path / "long.wav", np.random.default_rng(3), seconds=9.0)
-    expected = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7)
+    expected = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7,
+                                backend="torch")
     got = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7,
                            backend="onnx")
     np.testing.assert_allclose(got.proba, expected.proba, atol=TOLERANCE["onnx"])
@@ -121,15 +145,17 @@ def test_cli_predict_with_a_backend(tmp_path, corpus, fitted, capsys, monkeypatc
     folder = _wav_folder(tmp_path / "new", X_test, "r")
     calib = _wav_folder(tmp_path / "calib", X, "c")
     argv = ["predict", str(tmp_path / "m.skasc"), str(folder)]
-    assert cli.main(argv) == 0
+    assert cli.main(argv + ["--backend", "torch"]) == 0
     reference = capsys.readouterr().out
+    assert cli.main(argv) == 0  # auto: onnx here, the same labels
+    assert capsys.readouterr().out == reference
     assert cli.main(argv + ["--backend", "onnx"]) == 0
     assert capsys.readouterr().out == reference
     assert cli.main(argv + ["--backend", "onnx-int8", "--calibration", str(calib)]) == 0
     assert capsys.readouterr().out == reference
     assert cli.main(argv + ["--backend", "onnx-int8"]) == 2
     assert "--backend onnx-int8 needs --calibration" in capsys.readouterr().err
-    assert cli.main(argv + ["--calibration", str(calib)]) == 2
+    assert cli.main(argv + ["--backend", "onnx", "--calibration", str(calib)]) == 2
     assert "--calibration applies to --backend onnx-int8 only" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     assert cli.main(argv + ["--backend", "onnx"]) == 2

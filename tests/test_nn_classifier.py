@@ -82,6 +82,12 @@ def test_prediction_is_batch_size_independent_and_equals_module(fitted, data):
     small.predict_batch_size = 7
     np.testing.assert_allclose(small.predict_proba(X), fitted.predict_proba(X), rtol=1e-5,
                                atol=1e-6)
+    # the CPU default (slices of 32, faster) computes exactly what slices of 512 did
+    assert fitted.predict_batch_size is None and fitted._predict_slice() == 32
+    large = clone(small)
+    large.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    large.predict_batch_size = 512
+    np.testing.assert_array_equal(large.transform(X), fitted.transform(X))
     module = fitted.module_.eval()
     with torch.no_grad():
         direct = torch.softmax(module(torch.from_numpy(X[:5])), dim=1).numpy()
@@ -183,7 +189,7 @@ def test_between_class_collate_is_the_training_iterator(fitted, data):
     np.testing.assert_allclose(Yb.sum(1).numpy(), 1.0, rtol=1e-6)
     assert (Yb.max(1).values < 1).any()
     Xv, yv = next(iter(fitted.get_iterator(ds, training=False)))
-    assert yv.ndim == 1 and len(yv) == 90  # plain labels, predict_batch_size=512
+    assert yv.ndim == 1 and len(yv) == 32  # plain labels, the CPU's slice of 32 segments
     no_bc = crnn(between_class=False)
     no_bc.fit(X[:30], y[:30])
     Xb, yb = next(iter(no_bc.get_iterator(ds, training=True)))

@@ -691,7 +691,9 @@ class SegmentNetClassifier(NeuralNetClassifier):
         """Segments per forward pass: ``predict_batch_size``, or its device default."""
         if self.predict_batch_size is not None:
             return self.predict_batch_size
-        return 2048 if torch.device(self.device).type == "cuda" else 512
+        # on the CPU small slices keep the activations in cache: 32 segments run about
+        # 1.2-1.7x faster than 512 and take 42 MB instead of 670 (benchmarks/inference.py)
+        return 2048 if torch.device(self.device).type == "cuda" else 32
 
     def _run(self, X, fn: Callable) -> Any:
         """``fn(module, batch)`` over ``X`` in slices of ``predict_batch_size``, in
@@ -791,7 +793,7 @@ class AttCRNNClassifier(SegmentNetClassifier):
     mixed_precision : bool, default=False
         bf16 autocast on CUDA (ignored on the CPU).
     predict_batch_size : int or None, default=None
-        Segments per forward pass in prediction and validation; None: 512 on the
+        Segments per forward pass in prediction and validation; None: 32 on the
         CPU, 2048 on CUDA (docs/scaling.md: the memory a slice takes).
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` (per-batch progress).

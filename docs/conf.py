@@ -67,6 +67,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "plot_gallery": "True",
+    "capture_repr": (),  # the examples print what they show; no "<Legend object>"
     "image_scrapers": ("matplotlib", "skasc_gallery.figure_scraper"),
     "reset_modules": ("matplotlib", "skasc_gallery.one_thread"),
 }

@@ -12,24 +12,22 @@ reports the mean difference with the corrected resampled t-test of Nadeau and Be
 # %%
 # Two systems, the same folds and seeds
 # -------------------------------------
-# A tiny LITIS-shaped folder (as in the protocol example), the Att-CRNN and the CNN
-# baseline, two splits x two seeds each, tiny networks and few epochs.
+# A tiny LITIS-shaped folder (:func:`~skasc.make_litis_like` writes generated scenes as
+# the protocol example's ``write_litis_layout`` does, with stratified splits), the
+# Att-CRNN and the CNN baseline, two splits x two seeds each, tiny networks and few
+# epochs.
 import os
 import tempfile
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.model_selection import StratifiedShuffleSplit
 
-from skasc import compare_runs, make_scenes, run_protocol
-from skasc.datasets import write_litis_layout
+from skasc import compare_runs, make_litis_like, run_protocol
 
-X, y, class_names = make_scenes(n_recordings_per_class=6, n_classes=3, duration=6.0,
-                                random_state=0)
-splits = list(StratifiedShuffleSplit(n_splits=2, test_size=1 / 3, random_state=0).split(X, y))
 workdir = tempfile.mkdtemp(prefix="skasc-compare-")
-root = write_litis_layout(os.path.join(workdir, "LITIS_ROUEN"), X, list(y), sr=22050,
-                          splits=splits)
+root = make_litis_like(os.path.join(workdir, "LITIS_ROUEN"), n_recordings_per_class=6,
+                       n_classes=3, n_splits=2, test_size=1 / 3, duration=6.0,
+                       random_state=0)
 tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
         "module__attention_size": 8}
 folders = {}
@@ -46,7 +44,7 @@ for network in ("att_crnn", "cnn_baseline"):
 # Per fold and seed both scores and their difference; the corrected t-test's
 # confidence interval; McNemar's test per seed on the recordings of all folds (exact
 # binomial when few recordings are discordant); the verdict at ``alpha``. With four
-# runs of eight test recordings nothing can be significant, and the verdict says so.
+# runs of six test recordings nothing can be significant, and the verdict says so.
 comparison = compare_runs(folders["att_crnn"], folders["cnn_baseline"], alpha=0.05)
 print(comparison)
 

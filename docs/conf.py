@@ -34,8 +34,14 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_templates", "auto_examples/*.ipynb", "**/*.py.md5",
-                    "**/*.codeobj.json", "auto_examples/*.zip"]
+exclude_patterns = [
+    "_build",
+    "_templates",
+    "auto_examples/*.ipynb",
+    "**/*.py.md5",
+    "**/*.codeobj.json",
+    "auto_examples/*.zip",
+]
 default_role = "literal"  # `x` in a docstring is code, as in the Markdown notes
 
 # --- API reference -----------------------------------------------------------------------
@@ -102,8 +108,9 @@ def _write_cli_help(app) -> None:
     pages = {"skasc": parser.format_help()}
     for action in parser._actions:  # argparse keeps its sub-parsers here only
         if isinstance(action, argparse._SubParsersAction):
-            pages.update({f"skasc-{name}": sub.format_help()
-                          for name, sub in action.choices.items()})
+            pages.update(
+                {f"skasc-{name}": sub.format_help() for name, sub in action.choices.items()}
+            )
     for name, text in pages.items():
         path = os.path.join(out, f"{name}.txt")
         old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
@@ -121,4 +128,3 @@ def _skip_member(app, what, name, obj, skip, options):
 def setup(app) -> None:
     app.connect("builder-inited", _write_cli_help)
     app.connect("autodoc-skip-member", _skip_member)
-

@@ -25,18 +25,33 @@ import numpy as np
 from skasc import compare_runs, make_litis_like, run_protocol
 
 workdir = tempfile.mkdtemp(prefix="skasc-compare-")
-root = make_litis_like(os.path.join(workdir, "LITIS_ROUEN"), n_recordings_per_class=6,
-                       n_classes=3, n_splits=2, test_size=1 / 3, duration=6.0,
-                       random_state=0)
-tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
-        "module__attention_size": 8}
+root = make_litis_like(
+    os.path.join(workdir, "LITIS_ROUEN"),
+    n_recordings_per_class=6,
+    n_classes=3,
+    n_splits=2,
+    test_size=1 / 3,
+    duration=6.0,
+    random_state=0,
+)
+tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
 folders = {}
 for network in ("att_crnn", "cnn_baseline"):
     folders[network] = os.path.join(workdir, network)
-    run_protocol("litis", root, network=network, epochs=6, lr=3e-3, batch_size=20,
-                 eval_every=0, seeds=[0, 1], device="cpu", out=folders[network],
-                 verbose=0, net_params=tiny if network == "att_crnn" else
-                 {"module__n_filters": (4, 8, 8)})
+    run_protocol(
+        "litis",
+        root,
+        network=network,
+        epochs=6,
+        lr=3e-3,
+        batch_size=20,
+        eval_every=0,
+        seeds=[0, 1],
+        device="cpu",
+        out=folders[network],
+        verbose=0,
+        net_params=tiny if network == "att_crnn" else {"module__n_filters": (4, 8, 8)},
+    )
 
 # %%
 # The comparison
@@ -58,8 +73,15 @@ low, high = (100 * value for value in comparison.ttest["ci"])
 names = [f"{run['fold']}\nseed {run['seed']}" for run in comparison.runs]
 fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
 ax.bar(names, differences, color="tab:blue", label="A - B per run")
-ax.errorbar(["mean"], [mean], yerr=[[mean - low], [high - mean]], fmt="o", color="tab:orange",
-            capsize=6, label="mean, 95 % CI (corrected t-test)")
+ax.errorbar(
+    ["mean"],
+    [mean],
+    yerr=[[mean - low], [high - mean]],
+    fmt="o",
+    color="tab:orange",
+    capsize=6,
+    label="mean, 95 % CI (corrected t-test)",
+)
 ax.axhline(0, color="black", linewidth=0.8)
 ax.set_ylabel("recording accuracy, A - B (points)")
 ax.set_title(f"{comparison.a['label']} - {comparison.b['label']}")

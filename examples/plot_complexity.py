@@ -23,8 +23,10 @@ import numpy as np
 from skasc import complexity
 from skasc.nn import AttCRNN, CNNBaseline
 
-reports = {"Att-CRNN": complexity(AttCRNN(n_classes=19, mask_scale="n_features")),
-           "CNN baseline": complexity(CNNBaseline(n_classes=19))}
+reports = {
+    "Att-CRNN": complexity(AttCRNN(n_classes=19, mask_scale="n_features")),
+    "CNN baseline": complexity(CNNBaseline(n_classes=19)),
+}
 print(reports["Att-CRNN"].to_table())
 
 # %%
@@ -37,8 +39,10 @@ print(reports["CNN baseline"].to_table())
 # three quarters of its MACs; the CNN baseline is the same convolutions and a softmax.
 parts = list(reports["Att-CRNN"].parameters)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
-for ax, what, scale, unit in ((axes[0], "parameters", 1e3, "thousands"),
-                              (axes[1], "macs", 1e6, "millions per 2-s segment")):
+for ax, what, scale, unit in (
+    (axes[0], "parameters", 1e3, "thousands"),
+    (axes[1], "macs", 1e6, "millions per 2-s segment"),
+):
     for k, (name, report) in enumerate(reports.items()):
         values = [getattr(report, what).get(part, 0) / scale for part in parts]
         ax.barh(np.arange(len(parts)) + 0.4 * k, values, height=0.4, label=name)
@@ -50,7 +54,8 @@ axes[0].legend()
 # %%
 # Sizes at the precisions DCASE counts (bytes per parameter: 4, 2 and 1):
 for name, report in reports.items():
-    sizes = ", ".join(f"{p} {report.size_bytes(p) / 1e6:.2f} MB"
-                      for p in ("fp32", "fp16", "int8"))
-    print(f"{name}: {report.total_parameters:,} parameters, "
-          f"{report.macs_per_second / 1e6:.1f} M MACs per second of audio; {sizes}")
+    sizes = ", ".join(f"{p} {report.size_bytes(p) / 1e6:.2f} MB" for p in ("fp32", "fp16", "int8"))
+    print(
+        f"{name}: {report.total_parameters:,} parameters, "
+        f"{report.macs_per_second / 1e6:.1f} M MACs per second of audio; {sizes}"
+    )

@@ -24,13 +24,12 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from skasc import make_scenes, run_protocol
 from skasc.datasets import write_litis_layout
+from skasc.evaluation import format_class_table
 
-X, y, class_names = make_scenes(n_recordings_per_class=6, n_classes=3, duration=6.0,
-                                random_state=0)
+X, y, class_names = make_scenes(n_recordings_per_class=6, n_classes=3, duration=6.0, random_state=0)
 splits = list(StratifiedShuffleSplit(n_splits=2, test_size=1 / 3, random_state=0).split(X, y))
 workdir = tempfile.mkdtemp(prefix="skasc-protocol-")
-root = write_litis_layout(os.path.join(workdir, "LITIS_ROUEN"), X, list(y), sr=22050,
-                          splits=splits)
+root = write_litis_layout(os.path.join(workdir, "LITIS_ROUEN"), X, list(y), sr=22050, splits=splits)
 print(sorted(os.listdir(root)))
 
 # %%
@@ -40,11 +39,20 @@ print(sorted(os.listdir(root)))
 # example trains 8 epochs of a network with 4/8/8 filters and H = 8. ``eval_every=1``
 # scores the held-out fold's 2-s segments after every epoch for Figure 2; it is
 # recorded only and decides nothing.
-tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
-        "module__attention_size": 8}
+tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
 out = os.path.join(workdir, "results")
-result = run_protocol("litis", root, epochs=8, lr=3e-3, batch_size=20, eval_every=1,
-                      net_params=tiny, device="cpu", out=out, verbose=0)
+result = run_protocol(
+    "litis",
+    root,
+    epochs=8,
+    lr=3e-3,
+    batch_size=20,
+    eval_every=1,
+    net_params=tiny,
+    device="cpu",
+    out=out,
+    verbose=0,
+)
 
 # %%
 # The table
@@ -57,8 +65,6 @@ print(sorted(os.listdir(out)))
 
 # %%
 # Per class, the class-wise accuracy at both levels:
-from skasc.evaluation import format_class_table
-
 print(format_class_table(result.report))
 
 # %%

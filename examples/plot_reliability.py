@@ -20,14 +20,14 @@ import numpy as np
 from skasc import make_att_crnn_pipeline, make_scenes, reliability_curve
 from skasc.plotting import plot_reliability_diagram
 
-X_train, y_train, classes = make_scenes(n_recordings_per_class=6, n_classes=3,
-                                        duration=6.0, random_state=0)
-X_test, y_test, _ = make_scenes(n_recordings_per_class=8, n_classes=3, duration=6.0,
-                                random_state=1)
-tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
-        "module__attention_size": 8}
-pipe = make_att_crnn_pipeline(max_epochs=8, lr=3e-3, batch_size=20, random_state=0,
-                              verbose=0, net_params=tiny)
+X_train, y_train, classes = make_scenes(
+    n_recordings_per_class=6, n_classes=3, duration=6.0, random_state=0
+)
+X_test, y_test, _ = make_scenes(n_recordings_per_class=8, n_classes=3, duration=6.0, random_state=1)
+tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
+pipe = make_att_crnn_pipeline(
+    max_epochs=8, lr=3e-3, batch_size=20, random_state=0, verbose=0, net_params=tiny
+)
 pipe.fit(list(X_train), y_train)
 
 # %%

@@ -21,17 +21,17 @@ import soundfile as sf
 from skasc import make_att_crnn_pipeline, make_scenes, predict_timeline
 from skasc.plotting import plot_timeline
 
-X, y, classes = make_scenes(n_recordings_per_class=6, n_classes=3, duration=6.0,
-                            random_state=0)
-tiny = {"module__n_filters": (8, 16, 16), "module__hidden_size": 16,
-        "module__attention_size": 16}
-pipe = make_att_crnn_pipeline(max_epochs=12, lr=3e-3, batch_size=20, random_state=0,
-                              verbose=0, net_params=tiny)
+X, y, classes = make_scenes(n_recordings_per_class=6, n_classes=3, duration=6.0, random_state=0)
+tiny = {"module__n_filters": (8, 16, 16), "module__hidden_size": 16, "module__attention_size": 16}
+pipe = make_att_crnn_pipeline(
+    max_epochs=12, lr=3e-3, batch_size=20, random_state=0, verbose=0, net_params=tiny
+)
 pipe.fit(list(X), y)
 
 # 20 s of each class in turn, from scenes the system has not heard
-scenes, labels, _ = make_scenes(n_recordings_per_class=1, n_classes=3, duration=20.0,
-                                random_state=7)
+scenes, labels, _ = make_scenes(
+    n_recordings_per_class=1, n_classes=3, duration=20.0, random_state=7
+)
 order = [0, 2, 1]
 path = os.path.join(tempfile.mkdtemp(prefix="skasc-timeline-"), "walk.wav")
 sf.write(path, np.concatenate([scenes[i] for i in order]), 22050, subtype="PCM_16")

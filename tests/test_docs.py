@@ -37,9 +37,13 @@ def _public_names(module) -> list[str]:
     names do not start with an underscore."""
     if hasattr(module, "__all__"):
         return [name for name in module.__all__ if not name.startswith("__")]
-    return [name for name, value in vars(module).items()
-            if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
-            and value.__module__ == module.__name__]
+    return [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+    ]
 
 
 def autosummary_entries(text: str) -> list[str]:
@@ -82,8 +86,11 @@ Prose that ends the block names no_entry.
 
    hz_to_erb_rate
 """
-    assert autosummary_entries(text) == ["skasc.FrontEnd", "skasc.load",
-                                         "skasc.dsp.gammatone.hz_to_erb_rate"]
+    assert autosummary_entries(text) == [
+        "skasc.FrontEnd",
+        "skasc.load",
+        "skasc.dsp.gammatone.hz_to_erb_rate",
+    ]
 
 
 def test_every_top_level_name_is_its_modules_object_after_every_import():
@@ -118,10 +125,17 @@ def test_the_top_level_names_are_documented_as_top_level_names():
 
 @pytest.mark.parametrize("pattern", ["../shared", "/work/"])
 def test_readme_and_docs_name_no_path_outside_the_project(pattern):
-    sources = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "docs").glob("*.rst"),
-               *(ROOT / "examples").glob("*.py")]
+    sources = [
+        ROOT / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "docs").glob("*.rst"),
+        *(ROOT / "examples").glob("*.py"),
+    ]
     assert len(sources) > 8
-    hits = [f"{path.relative_to(ROOT)}:{number}" for path in sources
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-            if pattern in line]
+    hits = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sources
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern in line
+    ]
     assert hits == []

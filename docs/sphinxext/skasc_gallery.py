@@ -19,8 +19,11 @@ def figure_scraper(block: Any, block_vars: dict, gallery_conf: dict) -> str:
     from sphinx_gallery.scrapers import figure_rst
 
     shown = _shown.setdefault(str(block_vars["src_file"]), set())
-    new = [value for value in block_vars["example_globals"].values()
-           if isinstance(value, Figure) and id(value) not in shown]
+    new = [
+        value
+        for value in block_vars["example_globals"].values()
+        if isinstance(value, Figure) and id(value) not in shown
+    ]
     paths = []
     for fig, path in zip(new, block_vars["image_path_iterator"]):
         fig.savefig(path)

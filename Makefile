@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.skasc-installed
 
 .PHONY: demo test bench clean
+.PHONY: lint format
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,15 +17,28 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/skasc demo
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# make test = the linter, the formatter's check, the type checker, the documentation
+# (make docs, below), then the tests with coverage (the floor is fail_under in
+# pyproject.toml). CI runs exactly this.
+test: lint docs-if-supported
+	$(PY) -m pytest -q --cov=skasc --cov-report=term:skip-covered
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# rewrite the tree as the linter and formatter want it (then review the diff)
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: $(STAMP)
 	$(PY) benchmarks/frontend.py
 	$(PY) benchmarks/train_throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache .coverage
 
 # --- documentation (Sphinx) ---------------------------------------------------------------
 # `make docs` installs the docs extra into the same venv and builds the user guide, the API
@@ -49,8 +63,6 @@ docs-if-supported: $(STAMP)
 	else \
 	    echo "make test: documentation not built: Sphinx 9 needs Python >= 3.11, .venv has $$($(PY) -V)"; \
 	fi
-
-test: docs-if-supported
 
 clean-docs:
 	rm -rf docs/_build docs/generated docs/auto_examples docs/sg_execution_times.rst

@@ -68,26 +68,38 @@ DEFAULT_ROOT = os.path.join(HERE, "..", "..", "shared", "data", "fsdd")
 
 # name -> (factory, keyword arguments on top of the run's schedule)
 ROWS = {
-    "att_crnn": (make_att_crnn_pipeline, {}),                             # the default
-    "cnn_baseline": (make_cnn_baseline_pipeline, {}),                     # the default
-    "att_crnn_standardized": (make_att_crnn_pipeline,
-                              {"net_params": {"standardize_input": True}}),
-    "cnn_baseline_standardized": (make_cnn_baseline_pipeline,
-                                  {"net_params": {"standardize_input": True}}),
-    "att_crnn_eq9": (make_att_crnn_pipeline, {"mask_scale": 1.0}),        # eq. (9) as printed
-    "att_crnn_eq9_standardized": (make_att_crnn_pipeline,
-                                  {"mask_scale": 1.0, "net_params": {"standardize_input": True}}),
+    "att_crnn": (make_att_crnn_pipeline, {}),  # the default
+    "cnn_baseline": (make_cnn_baseline_pipeline, {}),  # the default
+    "att_crnn_standardized": (make_att_crnn_pipeline, {"net_params": {"standardize_input": True}}),
+    "cnn_baseline_standardized": (
+        make_cnn_baseline_pipeline,
+        {"net_params": {"standardize_input": True}},
+    ),
+    "att_crnn_eq9": (make_att_crnn_pipeline, {"mask_scale": 1.0}),  # eq. (9) as printed
+    "att_crnn_eq9_standardized": (
+        make_att_crnn_pipeline,
+        {"mask_scale": 1.0, "net_params": {"standardize_input": True}},
+    ),
 }
-HEADS = ("svm-minmax", "svm-minmax-cv5", "svm-minmax-temp", "svm-minmax-cv5-temp",
-         "svm-standard", "svm-none", "softmax")
+HEADS = (
+    "svm-minmax",
+    "svm-minmax-cv5",
+    "svm-minmax-temp",
+    "svm-minmax-cv5-temp",
+    "svm-standard",
+    "svm-none",
+    "softmax",
+)
 # the SVM heads fitted on the trained network's pooled features:
 # name -> (feature scaling, calibration, calibration method)
-SVM_HEADS = {"svm-minmax-recomputed": ("minmax", "train", "sigmoid"),
-             "svm-minmax-cv5": ("minmax", 5, "sigmoid"),
-             "svm-minmax-temp": ("minmax", "train", "temperature"),
-             "svm-minmax-cv5-temp": ("minmax", 5, "temperature"),
-             "svm-standard": ("standard", "train", "sigmoid"),
-             "svm-none": (None, "train", "sigmoid")}
+SVM_HEADS = {
+    "svm-minmax-recomputed": ("minmax", "train", "sigmoid"),
+    "svm-minmax-cv5": ("minmax", 5, "sigmoid"),
+    "svm-minmax-temp": ("minmax", "train", "temperature"),
+    "svm-minmax-cv5-temp": ("minmax", 5, "temperature"),
+    "svm-standard": ("standard", "train", "sigmoid"),
+    "svm-none": (None, "train", "sigmoid"),
+}
 NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
 
@@ -127,31 +139,41 @@ def _attention_diagnostics(net, segments: np.ndarray, train_segments: np.ndarray
             T = a_tem.shape[1]
             entropy = -(a_tem * torch.log(a_tem.clamp_min(1e-30))).sum(1) / np.log(T)
             inside = pool.mask_scale * A * Z.transpose(1, 2)
-            out.update(temporal_entropy=float(entropy.mean()),
-                       temporal_scorer_saturated=float((hidden.abs() > 0.99).float().mean()),
-                       eq9_tanh_argument_rms=float(inside.pow(2).mean().sqrt()),
-                       Z_rms=float(Z.pow(2).mean().sqrt()),
-                       pooled_abs_mean=float(x.abs().mean()), pooled_std=float(x.std()))
+            out.update(
+                temporal_entropy=float(entropy.mean()),
+                temporal_scorer_saturated=float((hidden.abs() > 0.99).float().mean()),
+                eq9_tanh_argument_rms=float(inside.pow(2).mean().sqrt()),
+                Z_rms=float(Z.pow(2).mean().sqrt()),
+                pooled_abs_mean=float(x.abs().mean()),
+                pooled_std=float(x.std()),
+            )
         # first batch norm: its running mean against the mean of its input on unmixed data
         conv, bn = module.conv.layers[0], module.conv.layers[2]
         xt = torch.from_numpy(np.ascontiguousarray(train_segments[:512], dtype=np.float32))
         pre = torch.relu(conv(module.input_norm(xt)))
         mean = pre.mean(dim=(0, 2, 3))
         std = pre.std(dim=(0, 2, 3)).clamp_min(1e-6)
-        out["bn1_running_mean_offset_in_std"] = float(((bn.running_mean - mean).abs()
-                                                       / std).mean())
+        out["bn1_running_mean_offset_in_std"] = float(((bn.running_mean - mean).abs() / std).mean())
     return out
 
 
 def run_row(name: str, args, train, test) -> dict:
     factory, extra = ROWS[name]
-    kwargs = dict(max_epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                  random_state=args.seed, feature_cache=os.path.join(args.out, "features"),
-                  verbose=1)
+    kwargs = dict(
+        max_epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        random_state=args.seed,
+        feature_cache=os.path.join(args.out, "features"),
+        verbose=1,
+    )
     kwargs.update({k: v for k, v in extra.items()})
     pipe = factory(**kwargs)
-    print(f"\n=== {name}: {factory.__name__}({', '.join(f'{k}={v!r}' for k, v in extra.items())}), "
-          f"{args.epochs} epochs at lr {args.lr} ===", flush=True)
+    print(
+        f"\n=== {name}: {factory.__name__}({', '.join(f'{k}={v!r}' for k, v in extra.items())}), "
+        f"{args.epochs} epochs at lr {args.lr} ===",
+        flush=True,
+    )
     t0 = time.perf_counter()
     pipe.fit(train[0], train[1])
     fit_s = time.perf_counter() - t0
@@ -168,36 +190,51 @@ def run_row(name: str, args, train, test) -> dict:
     heads = {}
     t0 = time.perf_counter()
     proba = pipe.predict_proba(test[0])  # the whole default system from file paths
-    heads["svm-minmax"] = {"proba": proba, "head_fit_s": None,
-                           "predict_s": time.perf_counter() - t0}
+    heads["svm-minmax"] = {
+        "proba": proba,
+        "head_fit_s": None,
+        "predict_s": time.perf_counter() - t0,
+    }
     for head, (scaling, calibration, method) in SVM_HEADS.items():
         if head != "svm-minmax-recomputed" and head not in args.heads:
             continue
         t0 = time.perf_counter()
-        svm = make_pipeline(make_feature_scaler(scaling),
-                            make_svm_calibrator(calibration=calibration, method=method,
-                                                random_state=args.seed)
-                            ).fit(E_train, train_y)
+        svm = make_pipeline(
+            make_feature_scaler(scaling),
+            make_svm_calibrator(calibration=calibration, method=method, random_state=args.seed),
+        ).fit(E_train, train_y)
         fitted = time.perf_counter() - t0
         seg = np.zeros((len(E_test), len(classes)))
         seg[:, np.searchsorted(classes, svm.classes_)] = svm.predict_proba(E_test)
         heads[head] = {"proba": product_fusion(seg, lengths=test_len), "head_fit_s": fitted}
     if "softmax" in args.heads:
-        heads["softmax"] = {"proba": product_fusion(
-            net.predict_proba(test_seg).astype(np.float64), lengths=test_len),
-            "head_fit_s": 0.0}
+        heads["softmax"] = {
+            "proba": product_fusion(
+                net.predict_proba(test_seg).astype(np.float64), lengths=test_len
+            ),
+            "head_fit_s": 0.0,
+        }
     agree = np.abs(heads["svm-minmax"]["proba"] - heads.pop("svm-minmax-recomputed")["proba"])
-    result = {"row": name, "epochs": args.epochs, "lr": args.lr, "seed": args.seed,
-              "fit_s": fit_s, "train_s": train_s, "threads": torch.get_num_threads(),
-              "minmax_head_recomputed_max_abs_diff": float(agree.max()),
-              "train_loss": [row["train_loss"] for row in net.history], "heads": {}}
+    result = {
+        "row": name,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "seed": args.seed,
+        "fit_s": fit_s,
+        "train_s": train_s,
+        "threads": torch.get_num_threads(),
+        "minmax_head_recomputed_max_abs_diff": float(agree.max()),
+        "train_loss": [row["train_loss"] for row in net.history],
+        "heads": {},
+    }
     for head, h in heads.items():
         p = np.clip(h["proba"], 1e-15, 1.0)
         result["heads"][head] = {
             "accuracy": float(accuracy_score(test[1], classes[np.argmax(p, axis=1)])),
             "log_loss": float(log_loss(test[1], p / p.sum(1, keepdims=True), labels=classes)),
             "ece": reliability_curve(test[1], p / p.sum(1, keepdims=True), classes)["ece"],
-            "head_fit_s": h["head_fit_s"]}
+            "head_fit_s": h["head_fit_s"],
+        }
     result["diagnostics"] = _attention_diagnostics(net, test_seg, train_seg)
     return result
 
@@ -212,36 +249,59 @@ def print_table(results: list[dict]) -> None:
                 continue
             fit = r["fit_s"] if head == "svm-minmax" else r["train_s"] + (h["head_fit_s"] or 0)
             ece = f"{h['ece']:.3f}" if "ece" in h else "-"
-            print(f"| {r['row']} ({r['epochs']} ep.) | {head} | {100 * h['accuracy']:.1f} % | "
-                  f"{h['log_loss']:.3f} | {ece} | {fit / 60:.1f} min |")
-    print("\n| network | temporal entropy | scorer saturated | eq.(9) tanh arg. rms | "
-          "Z rms | pooled mean abs | BN1 offset (std) |")
+            print(
+                f"| {r['row']} ({r['epochs']} ep.) | {head} | {100 * h['accuracy']:.1f} % | "
+                f"{h['log_loss']:.3f} | {ece} | {fit / 60:.1f} min |"
+            )
+    print(
+        "\n| network | temporal entropy | scorer saturated | eq.(9) tanh arg. rms | "
+        "Z rms | pooled mean abs | BN1 offset (std) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         d = r["diagnostics"]
-        cells = [f"{d[k]:.3g}" if k in d else "-" for k in (
-            "temporal_entropy", "temporal_scorer_saturated", "eq9_tanh_argument_rms", "Z_rms",
-            "pooled_abs_mean", "bn1_running_mean_offset_in_std")]
+        cells = [
+            f"{d[k]:.3g}" if k in d else "-"
+            for k in (
+                "temporal_entropy",
+                "temporal_scorer_saturated",
+                "eq9_tanh_argument_rms",
+                "Z_rms",
+                "pooled_abs_mean",
+                "bn1_running_mean_offset_in_std",
+            )
+        ]
         print(f"| {r['row']} | " + " | ".join(cells) + " |")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=DEFAULT_ROOT, help="the FSDD folder")
-    parser.add_argument("--rows", nargs="+", default=["att_crnn", "cnn_baseline",
-                                                       "att_crnn_standardized",
-                                                       "att_crnn_eq9_standardized"],
-                        choices=sorted(ROWS))
-    parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=HEADS,
-                        help="heads to score (svm-minmax, the fitted system, always runs)")
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        default=["att_crnn", "cnn_baseline", "att_crnn_standardized", "att_crnn_eq9_standardized"],
+        choices=sorted(ROWS),
+    )
+    parser.add_argument(
+        "--heads",
+        nargs="+",
+        default=list(HEADS),
+        choices=HEADS,
+        help="heads to score (svm-minmax, the fitted system, always runs)",
+    )
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default=os.path.join(HERE, "..", "out", "accuracy"))
-    parser.add_argument("--limit", type=int, default=None,
-                        help="keep every k-th recording of each side (a quick smoke run)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="keep every k-th recording of each side (a quick smoke run)",
+    )
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -251,10 +311,13 @@ def main(argv=None) -> None:
             torch.set_num_threads(args.threads)
         train, test = fsdd_split(args.root)
         if args.limit:
-            train = ([p for p in train[0][::args.limit]], train[1][::args.limit])
-            test = ([p for p in test[0][::args.limit]], test[1][::args.limit])
-        print(f"FSDD: {len(train[0])} training and {len(test[0])} test recordings; "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+            train = ([p for p in train[0][:: args.limit]], train[1][:: args.limit])
+            test = ([p for p in test[0][:: args.limit]], test[1][:: args.limit])
+        print(
+            f"FSDD: {len(train[0])} training and {len(test[0])} test recordings; "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+            flush=True,
+        )
         for name in args.rows:
             result = run_row(name, args, train, test)
             with open(log, "a") as fh:

@@ -46,9 +46,13 @@ def sha(value) -> str:
 def nets_of(pipe) -> dict:
     """The fitted networks of a single or fused pipeline, by system name."""
     fusion = pipe.named_steps["fusion"]
-    systems = ({"system": fusion} if not hasattr(fusion, "named_estimators_")
-               else {name: system.named_steps["fusion"]
-                     for name, system in fusion.named_estimators_.items()})
+    systems = (
+        {"system": fusion}
+        if not hasattr(fusion, "named_estimators_")
+        else {
+            name: system.named_steps["fusion"] for name, system in fusion.named_estimators_.items()
+        }
+    )
     out = {}
     for name, recording_fusion in systems.items():
         inner = recording_fusion.estimator_
@@ -73,8 +77,7 @@ def report_levels(label: str, pipe, X) -> None:
         recording, segment, index = levels.proba, levels.segment_proba, levels.segment_index
     print(f"{label} predict_proba {sha(pipe.predict_proba(X))}")
     print(f"{label} predict_log_proba {sha(pipe.predict_log_proba(X))}")
-    print(f"{label} levels recording {sha(recording)} segment {sha(segment)} "
-          f"index {sha(index)}")
+    print(f"{label} levels recording {sha(recording)} segment {sha(segment)} index {sha(index)}")
 
 
 #: The paper's recipe, for a skasc whose factories default to something else.
@@ -91,9 +94,10 @@ def paper_arguments(function) -> dict:
 
 def old_scores(scores: dict) -> dict:
     """The metrics every version reports, per level."""
-    return {level: None if values is None else {k: values[k] for k in OLD_METRICS
-                                                if k in values}
-            for level, values in scores.items()}
+    return {
+        level: None if values is None else {k: values[k] for k in OLD_METRICS if k in values}
+        for level, values in scores.items()
+    }
 
 
 def main() -> None:
@@ -101,17 +105,32 @@ def main() -> None:
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    from skasc import (evaluate, fuse_reports, make_att_crnn_pipeline, make_fused_pipeline,
-                       make_scenes, run_protocol)
+    from skasc import (
+        evaluate,
+        fuse_reports,
+        make_att_crnn_pipeline,
+        make_fused_pipeline,
+        make_scenes,
+        run_protocol,
+    )
     from skasc.datasets import write_litis_layout
 
-    X, y, _ = make_scenes(n_recordings_per_class=4, n_classes=3, duration=4.0,
-                          random_state=0)
+    X, y, _ = make_scenes(n_recordings_per_class=4, n_classes=3, duration=4.0, random_state=0)
     train, test = np.arange(len(y)) % 4 != 3, np.arange(len(y)) % 4 == 3
-    tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
-            "module__attention_size": 8, "device": "cpu"}
-    common = dict(max_epochs=3, lr=1e-3, batch_size=8, random_state=0, verbose=0,
-                  **paper_arguments(make_att_crnn_pipeline))
+    tiny = {
+        "module__n_filters": (4, 8, 8),
+        "module__hidden_size": 8,
+        "module__attention_size": 8,
+        "device": "cpu",
+    }
+    common = dict(
+        max_epochs=3,
+        lr=1e-3,
+        batch_size=8,
+        random_state=0,
+        verbose=0,
+        **paper_arguments(make_att_crnn_pipeline),
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         pipe = make_att_crnn_pipeline(net_params={**tiny, "checkpoint_dir": tmp}, **common)
@@ -119,9 +138,12 @@ def main() -> None:
         report_net("att_crnn", nets_of(pipe)["system"])
         report_levels("att_crnn", pipe, list(X[test]))
 
-    fused = make_fused_pipeline("cnn_baseline", classifier="softmax",
-                                net_params={"module__n_filters": (4, 8, 8), "device": "cpu"},
-                                **common)
+    fused = make_fused_pipeline(
+        "cnn_baseline",
+        classifier="softmax",
+        net_params={"module__n_filters": (4, 8, 8), "device": "cpu"},
+        **common,
+    )
     fused.fit(list(X[train]), y[train])
     for name, net in nets_of(fused).items():
         report_net(f"fused_cnn {name}", net)
@@ -130,22 +152,43 @@ def main() -> None:
     report = evaluate(make_att_crnn_pipeline(net_params=tiny, **common), list(X), y, cv=2)
     for name, rep in (("evaluate", report), ("fuse_reports", fuse_reports(report, report))):
         for k, split in enumerate(rep.splits):
-            print(f"{name} split {k} proba {sha(split.proba)} segment {sha(split.segment_proba)} "
-                  f"index {sha(split.segment_index)} y_pred {sha(split.y_pred.astype(str))}")
-        summary = {level: {k: rep.to_dict()[level][k] for k in OLD_METRICS
-                           if k in rep.to_dict()[level]} for level in ("segment", "recording")}
+            print(
+                f"{name} split {k} proba {sha(split.proba)} segment {sha(split.segment_proba)} "
+                f"index {sha(split.segment_index)} y_pred {sha(split.y_pred.astype(str))}"
+            )
+        summary = {
+            level: {k: rep.to_dict()[level][k] for k in OLD_METRICS if k in rep.to_dict()[level]}
+            for level in ("segment", "recording")
+        }
         print(f"{name} scores {json.dumps(summary, sort_keys=True)}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_litis_layout(os.path.join(tmp, "litis"), X, list(y), sr=22050,
-                                  splits=[(np.flatnonzero(train), np.flatnonzero(test))])
+        root = write_litis_layout(
+            os.path.join(tmp, "litis"),
+            X,
+            list(y),
+            sr=22050,
+            splits=[(np.flatnonzero(train), np.flatnonzero(test))],
+        )
         paper = {k: v for k, v in paper_arguments(run_protocol).items()}
-        net_paper = ({"crop": False, "freq_mask_width": 0, "time_mask_width": 0,
-                      "lr_schedule": None} if paper else {})
-        run_protocol("litis", root, epochs=3, lr=1e-3, batch_size=8, eval_every=1,
-                     verbose=0, out=os.path.join(tmp, "out"), device="cpu", **paper,
-                     net_params={**{k: v for k, v in tiny.items() if k != "device"},
-                                 **net_paper})
+        net_paper = (
+            {"crop": False, "freq_mask_width": 0, "time_mask_width": 0, "lr_schedule": None}
+            if paper
+            else {}
+        )
+        run_protocol(
+            "litis",
+            root,
+            epochs=3,
+            lr=1e-3,
+            batch_size=8,
+            eval_every=1,
+            verbose=0,
+            out=os.path.join(tmp, "out"),
+            device="cpu",
+            **paper,
+            net_params={**{k: v for k, v in tiny.items() if k != "device"}, **net_paper},
+        )
         with np.load(os.path.join(tmp, "out", "folds", "fold1", "result.npz")) as data:
             for name in sorted(data.files):
                 print(f"protocol result.npz {name} {sha(data[name])}")

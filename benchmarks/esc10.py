@@ -48,8 +48,11 @@ DEFAULT_ROOT = os.path.join(HERE, "..", "..", "shared", "data", "esc10")
 #: name -> keyword arguments of run_protocol on top of the run's schedule
 _NO_AUGMENTATION = {"crop": False, "freq_mask_width": 0, "time_mask_width": 0}
 ROWS: dict[str, dict] = {
-    "paper": {"network": "att_crnn", "recording_posteriors": "paper",
-              "net_params": {**_NO_AUGMENTATION, "lr_schedule": None}},
+    "paper": {
+        "network": "att_crnn",
+        "recording_posteriors": "paper",
+        "net_params": {**_NO_AUGMENTATION, "lr_schedule": None},
+    },
     "default": {"network": "att_crnn"},
     "cnn_baseline": {"network": "cnn_baseline"},
     "default_no_augmentation": {"network": "att_crnn", "net_params": _NO_AUGMENTATION},
@@ -74,11 +77,13 @@ def fold_scores(fold_dir: str) -> dict[str, dict[str, float]]:
     out = {}
     for head, proba in heads.items():
         scores = classification_scores(y, classes[np.argmax(proba, axis=1)], proba, classes)
-        out[head] = {"accuracy": scores["accuracy"],
-                     "balanced_accuracy": scores["balanced_accuracy"],
-                     "log_loss": scores["log_loss"],
-                     "ece": reliability_curve(y, proba, classes)["ece"],
-                     "seconds": float(info["seconds"])}
+        out[head] = {
+            "accuracy": scores["accuracy"],
+            "balanced_accuracy": scores["balanced_accuracy"],
+            "log_loss": scores["log_loss"],
+            "ece": reliability_curve(y, proba, classes)["ece"],
+            "seconds": float(info["seconds"]),
+        }
     return out
 
 
@@ -104,17 +109,23 @@ def row_table(out: str, name: str) -> list[tuple[str, dict[str, np.ndarray]]]:
 
 
 def print_table(out: str, names: list[str]) -> str:
-    lines = ["| row | folds | recording accuracy | macro class-wise accuracy | log loss | ECE "
-             "| time per fold |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| row | folds | recording accuracy | macro class-wise accuracy | log loss | ECE "
+        "| time per fold |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def cell(m: dict, key: str, scale: float = 1.0, fmt: str = ".3f") -> str:
+        v = m[key] * scale
+        return f"{v.mean():{fmt}} ± {v.std():{fmt}}"
+
     for name in names:
         for label, m in row_table(out, name):
-            def cell(key: str, scale: float = 1.0, fmt: str = ".3f") -> str:
-                v = m[key] * scale
-                return f"{v.mean():{fmt}} ± {v.std():{fmt}}"
-
-            lines.append(f"| {label} | {len(m['accuracy'])} | {cell('accuracy', 100, '.2f')} % "
-                         f"| {cell('balanced_accuracy', 100, '.2f')} % | {cell('log_loss')} "
-                         f"| {cell('ece')} | {m['seconds'].mean() / 60:.1f} min |")
+            lines.append(
+                f"| {label} | {len(m['accuracy'])} | {cell(m, 'accuracy', 100, '.2f')} % "
+                f"| {cell(m, 'balanced_accuracy', 100, '.2f')} % | {cell(m, 'log_loss')} "
+                f"| {cell(m, 'ece')} | {m['seconds'].mean() / 60:.1f} min |"
+            )
     text = "\n".join(lines)
     print(text)
     return text
@@ -123,8 +134,9 @@ def print_table(out: str, names: list[str]) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=DEFAULT_ROOT, help="the ESC-10 folder")
-    parser.add_argument("--rows", nargs="+", default=["paper", "default", "cnn_baseline"],
-                        choices=sorted(ROWS))
+    parser.add_argument(
+        "--rows", nargs="+", default=["paper", "default", "cnn_baseline"], choices=sorted(ROWS)
+    )
     parser.add_argument("--folds", default="1,2,3,4,5", help="official folds, e.g. 1,2")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -142,11 +154,22 @@ def main(argv=None) -> None:
             torch.set_num_threads(args.threads)
         folds = [int(f) for f in args.folds.split(",")]
         for name in args.rows:
-            print(f"\n=== {name}: {ROWS[name]}, {args.epochs} epochs at lr {args.lr} ===",
-                  flush=True)
-            run_protocol("esc10", args.root, epochs=args.epochs, lr=args.lr, folds=folds,
-                         eval_every=0, device="cpu", random_state=args.seed,
-                         out=os.path.join(args.out, name), verbose=1, **ROWS[name])
+            print(
+                f"\n=== {name}: {ROWS[name]}, {args.epochs} epochs at lr {args.lr} ===", flush=True
+            )
+            run_protocol(
+                "esc10",
+                args.root,
+                epochs=args.epochs,
+                lr=args.lr,
+                folds=folds,
+                eval_every=0,
+                device="cpu",
+                random_state=args.seed,
+                out=os.path.join(args.out, name),
+                verbose=1,
+                **ROWS[name],
+            )
             print_table(args.out, [name])
             sys.stdout.flush()
     print_table(args.out, args.rows)

@@ -14,8 +14,9 @@ Rows: the anchor; :class:`~skasc.frontend.features.LogMelExtractor` and
 :class:`~skasc.frontend.denoise.MinStatsDenoiser`; :class:`~skasc.frontend.segment.Segmenter`;
 the whole 2-channel front end (denoise + segment + log Mel + log gammatone);
 and log Mel + log gammatone sharing one STFT through
-:func:`skasc.frontend.features.extract_features`, alone and in the whole front end.  A stage whose import or run
-fails prints ``n/a`` (the denoiser and segmenter are separate modules).
+:func:`skasc.frontend.features.extract_features`, alone and in the whole front end.
+A stage whose import or run fails prints ``n/a`` (the denoiser and segmenter are
+separate modules).
 
 Then the whole front end over ``--n-recordings`` recordings, one recording per
 job with ``joblib.Parallel``, at ``n_jobs=1`` and ``n_jobs=2`` (the pool is
@@ -42,13 +43,19 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-             "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
 import time  # noqa: E402
-from typing import Callable  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -61,16 +68,18 @@ def make_recording(seed: int = 0, *, sr: int = SR, duration: float = DURATION) -
     rng = np.random.default_rng(seed)
     n = int(sr * duration)
     t = np.arange(n) / sr
-    noise = np.fft.irfft(np.fft.rfft(rng.standard_normal(n))
-                         / np.sqrt(1.0 + np.fft.rfftfreq(n, 1 / sr) / 200.0), n)
+    noise = np.fft.irfft(
+        np.fft.rfft(rng.standard_normal(n)) / np.sqrt(1.0 + np.fft.rfftfreq(n, 1 / sr) / 200.0), n
+    )
     y = 0.05 * noise / noise.std()
     for _ in range(4):
         f0 = rng.uniform(150, 3000)
         y += 0.05 * np.sin(2 * np.pi * (f0 * t + 20 * np.sin(2 * np.pi * 0.1 * t)))
     for start in rng.uniform(0, duration - 0.3, 10):
         i = int(start * sr)
-        y[i:i + int(0.3 * sr)] += 0.2 * rng.standard_normal(int(0.3 * sr)) \
-            * np.hanning(int(0.3 * sr))
+        y[i : i + int(0.3 * sr)] += (
+            0.2 * rng.standard_normal(int(0.3 * sr)) * np.hanning(int(0.3 * sr))
+        )
     return (0.5 * y / np.abs(y).max()).astype(np.float32)
 
 
@@ -96,17 +105,20 @@ def _stages():
     stages: dict[str, object] = {}
     try:
         from skasc.frontend.denoise import MinStatsDenoiser
+
         stages["denoiser"] = MinStatsDenoiser(sr=SR)
     except Exception as exc:  # noqa: BLE001 - report n/a and go on
         print(f"# MinStatsDenoiser unavailable: {type(exc).__name__}: {exc}")
         stages["denoiser"] = None
     try:
         from skasc.frontend.segment import Segmenter
+
         stages["segmenter"] = Segmenter(sr=SR)
     except Exception as exc:  # noqa: BLE001
         print(f"# Segmenter unavailable: {type(exc).__name__}: {exc}")
         stages["segmenter"] = None
     from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
+
     stages["mel"] = LogMelExtractor(sr=SR)
     stages["gam"] = GammatoneExtractor(sr=SR)
     return stages
@@ -133,7 +145,7 @@ def _segments(x2: np.ndarray, stages) -> np.ndarray:
             stages["segmenter"] = None
     seg = 2 * SR
     n_seg = x2.shape[-1] // seg
-    return x2[..., :n_seg * seg].reshape(1, 2, n_seg, seg).transpose(0, 2, 1, 3).copy()
+    return x2[..., : n_seg * seg].reshape(1, 2, n_seg, seg).transpose(0, 2, 1, 3).copy()
 
 
 def front_end(y: np.ndarray, stages) -> tuple[np.ndarray, np.ndarray]:
@@ -155,8 +167,9 @@ def _front_end_job(y: np.ndarray) -> tuple[int, ...]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=9, help="timed runs per row")
-    parser.add_argument("--n-recordings", type=int, default=16,
-                        help="recordings for the n_jobs comparison")
+    parser.add_argument(
+        "--n-recordings", type=int, default=16, help="recordings for the n_jobs comparison"
+    )
     args = parser.parse_args(argv)
 
     import librosa
@@ -169,8 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     segs = _segments(x2, stages)
     mel, gam = stages["mel"], stages["gam"]
     n_fft, hop = 1102, 551  # the paper's framing at 22050 Hz
-    print(f"# one {DURATION:.0f}-s recording at {SR} Hz; segments {segs.shape}; "
-          f"features {mel.transform(segs).shape}; median of {args.repeats} runs, 1 thread")
+    print(
+        f"# one {DURATION:.0f}-s recording at {SR} Hz; segments {segs.shape}; "
+        f"features {mel.transform(segs).shape}; median of {args.repeats} runs, 1 thread"
+    )
 
     rows: list[tuple[str, tuple[float, float] | None]] = []
 
@@ -184,36 +199,57 @@ def main(argv: list[str] | None = None) -> None:
             print(f"# {name} failed: {type(exc).__name__}: {exc}")
             rows.append((name, None))
 
-    add("librosa melspectrogram, 30 s mono (anchor)",
-        lambda: librosa.feature.melspectrogram(y=y, sr=SR, n_fft=n_fft, hop_length=hop,
-                                               n_mels=64, fmin=50.0))
+    add(
+        "librosa melspectrogram, 30 s mono (anchor)",
+        lambda: librosa.feature.melspectrogram(
+            y=y, sr=SR, n_fft=n_fft, hop_length=hop, n_mels=64, fmin=50.0
+        ),
+    )
     add("LogMelExtractor, 15 seg x 2 ch", lambda: mel.transform(segs))
     add("GammatoneExtractor, 15 seg x 2 ch", lambda: gam.transform(segs))
-    add("MinStatsDenoiser, 30 s -> 2 ch",
-        None if stages["denoiser"] is None else lambda: stages["denoiser"].transform(y[None]))
-    add("Segmenter, 2 ch",
-        None if stages["segmenter"] is None else lambda: stages["segmenter"].transform(x2))
+    add(
+        "MinStatsDenoiser, 30 s -> 2 ch",
+        None if stages["denoiser"] is None else lambda: stages["denoiser"].transform(y[None]),
+    )
+    add(
+        "Segmenter, 2 ch",
+        None if stages["segmenter"] is None else lambda: stages["segmenter"].transform(x2),
+    )
     whole_ok = stages["denoiser"] is not None and stages["segmenter"] is not None
-    add("whole front end: denoise+segment+logMel+logGam",
-        (lambda: front_end(y, stages)) if whole_ok else None)
-    add("logMel+logGam sharing one STFT (extract_features)",
-        lambda: extract_features(segs, [mel, gam]))
-    add("whole front end with extract_features",
-        (lambda: extract_features(stages["segmenter"].transform(
-            stages["denoiser"].transform(y[None])), [mel, gam])) if whole_ok else None)
+    add(
+        "whole front end: denoise+segment+logMel+logGam",
+        (lambda: front_end(y, stages)) if whole_ok else None,
+    )
+    add(
+        "logMel+logGam sharing one STFT (extract_features)",
+        lambda: extract_features(segs, [mel, gam]),
+    )
+    add(
+        "whole front end with extract_features",
+        (
+            lambda: extract_features(
+                stages["segmenter"].transform(stages["denoiser"].transform(y[None])), [mel, gam]
+            )
+        )
+        if whole_ok
+        else None,
+    )
 
     anchor = rows[0][1]
-    print(f"{'stage':50s} {'wall ms':>8s} {'cpu ms':>7s} {'x real time':>12s} "
-          f"{'/ anchor':>9s}")
+    print(f"{'stage':50s} {'wall ms':>8s} {'cpu ms':>7s} {'x real time':>12s} {'/ anchor':>9s}")
     for name, ms in rows:
         if ms is None or anchor is None:
             shown = "n/a" if ms is None else f"{ms[0]:8.1f} {ms[1]:7.1f}"
             print(f"{name:50s} {shown:>16s} {'n/a':>12s} {'n/a':>9s}")
         else:
-            print(f"{name:50s} {ms[0]:8.1f} {ms[1]:7.1f} {DURATION * 1e3 / ms[0]:12.0f} "
-                  f"{ms[0] / anchor[0]:9.2f}")
-    print("# x real time and / anchor use the wall time; cpu ms is the process CPU time "
-          "(closer to one free core when the machine is busy)")
+            print(
+                f"{name:50s} {ms[0]:8.1f} {ms[1]:7.1f} {DURATION * 1e3 / ms[0]:12.0f} "
+                f"{ms[0] / anchor[0]:9.2f}"
+            )
+    print(
+        "# x real time and / anchor use the wall time; cpu ms is the process CPU time "
+        "(closer to one free core when the machine is busy)"
+    )
 
     if not whole_ok:
         print("# n_jobs comparison: n/a (denoiser or segmenter unavailable)")
@@ -223,12 +259,14 @@ def main(argv: list[str] | None = None) -> None:
 
     n = args.n_recordings
     recordings = [make_recording(seed) for seed in range(n)]
-    print(f"\n# whole front end over {n} recordings, one recording per joblib job "
-          f"(pool warmed up first)")
+    print(
+        f"\n# whole front end over {n} recordings, one recording per joblib job "
+        f"(pool warmed up first)"
+    )
     print(f"{'n_jobs':>6s} {'total s':>8s} {'ms / recording':>15s}")
     for n_jobs in (1, 2):
         with Parallel(n_jobs=n_jobs) as parallel:
-            parallel(delayed(_front_end_job)(r) for r in recordings[:2 * n_jobs])
+            parallel(delayed(_front_end_job)(r) for r in recordings[: 2 * n_jobs])
             t0 = time.perf_counter()
             parallel(delayed(_front_end_job)(r) for r in recordings)
             total = time.perf_counter() - t0
@@ -249,14 +287,24 @@ def pipeline_front_ends(y: np.ndarray, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "scene.wav")
         sf.write(path, y, SR, subtype="PCM_16")
-        rows = [("one system: FrontEnd(LogMelExtractor) (anchor)",
-                 median_ms(lambda: single.transform([path]), repeats)),
-                ("fused, one FrontEnd per system (before)",
-                 median_ms(lambda: [f.transform([path]) for f in separate], repeats)),
-                ("fused, shared FrontEnd(FeatureStack) (now)",
-                 median_ms(lambda: shared.transform([path]), repeats))]
-    print(f"\n# pipeline front ends on one {DURATION:.0f}-s 16-bit WAV at {SR} Hz; "
-          f"median of {repeats} runs, 1 thread")
+        rows = [
+            (
+                "one system: FrontEnd(LogMelExtractor) (anchor)",
+                median_ms(lambda: single.transform([path]), repeats),
+            ),
+            (
+                "fused, one FrontEnd per system (before)",
+                median_ms(lambda: [f.transform([path]) for f in separate], repeats),
+            ),
+            (
+                "fused, shared FrontEnd(FeatureStack) (now)",
+                median_ms(lambda: shared.transform([path]), repeats),
+            ),
+        ]
+    print(
+        f"\n# pipeline front ends on one {DURATION:.0f}-s 16-bit WAV at {SR} Hz; "
+        f"median of {repeats} runs, 1 thread"
+    )
     print(f"{'front end':50s} {'wall ms':>8s} {'cpu ms':>7s} {'/ one system':>13s}")
     for name, (wall, cpu) in rows:
         print(f"{name:50s} {wall:8.1f} {cpu:7.1f} {wall / rows[0][1][0]:13.2f}")

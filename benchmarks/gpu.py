@@ -82,14 +82,24 @@ def _module_params(tiny: bool) -> dict:
 # skasc
 # ----------------------------------------------------------------------------
 
-def time_skasc(X, y, *, device: str, mixed: bool, tiny: bool, n_warmup: int,
-               compile: bool = False) -> dict:
+
+def time_skasc(
+    X, y, *, device: str, mixed: bool, tiny: bool, n_warmup: int, compile: bool = False
+) -> dict:
     net = AttCRNNClassifier(
         compile=compile,
-        max_epochs=1, lr=LR, batch_size=BATCH, predict_batch_size=PREDICT_BATCH,
-        between_class=True, mixed_precision=mixed, device="auto", random_state=0, verbose=0,
+        max_epochs=1,
+        lr=LR,
+        batch_size=BATCH,
+        predict_batch_size=PREDICT_BATCH,
+        between_class=True,
+        mixed_precision=mixed,
+        device="auto",
+        random_state=0,
+        verbose=0,
         iterator_train__pin_memory=device.startswith("cuda"),  # the documented GPU path
-        **{f"module__{k}": v for k, v in _module_params(tiny).items()})
+        **{f"module__{k}": v for k, v in _module_params(tiny).items()},
+    )
     net.fit(X[:n_warmup], y[:n_warmup])  # warm-up: initialisation, cuDNN, allocator
     net.predict_proba(X[:n_warmup])
     _sync(device)
@@ -101,22 +111,36 @@ def time_skasc(X, y, *, device: str, mixed: bool, tiny: bool, n_warmup: int,
     net.predict_proba(X)
     _sync(device)
     infer = time.perf_counter() - t0
-    return {"epoch_s": epoch, "infer_s": infer, "history_dur_s": net.history[-1, "dur"],
-            "device": net.device}
+    return {
+        "epoch_s": epoch,
+        "infer_s": infer,
+        "history_dur_s": net.history[-1, "dur"],
+        "device": net.device,
+    }
 
 
 # ----------------------------------------------------------------------------
 # hand-written loop
 # ----------------------------------------------------------------------------
 
-def _epoch(module, optimizer, X_cpu: torch.Tensor, y: np.ndarray, *, device: str,
-           mixed: bool, rng: np.random.Generator, generator: torch.Generator) -> float:
+
+def _epoch(
+    module,
+    optimizer,
+    X_cpu: torch.Tensor,
+    y: np.ndarray,
+    *,
+    device: str,
+    mixed: bool,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+) -> float:
     module.train()
     order = torch.randperm(len(y), generator=generator).numpy()
     X_np = X_cpu.numpy()
     total = 0.0
     for start in range(0, len(order), BATCH):
-        idx = np.sort(order[start:start + BATCH])
+        idx = np.sort(order[start : start + BATCH])
         xb, yb, _, _ = mix_between_class(X_np[idx], y[idx], N_CLASSES, rng)
         xb = torch.from_numpy(xb)
         yb = torch.from_numpy(yb)
@@ -127,8 +151,9 @@ def _epoch(module, optimizer, X_cpu: torch.Tensor, y: np.ndarray, *, device: str
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device, mixed):
             logits = module(xb)
-        loss = torch.nn.functional.kl_div(torch.log_softmax(logits.float(), dim=1), yb,
-                                          reduction="batchmean")
+        loss = torch.nn.functional.kl_div(
+            torch.log_softmax(logits.float(), dim=1), yb, reduction="batchmean"
+        )
         loss.backward()
         optimizer.step()
         total += loss.detach()
@@ -140,15 +165,20 @@ def _predict(module, X_cpu: torch.Tensor, *, device: str, mixed: bool) -> np.nda
     out = []
     with torch.no_grad(), _autocast(device, mixed):
         for start in range(0, len(X_cpu), PREDICT_BATCH):
-            xb = X_cpu[start:start + PREDICT_BATCH].to(device, non_blocking=True)
+            xb = X_cpu[start : start + PREDICT_BATCH].to(device, non_blocking=True)
             out.append(torch.softmax(module(xb).float(), dim=1).cpu())
     return torch.cat(out).numpy()
 
 
 def time_hand(X, y, *, device: str, mixed: bool, tiny: bool, n_warmup: int) -> dict:
     torch.manual_seed(0)
-    module = AttCRNN(n_channels=SHAPE[0], n_bands=SHAPE[1], n_frames=SHAPE[2],
-                     n_classes=N_CLASSES, **_module_params(tiny)).to(device)
+    module = AttCRNN(
+        n_channels=SHAPE[0],
+        n_bands=SHAPE[1],
+        n_frames=SHAPE[2],
+        n_classes=N_CLASSES,
+        **_module_params(tiny),
+    ).to(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=LR)
     X_cpu = torch.from_numpy(X)
     if device.startswith("cuda"):
@@ -199,18 +229,25 @@ def host_overhead(X, y, *, device: str, repeats: int) -> list[tuple[str, float]]
     best = float("inf")
     for _ in range(repeats + 1):  # the first is a warm-up
         t0 = time.perf_counter()
-        _epoch(module, optimizer, X_cpu, y, device=device, mixed=False, rng=rng,
-               generator=generator)
+        _epoch(
+            module, optimizer, X_cpu, y, device=device, mixed=False, rng=rng, generator=generator
+        )
         _sync(device)
         best = min(best, time.perf_counter() - t0)
     rows.append(("hand-written loop (numpy mixing)", best / steps * 1e6))
-    for name, resident in (("skasc, DataLoader path", False),
-                           ("skasc, in-memory batches", True)):
+    for name, resident in (("skasc, DataLoader path", False), ("skasc, in-memory batches", True)):
         old = SegmentNetClassifier._device_data_on_cpu
         SegmentNetClassifier._device_data_on_cpu = resident
         try:
-            net = AttCRNNClassifier(module=Trivial, max_epochs=1, lr=LR, batch_size=BATCH,
-                                    device=device, random_state=0, verbose=0)
+            net = AttCRNNClassifier(
+                module=Trivial,
+                max_epochs=1,
+                lr=LR,
+                batch_size=BATCH,
+                device=device,
+                random_state=0,
+                verbose=0,
+            )
             net.fit(X, y)
             durs = []
             for _ in range(repeats):
@@ -224,24 +261,41 @@ def host_overhead(X, y, *, device: str, repeats: int) -> list[tuple[str, float]]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n-segments", type=int, default=None,
-                        help="segments per epoch (default 36000 on CUDA, 1000 on CPU)")
+    parser.add_argument(
+        "--n-segments",
+        type=int,
+        default=None,
+        help="segments per epoch (default 36000 on CUDA, 1000 on CPU)",
+    )
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    parser.add_argument("--no-mixed-precision", action="store_true",
-                        help="float32 on CUDA too")
-    parser.add_argument("--tiny", action="store_true",
-                        help="a tiny network (4/8/8 filters, H=8), to check the script runs")
+    parser.add_argument("--no-mixed-precision", action="store_true", help="float32 on CUDA too")
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a tiny network (4/8/8 filters, H=8), to check the script runs",
+    )
     parser.add_argument("--n-warmup", type=int, default=500, help="warm-up segments (500)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (torch.set_num_threads); 1 avoids the "
-                        "slow-down of busy-waiting threads on a shared machine")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="time each side this many times, report the best")
-    parser.add_argument("--compile", action="store_true",
-                        help="skasc side with compile=True (conv block and attention "
-                        "compiled; the warm-up epoch pays the compilation)")
-    parser.add_argument("--host-overhead", action="store_true",
-                        help="host microseconds per step with a trivial module (see above)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (torch.set_num_threads); 1 avoids the "
+        "slow-down of busy-waiting threads on a shared machine",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="time each side this many times, report the best"
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="skasc side with compile=True (conv block and attention "
+        "compiled; the warm-up epoch pays the compilation)",
+    )
+    parser.add_argument(
+        "--host-overhead",
+        action="store_true",
+        help="host microseconds per step with a trivial module (see above)",
+    )
     args = parser.parse_args(argv)
 
     if args.threads is not None:
@@ -258,14 +312,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         name = f"CPU ({torch.get_num_threads()} torch threads)"
     X, y = _data(n)
-    print(f"device: {name}; {n} segments of {SHAPE}, {N_CLASSES} classes, batch {BATCH}, "
-          f"BC mixing on, mixed precision {'bf16' if mixed else 'off'}"
-          f"{', tiny network' if args.tiny else ''}")
+    print(
+        f"device: {name}; {n} segments of {SHAPE}, {N_CLASSES} classes, batch {BATCH}, "
+        f"BC mixing on, mixed precision {'bf16' if mixed else 'off'}"
+        f"{', tiny network' if args.tiny else ''}"
+    )
 
     if args.host_overhead:
         rows = host_overhead(X, y, device=device, repeats=max(args.repeats, 3))
-        print(f"host time per training step (batch {BATCH}, {len(rows) and -(-n // BATCH)} "
-              "steps, trivial module):")
+        print(
+            f"host time per training step (batch {BATCH}, {len(rows) and -(-n // BATCH)} "
+            "steps, trivial module):"
+        )
         for label, micros in rows:
             print(f"  {label:<34} {micros:8.0f} us/step ({micros / rows[0][1]:.2f}x hand)")
         print("goal: <= 1000 us/step on the project's 2-core machine")
@@ -276,30 +334,56 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--device must be cpu or cuda[:k]")
     if device.startswith("cuda") and device != "cuda":
         torch.cuda.set_device(torch.device(device))  # device="auto" uses the current one
-    sk = min((time_skasc(X, y, **skasc_kwargs) for _ in range(args.repeats)),
-             key=lambda r: r["epoch_s"])
-    hand = min((time_hand(X, y, **kwargs) for _ in range(args.repeats)),
-               key=lambda r: r["epoch_s"])
+    sk = min(
+        (time_skasc(X, y, **skasc_kwargs) for _ in range(args.repeats)), key=lambda r: r["epoch_s"]
+    )
+    hand = min((time_hand(X, y, **kwargs) for _ in range(args.repeats)), key=lambda r: r["epoch_s"])
 
     steps = -(-n // BATCH)
     rows = [("", "skasc (skorch)", "hand-written", "skasc / hand speed")]
-    rows.append(("train: s/epoch", f"{sk['epoch_s']:.2f}", f"{hand['epoch_s']:.2f}",
-                 f"{hand['epoch_s'] / sk['epoch_s']:.2f}x"))
-    rows.append(("train: segments/s", f"{n / sk['epoch_s']:,.0f}",
-                 f"{n / hand['epoch_s']:,.0f}", ""))
-    rows.append(("train: ms/step", f"{sk['epoch_s'] / steps * 1e3:.2f}",
-                 f"{hand['epoch_s'] / steps * 1e3:.2f}", ""))
-    rows.append(("inference: segments/s", f"{n / sk['infer_s']:,.0f}",
-                 f"{n / hand['infer_s']:,.0f}", f"{hand['infer_s'] / sk['infer_s']:.2f}x"))
+    rows.append(
+        (
+            "train: s/epoch",
+            f"{sk['epoch_s']:.2f}",
+            f"{hand['epoch_s']:.2f}",
+            f"{hand['epoch_s'] / sk['epoch_s']:.2f}x",
+        )
+    )
+    rows.append(
+        ("train: segments/s", f"{n / sk['epoch_s']:,.0f}", f"{n / hand['epoch_s']:,.0f}", "")
+    )
+    rows.append(
+        (
+            "train: ms/step",
+            f"{sk['epoch_s'] / steps * 1e3:.2f}",
+            f"{hand['epoch_s'] / steps * 1e3:.2f}",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "inference: segments/s",
+            f"{n / sk['infer_s']:,.0f}",
+            f"{n / hand['infer_s']:,.0f}",
+            f"{hand['infer_s'] / sk['infer_s']:.2f}x",
+        )
+    )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
-                        for i, (c, w) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(
+                f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(row, widths))
+            )
+        )
     if n != 36_000:
-        print(f"36 000 segments extrapolated: {sk['epoch_s'] * 36_000 / n:.1f} s/epoch (skasc), "
-              f"{hand['epoch_s'] * 36_000 / n:.1f} s/epoch (hand-written)")
-    print(f"goal on one H100: <= 3 s/epoch for 36 000 segments, skasc >= 0.9x hand-written "
-          f"(skorch history 'dur' of the timed epoch: {sk['history_dur_s']:.2f} s)")
+        print(
+            f"36 000 segments extrapolated: {sk['epoch_s'] * 36_000 / n:.1f} s/epoch (skasc), "
+            f"{hand['epoch_s'] * 36_000 / n:.1f} s/epoch (hand-written)"
+        )
+    print(
+        f"goal on one H100: <= 3 s/epoch for 36 000 segments, skasc >= 0.9x hand-written "
+        f"(skorch history 'dur' of the timed epoch: {sk['history_dur_s']:.2f} s)"
+    )
     return 0
 
 

@@ -41,8 +41,9 @@ max abs difference of the recording posteriors and label agreement; on ESC-10
 fold 1 (``--esc10``, default ``../shared/data/esc10``; the test recordings of
 ``skasc.load_dataset("esc10", root).cv``'s first split), recording accuracy and
 log loss. int8 is calibrated on ``--calibration-size`` (40) recordings of the
-training folds 2-5, the network's own training data. The issue's rule: a backend that loses more than 0.5 points of accuracy
-or raises the log loss by more than 0.02 is not a default.
+training folds 2-5, the network's own training data. The issue's rule: a backend that
+loses more than 0.5 points of accuracy or raises the log loss by more than 0.02 is not
+a default.
 
 Usage::
 
@@ -55,6 +56,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -97,8 +99,9 @@ def join_clips(paths: list[str], out: str) -> None:
     import soundfile as sf
 
     info = sf.info(paths[0])
-    with sf.SoundFile(out, "w", samplerate=info.samplerate, channels=info.channels,
-                      subtype=info.subtype) as fh:
+    with sf.SoundFile(
+        out, "w", samplerate=info.samplerate, channels=info.channels, subtype=info.subtype
+    ) as fh:
         for path in paths:
             data, sr = sf.read(path, dtype="float32", always_2d=True)
             if sr != info.samplerate or data.shape[1] != info.channels:
@@ -141,6 +144,7 @@ class StageClock:
             finally:
                 self._charge()
                 self._local.stack.pop()
+
         return timed
 
     def wrap_generator(self, stage: str, fn):
@@ -149,6 +153,7 @@ class StageClock:
             step = self.wrap(stage, lambda: next(items, StopIteration))
             while (item := step()) is not StopIteration:
                 yield item
+
         return timed
 
 
@@ -158,23 +163,29 @@ def _patch(clock: StageClock, pipe) -> None:
 
     targets = {
         "read": ["skasc.frontend.audio:AudioLoader.transform"],
-        "denoise": ["skasc.frontend.denoise:MinStatsDenoiser.transform",
-                    "skasc.dsp.minstats:MinStatsStream.push",
-                    "skasc.dsp.minstats:MinStatsStream.finish"],
-        "features": ["skasc.frontend.segment:Segmenter.transform",
-                     "skasc.frontend.features:LogMelExtractor.transform",
-                     "skasc.frontend.features:GammatoneExtractor.transform",
-                     "skasc.frontend.features:FeatureStack.transform",
-                     "skasc.timeline:_SegmentStream.push",
-                     "skasc.timeline:SegmentCutter.push"],
-        "network": ["skasc.nn.classifier:SegmentNetClassifier.transform",
-                    "skasc.nn.classifier:SegmentNetClassifier.predict_proba",
-                    "skasc.nn.classifier:_SegmentNetClassifier.transform",
-                    "skasc.nn.classifier:_SegmentNetClassifier.predict_proba",
-                    "skasc.backend:OnnxNetwork.transform",
-                    "skasc.backend:OnnxNetwork.predict_proba",
-                    "skasc.backend:TorchNetwork.transform",
-                    "skasc.backend:TorchNetwork.predict_proba"],
+        "denoise": [
+            "skasc.frontend.denoise:MinStatsDenoiser.transform",
+            "skasc.dsp.minstats:MinStatsStream.push",
+            "skasc.dsp.minstats:MinStatsStream.finish",
+        ],
+        "features": [
+            "skasc.frontend.segment:Segmenter.transform",
+            "skasc.frontend.features:LogMelExtractor.transform",
+            "skasc.frontend.features:GammatoneExtractor.transform",
+            "skasc.frontend.features:FeatureStack.transform",
+            "skasc.timeline:_SegmentStream.push",
+            "skasc.timeline:SegmentCutter.push",
+        ],
+        "network": [
+            "skasc.nn.classifier:SegmentNetClassifier.transform",
+            "skasc.nn.classifier:SegmentNetClassifier.predict_proba",
+            "skasc.nn.classifier:_SegmentNetClassifier.transform",
+            "skasc.nn.classifier:_SegmentNetClassifier.predict_proba",
+            "skasc.backend:OnnxNetwork.transform",
+            "skasc.backend:OnnxNetwork.predict_proba",
+            "skasc.backend:TorchNetwork.transform",
+            "skasc.backend:TorchNetwork.predict_proba",
+        ],
     }
     for stage, names in targets.items():
         for name in names:
@@ -234,8 +245,12 @@ def _child(spec: dict) -> None:
     if backend != "torch":  # the export (and int8 calibration) is start-up time
         from skasc import with_backend
 
-        model = with_backend(pipe, backend, n_threads=spec["threads"],
-                             calibration=spec["calibration"] if backend == "onnx-int8" else None)
+        model = with_backend(
+            pipe,
+            backend,
+            n_threads=spec["threads"],
+            calibration=spec["calibration"] if backend == "onnx-int8" else None,
+        )
     if spec["method"] == "timeline":
         from skasc import predict_timeline
 
@@ -255,14 +270,28 @@ def _child(spec: dict) -> None:
     wall = time.perf_counter() - started[0]
     cpu = time.process_time() - started[1]
     report = complexity(pipe)
-    macs = sum(r.macs_per_segment for r in report.values()) if isinstance(report, dict) \
+    macs = (
+        sum(r.macs_per_segment for r in report.values())
+        if isinstance(report, dict)
         else report.macs_per_segment
+    )
     duration = sum(sf.info(p).duration for p in spec["inputs"])
-    print(json.dumps({
-        "wall": wall, "cpu": cpu, "stage_wall": clock.wall, "stage_cpu": clock.cpu,
-        "rows": rows, "start_up_s": start_up, "duration_s": duration, "segments": int(duration // 2),
-        "macs_per_segment": macs,
-        "peak_mib": _peak_rss_mib()}))
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "stage_wall": clock.wall,
+                "stage_cpu": clock.cpu,
+                "rows": rows,
+                "start_up_s": start_up,
+                "duration_s": duration,
+                "segments": int(duration // 2),
+                "macs_per_segment": macs,
+                "peak_mib": _peak_rss_mib(),
+            }
+        )
+    )
 
 
 def _peak_rss_mib() -> float:
@@ -279,11 +308,15 @@ def _peak_rss_mib() -> float:
 
 def measure(spec: dict) -> dict:
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[var] = str(spec["threads"])
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                         capture_output=True, text=True, check=False, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -300,8 +333,8 @@ def gemm_peak(threads: int, n: int = 2048) -> dict:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a = torch.randn(n, n).to(dtype)
         b = torch.randn(n, n).to(dtype)
-        wall, cpu = _best_of(lambda: torch.mm(a, b))
-        out[name], out[f"{name}_core"] = n ** 3 / wall, n ** 3 / cpu
+        wall, cpu = _best_of(functools.partial(torch.mm, a, b))
+        out[name], out[f"{name}_core"] = n**3 / wall, n**3 / cpu
     out.update(_onnxruntime_gemm(threads, n))
     return out
 
@@ -330,20 +363,27 @@ def _onnxruntime_gemm(threads: int, n: int) -> dict:
     except ImportError:
         return {}
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])], "gemm",
+        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        "gemm",
         [helper.make_tensor_value_info(k, TensorProto.FLOAT, [n, n]) for k in "ab"],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])])
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = min(model.ir_version, onnx.IR_VERSION)
     session = inference_session(model.SerializeToString(), n_threads=threads)
-    feed = {k: np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-            for k in "ab"}
+    feed = {k: np.random.default_rng(0).standard_normal((n, n)).astype(np.float32) for k in "ab"}
     wall, cpu = _best_of(lambda: session.run(None, feed))
-    return {"ort": n ** 3 / wall, "ort_core": n ** 3 / cpu}
+    return {"ort": n**3 / wall, "ort_core": n**3 / cpu}
 
 
-def network_options(model_path: str, scene: str, calibration: list[str], threads: int,
-                    backends: list[str], repeats: int = 3) -> list[tuple[str, float, float]]:
+def network_options(
+    model_path: str,
+    scene: str,
+    calibration: list[str],
+    threads: int,
+    backends: list[str],
+    repeats: int = 3,
+) -> list[tuple[str, float, float]]:
     """Segments/s of the network alone, one option per row, on 256 segments of ``scene``:
     (option, segments/s median of ``repeats`` by CPU time, max abs feature difference)."""
     import numpy as np
@@ -361,11 +401,20 @@ def network_options(model_path: str, scene: str, calibration: list[str], threads
 
     def torch_embed(batch, dtype=None, channels_last=False):
         m = module.to(memory_format=torch.channels_last) if channels_last else module
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
-                                                    enabled=dtype is not None):
-            out = [m.embed(torch.from_numpy(X[i:i + batch]).contiguous(
-                memory_format=torch.channels_last if channels_last else
-                torch.contiguous_format)).float() for i in range(0, len(X), batch)]
+        with (
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None),
+        ):
+            out = [
+                m.embed(
+                    torch.from_numpy(X[i : i + batch]).contiguous(
+                        memory_format=torch.channels_last
+                        if channels_last
+                        else torch.contiguous_format
+                    )
+                ).float()
+                for i in range(0, len(X), batch)
+            ]
         module.to(memory_format=torch.contiguous_format)
         return torch.cat(out).numpy()
 
@@ -404,9 +453,11 @@ def network_options(model_path: str, scene: str, calibration: list[str], threads
 def speed_table(rows: list[tuple[str, str, str, dict]], peak: dict) -> str:
     """Per hour of audio: CPU seconds per stage (the thread that ran it), total CPU and
     wall seconds; speed from the wall time; network MAC/s per CPU second."""
-    head = ("| input | method | backend | read | denoise | features | network | SVM "
-            "| CPU total | wall | x real time | segments/s | network G MAC/s per core "
-            "(% of GEMM) | peak RSS | start-up |")
+    head = (
+        "| input | method | backend | read | denoise | features | network | SVM "
+        "| CPU total | wall | x real time | segments/s | network G MAC/s per core "
+        "(% of GEMM) | peak RSS | start-up |"
+    )
     lines = [head, "|" + " --- |" * 3 + " ---: |" * 12]
     for name, method, backend, r in rows:
         if "error" in r:
@@ -421,7 +472,8 @@ def speed_table(rows: list[tuple[str, str, str, dict]], peak: dict) -> str:
             f"| {r['wall'] * per_hour:.1f} | {r['duration_s'] / r['wall']:.0f} "
             f"| {r['segments'] / r['wall']:.0f} | {net_macs / 1e9:.1f} "
             f"({100 * net_macs / peak['fp32_core']:.0f} %) | {r['peak_mib']:.0f} MiB "
-            f"| {r['start_up_s']:.1f} s |")
+            f"| {r['start_up_s']:.1f} s |"
+        )
     return "\n".join(lines)
 
 
@@ -444,8 +496,9 @@ def run_speed(args: argparse.Namespace) -> None:
             write_scene(path, minutes)
             inputs.append((f"{minutes:g}-min file", "timeline", [path]))
         if os.path.isdir(args.tut):
-            clips = sorted(os.path.join(args.tut, f) for f in os.listdir(args.tut)
-                           if f.endswith(".wav"))
+            clips = sorted(
+                os.path.join(args.tut, f) for f in os.listdir(args.tut) if f.endswith(".wav")
+            )
             joined = os.path.join(tmp, "tut-joined.wav")
             join_clips(clips, joined)
             inputs.append((f"TUT 2018, {len(clips)} clips of 10 s", "predict", clips))
@@ -453,31 +506,56 @@ def run_speed(args: argparse.Namespace) -> None:
         rows = []
         for name, method, paths in inputs:
             for backend in args.backends:
-                r = measure({"method": method, "backend": backend, "model": model,
-                             "inputs": paths, "threads": args.threads,
-                             "calibration": calibration})
+                r = measure(
+                    {
+                        "method": method,
+                        "backend": backend,
+                        "model": model,
+                        "inputs": paths,
+                        "threads": args.threads,
+                        "calibration": calibration,
+                    }
+                )
                 rows.append((name, method, backend, r))
                 print(f"  {name}, {method}, {backend}: {r}", file=sys.stderr)
         # in this process, after the children: its memory is not theirs
-        options = network_options(model, inputs[-1][2][0] if inputs else calibration[0],
-                                  calibration, args.threads, args.backends)
+        options = network_options(
+            model,
+            inputs[-1][2][0] if inputs else calibration[0],
+            calibration,
+            args.threads,
+            args.backends,
+        )
         from skasc import complexity, load
 
         macs = complexity(load(model)).macs_per_segment
-    print(f"threads: {args.threads}; peak GEMM (2048^3, torch): fp32 {peak['fp32'] / 1e9:.1f} "
-          f"G MAC/s ({peak['fp32_core'] / 1e9:.1f} per core), bf16 {peak['bf16'] / 1e9:.1f} "
-          f"G MAC/s ({peak['bf16_core'] / 1e9:.1f} per core)"
-          + (f"; onnxruntime's fp32 MatMul (MLAS) {peak['ort'] / 1e9:.1f} G MAC/s "
-             f"({peak['ort_core'] / 1e9:.1f} per core)" if "ort" in peak else "") + "\n")
+    print(
+        f"threads: {args.threads}; peak GEMM (2048^3, torch): fp32 {peak['fp32'] / 1e9:.1f} "
+        f"G MAC/s ({peak['fp32_core'] / 1e9:.1f} per core), bf16 {peak['bf16'] / 1e9:.1f} "
+        f"G MAC/s ({peak['bf16_core'] / 1e9:.1f} per core)"
+        + (
+            f"; onnxruntime's fp32 MatMul (MLAS) {peak['ort'] / 1e9:.1f} G MAC/s "
+            f"({peak['ort_core'] / 1e9:.1f} per core)"
+            if "ort" in peak
+            else ""
+        )
+        + "\n"
+    )
     print(speed_table(rows, peak))
-    print(f"\nThe network alone, {args.threads} thread(s), 256 segments of the last input, "
-          f"CPU time, median of 3 (MAC/s at {macs / 1e6:.1f} M MACs per segment):\n")
-    print("| option | segments/s per core | G MAC/s per core | % of the fp32 GEMM | max abs "
-          "feature diff vs torch fp32 |")
+    print(
+        f"\nThe network alone, {args.threads} thread(s), 256 segments of the last input, "
+        f"CPU time, median of 3 (MAC/s at {macs / 1e6:.1f} M MACs per segment):\n"
+    )
+    print(
+        "| option | segments/s per core | G MAC/s per core | % of the fp32 GEMM | max abs "
+        "feature diff vs torch fp32 |"
+    )
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, speed, diff in options:
-        print(f"| {name} | {speed:.0f} | {speed * macs / 1e9:.1f} | "
-              f"{100 * speed * macs / peak['fp32_core']:.0f} % | {diff:.1e} |")
+        print(
+            f"| {name} | {speed:.0f} | {speed * macs / 1e9:.1f} | "
+            f"{100 * speed * macs / peak['fp32_core']:.0f} % | {diff:.1e} |"
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -499,19 +577,22 @@ def run_accuracy(args: argparse.Namespace) -> None:
         sets.append(("ESC-10 fold 1", [ds.paths[i] for i in test], ds.labels[test]))
         # int8 ranges from the network's training data (folds 2-5), every k-th recording
         step = max(1, len(train) // args.calibration_size)
-        calibration = [ds.paths[i] for i in train[::step][:args.calibration_size]]
+        calibration = [ds.paths[i] for i in train[::step][: args.calibration_size]]
         where = f"{len(calibration)} ESC-10 training recordings (folds 2-5)"
     if os.path.isdir(args.tut):
-        clips = sorted(os.path.join(args.tut, f) for f in os.listdir(args.tut)
-                       if f.endswith(".wav"))
+        clips = sorted(
+            os.path.join(args.tut, f) for f in os.listdir(args.tut) if f.endswith(".wav")
+        )
         sets.insert(0, ("TUT 2018 clips", clips, None))
         if calibration is None:
             calibration, where = clips, "the TUT clips themselves (no ESC-10 here)"
     print(f"model {args.accuracy}; int8 calibrated on {where}\n")
     print("| data | backend | max abs diff vs torch | label agreement | accuracy | log loss |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
-    models = {b: with_backend(pipe, b, calibration=calibration if b == "onnx-int8" else None)
-              for b in args.backends}
+    models = {
+        b: with_backend(pipe, b, calibration=calibration if b == "onnx-int8" else None)
+        for b in args.backends
+    }
     for name, paths, labels in sets:
         reference = None
         for backend, model in models.items():
@@ -523,27 +604,49 @@ def run_accuracy(args: argparse.Namespace) -> None:
             agree = float(np.mean(pred == reference[1]))
             scores = ("–", "–")
             if labels is not None:
-                scores = (f"{100 * accuracy_score(labels, pred):.2f} %",
-                          f"{log_loss(labels, proba, labels=pipe.classes_):.4f}")
-            print(f"| {name} | {backend} | {diff:.2e} | {100 * agree:.1f} % | {scores[0]} | "
-                  f"{scores[1]} |", flush=True)
+                scores = (
+                    f"{100 * accuracy_score(labels, pred):.2f} %",
+                    f"{log_loss(labels, proba, labels=pipe.classes_):.4f}",
+                )
+            print(
+                f"| {name} | {backend} | {diff:.2e} | {100 * agree:.1f} % | {scores[0]} | "
+                f"{scores[1]} |",
+                flush=True,
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, nargs="*", default=[10.0, 60.0],
-                        help="long generated files for the timeline (default 10 60)")
-    parser.add_argument("--folder-minutes", type=float, default=60.0,
-                        help="audio in the folder of 10-s files for predict (default 60)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        nargs="*",
+        default=[10.0, 60.0],
+        help="long generated files for the timeline (default 10 60)",
+    )
+    parser.add_argument(
+        "--folder-minutes",
+        type=float,
+        default=60.0,
+        help="audio in the folder of 10-s files for predict (default 60)",
+    )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"],
-                        help="the first is the reference of the accuracy table")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["torch", "onnx", "onnx-int8"],
+        help="the first is the reference of the accuracy table",
+    )
     parser.add_argument("--model", help="a saved pipeline to time instead of a fresh one")
     parser.add_argument("--tut", default=os.path.join(SHARED, "tut-urban-2018-samples"))
     parser.add_argument("--esc10", default=os.path.join(SHARED, "esc10"))
     parser.add_argument("--accuracy", metavar="MODEL", help="compare backends on this model")
-    parser.add_argument("--calibration-size", type=int, default=40,
-                        help="training recordings that calibrate int8 (default 40)")
+    parser.add_argument(
+        "--calibration-size",
+        type=int,
+        default=40,
+        help="training recordings that calibrate int8 (default 40)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

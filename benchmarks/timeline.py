@@ -69,8 +69,12 @@ def fit_model(path: str) -> None:
     X, y = [], []
     for k in range(6):
         t = np.arange(4 * SR) / SR
-        X.append((0.2 * np.sin(2 * np.pi * (300 + 2000 * (k % 3)) * t)
-                  + 0.05 * rng.standard_normal(t.size)).astype(np.float32))
+        X.append(
+            (
+                0.2 * np.sin(2 * np.pi * (300 + 2000 * (k % 3)) * t)
+                + 0.05 * rng.standard_normal(t.size)
+            ).astype(np.float32)
+        )
         y.append(f"scene{k % 3}")
     pipe = make_att_crnn_pipeline(max_epochs=1, batch_size=8, random_state=0, verbose=0)
     save(pipe.fit(X, y), path)
@@ -92,13 +96,25 @@ def _child(method: str, model: str, audio: str) -> None:
         n_out = len(pipe.predict_proba([audio]))
     wall = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall_s": wall, "peak_mib": peak_kib / 1024, "rows": n_out,
-                      "duration_s": sf.info(audio).duration}))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "peak_mib": peak_kib / 1024,
+                "rows": n_out,
+                "duration_s": sf.info(audio).duration,
+            }
+        )
+    )
 
 
 def measure(method: str, model: str, audio: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", method, model, audio],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", method, model, audio],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -121,7 +137,7 @@ def main() -> None:
         for minutes in (args.short, args.long):
             audio = os.path.join(tmp, f"scene-{minutes:g}min.wav")
             write_scene(audio, minutes)
-            for method in (["timeline"] if args.skip_anchor else ["whole file", "timeline"]):
+            for method in ["timeline"] if args.skip_anchor else ["whole file", "timeline"]:
                 result = measure("timeline" if method == "timeline" else "whole", model, audio)
                 rows.append((minutes, method, result))
                 print(f"  measured {method} on {minutes:g} min: {result}", file=sys.stderr)
@@ -133,13 +149,17 @@ def main() -> None:
             print(f"{minutes:>6g} m  {method:<11} {'n/a: ' + r['error']}")
             continue
         peaks[(minutes, method)] = r["peak_mib"]
-        print(f"{minutes:>6g} m  {method:<11} {r['peak_mib']:>12.0f} {r['wall_s']:>8.1f} "
-              f"{r['duration_s'] / r['wall_s']:>11.1f}")
+        print(
+            f"{minutes:>6g} m  {method:<11} {r['peak_mib']:>12.0f} {r['wall_s']:>8.1f} "
+            f"{r['duration_s'] / r['wall_s']:>11.1f}"
+        )
     for method in ("whole file", "timeline"):
         if (args.short, method) in peaks and (args.long, method) in peaks:
-            print(f"peak RSS, {args.long:g} min / {args.short:g} min, {method}: "
-                  f"{peaks[(args.long, method)] / peaks[(args.short, method)]:.2f}x"
-                  + ("  (goal <= 1.2x)" if method == "timeline" else ""))
+            print(
+                f"peak RSS, {args.long:g} min / {args.short:g} min, {method}: "
+                f"{peaks[(args.long, method)] / peaks[(args.short, method)]:.2f}x"
+                + ("  (goal <= 1.2x)" if method == "timeline" else "")
+            )
 
 
 if __name__ == "__main__":

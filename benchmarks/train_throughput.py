@@ -42,17 +42,18 @@ def plain_train(X, y, n_classes, epochs, device, seed=0):
     Y = torch.nn.functional.one_hot(torch.from_numpy(y), n_classes).float()
     g = torch.Generator().manual_seed(seed)
     times = []
-    for epoch in range(epochs + 1):  # epoch 0 is the warm-up
+    for _epoch in range(epochs + 1):  # epoch 0 is the warm-up
         _sync(device)
         t0 = time.perf_counter()
         module.train()
         perm = torch.randperm(len(Xt), generator=g)
         for i in range(0, len(perm), 100):
-            idx = perm[i:i + 100]
+            idx = perm[i : i + 100]
             xb, yb = Xt[idx].to(device), Y[idx].to(device)
             opt.zero_grad()
-            loss = torch.nn.functional.kl_div(torch.log_softmax(module(xb), 1), yb,
-                                              reduction="batchmean")
+            loss = torch.nn.functional.kl_div(
+                torch.log_softmax(module(xb), 1), yb, reduction="batchmean"
+            )
             loss.backward()
             opt.step()
         _sync(device)
@@ -65,8 +66,9 @@ def plain_predict(module, X, device, batch_size=512):
     out = []
     with torch.no_grad():
         for i in range(0, len(X), batch_size):
-            out.append(torch.softmax(module(torch.from_numpy(X[i:i + batch_size]).to(device)),
-                                     1).cpu())
+            out.append(
+                torch.softmax(module(torch.from_numpy(X[i : i + batch_size]).to(device)), 1).cpu()
+            )
     _sync(device)
     return torch.cat(out).numpy()
 
@@ -77,21 +79,26 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after 1 warm-up)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-classes", type=int, default=19)
-    parser.add_argument("--litis", action="store_true",
-                        help="LITIS Rouen scale: 36000 segments; report seconds per epoch")
+    parser.add_argument(
+        "--litis",
+        action="store_true",
+        help="LITIS Rouen scale: 36000 segments; report seconds per epoch",
+    )
     args = parser.parse_args(argv)
     n = 36000 if args.litis else args.n_segments
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" \
-        else args.device
+    device = (
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, 2, 64, 80)).astype(np.float32)
     y = np.arange(n) % args.n_classes
-    print(f"device={device} torch threads={torch.get_num_threads()} segments={n} "
-          f"epochs={args.epochs} (+1 warm-up) batch=100")
+    print(
+        f"device={device} torch threads={torch.get_num_threads()} segments={n} "
+        f"epochs={args.epochs} (+1 warm-up) batch=100"
+    )
 
     module, t_plain = plain_train(X, y, args.n_classes, args.epochs, device)
-    clf = AttCRNNClassifier(max_epochs=args.epochs + 1, random_state=0, device=device,
-                            verbose=0)
+    clf = AttCRNNClassifier(max_epochs=args.epochs + 1, random_state=0, device=device, verbose=0)
     clf.fit(X, y)
     t_skasc = list(clf.history[1:, "dur"])  # epoch durations from skorch's EpochTimer
     plain_rate = n / np.mean(t_plain)

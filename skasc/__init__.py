@@ -15,7 +15,9 @@ error skasc raises on purpose is a :class:`SkascError` (see :mod:`skasc.exceptio
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from . import exceptions as _exceptions
 
 __version__ = "0.1.0"
 
@@ -74,10 +76,72 @@ _EXPORTS = {
     "save": "skasc.persistence",
     "load": "skasc.persistence",
 }
-_EXPORTS.update({name: "skasc.exceptions" for name in (
-    "SkascError", "SkascValueError", "SkascTypeError", "InvalidParameterError",
-    "AudioFileError", "DatasetError", "ModelFileError", "UntrustedTypeError",
-    "CheckpointError", "TrainingDivergedError", "ExportError", "CLIError")})
+# every error class (skasc.exceptions is small and imports nothing heavy)
+_EXPORTS.update({name: "skasc.exceptions" for name in _exceptions.__all__})
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use, spelt out for type checkers
+    from ._complexity import ComplexityReport, complexity
+    from .backend import BACKENDS, with_backend
+    from .comparison import Comparison, compare_runs
+    from .datasets import (
+        DATASETS,
+        AudioDataset,
+        LitisSplits,
+        OfficialSplits,
+        load_csv,
+        load_dataset,
+        load_dcase,
+        load_esc10,
+        load_esc50,
+        load_litis_rouen,
+        load_urbansound8k,
+        make_litis_like,
+        make_scenes,
+        write_litis_layout,
+    )
+    from .evaluation import (
+        EvaluationReport,
+        evaluate,
+        format_table,
+        fuse_reports,
+        reliability_curve,
+    )
+    from .exceptions import (
+        AudioFileError,
+        CheckpointError,
+        CLIError,
+        DatasetError,
+        ExportError,
+        InvalidParameterError,
+        ModelFileError,
+        SkascError,
+        SkascTypeError,
+        SkascValueError,
+        TrainingDivergedError,
+        UntrustedTypeError,
+    )
+    from .frontend.audio import AudioLoader, check_recordings, load_audio
+    from .frontend.denoise import MinStatsDenoiser
+    from .frontend.features import (
+        FeatureStack,
+        FeatureTypeSelector,
+        GammatoneExtractor,
+        LogMelExtractor,
+    )
+    from .frontend.front_end import FrontEnd
+    from .frontend.segment import Segmenter
+    from .fusion import RecordingFusion, SystemFusion, segment_log_evidence
+    from .nn import AttCRNNClassifier, CNNBaselineClassifier
+    from .onnx import OnnxPredictor, export_onnx
+    from .persistence import load, save
+    from .pipelines import (
+        make_att_crnn_pipeline,
+        make_cnn_baseline_pipeline,
+        make_feature_scaler,
+        make_fused_pipeline,
+    )
+    from .protocol import ProtocolResult, read_protocol, run_protocol
+    from .timeline import SceneTimeline, predict_timeline
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -14,15 +14,15 @@ import errno
 import io
 import os
 import secrets
-from typing import BinaryIO, Iterator, TextIO
+from collections.abc import Iterator
+from typing import BinaryIO, TextIO
 
 __all__ = ["atomic_write", "atomic_text_write", "check_output_path", "temporary_name_pattern"]
 
 
 def temporary_name_pattern(path: str) -> str:
     """The glob pattern of the temporary files :func:`atomic_write` makes for ``path``."""
-    return os.path.join(os.path.dirname(os.path.abspath(path)),
-                        f".{os.path.basename(path)}.*.tmp")
+    return os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.*.tmp")
 
 
 def output_path_problem(path: str | os.PathLike) -> tuple[type[OSError], int, str] | None:
@@ -75,7 +75,7 @@ def check_output_path(path: str | os.PathLike) -> None:
     Traceback (most recent call last):
     ...
     FileNotFoundError: [Errno 2] Cannot write '/no/such/folder/model.skasc': the folder /no/such/folder does not exist.
-    """
+    """  # noqa: E501 (a doctest's exception line cannot wrap)
     problem = output_path_problem(path)
     if problem is not None:
         kind, code, text = problem

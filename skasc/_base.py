@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
 
-class StatelessTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class StatelessTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """A transformer whose ``fit`` only validates its parameters.
 
     Subclasses implement ``_check_params()`` (called by ``fit`` and again by
@@ -17,6 +17,10 @@ class StatelessTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_key
     ``auto_wrap_output_keys=None`` too: their outputs are recording batches, never
     DataFrames, and unwrapped methods keep warnings pointing at the caller.
     """
+
+    if TYPE_CHECKING:  # scikit-learn's set_output hook, which its untyped base declares
+
+        def __init_subclass__(cls, auto_wrap_output_keys: Any = ..., **kwargs: Any) -> None: ...
 
     def _check_params(self) -> Any:  # pragma: no cover - always overridden
         raise NotImplementedError

@@ -33,8 +33,13 @@ from .exceptions import SkascTypeError, SkascValueError
 
 __all__ = ["complexity", "ComplexityReport"]
 
-_PARTS = {"conv": "conv", "rnn": "gru", "projection": "projection", "pooling": "attention",
-          "classifier": "classifier"}
+_PARTS = {
+    "conv": "conv",
+    "rnn": "gru",
+    "projection": "projection",
+    "pooling": "attention",
+    "classifier": "classifier",
+}
 _BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 
 
@@ -80,25 +85,34 @@ class ComplexityReport:
 
     def to_table(self) -> str:
         """Markdown table: parameters and MACs per part, totals, sizes."""
-        lines = [f"System {self.name!r}, input {self.input_shape} per "
-                 f"{self.segment_duration:g}-s segment", "",
-                 "| part | parameters | MACs per segment |", "| --- | ---: | ---: |"]
+        lines = [
+            f"System {self.name!r}, input {self.input_shape} per "
+            f"{self.segment_duration:g}-s segment",
+            "",
+            "| part | parameters | MACs per segment |",
+            "| --- | ---: | ---: |",
+        ]
         for part in {**self.parameters, **self.macs}:  # a part may have MACs only ("other")
-            lines.append(f"| {part} | {self.parameters.get(part, 0):,} | "
-                         f"{self.macs.get(part, 0):,} |")
-        lines.append(f"| **total** | **{self.total_parameters:,}** | "
-                     f"**{self.macs_per_segment:,}** |")
-        lines += ["", f"MACs per second of audio: {self.macs_per_second:,.0f}",
-                  "Model size: " + ", ".join(
-                      f"{p} {self.size_bytes(p) / 1e6:.2f} MB" for p in _BYTES)]
+            lines.append(
+                f"| {part} | {self.parameters.get(part, 0):,} | {self.macs.get(part, 0):,} |"
+            )
+        lines.append(
+            f"| **total** | **{self.total_parameters:,}** | **{self.macs_per_segment:,}** |"
+        )
+        lines += [
+            "",
+            f"MACs per second of audio: {self.macs_per_second:,.0f}",
+            "Model size: " + ", ".join(f"{p} {self.size_bytes(p) / 1e6:.2f} MB" for p in _BYTES),
+        ]
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.to_table()
 
 
-def _network_counts(module: Any, input_shape: tuple, *, embed_only: bool = False
-                    ) -> tuple[dict, dict]:
+def _network_counts(
+    module: Any, input_shape: tuple, *, embed_only: bool = False
+) -> tuple[dict, dict]:
     """Parameters and MACs of ``module``; ``embed_only``: up to the pooled features
     (an SVM head replaces the softmax layer, which is then left out)."""
     import torch
@@ -110,8 +124,11 @@ def _network_counts(module: Any, input_shape: tuple, *, embed_only: bool = False
         sub = getattr(module, child, None)
         if sub is not None:
             parameters[part] = int(sum(p.numel() for p in sub.parameters()))
-    skipped = (sum(p.numel() for p in module.classifier.parameters())
-               if embed_only and hasattr(module, "classifier") else 0)
+    skipped = (
+        sum(p.numel() for p in module.classifier.parameters())
+        if embed_only and hasattr(module, "classifier")
+        else 0
+    )
     rest = int(sum(p.numel() for p in module.parameters())) - skipped - sum(parameters.values())
     if rest:
         parameters["other"] = rest
@@ -199,7 +216,8 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
         if "net" not in model.named_steps:
             raise SkascTypeError(
                 "complexity expects a skasc network, a fitted segment classifier or a fitted "
-                f"skasc pipeline; got a Pipeline of {list(model.named_steps)}.")
+                f"skasc pipeline; got a Pipeline of {list(model.named_steps)}."
+            )
         head = model
         model = model.named_steps["net"]
     if isinstance(model, SegmentNetClassifier):
@@ -207,20 +225,28 @@ def _one(name: str, model: Any, segment_duration: float) -> ComplexityReport:
     else:
         module = model
     if not hasattr(module, "n_channels"):
-        raise SkascTypeError(f"complexity expects a skasc network, a fitted segment classifier or "
-                             f"a fitted skasc pipeline; got {type(model).__name__}.")
+        raise SkascTypeError(
+            f"complexity expects a skasc network, a fitted segment classifier or "
+            f"a fitted skasc pipeline; got {type(model).__name__}."
+        )
     input_shape = (module.n_channels, module.n_bands, module.n_frames)
     parameters, macs = _network_counts(module, input_shape, embed_only=head is not None)
     if head is not None:
         svm_params, svm_macs = _svm_counts(head)
         parameters.update(svm_params)
         macs.update(svm_macs)
-    return ComplexityReport(name=name, parameters=parameters, macs=macs,
-                            segment_duration=segment_duration, input_shape=input_shape)
+    return ComplexityReport(
+        name=name,
+        parameters=parameters,
+        macs=macs,
+        segment_duration=segment_duration,
+        input_shape=input_shape,
+    )
 
 
-def complexity(model: Any, *, segment_duration: float | None = None
-               ) -> ComplexityReport | dict[str, ComplexityReport]:
+def complexity(
+    model: Any, *, segment_duration: float | None = None
+) -> ComplexityReport | dict[str, ComplexityReport]:
     """Parameters, MACs and size of a skasc model, per part (DCASE Task 1 style).
 
     Parameters

@@ -21,11 +21,15 @@ from typing import Any
 
 __all__ = ["regular_file_problem", "file_identity"]
 
-_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
-def regular_file_problem(path: str | os.PathLike) -> str | None:
+def regular_file_problem(path: str | bytes | os.PathLike) -> str | None:
     """Why ``path`` is not a regular file that can be opened for reading, or None.
 
     Symbolic links are followed. The answer is a phrase to follow the path in a

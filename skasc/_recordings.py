@@ -17,7 +17,8 @@ works on either. :func:`iter_recordings` reads both forms (and plain lists);
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,8 @@ def n_recordings(X: Any) -> int:
         if X.ndim == 0:
             raise SkascValueError(
                 "Expected a batch of recordings (list or array with the recording axis "
-                "first); got a 0-d array.")
+                "first); got a 0-d array."
+            )
         return X.shape[0]
     return len(X)
 
@@ -89,8 +91,15 @@ def is_ragged(X: Any) -> bool:
     return isinstance(X, np.ndarray) and X.dtype == object
 
 
-def check_batch(X: Any, owner: str, *, item_ndim: tuple[int, ...], item_shape: str,
-                hint: str = "", numeric: bool = True) -> list[np.ndarray]:
+def check_batch(
+    X: Any,
+    owner: str,
+    *,
+    item_ndim: tuple[int, ...],
+    item_shape: str,
+    hint: str = "",
+    numeric: bool = True,
+) -> list[np.ndarray]:
     """The recordings of a batch as numeric arrays, or an error naming the recording.
 
     The one check of an array batch that every array-taking step (denoiser,
@@ -125,8 +134,10 @@ def check_batch(X: Any, owner: str, *, item_ndim: tuple[int, ...], item_shape: s
     ValueError
         For an empty batch or a recording (or dense batch) of the wrong shape.
     """
-    expected = (f"expected a batch of recordings of shape {item_shape} each: an array "
-                "with the recording axis first, or a list / 1-D object array of them")
+    expected = (
+        f"expected a batch of recordings of shape {item_shape} each: an array "
+        "with the recording axis first, or a list / 1-D object array of them"
+    )
     hint = f" {hint}" if hint else ""
     if hasattr(X, "tocsr") or hasattr(X, "todense"):
         raise SkascTypeError(f"{owner} does not support sparse input; {expected}.")
@@ -150,13 +161,16 @@ def check_batch(X: Any, owner: str, *, item_ndim: tuple[int, ...], item_shape: s
         try:
             rec = np.asarray(rec)
         except ValueError as exc:  # e.g. a list of unequal rows
-            raise recording_error(SkascValueError, i, f"is not an array; {owner} expected "
-                                  f"{item_shape} ({exc}).") from None
+            raise recording_error(
+                SkascValueError, i, f"is not an array; {owner} expected {item_shape} ({exc})."
+            ) from None
         if numeric and rec.dtype.kind not in "biuf":
-            raise recording_error(SkascTypeError, i, f"has dtype {rec.dtype}; {owner} "
-                                  "expected a real numeric array.")
+            raise recording_error(
+                SkascTypeError, i, f"has dtype {rec.dtype}; {owner} expected a real numeric array."
+            )
         if rec.ndim not in item_ndim:
-            raise recording_error(SkascValueError, i, f"has shape {rec.shape}; {owner} expected "
-                                  f"{item_shape}.{hint}")
+            raise recording_error(
+                SkascValueError, i, f"has shape {rec.shape}; {owner} expected {item_shape}.{hint}"
+            )
         items.append(rec)
     return items

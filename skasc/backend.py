@@ -61,19 +61,28 @@ class OnnxNetwork:
         The serialized ONNX graph.
     """
 
-    def __init__(self, net: Any, *, output: str = "features", calibration: Any = None,
-                 n_threads: int | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        net: Any,
+        *,
+        output: str = "features",
+        calibration: Any = None,
+        n_threads: int | None = None,
+        batch_size: int = 32,
+    ) -> None:
         from .onnx import export_network
 
         if output not in ("features", "probabilities"):
             raise InvalidParameterError(
-                f"'output' must be 'features' or 'probabilities'; got {output!r}.")
+                f"'output' must be 'features' or 'probabilities'; got {output!r}."
+            )
         self.output = output
         self.n_threads = n_threads
         self.batch_size = batch_size
         self.classes_ = np.asarray(net.classes_)
-        model = export_network(net, softmax=output == "probabilities", output=output,
-                            calibration=calibration)
+        model = export_network(
+            net, softmax=output == "probabilities", output=output, calibration=calibration
+        )
         self.model_bytes_ = model.SerializeToString()
         self._start()
 
@@ -93,10 +102,14 @@ class OnnxNetwork:
     def _run(self, X: Any) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 4 or X.shape[0] == 0:
-            raise SkascValueError("OnnxNetwork expects segments of shape (n_segments, K, M, T), "
-                                  f"n_segments >= 1; got {X.shape}.")
-        parts = [self._session.run(None, {self._input: X[i:i + self.batch_size]})[0]
-                 for i in range(0, X.shape[0], self.batch_size)]
+            raise SkascValueError(
+                "OnnxNetwork expects segments of shape (n_segments, K, M, T), "
+                f"n_segments >= 1; got {X.shape}."
+            )
+        parts = [
+            self._session.run(None, {self._input: X[i : i + self.batch_size]})[0]
+            for i in range(0, X.shape[0], self.batch_size)
+        ]
         out = np.concatenate(parts)
         if not np.all(np.isfinite(out)):
             raise SkascValueError(f"The ONNX network gives NaN or infinite {self.output}.")
@@ -146,20 +159,23 @@ def _swap(estimator: Any, X: Any, options: dict) -> Any:
         calibration = None if X is None else _segments(X)
         new = copy.copy(estimator)
         if not head:
-            new.estimator_ = OnnxNetwork(net, output="probabilities",
-                                         calibration=calibration, **options)
+            new.estimator_ = OnnxNetwork(
+                net, output="probabilities", calibration=calibration, **options
+            )
         else:
             new.estimator_ = copy.copy(estimator.estimator_)
             first = estimator.estimator_.steps[0][0]
-            new.estimator_.steps = [(first, OnnxNetwork(net, output="features",
-                                                        calibration=calibration, **options)),
-                                    *estimator.estimator_.steps[1:]]
+            new.estimator_.steps = [
+                (first, OnnxNetwork(net, output="features", calibration=calibration, **options)),
+                *estimator.estimator_.steps[1:],
+            ]
         return new
     return estimator
 
 
-def with_backend(estimator: Any, backend: str = "onnx", *, calibration: Any = None,
-                 n_threads: int | None = None) -> Any:
+def with_backend(
+    estimator: Any, backend: str = "onnx", *, calibration: Any = None, n_threads: int | None = None
+) -> Any:
     """A copy of a fitted pipeline whose networks run on ``backend``.
 
     Parameters
@@ -208,20 +224,21 @@ def with_backend(estimator: Any, backend: str = "onnx", *, calibration: Any = No
     >>> fast.predict(["a.wav", "b.wav"])            # doctest: +SKIP
     """
     if backend not in BACKENDS:
-        raise InvalidParameterError(
-            f"'backend' must be one of {list(BACKENDS)}; got {backend!r}.")
+        raise InvalidParameterError(f"'backend' must be one of {list(BACKENDS)}; got {backend!r}.")
     if (calibration is None) == (backend == "onnx-int8"):
         raise InvalidParameterError(
             "backend='onnx-int8' needs 'calibration': a few recordings (paths or waveforms, "
             "e.g. some training recordings) whose segments set the int8 activation ranges."
-            if calibration is None else
-            f"'calibration' applies to backend='onnx-int8' only; got backend={backend!r}.")
+            if calibration is None
+            else f"'calibration' applies to backend='onnx-int8' only; got backend={backend!r}."
+        )
     if backend == "auto":
         return _auto(estimator, n_threads)
     if backend == "torch":
         if n_threads is not None:
-            raise InvalidParameterError("'n_threads' applies to the onnx backends; for "
-                                        "'torch' call torch.set_num_threads.")
+            raise InvalidParameterError(
+                "'n_threads' applies to the onnx backends; for 'torch' call torch.set_num_threads."
+            )
         return estimator
     from .onnx import _require
 
@@ -240,14 +257,16 @@ def _auto(estimator: Any, n_threads: int | None) -> Any:
 
     from .onnx import ExportError
 
-    if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")) \
-            or not _has_torch_networks(estimator):
+    if not all(
+        importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")
+    ) or not _has_torch_networks(estimator):
         return estimator
     try:
         return with_backend(estimator, "onnx", n_threads=n_threads)
     except ExportError as exc:
-        warnings.warn(f"backend='auto' runs the networks with torch: {exc}", UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"backend='auto' runs the networks with torch: {exc}", UserWarning, stacklevel=3
+        )
         return estimator
 
 
@@ -290,8 +309,7 @@ def network_sizes(estimator: Any, *, n_calibration: int = 64) -> dict[str, dict[
     while isinstance(final, Pipeline):
         final = final.steps[-1][1]
     if isinstance(final, SystemFusion):
-        systems = [(name, est) for (name, _), est in zip(final.estimators,
-                                                          final.estimators_)]
+        systems = [(name, est) for (name, _), est in zip(final.estimators, final.estimators_)]
     else:
         systems = [("system", final)]
     sizes = {}
@@ -303,11 +321,13 @@ def network_sizes(estimator: Any, *, n_calibration: int = 64) -> dict[str, dict[
         net, head = segment_model(system)
         module = net.module_
         rng = np.random.default_rng(0)
-        segments = rng.normal(-40.0, 10.0, (n_calibration, module.n_channels,
-                                            module.n_bands, module.n_frames))
+        segments = rng.normal(
+            -40.0, 10.0, (n_calibration, module.n_channels, module.n_bands, module.n_frames)
+        )
         softmax = not head
         output = "probabilities" if softmax else "features"
         sizes[name] = {
             "fp32": export_network(net, softmax, output).ByteSize(),
-            "int8": export_network(net, softmax, output, calibration=segments).ByteSize()}
+            "int8": export_network(net, softmax, output, calibration=segments).ByteSize(),
+        }
     return sizes

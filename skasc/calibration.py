@@ -16,7 +16,8 @@ the posteriors being ``softmax(scores / T)`` of the SVM's decision scores.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -62,8 +63,10 @@ class TrainingSetCalibration:
 
 def _calibration_cv(calibration: Any) -> Any:
     """The ``cv`` of CalibratedClassifierCV for a ``calibration`` setting, checked."""
-    msg = ("The 'calibration' parameter of make_svm_calibrator must be 'train' or an int "
-           f"in the range [2, inf). Got {calibration!r} instead.")
+    msg = (
+        "The 'calibration' parameter of make_svm_calibrator must be 'train' or an int "
+        f"in the range [2, inf). Got {calibration!r} instead."
+    )
     if isinstance(calibration, str):
         if calibration != "train":
             raise InvalidParameterError(msg)
@@ -80,19 +83,23 @@ def _check_method(method: Any) -> str:
     import sklearn
 
     check_option(method, "method", "make_svm_calibrator", list(CALIBRATION_METHODS))
-    version = tuple(int(part) for part in sklearn.__version__.split(".")[:2]
-                    if part.isdigit())
+    version = tuple(int(part) for part in sklearn.__version__.split(".")[:2] if part.isdigit())
     if method == "temperature" and version < (1, 8):
         raise InvalidParameterError(
             "The 'method' parameter of make_svm_calibrator is 'temperature', which needs "
             f"scikit-learn >= 1.8; this is scikit-learn {sklearn.__version__}. Upgrade it or "
-            "use method='sigmoid'.")
+            "use method='sigmoid'."
+        )
     return method
 
 
-def make_svm_calibrator(*, C: float = 0.1, calibration: Any = "train",
-                        method: str = "sigmoid",
-                        random_state: int | None = None) -> CalibratedClassifierCV:
+def make_svm_calibrator(
+    *,
+    C: float = 0.1,
+    calibration: Any = "train",
+    method: str = "sigmoid",
+    random_state: int | None = None,
+) -> CalibratedClassifierCV:
     """The paper's SVM calibration (section 2.4): a linear SVM with Platt-scaled posteriors.
 
     Parameters

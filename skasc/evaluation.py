@@ -18,14 +18,16 @@ one table.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from operator import methodcaller
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, log_loss,
-                             precision_score)
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, log_loss, precision_score
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 
@@ -33,21 +35,40 @@ from ._recordings import n_recordings
 from ._sklearn import safe_indexing
 from ._validation import check_int, check_real
 from .exceptions import SkascTypeError, SkascValueError
-from .fusion import (Posteriors, RecordingFusion, SystemFusion, fuse_systems,
-                     groups_fit_params, has_segment_posteriors, predict_proba_levels)
+from .fusion import (
+    Posteriors,
+    RecordingFusion,
+    SystemFusion,
+    fuse_systems,
+    groups_fit_params,
+    has_segment_posteriors,
+    predict_proba_levels,
+)
 from .pipelines import segment_network
 
-__all__ = ["classification_scores", "device_scores", "evaluate", "fuse_reports",
-           "predict_split", "scored_split", "system_segment_duration", "training_history",
-           "EvaluationReport", "SplitResult", "format_table", "format_class_table"]
+__all__ = [
+    "classification_scores",
+    "device_scores",
+    "evaluate",
+    "fuse_reports",
+    "predict_split",
+    "scored_split",
+    "system_segment_duration",
+    "training_history",
+    "EvaluationReport",
+    "SplitResult",
+    "format_table",
+    "format_class_table",
+]
 
 #: The scores of a level that are one number per split.
 METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "log_loss")
 LEVELS = ("segment", "recording")
 
 
-def classification_scores(y_true: Any, y_pred: Any, proba: Any = None,
-                          classes: Any = None) -> dict[str, Any]:
+def classification_scores(
+    y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None
+) -> dict[str, Any]:
     """Accuracy, class-wise and macro class-wise accuracy, macro F1 and macro precision
     (zero where a class is never predicted), and the multi-class log loss when
     posteriors are given.
@@ -92,8 +113,7 @@ def classification_scores(y_true: Any, y_pred: Any, proba: Any = None,
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": float(np.mean(list(class_accuracy.values()))),
         "f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "precision_macro": float(precision_score(y_true, y_pred, average="macro",
-                                                 zero_division=0)),
+        "precision_macro": float(precision_score(y_true, y_pred, average="macro", zero_division=0)),
     }
     if proba is not None:
         scores["log_loss"] = _log_loss(y_true, proba, classes)
@@ -110,8 +130,10 @@ def _class_accuracy(y_true: Any, y_pred: Any) -> dict[Any, float]:
 def _log_loss(y_true: Any, proba: Any, classes: Any) -> float:
     """DCASE's multi-class log loss; a true class outside ``classes`` has probability 0."""
     if classes is None:
-        raise SkascValueError("classification_scores needs 'classes' (the column order of "
-                              "'proba') to compute the log loss.")
+        raise SkascValueError(
+            "classification_scores needs 'classes' (the column order of "
+            "'proba') to compute the log loss."
+        )
     proba = np.asarray(proba, dtype=np.float64)
     labels = list(classes)
     unseen = sorted(set(np.asarray(y_true).tolist()) - set(labels), key=str)
@@ -121,7 +143,7 @@ def _log_loss(y_true: Any, proba: Any, classes: Any) -> float:
     return float(log_loss(y_true, proba, labels=labels))
 
 
-def device_scores(split: "SplitResult", devices: Any, seen: Any) -> dict[str, dict[str, Any]]:
+def device_scores(split: SplitResult, devices: Any, seen: Any) -> dict[str, dict[str, Any]]:
     """Recording-level scores of one split per recording device, as the DCASE baselines
     print them.
 
@@ -153,24 +175,29 @@ def device_scores(split: "SplitResult", devices: Any, seen: Any) -> dict[str, di
     """
     devices = np.asarray(devices).astype(str)
     if devices.shape != np.shape(split.y_true):
-        raise SkascValueError(f"device_scores expected one device per test recording "
-                              f"({len(split.y_true)}); got {devices.shape[0]}.")
+        raise SkascValueError(
+            f"device_scores expected one device per test recording "
+            f"({len(split.y_true)}); got {devices.shape[0]}."
+        )
     seen = {str(d) for d in seen}
     out = {}
     for device in sorted(set(devices.tolist())):
         mine = devices == device
         truth, predicted = split.y_true[mine], split.y_pred[mine]
-        out[device] = {"n_recordings": int(mine.sum()), "seen": device in seen,
-                       "accuracy": float(np.mean(predicted == truth)),
-                       "balanced_accuracy": float(np.mean(list(
-                           _class_accuracy(truth, predicted).values())))}
+        out[device] = {
+            "n_recordings": int(mine.sum()),
+            "seen": device in seen,
+            "accuracy": float(np.mean(predicted == truth)),
+            "balanced_accuracy": float(np.mean(list(_class_accuracy(truth, predicted).values()))),
+        }
         if split.proba is not None:
             out[device]["log_loss"] = _log_loss(truth, split.proba[mine], split.classes)
     return out
 
 
-def reliability_curve(y_true: Any, proba: Any, classes: Any, *, n_bins: int = 10
-                      ) -> dict[str, np.ndarray | float]:
+def reliability_curve(
+    y_true: Any, proba: Any, classes: Any, *, n_bins: int = 10
+) -> dict[str, np.ndarray | float]:
     """Top-label reliability of posteriors: confidence against accuracy per bin.
 
     Each item's confidence is its largest posterior; items are put into
@@ -204,8 +231,10 @@ def reliability_curve(y_true: Any, proba: Any, classes: Any, *, n_bins: int = 10
     classes = np.asarray(classes)
     y_true = np.asarray(y_true)
     if proba.ndim != 2 or proba.shape != (y_true.shape[0], classes.shape[0]):
-        raise SkascValueError(f"reliability_curve expected proba of shape (n_items, n_classes) = "
-                              f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}.")
+        raise SkascValueError(
+            f"reliability_curve expected proba of shape (n_items, n_classes) = "
+            f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}."
+        )
     confidence = proba.max(axis=1)
     correct = classes[np.argmax(proba, axis=1)] == y_true
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -215,10 +244,16 @@ def reliability_curve(y_true: Any, proba: Any, classes: Any, *, n_bins: int = 10
         mean_conf = np.bincount(which, weights=confidence, minlength=n_bins) / count
         mean_acc = np.bincount(which, weights=correct.astype(np.float64), minlength=n_bins) / count
     filled = count > 0
-    ece = float(np.sum(count[filled] * np.abs(mean_acc[filled] - mean_conf[filled]))
-                / max(count.sum(), 1))
-    return {"confidence": mean_conf, "accuracy": mean_acc, "count": count, "edges": edges,
-            "ece": ece}
+    ece = float(
+        np.sum(count[filled] * np.abs(mean_acc[filled] - mean_conf[filled])) / max(count.sum(), 1)
+    )
+    return {
+        "confidence": mean_conf,
+        "accuracy": mean_acc,
+        "count": count,
+        "edges": edges,
+        "ece": ece,
+    }
 
 
 @dataclass
@@ -257,7 +292,7 @@ class SplitResult:
     y_pred: np.ndarray
     segment_y_true: np.ndarray | None
     segment_y_pred: np.ndarray | None
-    scores: dict[str, dict[str, float] | None]
+    scores: dict[str, Any]  # {level: {metric: value}, or None where the level has no scores}
     classes: np.ndarray | None = None
     proba: np.ndarray | None = None
     segment_proba: np.ndarray | None = None
@@ -292,18 +327,24 @@ class EvaluationReport:
     segment_duration: float | None = None
 
     @classmethod
-    def from_splits(cls, splits: list[SplitResult], labels: np.ndarray, *,
-                    segment_duration: float | None = None) -> "EvaluationReport":
+    def from_splits(
+        cls, splits: list[SplitResult], labels: np.ndarray, *, segment_duration: float | None = None
+    ) -> EvaluationReport:
         """The report of ``splits``, confusions summed over them, rows and columns
         in the order of ``labels``."""
         rec_cm = sum(confusion_matrix(r.y_true, r.y_pred, labels=labels) for r in splits)
         seg_cm = None
         if all(r.segment_y_pred is not None for r in splits):
-            seg_cm = sum(confusion_matrix(r.segment_y_true, r.segment_y_pred, labels=labels)
-                         for r in splits)
-        return cls(class_names=[_plain(c) for c in labels], splits=list(splits),
-                   recording_confusion=rec_cm, segment_confusion=seg_cm,
-                   segment_duration=segment_duration)
+            seg_cm = sum(
+                confusion_matrix(r.segment_y_true, r.segment_y_pred, labels=labels) for r in splits
+            )
+        return cls(
+            class_names=[_plain(c) for c in labels],
+            splits=list(splits),
+            recording_confusion=rec_cm,
+            segment_confusion=seg_cm,
+            segment_duration=segment_duration,
+        )
 
     # ---- per-split scores ------------------------------------------------- #
     @property
@@ -327,17 +368,22 @@ class EvaluationReport:
         if metric not in METRICS:
             raise SkascValueError(f"'metric' must be one of {METRICS}; got {metric!r}.")
         if level == "segment" and not self.has_segments:
-            raise SkascValueError("This report has no segment-level scores: the estimator does "
-                                  "not expose segment posteriors.")
+            raise SkascValueError(
+                "This report has no segment-level scores: the estimator does "
+                "not expose segment posteriors."
+            )
         if not self.has_metric(level, metric):
-            raise SkascValueError(f"This report has no {metric} at {level} level: the estimator "
-                                  "gives no posteriors there.")
+            raise SkascValueError(
+                f"This report has no {metric} at {level} level: the estimator "
+                "gives no posteriors there."
+            )
         return np.array([s.scores[level][metric] for s in self.splits])
 
     def has_metric(self, level: str, metric: str) -> bool:
         """Whether every split has ``metric`` at ``level`` (the log loss needs posteriors)."""
-        return all(s.scores.get(level) is not None and metric in s.scores[level]
-                   for s in self.splits)
+        return all(
+            s.scores.get(level) is not None and metric in s.scores[level] for s in self.splits
+        )
 
     def class_accuracy(self, level: str = "recording") -> dict[Any, dict[str, Any]]:
         """Class-wise accuracy per class: its value in every split, mean and std.
@@ -361,8 +407,11 @@ class EvaluationReport:
             values = [s.scores[level]["class_accuracy"].get(c) for s in self.splits]
             found = [v for v in values if v is not None]
             if found:
-                out[c] = {"splits": values, "mean": float(np.mean(found)),
-                          "std": float(np.std(found))}
+                out[c] = {
+                    "splits": values,
+                    "mean": float(np.mean(found)),
+                    "std": float(np.std(found)),
+                }
         return out
 
     def reliability(self, level: str = "recording", *, n_bins: int = 10) -> dict:
@@ -381,14 +430,19 @@ class EvaluationReport:
             raise SkascValueError(f"This report has no {level} posteriors.")
         classes = self.splits[0].classes
         for k, split in enumerate(self.splits):
-            if not np.array_equal(split.classes, classes):
-                raise SkascValueError(f"Split {k} has posterior columns "
-                                      f"{np.asarray(split.classes).tolist()} but split 0 "
-                                      f"{np.asarray(classes).tolist()}; their reliability "
-                                      "cannot be pooled.")
-        return reliability_curve(np.concatenate([getattr(s, truth) for s in self.splits]),
-                                 np.concatenate([getattr(s, attr) for s in self.splits]),
-                                 classes, n_bins=n_bins)
+            if not np.array_equal(split.classes, classes):  # type: ignore[arg-type]
+                raise SkascValueError(
+                    f"Split {k} has posterior columns "
+                    f"{np.asarray(split.classes).tolist()} but split 0 "
+                    f"{np.asarray(classes).tolist()}; their reliability "
+                    "cannot be pooled."
+                )
+        return reliability_curve(
+            np.concatenate([getattr(s, truth) for s in self.splits]),
+            np.concatenate([getattr(s, attr) for s in self.splits]),
+            classes,
+            n_bins=n_bins,
+        )
 
     def mean(self, level: str = "recording", metric: str = "accuracy") -> float:
         """Mean of :meth:`split_scores` over the splits (a fraction in [0, 1])."""
@@ -422,19 +476,25 @@ class EvaluationReport:
             "n_splits": len(self.splits),
         }
         for lv in levels:
-            out[lv] = {m: {"splits": self.split_scores(lv, m).tolist(),
-                           "mean": self.mean(lv, m), "std": self.std(lv, m)}
-                       for m in METRICS if self.has_metric(lv, m)}
+            out[lv] = {
+                m: {
+                    "splits": self.split_scores(lv, m).tolist(),
+                    "mean": self.mean(lv, m),
+                    "std": self.std(lv, m),
+                }
+                for m in METRICS
+                if self.has_metric(lv, m)
+            }
             if self.has_metric(lv, "class_accuracy"):
-                out[lv]["class_accuracy"] = {str(c): v for c, v in
-                                             self.class_accuracy(lv).items()}
+                out[lv]["class_accuracy"] = {str(c): v for c, v in self.class_accuracy(lv).items()}
         out["recording_confusion"] = self.recording_confusion.tolist()
         if self.segment_confusion is not None:
             out["segment_confusion"] = self.segment_confusion.tolist()
         return out
 
-    def to_table(self, name: str = "System", *, std: bool = False,
-                 paper_terms: bool = False) -> str:
+    def to_table(
+        self, name: str = "System", *, std: bool = False, paper_terms: bool = False
+    ) -> str:
         """One-row text table in the style of Tables 2-3 of the paper (percent, 2
         decimals); see :func:`format_table`."""
         return format_table({name: self}, std=std, paper_terms=paper_terms)
@@ -448,19 +508,30 @@ def _plain(value: Any) -> Any:
 
 
 # (level, metric) per column; the headings come from _headings
-_COLUMNS = (("segment", "accuracy"), ("recording", "accuracy"),
-            ("recording", "balanced_accuracy"), ("recording", "f1_macro"),
-            ("recording", "precision_macro"))
+_COLUMNS = (
+    ("segment", "accuracy"),
+    ("recording", "accuracy"),
+    ("recording", "balanced_accuracy"),
+    ("recording", "f1_macro"),
+    ("recording", "precision_macro"),
+)
 _LOG_LOSS_COLUMN = ("recording", "log_loss")
-_METRIC_HEADINGS = {"balanced_accuracy": "Macro class-wise Acc.", "f1_macro": "F1-score",
-                    "precision_macro": "Prec.", "log_loss": "Log loss"}
+_METRIC_HEADINGS = {
+    "balanced_accuracy": "Macro class-wise Acc.",
+    "f1_macro": "F1-score",
+    "precision_macro": "Prec.",
+    "log_loss": "Log loss",
+}
+
 
 def _runs(item: Any) -> list[EvaluationReport]:
     """A system's reports: one, or one per repeated run (e.g. per seed)."""
     runs = [item] if isinstance(item, EvaluationReport) else list(item)
     if not runs or not all(isinstance(r, EvaluationReport) for r in runs):
-        raise SkascTypeError("A table's system must be an EvaluationReport or a non-empty "
-                             f"sequence of them (one per run); got {item!r}.")
+        raise SkascTypeError(
+            "A table's system must be an EvaluationReport or a non-empty "
+            f"sequence of them (one per run); got {item!r}."
+        )
     return runs
 
 
@@ -471,16 +542,19 @@ def _level_names(runs: list[EvaluationReport], paper_terms: bool) -> dict[str, s
     duration = durations.pop() if len(durations) == 1 else None
     if paper_terms:
         return {"segment": f"{2.0 if duration is None else duration:g}s", "recording": "30s"}
-    return {"segment": "Segment" if duration is None else f"{duration:g}-s segment",
-            "recording": "Recording"}
+    return {
+        "segment": "Segment" if duration is None else f"{duration:g}-s segment",
+        "recording": "Recording",
+    }
 
 
 def _heading(level: str, metric: str, names: dict[str, str]) -> str:
     return f"{names[level]} Acc." if metric == "accuracy" else _METRIC_HEADINGS[metric]
 
 
-def _mean_std(runs: list[EvaluationReport], value: Callable[[EvaluationReport], np.ndarray]
-              ) -> tuple[float, float]:
+def _mean_std(
+    runs: list[EvaluationReport], value: Callable[[EvaluationReport], np.ndarray]
+) -> tuple[float, float]:
     """Mean and std over the splits of one run, or over the runs of each run's mean."""
     if len(runs) == 1:
         values = value(runs[0])
@@ -496,15 +570,22 @@ def _render(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join([cells[0].ljust(widths[0])]
-                         + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])])
+        return "  ".join(
+            [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
+        )
 
     rule = "-" * len(line(header))
     return "\n".join([line(header), rule] + [line(r) for r in rows])
 
 
-def format_table(reports: Mapping[str, Any], *, std: bool = False, log_loss: bool = False,
-                 markdown: bool = False, paper_terms: bool = False) -> str:
+def format_table(
+    reports: Mapping[str, Any],
+    *,
+    std: bool = False,
+    log_loss: bool = False,
+    markdown: bool = False,
+    paper_terms: bool = False,
+) -> str:
     """Text table of several reports: one row per system, as Tables 2-3 of the paper.
 
     Columns: segment accuracy, recording accuracy, recording macro class-wise
@@ -558,7 +639,7 @@ def format_table(reports: Mapping[str, Any], *, std: bool = False, log_loss: boo
                 cells.append("-")
                 continue
             scale, digits = (1, 3) if metric == "log_loss" else (100, 2)
-            mean, spread = _mean_std(runs, lambda r: r.split_scores(level, metric))
+            mean, spread = _mean_std(runs, methodcaller("split_scores", level, metric))
             cell = f"{scale * mean:.{digits}f}"
             if std:
                 cell += f" ± {scale * spread:.{digits}f}"
@@ -569,8 +650,9 @@ def format_table(reports: Mapping[str, Any], *, std: bool = False, log_loss: boo
     return _render(header, rows, markdown)
 
 
-def format_class_table(report: Any, *, std: bool = True, markdown: bool = True,
-                       paper_terms: bool = False) -> str:
+def format_class_table(
+    report: Any, *, std: bool = True, markdown: bool = True, paper_terms: bool = False
+) -> str:
     """Class-wise accuracy table: one row per class, a column per level, and a last
     row with their mean (the macro class-wise accuracy).
 
@@ -591,26 +673,41 @@ def format_class_table(report: Any, *, std: bool = True, markdown: bool = True,
     """
     runs = _runs(report)
     names = _level_names(runs, paper_terms)
-    levels = [lv for lv in ("segment", "recording") if all(r.has_segments for r in runs)
-              or lv == "recording"]
+    levels = [
+        lv
+        for lv in ("segment", "recording")
+        if all(r.has_segments for r in runs) or lv == "recording"
+    ]
 
     def cell(value: Callable[[EvaluationReport], np.ndarray]) -> str:
         mean, spread = _mean_std(runs, value)
         return f"{100 * mean:.2f}" + (f" ± {100 * spread:.2f}" if std else "")
 
     def present(r: EvaluationReport, level: str, c: Any) -> np.ndarray:
-        return np.array([v for v in r.class_accuracy(level).get(c, {}).get("splits", [])
-                         if v is not None])
+        return np.array(
+            [v for v in r.class_accuracy(level).get(c, {}).get("splits", []) if v is not None]
+        )
 
     rows = []
     for c in runs[0].class_names:
-        rows.append([str(c)] + [cell(lambda r, lv=lv: present(r, lv, c))
-                                if all(present(r, lv, c).size for r in runs) else "-"
-                                for lv in levels])
-    rows.append(["Macro average"] + [
-        cell(lambda r, lv=lv: r.split_scores(lv, "balanced_accuracy"))
-        if all(r.has_metric(lv, "balanced_accuracy") for r in runs) else "-"
-        for lv in levels])
+        rows.append(
+            [str(c)]
+            + [
+                cell(functools.partial(present, level=lv, c=c))
+                if all(present(r, lv, c).size for r in runs)
+                else "-"
+                for lv in levels
+            ]
+        )
+    rows.append(
+        ["Macro average"]
+        + [
+            cell(methodcaller("split_scores", lv, "balanced_accuracy"))
+            if all(r.has_metric(lv, "balanced_accuracy") for r in runs)
+            else "-"
+            for lv in levels
+        ]
+    )
     header = ["Class"] + [f"{names[lv]} Acc." for lv in levels]
     return _render(header, rows, markdown)
 
@@ -667,12 +764,19 @@ def _last_step(estimator: Any) -> Any:
     return estimator
 
 
-def scored_split(test_index: Any, y_true: np.ndarray, classes: np.ndarray | None,
-                 y_pred: np.ndarray, *, proba: np.ndarray | None = None,
-                 segment_y_pred: np.ndarray | None = None,
-                 segment_proba: np.ndarray | None = None,
-                 segment_index: np.ndarray | None = None,
-                 history: list[dict] | None = None, estimator: Any = None) -> SplitResult:
+def scored_split(
+    test_index: Any,
+    y_true: np.ndarray,
+    classes: np.ndarray | None,
+    y_pred: np.ndarray,
+    *,
+    proba: np.ndarray | None = None,
+    segment_y_pred: np.ndarray | None = None,
+    segment_proba: np.ndarray | None = None,
+    segment_index: np.ndarray | None = None,
+    history: list[dict] | None = None,
+    estimator: Any = None,
+) -> SplitResult:
     """A split's predictions with their scores at both levels (:func:`classification_scores`).
 
     What :func:`predict_split` returns, from predictions made elsewhere (or read
@@ -697,37 +801,67 @@ def scored_split(test_index: Any, y_true: np.ndarray, classes: np.ndarray | None
     -------
     SplitResult
     """
-    scores: dict[str, Any] = {"recording": classification_scores(
-        y_true, y_pred, proba, classes), "segment": None}
+    scores: dict[str, Any] = {
+        "recording": classification_scores(y_true, y_pred, proba, classes),
+        "segment": None,
+    }
     segment_y_true = None
     if segment_y_pred is not None:
         segment_y_true = y_true[segment_index]
-        scores["segment"] = classification_scores(segment_y_true, segment_y_pred,
-                                                  segment_proba, classes)
-    return SplitResult(test_index=np.asarray(test_index), y_true=y_true, y_pred=y_pred,
-                       segment_y_true=segment_y_true, segment_y_pred=segment_y_pred,
-                       scores=scores, classes=classes, proba=proba,
-                       segment_proba=segment_proba, segment_index=segment_index,
-                       history=history, estimator=estimator)
+        scores["segment"] = classification_scores(
+            segment_y_true, segment_y_pred, segment_proba, classes
+        )
+    return SplitResult(
+        test_index=np.asarray(test_index),
+        y_true=y_true,
+        y_pred=y_pred,
+        segment_y_true=segment_y_true,
+        segment_y_pred=segment_y_pred,
+        scores=scores,
+        classes=classes,
+        proba=proba,
+        segment_proba=segment_proba,
+        segment_index=segment_index,
+        history=history,
+        estimator=estimator,
+    )
 
 
-def _scored_posteriors(test_index: np.ndarray, y_true: np.ndarray, classes: np.ndarray,
-                       posteriors: Posteriors, **kept: Any) -> SplitResult:
+def _scored_posteriors(
+    test_index: np.ndarray,
+    y_true: np.ndarray,
+    classes: np.ndarray,
+    posteriors: Posteriors,
+    **kept: Any,
+) -> SplitResult:
     """:func:`scored_split` of the labels the posteriors give (the arg-max at each level)."""
     proba = posteriors.proba
     segment_y_pred = segment_index = None
     if posteriors.segment_proba is not None:
         segment_y_pred = classes[np.argmax(posteriors.segment_proba, axis=1)]
         segment_index = np.asarray(posteriors.segment_index)
-    return scored_split(test_index, y_true, classes, classes[np.argmax(proba, axis=1)],
-                        proba=proba, segment_y_pred=segment_y_pred,
-                        segment_proba=posteriors.segment_proba, segment_index=segment_index,
-                        **kept)
+    return scored_split(
+        test_index,
+        y_true,
+        classes,
+        classes[np.argmax(proba, axis=1)],
+        proba=proba,
+        segment_y_pred=segment_y_pred,
+        segment_proba=posteriors.segment_proba,
+        segment_index=segment_index,
+        **kept,
+    )
 
 
-def predict_split(estimator: Any, X: Any, test_index: Any, y_true: np.ndarray, *,
-                  history: list[dict] | None = None, estimator_kept: Any = None
-                  ) -> SplitResult:
+def predict_split(
+    estimator: Any,
+    X: Any,
+    test_index: Any,
+    y_true: np.ndarray,
+    *,
+    history: list[dict] | None = None,
+    estimator_kept: Any = None,
+) -> SplitResult:
     """Predict the test recordings ``X`` of one split with a fitted estimator, and score them.
 
     Labels (and posteriors when the estimator has ``predict_proba``) at recording
@@ -758,22 +892,36 @@ def predict_split(estimator: Any, X: Any, test_index: Any, y_true: np.ndarray, *
         if hasattr(estimator, "predict_segments") and hasattr(estimator, "segment_recording_index"):
             segment_y_pred = np.asarray(estimator.predict_segments(X))
             segment_index = np.asarray(estimator.segment_recording_index(X))
-        return scored_split(test_index, y_true,
-                            None if classes is None else np.asarray(classes),
-                            np.asarray(estimator.predict(X)), segment_y_pred=segment_y_pred,
-                            segment_index=segment_index, **kept)
+        return scored_split(
+            test_index,
+            y_true,
+            None if classes is None else np.asarray(classes),
+            np.asarray(estimator.predict(X)),
+            segment_y_pred=segment_y_pred,
+            segment_index=segment_index,
+            **kept,
+        )
     classes = np.asarray(classes)
     if has_segment_posteriors(estimator):
-        return _scored_posteriors(test_index, y_true, classes,
-                                  predict_proba_levels(estimator, X), **kept)
+        return _scored_posteriors(
+            test_index, y_true, classes, predict_proba_levels(estimator, X), **kept
+        )
     proba = np.asarray(estimator.predict_proba(X))
-    return scored_split(test_index, y_true, classes, classes[np.argmax(proba, axis=1)],
-                        proba=proba, **kept)
+    return scored_split(
+        test_index, y_true, classes, classes[np.argmax(proba, axis=1)], proba=proba, **kept
+    )
 
 
-def _fit_and_score(estimator: Any, X: Any, y: np.ndarray, train: np.ndarray,
-                   test: np.ndarray, split: int, fit_params: dict,
-                   return_estimator: bool) -> SplitResult:
+def _fit_and_score(
+    estimator: Any,
+    X: Any,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    split: int,
+    fit_params: dict,
+    return_estimator: bool,
+) -> SplitResult:
     estimator.fit(safe_indexing(X, train), y[train], **fit_params)
     y_test = y[test]
     classes = getattr(estimator, "classes_", None)
@@ -783,10 +931,16 @@ def _fit_and_score(estimator: Any, X: Any, y: np.ndarray, train: np.ndarray,
             raise SkascValueError(
                 f"Split {split}: the test recordings have labels never seen in fit: "
                 f"{unknown.tolist()}. Known classes: {np.asarray(classes).tolist()}. Use a "
-                "stratified splitter or drop classes with too few recordings.")
-    return predict_split(estimator, safe_indexing(X, test), test, y_test,
-                         history=training_history(estimator),
-                         estimator_kept=estimator if return_estimator else None)
+                "stratified splitter or drop classes with too few recordings."
+            )
+    return predict_split(
+        estimator,
+        safe_indexing(X, test),
+        test,
+        y_test,
+        history=training_history(estimator),
+        estimator_kept=estimator if return_estimator else None,
+    )
 
 
 def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationReport:
@@ -810,48 +964,74 @@ def fuse_reports(*reports: EvaluationReport, floor: float = 1e-7) -> EvaluationR
     report : EvaluationReport
         Scores of the fused system (no histories, no estimators).
     """
-    floor = check_real(floor, "floor", "fuse_reports", low=0.0, high=1.0,
-                       low_inclusive=False)
+    floor = check_real(floor, "floor", "fuse_reports", low=0.0, high=1.0, low_inclusive=False)
     if len(reports) < 2:
         raise SkascValueError(f"fuse_reports needs at least 2 reports; got {len(reports)}.")
     first = reports[0]
     for k, rep in enumerate(reports):
         if len(rep.splits) != len(first.splits):
-            raise SkascValueError(f"Report {k} has {len(rep.splits)} splits but report 0 has "
-                                  f"{len(first.splits)}; evaluate all systems with the same cv.")
+            raise SkascValueError(
+                f"Report {k} has {len(rep.splits)} splits but report 0 has "
+                f"{len(first.splits)}; evaluate all systems with the same cv."
+            )
         if list(rep.class_names) != list(first.class_names):
-            raise SkascValueError(f"Report {k} has classes {np.asarray(rep.class_names).tolist()} "
-                                  f"but report 0 has {np.asarray(first.class_names).tolist()}.")
+            raise SkascValueError(
+                f"Report {k} has classes {np.asarray(rep.class_names).tolist()} "
+                f"but report 0 has {np.asarray(first.class_names).tolist()}."
+            )
     fused = []
     for i, base in enumerate(first.splits):
         splits = [rep.splits[i] for rep in reports]
         for k, s in enumerate(splits):
             if s.proba is None:
-                raise SkascValueError(f"Report {k} has no posteriors in split {i} (its estimator "
-                                      "has no predict_proba); it cannot be fused.")
+                raise SkascValueError(
+                    f"Report {k} has no posteriors in split {i} (its estimator "
+                    "has no predict_proba); it cannot be fused."
+                )
             if not np.array_equal(s.test_index, base.test_index):
-                raise SkascValueError(f"Split {i} of report {k} tests other recordings than split "
-                                      f"{i} of report 0; evaluate all systems with the same cv.")
-            if not np.array_equal(s.classes, base.classes):
-                raise SkascValueError(f"Split {i} of report {k} orders its classes differently "
-                                      "from report 0.")
-        fused.append(_scored_posteriors(base.test_index, base.y_true, base.classes,
-                                        fuse_systems([_system(s) for s in splits], floor=floor)))
-    return EvaluationReport.from_splits(fused, np.asarray(first.class_names),
-                                        segment_duration=first.segment_duration)
+                raise SkascValueError(
+                    f"Split {i} of report {k} tests other recordings than split "
+                    f"{i} of report 0; evaluate all systems with the same cv."
+                )
+            if not np.array_equal(s.classes, base.classes):  # type: ignore[arg-type]
+                raise SkascValueError(
+                    f"Split {i} of report {k} orders its classes differently from report 0."
+                )
+        fused.append(
+            _scored_posteriors(
+                base.test_index,
+                base.y_true,
+                base.classes,  # type: ignore[arg-type]
+                fuse_systems([_system(s) for s in splits], floor=floor),
+            )
+        )
+    return EvaluationReport.from_splits(
+        fused, np.asarray(first.class_names), segment_duration=first.segment_duration
+    )
 
 
 def _system(split: SplitResult) -> Posteriors | np.ndarray:
     """A split's posteriors as :func:`~skasc.fusion.fuse_systems` takes a system's."""
+    proba = split.proba
+    assert proba is not None  # fuse_reports refuses a split without posteriors
     if split.segment_proba is None:
-        return split.proba
+        return proba
     with np.errstate(divide="ignore"):  # a fused posterior may underflow to 0
-        return Posteriors(np.log(split.proba), split.segment_proba, split.segment_index)
+        return Posteriors(np.log(proba), split.segment_proba, split.segment_index)
 
 
-def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
-             n_jobs: int | None = None, verbose: int = 0, return_estimators: bool = False,
-             fit_params: dict | None = None) -> EvaluationReport:
+def evaluate(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    cv: Any = 5,
+    groups: Any = None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    return_estimators: bool = False,
+    fit_params: dict | None = None,
+) -> EvaluationReport:
     """Cross-validate a recording classifier at segment and recording level.
 
     For every split, a clone of ``estimator`` is fit on the training recordings;
@@ -909,8 +1089,9 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise SkascValueError(f"evaluate expects one label per recording (a 1-D y); got y of "
-                              f"shape {y.shape}.")
+        raise SkascValueError(
+            f"evaluate expects one label per recording (a 1-D y); got y of shape {y.shape}."
+        )
     n_rec = n_recordings(X)
     if n_rec != y.shape[0]:
         raise SkascValueError(f"X has {n_rec} recordings but y has {y.shape[0]} labels.")
@@ -919,11 +1100,23 @@ def evaluate(estimator: Any, X: Any, y: Any, *, cv: Any = 5, groups: Any = None,
     if not splits:
         raise SkascValueError("The splitter 'cv' produced no splits.")
     results = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_fit_and_score)(clone(estimator), X, y, np.asarray(train), np.asarray(test),
-                                i, {**(fit_params or {}), **groups_fit_params(
-                                    estimator, None if groups is None
-                                    else np.asarray(groups)[np.asarray(train)])},
-                                return_estimators)
-        for i, (train, test) in enumerate(splits))
-    return EvaluationReport.from_splits(list(results), np.unique(y),
-                                        segment_duration=system_segment_duration(estimator))
+        delayed(_fit_and_score)(
+            clone(estimator),
+            X,
+            y,
+            np.asarray(train),
+            np.asarray(test),
+            i,
+            {
+                **(fit_params or {}),
+                **groups_fit_params(
+                    estimator, None if groups is None else np.asarray(groups)[np.asarray(train)]
+                ),
+            },
+            return_estimators,
+        )
+        for i, (train, test) in enumerate(splits)
+    )
+    return EvaluationReport.from_splits(
+        list(results), np.unique(y), segment_duration=system_segment_duration(estimator)
+    )

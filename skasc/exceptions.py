@@ -34,9 +34,20 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["SkascError", "SkascValueError", "SkascTypeError", "InvalidParameterError",
-           "AudioFileError", "DatasetError", "ModelFileError", "UntrustedTypeError",
-           "CheckpointError", "TrainingDivergedError", "ExportError", "CLIError"]
+__all__ = [
+    "SkascError",
+    "SkascValueError",
+    "SkascTypeError",
+    "InvalidParameterError",
+    "AudioFileError",
+    "DatasetError",
+    "ModelFileError",
+    "UntrustedTypeError",
+    "CheckpointError",
+    "TrainingDivergedError",
+    "ExportError",
+    "CLIError",
+]
 
 
 class SkascError(Exception):

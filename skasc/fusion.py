@@ -29,8 +29,9 @@ posteriors).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,8 +45,18 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._recordings import check_batch, n_recordings
 from ._sklearn import BaseComposition, safe_indexing
-from ._validation import (BOOL, Instance, Int, MAX_SEED, Options, Real, check_label_types,
-                          check_option, check_params, check_real)
+from ._validation import (
+    BOOL,
+    MAX_SEED,
+    Instance,
+    Int,
+    Options,
+    Real,
+    check_label_types,
+    check_option,
+    check_params,
+    check_real,
+)
 from .exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 
 __all__ = [
@@ -135,22 +146,28 @@ def _check_lengths(lengths: Any, n_items: int) -> np.ndarray:
     if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
         raise SkascTypeError(
             "'lengths' must be a 1-D array of ints (segments per recording); "
-            f"got dtype {lengths.dtype} and shape {lengths.shape}.")
+            f"got dtype {lengths.dtype} and shape {lengths.shape}."
+        )
     empty = np.flatnonzero(lengths <= 0)
     if empty.size:
         raise SkascValueError(
             f"Recording {int(empty[0])} has {int(lengths[empty[0]])} segments; "
-            "every recording needs at least one segment to be fused.")
+            "every recording needs at least one segment to be fused."
+        )
     if int(lengths.sum()) != n_items:
         raise SkascValueError(
             f"'lengths' sums to {int(lengths.sum())} segments but the posteriors "
-            f"have {n_items} rows.")
+            f"have {n_items} rows."
+        )
     return lengths.astype(np.intp)
 
 
-def fuse_log_posteriors(log_probas: np.ndarray, *,
-                        lengths: Sequence[int] | np.ndarray | None = None,
-                        rule: str = "product") -> np.ndarray:
+def fuse_log_posteriors(
+    log_probas: np.ndarray,
+    *,
+    lengths: Sequence[int] | np.ndarray | None = None,
+    rule: str = "product",
+) -> np.ndarray:
     """Multiplicative fusion in the log domain.
 
     Sums (``rule="product"``) or averages (``rule="mean"``) the log-posteriors of
@@ -194,11 +211,13 @@ def fuse_log_posteriors(log_probas: np.ndarray, *,
     if log_probas.ndim != 2:
         raise SkascValueError(
             "'log_probas' must be a 2-D array of shape (n_segments_total, n_classes); "
-            f"got shape {log_probas.shape}.")
+            f"got shape {log_probas.shape}."
+        )
     if not np.all(np.isfinite(log_probas)):
         raise SkascValueError(
             "'log_probas' contains NaN or infinite values; floor the posteriors "
-            "(e.g. with product_fusion's 'floor') before taking the logarithm.")
+            "(e.g. with product_fusion's 'floor') before taking the logarithm."
+        )
     check_option(rule, "rule", "fuse_log_posteriors", list(RULES))
     lengths = _check_lengths(lengths, log_probas.shape[0])
     return _log_softmax(pool_evidence(log_probas, lengths, rule))
@@ -273,12 +292,18 @@ def fit_temperature(evidence: np.ndarray, codes: np.ndarray) -> float:
         return -float(_log_softmax(evidence / np.exp(log_t))[rows, codes].mean())
 
     low, high = np.log(TEMPERATURE_RANGE)
-    return float(np.exp(minimize_scalar(log_loss, bounds=(low, high), method="bounded",
-                                        options={"xatol": 1e-6}).x))
+    return float(
+        np.exp(
+            minimize_scalar(
+                log_loss, bounds=(low, high), method="bounded", options={"xatol": 1e-6}
+            ).x
+        )
+    )
 
 
-def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
-                  random_state: int | None) -> tuple[np.ndarray, np.ndarray]:
+def holdout_split(
+    codes: np.ndarray, groups: Any, fraction: float, random_state: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Recordings to train on and recordings held out, class by class and by group.
 
     The held-out side is the first fold of ``StratifiedGroupKFold(n_splits=
@@ -307,8 +332,9 @@ def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
     n = codes.shape[0]
     groups = np.arange(n) if groups is None else np.asarray(groups)
     if groups.shape != (n,):
-        raise SkascValueError(f"groups must have one entry per recording, shape ({n},); got "
-                              f"shape {groups.shape}.")
+        raise SkascValueError(
+            f"groups must have one entry per recording, shape ({n},); got shape {groups.shape}."
+        )
     n_groups = np.unique(groups).shape[0]
     if n_groups < 2:
         return np.arange(n), np.array([], dtype=np.intp)
@@ -328,8 +354,12 @@ def holdout_split(codes: np.ndarray, groups: Any, fraction: float,
     return np.sort(train), np.sort(held)
 
 
-def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
-                   lengths: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+def product_fusion(
+    probas: np.ndarray,
+    *,
+    floor: float = _DEFAULT_FLOOR,
+    lengths: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
     """Renormalised product of segment posteriors (probabilistic multiplicative fusion).
 
     ``fused[r, c]`` is proportional to ``prod_s max(probas[s, c], floor)`` over the
@@ -359,13 +389,13 @@ def product_fusion(probas: np.ndarray, *, floor: float = _DEFAULT_FLOOR,
     array([[0.857, 0.143],
            [0.   , 1.   ]])
     """
-    floor = check_real(floor, "floor", "product_fusion", low=0.0, high=1.0,
-                       low_inclusive=False)
+    floor = check_real(floor, "floor", "product_fusion", low=0.0, high=1.0, low_inclusive=False)
     probas = np.asarray(probas, dtype=np.float64)
     if probas.ndim != 2:
         raise SkascValueError(
             "'probas' must be a 2-D array of shape (n_segments_total, n_classes); "
-            f"got shape {probas.shape}.")
+            f"got shape {probas.shape}."
+        )
     if np.any(np.isnan(probas)):
         raise SkascValueError("'probas' contains NaN posteriors.")
     return np.exp(fuse_log_posteriors(_floored_log(probas, floor), lengths=lengths))
@@ -379,7 +409,8 @@ def _as_batch(X: Any, owner: str) -> Any:
     if sp.issparse(X):
         raise SkascTypeError(
             f"{owner} does not support sparse input; pass a dense array of shape "
-            "(n_recordings, n_segments, ...) or an object array of recordings.")
+            "(n_recordings, n_segments, ...) or an object array of recordings."
+        )
     return X if hasattr(X, "__len__") else np.asarray(X)
 
 
@@ -387,17 +418,24 @@ def flatten_segments(X: Any) -> tuple[np.ndarray, np.ndarray]:
     """The segments of a batch of recordings in one array, ``(n_segments_total, ...)``,
     and each recording's number of segments, ``(n_recordings,)`` (a view when dense)."""
     # the wrapped estimator checks the dtype of the segments
-    items = check_batch(X, "RecordingFusion", item_ndim=tuple(range(1, 8)),
-                        item_shape="(n_segments, ...)", numeric=False)
+    items = check_batch(
+        X,
+        "RecordingFusion",
+        item_ndim=tuple(range(1, 8)),
+        item_shape="(n_segments, ...)",
+        numeric=False,
+    )
     for i, rec in enumerate(items):
         if rec.shape[0] == 0:
-            raise SkascValueError(f"Recording {i} has no segments; every recording needs at "
-                                  "least one segment.")
+            raise SkascValueError(
+                f"Recording {i} has no segments; every recording needs at least one segment."
+            )
         if rec.shape[1:] != items[0].shape[1:]:
             raise SkascValueError(
                 f"Recording {i} has segments of shape {rec.shape[1:]} but recording 0 "
                 f"has segments of shape {items[0].shape[1:]}; all segments must share "
-                "a shape.")
+                "a shape."
+            )
     lengths = np.array([rec.shape[0] for rec in items], dtype=np.intp)
     if isinstance(X, np.ndarray) and X.dtype != object:  # dense: a view, no copy
         return X.reshape((-1,) + X.shape[2:]), lengths
@@ -413,12 +451,14 @@ def _check_y(X: Any, y: Any, owner: str) -> np.ndarray:
         y = column_or_1d(y, warn=True)
     if y.ndim != 1:
         raise SkascValueError(
-            f"{owner} expects one label per recording (a 1-D y); got y of shape {y.shape}.")
+            f"{owner} expects one label per recording (a 1-D y); got y of shape {y.shape}."
+        )
     n_rec = n_recordings(_as_batch(X, owner))
     if n_rec != y.shape[0]:
         raise SkascValueError(
             f"X has {n_rec} recordings but y has {y.shape[0]} labels; {owner} expects "
-            "one label per recording.")
+            "one label per recording."
+        )
     check_classification_targets(y)
     return y
 
@@ -427,8 +467,10 @@ def _label_encoder(y: np.ndarray, owner: str) -> LabelEncoder:
     """A ``LabelEncoder`` fitted on ``y``, which must hold at least two classes."""
     encoder = LabelEncoder().fit(y)
     if encoder.classes_.shape[0] < 2:
-        raise SkascValueError(f"{owner} needs recordings of at least 2 classes; got 1 class: "
-                              f"{encoder.classes_.tolist()}.")
+        raise SkascValueError(
+            f"{owner} needs recordings of at least 2 classes; got 1 class: "
+            f"{encoder.classes_.tolist()}."
+        )
     return encoder
 
 
@@ -437,7 +479,8 @@ def _check_known_labels(y: Any, classes: np.ndarray) -> None:
     if unknown.size:
         raise SkascValueError(
             f"y contains labels never seen in fit: {unknown.tolist()}. Known classes: "
-            f"{classes.tolist()}.")
+            f"{classes.tolist()}."
+        )
 
 
 def _unwrap_pipeline(estimator: Any, X: Any) -> tuple[Any, Any]:
@@ -589,11 +632,13 @@ def segment_log_evidence(estimator: Any, X: Any) -> Posteriors:
             raise SkascValueError(
                 "The systems of this SystemFusion fuse segments by different rules "
                 f"{[getattr(_final_step(est), 'rule', None) for est in final.estimators_]}; "
-                "segment evidence pools under one rule: give every system the same 'rule'.")
+                "segment evidence pools under one rule: give every system the same 'rule'."
+            )
         return levels
     raise SkascTypeError(
         "segment_log_evidence needs a RecordingFusion, a SystemFusion or a Pipeline "
-        f"ending in one; got {type(final).__name__}.")
+        f"ending in one; got {type(final).__name__}."
+    )
 
 
 def _system_log_evidence(system: Posteriors | np.ndarray, floor: float) -> np.ndarray:
@@ -613,8 +658,9 @@ def _system_log_evidence(system: Posteriors | np.ndarray, floor: float) -> np.nd
     return np.asarray(system.log_proba, dtype=np.float64)
 
 
-def fuse_systems(systems: Sequence[Posteriors | np.ndarray], *,
-                 floor: float = _DEFAULT_FLOOR) -> Posteriors:
+def fuse_systems(
+    systems: Sequence[Posteriors | np.ndarray], *, floor: float = _DEFAULT_FLOOR
+) -> Posteriors:
     """The product rule across systems: what :class:`SystemFusion` computes, on data.
 
     Parameters
@@ -644,20 +690,34 @@ def fuse_systems(systems: Sequence[Posteriors | np.ndarray], *,
     array([[0.857, 0.143]])
     """
     evidence = sum(_system_log_evidence(system, floor) for system in systems)
-    log_proba = _log_softmax(evidence)
+    log_proba = _log_softmax(evidence)  # type: ignore[arg-type]  # systems is not empty
     first = systems[0]
-    if not all(isinstance(s, Posteriors) and s.segment_proba is not None
-               and np.array_equal(s.segment_index, first.segment_index) for s in systems):
+    if not all(
+        isinstance(s, Posteriors)
+        and s.segment_proba is not None
+        and np.array_equal(s.segment_index, first.segment_index)  # type: ignore[union-attr, arg-type]
+        for s in systems
+    ):
         return Posteriors(log_proba)  # systems that cut the recordings differently
-    stacked = np.stack([_floored_log(s.segment_proba, floor) for s in systems], axis=1)
+    levels: list[Any] = list(systems)  # Posteriors with segment posteriors, checked above
+    stacked = np.stack([_floored_log(s.segment_proba, floor) for s in levels], axis=1)
     n_segments, n_systems, n_classes = stacked.shape
-    segment = np.exp(fuse_log_posteriors(stacked.reshape(n_segments * n_systems, n_classes),
-                                         lengths=np.full(n_segments, n_systems)))
-    rules = {s.rule for s in systems}
-    if len(rules) == 1 and all(s.segment_log_evidence is not None for s in systems):
-        return Posteriors(log_proba, segment, first.segment_index,
-                          sum(s.segment_log_evidence for s in systems), rules.pop())
-    return Posteriors(log_proba, segment, first.segment_index, None, None)
+    segment = np.exp(
+        fuse_log_posteriors(
+            stacked.reshape(n_segments * n_systems, n_classes),
+            lengths=np.full(n_segments, n_systems),
+        )
+    )
+    rules = {s.rule for s in levels}
+    if len(rules) == 1 and all(s.segment_log_evidence is not None for s in levels):
+        return Posteriors(
+            log_proba,
+            segment,
+            levels[0].segment_index,
+            sum(s.segment_log_evidence for s in levels),
+            rules.pop(),
+        )
+    return Posteriors(log_proba, segment, levels[0].segment_index, None, None)
 
 
 # --------------------------------------------------------------------------- #
@@ -669,6 +729,11 @@ class _FusionMixin:
     Each class defines ``_posteriors(X)``, the :class:`Posteriors` of a batch;
     everything else is read from it.
     """
+
+    if TYPE_CHECKING:  # what each fusion class defines
+        classes_: np.ndarray
+
+        def _posteriors(self, X: Any) -> Posteriors: ...
 
     def _log_proba(self, X: Any) -> np.ndarray:
         return self._posteriors(X).log_proba
@@ -693,7 +758,7 @@ class _FusionMixin:
         check_is_fitted(self)
         y = _check_y(X, y, type(self).__name__)
         _check_known_labels(y, self.classes_)
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)  # type: ignore[misc]  # ClassifierMixin's
 
 
 class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -776,17 +841,27 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
     ((3,), True)
     """
 
-    _parameter_checks = {"rule": Options(RULES),
-                         "holdout": Real(low=0.0, high=0.5, low_inclusive=False),
-                         "random_state": Int(low=0, high=MAX_SEED, none=True),
-                         "floor": Real(low=0.0, high=1.0, low_inclusive=False),
-                         "flatten": BOOL,
-                         "groups_param": Instance((str,), "a str", none=True)}
+    _parameter_checks = {
+        "rule": Options(RULES),
+        "holdout": Real(low=0.0, high=0.5, low_inclusive=False),
+        "random_state": Int(low=0, high=MAX_SEED, none=True),
+        "floor": Real(low=0.0, high=1.0, low_inclusive=False),
+        "flatten": BOOL,
+        "groups_param": Instance((str,), "a str", none=True),
+    }
 
-    def __init__(self, estimator: Any, *, rule: str = "product",
-                 temperature: float | str = 1.0, holdout: float = 0.15,
-                 random_state: int | None = None, floor: float = _DEFAULT_FLOOR,
-                 flatten: bool = False, groups_param: str | None = None) -> None:
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        rule: str = "product",
+        temperature: float | str = 1.0,
+        holdout: float = 0.15,
+        random_state: int | None = None,
+        floor: float = _DEFAULT_FLOOR,
+        flatten: bool = False,
+        groups_param: str | None = None,
+    ) -> None:
         self.estimator = estimator
         self.rule = rule
         self.temperature = temperature
@@ -803,13 +878,18 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
 
     def _check_params(self) -> None:
         check_params(self)
-        if not (self.temperature == "holdout" if isinstance(self.temperature, str) else
-                isinstance(self.temperature, (int, float, np.floating, np.integer))
-                and not isinstance(self.temperature, (bool, np.bool_))
-                and np.isfinite(self.temperature) and self.temperature > 0):
+        if not (
+            self.temperature == "holdout"
+            if isinstance(self.temperature, str)
+            else isinstance(self.temperature, (int, float, np.floating, np.integer))
+            and not isinstance(self.temperature, (bool, np.bool_))
+            and np.isfinite(self.temperature)
+            and self.temperature > 0
+        ):
             raise InvalidParameterError(
                 "The 'temperature' parameter of RecordingFusion must be a float in the range "
-                f"(0, inf) or 'holdout'. Got {self.temperature!r} instead.")
+                f"(0, inf) or 'holdout'. Got {self.temperature!r} instead."
+            )
 
     def _segments(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         segments, lengths = flatten_segments(X)
@@ -817,12 +897,13 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             segments = segments.reshape(segments.shape[0], -1)
         return segments, lengths
 
-    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> "RecordingFusion":
+    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> RecordingFusion:
         """Fit the segment classifier on the segments of the recordings.
 
         Parameters
         ----------
-        X : ndarray of shape (n_recordings, n_segments, ...) or object ndarray of shape (n_recordings,)
+        X : ndarray of shape (n_recordings, n_segments, ...), or object ndarray of \
+shape (n_recordings,)
             Segments of each recording (e.g. features of shape
             ``(n_segments, n_channels, n_bands, n_frames)``); recordings may have
             different numbers of segments.
@@ -846,7 +927,8 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         if not hasattr(self.estimator, "predict_proba"):
             raise InvalidParameterError(
                 "The 'estimator' parameter of RecordingFusion must be a classifier with "
-                f"predict_proba. Got {self.estimator!r} instead.")
+                f"predict_proba. Got {self.estimator!r} instead."
+            )
         codes = le.transform(y)
         self.le_, self.classes_ = le, le.classes_
         self.temperature_ = 1.0 if self.temperature == "holdout" else float(self.temperature)
@@ -859,8 +941,10 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             warnings.warn(
                 "RecordingFusion(temperature='holdout') found no recording to hold out "
                 "without leaving a class untrained (one group, or one recording per class); "
-                "it trained on every recording and uses a temperature of 1.", UserWarning,
-                stacklevel=2)
+                "it trained on every recording and uses a temperature of 1.",
+                UserWarning,
+                stacklevel=2,
+            )
             self.holdout_index_ = held
             return self._fit_estimator(X, codes, fit_params)
         sw = fit_params.get("sample_weight")
@@ -872,7 +956,7 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         self.holdout_index_ = held
         return self
 
-    def _fit_estimator(self, X: Any, codes: np.ndarray, fit_params: dict) -> "RecordingFusion":
+    def _fit_estimator(self, X: Any, codes: np.ndarray, fit_params: dict) -> RecordingFusion:
         """Fit a clone of ``estimator`` on the segments of ``X`` (labels as codes)."""
         estimator = clone(self.estimator)
         segments, lengths = self._segments(X)
@@ -882,7 +966,8 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
             if sw.shape[0] != lengths.shape[0]:
                 raise SkascValueError(
                     f"sample_weight has {sw.shape[0]} entries but X has "
-                    f"{lengths.shape[0]} recordings; give one weight per recording.")
+                    f"{lengths.shape[0]} recordings; give one weight per recording."
+                )
             fit_params["sample_weight"] = np.repeat(sw, lengths, axis=0)
         if self.groups_param is not None:
             fit_params[self.groups_param] = np.repeat(np.arange(lengths.shape[0]), lengths)
@@ -898,6 +983,10 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         out[:, self._inner_columns_] = proba
         return out
 
+    @overload
+    def _posteriors(self, X: Any, *, pooled: Literal[False] = ...) -> Posteriors: ...
+    @overload
+    def _posteriors(self, X: Any, *, pooled: Literal[True]) -> np.ndarray: ...
     def _posteriors(self, X: Any, *, pooled: bool = False) -> Posteriors | np.ndarray:
         """The :class:`Posteriors` of ``X``; ``pooled``: only the recordings'
         unnormalised log evidence, shape (n_recordings, n_classes)."""
@@ -908,8 +997,13 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         if pooled:
             return pool_evidence(evidence, lengths, self.rule)
         evidence /= self.temperature_
-        return Posteriors(fuse_log_posteriors(evidence, lengths=lengths, rule=self.rule), seg,
-                          np.repeat(np.arange(lengths.shape[0]), lengths), evidence, self.rule)
+        return Posteriors(
+            fuse_log_posteriors(evidence, lengths=lengths, rule=self.rule),
+            seg,
+            np.repeat(np.arange(lengths.shape[0]), lengths),
+            evidence,
+            self.rule,
+        )
 
     def predict_proba_segments(self, X: Any) -> np.ndarray:
         """Posteriors of every segment, shape (n_segments_total, n_classes).
@@ -935,9 +1029,10 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         return np.repeat(np.arange(lengths.shape[0]), lengths)
 
 
-def _all_systems_have_segments(self: "SystemFusion") -> bool:
-    systems = self.estimators_ if hasattr(self, "estimators_") else [
-        est for _, est in self.estimators]
+def _all_systems_have_segments(self: SystemFusion) -> bool:
+    systems = (
+        self.estimators_ if hasattr(self, "estimators_") else [est for _, est in self.estimators]
+    )
     return all(has_segment_posteriors(est) for est in systems)
 
 
@@ -989,8 +1084,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
 
     _parameter_checks = {"floor": Real(low=0.0, high=1.0, low_inclusive=False)}
 
-    def __init__(self, estimators: list[tuple[str, Any]], *,
-                 floor: float = _DEFAULT_FLOOR) -> None:
+    def __init__(self, estimators: list[tuple[str, Any]], *, floor: float = _DEFAULT_FLOOR) -> None:
         self.estimators = estimators
         self.floor = floor
 
@@ -1008,7 +1102,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         """Parameters of the fusion and, with ``deep``, of every system by name."""
         return self._get_params("estimators", deep=deep)
 
-    def set_params(self, **params: Any) -> "SystemFusion":
+    def set_params(self, **params: Any) -> SystemFusion:
         """Set parameters; systems and their parameters are addressed by name."""
         self._set_params("estimators", **params)
         return self
@@ -1016,20 +1110,25 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
     def _check_params(self) -> None:
         check_params(self)
         ests = self.estimators
-        if (not isinstance(ests, (list, tuple)) or not ests
-                or not all(isinstance(e, tuple) and len(e) == 2 for e in ests)):
+        if (
+            not isinstance(ests, (list, tuple))
+            or not ests
+            or not all(isinstance(e, tuple) and len(e) == 2 for e in ests)
+        ):
             raise InvalidParameterError(
                 "The 'estimators' parameter of SystemFusion must be a non-empty list of "
-                f"(name, estimator) tuples. Got {ests!r} instead.")
+                f"(name, estimator) tuples. Got {ests!r} instead."
+            )
         names = [name for name, _ in ests]
         self._validate_names(names)
         for name, est in ests:
             if not hasattr(est, "predict_proba"):
                 raise SkascTypeError(
                     f"System {name!r} of SystemFusion must be a classifier with "
-                    f"predict_proba. Got {est!r} instead.")
+                    f"predict_proba. Got {est!r} instead."
+                )
 
-    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> "SystemFusion":
+    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> SystemFusion:
         """Fit a clone of every system on ``(X, y)``.
 
         Parameters
@@ -1058,13 +1157,15 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
                 raise SkascValueError(
                     f"System {name!r} has classes {np.asarray(est.classes_).tolist()} but "
                     f"the labels are {le.classes_.tolist()}; all systems must agree on "
-                    "classes_.")
+                    "classes_."
+                )
             fitted.append(est)
         self.estimators_ = fitted
         if hasattr(fitted[0], "n_features_in_"):
             self.n_features_in_ = fitted[0].n_features_in_
-        self.named_estimators_ = Bunch(**{name: est for (name, _), est
-                                          in zip(self.estimators, fitted)})
+        self.named_estimators_ = Bunch(
+            **{name: est for (name, _), est in zip(self.estimators, fitted)}
+        )
         self.le_ = le
         self.classes_ = le.classes_
         return self
@@ -1074,16 +1175,24 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         ValueError naming the systems without segment posteriors, or that cut the
         recordings differently."""
         self._check_params()
-        systems = [predict_proba_levels(est, X) if has_segment_posteriors(est)
-                   else np.asarray(est.predict_proba(X)) for est in self.estimators_]
+        systems = [
+            predict_proba_levels(est, X)
+            if has_segment_posteriors(est)
+            else np.asarray(est.predict_proba(X))
+            for est in self.estimators_
+        ]
         if require_segments:
-            missing = [name for (name, _), system in zip(self.estimators, systems)
-                       if not isinstance(system, Posteriors) or system.segment_proba is None]
+            missing = [
+                name
+                for (name, _), system in zip(self.estimators, systems)
+                if not isinstance(system, Posteriors) or system.segment_proba is None
+            ]
             if missing:
                 raise SkascValueError(
                     f"System(s) {missing} of the SystemFusion have no segment posteriors; "
-                    "segment evidence needs every system to end in a RecordingFusion.")
-            self._common_index([system.segment_index for system in systems])
+                    "segment evidence needs every system to end in a RecordingFusion."
+                )
+            self._common_index([system.segment_index for system in systems])  # type: ignore[union-attr, misc]
         return fuse_systems(systems, floor=self.floor)
 
     def _common_index(self, indices: list[np.ndarray]) -> np.ndarray:
@@ -1093,7 +1202,8 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
                 raise SkascValueError(
                     f"System {name!r} cut the recordings into {index.shape[0]} segments "
                     f"but system {self.estimators[0][0]!r} into {indices[0].shape[0]}; "
-                    "segment-level fusion needs the same segmentation.")
+                    "segment-level fusion needs the same segmentation."
+                )
         return indices[0]
 
     @available_if(_all_systems_have_segments)
@@ -1107,7 +1217,7 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
         segment = self._posteriors(X).segment_proba
         if segment is None:  # the systems disagree on the segmentation: say which
             self.segment_recording_index(X)
-        return segment
+        return segment  # type: ignore[return-value]  # the call above raised
 
     @available_if(_all_systems_have_segments)
     def predict_segments(self, X: Any) -> np.ndarray:

@@ -42,16 +42,16 @@ from .frontend.front_end import FrontEnd
 from .frontend.segment import Segmenter
 from .fusion import RULES, RecordingFusion, fuse_log_posteriors
 
-__all__ = ["export_onnx", "OnnxPredictor", "ExportError", "quantize_int8",
-           "inference_session"]
+__all__ = ["export_onnx", "OnnxPredictor", "ExportError", "quantize_int8", "inference_session"]
 
 #: Opset of the default ONNX domain the exported graph uses.
 OPSET = 17
 
 # The front-end classes the metadata may name, and the steps they fill.
-_FRONTEND_CLASSES = {cls.__name__: cls for cls in
-                     (AudioLoader, MinStatsDenoiser, Segmenter, LogMelExtractor,
-                      GammatoneExtractor)}
+_FRONTEND_CLASSES = {
+    cls.__name__: cls
+    for cls in (AudioLoader, MinStatsDenoiser, Segmenter, LogMelExtractor, GammatoneExtractor)
+}
 _FRONTEND_STEPS = ("loader", "denoiser", "segmenter", "extractor")
 _METADATA_KEY = "skasc"
 
@@ -64,7 +64,8 @@ def _require(module: str) -> Any:
     except ImportError as exc:
         raise ImportError(
             f"ONNX export and prediction need {module!r}: pip install 'skasc[onnx]' "
-            "(onnx, onnxruntime, skl2onnx).") from exc
+            "(onnx, onnxruntime, skl2onnx)."
+        ) from exc
 
 
 # --------------------------------------------------------------------------- #
@@ -75,21 +76,27 @@ def _parts(estimator: Any) -> tuple[FrontEnd, RecordingFusion]:
     if not isinstance(estimator, Pipeline):
         raise ExportError(
             f"export_onnx needs a fitted Pipeline (FrontEnd, RecordingFusion); got "
-            f"{type(estimator).__name__}.")
+            f"{type(estimator).__name__}."
+        )
     names = [name for name, _ in estimator.steps]
     if len(estimator.steps) != 2 or not isinstance(estimator.steps[0][1], FrontEnd):
         raise ExportError(
             f"export_onnx needs a Pipeline of a FrontEnd and a RecordingFusion; this one "
-            f"has steps {names}.")
+            f"has steps {names}."
+        )
     name, fusion = estimator.steps[1]
     if not isinstance(fusion, RecordingFusion):
-        hint = (" Export each system's pipeline on its own and multiply the systems' "
-                "recording posteriors with skasc.fusion.fuse_systems (what SystemFusion "
-                "computes)."
-                if type(fusion).__name__ == "SystemFusion" else "")
+        hint = (
+            " Export each system's pipeline on its own and multiply the systems' "
+            "recording posteriors with skasc.fusion.fuse_systems (what SystemFusion "
+            "computes)."
+            if type(fusion).__name__ == "SystemFusion"
+            else ""
+        )
         raise ExportError(
             f"Step {name!r} ({type(fusion).__name__}) cannot be exported: only a "
-            f"RecordingFusion is.{hint}")
+            f"RecordingFusion is.{hint}"
+        )
     if not hasattr(fusion, "estimator_"):
         raise ExportError(f"Step {name!r} is not fitted; fit the pipeline first.")
     return estimator.steps[0][1], fusion
@@ -105,12 +112,15 @@ def _frontend_metadata(frontend: FrontEnd) -> dict:
         if _FRONTEND_CLASSES.get(type(value).__name__) is not type(value):
             raise ExportError(
                 f"Step frontend.{step} ({type(value).__name__}) cannot be exported: the "
-                f"predictor rebuilds only {sorted(_FRONTEND_CLASSES)}.")
+                f"predictor rebuilds only {sorted(_FRONTEND_CLASSES)}."
+            )
         params = value.get_params(deep=False)
         params.pop("n_jobs", None)
         if not _scalars(params):
-            raise ExportError(f"Step frontend.{step} has parameters that are not plain "
-                              f"numbers or strings: {params}.")
+            raise ExportError(
+                f"Step frontend.{step} has parameters that are not plain "
+                f"numbers or strings: {params}."
+            )
         out[step] = {"class": type(value).__name__, "params": params}
     return out
 
@@ -123,17 +133,22 @@ def segment_model(fusion: RecordingFusion) -> tuple[Any, list[tuple[str, Any]]]:
     if isinstance(model, SegmentNetClassifier):
         return model, []
     if isinstance(model, Pipeline) and isinstance(model.steps[0][1], SegmentNetClassifier):
-        rest = [(n, s) for n, s in model.steps[1:] if not (isinstance(s, str)
-                                                           and s == "passthrough")
-                and s is not None]
+        rest = [
+            (n, s)
+            for n, s in model.steps[1:]
+            if not (isinstance(s, str) and s == "passthrough") and s is not None
+        ]
         if not rest or not hasattr(rest[-1][1], "predict_proba"):
-            raise ExportError("Step fusion.estimator_ must end in a classifier with "
-                              "predict_proba after the network.")
+            raise ExportError(
+                "Step fusion.estimator_ must end in a classifier with "
+                "predict_proba after the network."
+            )
         return model.steps[0][1], rest
     raise ExportError(
         f"Step fusion.estimator_ ({type(model).__name__}) cannot be exported: expected "
         "a skasc network (AttCRNNClassifier, CNNBaselineClassifier) or a Pipeline that "
-        "starts with one.")
+        "starts with one."
+    )
 
 
 def _net_graph(net: Any, softmax: bool) -> Any:
@@ -146,7 +161,7 @@ def _net_graph(net: Any, softmax: bool) -> Any:
     from .nn.inference import PooledConvBlock
 
     class Wrapped(torch.nn.Module):
-        def __init__(self, module: torch.nn.Module) -> None:
+        def __init__(self, module: Any) -> None:  # AttCRNN or CNNBaseline
             super().__init__()
             self.module = module
 
@@ -175,10 +190,16 @@ def export_network(net: Any, softmax: bool, output: str, calibration: Any = None
         # the legacy exporter's deprecation notice and tracer notes about the
         # module's shape checks (shapes are fixed but the batch axis)
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapped, (example,), buffer, input_names=["segments"],
-                          output_names=[output], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"segments": {0: "n_segments"},
-                                        output: {0: "n_segments"}})
+        torch.onnx.export(
+            wrapped,
+            (example,),
+            buffer,  # type: ignore[arg-type]  # a file object, which torch writes to
+            input_names=["segments"],
+            output_names=[output],
+            opset_version=OPSET,
+            dynamo=False,
+            dynamic_axes={"segments": {0: "n_segments"}, output: {0: "n_segments"}},
+        )
     model = onnx.load_from_string(buffer.getvalue())
     return model if calibration is None else quantize_int8(model, calibration)
 
@@ -213,36 +234,42 @@ def quantize_int8(model: Any, calibration: np.ndarray, *, batch_size: int = 32) 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     calibration = np.ascontiguousarray(calibration, dtype=np.float32)
-    if calibration.ndim != 4 or calibration.shape[0] == 0 \
-            or not np.all(np.isfinite(calibration)):
-        raise SkascValueError("'calibration' must be finite segment features of shape "
-                              f"(n_segments, K, M, T), n_segments >= 1; got "
-                              f"{calibration.shape}.")
+    if calibration.ndim != 4 or calibration.shape[0] == 0 or not np.all(np.isfinite(calibration)):
+        raise SkascValueError(
+            "'calibration' must be finite segment features of shape "
+            f"(n_segments, K, M, T), n_segments >= 1; got "
+            f"{calibration.shape}."
+        )
     name = model.graph.input[0].name
     first_conv = [node.name for node in model.graph.node if node.op_type == "Conv"]
 
     # whole batches only: onnxruntime's histogram collectors need equal shapes
     n_used = calibration.shape[0] // batch_size * batch_size or calibration.shape[0]
 
-    class Reader(quant.CalibrationDataReader):
+    class Reader(quant.CalibrationDataReader):  # type: ignore[name-defined]  # imported lazily
         def __init__(self) -> None:
             self._batches = iter(range(0, n_used, batch_size))
 
         def get_next(self) -> dict | None:
             start = next(self._batches, None)
-            return None if start is None else {name: calibration[start:start + batch_size]}
+            return None if start is None else {name: calibration[start : start + batch_size]}
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = [os.path.join(tmp, f"{k}.onnx") for k in ("float", "prepared", "int8")]
         onnx.save(model, paths[0])
         with _quiet():
             quant_pre_process(paths[0], paths[1], skip_symbolic_shape=True)
-            quant.quantize_static(paths[1], paths[2], Reader(),
-                                  quant_format=quant.QuantFormat.QDQ, per_channel=True,
-                                  op_types_to_quantize=["Conv", "MaxPool"],
-                                  nodes_to_exclude=first_conv[:1],
-                                  activation_type=quant.QuantType.QUInt8,
-                                  weight_type=quant.QuantType.QInt8)
+            quant.quantize_static(
+                paths[1],
+                paths[2],
+                Reader(),
+                quant_format=quant.QuantFormat.QDQ,
+                per_channel=True,
+                op_types_to_quantize=["Conv", "MaxPool"],
+                nodes_to_exclude=first_conv[:1],
+                activation_type=quant.QuantType.QUInt8,
+                weight_type=quant.QuantType.QInt8,
+            )
         return onnx.load(paths[2])
 
 
@@ -273,9 +300,11 @@ def _export_sklearn(steps: list[tuple[str, Any]], n_features: int) -> Any:
 
     def convert(part: list[tuple[str, Any]]) -> Any:
         return skl2onnx.convert_sklearn(
-            Pipeline(part), initial_types=[("features", FloatTensorType([None, n_features]))],
+            Pipeline(part),
+            initial_types=[("features", FloatTensorType([None, n_features]))],
             target_opset={"": OPSET, "ai.onnx.ml": 3},
-            options={id(final): {"zipmap": False}} if part[-1][1] is final else None)
+            options={id(final): {"zipmap": False}} if part[-1][1] is final else None,
+        )
 
     try:
         model = convert(steps)
@@ -287,14 +316,18 @@ def _export_sklearn(steps: list[tuple[str, Any]], n_features: int) -> Any:
             except Exception as step_exc:
                 raise ExportError(
                     f"Step fusion.estimator_[{name!r}] ({type(step).__name__}) cannot be "
-                    f"exported by skl2onnx: {type(step_exc).__name__}: {step_exc}") from exc
-        raise ExportError(f"The steps after the network cannot be exported together by "
-                          f"skl2onnx: {type(exc).__name__}: {exc}") from exc
+                    f"exported by skl2onnx: {type(step_exc).__name__}: {step_exc}"
+                ) from exc
+        raise ExportError(
+            f"The steps after the network cannot be exported together by "
+            f"skl2onnx: {type(exc).__name__}: {exc}"
+        ) from exc
     return model
 
 
-def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None = None,
-                calibration: Any = None) -> None:
+def export_onnx(
+    estimator: Any, path: str | os.PathLike, *, quantize: str | None = None, calibration: Any = None
+) -> None:
     """Write a fitted pipeline's segment model as one ONNX file.
 
     Parameters
@@ -343,12 +376,16 @@ def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None
     onnx = _require("onnx")
     frontend, fusion = _parts(estimator)
     segments = calibration_segments(frontend, quantize, calibration, "export_onnx")
-    metadata = {"format": 1, "classes": [_json_label(c) for c in fusion.classes_],
-                # the inner classifier is fit on the codes of fusion.classes_
-                "columns": [int(i) for i in np.asarray(fusion.estimator_.classes_)],
-                "floor": float(fusion.floor), "rule": fusion.rule,
-                "temperature": float(fusion.temperature_),
-                "frontend": _frontend_metadata(frontend)}
+    metadata = {
+        "format": 1,
+        "classes": [_json_label(c) for c in fusion.classes_],
+        # the inner classifier is fit on the codes of fusion.classes_
+        "columns": [int(i) for i in np.asarray(fusion.estimator_.classes_)],
+        "floor": float(fusion.floor),
+        "rule": fusion.rule,
+        "temperature": float(fusion.temperature_),
+        "frontend": _frontend_metadata(frontend),
+    }
     net, head = segment_model(fusion)
     if not head:
         model = export_network(net, softmax=True, output="probabilities", calibration=segments)
@@ -356,18 +393,19 @@ def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None
         net_model = export_network(net, softmax=False, output="features", calibration=segments)
         skl_model = _export_sklearn(head, int(net.module_.embedding_size))
         skl_model = onnx.compose.add_prefix(skl_model, prefix="head_")
-        net_model.ir_version = skl_model.ir_version = min(net_model.ir_version,
-                                                          skl_model.ir_version)
+        net_model.ir_version = skl_model.ir_version = min(
+            net_model.ir_version, skl_model.ir_version
+        )
         _merge_opsets(net_model, skl_model)
-        probabilities = next(o.name for o in skl_model.graph.output
-                             if o.name.endswith("probabilities"))
+        probabilities = next(
+            o.name for o in skl_model.graph.output if o.name.endswith("probabilities")
+        )
         model = onnx.compose.merge_models(
-            net_model, skl_model, io_map=[("features", "head_features")],
-            outputs=[probabilities])
+            net_model, skl_model, io_map=[("features", "head_features")], outputs=[probabilities]
+        )
         model.graph.output[0].name = "probabilities"
         for node in model.graph.node:
-            node.output[:] = ["probabilities" if o == probabilities else o
-                              for o in node.output]
+            node.output[:] = ["probabilities" if o == probabilities else o for o in node.output]
         _merge_opsets(model, model)  # merge_models lists both models' imports
     del model.metadata_props[:]
     entry = model.metadata_props.add()
@@ -379,23 +417,27 @@ def export_onnx(estimator: Any, path: str | os.PathLike, *, quantize: str | None
         fh.write(model.SerializeToString())
 
 
-def calibration_segments(frontend: FrontEnd, quantize: str | None, calibration: Any,
-                         owner: str) -> np.ndarray | None:
+def calibration_segments(
+    frontend: FrontEnd, quantize: str | None, calibration: Any, owner: str
+) -> np.ndarray | None:
     """The segment features of the ``calibration`` recordings for ``quantize="int8"``
     (None without quantization), or an InvalidParameterError naming ``owner``'s
     argument."""
     if quantize is None:
         if calibration is not None:
-            raise InvalidParameterError(f"'calibration' of {owner} applies to int8 only; "
-                                        "got it with no quantization.")
+            raise InvalidParameterError(
+                f"'calibration' of {owner} applies to int8 only; got it with no quantization."
+            )
         return None
     if quantize != "int8":
         raise InvalidParameterError(
-            f"'quantize' of {owner} must be None or 'int8'; got {quantize!r}.")
+            f"'quantize' of {owner} must be None or 'int8'; got {quantize!r}."
+        )
     if calibration is None:
         raise InvalidParameterError(
             f"int8 in {owner} needs 'calibration': a few recordings (paths or waveforms, "
-            "e.g. some training recordings) whose segments set the activation ranges.")
+            "e.g. some training recordings) whose segments set the activation ranges."
+        )
     return np.concatenate(list(frontend.transform(calibration)))
 
 
@@ -423,15 +465,18 @@ def _json_label(label: Any) -> Any:
         return int(label)
     if isinstance(label, str):
         return label
-    raise ExportError(f"Class label {label!r} ({type(label).__name__}) cannot be stored: "
-                      "export needs int or str labels.")
+    raise ExportError(
+        f"Class label {label!r} ({type(label).__name__}) cannot be stored: "
+        "export needs int or str labels."
+    )
 
 
 # --------------------------------------------------------------------------- #
 # Prediction
 # --------------------------------------------------------------------------- #
-def inference_session(model: str | bytes, *, n_threads: int | None = None,
-                      providers: list[str] | None = None) -> Any:
+def inference_session(
+    model: str | bytes, *, n_threads: int | None = None, providers: list[str] | None = None
+) -> Any:
     """An onnxruntime session with every graph optimisation and ``n_threads``
     intra-op threads (None: onnxruntime's default, one per physical core).
 
@@ -444,10 +489,10 @@ def inference_session(model: str | bytes, *, n_threads: int | None = None,
         Execution providers (default: the CPU).
     """
     ort = _require("onnxruntime")
-    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(
-            n_threads, (int, np.integer)) or n_threads < 1):
-        raise InvalidParameterError(
-            f"'n_threads' must be None or an int >= 1; got {n_threads!r}.")
+    if n_threads is not None and (
+        isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1
+    ):
+        raise InvalidParameterError(f"'n_threads' must be None or an int >= 1; got {n_threads!r}.")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -456,24 +501,31 @@ def inference_session(model: str | bytes, *, n_threads: int | None = None,
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if n_threads is not None:
         options.intra_op_num_threads = int(n_threads)
-    return ort.InferenceSession(model, options,
-                                providers=providers or ["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=providers or ["CPUExecutionProvider"])
 
 
 def _frontend_from_metadata(meta: Any, path: str) -> FrontEnd:
     if not isinstance(meta, dict) or set(meta) != set(_FRONTEND_STEPS):
-        raise ModelFileError(f"{path}: the 'frontend' metadata must name the steps "
-                             f"{list(_FRONTEND_STEPS)}; got {meta!r}.")
+        raise ModelFileError(
+            f"{path}: the 'frontend' metadata must name the steps "
+            f"{list(_FRONTEND_STEPS)}; got {meta!r}."
+        )
     built = {}
     for step in _FRONTEND_STEPS:
         entry = meta[step]
         if step == "denoiser" and entry == "drop":
             built[step] = "drop"
             continue
-        if not (isinstance(entry, dict) and set(entry) == {"class", "params"}
-                and entry["class"] in _FRONTEND_CLASSES and isinstance(entry["params"], dict)):
-            raise ModelFileError(f"{path}: frontend step {step!r} is not one of "
-                                 f"{sorted(_FRONTEND_CLASSES)} with params; got {entry!r}.")
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == {"class", "params"}
+            and entry["class"] in _FRONTEND_CLASSES
+            and isinstance(entry["params"], dict)
+        ):
+            raise ModelFileError(
+                f"{path}: frontend step {step!r} is not one of "
+                f"{sorted(_FRONTEND_CLASSES)} with params; got {entry!r}."
+            )
         params = entry["params"]
         if not _scalars(params):
             raise ModelFileError(f"{path}: frontend step {step!r} has non-scalar parameters.")
@@ -510,8 +562,13 @@ class OnnxPredictor:
     array(['park'], dtype='<U4')
     """
 
-    def __init__(self, path: str | os.PathLike, *, providers: list[str] | None = None,
-                 n_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        providers: list[str] | None = None,
+        n_threads: int | None = None,
+    ) -> None:
         shown = os.fspath(path)
         problem = regular_file_problem(shown)
         if problem == "does not exist":
@@ -524,35 +581,47 @@ class OnnxPredictor:
             if not type(exc).__module__.startswith("onnxruntime"):
                 raise
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelFileError(f"{shown} is not an ONNX model onnxruntime can load "
-                                 f"({reason}).") from exc
+            raise ModelFileError(
+                f"{shown} is not an ONNX model onnxruntime can load ({reason})."
+            ) from exc
         raw = self.session.get_modelmeta().custom_metadata_map.get(_METADATA_KEY)
         if raw is None:
-            raise ModelFileError(f"{shown} has no {_METADATA_KEY!r} metadata: it was not "
-                                 "written by skasc.onnx.export_onnx.")
+            raise ModelFileError(
+                f"{shown} has no {_METADATA_KEY!r} metadata: it was not "
+                "written by skasc.onnx.export_onnx."
+            )
         try:
             meta = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{shown}: its {_METADATA_KEY!r} metadata is not JSON: {exc}") \
-                from exc
+            raise ModelFileError(
+                f"{shown}: its {_METADATA_KEY!r} metadata is not JSON: {exc}"
+            ) from exc
         if not isinstance(meta, dict):
             raise ModelFileError(f"{shown}: its {_METADATA_KEY!r} metadata is not a JSON object.")
         if meta.get("format") != 1:
-            raise ModelFileError(f"{shown}: unknown metadata format {meta.get('format')!r} "
-                                 "(this skasc reads format 1).")
+            raise ModelFileError(
+                f"{shown}: unknown metadata format {meta.get('format')!r} "
+                "(this skasc reads format 1)."
+            )
         classes = meta.get("classes")
         columns = meta.get("columns")
         width = self.session.get_outputs()[0].shape[-1]
-        if not (isinstance(classes, list) and classes
-                and all(isinstance(c, (int, str)) and not isinstance(c, bool)
-                        for c in classes)
-                and isinstance(columns, list)
-                and all(isinstance(i, int) and not isinstance(i, bool)
-                        and 0 <= i < len(classes) for i in columns)
-                and len(set(columns)) == len(columns)
-                and (not isinstance(width, int) or width == len(columns))):
-            raise ModelFileError(f"{shown}: 'classes' and 'columns' metadata are inconsistent "
-                                 "(or do not match the graph's output).")
+        if not (
+            isinstance(classes, list)
+            and classes
+            and all(isinstance(c, (int, str)) and not isinstance(c, bool) for c in classes)
+            and isinstance(columns, list)
+            and all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(classes)
+                for i in columns
+            )
+            and len(set(columns)) == len(columns)
+            and (not isinstance(width, int) or width == len(columns))
+        ):
+            raise ModelFileError(
+                f"{shown}: 'classes' and 'columns' metadata are inconsistent "
+                "(or do not match the graph's output)."
+            )
         floor = meta.get("floor")
         if not (isinstance(floor, float) and 0 < floor < 1):
             raise ModelFileError(f"{shown}: 'floor' metadata must be a float in (0, 1).")
@@ -569,8 +638,7 @@ class OnnxPredictor:
         self.frontend = _frontend_from_metadata(meta.get("frontend"), shown)
         self._input = self.session.get_inputs()[0].name
 
-    def predict_proba_segments(self, segments: np.ndarray, *, batch_size: int = 256
-                               ) -> np.ndarray:
+    def predict_proba_segments(self, segments: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
         """Calibrated posteriors of segment images.
 
         Parameters
@@ -586,12 +654,13 @@ class OnnxPredictor:
         """
         segments = np.ascontiguousarray(segments, dtype=np.float32)
         if segments.ndim != 4:
-            raise SkascValueError("segments must have shape (n_segments, K, M, T); got "
-                                  f"{segments.shape}.")
+            raise SkascValueError(
+                f"segments must have shape (n_segments, K, M, T); got {segments.shape}."
+            )
         out = np.zeros((segments.shape[0], self.classes_.shape[0]))
         for start in range(0, segments.shape[0], batch_size):
-            part = self.session.run(None, {self._input: segments[start:start + batch_size]})[0]
-            out[start:start + part.shape[0], self._columns] = part
+            part = self.session.run(None, {self._input: segments[start : start + batch_size]})[0]
+            out[start : start + part.shape[0], self._columns] = part
         if not np.all(np.isfinite(out)):
             raise SkascValueError("The ONNX model gave NaN or infinite posteriors.")
         return out

@@ -4,10 +4,10 @@ Each factory returns a :class:`~sklearn.pipeline.Pipeline` whose steps are
 reachable by name, so ``set_params`` and ``GridSearchCV`` work as usual::
 
     Pipeline([
-        ("frontend", FrontEnd(extractor=LogMelExtractor())),      # recordings -> segments' features
-        ("fusion", RecordingFusion(                               # product over a recording's segments
-            Pipeline([("net", AttCRNNClassifier()),               # pooled 256-d features (eq. 9)
-                      ("scaler", MinMaxScaler((-1, 1), clip=True)),  # fitted on the training segments
+        ("frontend", FrontEnd(extractor=LogMelExtractor())),  # recordings -> segments' features
+        ("fusion", RecordingFusion(                           # product over a recording's segments
+            Pipeline([("net", AttCRNNClassifier()),           # pooled 256-d features (eq. 9)
+                      ("scaler", MinMaxScaler((-1, 1), clip=True)),  # fitted on training segments
                       ("svm", CalibratedClassifierCV(LinearSVC(C=0.1)))],
                      memory=...)))])
 
@@ -24,8 +24,9 @@ happen inside the factories, so that ``skasc --help`` can list the choices at on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._validation import check_option
 from .exceptions import InvalidParameterError
@@ -33,9 +34,22 @@ from .exceptions import InvalidParameterError
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-__all__ = ["make_att_crnn_pipeline", "make_cnn_baseline_pipeline", "make_fused_pipeline",
-           "make_feature_scaler", "make_system", "recording_fusion", "RECORDING_POSTERIORS", "AUGMENTATION", "segment_network", "system_name",
-           "NETWORKS", "FEATURES", "Network", "Features"]
+__all__ = [
+    "make_att_crnn_pipeline",
+    "make_cnn_baseline_pipeline",
+    "make_fused_pipeline",
+    "make_feature_scaler",
+    "make_system",
+    "recording_fusion",
+    "RECORDING_POSTERIORS",
+    "AUGMENTATION",
+    "segment_network",
+    "system_name",
+    "NETWORKS",
+    "FEATURES",
+    "Network",
+    "Features",
+]
 
 
 def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
@@ -61,8 +75,9 @@ def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
     """
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-    check_option(feature_scaling, "feature_scaling", "make_feature_scaler",
-                 ["minmax", "standard", None])
+    check_option(
+        feature_scaling, "feature_scaling", "make_feature_scaler", ["minmax", "standard", None]
+    )
     if feature_scaling == "minmax":
         return MinMaxScaler(feature_range=(-1, 1), clip=True)
     if feature_scaling == "standard":
@@ -70,9 +85,18 @@ def make_feature_scaler(feature_scaling: str | None = "minmax") -> Any:
     return "passthrough"
 
 
-def _segment_model(net: Any, factory: str, *, classifier: str, svm_C: float,
-                   calibration: Any, calibration_method: str, feature_scaling: str | None,
-                   memory: Any, random_state: int | None) -> Any:
+def _segment_model(
+    net: Any,
+    factory: str,
+    *,
+    classifier: str,
+    svm_C: float,
+    calibration: Any,
+    calibration_method: str,
+    feature_scaling: str | None,
+    memory: Any,
+    random_state: int | None,
+) -> Any:
     from sklearn.pipeline import Pipeline
 
     from .calibration import CALIBRATION_METHODS, make_svm_calibrator
@@ -82,23 +106,39 @@ def _segment_model(net: Any, factory: str, *, classifier: str, svm_C: float,
     scaler = make_feature_scaler(feature_scaling)
     if classifier == "softmax":
         return net
-    return Pipeline([("net", net),
-                     ("scaler", scaler),
-                     ("svm", make_svm_calibrator(C=svm_C, calibration=calibration,
-                                                 method=calibration_method,
-                                                 random_state=random_state))],
-                    memory=memory)
+    return Pipeline(
+        [
+            ("net", net),
+            ("scaler", scaler),
+            (
+                "svm",
+                make_svm_calibrator(
+                    C=svm_C,
+                    calibration=calibration,
+                    method=calibration_method,
+                    random_state=random_state,
+                ),
+            ),
+        ],
+        memory=memory,
+    )
 
 
 def _extractor(feature_type: str) -> Any:
     """A new extractor of one feature type (``"logmel"`` or ``"loggam"``)."""
     from .frontend.features import GammatoneExtractor, LogMelExtractor
 
-    return {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}[feature_type]()
+    extractors: dict[str, type] = {"logmel": LogMelExtractor, "loggam": GammatoneExtractor}
+    return extractors[feature_type]()
 
 
-def recording_fusion(segment_model: Any, recording_posteriors: str, *,
-                     random_state: int | None, groups_param: str | None = None) -> Any:
+def recording_fusion(
+    segment_model: Any,
+    recording_posteriors: str,
+    *,
+    random_state: int | None,
+    groups_param: str | None = None,
+) -> Any:
     """The :class:`~skasc.fusion.RecordingFusion` a ``recording_posteriors`` choice makes.
 
     ``"calibrated"``: the geometric mean of the segment posteriors, tempered by a
@@ -110,11 +150,17 @@ def recording_fusion(segment_model: Any, recording_posteriors: str, *,
     """
     from .fusion import RecordingFusion
 
-    check_option(recording_posteriors, "recording_posteriors", "recording_fusion",
-                 list(RECORDING_POSTERIORS))
+    check_option(
+        recording_posteriors, "recording_posteriors", "recording_fusion", list(RECORDING_POSTERIORS)
+    )
     rule, temperature = RECORDING_POSTERIORS[recording_posteriors]
-    return RecordingFusion(segment_model, rule=rule, temperature=temperature,
-                           random_state=random_state, groups_param=groups_param)
+    return RecordingFusion(
+        segment_model,
+        rule=rule,
+        temperature=temperature,
+        random_state=random_state,
+        groups_param=groups_param,
+    )
 
 
 #: The ``recording_posteriors`` choices: (RecordingFusion's ``rule``, ``temperature``).
@@ -129,57 +175,100 @@ RECORDING_POSTERIORS: dict[str, tuple[str, Any]] = {
 AUGMENTATION: dict[str, Any] = {"crop": True, "freq_mask_width": 8, "time_mask_width": 10}
 
 
-def _make(net_cls: Any, factory: str, features: str, *, classifier: str, svm_C: float,
-          calibration: Any, calibration_method: str, recording_posteriors: str,
-          augment: bool, lr_schedule: str | None,
-          feature_scaling: str | None, max_epochs: int, lr: float,
-          batch_size: int, random_state: int | None, n_jobs: int | None, memory: Any,
-          feature_cache: Any, verbose: int, net_params: dict | None) -> Pipeline:
+def _make(
+    net_cls: Any,
+    factory: str,
+    features: str,
+    *,
+    classifier: str,
+    svm_C: float,
+    calibration: Any,
+    calibration_method: str,
+    recording_posteriors: str,
+    augment: bool,
+    lr_schedule: str | None,
+    feature_scaling: str | None,
+    max_epochs: int,
+    lr: float,
+    batch_size: int,
+    random_state: int | None,
+    n_jobs: int | None,
+    memory: Any,
+    feature_cache: Any,
+    verbose: int,
+    net_params: dict | None,
+) -> Pipeline:
     """The system both factories build; ``factory`` names the caller in errors."""
     from sklearn.pipeline import Pipeline
 
     from .frontend.front_end import FrontEnd
 
     check_option(features, "features", factory, sorted(_SINGLE_FEATURES))
-    check_option(recording_posteriors, "recording_posteriors", factory,
-                 list(RECORDING_POSTERIORS))
-    own = dict(max_epochs=max_epochs, lr=lr, batch_size=batch_size, random_state=random_state,
-               verbose=verbose)
+    check_option(recording_posteriors, "recording_posteriors", factory, list(RECORDING_POSTERIORS))
+    own = dict(
+        max_epochs=max_epochs,
+        lr=lr,
+        batch_size=batch_size,
+        random_state=random_state,
+        verbose=verbose,
+    )
     twice = sorted(set(net_params or {}) & set(own))
     if twice:
         raise InvalidParameterError(
             f"The 'net_params' parameter of {factory} sets {twice}, which {factory} sets from "
-            "its own arguments of those names; pass them as arguments instead.")
+            "its own arguments of those names; pass them as arguments instead."
+        )
     check_option(augment, "augment", factory, [True, False])
-    net_params = {**(AUGMENTATION if augment else {}), "lr_schedule": lr_schedule,
-                  **(net_params or {})}
+    net_params = {
+        **(AUGMENTATION if augment else {}),
+        "lr_schedule": lr_schedule,
+        **(net_params or {}),
+    }
     net = net_cls(**own, **net_params)
     frontend = FrontEnd(extractor=_extractor(features), n_jobs=n_jobs, memory=feature_cache)
-    segment_model = _segment_model(net, factory, classifier=classifier, svm_C=svm_C,
-                                   calibration=calibration,
-                                   calibration_method=calibration_method,
-                                   feature_scaling=feature_scaling, memory=memory,
-                                   random_state=random_state)
+    segment_model = _segment_model(
+        net,
+        factory,
+        classifier=classifier,
+        svm_C=svm_C,
+        calibration=calibration,
+        calibration_method=calibration_method,
+        feature_scaling=feature_scaling,
+        memory=memory,
+        random_state=random_state,
+    )
     # crops stay inside their recording: the network gets each segment's recording
     groups_param = None
     if net_params.get("crop"):
         groups_param = "recording_index" if classifier == "softmax" else "net__recording_index"
-    fusion = recording_fusion(segment_model, recording_posteriors, random_state=random_state,
-                              groups_param=groups_param)
+    fusion = recording_fusion(
+        segment_model, recording_posteriors, random_state=random_state, groups_param=groups_param
+    )
     return Pipeline([("frontend", frontend), ("fusion", fusion)])
 
 
-def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
-                           svm_C: float = 0.1, calibration: Any = "train",
-                           calibration_method: str = "sigmoid",
-                           recording_posteriors: str = "calibrated", augment: bool = True,
-                           lr_schedule: str | None = "cosine",
-                           feature_scaling: str | None = "minmax",
-                           mask_scale: float | str = "n_features", max_epochs: int = 500,
-                           lr: float = 1e-4, batch_size: int = 100,
-                           random_state: int | None = None, n_jobs: int | None = None,
-                           memory: Any = None, feature_cache: Any = None, verbose: int = 1,
-                           net_params: dict | None = None) -> Pipeline:
+def make_att_crnn_pipeline(
+    features: str = "logmel",
+    *,
+    classifier: str = "svm",
+    svm_C: float = 0.1,
+    calibration: Any = "train",
+    calibration_method: str = "sigmoid",
+    recording_posteriors: str = "calibrated",
+    augment: bool = True,
+    lr_schedule: str | None = "cosine",
+    feature_scaling: str | None = "minmax",
+    mask_scale: float | str = "n_features",
+    max_epochs: int = 500,
+    lr: float = 1e-4,
+    batch_size: int = 100,
+    random_state: int | None = None,
+    n_jobs: int | None = None,
+    memory: Any = None,
+    feature_cache: Any = None,
+    verbose: int = 1,
+    net_params: dict | None = None,
+) -> Pipeline:
     """The paper's Att-CRNN system, recordings in, one label per recording out.
 
     Parameters
@@ -261,27 +350,51 @@ def make_att_crnn_pipeline(features: str = "logmel", *, classifier: str = "svm",
     """
     from .nn import AttCRNNClassifier
 
-    return _make(AttCRNNClassifier, "make_att_crnn_pipeline", features, classifier=classifier,
-                 svm_C=svm_C, calibration=calibration,
-                 calibration_method=calibration_method,
-                 recording_posteriors=recording_posteriors, augment=augment,
-                 lr_schedule=lr_schedule, feature_scaling=feature_scaling,
-                 max_epochs=max_epochs, lr=lr, batch_size=batch_size,
-                 random_state=random_state, n_jobs=n_jobs, memory=memory,
-                 feature_cache=feature_cache, verbose=verbose,
-                 net_params={"module__mask_scale": mask_scale, **(net_params or {})})
+    return _make(
+        AttCRNNClassifier,
+        "make_att_crnn_pipeline",
+        features,
+        classifier=classifier,
+        svm_C=svm_C,
+        calibration=calibration,
+        calibration_method=calibration_method,
+        recording_posteriors=recording_posteriors,
+        augment=augment,
+        lr_schedule=lr_schedule,
+        feature_scaling=feature_scaling,
+        max_epochs=max_epochs,
+        lr=lr,
+        batch_size=batch_size,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        memory=memory,
+        feature_cache=feature_cache,
+        verbose=verbose,
+        net_params={"module__mask_scale": mask_scale, **(net_params or {})},
+    )
 
 
-def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "svm",
-                               svm_C: float = 0.1, calibration: Any = "train",
-                               calibration_method: str = "sigmoid",
-                               recording_posteriors: str = "calibrated",
-                               augment: bool = True, lr_schedule: str | None = "cosine",
-                               feature_scaling: str | None = "minmax", max_epochs: int = 500,
-                               lr: float = 1e-4, batch_size: int = 100,
-                               random_state: int | None = None, n_jobs: int | None = None,
-                               memory: Any = None, feature_cache: Any = None,
-                               verbose: int = 1, net_params: dict | None = None) -> Pipeline:
+def make_cnn_baseline_pipeline(
+    features: str = "logmel",
+    *,
+    classifier: str = "svm",
+    svm_C: float = 0.1,
+    calibration: Any = "train",
+    calibration_method: str = "sigmoid",
+    recording_posteriors: str = "calibrated",
+    augment: bool = True,
+    lr_schedule: str | None = "cosine",
+    feature_scaling: str | None = "minmax",
+    max_epochs: int = 500,
+    lr: float = 1e-4,
+    batch_size: int = 100,
+    random_state: int | None = None,
+    n_jobs: int | None = None,
+    memory: Any = None,
+    feature_cache: Any = None,
+    verbose: int = 1,
+    net_params: dict | None = None,
+) -> Pipeline:
     """The paper's CNN baseline (section 4.4) in the same pipeline as the Att-CRNN.
 
     Parameters are those of :func:`make_att_crnn_pipeline` (without
@@ -302,15 +415,28 @@ def make_cnn_baseline_pipeline(features: str = "logmel", *, classifier: str = "s
     """
     from .nn import CNNBaselineClassifier
 
-    return _make(CNNBaselineClassifier, "make_cnn_baseline_pipeline", features,
-                 classifier=classifier, svm_C=svm_C, calibration=calibration,
-                 calibration_method=calibration_method,
-                 recording_posteriors=recording_posteriors, augment=augment,
-                 lr_schedule=lr_schedule, feature_scaling=feature_scaling,
-                 max_epochs=max_epochs, lr=lr,
-                 batch_size=batch_size, random_state=random_state, n_jobs=n_jobs,
-                 memory=memory, feature_cache=feature_cache, verbose=verbose,
-                 net_params=net_params)
+    return _make(
+        CNNBaselineClassifier,
+        "make_cnn_baseline_pipeline",
+        features,
+        classifier=classifier,
+        svm_C=svm_C,
+        calibration=calibration,
+        calibration_method=calibration_method,
+        recording_posteriors=recording_posteriors,
+        augment=augment,
+        lr_schedule=lr_schedule,
+        feature_scaling=feature_scaling,
+        max_epochs=max_epochs,
+        lr=lr,
+        batch_size=batch_size,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        memory=memory,
+        feature_cache=feature_cache,
+        verbose=verbose,
+        net_params=net_params,
+    )
 
 
 def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
@@ -354,15 +480,25 @@ def make_fused_pipeline(network: str = "att_crnn", **kwargs: Any) -> Pipeline:
     check_option(network, "network", "make_fused_pipeline", list(NETWORKS))
     if "features" in kwargs:
         raise InvalidParameterError(
-            "make_fused_pipeline builds both feature types; do not pass 'features'.")
+            "make_fused_pipeline builds both feature types; do not pass 'features'."
+        )
     factory = NETWORKS[network].factory
     singles = [(name, factory(name, **kwargs)) for name in FEATURES["fusion"].types]
     frontend = singles[0][1].named_steps["frontend"]
-    frontend.set_params(extractor=FeatureStack(
-        [(name, pipe.named_steps["frontend"].extractor) for name, pipe in singles]))
-    systems = [(name, Pipeline([("features", FeatureTypeSelector(index)),
-                                ("fusion", pipe.named_steps["fusion"])]))
-               for index, (name, pipe) in enumerate(singles)]
+    frontend.set_params(
+        extractor=FeatureStack(
+            [(name, pipe.named_steps["frontend"].extractor) for name, pipe in singles]
+        )
+    )
+    systems = [
+        (
+            name,
+            Pipeline(
+                [("features", FeatureTypeSelector(index)), ("fusion", pipe.named_steps["fusion"])]
+            ),
+        )
+        for index, (name, pipe) in enumerate(singles)
+    ]
     return Pipeline([("frontend", frontend), ("fusion", SystemFusion(systems))])
 
 

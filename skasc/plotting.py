@@ -10,14 +10,21 @@ figure is returned, and written as PNG when ``path`` is given.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .exceptions import SkascValueError
 
-__all__ = ["plot_confusion_matrix", "plot_training_curves", "plot_heldout_accuracy",
-           "plot_reliability_diagram", "plot_attention", "plot_timeline"]
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_training_curves",
+    "plot_heldout_accuracy",
+    "plot_reliability_diagram",
+    "plot_attention",
+    "plot_timeline",
+]
 
 
 def _figure(figsize: tuple[float, float]) -> Any:
@@ -38,9 +45,14 @@ def _save(fig: Any, path: str | os.PathLike | None) -> None:
             fig.savefig(fh, format="png", dpi=100)
 
 
-def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[Any], *,
-                          path: str | os.PathLike | None = None, normalize: bool = True,
-                          title: str | None = None) -> Any:
+def plot_confusion_matrix(
+    cm: np.ndarray,
+    class_names: Sequence[Any],
+    *,
+    path: str | os.PathLike | None = None,
+    normalize: bool = True,
+    title: str | None = None,
+) -> Any:
     """Plot a confusion matrix (rows: true class, columns: predicted class).
 
     Parameters
@@ -71,8 +83,9 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[Any], *,
     cm = np.asarray(cm, dtype=np.float64)
     n = len(class_names)
     if cm.ndim != 2 or cm.shape != (n, n):
-        raise SkascValueError(f"'cm' must have shape ({n}, {n}) to match {n} class names; "
-                              f"got shape {cm.shape}.")
+        raise SkascValueError(
+            f"'cm' must have shape ({n}, {n}) to match {n} class names; got shape {cm.shape}."
+        )
     if normalize:
         totals = cm.sum(axis=1, keepdims=True)
         values = np.divide(100.0 * cm, totals, out=np.zeros_like(cm), where=totals > 0)
@@ -95,8 +108,15 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[Any], *,
         high = values.max() / 2 if values.size else 0
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center",
-                        fontsize=7, color="white" if values[i, j] > high else "black")
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(values[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if values[i, j] > high else "black",
+                )
     if title:
         ax.set_title(title)
     _save(fig, path)
@@ -107,13 +127,11 @@ def _history_rows(history: Any) -> list[dict]:
     rows = [dict(entry) for entry in history]
     for i, row in enumerate(rows):
         if "train_loss" not in row:
-            raise SkascValueError(f"History entry {i} has no 'train_loss'; got keys "
-                                  f"{sorted(row)}.")
+            raise SkascValueError(f"History entry {i} has no 'train_loss'; got keys {sorted(row)}.")
     return rows
 
 
-def plot_training_curves(histories: Sequence[Any], *,
-                         path: str | os.PathLike | None = None) -> Any:
+def plot_training_curves(histories: Sequence[Any], *, path: str | os.PathLike | None = None) -> Any:
     """Loss (and validation accuracy, when recorded) per epoch, one line per split.
 
     Parameters
@@ -144,16 +162,24 @@ def plot_training_curves(histories: Sequence[Any], *,
     axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
     for split, rows in runs:
         epochs = [row.get("epoch", k + 1) for k, row in enumerate(rows)]
-        line, = axes[0].plot(epochs, [row["train_loss"] for row in rows],
-                             label=f"split {split} train")
+        (line,) = axes[0].plot(
+            epochs, [row["train_loss"] for row in rows], label=f"split {split} train"
+        )
         if any("valid_loss" in row for row in rows):
-            axes[0].plot([e for e, r in zip(epochs, rows) if "valid_loss" in r],
-                         [r["valid_loss"] for r in rows if "valid_loss" in r],
-                         linestyle="--", color=line.get_color(), label=f"split {split} valid")
+            axes[0].plot(
+                [e for e, r in zip(epochs, rows) if "valid_loss" in r],
+                [r["valid_loss"] for r in rows if "valid_loss" in r],
+                linestyle="--",
+                color=line.get_color(),
+                label=f"split {split} valid",
+            )
         if any("valid_acc" in row for row in rows):
-            axes[1].plot([e for e, r in zip(epochs, rows) if "valid_acc" in r],
-                         [r["valid_acc"] for r in rows if "valid_acc" in r],
-                         color=line.get_color(), label=f"split {split}")
+            axes[1].plot(
+                [e for e, r in zip(epochs, rows) if "valid_acc" in r],
+                [r["valid_acc"] for r in rows if "valid_acc" in r],
+                color=line.get_color(),
+                label=f"split {split}",
+            )
     axes[0].set_xlabel("Epoch")
     axes[0].set_ylabel("Loss")
     axes[0].legend(fontsize=7)
@@ -165,9 +191,12 @@ def plot_training_curves(histories: Sequence[Any], *,
     return fig
 
 
-def plot_heldout_accuracy(curves: dict[str, Sequence[tuple[int, float]]], *,
-                          path: str | os.PathLike | None = None,
-                          title: str | None = None) -> Any:
+def plot_heldout_accuracy(
+    curves: dict[str, Sequence[tuple[int, float]]],
+    *,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Any:
     """Test accuracy of the 2-s segments per epoch, one line per fold (Figure 2).
 
     Parameters
@@ -196,8 +225,12 @@ def plot_heldout_accuracy(curves: dict[str, Sequence[tuple[int, float]]], *,
     for name, points in curves.items():
         if len(points):
             epochs, acc = zip(*points)
-            ax.plot(epochs, 100 * np.asarray(acc), marker="." if len(points) < 30 else None,
-                    label=str(name))
+            ax.plot(
+                epochs,
+                100 * np.asarray(acc),
+                marker="." if len(points) < 30 else None,
+                label=str(name),
+            )
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Test accuracy of 2-s segments (%)")
     ax.legend(fontsize=7)
@@ -207,8 +240,9 @@ def plot_heldout_accuracy(curves: dict[str, Sequence[tuple[int, float]]], *,
     return fig
 
 
-def plot_reliability_diagram(curve: dict, *, path: str | os.PathLike | None = None,
-                             title: str | None = None) -> Any:
+def plot_reliability_diagram(
+    curve: dict, *, path: str | os.PathLike | None = None, title: str | None = None
+) -> Any:
     """Reliability diagram: accuracy against confidence per bin, ECE in the title.
 
     Parameters
@@ -237,11 +271,22 @@ def plot_reliability_diagram(curve: dict, *, path: str | os.PathLike | None = No
     fig = _figure((4.5, 4.5))
     ax = fig.subplots()
     centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
-    ax.bar(centres[filled], np.asarray(curve["accuracy"])[filled], width=width[filled],
-           edgecolor="black", alpha=0.7, label="accuracy")
+    ax.bar(
+        centres[filled],
+        np.asarray(curve["accuracy"])[filled],
+        width=width[filled],
+        edgecolor="black",
+        alpha=0.7,
+        label="accuracy",
+    )
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-    ax.plot(np.asarray(curve["confidence"])[filled], np.asarray(curve["accuracy"])[filled],
-            marker="o", color="C1", label="per bin")
+    ax.plot(
+        np.asarray(curve["confidence"])[filled],
+        np.asarray(curve["accuracy"])[filled],
+        marker="o",
+        color="C1",
+        label="per bin",
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("Confidence (largest posterior)")
@@ -253,8 +298,14 @@ def plot_reliability_diagram(curve: dict, *, path: str | os.PathLike | None = No
     return fig
 
 
-def plot_attention(logmel: np.ndarray, temporal: np.ndarray, spatial: np.ndarray,
-                   mask: np.ndarray, *, path: str | os.PathLike | None = None) -> Any:
+def plot_attention(
+    logmel: np.ndarray,
+    temporal: np.ndarray,
+    spatial: np.ndarray,
+    mask: np.ndarray,
+    *,
+    path: str | os.PathLike | None = None,
+) -> Any:
     """Show a segment's log-Mel spectrogram with its attention weights.
 
     Parameters
@@ -293,7 +344,8 @@ def plot_attention(logmel: np.ndarray, temporal: np.ndarray, spatial: np.ndarray
     if mask.shape != (spatial.shape[0], temporal.shape[0]):
         raise SkascValueError(
             f"'mask' must have shape (len(spatial), len(temporal)) = "
-            f"({spatial.shape[0]}, {temporal.shape[0]}); got {mask.shape}.")
+            f"({spatial.shape[0]}, {temporal.shape[0]}); got {mask.shape}."
+        )
     fig = _figure((8.0, 8.0))
     grid = fig.add_gridspec(3, 2, width_ratios=(12, 1), height_ratios=(3, 1.2, 3))
     ax_mel = fig.add_subplot(grid[0, 0])
@@ -318,8 +370,9 @@ def plot_attention(logmel: np.ndarray, temporal: np.ndarray, spatial: np.ndarray
     return fig
 
 
-def plot_timeline(timeline: Any, *, path: str | os.PathLike | None = None,
-                  title: str | None = None) -> Any:
+def plot_timeline(
+    timeline: Any, *, path: str | os.PathLike | None = None, title: str | None = None
+) -> Any:
     """Plot a scene timeline: one coloured cell per window, the posterior as opacity.
 
     Each window is drawn on its share of the time axis: from the
@@ -369,20 +422,35 @@ def plot_timeline(timeline: Any, *, path: str | os.PathLike | None = None,
     ax = fig.add_subplot()
     for i in range(n):
         k = column[timeline.labels[i]]
-        ax.add_patch(Rectangle((left[i], 0.0), right[i] - left[i], 1.0, facecolor=palette[k],
-                               edgecolor="none", alpha=float(timeline.proba[i, k])))
+        ax.add_patch(
+            Rectangle(
+                (left[i], 0.0),
+                right[i] - left[i],
+                1.0,
+                facecolor=palette[k],
+                edgecolor="none",
+                alpha=float(timeline.proba[i, k]),
+            )
+        )
     for time, _, _ in timeline.change_points:
         ax.axvline(time, color="black", linewidth=0.8)
     ax.set_xlim(0.0, max(float(timeline.duration), float(end[-1])))
     ax.set_ylim(0.0, 1.0)
     ax.set_yticks([])
     ax.set_xlabel("time (s)")
-    shown = sorted(set(timeline.labels), key=column.get)
-    ax.legend(handles=[Patch(color=palette[column[c]], label=str(c)) for c in shown],
-              loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=min(len(shown), 6),
-              frameon=False)
-    ax.set_title(title if title is not None
-                 else os.path.basename(getattr(timeline, "source", "")) or "scene timeline")
+    shown = sorted(set(timeline.labels), key=column.__getitem__)
+    ax.legend(
+        handles=[Patch(color=palette[column[c]], label=str(c)) for c in shown],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.35),
+        ncol=min(len(shown), 6),
+        frameon=False,
+    )
+    ax.set_title(
+        title
+        if title is not None
+        else os.path.basename(getattr(timeline, "source", "")) or "scene timeline"
+    )
     _save(fig, path)
     return fig
 

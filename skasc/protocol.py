@@ -45,8 +45,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from skorch.callbacks import Callback
@@ -54,13 +55,29 @@ from skorch.callbacks import Callback
 from ._atomic import atomic_write
 from ._paths import regular_file_problem
 from .datasets import AudioDataset, load_dataset
-from .evaluation import (LEVELS, METRICS, EvaluationReport, SplitResult, device_scores,
-                         format_class_table, format_table, predict_split, scored_split,
-                         system_segment_duration, training_history)
+from .evaluation import (
+    LEVELS,
+    METRICS,
+    EvaluationReport,
+    SplitResult,
+    device_scores,
+    format_class_table,
+    format_table,
+    predict_split,
+    scored_split,
+    system_segment_duration,
+    training_history,
+)
 from .exceptions import InvalidParameterError, SkascError, SkascValueError
 from .fusion import groups_fit_params
-from .pipelines import (FEATURES, NETWORKS, RECORDING_POSTERIORS, make_system,
-                        segment_network, system_name)
+from .pipelines import (
+    FEATURES,
+    NETWORKS,
+    RECORDING_POSTERIORS,
+    make_system,
+    segment_network,
+    system_name,
+)
 
 __all__ = ["run_protocol", "read_protocol", "result_files", "ProtocolResult", "HeldOutAccuracy"]
 
@@ -74,8 +91,8 @@ class HeldOutAccuracy(Callback):
     """Record the network's accuracy on held-out segments every ``every`` epochs.
 
     The value goes into the history as ``heldout_acc`` (None at the epochs not
-    scored); nothing reads it during training. Prediction runs in eval mode and draws no random numbers, so the
-    training is the same with or without this callback.
+    scored); nothing reads it during training. Prediction runs in eval mode and draws
+    no random numbers, so the training is the same with or without this callback.
 
     Parameters
     ----------
@@ -140,8 +157,13 @@ class ProtocolResult:
     def table(self, *, markdown: bool = True) -> str:
         """The paper-style table, log loss included: mean ± std over the folds, or with
         several seeds over the seeds (each seed's value the mean over its folds)."""
-        return format_table({self.results["system"]: self._runs()}, std=True, log_loss=True,
-                            markdown=markdown, paper_terms=self.results["dataset"] == "litis")
+        return format_table(
+            {self.results["system"]: self._runs()},
+            std=True,
+            log_loss=True,
+            markdown=markdown,
+            paper_terms=self.results["dataset"] == "litis",
+        )
 
     def _runs(self) -> EvaluationReport | list[EvaluationReport]:
         return list(self.reports.values()) if len(self.reports) > 1 else self.report
@@ -149,10 +171,17 @@ class ProtocolResult:
 
 # --------------------------------------------------------------------------- settings
 #: Net parameters run_protocol sets itself, and from what (its argument, skasc cv's option).
-_OWN_NET_PARAMS = {"max_epochs": "epochs (--epochs)", "lr": "lr (--lr)",
-                   "batch_size": "batch_size (--batch-size)",
-                   "random_state": "random_state (--seed)", "verbose": "verbose",
-                   "device": "device (--device)", "checkpoint_dir": "the output folder"}
+_OWN_NET_PARAMS = {
+    "max_epochs": "epochs (--epochs)",
+    "lr": "lr (--lr)",
+    "batch_size": "batch_size (--batch-size)",
+    "random_state": "random_state (--seed)",
+    "verbose": "verbose",
+    "device": "device (--device)",
+    "checkpoint_dir": "the output folder",
+}
+
+
 def _check_seeds(seeds: Any, random_state: Any) -> list[int]:
     """The seeds of the runs: ``seeds``, or ``[random_state]`` (0 when neither is given)."""
     from ._validation import MAX_SEED, Int
@@ -165,28 +194,43 @@ def _check_seeds(seeds: Any, random_state: Any) -> list[int]:
         raise InvalidParameterError(
             f"run_protocol takes 'random_state' (one run per fold) or 'seeds' (one run per "
             f"fold and seed), not both; got random_state={random_state!r} and "
-            f"seeds={seeds!r}.")
+            f"seeds={seeds!r}."
+        )
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__") or not list(seeds):
-        raise InvalidParameterError("The 'seeds' parameter of run_protocol must be a non-empty "
-                                    f"sequence of ints. Got {seeds!r} instead.")
+        raise InvalidParameterError(
+            "The 'seeds' parameter of run_protocol must be a non-empty "
+            f"sequence of ints. Got {seeds!r} instead."
+        )
     chosen: list[int] = []
     for seed in seeds:
         Int(low=0, high=MAX_SEED)(seed, "seeds", "run_protocol")
         if int(seed) in chosen:
-            raise InvalidParameterError(f"The 'seeds' parameter of run_protocol lists seed "
-                                        f"{seed} twice.")
+            raise InvalidParameterError(
+                f"The 'seeds' parameter of run_protocol lists seed {seed} twice."
+            )
         chosen.append(int(seed))
     return chosen
 
 
-def _check_settings(network: str, features: str, epochs: Any, lr: Any, batch_size: Any,
-                    eval_every: Any, net_params: Any, device: Any,
-                    classifier: Any, svm_C: Any, recording_posteriors: Any) -> None:
+def _check_settings(
+    network: str,
+    features: str,
+    epochs: Any,
+    lr: Any,
+    batch_size: Any,
+    eval_every: Any,
+    net_params: Any,
+    device: Any,
+    classifier: Any,
+    svm_C: Any,
+    recording_posteriors: Any,
+) -> None:
     from ._validation import Int, Options, Real, check_device
 
     Options(tuple(NETWORKS))(network, "network", "run_protocol")
-    Options(tuple(RECORDING_POSTERIORS))(recording_posteriors, "recording_posteriors",
-                                         "run_protocol")
+    Options(tuple(RECORDING_POSTERIORS))(
+        recording_posteriors, "recording_posteriors", "run_protocol"
+    )
     Options(("svm", "softmax"))(classifier, "classifier", "run_protocol")
     Real(low=0.0, low_inclusive=False)(svm_C, "svm_C", "run_protocol")
     Options(tuple(FEATURES))(features, "features", "run_protocol")
@@ -196,14 +240,17 @@ def _check_settings(network: str, features: str, epochs: Any, lr: Any, batch_siz
     Int(low=0)(eval_every, "eval_every", "run_protocol")
     check_device(device, "run_protocol")
     if net_params is not None and not isinstance(net_params, dict):
-        raise InvalidParameterError("The 'net_params' parameter of run_protocol must be a dict "
-                                    f"or None. Got {net_params!r} instead.")
+        raise InvalidParameterError(
+            "The 'net_params' parameter of run_protocol must be a dict "
+            f"or None. Got {net_params!r} instead."
+        )
     own = sorted(set(net_params or {}) & set(_OWN_NET_PARAMS))
     if own:
         shown = ", ".join(f"{name!r} (set by {_OWN_NET_PARAMS[name]})" for name in own)
         raise InvalidParameterError(
             f"The 'net_params' parameter of run_protocol sets {shown}: run_protocol sets "
-            "these itself; pass them as its own arguments.")
+            "these itself; pass them as its own arguments."
+        )
 
 
 def _select_folds(folds: Sequence[int] | None, names: list[str]) -> list[int]:
@@ -212,11 +259,15 @@ def _select_folds(folds: Sequence[int] | None, names: list[str]) -> list[int]:
         return list(range(len(names)))
     chosen = []
     for f in folds:
-        if isinstance(f, (bool, np.bool_)) or not isinstance(f, (int, np.integer)) \
-                or not 1 <= f <= len(names):
+        if (
+            isinstance(f, (bool, np.bool_))
+            or not isinstance(f, (int, np.integer))
+            or not 1 <= f <= len(names)
+        ):
             raise InvalidParameterError(
                 f"The 'folds' parameter of run_protocol must list fold numbers from 1 to "
-                f"{len(names)} ({', '.join(names)}). Got {f!r}.")
+                f"{len(names)} ({', '.join(names)}). Got {f!r}."
+            )
         if f - 1 not in chosen:
             chosen.append(int(f) - 1)
     return chosen
@@ -232,8 +283,11 @@ def _read_settings(path: str) -> dict:
             before = json.load(fh)
         except json.JSONDecodeError as exc:
             raise SkascValueError(f"{path} is not a skasc protocol file ({exc}).") from None
-    if not isinstance(before, dict) or before.get("format") != _FORMAT \
-            or not isinstance(before.get("settings", {}), dict):
+    if (
+        not isinstance(before, dict)
+        or before.get("format") != _FORMAT
+        or not isinstance(before.get("settings", {}), dict)
+    ):
         raise SkascValueError(f"{path} is not a skasc protocol file; choose another 'out'.")
     return before.get("settings", {})
 
@@ -243,31 +297,53 @@ def _settings_file(out: str, settings: dict) -> None:
     path = os.path.join(out, "protocol.json")
     fixed = {k: v for k, v in settings.items() if k not in _RESUMABLE}
     if os.path.exists(path):
-        old = {"recording_posteriors": "paper",  # what runs before the choice used
-               **_read_settings(path)}
+        old = {
+            "recording_posteriors": "paper",  # what runs before the choice used
+            **_read_settings(path),
+        }
         changed = sorted(k for k in set(old) | set(fixed) if old.get(k) != fixed.get(k))
         if changed:
             shown = "; ".join(f"{k}: {old.get(k)!r} then, {fixed.get(k)!r} now" for k in changed)
-            raise SkascValueError(f"{out} holds a run with other settings ({shown}); resume it "
-                                  "with the same settings or choose another output folder.")
+            raise SkascValueError(
+                f"{out} holds a run with other settings ({shown}); resume it "
+                "with the same settings or choose another output folder."
+            )
         return
     with atomic_write(path) as fh:
         fh.write(json.dumps({"format": _FORMAT, "settings": fixed}, indent=2).encode())
 
 
-def _build(settings: dict, net_params: dict, out: str, run_dir: str, device: str,
-           n_jobs: int | None, seed: int):
+def _build(
+    settings: dict,
+    net_params: dict,
+    out: str,
+    run_dir: str,
+    device: str,
+    n_jobs: int | None,
+    seed: int,
+):
     """The run's pipeline; ``net_params`` are the caller's values (``settings`` holds
     only their JSON record)."""
-    net_params = {**net_params, "device": device,
-                  "checkpoint_dir": os.path.join(run_dir, "checkpoints")}
-    pipe = make_system(settings["network"], settings["features"],
-                       max_epochs=settings["epochs"], lr=settings["lr"],
-                       batch_size=settings["batch_size"], random_state=seed,
-                       n_jobs=n_jobs, feature_cache=os.path.join(out, "feature-cache"),
-                       verbose=settings["verbose"], net_params=net_params,
-                       classifier=settings["classifier"], svm_C=settings["svm_C"],
-                       recording_posteriors=settings["recording_posteriors"])
+    net_params = {
+        **net_params,
+        "device": device,
+        "checkpoint_dir": os.path.join(run_dir, "checkpoints"),
+    }
+    pipe = make_system(
+        settings["network"],
+        settings["features"],
+        max_epochs=settings["epochs"],
+        lr=settings["lr"],
+        batch_size=settings["batch_size"],
+        random_state=seed,
+        n_jobs=n_jobs,
+        feature_cache=os.path.join(out, "feature-cache"),
+        verbose=settings["verbose"],
+        net_params=net_params,
+        classifier=settings["classifier"],
+        svm_C=settings["svm_C"],
+        recording_posteriors=settings["recording_posteriors"],
+    )
     return pipe.set_params(frontend__verbose=settings["verbose"])  # tqdm over the recordings
 
 
@@ -278,13 +354,16 @@ def _systems(pipe: Any, *, fitted: bool = False) -> list[tuple[str, Any, int | N
     final = pipe.named_steps["fusion"]
     if isinstance(final, SystemFusion):
         systems = final.estimators_ if fitted else [est for _, est in final.estimators]
-        return [(name, system.named_steps["fusion"], index)
-                for index, ((name, _), system) in enumerate(zip(final.estimators, systems))]
+        return [
+            (name, system.named_steps["fusion"], index)
+            for index, ((name, _), system) in enumerate(zip(final.estimators, systems))
+        ]
     return [("system", final, None)]
 
 
-def _add_heldout(pipe: Any, paths: list, y_test: np.ndarray, classes: np.ndarray,
-                 every: int) -> None:
+def _add_heldout(
+    pipe: Any, paths: list, y_test: np.ndarray, classes: np.ndarray, every: int
+) -> None:
     """Give every network of ``pipe`` a :class:`HeldOutAccuracy` on the test fold."""
     from .fusion import flatten_segments
 
@@ -294,11 +373,23 @@ def _add_heldout(pipe: Any, paths: list, y_test: np.ndarray, classes: np.ndarray
         X = features
         if index is not None:
             from .frontend.features import FeatureTypeSelector
+
             X = FeatureTypeSelector(index).transform(features)
         segments, lengths = flatten_segments(X)
         net = segment_network(fusion)
-        net.set_params(callbacks=list(net.callbacks or []) + [("heldout", HeldOutAccuracy(
-            np.ascontiguousarray(segments, dtype=np.float32), np.repeat(codes, lengths), every))])
+        net.set_params(
+            callbacks=list(net.callbacks or [])
+            + [
+                (
+                    "heldout",
+                    HeldOutAccuracy(
+                        np.ascontiguousarray(segments, dtype=np.float32),
+                        np.repeat(codes, lengths),
+                        every,
+                    ),
+                )
+            ]
+        )
 
 
 def _check_networks(pipe: Any) -> None:
@@ -315,27 +406,42 @@ def _check_networks(pipe: Any) -> None:
                     raise
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise InvalidParameterError(  # skorch's and torch's refusals of net_params
-                    f"The 'net_params' parameter of run_protocol does not fit the network: "
-                    f"{reason}") from exc
+                    f"The 'net_params' parameter of run_protocol does not fit the network: {reason}"
+                ) from exc
 
 
 def _curves(pipe: Any) -> dict[str, list[list[float]]]:
     curves = {}
     for name, fusion, _ in _systems(pipe, fitted=True):
         history = training_history(fusion)
-        curves[name] = [[row["epoch"], row["heldout_acc"]] for row in history or []
-                        if row.get("heldout_acc") is not None]
+        curves[name] = [
+            [row["epoch"], row["heldout_acc"]]
+            for row in history or []
+            if row.get("heldout_acc") is not None
+        ]
     return curves
 
 
 # --------------------------------------------------------------------------- one run
-_ARRAYS = ("test_index", "y_true", "y_pred", "classes", "proba", "segment_y_true",
-           "segment_y_pred", "segment_proba", "segment_index")
+_ARRAYS = (
+    "test_index",
+    "y_true",
+    "y_pred",
+    "classes",
+    "proba",
+    "segment_y_true",
+    "segment_y_pred",
+    "segment_proba",
+    "segment_index",
+)
 
 
 def _save_fold(run_dir: str, split: SplitResult, info: dict) -> None:
-    arrays = {name: np.asarray(getattr(split, name)) for name in _ARRAYS
-              if getattr(split, name) is not None}
+    arrays: dict[str, Any] = {
+        name: np.asarray(getattr(split, name))
+        for name in _ARRAYS
+        if getattr(split, name) is not None
+    }
     # what allow_pickle=False can read back: labels as strings, never objects
     arrays = {name: a.astype(str) if a.dtype == object else a for name, a in arrays.items()}
     with atomic_write(os.path.join(run_dir, "result.npz")) as fh:
@@ -361,56 +467,88 @@ def _load_fold(run_dir: str) -> tuple[SplitResult, dict] | None:
         with np.load(arrays_path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         info = {k: v for k, v in info.items() if k not in ("scores", "device_accuracy")}
-        split = scored_split(arrays["test_index"], arrays["y_true"], arrays.get("classes"),
-                             arrays["y_pred"], proba=arrays.get("proba"),
-                             segment_y_pred=arrays.get("segment_y_pred"),
-                             segment_proba=arrays.get("segment_proba"),
-                             segment_index=arrays.get("segment_index"))
+        split = scored_split(
+            arrays["test_index"],
+            arrays["y_true"],
+            arrays.get("classes"),
+            arrays["y_pred"],
+            proba=arrays.get("proba"),
+            segment_y_pred=arrays.get("segment_y_pred"),
+            segment_proba=arrays.get("segment_proba"),
+            segment_index=arrays.get("segment_index"),
+        )
     except (OSError, ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
-        raise SkascValueError(f"{run_dir} does not hold a fold result skasc wrote "
-                              f"({type(exc).__name__}: {exc}); move it away to run this fold "
-                              "again.") from exc
+        raise SkascValueError(
+            f"{run_dir} does not hold a fold result skasc wrote "
+            f"({type(exc).__name__}: {exc}); move it away to run this fold "
+            "again."
+        ) from exc
     return split, info
 
 
 def _run_dir(out: str, name: str, seed: int, settings: dict) -> str:
     """``OUT/folds/<fold>``; with several seeds, ``OUT/folds/<fold>/seed<seed>``."""
     if not _SAFE_NAME.match(name):
-        raise SkascValueError(f"Fold name {name!r} cannot name a folder; use letters, digits, "
-                              "'_', '-' and '.' (not first).")
+        raise SkascValueError(
+            f"Fold name {name!r} cannot name a folder; use letters, digits, "
+            "'_', '-' and '.' (not first)."
+        )
     folder = os.path.join(out, "folds", name)
     return os.path.join(folder, f"seed{seed}") if "seeds" in settings else folder
 
 
-def _run_fold(ds: AudioDataset, position: int, seed: int, train: np.ndarray, test: np.ndarray,
-              settings: dict, net_params: dict, out: str, device: str, n_jobs: int | None
-              ) -> tuple[SplitResult, dict]:
+def _run_fold(
+    ds: AudioDataset,
+    position: int,
+    seed: int,
+    train: np.ndarray,
+    test: np.ndarray,
+    settings: dict,
+    net_params: dict,
+    out: str,
+    device: str,
+    n_jobs: int | None,
+) -> tuple[SplitResult, dict]:
     name = ds.cv.fold_names[position]
     run_dir = _run_dir(out, name, seed, settings)
     labels = np.asarray(ds.labels).astype(str)
     done = _load_fold(run_dir)
     if done is not None:
         split, info = done
-        if (not np.array_equal(split.test_index, test) or info.get("n_train") != len(train)
-                or not np.array_equal(split.y_true, labels[test])):
+        if (
+            not np.array_equal(split.test_index, test)
+            or info.get("n_train") != len(train)
+            or not np.array_equal(split.y_true, labels[test])
+        ):
             raise SkascValueError(
                 f"{run_dir} holds the result of another {name}: its test recordings or "
                 "labels differ from the data set's now (was the metadata edited?). Move it "
-                "away to run this fold again.")
+                "away to run this fold again."
+            )
     else:
         os.makedirs(run_dir, exist_ok=True)
         started = time.perf_counter()
         paths = np.asarray(ds.paths, dtype=object)
         pipe = _build(settings, net_params, out, run_dir, device, n_jobs, seed)
         if settings["eval_every"]:
-            _add_heldout(pipe, list(paths[test]), labels[test], np.unique(labels[train]),
-                         settings["eval_every"])
+            _add_heldout(
+                pipe,
+                list(paths[test]),
+                labels[test],
+                np.unique(labels[train]),
+                settings["eval_every"],
+            )
         groups = None if ds.groups is None else np.asarray(ds.groups)[train]
         pipe.fit(list(paths[train]), labels[train], **groups_fit_params(pipe, groups))
         split = predict_split(pipe, list(paths[test]), test, labels[test])
-        info = {"fold": name, "seed": seed, "n_train": int(len(train)),
-                "n_test": int(len(test)), "seconds": round(time.perf_counter() - started, 3),
-                "heldout_accuracy": _curves(pipe)}
+        info = {
+            "fold": name,
+            "seed": seed,
+            "n_train": int(len(train)),
+            "n_test": int(len(test)),
+            "seconds": round(time.perf_counter() - started, 3),
+            "heldout_accuracy": _curves(pipe),
+        }
         _save_fold(run_dir, split, info)
     info = {**info, "fold": name, "seed": seed}  # a run written before seeds existed
     if ds.devices is not None:
@@ -420,17 +558,22 @@ def _run_fold(ds: AudioDataset, position: int, seed: int, train: np.ndarray, tes
 
 
 # --------------------------------------------------------------------------- outputs
-def _spread(values: dict[tuple[str, int], float], folds: list[str], seeds: list[int]
-            ) -> dict[str, Any]:
+def _spread(
+    values: dict[tuple[str, int], float], folds: list[str], seeds: list[int]
+) -> dict[str, Any]:
     """Mean and std over folds (each fold's value its mean over seeds) and, with several
     seeds, std over seeds (each seed's value its mean over folds); runs without a value
     (a class a fold does not test) are left out."""
+
     def means(groups: dict[Any, list[float]]) -> dict[Any, float]:
         return {key: float(np.mean(v)) for key, v in groups.items() if v}
 
     by_fold = means({f: [values[f, s] for s in seeds if (f, s) in values] for f in folds})
-    out: dict[str, Any] = {"mean": float(np.mean(list(by_fold.values()))),
-                           "std": float(np.std(list(by_fold.values()))), "folds": by_fold}
+    out: dict[str, Any] = {
+        "mean": float(np.mean(list(by_fold.values()))),
+        "std": float(np.std(list(by_fold.values()))),
+        "folds": by_fold,
+    }
     if len(seeds) > 1:
         by_seed = means({s: [values[f, s] for f in folds if (f, s) in values] for s in seeds})
         out["std_seeds"] = float(np.std(list(by_seed.values())))
@@ -438,8 +581,9 @@ def _spread(values: dict[tuple[str, int], float], folds: list[str], seeds: list[
     return out
 
 
-def _summary(runs: list[tuple[SplitResult, dict]], folds: list[str], seeds: list[int],
-             classes: list[str]) -> dict[str, Any]:
+def _summary(
+    runs: list[tuple[SplitResult, dict]], folds: list[str], seeds: list[int], classes: list[str]
+) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     keyed = [((info["fold"], info["seed"]), split, info) for split, info in runs]
     for level in LEVELS:
@@ -447,12 +591,22 @@ def _summary(runs: list[tuple[SplitResult, dict]], folds: list[str], seeds: list
             continue
         entry: dict[str, Any] = {
             m: _spread({key: split.scores[level][m] for key, split, _ in keyed}, folds, seeds)
-            for m in METRICS if all(m in split.scores[level] for _, split, _ in keyed)}
+            for m in METRICS
+            if all(m in split.scores[level] for _, split, _ in keyed)
+        }
         entry["class_accuracy"] = {
-            c: _spread({key: split.scores[level]["class_accuracy"][c] for key, split, _ in keyed
-                        if c in split.scores[level]["class_accuracy"]}, folds, seeds)
+            c: _spread(
+                {
+                    key: split.scores[level]["class_accuracy"][c]
+                    for key, split, _ in keyed
+                    if c in split.scores[level]["class_accuracy"]
+                },
+                folds,
+                seeds,
+            )
             for c in classes
-            if any(c in split.scores[level]["class_accuracy"] for _, split, _ in keyed)}
+            if any(c in split.scores[level]["class_accuracy"] for _, split, _ in keyed)
+        }
         summary[level] = entry
     if all("devices" in info for _, _, info in keyed):
         devices = sorted({d for _, _, info in keyed for d in info["devices"]})
@@ -460,88 +614,154 @@ def _summary(runs: list[tuple[SplitResult, dict]], folds: list[str], seeds: list
         for d in devices:
             tested = [(key, info["devices"][d]) for key, _, info in keyed if d in info["devices"]]
             summary["devices"][d] = {
-                "n_runs": len(tested), "seen_in_runs": sum(e["seen"] for _, e in tested),
-                **{m: _spread({key: e[m] for key, e in tested}, folds, seeds)
-                   for m in ("accuracy", "balanced_accuracy", "log_loss")
-                   if all(m in e for _, e in tested)}}
+                "n_runs": len(tested),
+                "seen_in_runs": sum(e["seen"] for _, e in tested),
+                **{
+                    m: _spread({key: e[m] for key, e in tested}, folds, seeds)
+                    for m in ("accuracy", "balanced_accuracy", "log_loss")
+                    if all(m in e for _, e in tested)
+                },
+            }
     return summary
 
 
-def _results(ds: AudioDataset, settings: dict, names: list[str], seeds: list[int],
-             runs: list[tuple[SplitResult, dict]], report: EvaluationReport,
-             n_folds: int) -> dict:
+def _results(
+    ds: AudioDataset,
+    settings: dict,
+    names: list[str],
+    seeds: list[int],
+    runs: list[tuple[SplitResult, dict]],
+    report: EvaluationReport,
+    n_folds: int,
+) -> dict:
     classes = [str(c) for c in report.class_names]
-    return {"dataset": ds.name, "root": os.path.abspath(ds.root), "system": system_name(
-                settings["network"], settings["features"]),
-            "settings": settings, "classes": classes, "n_recordings": len(ds),
-            "folds_run": names, "seeds": seeds, "complete": len(names) == n_folds,
-            "segment_duration": report.segment_duration,
-            "runs": [{**info, "scores": split.scores} for split, info in runs],
-            "summary": _summary(runs, names, seeds, classes)}
+    return {
+        "dataset": ds.name,
+        "root": os.path.abspath(ds.root),
+        "system": system_name(settings["network"], settings["features"]),
+        "settings": settings,
+        "classes": classes,
+        "n_recordings": len(ds),
+        "folds_run": names,
+        "seeds": seeds,
+        "complete": len(names) == n_folds,
+        "segment_duration": report.segment_duration,
+        "runs": [{**info, "scores": split.scores} for split, info in runs],
+        "summary": _summary(runs, names, seeds, classes),
+    }
 
 
 def _markdown(result: ProtocolResult) -> str:
     results, report = result.results, result.report
     paper_terms = results["dataset"] == "litis"
     seeds = results["seeds"]
-    over = ("folds" if len(seeds) == 1 else f"the {len(seeds)} seeds ({', '.join(map(str, seeds))}), "
-            "each seed's value the mean over its folds")
-    lines = [f"# {results['system']} on {results['dataset']}", "",
-             f"{len(results['folds_run'])} of the official folds"
-             + ("" if results["complete"] else " (not all: the table is not the official "
-                "protocol's)") + f", {results['n_recordings']} recordings; mean ± std over "
-             f"{over}; percent (log loss in nats).", "",
-             result.table(), "", "## Per fold", ""]
+    over = (
+        "folds"
+        if len(seeds) == 1
+        else f"the {len(seeds)} seeds ({', '.join(map(str, seeds))}), "
+        "each seed's value the mean over its folds"
+    )
+    lines = [
+        f"# {results['system']} on {results['dataset']}",
+        "",
+        f"{len(results['folds_run'])} of the official folds"
+        + ("" if results["complete"] else " (not all: the table is not the official protocol's)")
+        + f", {results['n_recordings']} recordings; mean ± std over "
+        f"{over}; percent (log loss in nats).",
+        "",
+        result.table(),
+        "",
+        "## Per fold",
+        "",
+    ]
     labels = np.asarray(report.class_names)
-    per_fold = {name: [EvaluationReport.from_splits([split], labels,
-                                                    segment_duration=report.segment_duration)
-                       for split, run in zip(report.splits, result.runs) if run["fold"] == name]
-                for name in results["folds_run"]}
+    per_fold = {
+        name: [
+            EvaluationReport.from_splits([split], labels, segment_duration=report.segment_duration)
+            for split, run in zip(report.splits, result.runs)
+            if run["fold"] == name
+        ]
+        for name in results["folds_run"]
+    }
     if len(seeds) > 1:
         lines.append(f"Mean ± std over the {len(seeds)} seeds.")
         lines.append("")
-    lines.append(format_table({name: runs if len(runs) > 1 else runs[0]
-                               for name, runs in per_fold.items()}, std=len(seeds) > 1,
-                              log_loss=True, markdown=True, paper_terms=paper_terms))
-    lines += ["", "## Class-wise accuracy", "",
-              format_class_table(result._runs(), paper_terms=paper_terms)]
+    lines.append(
+        format_table(
+            {name: runs if len(runs) > 1 else runs[0] for name, runs in per_fold.items()},
+            std=len(seeds) > 1,
+            log_loss=True,
+            markdown=True,
+            paper_terms=paper_terms,
+        )
+    )
+    lines += [
+        "",
+        "## Class-wise accuracy",
+        "",
+        format_class_table(result._runs(), paper_terms=paper_terms),
+    ]
     devices = results["summary"].get("devices")
-    spread = "std_seeds" if len(seeds) > 1 else "std"  # as in the table above
     if devices:
-        lines += ["", "## Recordings per device", "",
-                  "| Device | Seen in training | Recordings | Acc. | Macro class-wise Acc. | "
-                  "Log loss |", "| --- | --- | ---: | ---: | ---: | ---: |"]
-        for d, v in devices.items():
-            seen = ("yes" if v["seen_in_runs"] == v["n_runs"] else "no (unseen)"
-                    if v["seen_in_runs"] == 0 else f"in {v['seen_in_runs']} of {v['n_runs']} runs")
-            n = sum(run["devices"][d]["n_recordings"] for run in result.runs
-                    if d in run["devices"] and run["seed"] == seeds[0])
-            cells = [f"{100 * v[m]['mean']:.2f} ± {100 * v[m][spread]:.2f}" if m in v else "-"
-                     for m in ("accuracy", "balanced_accuracy")]
-            cells.append(f"{v['log_loss']['mean']:.3f} ± {v['log_loss'][spread]:.3f}"
-                         if "log_loss" in v else "-")
-            lines.append(f"| {d} | {seen} | {n} | " + " | ".join(cells) + " |")
+        lines += ["", "## Recordings per device", "", *_device_rows(result, devices)]
     return "\n".join(lines) + "\n"
 
 
+def _device_rows(result: ProtocolResult, devices: dict) -> list[str]:
+    """The Markdown table of the summary's per-device figures, one row a device."""
+    seeds = result.results["seeds"]
+    spread = "std_seeds" if len(seeds) > 1 else "std"  # as in the table above
+    lines = [
+        "| Device | Seen in training | Recordings | Acc. | Macro class-wise Acc. | Log loss |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for d, v in devices.items():
+        seen = (
+            "yes"
+            if v["seen_in_runs"] == v["n_runs"]
+            else "no (unseen)"
+            if v["seen_in_runs"] == 0
+            else f"in {v['seen_in_runs']} of {v['n_runs']} runs"
+        )
+        n = sum(
+            run["devices"][d]["n_recordings"]
+            for run in result.runs
+            if d in run["devices"] and run["seed"] == seeds[0]
+        )
+        cells = [
+            f"{100 * v[m]['mean']:.2f} ± {100 * v[m][spread]:.2f}" if m in v else "-"
+            for m in ("accuracy", "balanced_accuracy")
+        ]
+        cells.append(
+            f"{v['log_loss']['mean']:.3f} ± {v['log_loss'][spread]:.3f}" if "log_loss" in v else "-"
+        )
+        lines.append(f"| {d} | {seen} | {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _figures(out: str, result: ProtocolResult) -> None:
-    from .plotting import (plot_confusion_matrix, plot_heldout_accuracy,
-                           plot_reliability_diagram)
+    from .plotting import plot_confusion_matrix, plot_heldout_accuracy, plot_reliability_diagram
 
     report, system = result.report, result.results["system"]
-    segments = (f"{report.segment_duration:g}-s segments" if report.segment_duration
-                else "segments")
-    for level, confusion, what in (("recording", report.recording_confusion, "recordings"),
-                                   ("segment", report.segment_confusion, "segments")):
+    segments = f"{report.segment_duration:g}-s segments" if report.segment_duration else "segments"
+    for level, confusion, what in (
+        ("recording", report.recording_confusion, "recordings"),
+        ("segment", report.segment_confusion, "segments"),
+    ):
         if confusion is None:  # no segment level
             continue
         label = segments if level == "segment" else what
-        plot_confusion_matrix(confusion, report.class_names,
-                              path=os.path.join(out, f"confusion-{what}.png"),
-                              title=f"{system}: {label}")
-        plot_reliability_diagram(report.reliability(level),
-                                 path=os.path.join(out, f"reliability-{what}.png"),
-                                 title=f"{system}, {label}")
+        plot_confusion_matrix(
+            confusion,
+            report.class_names,
+            path=os.path.join(out, f"confusion-{what}.png"),
+            title=f"{system}: {label}",
+        )
+        plot_reliability_diagram(
+            report.reliability(level),
+            path=os.path.join(out, f"reliability-{what}.png"),
+            title=f"{system}, {label}",
+        )
     curves = {}
     several = len(result.reports) > 1
     for run in result.runs:
@@ -549,33 +769,58 @@ def _figures(out: str, result: ProtocolResult) -> None:
         for name, points in run["heldout_accuracy"].items():
             curves[run_name if name == "system" else f"{run_name} {name}"] = points
     if any(curves.values()):
-        plot_heldout_accuracy(curves, path=os.path.join(out, "figure2.png"),
-                              title=f"{system}: held-out {segments} accuracy per epoch")
+        plot_heldout_accuracy(
+            curves,
+            path=os.path.join(out, "figure2.png"),
+            title=f"{system}: held-out {segments} accuracy per epoch",
+        )
 
 
-def _protocol_result(out: str, results: dict, runs: list[tuple[SplitResult, dict]],
-                     segment_duration: float | None) -> ProtocolResult:
+def _protocol_result(
+    out: str, results: dict, runs: list[tuple[SplitResult, dict]], segment_duration: float | None
+) -> ProtocolResult:
     """The result of the runs, ordered by seed then fold, as run_protocol returns it."""
     labels = np.asarray(results["classes"])
-    reports = {seed: EvaluationReport.from_splits(
-        [split for split, info in runs if info["seed"] == seed], labels,
-        segment_duration=segment_duration) for seed in results["seeds"]}
-    report = EvaluationReport.from_splits([split for split, _ in runs], labels,
-                                          segment_duration=segment_duration)
-    return ProtocolResult(results=results, report=report, out=out,
-                          runs=[info for _, info in runs], reports=reports)
+    reports = {
+        seed: EvaluationReport.from_splits(
+            [split for split, info in runs if info["seed"] == seed],
+            labels,
+            segment_duration=segment_duration,
+        )
+        for seed in results["seeds"]
+    }
+    report = EvaluationReport.from_splits(
+        [split for split, _ in runs], labels, segment_duration=segment_duration
+    )
+    return ProtocolResult(
+        results=results, report=report, out=out, runs=[info for _, info in runs], reports=reports
+    )
 
 
 # --------------------------------------------------------------------------- entry points
-def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = None, *,
-                 network: str = "att_crnn", features: str = "logmel", epochs: int = 500,
-                 lr: float = 1e-4, batch_size: int = 100, classifier: str = "svm",
-                 svm_C: float = 0.1, recording_posteriors: str = "calibrated",
-                 folds: Sequence[int] | None = None,
-                 eval_every: int = 5, device: str = "auto", n_jobs: int | None = None,
-                 out: str | os.PathLike = "results", scheduler: str | None = None,
-                 random_state: int | None = None, seeds: Sequence[int] | None = None,
-                 net_params: dict | None = None, verbose: int = 1) -> ProtocolResult:
+def run_protocol(
+    dataset: str | AudioDataset,
+    root: str | os.PathLike | None = None,
+    *,
+    network: str = "att_crnn",
+    features: str = "logmel",
+    epochs: int = 500,
+    lr: float = 1e-4,
+    batch_size: int = 100,
+    classifier: str = "svm",
+    svm_C: float = 0.1,
+    recording_posteriors: str = "calibrated",
+    folds: Sequence[int] | None = None,
+    eval_every: int = 5,
+    device: str = "auto",
+    n_jobs: int | None = None,
+    out: str | os.PathLike = "results",
+    scheduler: str | None = None,
+    random_state: int | None = None,
+    seeds: Sequence[int] | None = None,
+    net_params: dict | None = None,
+    verbose: int = 1,
+) -> ProtocolResult:
     """Run a data set's official protocol through the full system; resumable.
 
     Parameters
@@ -656,42 +901,67 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     >>> sorted(result.results["summary"]["recording"]["accuracy"])
     ['folds', 'mean', 'seeds', 'std', 'std_seeds']
     """
-    _check_settings(network, features, epochs, lr, batch_size, eval_every, net_params,
-                    device, classifier, svm_C, recording_posteriors)
+    _check_settings(
+        network,
+        features,
+        epochs,
+        lr,
+        batch_size,
+        eval_every,
+        net_params,
+        device,
+        classifier,
+        svm_C,
+        recording_posteriors,
+    )
     seeds = _check_seeds(seeds, random_state)
     ds = dataset if isinstance(dataset, AudioDataset) else _load(dataset, root)
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not os.path.isdir(out):
         raise InvalidParameterError(
-            f"The 'out' parameter of run_protocol must be a folder; {out} is a file.")
+            f"The 'out' parameter of run_protocol must be a folder; {out} is a file."
+        )
     splits = list(ds.cv.split(ds.paths, ds.labels, ds.groups))
     names = list(ds.cv.fold_names)
     chosen = _select_folds(folds, names)
-    settings = {"dataset": ds.name, "root": os.path.abspath(ds.root), "network": network,
-                "features": features, "epochs": int(epochs), "lr": float(lr),
-                "batch_size": int(batch_size), "classifier": classifier,
-                "svm_C": float(svm_C), "recording_posteriors": recording_posteriors,
-                "eval_every": int(eval_every),
-                **({"random_state": seeds[0]} if len(seeds) == 1 else {"seeds": seeds}),
-                "net_params": _plain(net_params or {}), "verbose": int(verbose)}
+    settings = {
+        "dataset": ds.name,
+        "root": os.path.abspath(ds.root),
+        "network": network,
+        "features": features,
+        "epochs": int(epochs),
+        "lr": float(lr),
+        "batch_size": int(batch_size),
+        "classifier": classifier,
+        "svm_C": float(svm_C),
+        "recording_posteriors": recording_posteriors,
+        "eval_every": int(eval_every),
+        **({"random_state": seeds[0]} if len(seeds) == 1 else {"seeds": seeds}),
+        "net_params": _plain(net_params or {}),
+        "verbose": int(verbose),
+    }
     net_params = dict(net_params or {})
     labels = np.asarray(ds.labels).astype(str)
     for k in chosen:  # before anything is written: faults a rerun could not undo
         _run_dir(out, names[k], seeds[0], settings)
         unseen = sorted(set(labels[splits[k][1]].tolist()) - set(labels[splits[k][0]].tolist()))
         if unseen:
-            raise SkascValueError(f"Fold {names[k]} of {ds.name} tests classes never seen in its "
-                                  f"training recordings: {unseen}.")
+            raise SkascValueError(
+                f"Fold {names[k]} of {ds.name} tests classes never seen in its "
+                f"training recordings: {unseen}."
+            )
     checked = _build(settings, net_params, out, out, device, n_jobs, seeds[0])
     _check_networks(checked)
     os.makedirs(out, exist_ok=True)
     _settings_file(out, settings)
     tasks = [(k, seed, splits[k][0], splits[k][1]) for seed in seeds for k in chosen]
     runs = _run_all(ds, tasks, settings, net_params, out, device, n_jobs, scheduler, verbose)
-    report = EvaluationReport.from_splits([split for split, _ in runs], np.unique(labels),
-                                          segment_duration=system_segment_duration(checked))
-    results = _results(ds, settings, [names[k] for k in chosen], seeds, runs, report,
-                       len(names))
+    report = EvaluationReport.from_splits(
+        [split for split, _ in runs],
+        np.unique(labels),
+        segment_duration=system_segment_duration(checked),
+    )
+    results = _results(ds, settings, [names[k] for k in chosen], seeds, runs, report, len(names))
     result = _protocol_result(out, results, runs, report.segment_duration)
     with atomic_write(os.path.join(out, "results.json")) as fh:
         fh.write(json.dumps(results, indent=2).encode())
@@ -704,30 +974,46 @@ def run_protocol(dataset: str | AudioDataset, root: str | os.PathLike | None = N
     return result
 
 
-def _run_all(ds: AudioDataset, tasks: list, settings: dict, net_params: dict, out: str,
-             device: str, n_jobs: int | None, scheduler: str | None, verbose: int
-             ) -> list[tuple[SplitResult, dict]]:
+def _run_all(
+    ds: AudioDataset,
+    tasks: list,
+    settings: dict,
+    net_params: dict,
+    out: str,
+    device: str,
+    n_jobs: int | None,
+    scheduler: str | None,
+    verbose: int,
+) -> list[tuple[SplitResult, dict]]:
     """Every (fold, seed) run, here one after the other or on a Dask cluster."""
     say = print if verbose else (lambda *a, **k: None)
     names, seeds = ds.cv.fold_names, sorted({seed for _, seed, _, _ in tasks})
     several = "seeds" in settings
-    say(f"{system_name(settings['network'], settings['features'])} on {ds.name}: "
+    say(
+        f"{system_name(settings['network'], settings['features'])} on {ds.name}: "
         f"{len({k for k, _, _, _ in tasks})} of {len(names)} official folds"
         + (f" x {len(seeds)} seeds" if several else "")
-        + f", {len(ds)} recordings, {settings['epochs']} epochs; output in {out}", flush=True)
+        + f", {len(ds)} recordings, {settings['epochs']} epochs; output in {out}",
+        flush=True,
+    )
     if scheduler is not None:
         return _run_on_dask(scheduler, ds, tasks, settings, net_params, out, device, n_jobs)
     done, started = [], time.perf_counter()
     for i, (k, seed, train, test) in enumerate(tasks):
         which = f"{names[k]}, seed {seed}" if several else names[k]
-        say(f"\n=== {'run' if several else 'fold'} {i + 1} of {len(tasks)} ({which}): "
-            f"{len(train)} training, {len(test)} test recordings ===", flush=True)
-        done.append(_run_fold(ds, k, seed, train, test, settings, net_params, out, device,
-                              n_jobs))
+        say(
+            f"\n=== {'run' if several else 'fold'} {i + 1} of {len(tasks)} ({which}): "
+            f"{len(train)} training, {len(test)} test recordings ===",
+            flush=True,
+        )
+        done.append(_run_fold(ds, k, seed, train, test, settings, net_params, out, device, n_jobs))
         left = (time.perf_counter() - started) / (i + 1) * (len(tasks) - i - 1)
         rec = done[-1][0].scores["recording"]["accuracy"]
-        say(f"{which}: recording accuracy {100 * rec:.2f} %"
-            + (f"; about {_duration(left)} left" if i + 1 < len(tasks) else ""), flush=True)
+        say(
+            f"{which}: recording accuracy {100 * rec:.2f} %"
+            + (f"; about {_duration(left)} left" if i + 1 < len(tasks) else ""),
+            flush=True,
+        )
     return done
 
 
@@ -768,8 +1054,9 @@ def read_protocol(out: str | os.PathLike) -> ProtocolResult:
     for name in ("protocol.json", "results.json"):
         problem = regular_file_problem(os.path.join(out, name))
         if problem is not None:
-            raise SkascValueError(f"{shown} is not a finished skasc cv output folder: its "
-                                  f"{name} {problem}.")
+            raise SkascValueError(
+                f"{shown} is not a finished skasc cv output folder: its {name} {problem}."
+            )
     settings = _read_settings(os.path.join(out, "protocol.json"))
     path = os.path.join(out, "results.json")
     try:
@@ -778,23 +1065,31 @@ def read_protocol(out: str | os.PathLike) -> ProtocolResult:
         names = [str(name) for name in results["folds_run"]]
         classes = [str(c) for c in results["classes"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise SkascValueError(f"{path} is not a results file skasc wrote "
-                              f"({type(exc).__name__}: {exc}).") from None
+        raise SkascValueError(
+            f"{path} is not a results file skasc wrote ({type(exc).__name__}: {exc})."
+        ) from None
     if not names:
         raise SkascValueError(f"{path} is not a results file skasc wrote: it lists no fold.")
     seeds = settings.get("seeds", [settings.get("random_state", 0)])
-    if not isinstance(seeds, list) or not seeds or not all(
-            isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds):
-        raise SkascValueError(f"{os.path.join(out, 'protocol.json')} is not a skasc protocol "
-                              f"file: its seeds are {seeds!r}.")
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds)
+    ):
+        raise SkascValueError(
+            f"{os.path.join(out, 'protocol.json')} is not a skasc protocol "
+            f"file: its seeds are {seeds!r}."
+        )
     runs = []
     for seed in seeds:
         for name in names:
             run_dir = _run_dir(out, name, seed, settings)
             done = _load_fold(run_dir)
             if done is None:
-                raise SkascValueError(f"{shown} lists fold {name} (seed {seed}) but "
-                                      f"{run_dir} holds no finished result.")
+                raise SkascValueError(
+                    f"{shown} lists fold {name} (seed {seed}) but "
+                    f"{run_dir} holds no finished result."
+                )
             split, info = done
             runs.append((split, {**info, "fold": name, "seed": seed}))
     results = {**results, "classes": classes, "seeds": seeds}
@@ -807,8 +1102,9 @@ def result_files(out: str | os.PathLike) -> list[str]:
     ``result.npz``. An output of a command reading the folder may not be one of them."""
     out = os.path.abspath(os.fspath(out))
     found = [os.path.join(out, name) for name in ("protocol.json", "results.json")]
-    return found + sorted(glob.glob(os.path.join(glob.escape(out), "folds", "**", "result.*"),
-                                    recursive=True))
+    return found + sorted(
+        glob.glob(os.path.join(glob.escape(out), "folds", "**", "result.*"), recursive=True)
+    )
 
 
 def _load(name: str, root: Any) -> AudioDataset:
@@ -831,9 +1127,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _run_on_dask(address: str, ds: AudioDataset, tasks: list, settings: dict,
-                 net_params: dict, out: str, device: str, n_jobs: int | None
-                 ) -> list[tuple[SplitResult, dict]]:
+def _run_on_dask(
+    address: str,
+    ds: AudioDataset,
+    tasks: list,
+    settings: dict,
+    net_params: dict,
+    out: str,
+    device: str,
+    n_jobs: int | None,
+) -> list[tuple[SplitResult, dict]]:
     try:
         from distributed import Client
     except ImportError as exc:  # pragma: no cover - the dask extra is not installed
@@ -842,6 +1145,17 @@ def _run_on_dask(address: str, ds: AudioDataset, tasks: list, settings: dict,
 
     with Client(address), parallel_config(backend="dask"):
         return Parallel(n_jobs=-1)(
-            delayed(_run_fold)(ds, k, seed, train, test, {**settings, "verbose": 0},
-                               net_params, out, device, n_jobs)
-            for k, seed, train, test in tasks)
+            delayed(_run_fold)(
+                ds,
+                k,
+                seed,
+                train,
+                test,
+                {**settings, "verbose": 0},
+                net_params,
+                out,
+                device,
+                n_jobs,
+            )
+            for k, seed, train, test in tasks
+        )

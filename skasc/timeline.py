@@ -130,15 +130,15 @@ class SceneTimeline:
 
 def _check_seconds(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SkascTypeError(f"'{name}' of predict_timeline must be a number of seconds; "
-                             f"got {value!r}.")
+        raise SkascTypeError(
+            f"'{name}' of predict_timeline must be a number of seconds; got {value!r}."
+        )
     if not math.isfinite(value):
         raise SkascValueError(f"'{name}' of predict_timeline must be finite; got {value!r}.")
     return float(value)
 
 
-def _grid_steps(seconds: float, name: str, step_s: float, sr: int, *,
-                first: float = 0.0) -> int:
+def _grid_steps(seconds: float, name: str, step_s: float, sr: int, *, first: float = 0.0) -> int:
     """``seconds - first`` as a whole number of segment hops, or a ValueError saying so
     (``first``: the first segment's duration, for a window).
 
@@ -147,12 +147,18 @@ def _grid_steps(seconds: float, name: str, step_s: float, sr: int, *,
     one sample, or 1e-4 of ``seconds``."""
     steps = round((seconds - first) / step_s)
     if abs(seconds - first - steps * step_s) > max(1.0 / sr, 1e-4 * seconds):
-        allowed = ", ".join(f"{first + k * step_s:g}" for k in range(1 if not first else 0,
-                                                                      4 if not first else 3))
-        rule = (f"one segment ({first:g} s) plus a whole number of segment hops "
-                f"({step_s:g} s)" if first else f"a whole number of segment hops ({step_s:g} s)")
-        raise SkascValueError(f"'{name}'={seconds:g} s is not on the segment grid: it must be "
-                              f"{rule}, e.g. {allowed} s.")
+        allowed = ", ".join(
+            f"{first + k * step_s:g}" for k in range(1 if not first else 0, 4 if not first else 3)
+        )
+        rule = (
+            f"one segment ({first:g} s) plus a whole number of segment hops ({step_s:g} s)"
+            if first
+            else f"a whole number of segment hops ({step_s:g} s)"
+        )
+        raise SkascValueError(
+            f"'{name}'={seconds:g} s is not on the segment grid: it must be "
+            f"{rule}, e.g. {allowed} s."
+        )
     return int(steps)
 
 
@@ -166,67 +172,88 @@ class _WindowGrid:
     hop_steps: int
 
     @classmethod
-    def from_seconds(cls, window: Any, hop: Any, segmenter: Segmenter, sr: int
-                     ) -> "_WindowGrid":
+    def from_seconds(cls, window: Any, hop: Any, segmenter: Segmenter, sr: int) -> _WindowGrid:
         """The grid of ``window`` and ``hop`` seconds, or the error that names them."""
         window = _check_seconds(window, "window")
         hop = _check_seconds(hop, "hop")
         seg_len, seg_hop = segmenter.lengths()
         segment_s, step_s = seg_len / sr, seg_hop / sr
         if window < segment_s - 1e-9:
-            raise SkascValueError(f"'window'={window!r} s is shorter than one segment "
-                                  f"({segment_s:g} s); a window must hold at least one "
-                                  "segment.")
+            raise SkascValueError(
+                f"'window'={window!r} s is shorter than one segment "
+                f"({segment_s:g} s); a window must hold at least one "
+                "segment."
+            )
         if hop <= 0:
             raise SkascValueError(f"'hop'={hop!r} s must be > 0.")
         if hop > window:
-            raise SkascValueError(f"'hop'={hop!r} s is longer than 'window'={window!r} s: "
-                                  "the segments between windows would be in none.")
-        per_window = 1 + (_grid_steps(window, "window", step_s, sr, first=segment_s)
-                          if window > segment_s else 0)
+            raise SkascValueError(
+                f"'hop'={hop!r} s is longer than 'window'={window!r} s: "
+                "the segments between windows would be in none."
+            )
+        per_window = 1 + (
+            _grid_steps(window, "window", step_s, sr, first=segment_s) if window > segment_s else 0
+        )
         hop_steps = _grid_steps(hop, "hop", step_s, sr)
         if hop_steps == 0:
-            raise SkascValueError(f"'hop'={hop!r} s is shorter than one segment hop "
-                                  f"({step_s:g} s).")
+            raise SkascValueError(
+                f"'hop'={hop!r} s is shorter than one segment hop ({step_s:g} s)."
+            )
         return cls(segment_s, step_s, per_window, hop_steps)
 
     def rows(self, n_segments: int) -> list[tuple[int, int]]:
         """[first, last) segment of every window (see the module docstring)."""
         if n_segments <= self.per_window:
             return [(0, n_segments)]
-        rows = [(s, s + self.per_window)
-                for s in range(0, n_segments - self.per_window + 1, self.hop_steps)]
+        rows = [
+            (s, s + self.per_window)
+            for s in range(0, n_segments - self.per_window + 1, self.hop_steps)
+        ]
         if rows[-1][1] < n_segments:
             rows.append((n_segments - self.per_window, n_segments))
         return rows
 
-    def timeline(self, log_evidence: np.ndarray, rule: str, classes: np.ndarray,
-                 duration: float, source: str) -> SceneTimeline:
+    def timeline(
+        self, log_evidence: np.ndarray, rule: str, classes: np.ndarray, duration: float, source: str
+    ) -> SceneTimeline:
         """The pipeline's fusion ``rule`` over each window's rows of ``log_evidence``."""
         rows = self.rows(log_evidence.shape[0])
         lengths = np.array([b - a for a, b in rows], dtype=np.intp)
         gathered = np.concatenate([log_evidence[a:b] for a, b in rows])
         proba = np.exp(fuse_log_posteriors(gathered, lengths=lengths, rule=rule))
         start = np.array([a * self.step_s for a, _ in rows])
-        end = np.minimum(np.array([(b - 1) * self.step_s + self.segment_s for _, b in rows]),
-                         duration)
-        return SceneTimeline(start=start, end=end, labels=classes[np.argmax(proba, axis=1)],
-                             proba=proba, classes=classes, duration=duration, source=source)
+        end = np.minimum(
+            np.array([(b - 1) * self.step_s + self.segment_s for _, b in rows]), duration
+        )
+        return SceneTimeline(
+            start=start,
+            end=end,
+            labels=classes[np.argmax(proba, axis=1)],
+            proba=proba,
+            classes=classes,
+            duration=duration,
+            source=source,
+        )
 
 
 def _frontend_steps(estimator: Any) -> tuple[dict, Any]:
     """The fitted pipeline's front-end steps by name, and the rest of the pipeline."""
-    if not (isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], FrontEnd)
-            and len(estimator.steps) > 1):
+    if not (
+        isinstance(estimator, Pipeline)
+        and isinstance(estimator.steps[0][1], FrontEnd)
+        and len(estimator.steps) > 1
+    ):
         raise SkascTypeError(
             "predict_timeline needs a fitted Pipeline whose first step is a FrontEnd "
             "(e.g. from make_att_crnn_pipeline or make_fused_pipeline); got "
-            f"{type(estimator).__name__}.")
+            f"{type(estimator).__name__}."
+        )
     rest = estimator[1:]
     if not has_segment_posteriors(rest):
         raise SkascTypeError(
             "predict_timeline needs a pipeline ending in a RecordingFusion or a "
-            "SystemFusion of them (it classifies windows from segment posteriors).")
+            "SystemFusion of them (it classifies windows from segment posteriors)."
+        )
     check_is_fitted(estimator.steps[-1][1])
     return estimator.steps[0][1].resolved_steps(), rest
 
@@ -254,8 +281,11 @@ class _SegmentStream:
             if needed > 0:
                 self._buf = np.pad(self._buf, ((0, 0), (0, needed)))
         starts = [k * self.hop - self._buf_start for k in range(self.n_emitted, n_ready)]
-        segments = np.stack([self._buf[:, s:s + self.length] for s in starts]) if starts \
+        segments = (
+            np.stack([self._buf[:, s : s + self.length] for s in starts])
+            if starts
             else np.zeros((0, self._buf.shape[0], self.length), np.float32)
+        )
         self.n_emitted = max(self.n_emitted, n_ready)
         drop = min(self.n_emitted * self.hop - self._buf_start, self._buf.shape[1])
         if drop > 0:
@@ -287,30 +317,32 @@ class _FeatureStream:
         denoised = None if self._denoiser is None else self._denoiser.finish()
         return self._features(np.zeros(0, np.float32), denoised, end=True)
 
-    def _features(self, raw: np.ndarray, denoised: np.ndarray | None, *,
-                  end: bool) -> np.ndarray:
+    def _features(self, raw: np.ndarray, denoised: np.ndarray | None, *, end: bool) -> np.ndarray:
         if denoised is None:
             pair = raw[np.newaxis]
         else:  # the denoiser holds back its last samples until the next block
             self._raw = np.concatenate([self._raw, raw])
-            pair = np.stack([self._raw[:denoised.size], denoised])
-            self._raw = self._raw[denoised.size:]
+            pair = np.stack([self._raw[: denoised.size], denoised])
+            self._raw = self._raw[denoised.size :]
         segments = self._cutter.push(pair, n_total=self.n_samples if end else None)
         if not segments.shape[0]:
             return segments[:, :0]
         return self._extractor.transform(segments[np.newaxis])[0]
 
 
-def _feature_batches(path: str | os.PathLike, stream: _FeatureStream, sr: int,
-                     block_duration: float, verbose: int) -> Iterator[np.ndarray]:
+def _feature_batches(
+    path: str | os.PathLike, stream: _FeatureStream, sr: int, block_duration: float, verbose: int
+) -> Iterator[np.ndarray]:
     """The features of a file's segments, one batch per block read."""
     progress = None
     for block in iter_audio_blocks(path, sr=sr, block_duration=block_duration):
         if verbose and progress is None:  # the file is open and checked by now
             import soundfile as sf
             from tqdm.auto import tqdm
-            progress = tqdm(total=round(sf.info(os.fsencode(path)).duration, 1), unit="s",
-                            desc="timeline")
+
+            progress = tqdm(
+                total=round(sf.info(os.fsencode(path)).duration, 1), unit="s", desc="timeline"
+            )
         yield stream.push(block)
         if progress is not None:
             progress.update(round(block.size / sr, 1))
@@ -330,15 +362,23 @@ def _log_evidence(batches: Iterator[np.ndarray], rest: Any) -> tuple[np.ndarray,
             pending = pool.submit(next, batches, None)
             if features.shape[0]:
                 levels = segment_log_evidence(rest, features[np.newaxis])
+                assert levels.segment_log_evidence is not None and levels.rule is not None
                 evidence.append(levels.segment_log_evidence)
                 rule = levels.rule
     return np.concatenate(evidence), rule
 
 
-def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float = 30.0,
-                     hop: float = 10.0, block_duration: float = 60.0,
-                     backend: str | None = "auto", calibration: Any = None,
-                     verbose: int = 0) -> SceneTimeline:
+def predict_timeline(
+    estimator: Any,
+    path: str | os.PathLike,
+    *,
+    window: float = 30.0,
+    hop: float = 10.0,
+    block_duration: float = 60.0,
+    backend: str | None = "auto",
+    calibration: Any = None,
+    verbose: int = 0,
+) -> SceneTimeline:
     """Classify every window of a long recording with a fitted pipeline.
 
     Parameters
@@ -413,26 +453,30 @@ def predict_timeline(estimator: Any, path: str | os.PathLike, *, window: float =
     rest = _on_backend(estimator, rest, backend, calibration)
     stream = _FeatureStream(steps)
     log_evidence, rule = _log_evidence(
-        _feature_batches(path, stream, sr, block_duration, verbose), rest)
+        _feature_batches(path, stream, sr, block_duration, verbose), rest
+    )
     _warn_if_short(stream.n_samples, steps["segmenter"], sr)
-    return grid.timeline(log_evidence, rule, estimator.classes_, stream.n_samples / sr,
-                         os.fspath(path))
+    return grid.timeline(
+        log_evidence, rule, estimator.classes_, stream.n_samples / sr, os.fspath(path)
+    )
 
 
 def _warn_if_short(n_samples: int, segmenter: Segmenter, sr: int) -> None:
     """The Segmenter's warning for a file shorter than one segment (zero-padded)."""
     seg_len = segmenter.lengths()[0]
     if n_samples < seg_len:
-        warnings.warn(ShortRecordingWarning([(0, n_samples)], 1, seg_len, sr), UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            ShortRecordingWarning([(0, n_samples)], 1, seg_len, sr), UserWarning, stacklevel=3
+        )
 
 
 def _on_backend(estimator: Any, rest: Any, backend: str | None, calibration: Any) -> Any:
     """The pipeline after the front end, its networks on ``backend`` (None: as it is)."""
     if backend is None:
         if calibration is not None:
-            raise InvalidParameterError("'calibration' applies to backend='onnx-int8' only; "
-                                        "got backend=None.")
+            raise InvalidParameterError(
+                "'calibration' applies to backend='onnx-int8' only; got backend=None."
+            )
         return rest
     from .backend import with_backend
 

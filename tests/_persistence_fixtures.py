@@ -53,8 +53,16 @@ class TinyNet(NeuralNetClassifier):
 
 def make_net(**params) -> TinyNet:
     """A small, deterministic TinyNet (fit it under a fixed torch seed)."""
-    defaults = dict(module=TinyModule, module__n_hidden=8, module__n_classes=3,
-                    max_epochs=3, lr=0.1, batch_size=16, train_split=None, verbose=0)
+    defaults = dict(
+        module=TinyModule,
+        module__n_hidden=8,
+        module__n_classes=3,
+        max_epochs=3,
+        lr=0.1,
+        batch_size=16,
+        train_split=None,
+        verbose=0,
+    )
     defaults.update(params)
     return TinyNet(**defaults)
 

@@ -3,8 +3,9 @@ import os
 import numpy as np
 import pytest
 
-SHARED_SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                              "tut-urban-2018-samples")
+SHARED_SAMPLES = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "tut-urban-2018-samples"
+)
 
 
 @pytest.fixture

@@ -11,24 +11,62 @@ The audio is a class-dependent tone plus noise, so classes are separable.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import soundfile as sf
 
 from skasc.datasets.dcase import DCASE_SETS
 
-CLASSES_2016 = ["beach", "bus", "cafe/restaurant", "car", "city_center", "forest_path",
-                "grocery_store", "home", "library", "metro_station", "office", "park",
-                "residential_area", "train", "tram"]
-CLASSES_2018 = ["airport", "bus", "metro", "metro_station", "park", "public_square",
-                "shopping_mall", "street_pedestrian", "street_traffic", "tram"]
-CITIES = ["barcelona", "helsinki", "lisbon", "london", "lyon", "milan", "paris", "prague",
-          "stockholm", "vienna"]
-DEVICES = {"tut2018": ["a"], "tut2018mobile": ["a", "b", "c"], "tau2019": ["a"],
-           "tau2019mobile": ["a", "b", "c"],
-           "tau2020mobile": ["a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6"],
-           "tau2022mobile": ["a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6"]}
+CLASSES_2016 = [
+    "beach",
+    "bus",
+    "cafe/restaurant",
+    "car",
+    "city_center",
+    "forest_path",
+    "grocery_store",
+    "home",
+    "library",
+    "metro_station",
+    "office",
+    "park",
+    "residential_area",
+    "train",
+    "tram",
+]
+CLASSES_2018 = [
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+]
+CITIES = [
+    "barcelona",
+    "helsinki",
+    "lisbon",
+    "london",
+    "lyon",
+    "milan",
+    "paris",
+    "prague",
+    "stockholm",
+    "vienna",
+]
+DEVICES = {
+    "tut2018": ["a"],
+    "tut2018mobile": ["a", "b", "c"],
+    "tau2019": ["a"],
+    "tau2019mobile": ["a", "b", "c"],
+    "tau2020mobile": ["a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6"],
+    "tau2022mobile": ["a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6"],
+}
 #: Devices that appear only in the test list (2020/2022: S4-S6).
 TEST_ONLY_DEVICES = {"tau2020mobile": {"s4", "s5", "s6"}, "tau2022mobile": {"s4", "s5", "s6"}}
 
@@ -50,11 +88,20 @@ def _write_table(path: str, header: Sequence[str] | None, rows: Sequence[Sequenc
             f.write("\t".join(row) + "\n")
 
 
-def write_dcase(root: str | os.PathLike, name: str, *, n_locations_per_class: int | None = None,
-                segments_per_location: int = 2, sr: int = 8000, duration: float = 0.25,
-                devices: Sequence[str] | None = None, classes: Sequence[str] | None = None,
-                unused_locations_per_class: int = 0, pieces_per_segment: int = 2,
-                seed: int = 0) -> str:
+def write_dcase(
+    root: str | os.PathLike,
+    name: str,
+    *,
+    n_locations_per_class: int | None = None,
+    segments_per_location: int = 2,
+    sr: int = 8000,
+    duration: float = 0.25,
+    devices: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
+    unused_locations_per_class: int = 0,
+    pieces_per_segment: int = 2,
+    seed: int = 0,
+) -> str:
     """Write a tiny ``name`` development set under ``root/<its folder>/``.
 
     Parameters
@@ -111,8 +158,9 @@ def write_dcase(root: str | os.PathLike, name: str, *, n_locations_per_class: in
                 rec = f"{'ab'[j % 2]}{counter:03d}"
                 role = (j % spec.n_folds) + 1 if j < n_locations_per_class else None
                 for s in range(segments_per_location):
-                    entries.append((f"audio/{rec}_{s * seg}_{(s + 1) * seg}.wav", label, rec,
-                                    None, role))
+                    entries.append(
+                        (f"audio/{rec}_{s * seg}_{(s + 1) * seg}.wav", label, rec, None, role)
+                    )
     else:
         devs = list(DEVICES[name] if devices is None else devices)
         test_only = TEST_ONLY_DEVICES.get(name, set())
@@ -134,43 +182,78 @@ def write_dcase(root: str | os.PathLike, name: str, *, n_locations_per_class: in
                         dev_role = None if (role == "train" and dev in test_only) else role
                         if name == "tau2022mobile":
                             for piece in range(pieces_per_segment):
-                                entries.append((f"audio/{label}-{city}-{loc}-{segment}-{piece}-"
-                                                f"{dev}.wav", label, identifier, dev, dev_role))
+                                entries.append(
+                                    (
+                                        f"audio/{label}-{city}-{loc}-{segment}-{piece}-{dev}.wav",
+                                        label,
+                                        identifier,
+                                        dev,
+                                        dev_role,
+                                    )
+                                )
                         else:
-                            entries.append((f"audio/{label}-{city}-{loc}-{segment}-{dev}.wav",
-                                            label, identifier, dev, dev_role))
+                            entries.append(
+                                (
+                                    f"audio/{label}-{city}-{loc}-{segment}-{dev}.wav",
+                                    label,
+                                    identifier,
+                                    dev,
+                                    dev_role,
+                                )
+                            )
                     segment += 1
                 loc += 1
     class_index = {c: i for i, c in enumerate(classes)}
     for rel, label, _, _, _ in entries:
-        sf.write(os.path.join(folder, *rel.split("/")),
-                 _tone(class_index[label], sr, duration, rng), sr, subtype="PCM_16")
+        sf.write(
+            os.path.join(folder, *rel.split("/")),
+            _tone(class_index[label], sr, duration, rng),
+            sr,
+            subtype="PCM_16",
+        )
     setup = os.path.join(folder, "evaluation_setup")
     if four_fold:
-        meta_rows = [(rel, label, group) if name == "tut2017" else (rel, label)
-                     for rel, label, group, _, _ in entries]
+        meta_rows = [
+            (rel, label, group) if name == "tut2017" else (rel, label)
+            for rel, label, group, _, _ in entries
+        ]
         _write_table(os.path.join(folder, "meta.txt"), None, meta_rows)
-        _write_table(os.path.join(folder, "error.txt"), None,
-                     [(entries[0][0], "1.991448", "2.446579", "error")])
+        _write_table(
+            os.path.join(folder, "error.txt"),
+            None,
+            [(entries[0][0], "1.991448", "2.446579", "error")],
+        )
         for k in range(1, spec.n_folds + 1):
-            train = [(rel, label) for rel, label, _, _, role in entries
-                     if role is not None and role != k]
+            train = [
+                (rel, label) for rel, label, _, _, role in entries if role is not None and role != k
+            ]
             test = [(rel, label) for rel, label, _, _, role in entries if role == k]
             _write_table(os.path.join(setup, f"fold{k}_train.txt"), None, train)
             _write_table(os.path.join(setup, f"fold{k}_test.txt"), None, [(r,) for r, _ in test])
             _write_table(os.path.join(setup, f"fold{k}_evaluate.txt"), None, test)
     else:
-        _write_table(os.path.join(folder, "meta.csv"),
-                     ["filename", "scene_label", "identifier", "source_label"],
-                     [(rel, label, group, dev) for rel, label, group, dev, _ in entries])
+        _write_table(
+            os.path.join(folder, "meta.csv"),
+            ["filename", "scene_label", "identifier", "source_label"],
+            [(rel, label, group, dev) for rel, label, group, dev, _ in entries],
+        )
         header = spec.split_header
         train = [(rel, label) for rel, label, _, _, role in entries if role == "train"]
         test = [(rel, label) for rel, label, _, _, role in entries if role == "test"]
         ext = spec.split_ext
-        _write_table(os.path.join(setup, f"fold1_train{ext}"),
-                     ["filename", "scene_label"] if header else None, train)
-        _write_table(os.path.join(setup, f"fold1_test{ext}"), ["filename"] if header else None,
-                     [(r,) for r, _ in test])
-        _write_table(os.path.join(setup, f"fold1_evaluate{ext}"),
-                     ["filename", "scene_label"] if header else None, test)
+        _write_table(
+            os.path.join(setup, f"fold1_train{ext}"),
+            ["filename", "scene_label"] if header else None,
+            train,
+        )
+        _write_table(
+            os.path.join(setup, f"fold1_test{ext}"),
+            ["filename"] if header else None,
+            [(r,) for r, _ in test],
+        )
+        _write_table(
+            os.path.join(setup, f"fold1_evaluate{ext}"),
+            ["filename", "scene_label"] if header else None,
+            test,
+        )
     return folder

@@ -4,6 +4,7 @@ CLI; a missing extra is one clear error naming it.
 
 Tolerances, on generated recordings: ``"onnx"`` (float32) within 1e-5 of the torch
 posteriors; ``"onnx-int8"`` within 0.1 and the same labels."""
+
 import pickle
 import sys
 
@@ -39,12 +40,15 @@ def fitted(corpus):
 
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
-@pytest.mark.parametrize("kwargs", [
-    dict(),                                                    # the paper's SVM head
-    dict(classifier="softmax"),                                # the network's softmax
-    dict(factory=make_cnn_baseline_pipeline, net_params=CNN_TINY),
-    dict(factory=make_fused_pipeline),                         # logMel + logGam systems
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),  # the paper's SVM head
+        dict(classifier="softmax"),  # the network's softmax
+        dict(factory=make_cnn_baseline_pipeline, net_params=CNN_TINY),
+        dict(factory=make_fused_pipeline),  # logMel + logGam systems
+    ],
+)
 def test_backends_agree_with_torch(corpus, kwargs, backend):
     X, y, X_test = corpus
     pipe = tiny(**kwargs).fit(X, y)
@@ -78,6 +82,7 @@ def test_auto_is_onnx_where_it_can_be_and_the_estimator_elsewhere(fitted, monkey
     assert any(isinstance(s, OnnxNetwork) for s in _steps(auto))
     assert with_backend(auto, "auto") is auto  # networks on onnxruntime already
     from test_timeline import lr_pipeline
+
     plain = lr_pipeline()  # a scikit-learn classifier, no skasc network
     assert with_backend(plain, "auto") is plain
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # the extra is missing
@@ -98,22 +103,25 @@ def test_auto_warns_once_when_a_network_does_not_export(fitted, monkeypatch):
 
 def test_timeline_with_the_onnx_backend_agrees(tmp_path, fitted):
     path = scene_file(tmp_path / "long.wav", np.random.default_rng(3), seconds=9.0)
-    expected = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7,
-                                backend="torch")
-    got = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7,
-                           backend="onnx")
+    expected = predict_timeline(
+        fitted, path, window=2.0, hop=1.0, block_duration=1.7, backend="torch"
+    )
+    got = predict_timeline(fitted, path, window=2.0, hop=1.0, block_duration=1.7, backend="onnx")
     np.testing.assert_allclose(got.proba, expected.proba, atol=TOLERANCE["onnx"])
     assert list(got.labels) == list(expected.labels)
     np.testing.assert_array_equal(got.start, expected.start)
 
 
-@pytest.mark.parametrize("args,message", [
-    (dict(backend="tensorrt"), "'backend' must be one of"),
-    (dict(backend="onnx-int8"), "needs 'calibration': a few recordings"),
-    (dict(backend="onnx", calibration=["a.wav"]), "applies to backend='onnx-int8' only"),
-    (dict(backend="torch", n_threads=2), "'n_threads' applies to the onnx backends"),
-    (dict(backend="onnx", n_threads=0), "'n_threads' must be None or an int >= 1"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (dict(backend="tensorrt"), "'backend' must be one of"),
+        (dict(backend="onnx-int8"), "needs 'calibration': a few recordings"),
+        (dict(backend="onnx", calibration=["a.wav"]), "applies to backend='onnx-int8' only"),
+        (dict(backend="torch", n_threads=2), "'n_threads' applies to the onnx backends"),
+        (dict(backend="onnx", n_threads=0), "'n_threads' must be None or an int >= 1"),
+    ],
+)
 def test_bad_backend_arguments_are_named(fitted, args, message):
     with pytest.raises(InvalidParameterError, match=message):
         with_backend(fitted, **args)
@@ -175,15 +183,17 @@ def test_cli_never_writes_over_a_calibration_recording(tmp_path, corpus, fitted,
     long = scene_file(tmp_path / "long.wav", np.random.default_rng(4), seconds=3.0)
     int8 = ["--backend", "onnx-int8", "--calibration", str(calib)]
     model = str(tmp_path / "m.skasc")
-    for argv in (["predict", model, str(tmp_path / "new.wav"), *int8, "--out", str(victim)],
-                 ["predict", model, str(long), "--timeline", *int8, "--out", str(victim)],
-                 ["predict", model, str(long), "--timeline", *int8, "--figure", str(victim)],
-                 ["export", model, str(victim), "--quantize", "int8", "--calibration",
-                  str(calib)]):
+    for argv in (
+        ["predict", model, str(tmp_path / "new.wav"), *int8, "--out", str(victim)],
+        ["predict", model, str(long), "--timeline", *int8, "--out", str(victim)],
+        ["predict", model, str(long), "--timeline", *int8, "--figure", str(victim)],
+        ["export", model, str(victim), "--quantize", "int8", "--calibration", str(calib)],
+    ):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
-        assert f"it is the calibration recording {victim}; an output never overwrites an " \
-               "input" in err, argv
+        assert (
+            f"it is the calibration recording {victim}; an output never overwrites an input" in err
+        ), argv
         assert len(err.strip().splitlines()) == 1
     assert victim.read_bytes() == before
 
@@ -212,5 +222,7 @@ def test_network_sizes_are_those_of_the_exported_graphs(fitted, tmp_path, capsys
     save(fitted, tmp_path / "m.skasc")
     assert cli.main(["info", str(tmp_path / "m.skasc")]) == 0
     out = capsys.readouterr().out
-    assert (f"Exported ONNX network (measured): fp32 {len(fp32) / 1e6:.2f} MB, "
-            f"int8 {sizes['system']['int8'] / 1e6:.2f} MB") in out
+    assert (
+        f"Exported ONNX network (measured): fp32 {len(fp32) / 1e6:.2f} MB, "
+        f"int8 {sizes['system']['int8'] / 1e6:.2f} MB"
+    ) in out

@@ -38,10 +38,14 @@ def _truncate(path, n_bytes):
 def bad_files(tmp_path, rng):
     """name -> path of each kind of unreadable file, and the regex its error matches."""
     files = {}
-    files["header20"] = (_truncate(_wav(tmp_path / "header20.wav", rng), 20),
-                         r"header20\.wav.*could not be read as audio")
-    files["header_only"] = (_truncate(_wav(tmp_path / "header_only.wav", rng), 44),
-                            r"header_only\.wav.*contains no samples")
+    files["header20"] = (
+        _truncate(_wav(tmp_path / "header20.wav", rng), 20),
+        r"header20\.wav.*could not be read as audio",
+    )
+    files["header_only"] = (
+        _truncate(_wav(tmp_path / "header_only.wav", rng), 44),
+        r"header_only\.wav.*contains no samples",
+    )
     (tmp_path / "zero.wav").write_bytes(b"")
     files["zero_bytes"] = (str(tmp_path / "zero.wav"), r"zero\.wav.*could not be read")
     os.mkdir(tmp_path / "folder.wav")
@@ -55,8 +59,7 @@ def bad_files(tmp_path, rng):
     return files
 
 
-KINDS = ["header20", "header_only", "zero_bytes", "directory", "text", "random_mp3",
-         "missing"]
+KINDS = ["header20", "header_only", "zero_bytes", "directory", "text", "random_mp3", "missing"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -76,9 +79,13 @@ def test_loader_batch_names_index_and_path(tmp_path, rng, bad_files, kind, n_job
 
 
 def _small_frontend(n_jobs=None):
-    return FrontEnd(loader=AudioLoader(sr=SR), denoiser=MinStatsDenoiser(sr=SR),
-                    segmenter=Segmenter(sr=SR, segment_duration=0.5),
-                    extractor=LogMelExtractor(sr=SR, n_mels=32), n_jobs=n_jobs)
+    return FrontEnd(
+        loader=AudioLoader(sr=SR),
+        denoiser=MinStatsDenoiser(sr=SR),
+        segmenter=Segmenter(sr=SR, segment_duration=0.5),
+        extractor=LogMelExtractor(sr=SR, n_mels=32),
+        n_jobs=n_jobs,
+    )
 
 
 @pytest.mark.parametrize("kind", ["header20", "directory", "random_mp3"])
@@ -109,15 +116,16 @@ def test_truncated_mid_data_loads_the_complete_frames(tmp_path, rng):
     assert X_kept == [path] and skipped == []
     x = load_audio(path, sr=SR)
     assert x.shape == (kept_frames,)
-    np.testing.assert_allclose(x, data[:kept_frames].mean(axis=1), atol=2 ** -22)
+    np.testing.assert_allclose(x, data[:kept_frames].mean(axis=1), atol=2**-22)
     # and it goes through the whole front end, as a shorter recording
     with pytest.warns(UserWarning, match=r": recording 0 \(0\.154 s, 1234 samples\)"):
         out = _small_frontend().transform([path])
     assert out.shape == (1, 1, 2, 32, 4000 // 200)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="permissions are not enforced for root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="permissions are not enforced for root"
+)
 def test_unreadable_file_in_batch(tmp_path, rng):
     good = _wav(tmp_path / "good.wav", rng)
     locked = _wav(tmp_path / "locked.wav", rng)
@@ -136,6 +144,7 @@ def test_unreadable_file_in_batch(tmp_path, rng):
 
 # ------------------------------------------------------------------ check_recordings
 
+
 def test_check_recordings_raise_names_first_bad(tmp_path, rng, bad_files):
     good = _wav(tmp_path / "good.wav", rng)
     X = [good, bad_files["directory"][0], bad_files["header20"][0]]
@@ -150,8 +159,14 @@ def test_check_recordings_raise_names_first_bad(tmp_path, rng, bad_files):
 
 def test_check_recordings_skip_warns_once_and_aligns_y(tmp_path, rng, bad_files):
     goods = [_wav(tmp_path / f"good{i}.wav", rng) for i in range(3)]
-    X = [goods[0], bad_files["header20"][0], goods[1], bad_files["zero_bytes"][0],
-         bad_files["missing"][0], goods[2]]
+    X = [
+        goods[0],
+        bad_files["header20"][0],
+        goods[1],
+        bad_files["zero_bytes"][0],
+        bad_files["missing"][0],
+        goods[2],
+    ]
     y = np.array(["park", "bus", "metro", "bus", "park", "street"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -168,8 +183,9 @@ def test_check_recordings_skip_warns_once_and_aligns_y(tmp_path, rng, bad_files)
     assert [(i, p) for i, p, _ in skipped] == [(1, X[1]), (3, X[3]), (4, X[4])]
     assert all(reason.startswith(f"Recording {i} failed to load") for i, _, reason in skipped)
     # the kept recordings load, and give what loading the good files directly gives
-    np.testing.assert_array_equal(AudioLoader(sr=SR).transform(X_kept),
-                                  AudioLoader(sr=SR).transform(goods))
+    np.testing.assert_array_equal(
+        AudioLoader(sr=SR).transform(X_kept), AudioLoader(sr=SR).transform(goods)
+    )
 
 
 def test_check_recordings_object_array_and_list_labels(tmp_path, rng, bad_files):
@@ -184,14 +200,21 @@ def test_check_recordings_object_array_and_list_labels(tmp_path, rng, bad_files)
     assert y_kept is None and list(X_kept) == [good]
 
 
-@pytest.mark.parametrize("item, exc, match", [
-    (np.zeros(0), ValueError, r"^Recording 1 is empty"),
-    (np.array([0.0, np.nan]), ValueError, r"^Recording 1 contains NaN or inf"),
-    (np.array([1e300, 0.0]), ValueError, r"^Recording 1 holds samples of magnitude up to 1e\+300"),
-    (np.zeros((2, 2, 2)), ValueError, r"^Recording 1 has shape \(2, 2, 2\)"),
-    (np.zeros(3, dtype=complex), TypeError, r"^Recording 1 has dtype complex128"),
-    ([0.1, 0.2], TypeError, r"^Recording 1 is a list"),
-])
+@pytest.mark.parametrize(
+    "item, exc, match",
+    [
+        (np.zeros(0), ValueError, r"^Recording 1 is empty"),
+        (np.array([0.0, np.nan]), ValueError, r"^Recording 1 contains NaN or inf"),
+        (
+            np.array([1e300, 0.0]),
+            ValueError,
+            r"^Recording 1 holds samples of magnitude up to 1e\+300",
+        ),
+        (np.zeros((2, 2, 2)), ValueError, r"^Recording 1 has shape \(2, 2, 2\)"),
+        (np.zeros(3, dtype=complex), TypeError, r"^Recording 1 has dtype complex128"),
+        ([0.1, 0.2], TypeError, r"^Recording 1 is a list"),
+    ],
+)
 def test_check_recordings_arrays(item, exc, match):
     good = np.zeros(100, np.float32)
     with pytest.raises(exc, match=match):
@@ -200,8 +223,9 @@ def test_check_recordings_arrays(item, exc, match):
         AudioLoader().transform([good, item, good])
     listed = r"Skipped 1 of 3 recordings that cannot be loaded:\n  " + match[1:]
     with pytest.warns(UserWarning, match=listed):
-        X_kept, y_kept, skipped = check_recordings([good, item, good], ["a", "b", "c"],
-                                                   on_error="skip")
+        X_kept, y_kept, skipped = check_recordings(
+            [good, item, good], ["a", "b", "c"], on_error="skip"
+        )
     assert len(X_kept) == 2 and y_kept == ["a", "c"] and skipped[0][0] == 1
 
 
@@ -222,20 +246,30 @@ def test_check_recordings_nan_file_passes_but_loader_refuses(tmp_path):
 
 def test_check_recordings_every_recording_bad(bad_files):
     X = [bad_files["header20"][0], bad_files["missing"][0]]
-    with pytest.raises(ValueError, match=r"(?s)skipped all 2 recordings.*header20\.wav"
-                                         r".*missing\.flac"):
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)skipped all 2 recordings.*header20\.wav"
+        r".*missing\.flac",
+    ):
         check_recordings(X, on_error="skip")
 
 
-@pytest.mark.parametrize("kwargs, X, exc, match", [
-    ({"on_error": "ignore"}, [np.zeros(3)], ValueError,
-     r"'on_error' parameter of check_recordings must be one of \{'raise', 'skip'\}\. "
-     r"Got 'ignore' instead"),
-    ({"y": [1, 2]}, [np.zeros(3)], ValueError, r"1 recordings but 2 labels"),
-    ({}, "one.wav", ValueError, r"single path 'one.wav'"),
-    ({}, [], ValueError, r"X is empty"),
-    ({}, np.zeros((2, 10)), ValueError, r"dense numeric array of shape \(2, 10\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, X, exc, match",
+    [
+        (
+            {"on_error": "ignore"},
+            [np.zeros(3)],
+            ValueError,
+            r"'on_error' parameter of check_recordings must be one of \{'raise', 'skip'\}\. "
+            r"Got 'ignore' instead",
+        ),
+        ({"y": [1, 2]}, [np.zeros(3)], ValueError, r"1 recordings but 2 labels"),
+        ({}, "one.wav", ValueError, r"single path 'one.wav'"),
+        ({}, [], ValueError, r"X is empty"),
+        ({}, np.zeros((2, 10)), ValueError, r"dense numeric array of shape \(2, 10\)"),
+    ],
+)
 def test_check_recordings_bad_arguments(kwargs, X, exc, match):
     with pytest.raises(exc, match=match):
         check_recordings(X, **kwargs)

@@ -1,12 +1,10 @@
 import numpy as np
+import pytest
 from sklearn.calibration import _sigmoid_calibration
 from sklearn.datasets import make_classification
 from sklearn.svm import LinearSVC
 
-from skasc.calibration import TrainingSetCalibration
-from skasc.calibration import make_svm_calibrator
-
-import pytest
+from skasc.calibration import TrainingSetCalibration, make_svm_calibrator
 
 
 def test_single_split_is_whole_set():
@@ -60,8 +58,9 @@ def test_temperature_scaling_fits_one_temperature_on_the_training_set():
     def nll(log_beta):
         return -np.mean(log_softmax(np.exp(log_beta) * scores, axis=1)[np.arange(len(y)), y])
 
-    beta = np.exp(minimize_scalar(nll, bounds=(-10, 10), method="bounded",
-                                  options={"xatol": 1e-10}).x)
+    beta = np.exp(
+        minimize_scalar(nll, bounds=(-10, 10), method="bounded", options={"xatol": 1e-10}).x
+    )
     (calibrator,) = fitted.calibrators
     assert float(calibrator.beta_) == pytest.approx(beta, rel=1e-4)
     np.testing.assert_allclose(cal.predict_proba(X), softmax(beta * scores, axis=1), rtol=1e-4)
@@ -71,16 +70,29 @@ def test_temperature_scaling_fits_one_temperature_on_the_training_set():
 
 def test_temperature_scaling_out_of_fold_and_bad_methods(monkeypatch):
     X, y = make_classification(120, 5, random_state=0)
-    assert len(make_svm_calibrator(calibration=3, method="temperature")
-               .fit(X, y).calibrated_classifiers_) == 3
-    with pytest.raises(ValueError, match=r"The 'method' parameter of make_svm_calibrator must "
-                                         r"be one of \{'sigmoid', 'temperature'\}. Got "
-                                         r"'isotonic' instead."):
+    assert (
+        len(
+            make_svm_calibrator(calibration=3, method="temperature")
+            .fit(X, y)
+            .calibrated_classifiers_
+        )
+        == 3
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"The 'method' parameter of make_svm_calibrator must "
+        r"be one of \{'sigmoid', 'temperature'\}. Got "
+        r"'isotonic' instead.",
+    ):
         make_svm_calibrator(method="isotonic")
     import sklearn
+
     monkeypatch.setattr(sklearn, "__version__", "1.7.2")
-    with pytest.raises(ValueError, match=r"'temperature', which needs scikit-learn >= 1.8; "
-                                         r"this is scikit-learn 1.7.2"):
+    with pytest.raises(
+        ValueError,
+        match=r"'temperature', which needs scikit-learn >= 1.8; "
+        r"this is scikit-learn 1.7.2",
+    ):
         make_svm_calibrator(method="temperature")
     assert make_svm_calibrator().method == "sigmoid"
 
@@ -94,8 +106,11 @@ def test_factories_take_the_calibration_method(factory):
     pipe = make(calibration_method="temperature", calibration=4)
     assert pipe.get_params()["fusion__estimator__svm__method"] == "temperature"
     assert pipe.get_params()["fusion__estimator__svm__cv"] == 4
-    with pytest.raises(ValueError, match=rf"The 'calibration_method' parameter of {factory} "
-                                         r"must be one of \{'sigmoid', 'temperature'\}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"The 'calibration_method' parameter of {factory} "
+        r"must be one of \{'sigmoid', 'temperature'\}",
+    ):
         make(calibration_method="platt")
     fused = skasc.make_fused_pipeline(calibration_method="temperature")
     assert fused.get_params()["fusion__loggam__fusion__estimator__svm__method"] == "temperature"
@@ -107,5 +122,6 @@ def test_a_temperature_scaled_svm_saves_and_loads(tmp_path):
     X, y = make_classification(120, 5, n_classes=3, n_informative=3, random_state=0)
     cal = make_svm_calibrator(method="temperature", random_state=0).fit(X, y)
     save(cal, tmp_path / "svm.skasc")
-    np.testing.assert_array_equal(load(tmp_path / "svm.skasc").predict_proba(X),
-                                  cal.predict_proba(X))
+    np.testing.assert_array_equal(
+        load(tmp_path / "svm.skasc").predict_proba(X), cal.predict_proba(X)
+    )

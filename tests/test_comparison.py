@@ -7,6 +7,7 @@ result folders come from tiny networks on a tiny generated LITIS-like set, and
 hand-made folders (written in the format skasc cv writes) give cases whose every
 number is known.
 """
+
 import json
 import math
 import shutil
@@ -19,6 +20,7 @@ from scipy import stats
 from skasc.comparison import compare_runs, corrected_resampled_ttest, mcnemar_test
 from skasc.datasets import make_litis_like
 from skasc.protocol import read_protocol, run_protocol
+from test_protocol import TINY_LITIS
 
 TINY = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
 RUN = dict(epochs=2, lr=1e-2, batch_size=9, eval_every=0, device="cpu", verbose=0, seeds=[0, 1])
@@ -52,8 +54,9 @@ def test_corrected_form_by_hand():
     t = 0.03 / se
     assert test["p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t))
     # 95 %: the t quantile with 2 df is 4.302652729911275
-    assert test["ci"] == pytest.approx([0.03 - 4.302652729911275 * se,
-                                        0.03 + 4.302652729911275 * se])
+    assert test["ci"] == pytest.approx(
+        [0.03 - 4.302652729911275 * se, 0.03 + 4.302652729911275 * se]
+    )
     # the correction shrinks t by sqrt((1/J) / (1/J + ratio)) against scipy's t-test
     plain = stats.ttest_rel([0.82, 0.84, 0.83], [0.80, 0.80, 0.80]).statistic
     assert test["t"] == pytest.approx(plain * math.sqrt((1 / 3) / (7 / 12)))
@@ -76,13 +79,14 @@ def test_mcnemar_exact_form_is_scipys_binomial_test_and_by_hand(rng):
     test = mcnemar_test(a, b)
     assert (test["a_only"], test["b_only"], test["n"]) == (5, 1, 10)
     assert test["method"] == "exact binomial" and test["statistic"] is None
-    assert test["p_value"] == pytest.approx(2 * (1 + 6) / 2 ** 6)  # 2 P(X <= 1), X ~ B(6, 1/2)
+    assert test["p_value"] == pytest.approx(2 * (1 + 6) / 2**6)  # 2 P(X <= 1), X ~ B(6, 1/2)
     assert test["p_value"] == pytest.approx(stats.binomtest(5, 6, 0.5).pvalue)
     for _ in range(5):
         x, y = rng.uniform(size=(2, 40)) < [[0.8], [0.6]]
         only = int(np.sum(x & ~y)), int(np.sum(~x & y))
         assert mcnemar_test(x, y, exact=True)["p_value"] == pytest.approx(
-            stats.binomtest(only[0], sum(only), 0.5).pvalue)
+            stats.binomtest(only[0], sum(only), 0.5).pvalue
+        )
     assert mcnemar_test([1, 0], [1, 0])["p_value"] == 1.0  # no discordant recording
 
 
@@ -96,7 +100,8 @@ def test_mcnemar_chi_square_form_by_hand():
     # the switch: 24 discordant recordings are tested exactly, 25 with the chi-square
     assert mcnemar_test(np.ones(24, bool), np.zeros(24, bool))["method"] == "exact binomial"
     assert mcnemar_test(np.ones(25, bool), np.zeros(25, bool))["statistic"] == pytest.approx(
-        24 ** 2 / 25)
+        24**2 / 25
+    )
     with pytest.raises(ValueError, match="two 1-D arrays of the same length"):
         mcnemar_test([1, 0], [1])
 
@@ -110,12 +115,16 @@ def two_runs(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("compare")
-    root = make_litis_like(base / "litis", n_recordings_per_class=4, n_classes=3, n_splits=2,
-                           test_size=0.25, duration=4.0, sr=22050, random_state=0)
-    att = run_protocol("litis", root, out=base / "att", network="att_crnn", net_params=TINY,
-                       **RUN)
-    cnn = run_protocol("litis", root, out=base / "cnn", network="cnn_baseline",
-                       net_params={"module__n_filters": (4, 8, 8)}, **RUN)
+    root = make_litis_like(base / "litis", **TINY_LITIS)
+    att = run_protocol("litis", root, out=base / "att", network="att_crnn", net_params=TINY, **RUN)
+    cnn = run_protocol(
+        "litis",
+        root,
+        out=base / "cnn",
+        network="cnn_baseline",
+        net_params={"module__n_filters": (4, 8, 8)},
+        **RUN,
+    )
     torch.set_num_threads(threads)
     return root, base / "att", base / "cnn", att, cnn
 
@@ -127,7 +136,11 @@ def test_two_runs_compared_against_independent_computations(two_runs, tmp_path):
     md, js = tmp_path / "cmp.md", tmp_path / "cmp.json"
     result = compare_runs(a, b, out=md, json_out=js)
     assert [(r["fold"], r["seed"]) for r in result.runs] == [
-        ("fold1", 0), ("fold2", 0), ("fold1", 1), ("fold2", 1)]
+        ("fold1", 0),
+        ("fold2", 0),
+        ("fold1", 1),
+        ("fold2", 1),
+    ]
     diffs = []
     for row, sa, sb in zip(result.runs, att.report.splits, cnn.report.splits):
         assert row["a"] == pytest.approx(accuracy_score(sa.y_true, sa.y_pred))
@@ -140,20 +153,23 @@ def test_two_runs_compared_against_independent_computations(two_runs, tmp_path):
     assert result.ttest["variance_factor"] == pytest.approx(1 / 4 + ratio)
     if var > 0:
         assert result.ttest["t"] == pytest.approx(np.mean(diffs) / se)
-        assert result.ttest["p_value"] == pytest.approx(
-            2 * stats.t.sf(abs(np.mean(diffs)) / se, 3))
+        assert result.ttest["p_value"] == pytest.approx(2 * stats.t.sf(abs(np.mean(diffs)) / se, 3))
     for seed in (0, 1):  # McNemar per seed, the recordings of both folds pooled
-        right_a = np.concatenate([s.y_pred == s.y_true for s, r in
-                                  zip(att.report.splits, att.runs) if r["seed"] == seed])
-        right_b = np.concatenate([s.y_pred == s.y_true for s, r in
-                                  zip(cnn.report.splits, cnn.runs) if r["seed"] == seed])
+        right_a = np.concatenate(
+            [s.y_pred == s.y_true for s, r in zip(att.report.splits, att.runs) if r["seed"] == seed]
+        )
+        right_b = np.concatenate(
+            [s.y_pred == s.y_true for s, r in zip(cnn.report.splits, cnn.runs) if r["seed"] == seed]
+        )
         test = result.mcnemar[seed]
         assert test["n"] == len(right_a) == 6  # 3 test recordings per fold
         assert test["a_only"] == np.sum(right_a & ~right_b)
         assert test["b_only"] == np.sum(~right_a & right_b)
         assert test["p_value"] == pytest.approx(
             stats.binomtest(test["a_only"], test["a_only"] + test["b_only"]).pvalue
-            if test["a_only"] + test["b_only"] else 1.0)
+            if test["a_only"] + test["b_only"]
+            else 1.0
+        )
     assert json.loads(js.read_text()) == json.loads(json.dumps(result.to_dict()))
     text = md.read_text()
     assert text == result.to_markdown()
@@ -164,9 +180,11 @@ def test_two_runs_compared_against_independent_computations(two_runs, tmp_path):
     # the same folder against itself: no difference
     same = compare_runs(a, a, metric="balanced_accuracy")
     assert same.ttest["p_value"] is None and not same.significant and same.better is None
-    assert same.verdict.startswith("No significant difference in recording macro class-wise "
-                                   "accuracy at alpha = 0.05 between Att-CRNN (logMel) [att] "
-                                   "and Att-CRNN (logMel) [att]")
+    assert same.verdict.startswith(
+        "No significant difference in recording macro class-wise "
+        "accuracy at alpha = 0.05 between Att-CRNN (logMel) [att] "
+        "and Att-CRNN (logMel) [att]"
+    )
 
 
 def test_folders_that_differ_are_refused_naming_the_first_difference(two_runs, tmp_path):
@@ -183,8 +201,11 @@ def test_folders_that_differ_are_refused_naming_the_first_difference(two_runs, t
         path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
 
     other_set = edited("set", lambda f: results(f, dataset="esc50"))
-    with pytest.raises(ValueError, match=r"cannot be compared: the data sets differ: litis in "
-                                         r"A, esc50 in B\.$"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot be compared: the data sets differ: litis in "
+        r"A, esc50 in B\.$",
+    ):
         compare_runs(a, other_set)
     fewer = edited("folds", lambda f: results(f, folds_run=["fold2"]))
     with pytest.raises(ValueError, match=r"the folds differ: A ran fold1, fold2, B ran fold2"):
@@ -206,8 +227,11 @@ def test_folders_that_differ_are_refused_naming_the_first_difference(two_runs, t
         arrays["test_index"][1] += 100
         np.savez(path, **arrays)
 
-    with pytest.raises(ValueError, match=r"fold2 \(seed 1\): test recording 1 is recording "
-                                         r"\d+ in A but \d+ in B"):
+    with pytest.raises(
+        ValueError,
+        match=r"fold2 \(seed 1\): test recording 1 is recording "
+        r"\d+ in A but \d+ in B",
+    ):
         compare_runs(a, edited("recordings", other_recording))
 
     def other_training(folder):
@@ -230,8 +254,11 @@ def test_outputs_are_checked_before_anything_is_read(two_runs, tmp_path, monkeyp
         raise AssertionError("a result folder was read before the outputs were checked")
 
     monkeypatch.setattr(skasc.protocol, "read_protocol", no_reading)
-    with pytest.raises(CLIError, match=r"cannot write 'out' .*results\.json: it is a file of "
-                                       r"result folder .*; an output never overwrites an input"):
+    with pytest.raises(
+        CLIError,
+        match=r"cannot write 'out' .*results\.json: it is a file of "
+        r"result folder .*; an output never overwrites an input",
+    ):
         compare_runs(a, b, out=Path(a) / "results.json")
     with pytest.raises(CLIError, match=r"cannot write 'json_out' .*result\.npz: it is a file"):
         compare_runs(a, b, json_out=Path(b) / "folds" / "fold1" / "seed0" / "result.npz")
@@ -252,8 +279,9 @@ def _write_run(folder, system, truth, predictions, *, n_train=20, seeds=(0,)):
     folder.mkdir()
     settings = {"dataset": "csv", "network": "att_crnn", "features": "logmel"}
     settings.update({"random_state": seeds[0]} if len(seeds) == 1 else {"seeds": list(seeds)})
-    (folder / "protocol.json").write_text(json.dumps({"format": "skasc-protocol",
-                                                      "settings": settings}))
+    (folder / "protocol.json").write_text(
+        json.dumps({"format": "skasc-protocol", "settings": settings})
+    )
     folds = [f"fold{k + 1}" for k in range(len(truth))]
     start = 0
     for k, (fold, y) in enumerate(zip(folds, truth)):
@@ -262,13 +290,28 @@ def _write_run(folder, system, truth, predictions, *, n_train=20, seeds=(0,)):
         for seed in seeds:
             run = folder / "folds" / fold / (f"seed{seed}" if len(seeds) > 1 else "")
             run.mkdir(parents=True, exist_ok=True)
-            np.savez(run / "result.npz", test_index=index, y_true=np.asarray(y),
-                     y_pred=np.asarray(predictions[seed][k]), classes=np.unique(y))
-            (run / "result.json").write_text(json.dumps(
-                {"fold": fold, "n_train": n_train, "n_test": len(y), "heldout_accuracy": {}}))
-    (folder / "results.json").write_text(json.dumps({
-        "dataset": "csv", "system": system, "classes": sorted({c for y in truth for c in y}),
-        "folds_run": folds}))
+            np.savez(
+                run / "result.npz",
+                test_index=index,
+                y_true=np.asarray(y),
+                y_pred=np.asarray(predictions[seed][k]),
+                classes=np.unique(y),
+            )
+            (run / "result.json").write_text(
+                json.dumps(
+                    {"fold": fold, "n_train": n_train, "n_test": len(y), "heldout_accuracy": {}}
+                )
+            )
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "dataset": "csv",
+                "system": system,
+                "classes": sorted({c for y in truth for c in y}),
+                "folds_run": folds,
+            }
+        )
+    )
     return folder
 
 
@@ -289,8 +332,9 @@ def test_a_clearly_better_system_by_hand(tmp_path):
     0.01, factor 1/3 + 1/2; McNemar: 12 recordings only A gets right, exact p = 2 / 2^12."""
     truth = _truth()
     a = _write_run(tmp_path / "a", "A-net", truth, {0: truth})
-    b = _write_run(tmp_path / "b", "B-net", truth,
-                   {0: [_wrong(y, k) for y, k in zip(truth, (3, 5, 4))]})
+    b = _write_run(
+        tmp_path / "b", "B-net", truth, {0: [_wrong(y, k) for y, k in zip(truth, (3, 5, 4))]}
+    )
     result = compare_runs(a, b)
     assert [r["difference"] for r in result.runs] == pytest.approx([0.3, 0.5, 0.4])
     se = math.sqrt((1 / 3 + 1 / 2) * 0.01)
@@ -298,10 +342,12 @@ def test_a_clearly_better_system_by_hand(tmp_path):
     assert result.ttest["p_value"] == pytest.approx(2 * stats.t.sf(0.4 / se, 2))
     assert result.ttest["p_value"] < 0.05
     assert result.mcnemar[0]["a_only"] == 12 and result.mcnemar[0]["b_only"] == 0
-    assert result.mcnemar[0]["p_value"] == pytest.approx(2 / 2 ** 12)
+    assert result.mcnemar[0]["p_value"] == pytest.approx(2 / 2**12)
     assert result.significant and result.better == "a"
-    assert result.verdict.startswith("A-net is better than B-net in recording accuracy at "
-                                     "alpha = 0.05 (A - B = +40.00 percentage points, 95 % CI [")
+    assert result.verdict.startswith(
+        "A-net is better than B-net in recording accuracy at "
+        "alpha = 0.05 (A - B = +40.00 percentage points, 95 % CI ["
+    )
     assert result.verdict.endswith("McNemar's test agrees (p = 0.000488).")
     # the other way round: B is worse, and a stricter level changes the verdict
     flipped = compare_runs(b, a)
@@ -323,7 +369,7 @@ def test_one_run_is_decided_by_mcnemar_and_seeds_each_get_one(tmp_path):
     test = result.mcnemar[0]  # 28 discordant recordings: the chi-square form
     assert (test["a_only"], test["b_only"]) == (28, 0)
     assert test["method"] == "chi-square with continuity correction"
-    assert test["statistic"] == pytest.approx(27 ** 2 / 28)
+    assert test["statistic"] == pytest.approx(27**2 / 28)
     assert result.better == "a" and "the t-test needs two runs or more" in result.verdict
     assert "McNemar's test (chi-square with continuity correction)" in result.verdict
     assert "not possible with one run" in result.to_markdown()
@@ -347,8 +393,24 @@ def test_skasc_compare_command(two_runs, tmp_path, capsys):
 
     _, a, b, _, _ = two_runs
     md, js = tmp_path / "c.md", tmp_path / "c.json"
-    assert main(["compare", str(a), str(b), "--out", str(md), "--json", str(js),
-                 "--metric", "balanced_accuracy", "--alpha", "0.1"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(a),
+                str(b),
+                "--out",
+                str(md),
+                "--json",
+                str(js),
+                "--metric",
+                "balanced_accuracy",
+                "--alpha",
+                "0.1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     record = json.loads(js.read_text())
     assert record["metric"] == "balanced_accuracy" and record["alpha"] == 0.1
@@ -365,8 +427,7 @@ def test_skasc_compare_command(two_runs, tmp_path, capsys):
 def test_read_protocol_gives_what_compare_pairs(two_runs):
     _, a, _, att, _ = two_runs
     read = read_protocol(a)
-    assert [(r["fold"], r["seed"]) for r in read.runs] == [
-        (r["fold"], r["seed"]) for r in att.runs]
+    assert [(r["fold"], r["seed"]) for r in read.runs] == [(r["fold"], r["seed"]) for r in att.runs]
     for x, y in zip(read.report.splits, att.report.splits):
         np.testing.assert_array_equal(x.proba, y.proba)
         assert x.scores == y.scores

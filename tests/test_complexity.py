@@ -1,4 +1,5 @@
 """skasc.complexity: counts checked against hand formulas and torch's own numbers."""
+
 import numpy as np
 import pytest
 import torch
@@ -29,11 +30,21 @@ def _gru_counts(n_in, hidden, layers, steps):
     return params, macs
 
 
-@pytest.mark.parametrize("kwargs", [
-    {},  # the paper's network: M=64, T=80, K=2, 64/128/256 filters, 2 x BiGRU(128)
-    {"n_bands": 64, "n_frames": 20, "n_filters": (4, 8, 16), "hidden_size": 8,
-     "attention_size": 4, "n_rnn_layers": 1, "n_channels": 1},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # the paper's network: M=64, T=80, K=2, 64/128/256 filters, 2 x BiGRU(128)
+        {
+            "n_bands": 64,
+            "n_frames": 20,
+            "n_filters": (4, 8, 16),
+            "hidden_size": 8,
+            "attention_size": 4,
+            "n_rnn_layers": 1,
+            "n_channels": 1,
+        },
+    ],
+)
 def test_att_crnn_counts_match_the_hand_formulas(kwargs):
     module = AttCRNN(n_classes=7, **kwargs)
     K, M, T = module.n_channels, module.n_bands, module.n_frames
@@ -42,8 +53,7 @@ def test_att_crnn_counts_match_the_hand_formulas(kwargs):
     report = complexity(module)
     assert report.macs["conv"] == _conv_macs(K, M, T, filters, (5, 3, 2), 4)
     gru_params, gru_macs = _gru_counts((M // 64) * filters[-1], H, L, T)
-    assert report.parameters["gru"] == gru_params == sum(
-        p.numel() for p in module.rnn.parameters())
+    assert report.parameters["gru"] == gru_params == sum(p.numel() for p in module.rnn.parameters())
     assert report.macs["gru"] == gru_macs
     assert report.macs["projection"] == T * (2 * H) ** 2
     assert report.macs["classifier"] == 2 * H * 7
@@ -68,10 +78,15 @@ def test_fitted_pipeline_counts_the_svm_and_info_prints_it(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = [0.1 * rng.standard_normal(22050 * 2).astype(np.float32) for _ in range(6)]
     y = ["a", "b", "c"] * 2
-    tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
-            "module__attention_size": 8, "device": "cpu"}
-    pipe = make_att_crnn_pipeline(max_epochs=1, lr=1e-2, random_state=0, verbose=0,
-                                  net_params=tiny).fit(X, y)
+    tiny = {
+        "module__n_filters": (4, 8, 8),
+        "module__hidden_size": 8,
+        "module__attention_size": 8,
+        "device": "cpu",
+    }
+    pipe = make_att_crnn_pipeline(
+        max_epochs=1, lr=1e-2, random_state=0, verbose=0, net_params=tiny
+    ).fit(X, y)
     report = complexity(pipe)
     svm = pipe.named_steps["fusion"].estimator_.named_steps["svm"]
     n_models = len(svm.calibrated_classifiers_)
@@ -82,8 +97,12 @@ def test_fitted_pipeline_counts_the_svm_and_info_prints_it(tmp_path, capsys):
     assert "classifier" not in report.parameters and "classifier" not in report.macs
     module = pipe.named_steps["fusion"].estimator_.named_steps["net"].module_
     alone = complexity(module)
-    assert report.total_parameters == (alone.total_parameters - alone.parameters["classifier"]
-                                       + report.parameters["svm"] + report.parameters["scaler"])
+    assert report.total_parameters == (
+        alone.total_parameters
+        - alone.parameters["classifier"]
+        + report.parameters["svm"]
+        + report.parameters["scaler"]
+    )
     half = complexity(pipe, segment_duration=1.0)
     assert half.macs_per_second == half.macs_per_segment
     from skasc import save
@@ -93,9 +112,12 @@ def test_fitted_pipeline_counts_the_svm_and_info_prints_it(tmp_path, capsys):
     assert main(["info", str(tmp_path / "m.skasc"), "--classes"]) == 0
     out = capsys.readouterr().out
     assert "classes ['a', 'b', 'c']" in out
-    assert f"| **total** | **{report.total_parameters:,}** | **{report.macs_per_segment:,}** |" in out
-    fused = make_fused_pipeline(max_epochs=1, lr=1e-2, random_state=0, verbose=0,
-                                net_params=tiny).fit(X, y)
+    assert (
+        f"| **total** | **{report.total_parameters:,}** | **{report.macs_per_segment:,}** |" in out
+    )
+    fused = make_fused_pipeline(
+        max_epochs=1, lr=1e-2, random_state=0, verbose=0, net_params=tiny
+    ).fit(X, y)
     both = complexity(fused)
     assert sorted(both) == ["loggam", "logmel"]
     assert both["logmel"].macs_per_segment == report.macs_per_segment
@@ -119,10 +141,15 @@ def default_svm_system():
 
     rng = np.random.default_rng(0)
     X = [0.1 * rng.standard_normal(22050 * 2).astype(np.float32) for _ in range(6)]
-    tiny = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
-            "module__attention_size": 8, "device": "cpu"}
-    return make_att_crnn_pipeline(max_epochs=1, lr=1e-2, random_state=0, verbose=0,
-                                  net_params=tiny).fit(X, ["a", "b", "c"] * 2)
+    tiny = {
+        "module__n_filters": (4, 8, 8),
+        "module__hidden_size": 8,
+        "module__attention_size": 8,
+        "device": "cpu",
+    }
+    return make_att_crnn_pipeline(
+        max_epochs=1, lr=1e-2, random_state=0, verbose=0, net_params=tiny
+    ).fit(X, ["a", "b", "c"] * 2)
 
 
 @pytest.mark.parametrize("network", ["att_crnn", "cnn_baseline"])
@@ -132,16 +159,18 @@ def test_svm_head_counts_the_network_parts_as_the_network_alone(network):
     the whole count went to 'other')."""
     from skasc._complexity import _network_counts
 
-    module = (AttCRNN(n_classes=3, n_filters=(4, 8, 8), hidden_size=8, attention_size=8)
-              if network == "att_crnn" else CNNBaseline(n_classes=3, n_filters=(4, 8, 8)))
+    module = (
+        AttCRNN(n_classes=3, n_filters=(4, 8, 8), hidden_size=8, attention_size=8)
+        if network == "att_crnn"
+        else CNNBaseline(n_classes=3, n_filters=(4, 8, 8))
+    )
     alone = complexity(module)
     _, macs = _network_counts(module, (2, 64, 80), embed_only=True)
     assert macs == {part: n for part, n in alone.macs.items() if part != "classifier"}
     assert all(n > 0 for n in macs.values())
 
 
-def test_info_of_the_default_svm_system_counts_macs_per_part(default_svm_system, tmp_path,
-                                                             capsys):
+def test_info_of_the_default_svm_system_counts_macs_per_part(default_svm_system, tmp_path, capsys):
     from skasc import load, save
     from skasc.cli import main
 
@@ -154,8 +183,12 @@ def test_info_of_the_default_svm_system_counts_macs_per_part(default_svm_system,
         for part in ("conv", "gru", "projection", "attention"):
             assert report.macs[part] == alone.macs[part] > 0, part
         assert "other" not in report.macs
-        assert report.macs_per_segment == (alone.macs_per_segment - alone.macs["classifier"]
-                                           + report.macs["scaler"] + report.macs["svm"])
+        assert report.macs_per_segment == (
+            alone.macs_per_segment
+            - alone.macs["classifier"]
+            + report.macs["scaler"]
+            + report.macs["svm"]
+        )
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     for part in ("conv", "gru", "projection", "attention"):
@@ -179,6 +212,5 @@ def test_temperature_scaling_counts_one_parameter_per_calibrated_model(default_s
     X = [0.1 * rng.standard_normal(22050 * 2).astype(np.float32) for _ in range(6)]
     pipe = clone(default_svm_system).set_params(fusion__estimator__svm__method="temperature")
     pipe.fit(X, ["a", "b", "c"] * 2)
-    n_models = len(pipe.named_steps["fusion"].estimator_.named_steps["svm"]
-                   .calibrated_classifiers_)
+    n_models = len(pipe.named_steps["fusion"].estimator_.named_steps["svm"].calibrated_classifiers_)
     assert complexity(pipe).parameters["svm"] == n_models * (3 * 16 + 3 + 1)

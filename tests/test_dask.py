@@ -14,7 +14,6 @@ import pytest
 
 pytest.importorskip("dask.distributed", reason="dask.distributed is not installed")
 import distributed  # noqa: E402
-
 from joblib import parallel_config  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import cross_val_score  # noqa: E402
@@ -23,9 +22,9 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from skasc.datasets import LitisSplits, load_litis_rouen, make_litis_like  # noqa: E402
 from skasc.frontend.front_end import FrontEnd  # noqa: E402
 from skasc.pipelines import make_att_crnn_pipeline  # noqa: E402
+from test_protocol import TINY_LITIS  # noqa: E402
 
-NET_PARAMS = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8,
-              "module__attention_size": 8}
+NET_PARAMS = {"module__n_filters": (4, 8, 8), "module__hidden_size": 8, "module__attention_size": 8}
 
 
 def _single_threaded() -> int:
@@ -45,9 +44,13 @@ def _imported(name: str) -> bool:
 def client():
     """Two worker processes with one thread each; closed after the module."""
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
         silence_logs=logging.ERROR,
-        env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    )
     client = distributed.Client(cluster)
     try:
         assert client.run(_single_threaded) == dict.fromkeys(client.run(os.getpid), 1)
@@ -60,16 +63,21 @@ def client():
 @pytest.fixture(scope="module")
 def litis(tmp_path_factory):
     """3 classes x 4 recordings of 4 s at 22050 Hz, 2 train/test splits."""
-    root = make_litis_like(tmp_path_factory.mktemp("litis"), n_recordings_per_class=4,
-                           n_classes=3, n_splits=2, test_size=0.25, duration=4.0, sr=22050,
-                           random_state=0)
+    root = make_litis_like(tmp_path_factory.mktemp("litis"), **TINY_LITIS)
     paths, labels, _ = load_litis_rouen(root)
     return root, paths, labels
 
 
 def tiny_pipeline(**kwargs):
-    return make_att_crnn_pipeline(max_epochs=2, lr=1e-2, batch_size=16, random_state=0,
-                                  verbose=0, net_params=NET_PARAMS, **kwargs)
+    return make_att_crnn_pipeline(
+        max_epochs=2,
+        lr=1e-2,
+        batch_size=16,
+        random_state=0,
+        verbose=0,
+        net_params=NET_PARAMS,
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -103,8 +111,7 @@ def test_cross_val_score_on_dask_equals_single_process(client, litis, single_thr
 
 
 @pytest.mark.slow
-def test_frontend_with_cache_path_runs_on_workers(client, litis, tmp_path, capsys,
-                                                  single_threaded):
+def test_frontend_with_cache_path_runs_on_workers(client, litis, tmp_path, capsys, single_threaded):
     _, paths, _ = litis
     cache = str(tmp_path / "cache")  # a folder every worker sees (one machine here)
     front = FrontEnd(memory=cache)
@@ -122,14 +129,23 @@ def test_frontend_with_cache_path_runs_on_workers(client, litis, tmp_path, capsy
 def test_what_travels_to_workers_pickles(litis, tmp_path):
     root, paths, labels = litis
     pipe = tiny_pipeline(feature_cache=str(tmp_path / "cache"))
-    for obj in (pipe, clone(pipe), LitisSplits(root), LitisSplits(root, n_splits=1),
-                FrontEnd(memory=str(tmp_path / "cache")), paths, labels):
+    for obj in (
+        pipe,
+        clone(pipe),
+        LitisSplits(root),
+        LitisSplits(root, n_splits=1),
+        FrontEnd(memory=str(tmp_path / "cache")),
+        paths,
+        labels,
+    ):
         again = pickle.loads(pickle.dumps(obj))
         assert type(again) is type(obj)
     again = pickle.loads(pickle.dumps(pipe))
     assert again.get_params()["frontend__memory"] == str(tmp_path / "cache")
-    assert (again.get_params()["fusion__estimator__net__module__n_filters"]
-            == NET_PARAMS["module__n_filters"])
+    assert (
+        again.get_params()["fusion__estimator__net__module__n_filters"]
+        == NET_PARAMS["module__n_filters"]
+    )
     cv = pickle.loads(pickle.dumps(LitisSplits(root)))
     for (a_train, a_test), (b_train, b_test) in zip(cv.split(paths), LitisSplits(root).split()):
         np.testing.assert_array_equal(a_train, b_train)
@@ -148,11 +164,19 @@ def test_run_protocol_on_dask_equals_the_local_run(client, litis, tmp_path, sing
     from skasc.protocol import run_protocol
 
     root, _, _ = litis
-    settings = dict(epochs=2, lr=1e-2, batch_size=16, eval_every=1, device="cpu", verbose=0,
-                    net_params=NET_PARAMS)
+    settings = dict(
+        epochs=2,
+        lr=1e-2,
+        batch_size=16,
+        eval_every=1,
+        device="cpu",
+        verbose=0,
+        net_params=NET_PARAMS,
+    )
     local = run_protocol("litis", root, out=tmp_path / "local", **settings)
-    remote = run_protocol("litis", root, out=tmp_path / "remote",
-                          scheduler=client.scheduler.address, **settings)
+    remote = run_protocol(
+        "litis", root, out=tmp_path / "remote", scheduler=client.scheduler.address, **settings
+    )
     assert remote.results["folds_run"] == local.results["folds_run"] == ["fold1", "fold2"]
     assert remote.results["summary"] == local.results["summary"]
     for a, b in zip(remote.report.splits, local.report.splits):

@@ -10,10 +10,9 @@ import soundfile as sf
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import cross_val_score
 
+from layouts_dcase import CLASSES_2016, CLASSES_2018, DEVICES, TEST_ONLY_DEVICES, write_dcase
 from skasc.datasets import DATASETS, DCASE_SETS, DatasetError, OfficialSplits, load_dataset
 from skasc.datasets.dcase import load_dcase
-
-from layouts_dcase import CLASSES_2016, CLASSES_2018, DEVICES, TEST_ONLY_DEVICES, write_dcase
 
 NAMES = list(DCASE_SETS)
 FOUR_FOLD = ["tut2016", "tut2017"]
@@ -54,9 +53,18 @@ def write_lines(path, lines):
 # reading the well-formed sets
 # ----------------------------------------------------------------------------
 
+
 def test_registry_has_the_eight_sets():
-    assert set(NAMES) == {"tut2016", "tut2017", "tut2018", "tut2018mobile", "tau2019",
-                          "tau2019mobile", "tau2020mobile", "tau2022mobile"}
+    assert set(NAMES) == {
+        "tut2016",
+        "tut2017",
+        "tut2018",
+        "tut2018mobile",
+        "tau2019",
+        "tau2019mobile",
+        "tau2020mobile",
+        "tau2022mobile",
+    }
     assert set(NAMES) <= set(DATASETS)
 
 
@@ -77,7 +85,7 @@ def test_counts_labels_and_folds(sets, name):
         assert "cafe/restaurant" in data.labels.tolist()
     # paths are root joined with the listed path, in meta order, and exist
     meta = os.path.join(sets[name], DCASE_SETS[name].meta)
-    lines = read_lines(meta)[(0 if name in FOUR_FOLD else 1):]
+    lines = read_lines(meta)[(0 if name in FOUR_FOLD else 1) :]
     listed = [line.split("\t")[0] for line in lines]
     assert data.paths == [os.path.join(sets[name], *p.split("/")) for p in listed]
     assert all(os.path.isfile(p) for p in data.paths)
@@ -186,8 +194,9 @@ def test_tab_separated_csv_with_header_read_by_column_name(tmp_path):
 
 
 def test_recording_in_no_split_is_allowed(tmp_path):
-    root = write_dcase(tmp_path, "tau2020mobile", classes=["bus", "park"],
-                       unused_locations_per_class=1)
+    root = write_dcase(
+        tmp_path, "tau2020mobile", classes=["bus", "park"], unused_locations_per_class=1
+    )
     data = load_dcase("tau2020mobile", root)
     n, folds = expected_sizes("tau2020mobile", U=1)
     n = n // 5  # 2 of the 10 classes
@@ -233,6 +242,7 @@ def test_whole_audio_folder_missing(tmp_path):
 # malformed metadata: each error names the file and the line
 # ----------------------------------------------------------------------------
 
+
 def _edit(path, fn):
     write_lines(path, fn(read_lines(path)))
 
@@ -244,43 +254,112 @@ def _swap_label(line, label):
 
 CASES = {
     # a split file lists a file not in meta
-    "unknown file": ("tau2019", "evaluation_setup/fold1_train.csv", 3,
-                     lambda L: L[:2] + ["audio/bus-nowhere-9-9-a.wav\tbus"] + L[2:],
-                     "not listed in"),
-    "unknown file txt": ("tut2016", "evaluation_setup/fold2_evaluate.txt", 1,
-                         lambda L: ["audio/z999_0_30.wav\tbus"] + L, "not listed in"),
+    "unknown file": (
+        "tau2019",
+        "evaluation_setup/fold1_train.csv",
+        3,
+        lambda L: L[:2] + ["audio/bus-nowhere-9-9-a.wav\tbus"] + L[2:],
+        "not listed in",
+    ),
+    "unknown file txt": (
+        "tut2016",
+        "evaluation_setup/fold2_evaluate.txt",
+        1,
+        lambda L: ["audio/z999_0_30.wav\tbus"] + L,
+        "not listed in",
+    ),
     # train and test share a file
-    "train and test": ("tut2018", "evaluation_setup/fold1_evaluate.txt", None,
-                       None, "also in the training list"),
+    "train and test": (
+        "tut2018",
+        "evaluation_setup/fold1_evaluate.txt",
+        None,
+        None,
+        "also in the training list",
+    ),
     # a location on both sides of a fold
-    "group both sides": ("tau2022mobile", "evaluation_setup/fold1_evaluate.csv", None,
-                         None, "shares the recording/location"),
+    "group both sides": (
+        "tau2022mobile",
+        "evaluation_setup/fold1_evaluate.csv",
+        None,
+        None,
+        "shares the recording/location",
+    ),
     # a split label disagreeing with meta
-    "label": ("tau2019mobile", "evaluation_setup/fold1_train.csv", 3,
-              lambda L: L[:2] + [_swap_label(L[2], "tram")] + L[3:], "disagrees with meta.csv"),
-    "label txt": ("tut2017", "evaluation_setup/fold3_train.txt", 2,
-                  lambda L: L[:1] + [_swap_label(L[1], "beach")] + L[2:], "disagrees"),
+    "label": (
+        "tau2019mobile",
+        "evaluation_setup/fold1_train.csv",
+        3,
+        lambda L: L[:2] + [_swap_label(L[2], "tram")] + L[3:],
+        "disagrees with meta.csv",
+    ),
+    "label txt": (
+        "tut2017",
+        "evaluation_setup/fold3_train.txt",
+        2,
+        lambda L: L[:1] + [_swap_label(L[1], "beach")] + L[2:],
+        "disagrees",
+    ),
     # wrong field counts
-    "fields meta.txt": ("tut2016", "meta.txt", 3,
-                        lambda L: L[:2] + [L[2].split("\t")[0]] + L[3:], "expected 2 or 3"),
-    "fields meta.csv": ("tau2020mobile", "meta.csv", 4,
-                        lambda L: L[:3] + [L[3] + "\textra"] + L[4:], "expected 4"),
-    "fields split txt": ("tut2018mobile", "evaluation_setup/fold1_train.txt", 1,
-                         lambda L: [L[0].split("\t")[0]] + L[1:], "expected 2 tab-separated"),
-    "fields test csv": ("tau2019", "evaluation_setup/fold1_test.csv", 2,
-                        lambda L: L[:1] + [L[1] + "\tbus"] + L[2:], "expected 1"),
+    "fields meta.txt": (
+        "tut2016",
+        "meta.txt",
+        3,
+        lambda L: L[:2] + [L[2].split("\t")[0]] + L[3:],
+        "expected 2 or 3",
+    ),
+    "fields meta.csv": (
+        "tau2020mobile",
+        "meta.csv",
+        4,
+        lambda L: L[:3] + [L[3] + "\textra"] + L[4:],
+        "expected 4",
+    ),
+    "fields split txt": (
+        "tut2018mobile",
+        "evaluation_setup/fold1_train.txt",
+        1,
+        lambda L: [L[0].split("\t")[0]] + L[1:],
+        "expected 2 tab-separated",
+    ),
+    "fields test csv": (
+        "tau2019",
+        "evaluation_setup/fold1_test.csv",
+        2,
+        lambda L: L[:1] + [L[1] + "\tbus"] + L[2:],
+        "expected 1",
+    ),
     # duplicates
     "duplicate meta": ("tau2019", "meta.csv", 3, lambda L: L[:2] + [L[1]] + L[2:], "twice"),
-    "duplicate split": ("tut2017", "evaluation_setup/fold1_train.txt", 2,
-                        lambda L: L[:1] + [L[0]] + L[1:], "twice"),
+    "duplicate split": (
+        "tut2017",
+        "evaluation_setup/fold1_train.txt",
+        2,
+        lambda L: L[:1] + [L[0]] + L[1:],
+        "twice",
+    ),
     # test and evaluate differ: the file listed in one names its line there
-    "evaluate lacks": ("tau2020mobile", "evaluation_setup/fold1_evaluate.csv", 2,
-                       lambda L: L[:1] + L[2:], "must list the same files"),
-    "test lacks": ("tut2016", "evaluation_setup/fold4_test.txt", 1,
-                   lambda L: L[1:], "must list the same files"),
+    "evaluate lacks": (
+        "tau2020mobile",
+        "evaluation_setup/fold1_evaluate.csv",
+        2,
+        lambda L: L[:1] + L[2:],
+        "must list the same files",
+    ),
+    "test lacks": (
+        "tut2016",
+        "evaluation_setup/fold4_test.txt",
+        1,
+        lambda L: L[1:],
+        "must list the same files",
+    ),
     # 2017's third meta column must be the recording id
-    "2017 id column": ("tut2017", "meta.txt", 1,
-                       lambda L: [L[0].rsplit("\t", 1)[0] + "\tb999"] + L[1:], "recording id"),
+    "2017 id column": (
+        "tut2017",
+        "meta.txt",
+        1,
+        lambda L: [L[0].rsplit("\t", 1)[0] + "\tb999"] + L[1:],
+        "recording id",
+    ),
 }
 
 
@@ -293,17 +372,24 @@ def test_malformed_metadata_names_file_and_line(tmp_path, case):
         # the first training file is also written in the scored (and blind) test list
         train_first = read_lines(os.path.join(root, "evaluation_setup", "fold1_train.txt"))[0]
         _edit(path, lambda L: L + [train_first])
-        _edit(os.path.join(root, "evaluation_setup", "fold1_test.txt"),
-              lambda L: L + [train_first.split("\t")[0]])
+        _edit(
+            os.path.join(root, "evaluation_setup", "fold1_test.txt"),
+            lambda L: L + [train_first.split("\t")[0]],
+        )
         line = len(read_lines(path))
     elif case == "group both sides":
         # a training location's S4 file (in no list) moves into the test list
         meta = read_lines(os.path.join(root, "meta.csv"))
-        train = {x.split("\t")[0] for x in read_lines(
-            os.path.join(root, "evaluation_setup", "fold1_train.csv"))}
+        train = {
+            x.split("\t")[0]
+            for x in read_lines(os.path.join(root, "evaluation_setup", "fold1_train.csv"))
+        }
         train_ids = {x.split("\t")[2] for x in meta[1:] if x.split("\t")[0] in train}
-        s4 = next(x.split("\t") for x in meta[1:]
-                  if x.split("\t")[2] in train_ids and x.split("\t")[3] == "s4")
+        s4 = next(
+            x.split("\t")
+            for x in meta[1:]
+            if x.split("\t")[2] in train_ids and x.split("\t")[3] == "s4"
+        )
         _edit(path, lambda L: L + [f"{s4[0]}\t{s4[1]}"])
         _edit(os.path.join(root, "evaluation_setup", "fold1_test.csv"), lambda L: L + [s4[0]])
         line = len(read_lines(path))

@@ -1,5 +1,6 @@
 """ESC-50 / ESC-10, UrbanSound8K and the generic CSV loader on fixtures written as
 ../shared/datasets.md specifies the real layouts (tests/layouts_esc_us8k.py)."""
+
 import os
 
 import numpy as np
@@ -7,11 +8,21 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import cross_val_score
 
-from skasc.datasets import (DatasetError, load_csv, load_dataset, load_esc10, load_esc50,
-                            load_urbansound8k)
-
-from layouts_esc_us8k import (ESC10_TARGETS, ESC50_CATEGORIES, write_esc50, write_folder_csv,
-                              write_urbansound8k)
+from layouts_esc_us8k import (
+    ESC10_TARGETS,
+    ESC50_CATEGORIES,
+    write_esc50,
+    write_folder_csv,
+    write_urbansound8k,
+)
+from skasc.datasets import (
+    DatasetError,
+    load_csv,
+    load_dataset,
+    load_esc10,
+    load_esc50,
+    load_urbansound8k,
+)
 
 
 def _check_folds(ds, fold_of_row):
@@ -69,26 +80,42 @@ def test_esc50_parent_folder_and_registry(tmp_path):
     scores = cross_val_score(DummyClassifier(), X, by_parent.labels, cv=by_parent.cv)
     assert scores.shape == (5,)
     import shutil
+
     copy, _ = write_esc50(tmp_path / "again", takes=1)
     shutil.copytree(copy, tmp_path / "again" / "ESC-50-copy")
     with pytest.raises(DatasetError, match=r"holds 2 ESC-50 folders"):
         load_esc50(tmp_path / "again")  # a folder holding two copies: say so
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda L: L.__setitem__(2, L[2].replace(",1,0,dog,", ",x,0,dog,")),
-     r"esc50\.csv, line 3: expected fold to be an integer from 1 to 5, got 'x'"),
-    (lambda L: L.__setitem__(2, L[2] + ",extra"),
-     r"esc50\.csv, line 3: expected 7 comma-separated fields"),
-    (lambda L: L.__setitem__(0, L[0].replace("src_file", "source")),
-     r"esc50\.csv, line 1: the header lacks the column\(s\) 'src_file'"),
-    (lambda L: L.__setitem__(2, L[2].replace(",dog,", ",cat,")),
-     r"esc50\.csv, line 3: target 0 is 'cat' here but 'dog' on line 2"),
-    (lambda L: L.__setitem__(2, L[2].replace(",1,0,dog,", ",2,0,dog,")),
-     r"esc50\.csv, line 3: '1-.*-B-0\.wav' does not match its row \(fold 2"),
-    (lambda L: L.__setitem__(2, L[2].replace(",True,", ",yes,")),
-     r"esc50\.csv, line 3: expected esc10 to be True or False, got 'yes'"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda L: L.__setitem__(2, L[2].replace(",1,0,dog,", ",x,0,dog,")),
+            r"esc50\.csv, line 3: expected fold to be an integer from 1 to 5, got 'x'",
+        ),
+        (
+            lambda L: L.__setitem__(2, L[2] + ",extra"),
+            r"esc50\.csv, line 3: expected 7 comma-separated fields",
+        ),
+        (
+            lambda L: L.__setitem__(0, L[0].replace("src_file", "source")),
+            r"esc50\.csv, line 1: the header lacks the column\(s\) 'src_file'",
+        ),
+        (
+            lambda L: L.__setitem__(2, L[2].replace(",dog,", ",cat,")),
+            r"esc50\.csv, line 3: target 0 is 'cat' here but 'dog' on line 2",
+        ),
+        (
+            lambda L: L.__setitem__(2, L[2].replace(",1,0,dog,", ",2,0,dog,")),
+            r"esc50\.csv, line 3: '1-.*-B-0\.wav' does not match its row \(fold 2",
+        ),
+        (
+            lambda L: L.__setitem__(2, L[2].replace(",True,", ",yes,")),
+            r"esc50\.csv, line 3: expected esc10 to be True or False, got 'yes'",
+        ),
+    ],
+)
 def test_esc50_malformed_rows_name_file_and_line(tmp_path, edit, match):
     folder, _ = write_esc50(tmp_path, takes=2)
     _rewrite(os.path.join(folder, "meta", "esc50.csv"), edit)
@@ -104,15 +131,23 @@ def test_esc50_source_in_two_folds_and_missing_clip(tmp_path):
     old = rows[moved][0]
     new = f"2-{src}-B-0.wav"
     os.rename(os.path.join(folder, "audio", old), os.path.join(folder, "audio", new))
-    _rewrite(os.path.join(folder, "meta", "esc50.csv"), lambda L: L.__setitem__(
-        moved + 1, ",".join([new, "2", "0", "dog", "True", src, "B"])))
-    with pytest.raises(DatasetError, match=rf"line {moved + 2}: src_file '{src}' is in fold 2 "
-                                           r"but also in fold 1 \(line 2\)"):
+    _rewrite(
+        os.path.join(folder, "meta", "esc50.csv"),
+        lambda L: L.__setitem__(moved + 1, ",".join([new, "2", "0", "dog", "True", src, "B"])),
+    )
+    with pytest.raises(
+        DatasetError,
+        match=rf"line {moved + 2}: src_file '{src}' is in fold 2 "
+        r"but also in fold 1 \(line 2\)",
+    ):
         load_esc50(folder)
     folder2, rows2 = write_esc50(tmp_path / "b", takes=1)
     os.remove(os.path.join(folder2, "audio", rows2[4][0]))
-    with pytest.raises(DatasetError, match=rf"1 recording\(s\) listed in .*esc50\.csv do not "
-                                           rf"exist, e.g. .*{rows2[4][0]}' \(line 6\)"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"1 recording\(s\) listed in .*esc50\.csv do not "
+        rf"exist, e.g. .*{rows2[4][0]}' \(line 6\)",
+    ):
         load_esc50(folder2)
     assert len(load_esc50(folder2, check_files=False)) == len(rows2)
 
@@ -131,13 +166,16 @@ def test_urbansound8k_counts_paths_folds_and_groups(tmp_path):
     assert load_dataset("urbansound8k", folder).paths == ds.paths
 
 
-@pytest.mark.parametrize("column, value, match", [
-    (6, "4", r"line 2: '.*-1-0-0\.wav' does not match its row \(fsID \d+, classID 4\)"),
-    (3, "9.5", r"line 2: expected 0 < end - start <= 4 s, got 9.5 s"),
-    (4, "3", r"line 2: expected salience 1 or 2, got '3'"),
-    (5, "11", r"line 2: expected fold to be an integer from 1 to 10, got '11'"),
-    (5, "one", r"line 2: expected fold to be an integer from 1 to 10, got 'one'"),
-])
+@pytest.mark.parametrize(
+    "column, value, match",
+    [
+        (6, "4", r"line 2: '.*-1-0-0\.wav' does not match its row \(fsID \d+, classID 4\)"),
+        (3, "9.5", r"line 2: expected 0 < end - start <= 4 s, got 9.5 s"),
+        (4, "3", r"line 2: expected salience 1 or 2, got '3'"),
+        (5, "11", r"line 2: expected fold to be an integer from 1 to 10, got '11'"),
+        (5, "one", r"line 2: expected fold to be an integer from 1 to 10, got 'one'"),
+    ],
+)
 def test_urbansound8k_malformed_rows_name_file_and_line(tmp_path, column, value, match):
     folder, rows = write_urbansound8k(tmp_path, n_folds=2)
 
@@ -154,10 +192,12 @@ def test_urbansound8k_malformed_rows_name_file_and_line(tmp_path, column, value,
 def test_urbansound8k_class_mismatch_fsid_leak_and_wrong_fold_folder(tmp_path):
     folder, rows = write_urbansound8k(tmp_path, n_folds=2, class_ids=(1, 3))
     table = os.path.join(folder, "metadata", "UrbanSound8K.csv")
-    _rewrite(table, lambda L: L.__setitem__(4, L[4].replace("dog_bark", "siren")),
-             encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"line 5: classID 3 is 'siren' here but 'dog_bark' "
-                                           r"on line 4"):
+    _rewrite(table, lambda L: L.__setitem__(4, L[4].replace("dog_bark", "siren")), encoding="utf-8")
+    with pytest.raises(
+        DatasetError,
+        match=r"line 5: classID 3 is 'siren' here but 'dog_bark' "
+        r"on line 4",
+    ):
         load_urbansound8k(folder)
     folder, rows = write_urbansound8k(tmp_path / "b", n_folds=2, class_ids=(1,), slices=1)
     table = os.path.join(folder, "metadata", "UrbanSound8K.csv")
@@ -170,12 +210,17 @@ def test_urbansound8k_class_mismatch_fsid_leak_and_wrong_fold_folder(tmp_path):
         lines[2] = ",".join(fields)
 
     _rewrite(table, leak, encoding="utf-8")
-    with pytest.raises(DatasetError, match=rf"line 3: fsID '{first_fs}' is in fold 2 but also "
-                                           r"in fold 1 \(line 2\)"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"line 3: fsID '{first_fs}' is in fold 2 but also "
+        r"in fold 1 \(line 2\)",
+    ):
         load_urbansound8k(folder, check_files=False)
     folder, rows = write_urbansound8k(tmp_path / "c", n_folds=2, class_ids=(1,), slices=1)
-    os.rename(os.path.join(folder, "audio", "fold1", rows[0][0]),
-              os.path.join(folder, "audio", "fold2", rows[0][0]))  # in the wrong fold's folder
+    os.rename(
+        os.path.join(folder, "audio", "fold1", rows[0][0]),
+        os.path.join(folder, "audio", "fold2", rows[0][0]),
+    )  # in the wrong fold's folder
     with pytest.raises(DatasetError, match=r"fold1/" + rows[0][0]):
         load_urbansound8k(folder)
 
@@ -203,13 +248,19 @@ def test_csv_named_folds_groups_and_devices(tmp_path):
 def test_csv_train_test_column(tmp_path):
     root, rows = write_folder_csv(tmp_path, folds=("train", "test"), per_fold=3)
     ds = load_csv(root)
-    (train, test), = ds.cv.split()
+    ((train, test),) = ds.cv.split()
     np.testing.assert_array_equal(test, [i for i, r in enumerate(rows) if r[2] == "test"])
     np.testing.assert_array_equal(train, [i for i, r in enumerate(rows) if r[2] == "train"])
-    _rewrite(os.path.join(root, "metadata.csv"),
-             lambda L: L.__setitem__(2, L[2].replace(",train", ",dev")), encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"line 3: the 'fold' column mixes train/test with "
-                                           r"'dev'"):
+    _rewrite(
+        os.path.join(root, "metadata.csv"),
+        lambda L: L.__setitem__(2, L[2].replace(",train", ",dev")),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"line 3: the 'fold' column mixes train/test with "
+        r"'dev'",
+    ):
         load_csv(root)
 
 
@@ -217,24 +268,36 @@ def test_csv_errors(tmp_path):
     root, rows = write_folder_csv(tmp_path, extra_columns=True)
     with pytest.raises(DatasetError, match=r"line 1: the header lacks the column\(s\) 'split'"):
         load_csv(root, fold_column="split")
-    _rewrite(os.path.join(root, "metadata.csv"),
-             lambda L: L.__setitem__(5, L[5].replace(",bus-2,", ",bus-1,")), encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"line 6: group 'bus-1' is in fold 2 but also in "
-                                           r"fold 1 \(line 2\)"):
+    _rewrite(
+        os.path.join(root, "metadata.csv"),
+        lambda L: L.__setitem__(5, L[5].replace(",bus-2,", ",bus-1,")),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"line 6: group 'bus-1' is in fold 2 but also in "
+        r"fold 1 \(line 2\)",
+    ):
         load_csv(root, group_column="group")
-    _rewrite(os.path.join(root, "metadata.csv"),
-             lambda L: L.__setitem__(2, L[2].replace(",bus,", ",,")), encoding="utf-8")
+    _rewrite(
+        os.path.join(root, "metadata.csv"),
+        lambda L: L.__setitem__(2, L[2].replace(",bus,", ",,")),
+        encoding="utf-8",
+    )
     with pytest.raises(DatasetError, match=r"line 3: empty 'label'"):
         load_csv(root)
     with pytest.raises(DatasetError, match=r"expected the file .*metadata\.csv"):
         load_csv(tmp_path / "audio")
 
 
-@pytest.mark.parametrize("folds, match", [
-    (("train", "train"), r"metadata\.csv: the 'fold' column has only 'train' rows"),
-    (("../up", "b"), r"line 2: fold '\.\./up' must be made of letters"),
-    (("A", "a"), r"line 6: fold 'a' differs from fold 'A' \(line 2\) only in case"),
-])
+@pytest.mark.parametrize(
+    "folds, match",
+    [
+        (("train", "train"), r"metadata\.csv: the 'fold' column has only 'train' rows"),
+        (("../up", "b"), r"line 2: fold '\.\./up' must be made of letters"),
+        (("A", "a"), r"line 6: fold 'a' differs from fold 'A' \(line 2\) only in case"),
+    ],
+)
 def test_csv_fold_values_that_cannot_work(tmp_path, folds, match):
     import shutil
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.dsp.minstats import denoise
+from skasc.frontend.denoise import MinStatsDenoiser
 
 SR = 4000
 PARAMS = dict(sr=SR, n_fft=128, hop_length=64)
@@ -29,7 +29,7 @@ def test_dense_batch_shapes_and_channels(rng):
     for i in range(2):
         np.testing.assert_array_equal(Xt[i, 1], denoise(X[i], **PARAMS))
     # the auxiliary channel has less energy (the noise is gone)
-    assert np.all(np.sum(Xt[:, 1] ** 2, axis=1) < 0.7 * np.sum(X ** 2, axis=1))
+    assert np.all(np.sum(Xt[:, 1] ** 2, axis=1) < 0.7 * np.sum(X**2, axis=1))
 
 
 def test_float64_input_channel0_is_float32_copy(rng):
@@ -83,38 +83,60 @@ def test_stateless_tags_clone_and_pickle(rng):
     assert np.sum(weaker[0, 1] ** 2) > np.sum(est.transform(X)[0, 1] ** 2)
 
 
-@pytest.mark.parametrize("X, error, match", [
-    (np.zeros((2, 3, 100)), ValueError,
-     r"^MinStatsDenoiser got an array of shape \(2, 3, 100\); expected a batch of "
-     r"recordings of shape \(n_samples,\) \(mono\) each"),
-    (np.zeros(100), ValueError, r"shape \(100,\).*Pass one recording as X\[np.newaxis\]"),
-    (np.zeros((0, 100)), ValueError, r"MinStatsDenoiser got no recordings \(X is empty\)"),
-    ([np.zeros(100), np.zeros((2, 100))], ValueError,
-     r"^Recording 1 has shape \(2, 100\); MinStatsDenoiser expected \(n_samples,\)"),
-    ([np.zeros(100), np.zeros(0)], ValueError, "Recording 1 is empty"),
-    ([np.zeros(100), np.zeros(100), np.array([0.0, np.inf])], ValueError,
-     "Recording 2 contains NaN or inf samples"),
-    (np.array([[0.0, np.nan]]), ValueError, "Recording 0 contains NaN or inf samples"),
-    ([["a", "b"]], TypeError, r"^Recording 0 has dtype <U1; MinStatsDenoiser expected a real"),
-])
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (
+            np.zeros((2, 3, 100)),
+            ValueError,
+            r"^MinStatsDenoiser got an array of shape \(2, 3, 100\); expected a batch of "
+            r"recordings of shape \(n_samples,\) \(mono\) each",
+        ),
+        (np.zeros(100), ValueError, r"shape \(100,\).*Pass one recording as X\[np.newaxis\]"),
+        (np.zeros((0, 100)), ValueError, r"MinStatsDenoiser got no recordings \(X is empty\)"),
+        (
+            [np.zeros(100), np.zeros((2, 100))],
+            ValueError,
+            r"^Recording 1 has shape \(2, 100\); MinStatsDenoiser expected \(n_samples,\)",
+        ),
+        ([np.zeros(100), np.zeros(0)], ValueError, "Recording 1 is empty"),
+        (
+            [np.zeros(100), np.zeros(100), np.array([0.0, np.inf])],
+            ValueError,
+            "Recording 2 contains NaN or inf samples",
+        ),
+        (np.array([[0.0, np.nan]]), ValueError, "Recording 0 contains NaN or inf samples"),
+        ([["a", "b"]], TypeError, r"^Recording 0 has dtype <U1; MinStatsDenoiser expected a real"),
+    ],
+)
 def test_data_errors(X, error, match):
     with pytest.raises(error, match=match):
         MinStatsDenoiser(**PARAMS).transform(X)
 
 
-@pytest.mark.parametrize("params, error, match", [
-    (dict(n_subwindows=1), ValueError,
-     r"The 'n_subwindows' parameter of MinStatsDenoiser must be an int in the range \[2, inf\)"),
-    (dict(window_duration=0.1), ValueError,
-     "The 'window_duration' parameter of MinStatsDenoiser must cover at least 2 STFT"),
-    (dict(window_duration=0.0), ValueError, r"'window_duration' parameter .* range \(0, inf\)"),
-    (dict(hop_length=256), ValueError, r"'hop_length' parameter .* range \[1, 128\]"),
-    (dict(floor=1.5), ValueError, r"'floor' parameter .* range \[0, 1\]"),
-    (dict(oversubtraction=-1), ValueError, r"'oversubtraction' parameter .* \[0, inf\)"),
-    (dict(sr="22050"), TypeError, "The 'sr' parameter of MinStatsDenoiser must be a float"),
-    (dict(n_fft=128.0), TypeError, "The 'n_fft' parameter of MinStatsDenoiser must be an int"),
-    (dict(n_jobs="2"), TypeError, "The 'n_jobs' parameter"),
-])
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (
+            dict(n_subwindows=1),
+            ValueError,
+            r"The 'n_subwindows' parameter of MinStatsDenoiser must be an int "
+            r"in the range \[2, inf\)",
+        ),
+        (
+            dict(window_duration=0.1),
+            ValueError,
+            "The 'window_duration' parameter of MinStatsDenoiser must cover at least 2 STFT",
+        ),
+        (dict(window_duration=0.0), ValueError, r"'window_duration' parameter .* range \(0, inf\)"),
+        (dict(hop_length=256), ValueError, r"'hop_length' parameter .* range \[1, 128\]"),
+        (dict(floor=1.5), ValueError, r"'floor' parameter .* range \[0, 1\]"),
+        (dict(oversubtraction=-1), ValueError, r"'oversubtraction' parameter .* \[0, inf\)"),
+        (dict(sr="22050"), TypeError, "The 'sr' parameter of MinStatsDenoiser must be a float"),
+        (dict(n_fft=128.0), TypeError, "The 'n_fft' parameter of MinStatsDenoiser must be an int"),
+        (dict(n_jobs="2"), TypeError, "The 'n_jobs' parameter"),
+    ],
+)
 def test_param_errors_in_fit_and_transform(params, error, match):
     est = MinStatsDenoiser(**{**PARAMS, **params})
     with pytest.raises(error, match=match):

@@ -15,8 +15,9 @@ ESC10 = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "e
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("SKASC_ESC10") != "1",
-                       reason="set SKASC_ESC10=1 to run the ESC-10 check"),
+    pytest.mark.skipif(
+        os.environ.get("SKASC_ESC10") != "1", reason="set SKASC_ESC10=1 to run the ESC-10 check"
+    ),
     pytest.mark.skipif(not os.path.isdir(ESC10), reason="../shared/data/esc10 is not present"),
 ]
 
@@ -26,8 +27,17 @@ def test_default_system_is_accurate_and_calibrated_on_one_fold(tmp_path):
     from skasc.evaluation import classification_scores
     from skasc.fusion import product_fusion
 
-    run_protocol("esc10", ESC10, epochs=8, lr=1e-3, folds=[1], eval_every=0, device="cpu",
-                 out=tmp_path, verbose=0)
+    run_protocol(
+        "esc10",
+        ESC10,
+        epochs=8,
+        lr=1e-3,
+        folds=[1],
+        eval_every=0,
+        device="cpu",
+        out=tmp_path,
+        verbose=0,
+    )
     fold = tmp_path / "folds" / "fold1"
     with np.load(fold / "result.npz", allow_pickle=False) as data:
         r = {name: data[name] for name in data.files}

@@ -1,7 +1,6 @@
 import json
 
 import joblib
-
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -26,10 +25,11 @@ def _scenes(rng, n_per_class=6, n_seg=5, shift=0.5):
 
 
 def _direct(y_true, y_pred):
-    return {"accuracy": accuracy_score(y_true, y_pred),
-            "f1_macro": f1_score(y_true, y_pred, average="macro", zero_division=0),
-            "precision_macro": precision_score(y_true, y_pred, average="macro",
-                                               zero_division=0)}
+    return {
+        "accuracy": accuracy_score(y_true, y_pred),
+        "f1_macro": f1_score(y_true, y_pred, average="macro", zero_division=0),
+        "precision_macro": precision_score(y_true, y_pred, average="macro", zero_division=0),
+    }
 
 
 def test_evaluate_matches_direct_metrics(rng):
@@ -68,8 +68,12 @@ def test_evaluate_matches_direct_metrics(rng):
 
 def test_evaluate_int_cv_parallel_and_pipeline(rng):
     X, y = _scenes(rng, n_per_class=4)
-    pipe = Pipeline([("scale", FunctionTransformer(np.negative)),
-                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    pipe = Pipeline(
+        [
+            ("scale", FunctionTransformer(np.negative)),
+            ("fusion", RecordingFusion(LogisticRegression(), flatten=True)),
+        ]
+    )
     serial = evaluate(pipe, X, y, cv=2)
     with joblib.parallel_backend("threading"):  # any joblib backend (e.g. Dask) runs the splits
         parallel = evaluate(pipe, X, y, cv=2, n_jobs=2)
@@ -141,9 +145,13 @@ def test_table_and_dict_contain_numbers(rng):
     assert report.to_table(paper_terms=True).split()[:3] == ["System", "2s", "Acc."]
     row = lines[2]
     assert row.startswith("Att-CRNN (logMel)")
-    expected = [report.mean("segment"), report.mean("recording"),
-                report.mean("recording", "balanced_accuracy"),
-                report.mean("recording", "f1_macro"), report.mean("recording", "precision_macro")]
+    expected = [
+        report.mean("segment"),
+        report.mean("recording"),
+        report.mean("recording", "balanced_accuracy"),
+        report.mean("recording", "f1_macro"),
+        report.mean("recording", "precision_macro"),
+    ]
     assert row.split()[-5:] == [f"{100 * v:.2f}" for v in expected]
     assert str(report) == report.to_table()
     both = format_table({"a": report, "b": report}, std=True)
@@ -152,7 +160,8 @@ def test_table_and_dict_contain_numbers(rng):
     d = json.loads(json.dumps(report.to_dict()))
     assert d["recording"]["accuracy"]["mean"] == pytest.approx(report.mean("recording"))
     assert d["segment"]["f1_macro"]["splits"] == pytest.approx(
-        report.split_scores("segment", "f1_macro").tolist())
+        report.split_scores("segment", "f1_macro").tolist()
+    )
     assert np.array_equal(d["recording_confusion"], report.recording_confusion)
     assert d["n_splits"] == 3
 
@@ -173,8 +182,9 @@ def test_histories_found_best_effort(rng):
 
     X, y = _scenes(rng, n_per_class=2)
     report = evaluate(RecordingFusion(_FakeNet()), X, y, cv=2)
-    assert report.histories == [[{"epoch": 1, "train_loss": 1.0},
-                                 {"epoch": 2, "train_loss": 0.5}]] * 2
+    assert (
+        report.histories == [[{"epoch": 1, "train_loss": 1.0}, {"epoch": 2, "train_loss": 0.5}]] * 2
+    )
     plain = evaluate(LogisticRegression(), X.reshape(len(X), -1), y, cv=2)
     assert plain.histories == []
 
@@ -208,8 +218,12 @@ def test_safe_indexing_on_object_arrays(rng):
 
 
 def _system(C, cols):
-    return Pipeline([("pick", FunctionTransformer(_pick, kw_args={"cols": cols})),
-                     ("fusion", RecordingFusion(LogisticRegression(C=C), flatten=True))])
+    return Pipeline(
+        [
+            ("pick", FunctionTransformer(_pick, kw_args={"cols": cols})),
+            ("fusion", RecordingFusion(LogisticRegression(C=C), flatten=True)),
+        ]
+    )
 
 
 def _pick(X, cols):
@@ -232,8 +246,9 @@ def test_fuse_reports_equals_evaluating_system_fusion(rng):
         np.testing.assert_array_equal(fs.y_pred, ds.y_pred)
     for level in ("segment", "recording"):
         for metric in ("accuracy", "f1_macro", "precision_macro"):
-            np.testing.assert_allclose(fused.split_scores(level, metric),
-                                       direct.split_scores(level, metric))
+            np.testing.assert_allclose(
+                fused.split_scores(level, metric), direct.split_scores(level, metric)
+            )
     np.testing.assert_array_equal(fused.recording_confusion, direct.recording_confusion)
     np.testing.assert_array_equal(fused.segment_confusion, direct.segment_confusion)
     assert fused.histories == []
@@ -272,7 +287,8 @@ def test_log_loss_per_split_is_the_mean_negative_log_posterior_of_the_truth(rng)
         seg_direct = -np.mean(np.log(split.segment_proba[np.arange(len(seg_cols)), seg_cols]))
         assert split.scores["segment"]["log_loss"] == pytest.approx(seg_direct, rel=1e-9)
     assert report.mean("recording", "log_loss") == pytest.approx(
-        np.mean([s.scores["recording"]["log_loss"] for s in report.splits]))
+        np.mean([s.scores["recording"]["log_loss"] for s in report.splits])
+    )
     d = report.to_dict()
     assert d["recording"]["log_loss"]["mean"] == pytest.approx(report.mean("recording", "log_loss"))
     table = format_table({"LR": report}, log_loss=True)
@@ -294,8 +310,10 @@ def test_markdown_table(rng):
     X, y = _scenes(rng)
     report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
     lines = format_table({"A": report, "B": report}, markdown=True, log_loss=True).splitlines()
-    assert lines[0] == ("| System | Segment Acc. | Recording Acc. | Macro class-wise Acc. | "
-                        "F1-score | Prec. | Log loss |")
+    assert lines[0] == (
+        "| System | Segment Acc. | Recording Acc. | Macro class-wise Acc. | "
+        "F1-score | Prec. | Log loss |"
+    )
     assert lines[1] == "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     assert lines[2].startswith("| A | ") and len(lines) == 4
     paper = format_table({"A": report}, markdown=True, paper_terms=True).splitlines()[0]
@@ -322,6 +340,7 @@ def test_reliability_curve_matches_a_direct_binning(rng):
     assert curve["ece"] == pytest.approx(ece)
     # binary top label: sklearn's calibration_curve bins the same way (uniform strategy)
     from sklearn.calibration import calibration_curve
+
     frac, mean_pred = calibration_curve(correct, conf, n_bins=10, strategy="uniform")
     filled = curve["count"] > 0
     np.testing.assert_allclose(curve["accuracy"][filled], frac)
@@ -346,9 +365,12 @@ def test_report_reliability_pools_the_splits(rng):
     X, y = _scenes(rng)
     report = evaluate(RecordingFusion(LogisticRegression(), flatten=True), X, y, cv=3)
     pooled = report.reliability("segment", n_bins=5)
-    direct = reliability_curve(np.concatenate([s.segment_y_true for s in report.splits]),
-                               np.concatenate([s.segment_proba for s in report.splits]),
-                               report.splits[0].classes, n_bins=5)
+    direct = reliability_curve(
+        np.concatenate([s.segment_y_true for s in report.splits]),
+        np.concatenate([s.segment_proba for s in report.splits]),
+        report.splits[0].classes,
+        n_bins=5,
+    )
     assert pooled["ece"] == direct["ece"]
     assert pooled["count"].sum() == sum(len(s.segment_y_true) for s in report.splits)
 
@@ -394,13 +416,22 @@ def test_training_history_is_read_where_the_factories_put_the_net(rng):
             return X
 
     X, y = _scenes(rng, n_per_class=2)
-    head = Pipeline([("net", _FakeNet(2.0)), ("scaler", MinMaxScaler()),
-                     ("svm", LogisticRegression())])
-    pipe = Pipeline([("flat", FunctionTransformer(lambda Z: Z)),
-                     ("fusion", RecordingFusion(head, flatten=True))]).fit(X, y)
+    head = Pipeline(
+        [("net", _FakeNet(2.0)), ("scaler", MinMaxScaler()), ("svm", LogisticRegression())]
+    )
+    pipe = Pipeline(
+        [
+            ("flat", FunctionTransformer(lambda Z: Z)),
+            ("fusion", RecordingFusion(head, flatten=True)),
+        ]
+    ).fit(X, y)
     assert training_history(pipe) == [{"epoch": 1, "train_loss": 2.0}]
-    fused = SystemFusion([("a", RecordingFusion(_FakeNet(3.0), flatten=True)),
-                          ("b", RecordingFusion(_FakeNet(4.0), flatten=True))]).fit(X, y)
+    fused = SystemFusion(
+        [
+            ("a", RecordingFusion(_FakeNet(3.0), flatten=True)),
+            ("b", RecordingFusion(_FakeNet(4.0), flatten=True)),
+        ]
+    ).fit(X, y)
     assert training_history(fused) == [{"epoch": 1, "train_loss": 3.0}]  # the first system's
     assert training_history(RecordingFusion(_FakeNet())) is None  # not fitted
     assert training_history(LogisticRegression().fit(X.reshape(len(X), -1), y)) is None
@@ -419,9 +450,12 @@ def test_class_wise_and_macro_class_wise_accuracy_match_sklearn_and_numpy(rng):
         y_pred = np.where(rng.uniform(size=200) < 0.6, y_true, labels[rng.integers(0, 4, 200)])
         scores = classification_scores(y_true, y_pred)
         assert scores["balanced_accuracy"] == pytest.approx(
-            balanced_accuracy_score(y_true, y_pred), abs=1e-12)
-        direct = {c: np.sum((y_true == c) & (y_pred == c)) / np.sum(y_true == c)
-                  for c in np.unique(y_true)}
+            balanced_accuracy_score(y_true, y_pred), abs=1e-12
+        )
+        direct = {
+            c: np.sum((y_true == c) & (y_pred == c)) / np.sum(y_true == c)
+            for c in np.unique(y_true)
+        }
         assert scores["class_accuracy"] == pytest.approx(direct, abs=1e-12)
         recall = recall_score(y_true, y_pred, average=None, labels=np.unique(y_true))
         np.testing.assert_allclose(list(scores["class_accuracy"].values()), recall)
@@ -447,8 +481,7 @@ def test_macro_class_wise_accuracy_averages_the_classes_present_only():
     assert scores["class_accuracy"] == {"a": pytest.approx(1 / 3), "b": 1.0}
     assert scores["balanced_accuracy"] == pytest.approx((1 / 3 + 1) / 2)
     with pytest.warns(UserWarning):
-        assert balanced_accuracy_score(y_true, y_pred) == pytest.approx(
-            scores["balanced_accuracy"])
+        assert balanced_accuracy_score(y_true, y_pred) == pytest.approx(scores["balanced_accuracy"])
 
 
 def test_report_class_accuracy_per_split_and_in_the_dict(rng):
@@ -457,24 +490,33 @@ def test_report_class_accuracy_per_split_and_in_the_dict(rng):
     X, y = _scenes(rng)
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     report = evaluate(RecordingFusion(LogisticRegression(C=0.1), flatten=True), X, y, cv=cv)
-    for level, truth, pred in (("recording", "y_true", "y_pred"),
-                               ("segment", "segment_y_true", "segment_y_pred")):
-        per_split = [recall_score(getattr(s, truth), getattr(s, pred), average=None,
-                                  labels=report.class_names) for s in report.splits]
+    for level, truth, pred in (
+        ("recording", "y_true", "y_pred"),
+        ("segment", "segment_y_true", "segment_y_pred"),
+    ):
+        per_split = [
+            recall_score(
+                getattr(s, truth), getattr(s, pred), average=None, labels=report.class_names
+            )
+            for s in report.splits
+        ]
         classwise = report.class_accuracy(level)
         for k, c in enumerate(report.class_names):
             values = [r[k] for r in per_split]
             assert classwise[c]["splits"] == pytest.approx(values)
             assert classwise[c]["mean"] == pytest.approx(np.mean(values))
             assert classwise[c]["std"] == pytest.approx(np.std(values))
-        np.testing.assert_allclose(report.split_scores(level, "balanced_accuracy"),
-                                   [balanced_accuracy_score(getattr(s, truth), getattr(s, pred))
-                                    for s in report.splits])
+        np.testing.assert_allclose(
+            report.split_scores(level, "balanced_accuracy"),
+            [balanced_accuracy_score(getattr(s, truth), getattr(s, pred)) for s in report.splits],
+        )
         d = json.loads(json.dumps(report.to_dict()))
         assert d[level]["balanced_accuracy"]["mean"] == pytest.approx(
-            report.mean(level, "balanced_accuracy"))
+            report.mean(level, "balanced_accuracy")
+        )
         assert d[level]["class_accuracy"]["park"]["mean"] == pytest.approx(
-            classwise["park"]["mean"])
+            classwise["park"]["mean"]
+        )
 
 
 def test_class_accuracy_skips_splits_that_do_not_test_a_class():
@@ -488,6 +530,7 @@ def test_class_accuracy_skips_splits_that_do_not_test_a_class():
     assert classwise["b"] == {"splits": [0.0, None], "mean": 0.0, "std": 0.0}
     assert isinstance(first, SplitResult)
     from skasc.evaluation import format_class_table
+
     table = format_class_table(report, std=False).splitlines()
     assert table[0] == "| Class | Recording Acc. |"
     # the last row: the mean over splits of each split's macro class-wise accuracy
@@ -500,8 +543,10 @@ def test_repeated_runs_are_averaged_over_runs(rng):
     from skasc.evaluation import format_class_table
 
     X, y = _scenes(rng)
-    runs = [evaluate(RecordingFusion(LogisticRegression(C=C), flatten=True), X, y, cv=3)
-            for C in (0.01, 0.1, 1.0)]
+    runs = [
+        evaluate(RecordingFusion(LogisticRegression(C=C), flatten=True), X, y, cv=3)
+        for C in (0.01, 0.1, 1.0)
+    ]
     per_run = [r.mean("recording", "balanced_accuracy") for r in runs]
     row = format_table({"LR": runs}, std=True, markdown=True).splitlines()[2].split(" | ")
     assert row[3] == f"{100 * np.mean(per_run):.2f} ± {100 * np.std(per_run):.2f}"
@@ -532,9 +577,11 @@ def test_device_scores_match_a_direct_computation(rng):
         assert entry["seen"] == (device != "s4")
         assert entry["accuracy"] == pytest.approx(np.mean(split.y_pred[mine] == split.y_true[mine]))
         assert entry["balanced_accuracy"] == pytest.approx(
-            balanced_accuracy_score(split.y_true[mine], split.y_pred[mine]))
+            balanced_accuracy_score(split.y_true[mine], split.y_pred[mine])
+        )
         assert entry["log_loss"] == pytest.approx(
-            log_loss(split.y_true[mine], split.proba[mine], labels=split.classes))
+            log_loss(split.y_true[mine], split.proba[mine], labels=split.classes)
+        )
     with pytest.raises(ValueError, match="one device per test recording"):
         device_scores(split, devices[:-1], seen=[])
 
@@ -546,19 +593,34 @@ def test_tables_name_the_segment_level_by_its_duration(rng):
     from skasc.evaluation import system_segment_duration
 
     assert system_segment_duration(make_att_crnn_pipeline()) == 2.0
-    assert system_segment_duration(make_pipeline(
-        FrontEnd(segmenter=Segmenter(segment_duration=1.0)), LogisticRegression())) == 1.0
-    assert system_segment_duration(make_pipeline(Segmenter(segment_duration=0.5),
-                                                 LogisticRegression())) == 0.5
+    assert (
+        system_segment_duration(
+            make_pipeline(FrontEnd(segmenter=Segmenter(segment_duration=1.0)), LogisticRegression())
+        )
+        == 1.0
+    )
+    assert (
+        system_segment_duration(
+            make_pipeline(Segmenter(segment_duration=0.5), LogisticRegression())
+        )
+        == 0.5
+    )
     assert system_segment_duration(LogisticRegression()) is None
 
     X, y = _scenes(rng)
-    pipe = Pipeline([("segments", FunctionTransformer(lambda Z: Z)),
-                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    pipe = Pipeline(
+        [
+            ("segments", FunctionTransformer(lambda Z: Z)),
+            ("fusion", RecordingFusion(LogisticRegression(), flatten=True)),
+        ]
+    )
     report = evaluate(pipe, X, y, cv=2)
     assert report.segment_duration is None
     report.segment_duration = 0.5
     header = format_table({"x": report}).splitlines()[0].split("  ")
-    assert [h.strip() for h in header if h.strip()][:3] == ["System", "0.5-s segment Acc.",
-                                                            "Recording Acc."]
+    assert [h.strip() for h in header if h.strip()][:3] == [
+        "System",
+        "0.5-s segment Acc.",
+        "Recording Acc.",
+    ]
     assert fuse_reports(report, report).segment_duration == 0.5

@@ -13,8 +13,6 @@ import inspect
 import pathlib
 import pkgutil
 
-import pytest
-
 import skasc
 from skasc import exceptions
 from skasc.exceptions import SkascError, SkascTypeError, SkascValueError
@@ -35,9 +33,13 @@ def _error_classes() -> dict[str, type]:
     found = {}
     for module in [skasc, *_modules()]:
         for name, value in vars(module).items():
-            if (inspect.isclass(value) and issubclass(value, BaseException)
-                    and not issubclass(value, Warning)
-                    and value.__module__.startswith("skasc") and not name.startswith("_")):
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseException)
+                and not issubclass(value, Warning)
+                and value.__module__.startswith("skasc")
+                and not name.startswith("_")
+            ):
                 found[f"{value.__module__}.{value.__qualname__}"] = value
     return found
 
@@ -45,17 +47,30 @@ def _error_classes() -> dict[str, type]:
 def test_every_public_error_class_is_a_skasc_error():
     classes = _error_classes()
     # the discovery sees the classes that used to live in their own modules
-    for name in ("AudioFileError", "DatasetError", "UntrustedTypeError", "TrainingDivergedError",
-                 "ExportError", "InvalidParameterError", "CheckpointError", "CLIError",
-                 "ModelFileError", "SkascValueError", "SkascTypeError"):
+    for name in (
+        "AudioFileError",
+        "DatasetError",
+        "UntrustedTypeError",
+        "TrainingDivergedError",
+        "ExportError",
+        "InvalidParameterError",
+        "CheckpointError",
+        "CLIError",
+        "ModelFileError",
+        "SkascValueError",
+        "SkascTypeError",
+    ):
         assert f"skasc.exceptions.{name}" in classes
     outside = [name for name, cls in classes.items() if not issubclass(cls, SkascError)]
     assert outside == []
 
 
 def test_error_classes_keep_their_builtin_bases_and_are_exported():
-    builtin_base = {name: cls for name, cls in vars(builtins).items()
-                    if inspect.isclass(cls) and issubclass(cls, Exception)}
+    builtin_base = {
+        name: cls
+        for name, cls in vars(builtins).items()
+        if inspect.isclass(cls) and issubclass(cls, Exception)
+    }
     for name in exceptions.__all__:
         cls = getattr(exceptions, name)
         assert getattr(skasc, name) is cls  # skasc.AudioFileError, ...
@@ -70,11 +85,24 @@ def test_error_classes_keep_their_builtin_bases_and_are_exported():
     from skasc.nn.checkpoint import CheckpointError
     from skasc.onnx import ExportError
     from skasc.persistence import UntrustedTypeError
-    assert (CLIError, DatasetError, AudioFileError, TrainingDivergedError, CheckpointError,
-            ExportError, UntrustedTypeError) == (
-        exceptions.CLIError, exceptions.DatasetError, exceptions.AudioFileError,
-        exceptions.TrainingDivergedError, exceptions.CheckpointError, exceptions.ExportError,
-        exceptions.UntrustedTypeError)
+
+    assert (
+        CLIError,
+        DatasetError,
+        AudioFileError,
+        TrainingDivergedError,
+        CheckpointError,
+        ExportError,
+        UntrustedTypeError,
+    ) == (
+        exceptions.CLIError,
+        exceptions.DatasetError,
+        exceptions.AudioFileError,
+        exceptions.TrainingDivergedError,
+        exceptions.CheckpointError,
+        exceptions.ExportError,
+        exceptions.UntrustedTypeError,
+    )
     assert issubclass(exceptions.InvalidParameterError, (SkascValueError, SkascTypeError))
 
 
@@ -106,8 +134,11 @@ def test_skasc_raises_no_bare_builtin_error_for_bad_input():
                 continue
             call = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
             name = call.id if isinstance(call, ast.Name) else None
-            if name in vars(builtins) and inspect.isclass(vars(builtins)[name]) \
-                    and issubclass(vars(builtins)[name], Exception) \
-                    and not issubclass(vars(builtins)[name], (OSError, NotImplementedError)):
+            if (
+                name in vars(builtins)
+                and inspect.isclass(vars(builtins)[name])
+                and issubclass(vars(builtins)[name], Exception)
+                and not issubclass(vars(builtins)[name], (OSError, NotImplementedError))
+            ):
                 bare.add((path.relative_to(PACKAGE.parent).as_posix(), name))
     assert bare - _INTERNAL_RAISES == set()

@@ -19,9 +19,17 @@ def _segments(rng, n_rec=2, n_seg=2, n_ch=2, n=2 * SR):
 def _librosa_logmel(seg, **mel):
     """Independent reference: librosa on the end-padded segment, center=False."""
     padded = np.pad(seg, [(0, 0)] * (seg.ndim - 1) + [(0, 1102 - 551)])
-    S = librosa.feature.melspectrogram(y=padded, sr=SR, n_fft=1102, hop_length=551,
-                                       win_length=1102, window="hann", center=False,
-                                       power=2.0, **mel)
+    S = librosa.feature.melspectrogram(
+        y=padded,
+        sr=SR,
+        n_fft=1102,
+        hop_length=551,
+        win_length=1102,
+        window="hann",
+        center=False,
+        power=2.0,
+        **mel,
+    )
     return librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None)
 
 
@@ -55,8 +63,7 @@ def test_gammatone_equals_direct_numpy(rng):
     n_fft, hop = 1102, 551
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
     W = gammatone_weights(sr=SR, n_fft=n_fft).astype(np.float64)
-    padded = np.concatenate([X.astype(np.float64), np.zeros(X.shape[:3] + (n_fft - hop,))],
-                            axis=-1)
+    padded = np.concatenate([X.astype(np.float64), np.zeros(X.shape[:3] + (n_fft - hop,))], axis=-1)
     idx = np.arange(80)[:, None] * hop + np.arange(n_fft)[None, :]
     frames = padded[..., idx] * window  # (1, 2, 2, 80, n_fft)
     power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2
@@ -103,29 +110,63 @@ def test_ragged_and_list_inputs(cls, rng):
 def test_float64_and_int_input_accepted(rng):
     X = _segments(rng, n_rec=1, n_seg=1, n_ch=1)
     est = LogMelExtractor()
-    np.testing.assert_allclose(est.transform(X.astype(np.float64)), est.transform(X),
-                               atol=1e-4)
+    np.testing.assert_allclose(est.transform(X.astype(np.float64)), est.transform(X), atol=1e-4)
     assert est.transform((X * 1000).astype(np.int16)).dtype == np.float32
 
 
-@pytest.mark.parametrize("params, exc, match", [
-    ({"sr": 0}, ValueError, r"The 'sr' parameter of \w+ must be an int in the range \[1, inf\)"),
-    ({"fmin": -1.0}, ValueError, r"The 'fmin' parameter of \w+ must be a float in the range "
-                                 r"\[0.0, inf\). Got -1.0"),
-    ({"fmax": 12000.0}, ValueError, r"The 'fmax' parameter of \w+ must be a float in the "
-                                    r"range \[0.0, 11025.0\] or None. Got 12000.0"),
-    ({"fmin": 5000.0, "fmax": 4000.0}, ValueError, r"The 'fmin' parameter of \w+ must be "
-                                                   r"below fmax \(4000.0 Hz\). Got 5000.0"),
-    ({"overlap": 1.0}, ValueError, r"The 'overlap' parameter of \w+ must be a float in the "
-                                   r"range \[0.0, 1.0\). Got 1.0"),
-    ({"frame_duration": 0.0}, ValueError, r"The 'frame_duration' parameter of \w+ must be a "
-                                          r"float in the range \(0.0, inf\). Got 0.0"),
-    ({"frame_duration": 1e-5}, ValueError, r"The 'frame_duration' parameter of \w+ must give "
-                                           r"frames of at least 2 samples"),
-    ({"log_floor": 0.0}, ValueError, r"The 'log_floor' parameter of \w+ must be a float in "
-                                     r"the range \(0.0, inf\). Got 0.0"),
-    ({"sr": 22050.0}, TypeError, r"The 'sr' parameter of \w+ must be an int"),
-])
+@pytest.mark.parametrize(
+    "params, exc, match",
+    [
+        (
+            {"sr": 0},
+            ValueError,
+            r"The 'sr' parameter of \w+ must be an int in the range \[1, inf\)",
+        ),
+        (
+            {"fmin": -1.0},
+            ValueError,
+            r"The 'fmin' parameter of \w+ must be a float in the range "
+            r"\[0.0, inf\). Got -1.0",
+        ),
+        (
+            {"fmax": 12000.0},
+            ValueError,
+            r"The 'fmax' parameter of \w+ must be a float in the "
+            r"range \[0.0, 11025.0\] or None. Got 12000.0",
+        ),
+        (
+            {"fmin": 5000.0, "fmax": 4000.0},
+            ValueError,
+            r"The 'fmin' parameter of \w+ must be "
+            r"below fmax \(4000.0 Hz\). Got 5000.0",
+        ),
+        (
+            {"overlap": 1.0},
+            ValueError,
+            r"The 'overlap' parameter of \w+ must be a float in the "
+            r"range \[0.0, 1.0\). Got 1.0",
+        ),
+        (
+            {"frame_duration": 0.0},
+            ValueError,
+            r"The 'frame_duration' parameter of \w+ must be a "
+            r"float in the range \(0.0, inf\). Got 0.0",
+        ),
+        (
+            {"frame_duration": 1e-5},
+            ValueError,
+            r"The 'frame_duration' parameter of \w+ must give "
+            r"frames of at least 2 samples",
+        ),
+        (
+            {"log_floor": 0.0},
+            ValueError,
+            r"The 'log_floor' parameter of \w+ must be a float in "
+            r"the range \(0.0, inf\). Got 0.0",
+        ),
+        ({"sr": 22050.0}, TypeError, r"The 'sr' parameter of \w+ must be an int"),
+    ],
+)
 @pytest.mark.parametrize("cls", EXTRACTORS)
 def test_invalid_params(cls, params, exc, match):
     X = np.zeros((1, 1, 1, 2 * SR), dtype=np.float32)
@@ -135,21 +176,28 @@ def test_invalid_params(cls, params, exc, match):
         cls(**params).transform(X)
 
 
-@pytest.mark.parametrize("cls, name", [(LogMelExtractor, "n_mels"),
-                                       (GammatoneExtractor, "n_bands")])
+@pytest.mark.parametrize(
+    "cls, name", [(LogMelExtractor, "n_mels"), (GammatoneExtractor, "n_bands")]
+)
 def test_invalid_band_count(cls, name):
     est = cls().set_params(**{name: 0})
-    with pytest.raises(ValueError, match=rf"The '{name}' parameter of {cls.__name__} must be "
-                                         r"an int in the range \[1, inf\). Got 0 instead."):
+    with pytest.raises(
+        ValueError,
+        match=rf"The '{name}' parameter of {cls.__name__} must be "
+        r"an int in the range \[1, inf\). Got 0 instead.",
+    ):
         est.transform(np.zeros((1, 1, 1, 2 * SR)))
 
 
 @pytest.mark.parametrize("cls", EXTRACTORS)
 def test_bad_input_shapes(cls):
-    with pytest.raises(ValueError, match=rf"^{cls.__name__} got an array of shape "
-                                         r"\(1, 2, 44100\); expected a batch of recordings of "
-                                         r"shape \(n_segments, n_channels, n_samples\) each.*"
-                                         r"Did you forget the Segmenter\?"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{cls.__name__} got an array of shape "
+        r"\(1, 2, 44100\); expected a batch of recordings of "
+        r"shape \(n_segments, n_channels, n_samples\) each.*"
+        r"Did you forget the Segmenter\?",
+    ):
         cls().transform(np.zeros((1, 2, 2 * SR)))
     ragged = np.empty(2, dtype=object)
     ragged[0], ragged[1] = np.zeros((1, 1, 2 * SR)), np.zeros((1, 2 * SR))
@@ -201,7 +249,7 @@ def test_real_recording(tut_samples):
     y = soxr.resample(audio.mean(axis=1), sr, SR).astype(np.float32)
     n_seg = y.size // (2 * SR)
     assert n_seg >= 1
-    segs = y[:n_seg * 2 * SR].reshape(1, n_seg, 1, 2 * SR)
+    segs = y[: n_seg * 2 * SR].reshape(1, n_seg, 1, 2 * SR)
     mel = LogMelExtractor().transform(segs)
     gam = GammatoneExtractor().transform(segs)
     assert mel.shape == gam.shape == (1, n_seg, 1, 64, 80)
@@ -226,9 +274,12 @@ def test_extract_features_shares_the_stft(rng):
             assert got.shape == want.shape and got.dtype == want.dtype
             for g, w in zip(got, want):
                 np.testing.assert_array_equal(g, w)
-    with pytest.raises(ValueError, match=r"extract_features needs extractors with equal sr, "
-                                         r"framing and log_floor; GammatoneExtractor has "
-                                         r"sr=22050, \(n_fft, hop_length\)=\(1102, 1102\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"extract_features needs extractors with equal sr, "
+        r"framing and log_floor; GammatoneExtractor has "
+        r"sr=22050, \(n_fft, hop_length\)=\(1102, 1102\)",
+    ):
         extract_features(ragged, [mel_est, GammatoneExtractor(overlap=0.0)])
     with pytest.raises(TypeError, match="expects a non-empty list of LogMelExtractor"):
         extract_features(ragged, [])

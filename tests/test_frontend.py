@@ -11,10 +11,10 @@ import soundfile as sf
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
+from skasc.frontend import front_end as frontend
 from skasc.frontend.audio import AudioLoader
 from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.frontend.features import LogMelExtractor
-from skasc.frontend import front_end as frontend
 from skasc.frontend.front_end import FrontEnd
 from skasc.frontend.segment import Segmenter, ShortRecordingWarning
 
@@ -41,8 +41,10 @@ def assert_batches_equal(a, b):
 def waves(rng):
     """Two 4-s recordings at 22050 Hz (noise with a tone)."""
     t = np.arange(4 * SR) / SR
-    return [(0.05 * rng.standard_normal(t.size) + 0.1 * np.sin(2 * np.pi * f * t))
-            .astype(np.float32) for f in (440.0, 1250.0)]
+    return [
+        (0.05 * rng.standard_normal(t.size) + 0.1 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+        for f in (440.0, 1250.0)
+    ]
 
 
 @pytest.fixture
@@ -75,6 +77,7 @@ def count_extractions(monkeypatch):
 # same result as the chain of steps
 # ----------------------------------------------------------------------------
 
+
 def test_arrays_equal_step_by_step_chain(waves):
     out = FrontEnd().fit_transform(waves)
     assert out.shape == (2, 2, 2, 64, 80) and out.dtype == np.float32
@@ -103,8 +106,7 @@ def test_denoiser_drop_gives_one_channel(waves):
     # channel 0 of the full front end is the same original-signal channel, up to float32
     # rounding: the filterbank's one GEMM over all channels may be blocked differently
     # by BLAS for one channel than for two (it is, with numpy 2.4's OpenBLAS)
-    np.testing.assert_allclose(FrontEnd().transform(waves)[:, :, :1], out, rtol=1e-6,
-                               atol=1e-5)
+    np.testing.assert_allclose(FrontEnd().transform(waves)[:, :, :1], out, rtol=1e-6, atol=1e-5)
 
 
 def test_n_jobs_2_equals_n_jobs_1(wav_paths):
@@ -120,11 +122,15 @@ def test_n_jobs_2_equals_n_jobs_1(wav_paths):
 # errors
 # ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, shown", [
-    ({"extractor": LogMelExtractor(sr=16000)}, "extractor.sr=16000"),
-    ({"segmenter": Segmenter(sr=44100)}, "segmenter.sr=44100"),
-    ({"loader": AudioLoader(sr=16000)}, "loader.sr=16000"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, shown",
+    [
+        ({"extractor": LogMelExtractor(sr=16000)}, "extractor.sr=16000"),
+        ({"segmenter": Segmenter(sr=44100)}, "segmenter.sr=44100"),
+        ({"loader": AudioLoader(sr=16000)}, "loader.sr=16000"),
+    ],
+)
 def test_mismatched_sr_is_a_clear_error(kwargs, shown, waves):
     front = FrontEnd(**kwargs)
     pattern = r"must share one sampling rate; got .*" + re.escape(shown)
@@ -162,10 +168,15 @@ def _bad_recordings(tmp_path, waves):
     named_like_a_message = tmp_path / "Recording 0 take2.wav"
     named_like_a_message.write_text("not audio; recording 0 has shape (2,)")
     huge = np.full(4 * SR, 1e30, np.float32)  # finite, but its power spectra overflow
-    return [("nan", nan), ("empty", np.zeros(0, np.float32)),
-            ("transposed", np.zeros((SR, 2), np.float32)),
-            ("int64", np.zeros(SR, np.int64)), ("a dict", {"x": 1}),
-            ("unreadable file", str(named_like_a_message)), ("overflow", huge)]
+    return [
+        ("nan", nan),
+        ("empty", np.zeros(0, np.float32)),
+        ("transposed", np.zeros((SR, 2), np.float32)),
+        ("int64", np.zeros(SR, np.int64)),
+        ("a dict", {"x": 1}),
+        ("unreadable file", str(named_like_a_message)),
+        ("overflow", huge),
+    ]
 
 
 @pytest.mark.parametrize("n_jobs", [None, 2])
@@ -208,12 +219,19 @@ def test_bad_memory_type(memory, waves):
         FrontEnd(memory=memory).fit(waves)
 
 
-@pytest.mark.parametrize("name, value, pattern", [
-    ("verbose", -1, r"'verbose' parameter of FrontEnd must be an int in the range \[0, inf\)"),
-    ("n_jobs", 1.5, r"'n_jobs' parameter of FrontEnd must be a non-zero int"),
-    ("n_jobs", 0, r"'n_jobs' parameter of FrontEnd must be a non-zero int \(-1 for all "
-                  r"cores\) or None\. Got 0 instead"),
-])
+@pytest.mark.parametrize(
+    "name, value, pattern",
+    [
+        ("verbose", -1, r"'verbose' parameter of FrontEnd must be an int in the range \[0, inf\)"),
+        ("n_jobs", 1.5, r"'n_jobs' parameter of FrontEnd must be a non-zero int"),
+        (
+            "n_jobs",
+            0,
+            r"'n_jobs' parameter of FrontEnd must be a non-zero int \(-1 for all "
+            r"cores\) or None\. Got 0 instead",
+        ),
+    ],
+)
 def test_bad_int_params(name, value, pattern, waves):
     with pytest.raises((ValueError, TypeError), match=pattern):
         FrontEnd(**{name: value}).fit(waves)
@@ -223,8 +241,10 @@ def test_bad_int_params(name, value, pattern, waves):
 # the feature cache
 # ----------------------------------------------------------------------------
 
-def test_cache_serves_second_run_without_recomputing(tmp_path, wav_paths, capsys,
-                                                     count_extractions):
+
+def test_cache_serves_second_run_without_recomputing(
+    tmp_path, wav_paths, capsys, count_extractions
+):
     cache = str(tmp_path / "cache")
     front = FrontEnd(memory=cache, verbose=1)
     first = front.transform(wav_paths)
@@ -234,18 +254,18 @@ def test_cache_serves_second_run_without_recomputing(tmp_path, wav_paths, capsys
     second = FrontEnd(memory=cache, verbose=1).transform(wav_paths)
     assert len(count_extractions) == 3  # nothing recomputed
     assert f"[FrontEnd] 3/3 recordings served from the cache in {cache}" in (
-        capsys.readouterr().out)
+        capsys.readouterr().out
+    )
     assert_batches_equal(second, first)
     assert_batches_equal(second, chain(wav_paths))
 
 
-def test_touching_a_file_invalidates_only_its_entry(tmp_path, wav_paths, capsys,
-                                                    count_extractions):
+def test_touching_a_file_invalidates_only_its_entry(tmp_path, wav_paths, capsys, count_extractions):
     cache = str(tmp_path / "cache")
     front = FrontEnd(memory=cache, verbose=1)
     front.transform(wav_paths)
     st = os.stat(wav_paths[1])
-    os.utime(wav_paths[1], ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    os.utime(wav_paths[1], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     capsys.readouterr()
     front.transform(wav_paths)
     assert "2/3 recordings served" in capsys.readouterr().out
@@ -257,7 +277,7 @@ def test_rewritten_file_gives_new_features(tmp_path, wav_paths, rng):
     old = FrontEnd(memory=cache).transform(wav_paths[:1])
     sf.write(wav_paths[0], 0.2 * rng.standard_normal(4 * SR), SR, subtype="PCM_16")
     st = os.stat(wav_paths[0])
-    os.utime(wav_paths[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    os.utime(wav_paths[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     new = FrontEnd(memory=cache).transform(wav_paths[:1])
     assert not np.array_equal(old, new)
     assert_batches_equal(new, chain(wav_paths[:1]))
@@ -278,8 +298,10 @@ def test_changed_code_misses_the_cache(tmp_path, wav_paths, capsys, monkeypatch)
     module_dir = tmp_path / "code"
     module_dir.mkdir()
     source = module_dir / "my_features.py"
-    source.write_text("from skasc.frontend.features import LogMelExtractor\n\n\n"
-                      "class MyLogMel(LogMelExtractor):\n    pass\n")
+    source.write_text(
+        "from skasc.frontend.features import LogMelExtractor\n\n\n"
+        "class MyLogMel(LogMelExtractor):\n    pass\n"
+    )
     monkeypatch.syspath_prepend(str(module_dir))
     import my_features
 
@@ -304,10 +326,17 @@ def test_code_fingerprint_covers_the_front_end_and_dsp_packages(monkeypatch, tmp
     import skasc
 
     package = os.path.dirname(os.path.abspath(skasc.__file__))
-    expected = {f"skasc/{folder}/{name}" for folder in ("frontend", "dsp")
-                for name in os.listdir(os.path.join(package, folder)) if name.endswith(".py")}
-    expected |= {f"skasc/{name}" for name in os.listdir(package)
-                 if name.endswith(".py") and name.startswith("_") and not name.startswith("__")}
+    expected = {
+        f"skasc/{folder}/{name}"
+        for folder in ("frontend", "dsp")
+        for name in os.listdir(os.path.join(package, folder))
+        if name.endswith(".py")
+    }
+    expected |= {
+        f"skasc/{name}"
+        for name in os.listdir(package)
+        if name.endswith(".py") and name.startswith("_") and not name.startswith("__")
+    }
     steps = FrontEnd()._steps()
     assert set(frontend._code_files(steps)) == expected
     assert "skasc/_recordings.py" in expected and "skasc/dsp/minstats.py" in expected
@@ -325,8 +354,10 @@ def test_code_fingerprint_covers_the_front_end_and_dsp_packages(monkeypatch, tmp
 
 def test_code_fingerprint_covers_a_step_defined_elsewhere(tmp_path, monkeypatch):
     module = tmp_path / "my_extractor.py"
-    module.write_text("from skasc.frontend.features import LogMelExtractor\n"
-                      "class MyExtractor(LogMelExtractor):\n    pass\n")
+    module.write_text(
+        "from skasc.frontend.features import LogMelExtractor\n"
+        "class MyExtractor(LogMelExtractor):\n    pass\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     from my_extractor import MyExtractor
 
@@ -339,8 +370,11 @@ def test_code_fingerprint_follows_library_versions(monkeypatch):
     before = frontend._code_fingerprint(steps)
     assert frontend._code_fingerprint(steps) == before  # stable
     real = frontend.importlib.metadata.version
-    monkeypatch.setattr(frontend.importlib.metadata, "version",
-                        lambda name: "0.0" if name == "librosa" else real(name))
+    monkeypatch.setattr(
+        frontend.importlib.metadata,
+        "version",
+        lambda name: "0.0" if name == "librosa" else real(name),
+    )
     assert frontend._code_fingerprint(steps) != before
 
 
@@ -358,17 +392,24 @@ def test_cache_for_arrays_is_keyed_by_samples(tmp_path, waves, capsys, count_ext
 def test_warning_from_cache_names_the_current_index(tmp_path, waves, n_jobs):
     short = waves[0][: SR // 2]  # shorter than one 2-s segment: Segmenter warns
     cache = str(tmp_path / "cache")
-    with pytest.warns(UserWarning, match=r"^1 of 1 recordings was shorter than "
-                                         r"one segment .*: recording 0 \(0\.500 s, "):
+    with pytest.warns(
+        UserWarning,
+        match=r"^1 of 1 recordings was shorter than "
+        r"one segment .*: recording 0 \(0\.500 s, ",
+    ):
         FrontEnd(memory=cache, n_jobs=n_jobs).transform([short])
     # replayed from the cache, the warning names the recording's place in this batch
-    with pytest.warns(UserWarning, match=r"^1 of 3 recordings was shorter than "
-                                         r"one segment .*: recording 2 \(0\.500 s, "):
+    with pytest.warns(
+        UserWarning,
+        match=r"^1 of 3 recordings was shorter than "
+        r"one segment .*: recording 2 \(0\.500 s, ",
+    ):
         FrontEnd(memory=cache, n_jobs=n_jobs).transform([waves[0], waves[1], short])
 
 
-def test_unreadable_cache_entries_are_recomputed_with_one_warning(tmp_path, waves,
-                                                                 count_extractions):
+def test_unreadable_cache_entries_are_recomputed_with_one_warning(
+    tmp_path, waves, count_extractions
+):
     short = waves[0][: SR // 2]  # its entry has a .json of warnings beside the .npy
     X = [waves[0], waves[1], short]
     cache = tmp_path / "cache"
@@ -378,9 +419,9 @@ def test_unreadable_cache_entries_are_recomputed_with_one_warning(tmp_path, wave
     (note,) = [p for p in files if p.suffix == ".json"]
     npys = [p for p in files if p.suffix == ".npy" and p.stem != note.stem]
     assert len(npys) == 2
-    npys[0].write_bytes(b"")                          # emptied: EOFError in np.load
-    npys[1].write_bytes(npys[1].read_bytes()[:300])   # cut in the data: ValueError
-    note.write_text('[["UserWarning", ')              # cut json of the short one's notes
+    npys[0].write_bytes(b"")  # emptied: EOFError in np.load
+    npys[1].write_bytes(npys[1].read_bytes()[:300])  # cut in the data: ValueError
+    note.write_text('[["UserWarning", ')  # cut json of the short one's notes
     del count_extractions[:]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -388,19 +429,22 @@ def test_unreadable_cache_entries_are_recomputed_with_one_warning(tmp_path, wave
     messages = [str(w.message) for w in caught]
     cache_warnings = [m for m in messages if "feature-cache" in m]
     assert len(cache_warnings) == 1, messages
-    assert cache_warnings[0].startswith(
-        f"3 feature-cache entries in {cache} could not be read")
+    assert cache_warnings[0].startswith(f"3 feature-cache entries in {cache} could not be read")
     for path in (npys[0], npys[1]):
         assert f"{path}: " in cache_warnings[0]
     assert f"{note}: JSONDecodeError" in cache_warnings[0]
     assert len(count_extractions) == 3  # all three recomputed
-    assert any(m.startswith("1 of 3 recordings was shorter than one segment")
-               and "recording 2 (0.500 s, " in m for m in messages)
+    assert any(
+        m.startswith("1 of 3 recordings was shorter than one segment")
+        and "recording 2 (0.500 s, " in m
+        for m in messages
+    )
     assert_batches_equal(second, first)
     # replaced atomically: a third run is served from the cache, silently
     del count_extractions[:]
-    with pytest.warns(UserWarning,
-                      match=r"^1 of 3 recordings .*: recording 2 \(0\.500 s, ") as caught:
+    with pytest.warns(
+        UserWarning, match=r"^1 of 3 recordings .*: recording 2 \(0\.500 s, "
+    ) as caught:
         assert_batches_equal(FrontEnd(memory=str(cache)).transform(X), first)
     assert len(caught) == 1 and count_extractions == []
 
@@ -418,6 +462,7 @@ def test_cache_with_n_jobs_2(tmp_path, wav_paths, capsys, count_extractions):
 # ----------------------------------------------------------------------------
 # estimator API
 # ----------------------------------------------------------------------------
+
 
 def test_get_set_params_route_to_the_steps(waves):
     front = FrontEnd(extractor=LogMelExtractor())
@@ -495,8 +540,15 @@ def test_many_short_recordings_give_one_warning(tmp_path, waves, n_jobs, cached)
         Segmenter().transform(X)  # the message for the batch as a whole
     (expected,) = _padding_warnings(whole)
     padded = whole[0].message.padded
-    assert padded == [(0, SR // 2), (2, int(1.2 * SR)), (3, int(0.3 * SR)),
-                      (4, int(1.9 * SR)), (6, int(0.7 * SR)), (7, SR), (8, int(0.4 * SR))]
+    assert padded == [
+        (0, SR // 2),
+        (2, int(1.2 * SR)),
+        (3, int(0.3 * SR)),
+        (4, int(1.9 * SR)),
+        (6, int(0.7 * SR)),
+        (7, SR),
+        (8, int(0.4 * SR)),
+    ]
     assert expected.startswith("7 of 9 recordings were shorter than one segment")
     assert "recording 0 (0.500 s, 11025 samples), recording 2 (1.200 s, " in expected
     assert expected.endswith(" and 2 more. Lower segment_duration to avoid padding.")
@@ -518,19 +570,19 @@ def test_many_short_recordings_give_one_warning(tmp_path, waves, n_jobs, cached)
             "3 of 4 recordings were shorter than one segment (2.000 s, 44100 samples) and "
             "were zero-padded to one segment: recording 1 (1.900 s, 41895 samples), "
             "recording 2 (0.100 s, 2205 samples), recording 3 (0.500 s, 11025 samples). "
-            "Lower segment_duration to avoid padding."]
+            "Lower segment_duration to avoid padding."
+        ]
 
 
-def test_other_warnings_are_replayed_beside_the_padding_warning(tmp_path, waves,
-                                                                monkeypatch):
+def test_other_warnings_are_replayed_beside_the_padding_warning(tmp_path, waves, monkeypatch):
     real = LogMelExtractor.transform
 
     def noisy(self, X):
-        warnings.warn(f"{len(X[0])} segments", RuntimeWarning)
+        warnings.warn(f"{len(X[0])} segments", RuntimeWarning, stacklevel=1)
         return real(self, X)
 
     monkeypatch.setattr(LogMelExtractor, "transform", noisy)
-    X = [waves[0], waves[0][: SR // 2], waves[1][: SR]]
+    X = [waves[0], waves[0][: SR // 2], waves[1][:SR]]
     cache = str(tmp_path / "cache")
     for _ in range(2):  # computed, then replayed from the cache
         with warnings.catch_warnings(record=True) as caught:

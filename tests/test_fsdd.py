@@ -13,14 +13,14 @@ import re
 import numpy as np
 import pytest
 
-FSDD = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fsdd",
-                    "recordings")
+FSDD = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fsdd", "recordings")
 NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("SKASC_FSDD") != "1",
-                       reason="set SKASC_FSDD=1 to run the real-audio check"),
+    pytest.mark.skipif(
+        os.environ.get("SKASC_FSDD") != "1", reason="set SKASC_FSDD=1 to run the real-audio check"
+    ),
     pytest.mark.skipif(not os.path.isdir(FSDD), reason="../shared/data/fsdd is not present"),
 ]
 
@@ -42,8 +42,9 @@ def test_default_system_learns_spoken_digits_from_paths(tmp_path):
     from skasc import make_att_crnn_pipeline, make_cnn_baseline_pipeline
 
     (X, y), (X_test, y_test) = _split()
-    common = dict(max_epochs=6, lr=1e-3, random_state=0, verbose=0,
-                  feature_cache=str(tmp_path / "features"))
+    common = dict(
+        max_epochs=6, lr=1e-3, random_state=0, verbose=0, feature_cache=str(tmp_path / "features")
+    )
     att = make_att_crnn_pipeline(**common).fit(X, y)
     acc = np.mean(att.predict(X_test) == y_test)
     # The SVM on min-max scaled features must not lose to the network's own softmax
@@ -61,6 +62,8 @@ def test_default_system_learns_spoken_digits_from_paths(tmp_path):
     assert acc >= softmax_acc, (acc, softmax_acc)
     cnn = make_cnn_baseline_pipeline(**common).fit(X, y)
     cnn_acc = np.mean(cnn.predict(X_test) == y_test)
-    print(f"FSDD short run: Att-CRNN {acc:.3f} (its softmax {softmax_acc:.3f}), "
-          f"CNN baseline {cnn_acc:.3f}")
+    print(
+        f"FSDD short run: Att-CRNN {acc:.3f} (its softmax {softmax_acc:.3f}), "
+        f"CNN baseline {cnn_acc:.3f}"
+    )
     assert cnn_acc >= 0.75, cnn_acc

@@ -11,8 +11,13 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
-from skasc.fusion import (RecordingFusion, SystemFusion, fuse_log_posteriors,
-                          predict_proba_levels, product_fusion)
+from skasc.fusion import (
+    RecordingFusion,
+    SystemFusion,
+    fuse_log_posteriors,
+    predict_proba_levels,
+    product_fusion,
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -21,8 +26,7 @@ def _random_probas(rng, n, c):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _scenes(rng, n_per_class=8, n_seg=6, n_feat=4, classes=("bus", "park", "street"),
-            shift=1.0):
+def _scenes(rng, n_per_class=8, n_seg=6, n_feat=4, classes=("bus", "park", "street"), shift=1.0):
     y = np.repeat(np.asarray(classes), n_per_class)
     codes = np.repeat(np.arange(len(classes)), n_per_class)
     X = rng.normal(size=(y.size, n_seg, n_feat))
@@ -78,7 +82,7 @@ def test_product_fusion_ragged_lengths(rng):
     out = product_fusion(p, lengths=lengths)
     starts = np.cumsum([0] + lengths)
     for r in range(3):
-        e = np.prod(p[starts[r]:starts[r + 1]], axis=0)
+        e = np.prod(p[starts[r] : starts[r + 1]], axis=0)
         np.testing.assert_allclose(out[r], e / e.sum(), rtol=1e-10)
 
 
@@ -135,7 +139,8 @@ def test_fit_params_forwarded_sample_weight_repeated_groups(rng):
     y = np.array([0, 1, 0])
     X = _ragged(rng, y, [2, 3, 1])
     clf = RecordingFusion(RecordingStub(), groups_param="groups").fit(
-        X, y, sample_weight=np.array([1.0, 2.0, 3.0]), extra="x")
+        X, y, sample_weight=np.array([1.0, 2.0, 3.0]), extra="x"
+    )
     fp = clf.estimator_.fit_params_
     np.testing.assert_array_equal(fp["sample_weight"], [1, 1, 2, 2, 2, 3])
     np.testing.assert_array_equal(fp["groups"], [0, 0, 1, 1, 1, 2])
@@ -170,8 +175,7 @@ def test_segment_level_outputs(rng):
     rec, seg2, idx2 = levels.proba, levels.segment_proba, levels.segment_index
     np.testing.assert_array_equal(rec, clf.predict_proba(X))
     np.testing.assert_array_equal(levels.log_proba, clf.predict_log_proba(X))
-    np.testing.assert_array_equal(levels.segment_log_evidence,
-                                  np.log(np.maximum(seg, clf.floor)))
+    np.testing.assert_array_equal(levels.segment_log_evidence, np.log(np.maximum(seg, clf.floor)))
     np.testing.assert_allclose(seg2, seg)
     np.testing.assert_array_equal(idx2, idx)
 
@@ -285,8 +289,9 @@ def test_clone_params_pickle(rng):
 
 def test_grid_search_over_inner_c(rng):
     X, y = _scenes(rng, n_per_class=6, shift=0.4)
-    search = GridSearchCV(RecordingFusion(LogisticRegression(), flatten=True),
-                          {"estimator__C": [1e-4, 1.0]}, cv=3).fit(X, y)
+    search = GridSearchCV(
+        RecordingFusion(LogisticRegression(), flatten=True), {"estimator__C": [1e-4, 1.0]}, cv=3
+    ).fit(X, y)
     assert search.best_params_["estimator__C"] in (1e-4, 1.0)
     assert search.cv_results_["mean_test_score"].shape == (2,)
     assert search.predict(X).shape == (len(y),)
@@ -294,8 +299,12 @@ def test_grid_search_over_inner_c(rng):
 
 def test_recording_fusion_inside_pipeline(rng):
     X, y = _scenes(rng, n_per_class=4)
-    pipe = Pipeline([("scale", FunctionTransformer(lambda Z: 2 * Z)),
-                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    pipe = Pipeline(
+        [
+            ("scale", FunctionTransformer(lambda Z: 2 * Z)),
+            ("fusion", RecordingFusion(LogisticRegression(), flatten=True)),
+        ]
+    )
     pipe.fit(X, y)
     levels = predict_proba_levels(pipe, X)
     rec, seg, idx = levels.proba, levels.segment_proba, levels.segment_index
@@ -311,12 +320,20 @@ def test_recording_fusion_inside_pipeline(rng):
 
 # --------------------------------------------------------------------------- SystemFusion
 def _two_systems():
-    return SystemFusion([
-        ("logmel", RecordingFusion(LogisticRegression(C=1.0), flatten=True)),
-        ("loggam", Pipeline([("half", FunctionTransformer(lambda Z: Z[:, :, :2])),
-                             ("fusion", RecordingFusion(LogisticRegression(C=0.1),
-                                                        flatten=True))])),
-    ])
+    return SystemFusion(
+        [
+            ("logmel", RecordingFusion(LogisticRegression(C=1.0), flatten=True)),
+            (
+                "loggam",
+                Pipeline(
+                    [
+                        ("half", FunctionTransformer(lambda Z: Z[:, :, :2])),
+                        ("fusion", RecordingFusion(LogisticRegression(C=0.1), flatten=True)),
+                    ]
+                ),
+            ),
+        ]
+    )
 
 
 def test_system_fusion_is_product_of_system_posteriors(rng):
@@ -332,12 +349,13 @@ def test_system_fusion_is_product_of_system_posteriors(rng):
     sa = fused.estimators_[0].predict_proba_segments(X)
     sb = fused.estimators_[1][-1].predict_proba_segments(X[:, :, :2])
     es = sa * sb
-    np.testing.assert_allclose(fused.predict_proba_segments(X),
-                               es / es.sum(axis=1, keepdims=True), rtol=1e-8)
-    np.testing.assert_array_equal(fused.segment_recording_index(X),
-                                  np.repeat(np.arange(len(y)), X.shape[1]))
-    np.testing.assert_array_equal(fused.predict_segments(X),
-                                  fused.classes_[es.argmax(1)])
+    np.testing.assert_allclose(
+        fused.predict_proba_segments(X), es / es.sum(axis=1, keepdims=True), rtol=1e-8
+    )
+    np.testing.assert_array_equal(
+        fused.segment_recording_index(X), np.repeat(np.arange(len(y)), X.shape[1])
+    )
+    np.testing.assert_array_equal(fused.predict_segments(X), fused.classes_[es.argmax(1)])
     assert 0.0 <= fused.score(X, y) <= 1.0
 
 
@@ -352,9 +370,16 @@ def test_system_fusion_params_by_name_clone_pickle(rng):
     fused = clone(fused).fit(X, y)
     assert fused.estimators_[0].estimator_.C == 0.5
     assert fused.named_estimators_["loggam"][-1].floor == 1e-3
-    restored = pickle.loads(pickle.dumps(SystemFusion(
-        [("a", RecordingFusion(LogisticRegression(), flatten=True)),
-         ("b", RecordingFusion(LogisticRegression(C=0.2), flatten=True))]).fit(X, y)))
+    restored = pickle.loads(
+        pickle.dumps(
+            SystemFusion(
+                [
+                    ("a", RecordingFusion(LogisticRegression(), flatten=True)),
+                    ("b", RecordingFusion(LogisticRegression(C=0.2), flatten=True)),
+                ]
+            ).fit(X, y)
+        )
+    )
     assert restored.predict_proba(X).shape == (len(y), 3)
     # replace a whole system by name
     fused.set_params(logmel=RecordingFusion(LogisticRegression(C=3.0), flatten=True))
@@ -427,8 +452,12 @@ def _confident_systems():
     Xb[0], Xb[1] = np.tile(seg_b, (3, 1)), np.tile(seg_b[::-1], (3, 1))
     X = np.empty(2, dtype=object)  # each system picks its own view of a recording
     X[0], X[1] = (Xa[0], Xb[0]), (Xa[1], Xb[1])
-    pick = lambda k: FunctionTransformer(  # noqa: E731
-        lambda Z: np.array([z[k] for z in Z] + [None], dtype=object)[:-1])
+
+    def pick(k):
+        return FunctionTransformer(
+            lambda Z: np.array([z[k] for z in Z] + [None], dtype=object)[:-1]
+        )
+
     a = Pipeline([("pick", pick(0)), ("fusion", RecordingFusion(_FixedSegmentPosteriors()))])
     b = Pipeline([("pick", pick(1)), ("fusion", RecordingFusion(_FixedSegmentPosteriors()))])
     return X, np.array(["left", "right"]), a, b
@@ -464,8 +493,9 @@ def test_systems_cut_differently_fuse_per_recording_only():
     with pytest.raises(ValueError, match="System 'b' cut the recordings into 6 segments"):
         fused.predict_proba_segments(X)
     X4, y4 = np.concatenate([X, X]), np.concatenate([y, y])
-    report = evaluate(SystemFusion([("a", a), ("b", b)]), X4, y4,
-                      cv=[(np.array([0, 1]), np.array([2, 3]))])
+    report = evaluate(
+        SystemFusion([("a", a), ("b", b)]), X4, y4, cv=[(np.array([0, 1]), np.array([2, 3]))]
+    )
     assert not report.has_segments
     np.testing.assert_allclose(report.splits[0].proba, levels.proba, rtol=1e-12)
 
@@ -486,17 +516,24 @@ def test_fuse_reports_floors_segments_not_recordings():
 def test_system_fusion_counts_segments_without_predicting():
     # segment_recording_index used to run every system's full prediction
     from sklearn.linear_model import LogisticRegression
+
     from skasc.fusion import RecordingFusion, SystemFusion
 
     rng = np.random.default_rng(0)
     y = np.repeat(["bus", "park"], 4)
     X = rng.normal(size=(8, 3, 4)) + (np.arange(8) // 4)[:, None, None]
-    fused = SystemFusion([("a", RecordingFusion(LogisticRegression(), flatten=True)),
-                          ("b", RecordingFusion(LogisticRegression(), flatten=True))]).fit(X, y)
+    fused = SystemFusion(
+        [
+            ("a", RecordingFusion(LogisticRegression(), flatten=True)),
+            ("b", RecordingFusion(LogisticRegression(), flatten=True)),
+        ]
+    ).fit(X, y)
     expected = predict_proba_levels(fused, X).segment_index
     for system in fused.estimators_:
+
         def refuse(*args, **kwargs):
             raise AssertionError("segment_recording_index ran a prediction")
+
         system.estimator_.predict_proba = refuse
     np.testing.assert_array_equal(fused.segment_recording_index(X), expected)
     np.testing.assert_array_equal(expected, np.repeat(np.arange(8), 3))
@@ -520,10 +557,10 @@ def test_posteriors_is_one_frozen_record_at_two_levels(rng):
     np.testing.assert_allclose(levels.segment_proba, seg, rtol=1e-12)
     np.testing.assert_array_equal(levels.segment_index, np.repeat(np.arange(len(X)), X.shape[1]))
     product = np.prod(np.maximum(seg, clf.floor).reshape(len(X), X.shape[1], -1), axis=1)
-    np.testing.assert_allclose(levels.proba, product / product.sum(1, keepdims=True),
-                               rtol=1e-10)
-    np.testing.assert_allclose(levels.segment_log_evidence, np.log(np.maximum(seg, clf.floor)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(levels.proba, product / product.sum(1, keepdims=True), rtol=1e-10)
+    np.testing.assert_allclose(
+        levels.segment_log_evidence, np.log(np.maximum(seg, clf.floor)), rtol=1e-12
+    )
 
 
 def test_fuse_systems_on_data_is_what_system_fusion_does(rng):
@@ -542,11 +579,13 @@ def test_fuse_systems_on_data_is_what_system_fusion_does(rng):
     # directly: every segment of every system, floored and multiplied per recording
     seg = np.stack([np.maximum(s.segment_proba, fused.floor) for s in systems])
     per_recording = np.prod(seg.reshape(2, len(X), X.shape[1], -1), axis=(0, 2))
-    np.testing.assert_allclose(levels.proba, per_recording / per_recording.sum(1, keepdims=True),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        levels.proba, per_recording / per_recording.sum(1, keepdims=True), rtol=1e-10
+    )
     product = np.prod(seg, axis=0)
-    np.testing.assert_allclose(levels.segment_proba, product / product.sum(1, keepdims=True),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        levels.segment_proba, product / product.sum(1, keepdims=True), rtol=1e-10
+    )
     # a system without a segment level contributes its floored recording posteriors
     plain = np.full((len(X), 3), 1 / 3)
     mixed = fuse_systems([systems[0], plain], floor=fused.floor)
@@ -561,7 +600,7 @@ def test_mean_rule_is_the_renormalised_geometric_mean(rng):
     got = np.exp(fuse_log_posteriors(np.log(p), lengths=lengths, rule="mean"))
     starts = np.cumsum([0] + lengths[:-1])
     for r, (s, n) in enumerate(zip(starts, lengths)):
-        geo = np.prod(p[s:s + n], axis=0) ** (1.0 / n)  # the independent computation
+        geo = np.prod(p[s : s + n], axis=0) ** (1.0 / n)  # the independent computation
         np.testing.assert_allclose(got[r], geo / geo.sum(), rtol=1e-12)
     product = fuse_log_posteriors(np.log(p), lengths=lengths)
     assert (got.argmax(1) == product.argmax(1)).all()
@@ -578,8 +617,9 @@ def test_recording_fusion_rule_and_fixed_temperature(rng):
             clf = RecordingFusion(RecordingStub(), rule=rule, temperature=temperature).fit(X, y)
             fused = np.prod(np.maximum(seg, 1e-7).reshape(len(X), X.shape[1], -1), axis=1)
             expected = fused ** (power / temperature)
-            np.testing.assert_allclose(clf.predict_proba(X),
-                                       expected / expected.sum(1, keepdims=True), rtol=1e-9)
+            np.testing.assert_allclose(
+                clf.predict_proba(X), expected / expected.sum(1, keepdims=True), rtol=1e-9
+            )
             np.testing.assert_array_equal(clf.predict(X), product.predict(X))
             assert clf.temperature_ == temperature and clf.holdout_index_.size == 0
     for bad in (0.0, -1.0, np.inf, "train", True):
@@ -592,21 +632,20 @@ def test_holdout_temperature_is_fitted_on_recordings_the_estimator_never_saw(rng
 
     X, y = _scenes(rng, n_per_class=14, shift=0.3)
     groups = np.arange(len(y)) // 2  # pairs of recordings from one source
-    clf = RecordingFusion(RecordingStub(), rule="mean", temperature="holdout", holdout=0.2,
-                          random_state=3).fit(X, y, groups=groups)
+    clf = RecordingFusion(
+        RecordingStub(), rule="mean", temperature="holdout", holdout=0.2, random_state=3
+    ).fit(X, y, groups=groups)
     held = clf.holdout_index_
     trained = np.setdiff1d(np.arange(len(y)), held)
     assert 0 < held.size < len(y) / 2
     # the estimator saw exactly the other recordings' segments
-    np.testing.assert_array_equal(clf.estimator_.X_fit_,
-                                  X[trained].reshape(-1, X.shape[2]))
+    np.testing.assert_array_equal(clf.estimator_.X_fit_, X[trained].reshape(-1, X.shape[2]))
     # groups never straddle, every class is on both sides
     assert not set(groups[held]) & set(groups[trained])
     assert set(y[held]) == set(y[trained]) == set(y)
     # the temperature minimises the held-out recordings' log loss (independent recompute)
     seg = clf.estimator_.predict_proba(X[held].reshape(-1, X.shape[2]))
-    evidence = pool_evidence(np.log(np.maximum(seg, 1e-7)),
-                             np.full(held.size, X.shape[1]), "mean")
+    evidence = pool_evidence(np.log(np.maximum(seg, 1e-7)), np.full(held.size, X.shape[1]), "mean")
     codes = np.searchsorted(clf.classes_, y[held])
     assert clf.temperature_ == pytest.approx(fit_temperature(evidence, codes))
 
@@ -617,8 +656,9 @@ def test_holdout_temperature_is_fitted_on_recordings_the_estimator_never_saw(rng
 
     assert loss(clf.temperature_) <= min(loss(clf.temperature_ * f) for f in (0.9, 1.1))
     # the same seed, the same split; recordings without groups are their own group
-    again = RecordingFusion(RecordingStub(), rule="mean", temperature="holdout", holdout=0.2,
-                            random_state=3).fit(X, y, groups=groups)
+    again = RecordingFusion(
+        RecordingStub(), rule="mean", temperature="holdout", holdout=0.2, random_state=3
+    ).fit(X, y, groups=groups)
     np.testing.assert_array_equal(again.holdout_index_, held)
     alone = RecordingFusion(RecordingStub(), temperature="holdout", random_state=0).fit(X, y)
     assert alone.holdout_index_.size > 0
@@ -635,7 +675,9 @@ def test_holdout_keeps_every_class_trained_and_says_when_it_cannot_split():
     # nothing can be held out: one group, or one recording per class
     assert holdout_split(codes, np.zeros(21), 0.2, 0)[1].size == 0
     assert holdout_split(np.array([0, 1]), None, 0.5, 0)[1].size == 0
-    with pytest.raises(ValueError, match=r"groups must have one entry per recording, shape \(21,\)"):
+    with pytest.raises(
+        ValueError, match=r"groups must have one entry per recording, shape \(21,\)"
+    ):
         holdout_split(codes, np.zeros(3), 0.2, 0)
     X = np.random.default_rng(0).normal(size=(2, 3, 4))
     with pytest.warns(UserWarning, match="found no recording to hold out") as caught:
@@ -652,11 +694,13 @@ def test_system_fusion_multiplies_the_systems_tempered_recording_posteriors(rng)
     fused = SystemFusion([("a", a), ("b", b)]).fit(X, y)
     pa, pb = (est.predict_proba(X) for est in fused.estimators_)
     expected = pa * pb
-    np.testing.assert_allclose(fused.predict_proba(X), expected / expected.sum(1, keepdims=True),
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        fused.predict_proba(X), expected / expected.sum(1, keepdims=True), rtol=1e-9
+    )
     # windows need one pooling rule: systems that pool differently have none
     assert predict_proba_levels(fused, X).rule is None
     from skasc.fusion import segment_log_evidence
+
     with pytest.raises(ValueError, match=r"fuse segments by different rules \['mean', 'product'\]"):
         segment_log_evidence(fused, X)
 
@@ -672,7 +716,9 @@ def test_segment_evidence_pools_into_the_recording_posteriors_under_both_rules(r
         lengths = np.bincount(levels.segment_index)
         np.testing.assert_allclose(
             fuse_log_posteriors(levels.segment_log_evidence, lengths=lengths, rule=rule),
-            clf.predict_log_proba(X), rtol=1e-12)
+            clf.predict_log_proba(X),
+            rtol=1e-12,
+        )
 
 
 def test_groups_reach_every_systems_holdout_through_pipelines(rng):
@@ -681,11 +727,18 @@ def test_groups_reach_every_systems_holdout_through_pipelines(rng):
 
     X, y = _scenes(rng, n_per_class=12, shift=0.5)
     groups = np.arange(len(y)) // 3
-    system = Pipeline([("scale", FunctionTransformer()),
-                       ("fusion", RecordingFusion(RecordingStub(), temperature="holdout",
-                                                  random_state=0))])
-    fused = Pipeline([("identity", FunctionTransformer()),
-                      ("fusion", SystemFusion([("a", system), ("b", clone(system))]))])
+    system = Pipeline(
+        [
+            ("scale", FunctionTransformer()),
+            ("fusion", RecordingFusion(RecordingStub(), temperature="holdout", random_state=0)),
+        ]
+    )
+    fused = Pipeline(
+        [
+            ("identity", FunctionTransformer()),
+            ("fusion", SystemFusion([("a", system), ("b", clone(system))])),
+        ]
+    )
     assert groups_fit_params(fused, groups) == {"fusion__groups": groups}
     assert groups_fit_params(LogisticRegression(), groups) == {}
     fused.fit(X, y, **groups_fit_params(fused, groups))
@@ -697,4 +750,3 @@ def test_groups_reach_every_systems_holdout_through_pipelines(rng):
         train = np.setdiff1d(np.arange(len(y)), split.test_index)
         held = train[split.estimator[-1].holdout_index_]
         assert not set(groups[held]) & set(groups[np.setdiff1d(train, held)])
-

@@ -2,8 +2,13 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from skasc.dsp.gammatone import (erb_bandwidth, erb_rate_to_hz, gammatone_center_frequencies,
-                                 gammatone_weights, hz_to_erb_rate)
+from skasc.dsp.gammatone import (
+    erb_bandwidth,
+    erb_rate_to_hz,
+    gammatone_center_frequencies,
+    gammatone_weights,
+    hz_to_erb_rate,
+)
 
 SR, N_FFT = 22050, 1102
 
@@ -71,11 +76,16 @@ def _db_peak(p):
 def _row_for(fc, n_bands=64):
     """Row of a one-band bank centred on fc (fmin/fmax chosen around fc)."""
     e = hz_to_erb_rate(fc)
-    w = gammatone_weights(sr=SR, n_fft=N_FFT, n_bands=1, fmin=float(erb_rate_to_hz(e - 1)),
-                          fmax=float(erb_rate_to_hz(e + 1)))
+    w = gammatone_weights(
+        sr=SR,
+        n_fft=N_FFT,
+        n_bands=1,
+        fmin=float(erb_rate_to_hz(e - 1)),
+        fmax=float(erb_rate_to_hz(e + 1)),
+    )
     assert gammatone_center_frequencies(
-        n_bands=1, fmin=float(erb_rate_to_hz(e - 1)),
-        fmax=float(erb_rate_to_hz(e + 1)))[0] == pytest.approx(fc)
+        n_bands=1, fmin=float(erb_rate_to_hz(e - 1)), fmax=float(erb_rate_to_hz(e + 1))
+    )[0] == pytest.approx(fc)
     return w[0].astype(np.float64)
 
 
@@ -85,7 +95,7 @@ def test_response_matches_sampled_impulse_response(fc):
     # t^3 exp(-2 pi b t) cos(2 pi fc t), b = 1.019 ERB(fc), at the FFT bins.
     b = 1.019 * 24.7 * (4.37 * fc / 1000 + 1)
     t = np.arange(int(0.1 * SR)) / SR
-    h = t ** 3 * np.exp(-2 * np.pi * b * t) * np.cos(2 * np.pi * fc * t)
+    h = t**3 * np.exp(-2 * np.pi * b * t) * np.cos(2 * np.pi * fc * t)
     freqs = np.arange(N_FFT // 2 + 1) * SR / N_FFT
     H = np.exp(-2j * np.pi * freqs[:, None] * np.arange(t.size)[None, :] / SR) @ h
     ref = _db_peak(np.abs(H) ** 2)

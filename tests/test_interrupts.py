@@ -12,20 +12,19 @@ import skorch
 import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-from skorch.callbacks import Callback
 from sklearn import config_context
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
+from skorch.callbacks import Callback
 
-from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier
-from skasc.nn import _skorch
+from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier, _skorch
 from skasc.nn.classifier import TrainingDivergedError
+from test_pipelines import TINY_NET
 
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(module__n_filters=(4, 8, 8), module__hidden_size=8, module__attention_size=8,
-            lr=1e-2, batch_size=10, random_state=0, device="cpu", verbose=0)
+TINY = dict(TINY_NET, batch_size=10)
 
 
 def make_data(n=40, seed=0):
@@ -43,8 +42,11 @@ class InterruptAt(Callback):
         self.batch = batch
 
     def on_batch_end(self, net, training=False, **kwargs):
-        if (training and len(net.history) == self.epoch
-                and len(net.history[-1, "batches"]) == self.batch):
+        if (
+            training
+            and len(net.history) == self.epoch
+            and len(net.history[-1, "batches"]) == self.batch
+        ):
             raise KeyboardInterrupt
 
 
@@ -86,8 +88,9 @@ def test_keyboard_interrupt_in_partial_fit_propagates():
 def test_interrupted_fit_with_checkpoint_dir_resumes_like_the_uninterrupted_one(tmp_path):
     X, y = make_data()
     reference = AttCRNNClassifier(**TINY, max_epochs=4).fit(X, y)
-    interrupted = AttCRNNClassifier(**TINY, max_epochs=4, checkpoint_dir=tmp_path,
-                                    callbacks=[InterruptAt(epoch=3)])
+    interrupted = AttCRNNClassifier(
+        **TINY, max_epochs=4, checkpoint_dir=tmp_path, callbacks=[InterruptAt(epoch=3)]
+    )
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(X, y)
     checkpoint = Path(interrupted.checkpoint_path_)
@@ -111,10 +114,12 @@ def test_nan_loss_stops_training_naming_the_epoch_and_lr():
     # (lr=1e6 on these tiny nets gives huge but finite losses; 1e20 overflows at once)
     net = AttCRNNClassifier(**dict(TINY, lr=1e20), max_epochs=20)
     pipe = Pipeline([("net", net), ("svm", LinearSVC())])
-    with pytest.raises(TrainingDivergedError,
-                       match=r"The training loss became (nan|inf|-inf) in epoch (\d+) \(batch "
-                             r"\d+ of 4\): training diverged\. Lower the learning rate "
-                             r"\(lr=1e\+20\), e\.g\. to lr=1e\+19\.") as info:
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"The training loss became (nan|inf|-inf) in epoch (\d+) \(batch "
+        r"\d+ of 4\): training diverged\. Lower the learning rate "
+        r"\(lr=1e\+20\), e\.g\. to lr=1e\+19\.",
+    ) as info:
         pipe.fit(X, y)
     epoch = int(re.search(r"in epoch (\d+)", str(info.value)).group(1))
     assert epoch == len(net.history) < 20  # stopped at the first bad epoch
@@ -147,8 +152,11 @@ def test_diverged_weights_are_named_before_the_svm_sees_nan():
     with torch.no_grad():
         net.module_.classifier.weight[0, 0] = float("nan")
         net.module_.conv.layers[2].running_mean[1] = float("inf")
-    with pytest.raises(TrainingDivergedError, match=r"gives NaN or infinite features for 40 of "
-                                                    r"40 segments .*lower lr \(now 0\.01\)"):
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"gives NaN or infinite features for 40 of "
+        r"40 segments .*lower lr \(now 0\.01\)",
+    ):
         net.transform(X)
     with pytest.raises(TrainingDivergedError, match=r"NaN or infinite posteriors"):
         net.predict(X)
@@ -159,30 +167,37 @@ def test_max_epochs_0_warns_once_that_the_net_is_untrained():
     X, y = make_data(n=20)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        net = CNNBaselineClassifier(module__n_filters=(4, 8, 8), max_epochs=0,
-                                    random_state=0, device="cpu", verbose=0).fit(X, y)
+        net = CNNBaselineClassifier(
+            module__n_filters=(4, 8, 8), max_epochs=0, random_state=0, device="cpu", verbose=0
+        ).fit(X, y)
     untrained = [w for w in caught if "untrained" in str(w.message)]
     assert len(untrained) == 1, [str(w.message) for w in caught]
-    assert "CNNBaselineClassifier was fitted with max_epochs=0: the net is untrained" in \
-        str(untrained[0].message)
+    assert "CNNBaselineClassifier was fitted with max_epochs=0: the net is untrained" in str(
+        untrained[0].message
+    )
     assert untrained[0].filename == __file__  # stacklevel points at the caller
     assert len(net.history) == 0
     with warnings.catch_warnings(record=True) as caught:  # trained: no warning
         warnings.simplefilter("always")
-        CNNBaselineClassifier(module__n_filters=(4, 8, 8), max_epochs=1, random_state=0,
-                              device="cpu", verbose=0).fit(X, y)
+        CNNBaselineClassifier(
+            module__n_filters=(4, 8, 8), max_epochs=1, random_state=0, device="cpu", verbose=0
+        ).fit(X, y)
     assert not [w for w in caught if "untrained" in str(w.message)]
 
 
 # ---------------------------------------------------------------- between_class
-@pytest.mark.parametrize("flag", ["between_class", "standardize_input", "mixed_precision",
-                                  "progress_bar"])
+@pytest.mark.parametrize(
+    "flag", ["between_class", "standardize_input", "mixed_precision", "progress_bar"]
+)
 @pytest.mark.parametrize("value", [0, 1, 1.0, np.int64(0)])
 def test_boolean_parameters_refuse_numbers(flag, value):
     X, y = make_data(n=20)
-    with pytest.raises(ValueError, match=rf"The '{flag}' parameter of AttCRNNClassifier must "
-                                         rf"be one of {{False, True}}\. Got "
-                                         rf"{re.escape(repr(value))} instead\."):
+    with pytest.raises(
+        ValueError,
+        match=rf"The '{flag}' parameter of AttCRNNClassifier must "
+        rf"be one of {{False, True}}\. Got "
+        rf"{re.escape(repr(value))} instead\.",
+    ):
         AttCRNNClassifier(**TINY, max_epochs=1, **{flag: value}).fit(X, y)
 
 
@@ -211,8 +226,7 @@ def test_rng_restored_after_an_error_too():
     torch.manual_seed(99)
     before = torch.get_rng_state()
     with pytest.raises(KeyboardInterrupt):
-        AttCRNNClassifier(**TINY, max_epochs=3, callbacks=[InterruptAt(epoch=2, batch=1)]
-                          ).fit(X, y)
+        AttCRNNClassifier(**TINY, max_epochs=3, callbacks=[InterruptAt(epoch=2, batch=1)]).fit(X, y)
     assert torch.equal(torch.get_rng_state(), before)
 
 
@@ -252,8 +266,13 @@ def test_skorch_private_api_that_skasc_uses_is_there():
     X, y = make_data(n=20)
     net = AttCRNNClassifier(**TINY, max_epochs=1).fit(X, y)
     # the overridden _default_callbacks property is what skorch builds callbacks_ from
-    assert [name for name, _ in net.callbacks_] == ["epoch_timer", "train_loss", "valid_loss",
-                                                    "valid_acc", "print_log"]
+    assert [name for name, _ in net.callbacks_] == [
+        "epoch_timer",
+        "train_loss",
+        "valid_loss",
+        "valid_acc",
+        "print_log",
+    ]
 
 
 @pytest.mark.parametrize("routing", [False, True])
@@ -277,8 +296,7 @@ def test_train_passes_the_entry_point_to_skorch_routing(monkeypatch, routing):
 def test_train_reraises_keyboard_interrupt_after_on_train_end():
     X, y = make_data(n=20)
     events = Events()
-    net = AttCRNNClassifier(**TINY, max_epochs=3,
-                            callbacks=[events, InterruptAt(epoch=1, batch=1)])
+    net = AttCRNNClassifier(**TINY, max_epochs=3, callbacks=[events, InterruptAt(epoch=1, batch=1)])
     with pytest.raises(KeyboardInterrupt):
         net.fit(X, y)
     assert events.seen == ["begin", "end"]  # callbacks are told training ended, as in skorch
@@ -290,8 +308,14 @@ def test_skorch_private_names_are_used_only_in_the_compat_module():
         if path.name == "_skorch.py":
             continue
         text = path.read_text()
-        for name in ("_routing_method", "NeuralNet.partial_fit", "NeuralNet.fit(",
-                     '"_modules"', '"_criteria"', '"_optimizers"'):
+        for name in (
+            "_routing_method",
+            "NeuralNet.partial_fit",
+            "NeuralNet.fit(",
+            '"_modules"',
+            '"_criteria"',
+            '"_optimizers"',
+        ):
             if name in text:
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []
@@ -312,11 +336,21 @@ def test_checkpoint_key_ignores_what_a_pipeline_sets_during_fit():
 
 
 # ---------------------------------------------------------------- the demo, twice
-from skasc.datasets import DatasetError, make_litis_like  # noqa: E402
-from skasc.datasets import scenes  # noqa: E402
+from skasc.datasets import (  # noqa: E402
+    DatasetError,
+    make_litis_like,
+    scenes,
+)
 
-CORPUS = dict(n_recordings_per_class=3, n_classes=2, n_splits=2, test_size=0.5,
-              duration=0.5, sr=8000, random_state=3)
+CORPUS = dict(
+    n_recordings_per_class=3,
+    n_classes=2,
+    n_splits=2,
+    test_size=0.5,
+    duration=0.5,
+    sr=8000,
+    random_state=3,
+)
 
 
 def _snapshot(root):
@@ -345,8 +379,14 @@ def test_demo_runs_twice_reusing_its_corpus(tmp_path, monkeypatch):
         raise Stop  # the corpus is ready; training is not what this test is about
 
     monkeypatch.setattr(skasc.evaluation, "evaluate", stop_before_training)
-    settings = dict(out_dir=str(tmp_path / "demo"), n_classes=2, n_per_class=4, n_splits=1,
-                    max_epochs=1, baseline=False)
+    settings = dict(
+        out_dir=str(tmp_path / "demo"),
+        n_classes=2,
+        n_per_class=4,
+        n_splits=1,
+        max_epochs=1,
+        baseline=False,
+    )
     with pytest.raises(Stop):
         run_demo(**settings)
     corpus = tmp_path / "demo" / "corpus"
@@ -377,8 +417,7 @@ def test_reuse_regenerates_for_other_settings_and_drops_stale_files(tmp_path):
     files = _snapshot(root)
     assert "data_rouen/bus2.wav" in files and "data_rouen/bus3.wav" not in files
     reference = make_litis_like(tmp_path / "reference", **fewer)
-    assert {k: v[0] for k, v in files.items()} == \
-        {k: v[0] for k, v in _snapshot(reference).items()}
+    assert {k: v[0] for k, v in files.items()} == {k: v[0] for k, v in _snapshot(reference).items()}
     other_seed = dict(CORPUS, random_state=4)
     make_litis_like(root, **other_seed, reuse=True)
     assert _snapshot(root)["data_rouen/bus1.wav"][0] != files["data_rouen/bus1.wav"][0]
@@ -418,9 +457,12 @@ def test_reuse_refuses_a_folder_with_other_files_and_removes_nothing(tmp_path):
     (root / "data_rouen" / "my-recording1.wav").write_bytes(b"precious")
     (root / "notes.txt").write_text("mine")
     before = _snapshot(root)
-    with pytest.raises(DatasetError, match=r"The folder '.*corpus' holds files that "
-                                           r"make_litis_like did not write \(e\.g\. "
-                                           r"'data_rouen/my-recording1\.wav'\); remove them"):
+    with pytest.raises(
+        DatasetError,
+        match=r"The folder '.*corpus' holds files that "
+        r"make_litis_like did not write \(e\.g\. "
+        r"'data_rouen/my-recording1\.wav'\); remove them",
+    ):
         make_litis_like(root, **CORPUS, reuse=True)
     assert _snapshot(root) == before
     assert _leftovers(tmp_path) == []
@@ -460,8 +502,11 @@ def test_reuse_needs_an_int_seed_and_a_bool(tmp_path):
     unseeded = dict(CORPUS, random_state=None)
     make_litis_like(root, **unseeded, reuse=True)
     assert scenes.write_litis_like(root, **unseeded, overwrite=False, reuse=True)[1] is False
-    with pytest.raises(ValueError, match=r"The 'reuse' parameter of make_litis_like must be "
-                                         r"one of \{False, True\}\. Got 1 instead\."):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'reuse' parameter of make_litis_like must be "
+        r"one of \{False, True\}\. Got 1 instead\.",
+    ):
         make_litis_like(root, **CORPUS, reuse=1)
 
 

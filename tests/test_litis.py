@@ -11,8 +11,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 
-from skasc.datasets import (DatasetError, LitisSplits, load_litis_rouen,
-                            write_litis_layout)
+from skasc.datasets import DatasetError, LitisSplits, load_litis_rouen, write_litis_layout
 from skasc.datasets.litis import LitisRouen, class_from_filename
 
 SR = 8000
@@ -35,9 +34,11 @@ def _write(folder, relation, learn, test, wavs=()):
     os.makedirs(folder / "data_rouen", exist_ok=True)
     for name in wavs:
         sf.write(folder / "data_rouen" / name, np.zeros(80, dtype=np.float32), SR)
-    for fname, text in (("relation_wav_examples.txt", relation),
-                        ("fold3026-matrices_Learn.txt", learn),
-                        ("fold3026-matrices_Test.txt", test)):
+    for fname, text in (
+        ("relation_wav_examples.txt", relation),
+        ("fold3026-matrices_Learn.txt", learn),
+        ("fold3026-matrices_Test.txt", test),
+    ):
         if text is not None:
             (folder / fname).write_bytes(text.encode("utf-8"))
     return folder
@@ -51,15 +52,19 @@ GOOD_WAVS = ("avion1.wav", "avion2.wav", "bus1.wav", "bus2.wav")
 # class names
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, expected", [
-    ("metro-paris12.wav", "metro-paris"),
-    ("train-tgv3", "train-tgv"),
-    ("avion1.wav", "avion"),
-    ("busystreet107.WAV", "busystreet"),
-    ("data_rouen/kid-game4.wav", "kid-game"),
-    ("tubestation-1", "tubestation"),
-    ("bus__1.wav", "bus"),
-])
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("metro-paris12.wav", "metro-paris"),
+        ("train-tgv3", "train-tgv"),
+        ("avion1.wav", "avion"),
+        ("busystreet107.WAV", "busystreet"),
+        ("data_rouen/kid-game4.wav", "kid-game"),
+        ("tubestation-1", "tubestation"),
+        ("bus__1.wav", "bus"),
+    ],
+)
 def test_class_from_filename(name, expected):
     assert class_from_filename(name) == expected
 
@@ -74,13 +79,19 @@ def test_class_from_filename_rejects_names_without_class_and_number(name):
 # writer -> loader -> splitter round trip
 # ---------------------------------------------------------------------------
 
+
 def test_round_trip_loader(root, waves):
     data = load_litis_rouen(root)
     assert isinstance(data, LitisRouen)
-    paths, labels, class_names = data            # 3-tuple unpacking
+    paths, labels, class_names = data  # 3-tuple unpacking
     assert [os.path.basename(p) for p in paths] == [
-        "avion1.wav", "avion2.wav", "metro-paris1.wav", "metro-paris2.wav",
-        "train-tgv1.wav", "train-tgv2.wav"]
+        "avion1.wav",
+        "avion2.wav",
+        "metro-paris1.wav",
+        "metro-paris2.wav",
+        "train-tgv1.wav",
+        "train-tgv2.wav",
+    ]
     assert all(os.path.isabs(p) for p in paths)
     np.testing.assert_array_equal(labels, LABELS)
     assert class_names == ["avion", "metro-paris", "train-tgv"]
@@ -119,8 +130,12 @@ def test_parsing_tolerates_floats_tabs_blank_lines_and_crlf(tmp_path):
     test = "3.0000000E+00   4.0000000e+00\r\n\r\n   1.0000000e+00\t2\r\n\r\n"
     root = _write(tmp_path, relation, learn, test, GOOD_WAVS)
     paths, labels, class_names = load_litis_rouen(root)
-    assert [os.path.basename(p) for p in paths] == ["avion1.wav", "bus2.wav", "bus1.wav",
-                                                    "avion2.wav"]
+    assert [os.path.basename(p) for p in paths] == [
+        "avion1.wav",
+        "bus2.wav",
+        "bus1.wav",
+        "avion2.wav",
+    ]
     np.testing.assert_array_equal(labels, ["avion", "bus", "bus", "avion"])
     assert class_names == ["avion", "bus"]
     got = [(a.tolist(), b.tolist()) for a, b in LitisSplits(root).split()]
@@ -131,10 +146,14 @@ def test_paths_follow_id_order_not_file_order(tmp_path):
     relation = "bus1.wav 30\navion1.wav 10\navion2.wav 20\nbus2.wav 40\n"
     root = _write(tmp_path, relation, "10 40\n", "20 30\n", GOOD_WAVS)
     data = load_litis_rouen(root)
-    assert [os.path.basename(p) for p in data.paths] == ["avion1.wav", "avion2.wav",
-                                                         "bus1.wav", "bus2.wav"]
+    assert [os.path.basename(p) for p in data.paths] == [
+        "avion1.wav",
+        "avion2.wav",
+        "bus1.wav",
+        "bus2.wav",
+    ]
     np.testing.assert_array_equal(data.ids, [10, 20, 30, 40])
-    (train, test), = LitisSplits(root).split()
+    ((train, test),) = LitisSplits(root).split()
     np.testing.assert_array_equal(train, [0, 3])
     np.testing.assert_array_equal(test, [1, 2])
 
@@ -143,38 +162,73 @@ def test_paths_follow_id_order_not_file_order(tmp_path):
 # errors
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("relation, learn, test, match", [
-    (GOOD_RELATION, "1 2\n", "3 9\n",
-     r"Test\.txt, line 1: the id 9 maps to no recording"),
-    (GOOD_RELATION, "1 2\n1 3\n", "3 4\n2 3\n",
-     r"Split 2 .*both the training and the test set, e\.g\. id 3"),
-    (GOOD_RELATION, "1 2\n3 4\n", "3 4\n",
-     r"Learn\.txt holds 2 splits but .*Test\.txt holds 1"),
-    (GOOD_RELATION, "1 two\n", "3 4\n", r"Learn\.txt, line 1: the id 'two' is not a number"),
-    (GOOD_RELATION, "1 2_0\n", "3 4\n", r"Learn\.txt, line 1: the id '2_0' is not a number"),
-    (GOOD_RELATION, "1 2\n", "3 inf\n", r"Test\.txt, line 1: the id 'inf' is not an integer"),
-    (GOOD_RELATION, "1 2\n", "\n3 1.5\n", r"Test\.txt, line 2: the id '1.5' is not an integer"),
-    (GOOD_RELATION, "1 2 1\n", "3 4\n", r"Learn\.txt, line 1: the id 1 is listed twice"),
-    (GOOD_RELATION, "\n\n", "3 4\n", r"Learn\.txt contains no splits"),
-    ("avion1.wav 1\nbus1.wav\n", "1\n", "2\n",
-     r"relation_wav_examples\.txt, line 2: expected two columns .* got 1"),
-    ("avion1.wav 1 extra\n", "1\n", "1\n",
-     r"relation_wav_examples\.txt, line 1: expected two columns .* got 3"),
-    ("avion1.wav 1\nbus1.wav 1\n", "1\n", "1\n",
-     r"relation_wav_examples\.txt, line 2: duplicate id 1 \(first on line 1\)"),
-    ("avion1.wav 1\navion1 2\n", "1\n", "2\n",
-     r"relation_wav_examples\.txt, line 2: duplicate file name 'avion1\.wav'"),
-    ("avion1.wav 1\nbus1.wav 2.5\n", "1\n", "2\n",
-     r"relation_wav_examples\.txt, line 2: the id '2\.5' is not an integer"),
-    ("avion1.wav 1\nbus.wav 2\n", "1\n", "2\n",
-     r"Cannot read a class from the file name 'bus\.wav'"),
-    ("\n", "1\n", "2\n", r"relation_wav_examples\.txt lists no recordings"),
-])
+
+@pytest.mark.parametrize(
+    "relation, learn, test, match",
+    [
+        (GOOD_RELATION, "1 2\n", "3 9\n", r"Test\.txt, line 1: the id 9 maps to no recording"),
+        (
+            GOOD_RELATION,
+            "1 2\n1 3\n",
+            "3 4\n2 3\n",
+            r"Split 2 .*both the training and the test set, e\.g\. id 3",
+        ),
+        (
+            GOOD_RELATION,
+            "1 2\n3 4\n",
+            "3 4\n",
+            r"Learn\.txt holds 2 splits but .*Test\.txt holds 1",
+        ),
+        (GOOD_RELATION, "1 two\n", "3 4\n", r"Learn\.txt, line 1: the id 'two' is not a number"),
+        (GOOD_RELATION, "1 2_0\n", "3 4\n", r"Learn\.txt, line 1: the id '2_0' is not a number"),
+        (GOOD_RELATION, "1 2\n", "3 inf\n", r"Test\.txt, line 1: the id 'inf' is not an integer"),
+        (GOOD_RELATION, "1 2\n", "\n3 1.5\n", r"Test\.txt, line 2: the id '1.5' is not an integer"),
+        (GOOD_RELATION, "1 2 1\n", "3 4\n", r"Learn\.txt, line 1: the id 1 is listed twice"),
+        (GOOD_RELATION, "\n\n", "3 4\n", r"Learn\.txt contains no splits"),
+        (
+            "avion1.wav 1\nbus1.wav\n",
+            "1\n",
+            "2\n",
+            r"relation_wav_examples\.txt, line 2: expected two columns .* got 1",
+        ),
+        (
+            "avion1.wav 1 extra\n",
+            "1\n",
+            "1\n",
+            r"relation_wav_examples\.txt, line 1: expected two columns .* got 3",
+        ),
+        (
+            "avion1.wav 1\nbus1.wav 1\n",
+            "1\n",
+            "1\n",
+            r"relation_wav_examples\.txt, line 2: duplicate id 1 \(first on line 1\)",
+        ),
+        (
+            "avion1.wav 1\navion1 2\n",
+            "1\n",
+            "2\n",
+            r"relation_wav_examples\.txt, line 2: duplicate file name 'avion1\.wav'",
+        ),
+        (
+            "avion1.wav 1\nbus1.wav 2.5\n",
+            "1\n",
+            "2\n",
+            r"relation_wav_examples\.txt, line 2: the id '2\.5' is not an integer",
+        ),
+        (
+            "avion1.wav 1\nbus.wav 2\n",
+            "1\n",
+            "2\n",
+            r"Cannot read a class from the file name 'bus\.wav'",
+        ),
+        ("\n", "1\n", "2\n", r"relation_wav_examples\.txt lists no recordings"),
+    ],
+)
 def test_malformed_files_raise(tmp_path, relation, learn, test, match):
     root = _write(tmp_path, relation, learn, test, GOOD_WAVS)
     with pytest.raises(DatasetError, match=match):
         list(LitisSplits(root).split())
-    if "relation" in match or "class" in match:   # the loader reads the same file
+    if "relation" in match or "class" in match:  # the loader reads the same file
         with pytest.raises(DatasetError, match=match):
             load_litis_rouen(root)
 
@@ -191,8 +245,10 @@ def test_missing_root(tmp_path):
         LitisSplits(missing).get_n_splits()
 
 
-@pytest.mark.parametrize("fname", ["relation_wav_examples.txt", "fold3026-matrices_Learn.txt",
-                                   "fold3026-matrices_Test.txt"])
+@pytest.mark.parametrize(
+    "fname",
+    ["relation_wav_examples.txt", "fold3026-matrices_Learn.txt", "fold3026-matrices_Test.txt"],
+)
 def test_missing_files(root, fname):
     os.remove(os.path.join(root, fname))
     with pytest.raises(DatasetError, match=re.escape(fname) + "' does not exist"):
@@ -201,10 +257,13 @@ def test_missing_files(root, fname):
 
 def test_missing_recording_on_disk(root):
     os.remove(os.path.join(root, "data_rouen", "metro-paris2.wav"))
-    with pytest.raises(DatasetError, match=r"1 recording\(s\) .* do not exist, e\.g\. "
-                                           r"'.*metro-paris2\.wav'"):
+    with pytest.raises(
+        DatasetError,
+        match=r"1 recording\(s\) .* do not exist, e\.g\. "
+        r"'.*metro-paris2\.wav'",
+    ):
         load_litis_rouen(root)
-    data = load_litis_rouen(root, check_files=False)   # no check: listed anyway
+    data = load_litis_rouen(root, check_files=False)  # no check: listed anyway
     assert len(data.paths) == 6
 
 
@@ -220,6 +279,7 @@ def test_missing_audio_folder(tmp_path):
 # the splitter as a scikit-learn CV object
 # ---------------------------------------------------------------------------
 
+
 def test_n_splits_keeps_the_first_splits(root):
     cv = LitisSplits(root, n_splits=2)
     assert cv.get_n_splits() == 2
@@ -227,11 +287,14 @@ def test_n_splits_keeps_the_first_splits(root):
     assert got == [tuple(map(list, s)) for s in SPLITS[:2]]
 
 
-@pytest.mark.parametrize("n_splits, err, match", [
-    (0, ValueError, r"must be an int in the range \[1, inf\) or None\. Got 0 instead"),
-    (4, ValueError, r"must be an int in the range \[1, 3\] or None\. Got 4 instead"),
-    (1.0, TypeError, r"must be an int .* Got 1\.0 instead"),
-])
+@pytest.mark.parametrize(
+    "n_splits, err, match",
+    [
+        (0, ValueError, r"must be an int in the range \[1, inf\) or None\. Got 0 instead"),
+        (4, ValueError, r"must be an int in the range \[1, 3\] or None\. Got 4 instead"),
+        (1.0, TypeError, r"must be an int .* Got 1\.0 instead"),
+    ],
+)
 def test_n_splits_validation(root, n_splits, err, match):
     with pytest.raises(err, match="The 'n_splits' parameter of LitisSplits " + match):
         LitisSplits(root, n_splits=n_splits).get_n_splits()
@@ -267,8 +330,9 @@ def test_grid_search_accepts_the_splitter(root):
     data = load_litis_rouen(root)
     # feature = class index, so the best C is learnable; the point is that cv works
     X = np.searchsorted(data.class_names, data.labels)[:, None].astype(float)
-    search = GridSearchCV(LogisticRegression(), {"C": [0.01, 100.0]},
-                          cv=LitisSplits(root, n_splits=2)).fit(X, data.labels)
+    search = GridSearchCV(
+        LogisticRegression(), {"C": [0.01, 100.0]}, cv=LitisSplits(root, n_splits=2)
+    ).fit(X, data.labels)
     assert search.n_splits_ == 2
     assert search.cv_results_["split1_test_score"].shape == (2,)
 
@@ -277,25 +341,32 @@ def test_grid_search_accepts_the_splitter(root):
 # writer errors
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change, match", [
-    (dict(labels=LABELS[:5]), r"Got 6 recordings but 5 labels"),
-    (dict(labels=["bus2"] * 6), r"The label 'bus2' cannot be a LITIS Rouen class name"),
-    (dict(labels=["a b"] * 6), r"The label 'a b' cannot be"),
-    (dict(labels=["bus-"] * 6), r"The label 'bus-' cannot be"),
-    (dict(splits=[([0, 1], [1, 2])]), r"Split 1 puts position 1 in both"),
-    (dict(splits=[([0, 1], [2]), ([0, 6], [1])]),
-     r"The training set of split 2 holds positions outside \[0, 5\], e\.g\. 6"),
-    (dict(splits=[([0, 0], [1])]), r"The training set of split 1 lists a position twice"),
-    (dict(splits=[([0.0], [1])]), r"must hold integer positions"),
-    (dict(splits=[([0], [])]), r"The test set of split 1 must be a non-empty"),
-    (dict(splits=[]), r"Got no splits to write"),
-    (dict(splits=[[0, 1, 2]]), r"Split 1 must be a \(train, test\) pair"),
-])
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(labels=LABELS[:5]), r"Got 6 recordings but 5 labels"),
+        (dict(labels=["bus2"] * 6), r"The label 'bus2' cannot be a LITIS Rouen class name"),
+        (dict(labels=["a b"] * 6), r"The label 'a b' cannot be"),
+        (dict(labels=["bus-"] * 6), r"The label 'bus-' cannot be"),
+        (dict(splits=[([0, 1], [1, 2])]), r"Split 1 puts position 1 in both"),
+        (
+            dict(splits=[([0, 1], [2]), ([0, 6], [1])]),
+            r"The training set of split 2 holds positions outside \[0, 5\], e\.g\. 6",
+        ),
+        (dict(splits=[([0, 0], [1])]), r"The training set of split 1 lists a position twice"),
+        (dict(splits=[([0.0], [1])]), r"must hold integer positions"),
+        (dict(splits=[([0], [])]), r"The test set of split 1 must be a non-empty"),
+        (dict(splits=[]), r"Got no splits to write"),
+        (dict(splits=[[0, 1, 2]]), r"Split 1 must be a \(train, test\) pair"),
+    ],
+)
 def test_writer_rejects_bad_input(tmp_path, waves, change, match):
     kwargs = dict(labels=LABELS, splits=SPLITS) | change
     with pytest.raises(DatasetError, match=match):
-        write_litis_layout(tmp_path / "out", waves, kwargs["labels"], sr=SR,
-                           splits=kwargs["splits"])
+        write_litis_layout(
+            tmp_path / "out", waves, kwargs["labels"], sr=SR, splits=kwargs["splits"]
+        )
 
 
 def test_writer_rejects_bad_samples(tmp_path, waves):

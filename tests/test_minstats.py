@@ -14,8 +14,9 @@ HOP = 128
 
 
 def _stft(y):
-    return librosa.stft(y, n_fft=N_FFT, hop_length=HOP, window="hann", center=True,
-                        pad_mode="constant")
+    return librosa.stft(
+        y, n_fft=N_FFT, hop_length=HOP, window="hann", center=True, pad_mode="constant"
+    )
 
 
 def _bursts(n, sr, rng, *, duty=0.15, burst_s=0.25, amp=0.5):
@@ -39,6 +40,7 @@ def _coloured_noise(n, rng, scale):
 
 
 # --- STFT helpers match librosa -----------------------------------------------
+
 
 @pytest.mark.parametrize("n", [1, 100, 1000, 8000 * 3 + 17])
 def test_stft_matches_librosa(rng, n):
@@ -71,11 +73,15 @@ class _nullcontext:
 
 # --- minimum_statistics ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("colour", ["white", "ar1"])
 def test_noise_psd_tracks_true_psd_despite_bursts(rng, colour):
     n = 20 * SR
-    noise = (rng.normal(scale=0.05, size=n).astype(np.float32) if colour == "white"
-             else _coloured_noise(n, rng, 0.02))
+    noise = (
+        rng.normal(scale=0.05, size=n).astype(np.float32)
+        if colour == "white"
+        else _coloured_noise(n, rng, 0.02)
+    )
     fg, mask = _bursts(n, SR, rng)
     assert mask.mean() < 0.2
     Y = _stft(noise + fg)
@@ -84,7 +90,7 @@ def test_noise_psd_tracks_true_psd_despite_bursts(rng, colour):
     # independent truth: the noise component's own periodogram, averaged over time
     true = np.mean(np.abs(_stft(noise)) ** 2, axis=1)
     if colour == "white":  # and the analytic value sigma^2 * sum(w^2)
-        analytic = 0.05 ** 2 * np.sum(hann(N_FFT).astype(np.float64) ** 2)
+        analytic = 0.05**2 * np.sum(hann(N_FFT).astype(np.float64) ** 2)
         np.testing.assert_allclose(np.median(true[1:-1]), analytic, rtol=0.05)
     d_frames = int(1.5 * SR / HOP)
     bands = slice(2, -2)  # DC/Nyquist bins are chi^2 with 1 d.o.f.
@@ -109,15 +115,14 @@ def test_step_in_noise_level_is_tracked_within_window(rng, direction):
     first, second = (low, high) if direction == "up" else (high, low)
     scale = np.where(np.arange(n) < 7 * SR, first, second)
     y = (rng.normal(size=n) * scale).astype(np.float32)
-    est = minimum_statistics(np.abs(_stft(y)) ** 2, hop_length=HOP, sr=SR,
-                             window_duration=1.5)
+    est = minimum_statistics(np.abs(_stft(y)) ** 2, hop_length=HOP, sr=SR, window_duration=1.5)
     t = np.arange(est.shape[1]) * HOP / SR
     wss = np.sum(hann(N_FFT).astype(np.float64) ** 2)
-    err_db = 10 * np.log10(np.median(est[2:-2], axis=0) / (second ** 2 * wss))
+    err_db = 10 * np.log10(np.median(est[2:-2], axis=0) / (second**2 * wss))
     settled = t >= 7 + 1.5 + 0.75  # window + slack (one sub-window is ~0.2 s)
     assert np.all(np.abs(err_db[settled]) < 3.0)
     before = (t > 3) & (t < 6.9)
-    err_before = 10 * np.log10(np.median(est[2:-2], axis=0)[before] / (first ** 2 * wss))
+    err_before = 10 * np.log10(np.median(est[2:-2], axis=0)[before] / (first**2 * wss))
     assert np.all(np.abs(err_before) < 3.0)
     if direction == "up":  # a rise takes about a window: still low just after the step
         assert np.all(err_db[(t > 7.2) & (t < 8.0)] < -10)
@@ -132,7 +137,7 @@ def test_longer_window_tracks_rise_later(rng):
     def settle_time(window):
         est = minimum_statistics(power, hop_length=HOP, sr=SR, window_duration=window)
         level = np.median(est[2:-2], axis=0)
-        return t[np.argmax((t > 5) & (level > 0.5 * 0.1 ** 2 * 96))]
+        return t[np.argmax((t > 5) & (level > 0.5 * 0.1**2 * 96))]
 
     assert settle_time(1.0) < settle_time(3.0) < 5 + 3.0 + 0.75
 
@@ -152,11 +157,14 @@ def test_minimum_statistics_stationary_constant_input():
     np.testing.assert_allclose(est, 2.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("power, match", [
-    (np.ones(10), "must be 2-D"),
-    (-np.ones((3, 10)), "finite and non-negative"),
-    (np.full((3, 10), np.nan), "finite and non-negative"),
-])
+@pytest.mark.parametrize(
+    "power, match",
+    [
+        (np.ones(10), "must be 2-D"),
+        (-np.ones((3, 10)), "finite and non-negative"),
+        (np.full((3, 10), np.nan), "finite and non-negative"),
+    ],
+)
 def test_minimum_statistics_errors(power, match):
     with pytest.raises(ValueError, match=match):
         minimum_statistics(power, hop_length=HOP, sr=SR)
@@ -175,6 +183,7 @@ def test_search_window_layout_and_errors():
 
 # --- spectral_subtraction -------------------------------------------------------------
 
+
 def test_spectral_subtraction_matches_formula_and_keeps_phase(rng):
     Y = (rng.normal(size=(33, 40)) + 1j * rng.normal(size=(33, 40))).astype(np.complex64)
     noise = rng.uniform(0.1, 3.0, size=Y.shape)
@@ -192,10 +201,13 @@ def test_spectral_subtraction_silence_is_finite():
     assert np.all(np.isfinite(out)) and not np.any(out)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(oversubtraction=-1.0), "oversubtraction must be >= 0"),
-    (dict(floor=1.5), r"floor must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(oversubtraction=-1.0), "oversubtraction must be >= 0"),
+        (dict(floor=1.5), r"floor must be in \[0, 1\]"),
+    ],
+)
 def test_spectral_subtraction_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         spectral_subtraction(np.ones((2, 2)), np.ones((2, 2)), **kwargs)
@@ -204,6 +216,7 @@ def test_spectral_subtraction_errors(kwargs, match):
 
 
 # --- denoise -----------------------------------------------------------------------------
+
 
 def test_denoise_improves_snr_and_preserves_foreground(rng):
     n = 20 * SR
@@ -238,23 +251,27 @@ def test_denoise_matches_pipeline_of_public_functions(rng):
     y = (rng.normal(scale=0.05, size=n) + _bursts(n, SR, rng)[0]).astype(np.float32)
     Y = _stft(y)
     noise = minimum_statistics(np.abs(Y) ** 2, hop_length=HOP, sr=SR)
-    ref = librosa.istft(spectral_subtraction(Y, noise), n_fft=N_FFT, hop_length=HOP,
-                        window="hann", length=n)
+    ref = librosa.istft(
+        spectral_subtraction(Y, noise), n_fft=N_FFT, hop_length=HOP, window="hann", length=n
+    )
     out = denoise(y, sr=SR, n_fft=N_FFT, hop_length=HOP)
     # The last n_fft samples differ on purpose: denoise() pads the end so the inverse
     # STFT never divides by the window's vanishing tail (no click at the end).
     np.testing.assert_allclose(out[:-N_FFT], ref[:-N_FFT], atol=1e-4 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("y, kwargs, match", [
-    (np.zeros((2, 100)), {}, "1-D waveform"),
-    (np.zeros(0), {}, "empty"),
-    (np.array([0.0, np.nan]), {}, "NaN or inf"),
-    (np.zeros(100), dict(hop_length=512), r"hop_length an int in \[1, n_fft\]"),
-    (np.zeros(100), dict(floor=-0.1), r"floor must be in \[0, 1\]"),
-    (np.zeros(100), dict(oversubtraction=-2.0), "oversubtraction must be >= 0"),
-    (np.zeros(100), dict(window_duration=0.05), "fewer than 2 frames"),
-])
+@pytest.mark.parametrize(
+    "y, kwargs, match",
+    [
+        (np.zeros((2, 100)), {}, "1-D waveform"),
+        (np.zeros(0), {}, "empty"),
+        (np.array([0.0, np.nan]), {}, "NaN or inf"),
+        (np.zeros(100), dict(hop_length=512), r"hop_length an int in \[1, n_fft\]"),
+        (np.zeros(100), dict(floor=-0.1), r"floor must be in \[0, 1\]"),
+        (np.zeros(100), dict(oversubtraction=-2.0), "oversubtraction must be >= 0"),
+        (np.zeros(100), dict(window_duration=0.05), "fewer than 2 frames"),
+    ],
+)
 def test_denoise_errors(y, kwargs, match):
     with pytest.raises(ValueError, match=match):
         denoise(y, sr=SR, n_fft=N_FFT, hop_length=kwargs.pop("hop_length", HOP), **kwargs)

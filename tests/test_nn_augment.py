@@ -5,15 +5,23 @@ import numpy as np
 import pytest
 import torch
 
-from skasc.nn.augment import (SegmentAugmentation, apply_masks, crop_rows, draw_crops,
-                              draw_masks, neighbours)
+from skasc.nn.augment import (
+    SegmentAugmentation,
+    apply_masks,
+    crop_rows,
+    draw_crops,
+    draw_masks,
+    neighbours,
+)
+from test_pipelines import TINY_NET
 
 
 def _recordings(rng, lengths, n_bands=6, n_frames=5):
     """Segments of recordings cut from continuous images: (X, index, whole images)."""
     wholes = [rng.normal(size=(2, n_bands, n * n_frames)).astype(np.float32) for n in lengths]
-    X = np.concatenate([w.reshape(2, n_bands, n, n_frames).transpose(2, 0, 1, 3)
-                        for w, n in zip(wholes, lengths)])
+    X = np.concatenate(
+        [w.reshape(2, n_bands, n, n_frames).transpose(2, 0, 1, 3) for w, n in zip(wholes, lengths)]
+    )
     index = np.repeat(np.arange(len(lengths)), lengths)
     return np.ascontiguousarray(X), index, wholes
 
@@ -27,12 +35,12 @@ def test_neighbours_follow_the_recording_index():
 def test_crop_offsets_stay_inside_the_recording_and_cover_it(rng):
     has_prev, has_next = neighbours(np.array([0, 0, 0, 1]))
     offsets = np.stack([draw_crops(rng, has_prev, has_next, 5) for _ in range(2000)])
-    assert offsets[:, 0].min() == 0 and offsets[:, 0].max() == 4      # first: forward only
-    assert offsets[:, 1].min() == -4 and offsets[:, 1].max() == 4     # middle: both ways
-    assert offsets[:, 2].min() == -4 and offsets[:, 2].max() == 0     # last: backward only
-    assert (offsets[:, 3] == 0).all()                                 # a lone segment
+    assert offsets[:, 0].min() == 0 and offsets[:, 0].max() == 4  # first: forward only
+    assert offsets[:, 1].min() == -4 and offsets[:, 1].max() == 4  # middle: both ways
+    assert offsets[:, 2].min() == -4 and offsets[:, 2].max() == 0  # last: backward only
+    assert (offsets[:, 3] == 0).all()  # a lone segment
     counts = np.bincount(offsets[:, 1] + 4, minlength=9)
-    assert counts.min() > 2000 / 9 * 0.7                              # uniform
+    assert counts.min() > 2000 / 9 * 0.7  # uniform
 
 
 def test_crops_are_windows_of_the_continuous_recording(rng):
@@ -44,7 +52,7 @@ def test_crops_are_windows_of_the_continuous_recording(rng):
     crops = crop_rows(torch.from_numpy(X), rows, offsets).numpy()
     for i in rows:  # the independent computation: slice the whole image
         begin = starts[i] + offsets[i]
-        np.testing.assert_array_equal(crops[i], wholes[index[i]][..., begin:begin + 5])
+        np.testing.assert_array_equal(crops[i], wholes[index[i]][..., begin : begin + 5])
     # the DataLoader path's items carry their neighbours: the same windows
     prev = torch.from_numpy(X[np.where(has_prev, rows - 1, rows)])
     nxt = torch.from_numpy(X[np.where(has_next, rows + 1, rows)])
@@ -63,9 +71,9 @@ def test_masks_set_bands_and_frames_to_the_example_mean(rng):
     for i in range(40):
         hit = np.zeros((16, 20), bool)
         for f0, fw in masks[i, 0]:
-            hit[f0:f0 + fw] = True
+            hit[f0 : f0 + fw] = True
         for t0, tw in masks[i, 1]:
-            hit[:, t0:t0 + tw] = True
+            hit[:, t0 : t0 + tw] = True
         mean = before[i].mean(dim=(1, 2)).numpy()
         for k in range(2):
             np.testing.assert_allclose(Xb[i, k].numpy()[hit], mean[k], rtol=1e-6)
@@ -88,25 +96,34 @@ def test_augmented_batches_are_the_same_on_both_training_paths(rng):
     device = DeviceBatches(torch.from_numpy(X), y, 3, 6, g, seed, None, augmentation=aug)
     g = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
     loader = torch.utils.data.DataLoader(
-        NeighbourSegments(X, y, aug), batch_size=6, shuffle=True, generator=g,
-        collate_fn=BetweenClassCollate(3, random_state=seed, augmentation=aug))
+        NeighbourSegments(X, y, aug),
+        batch_size=6,
+        shuffle=True,
+        generator=g,
+        collate_fn=BetweenClassCollate(3, random_state=seed, augmentation=aug),
+    )
     assert len(device) == len(loader) == 3
     first = None
     for (xa, ya), (xb, yb) in zip(device, loader):  # each batch before the next is drawn
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
         first = xa.clone() if first is None else first
     # and the augmentation changed the batches
-    plain = DeviceBatches(torch.from_numpy(X), y, 3, 6, torch.Generator().manual_seed(
-        int(np.random.SeedSequence(seed).generate_state(1)[0])), seed, None)
+    plain = DeviceBatches(
+        torch.from_numpy(X),
+        y,
+        3,
+        6,
+        torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0])),
+        seed,
+        None,
+    )
     assert not torch.equal(next(iter(plain))[0], first)
 
 
 def _tiny(**params):
     from skasc.nn import AttCRNNClassifier
 
-    defaults = dict(module__n_filters=(4, 8, 8), module__hidden_size=8,
-                    module__attention_size=8, max_epochs=2, batch_size=8, lr=1e-2,
-                    random_state=0, device="cpu", verbose=0)
+    defaults = dict(TINY_NET, max_epochs=2, batch_size=8)
     return AttCRNNClassifier(**{**defaults, **params})
 
 
@@ -161,11 +178,21 @@ def test_cosine_schedule_sets_each_epochs_rate():
 def test_pipelines_pass_each_segments_recording_to_the_network():
     from skasc import make_att_crnn_pipeline, make_scenes
 
-    X, y, _ = make_scenes(n_recordings_per_class=2, n_classes=2, duration=4.0,
-                          random_state=0)
-    net_params = dict(crop=True, module__n_filters=(4, 8, 8), module__hidden_size=8,
-                      module__attention_size=8, device="cpu")
+    X, y, _ = make_scenes(n_recordings_per_class=2, n_classes=2, duration=4.0, random_state=0)
+    net_params = dict(
+        crop=True,
+        module__n_filters=(4, 8, 8),
+        module__hidden_size=8,
+        module__attention_size=8,
+        device="cpu",
+    )
     for classifier in ("svm", "softmax"):
-        pipe = make_att_crnn_pipeline(classifier=classifier, max_epochs=1, lr=1e-3,
-                                      random_state=0, verbose=0, net_params=net_params)
+        pipe = make_att_crnn_pipeline(
+            classifier=classifier,
+            max_epochs=1,
+            lr=1e-3,
+            random_state=0,
+            verbose=0,
+            net_params=net_params,
+        )
         assert pipe.fit(list(X), y).predict(list(X)).shape == (4,)

@@ -28,8 +28,9 @@ def make_scenes(n=90, seed=0):
 
 
 def crnn(**kw):
-    params = dict(TINY_CRNN, lr=1e-2, batch_size=15, max_epochs=2, random_state=0,
-                  device="cpu", verbose=0)
+    params = dict(
+        TINY_CRNN, lr=1e-2, batch_size=15, max_epochs=2, random_state=0, device="cpu", verbose=0
+    )
     params.update(kw)
     return AttCRNNClassifier(**params)
 
@@ -55,8 +56,9 @@ def test_att_crnn_learns_separable_problem(fitted, data):
 def test_cnn_baseline_learns_separable_problem(data):
     X, y = data
     # 20 epochs: at 15 the seed-0 run sits on a bump of its loss curve (2/3 test accuracy)
-    clf = CNNBaselineClassifier(**TINY_CNN, lr=1e-2, batch_size=10, max_epochs=20,
-                                random_state=0, device="cpu", verbose=0).fit(X, y)
+    clf = CNNBaselineClassifier(
+        **TINY_CNN, lr=1e-2, batch_size=10, max_epochs=20, random_state=0, device="cpu", verbose=0
+    ).fit(X, y)
     X_test, y_test = make_scenes(30, seed=1)
     assert np.mean(clf.predict(X_test) == y_test) > 0.7
     assert clf.transform(X_test).shape == (30, 8)
@@ -80,8 +82,9 @@ def test_prediction_is_batch_size_independent_and_equals_module(fitted, data):
     small = clone(fitted)
     small.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
     small.predict_batch_size = 7
-    np.testing.assert_allclose(small.predict_proba(X), fitted.predict_proba(X), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        small.predict_proba(X), fitted.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
     # the CPU default (slices of 32, faster) computes exactly what slices of 512 did
     assert fitted.predict_batch_size is None and fitted._predict_slice() == 32
     large = clone(small)
@@ -104,9 +107,9 @@ def test_attention_maps(fitted, data):
     assert maps["mask"].shape == (6, 16, T)
     np.testing.assert_allclose(maps["temporal"].sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(maps["spatial"].sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(maps["mask"],
-                               maps["spatial"][:, :, None] * maps["temporal"][:, None, :],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        maps["mask"], maps["spatial"][:, :, None] * maps["temporal"][:, None, :], rtol=1e-5
+    )
 
 
 def test_kl_loss_equals_direct_computation(fitted):
@@ -127,8 +130,14 @@ def test_kl_loss_equals_direct_computation(fitted):
 
 def test_train_loss_reported_is_kl(data):
     X, y = data
-    clf = crnn(max_epochs=1, between_class=False, lr=1e-12, batch_size=90,
-               module__rnn_dropout=0.0, module__conv_dropout=0.0)
+    clf = crnn(
+        max_epochs=1,
+        between_class=False,
+        lr=1e-12,
+        batch_size=90,
+        module__rnn_dropout=0.0,
+        module__conv_dropout=0.0,
+    )
     clf.fit(X, y)
     # one batch, lr ~ 0: train_loss is the KL of the (train-mode) network on hard labels
     clf.module_.train()
@@ -143,8 +152,7 @@ def test_determinism_same_random_state(data):
     X, y = data
     a = crnn().fit(X, y)
     b = crnn().fit(X, y)
-    for (ka, va), (kb, vb) in zip(a.module_.state_dict().items(),
-                                  b.module_.state_dict().items()):
+    for (ka, va), (kb, vb) in zip(a.module_.state_dict().items(), b.module_.state_dict().items()):
         assert ka == kb and torch.equal(va, vb), ka
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     c = crnn(random_state=1).fit(X, y)
@@ -202,8 +210,10 @@ def test_fit_transform_and_validation_split(data):
 
     X, y = data
     X_valid, y_valid = make_scenes(30, seed=2)
-    clf = crnn(max_epochs=1, train_split=predefined_split(
-        Dataset(X_valid, np.searchsorted(LABELS, y_valid))))
+    clf = crnn(
+        max_epochs=1,
+        train_split=predefined_split(Dataset(X_valid, np.searchsorted(LABELS, y_valid))),
+    )
     feats = clf.fit_transform(X, y)
     assert feats.shape == (90, 16)
     row = clf.history[-1]
@@ -259,12 +269,18 @@ def test_progress_bar_param_adds_callback(data):
 
 def test_input_validation_messages(data, fitted):
     X, y = data
-    with pytest.raises(ValueError, match=r"expects X of shape \(n_segments, n_channels, "
-                                         r"n_bands, n_frames\), e.g. \(n, 2, 64, 80\); got an "
-                                         r"array of shape \(90, 64, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects X of shape \(n_segments, n_channels, "
+        r"n_bands, n_frames\), e.g. \(n, 2, 64, 80\); got an "
+        r"array of shape \(90, 64, 8\)",
+    ):
         crnn().fit(X[:, 0], y)
-    with pytest.raises(ValueError, match=r"y must be 1-D with one label per segment, shape "
-                                         r"\(90,\); got shape \(89,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"y must be 1-D with one label per segment, shape "
+        r"\(90,\); got shape \(89,\)",
+    ):
         crnn().fit(X, y[:-1])
     with pytest.raises(ValueError, match=r"needs at least 2 classes; y holds only \['bus'\]"):
         crnn().fit(X[::3], y[::3])
@@ -272,8 +288,11 @@ def test_input_validation_messages(data, fitted):
     bad[4, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="Segment 4 of X contains NaN or inf values"):
         crnn().fit(bad, y)
-    with pytest.raises(ValueError, match=r"AttCRNN expects input of shape \(batch, 2, 64, 8\); "
-                                         r"got \(3, 2, 64, 9\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"AttCRNN expects input of shape \(batch, 2, 64, 8\); "
+        r"got \(3, 2, 64, 9\)",
+    ):
         fitted.predict(np.zeros((3, 2, 64, 9), np.float32))
     with pytest.raises(ValueError, match=r"y contains labels not seen at fit: \['tram'\]"):
         fitted.partial_fit(X[:3], np.array(["bus", "park", "tram"]))
@@ -281,17 +300,29 @@ def test_input_validation_messages(data, fitted):
 
 def test_parameter_validation(data):
     X, y = data
-    with pytest.raises(ValueError, match=r"The 'lr' parameter of AttCRNNClassifier must be a "
-                                         r"float in the range \(0.0, inf\). Got 0 instead"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'lr' parameter of AttCRNNClassifier must be a "
+        r"float in the range \(0.0, inf\). Got 0 instead",
+    ):
         crnn(lr=0).fit(X, y)
-    with pytest.raises(ValueError, match=r"The 'between_class' parameter of "
-                                         r"CNNBaselineClassifier must be one of"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'between_class' parameter of "
+        r"CNNBaselineClassifier must be one of",
+    ):
         CNNBaselineClassifier(between_class="yes").fit(X, y)
-    with pytest.raises(ValueError, match=r"The 'device' parameter of AttCRNNClassifier must be "
-                                         r"'auto' or a torch device"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'device' parameter of AttCRNNClassifier must be "
+        r"'auto' or a torch device",
+    ):
         crnn(device="gpu0").fit(X, y)
-    with pytest.raises(TypeError, match=r"The 'random_state' parameter of AttCRNNClassifier "
-                                        r"must be an int"):
+    with pytest.raises(
+        TypeError,
+        match=r"The 'random_state' parameter of AttCRNNClassifier "
+        r"must be an int",
+    ):
         crnn(random_state=0.5).fit(X, y)
 
 
@@ -323,9 +354,24 @@ def test_training_batches_depend_only_on_seed_and_epoch(fitted, data):
     assert not torch.equal(a[0], c[0])
 
 
-@pytest.mark.parametrize("make", [crnn, lambda **kw: CNNBaselineClassifier(
-    **dict(TINY_CNN, lr=1e-2, batch_size=15, max_epochs=2, random_state=0, device="cpu",
-           verbose=0), **kw)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        crnn,
+        lambda **kw: CNNBaselineClassifier(
+            **dict(
+                TINY_CNN,
+                lr=1e-2,
+                batch_size=15,
+                max_epochs=2,
+                random_state=0,
+                device="cpu",
+                verbose=0,
+            ),
+            **kw,
+        ),
+    ],
+)
 def test_input_standardisation_uses_training_statistics(data, make):
     """Issue 10: the net standardises every (channel, band) with the training
     segments' mean and std, stored in the module (so saved with the weights)."""
@@ -345,8 +391,7 @@ def test_input_standardisation_uses_training_statistics(data, make):
     a = np.linspace(0.5, 3.0, 64, dtype=np.float32)[None, None, :, None]
     b = np.linspace(-80, 10, 64, dtype=np.float32)[None, None, :, None]
     other = make(standardize_input=True).fit(X * a + b, y)
-    np.testing.assert_allclose(other.predict_proba(X * a + b), net.predict_proba(X),
-                               atol=2e-3)
+    np.testing.assert_allclose(other.predict_proba(X * a + b), net.predict_proba(X), atol=2e-3)
     raw = make(standardize_input=False).fit(X, y)
     assert raw.input_mean_ is None
     np.testing.assert_array_equal(raw.module_.state_dict()["input_norm.mean"].numpy(), 0.0)
@@ -360,8 +405,13 @@ def test_training_mixes_around_the_training_mean(data):
 
     collate = net._training_loader(Dataset(X, np.searchsorted(LABELS, y))).collate_fn
     np.testing.assert_allclose(collate.center[..., 0], net.input_mean_)
-    assert crnn(standardize_input=False).fit(X, y)._training_loader(
-        Dataset(X, np.searchsorted(LABELS, y))).collate_fn.center is None
+    assert (
+        crnn(standardize_input=False)
+        .fit(X, y)
+        ._training_loader(Dataset(X, np.searchsorted(LABELS, y)))
+        .collate_fn.center
+        is None
+    )
 
 
 def test_state_dict_without_standardisation_loads_as_identity(data):
@@ -369,8 +419,7 @@ def test_state_dict_without_standardisation_loads_as_identity(data):
     X, y = data
     net = crnn().fit(X, y)
     old = {k: v for k, v in net.module_.state_dict().items() if not k.startswith("input_norm")}
-    fresh = AttCRNN(**{k.split("__")[1]: v for k, v in TINY_CRNN.items()}, n_frames=T,
-                    n_classes=3)
+    fresh = AttCRNN(**{k.split("__")[1]: v for k, v in TINY_CRNN.items()}, n_frames=T, n_classes=3)
     fresh.load_state_dict(old)  # strict: no missing-key error
     np.testing.assert_array_equal(fresh.input_norm.mean.numpy(), 0.0)
     np.testing.assert_array_equal(fresh.input_norm.std.numpy(), 1.0)

@@ -23,13 +23,20 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from skasc.nn import AttCRNNClassifier
+from test_pipelines import TINY_NET
 
 torch.set_num_threads(1)
 
-TINY = dict(module__n_filters=(4, 8, 8), module__hidden_size=8, module__attention_size=8,
-            lr=1e-2, random_state=0, device="cpu", verbose=0)
-READS = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.cpu, torch.Tensor.numpy,
-         torch.Tensor.__float__, torch.Tensor.__int__, torch.Tensor.__bool__}
+TINY = TINY_NET
+READS = {
+    torch.Tensor.item,
+    torch.Tensor.tolist,
+    torch.Tensor.cpu,
+    torch.Tensor.numpy,
+    torch.Tensor.__float__,
+    torch.Tensor.__int__,
+    torch.Tensor.__bool__,
+}
 
 
 class HostReads(TorchFunctionMode):
@@ -51,7 +58,8 @@ class HostReads(TorchFunctionMode):
             elif func is torch.Tensor.to and self._to_device(args, kwargs):
                 tensor = args[0]  # kept alive, so that its id is not reused
                 self.first_moves.setdefault(
-                    id(tensor), (tensor, caller, kwargs.get("non_blocking", False)))
+                    id(tensor), (tensor, caller, kwargs.get("non_blocking", False))
+                )
         return func(*args, **kwargs)
 
     @staticmethod
@@ -60,8 +68,7 @@ class HostReads(TorchFunctionMode):
 
     @property
     def blocking_copies(self) -> list:
-        return [caller for _, caller, non_blocking in self.first_moves.values()
-                if not non_blocking]
+        return [caller for _, caller, non_blocking in self.first_moves.values() if not non_blocking]
 
 
 def data(n):
@@ -95,8 +102,8 @@ def dataloader_path(monkeypatch):
 
 @pytest.mark.usefixtures("dataloader_path")
 def test_reads_per_epoch_do_not_grow_with_the_number_of_batches():
-    few = count_reads(AttCRNNClassifier, 30)     # 3 batches
-    many = count_reads(AttCRNNClassifier, 120)   # 12 batches
+    few = count_reads(AttCRNNClassifier, 30)  # 3 batches
+    many = count_reads(AttCRNNClassifier, 120)  # 12 batches
     assert len(many.reads) == len(few.reads) <= 2, many.reads
     assert many.blocking_copies == [], many.blocking_copies
     assert len(many.first_moves) == 24  # X and y of 12 batches
@@ -123,9 +130,13 @@ def test_history_equals_skorch_loop():
 
 def test_validation_losses_are_floats_per_batch():
     X, y = data(60)
-    net = AttCRNNClassifier(max_epochs=2, batch_size=10, predict_batch_size=7,
-                            train_split=predefined_split(Dataset(X[:20], y[:20])),
-                            **TINY).fit(X, y)
+    net = AttCRNNClassifier(
+        max_epochs=2,
+        batch_size=10,
+        predict_batch_size=7,
+        train_split=predefined_split(Dataset(X[:20], y[:20])),
+        **TINY,
+    ).fit(X, y)
     valid = net.history[-1, "batches", :, "valid_loss"]
     assert len(valid) == 3 and all(type(v) is float for v in valid)  # 20 segments / 7
     sizes = net.history[-1, "batches", :, "valid_batch_size"]
@@ -157,8 +168,7 @@ def test_interrupted_epoch_leaves_floats_in_history():
             if len(net.history[-1, "batches"]) == 3:
                 raise Stop
 
-    net = AttCRNNClassifier(max_epochs=1, batch_size=10, callbacks=[StopAtThirdBatch()],
-                            **TINY)
+    net = AttCRNNClassifier(max_epochs=1, batch_size=10, callbacks=[StopAtThirdBatch()], **TINY)
     with pytest.raises(Stop):
         net.fit(X, y)
     losses = net.history[-1, "batches", :, "train_loss"]
@@ -169,8 +179,9 @@ def test_bf16_autocast_path_on_cpu(monkeypatch):
     # The CUDA bf16 path differs from float32 only by the autocast context; run the
     # same code under CPU bf16 autocast to check that losses and outputs come out
     # as finite float32.
-    monkeypatch.setattr(AttCRNNClassifier, "_autocast",
-                        lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
+    monkeypatch.setattr(
+        AttCRNNClassifier, "_autocast", lambda self: torch.autocast("cpu", dtype=torch.bfloat16)
+    )
     X, y = data(60)
     X += (y * 2.0)[:, None, None, None].astype(np.float32)
     net = AttCRNNClassifier(max_epochs=6, batch_size=10, **TINY).fit(X, y)
@@ -189,8 +200,9 @@ def test_bf16_autocast_path_on_cpu(monkeypatch):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_few_synchronizing_calls_in_a_cuda_training_epoch():
     X, y = data(200)  # 20 batches
-    net = AttCRNNClassifier(max_epochs=1, batch_size=10, mixed_precision=True,
-                            **dict(TINY, device="cuda")).fit(X, y)  # warm-up, initialised
+    net = AttCRNNClassifier(
+        max_epochs=1, batch_size=10, mixed_precision=True, **dict(TINY, device="cuda")
+    ).fit(X, y)  # warm-up, initialised
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -204,8 +216,7 @@ def test_few_synchronizing_calls_in_a_cuda_training_epoch():
 
 def test_prediction_copies_batches_asynchronously():
     X, y = data(60)
-    net = AttCRNNClassifier(max_epochs=1, batch_size=10, predict_batch_size=25,
-                            **TINY).fit(X, y)
+    net = AttCRNNClassifier(max_epochs=1, batch_size=10, predict_batch_size=25, **TINY).fit(X, y)
     with HostReads() as mode:
         proba = net.predict_proba(X)
     assert len(mode.first_moves) == 3 and mode.blocking_copies == []  # 60 / 25
@@ -217,8 +228,7 @@ def test_prediction_copies_batches_asynchronously():
 def test_fused_adam_and_cudnn_autotuning_only_on_cuda():
     from skasc.nn.classifier import _cudnn_autotune, _optimizer_kwargs
 
-    assert _optimizer_kwargs(torch.optim.Adam, {"lr": 1e-3}, "cuda") == {"lr": 1e-3,
-                                                                          "fused": True}
+    assert _optimizer_kwargs(torch.optim.Adam, {"lr": 1e-3}, "cuda") == {"lr": 1e-3, "fused": True}
     assert _optimizer_kwargs(torch.optim.AdamW, {}, "cuda:1") == {"fused": True}
     assert _optimizer_kwargs(torch.optim.Adam, {"foreach": True}, "cuda") == {"foreach": True}
     assert _optimizer_kwargs(torch.optim.Adam, {"fused": False}, "cuda") == {"fused": False}
@@ -276,13 +286,11 @@ def _count_per_step(monkeypatch, tmp_path=None, resume=False):
     X, y = data(200)
     counts = []
     for n in (100, 200):  # 10 and 20 steps: the difference is 10 steps' worth
-        params = dict(max_epochs=2 if resume else 1, batch_size=10, optimizer__fused=True,
-                      **TINY)
+        params = dict(max_epochs=2 if resume else 1, batch_size=10, optimizer__fused=True, **TINY)
         if resume:  # one epoch checkpointed, then a new estimator resumes the second
             params["checkpoint_dir"] = tmp_path / str(n)
             with pytest.raises(KeyboardInterrupt):
-                AttCRNNClassifier(**params, callbacks=[("stop", _StopAtEpoch(2))]).fit(
-                    X[:n], y[:n])
+                AttCRNNClassifier(**params, callbacks=[("stop", _StopAtEpoch(2))]).fit(X[:n], y[:n])
         net = AttCRNNClassifier(**params)
         with DispatchCount() as mode:
             net.fit(X[:n], y[:n])

@@ -1,5 +1,6 @@
 """The pooled form of the ConvBlock (issue 27) computes the block's function bit for bit,
 whatever the signs of the batch-norm scales."""
+
 import pytest
 import torch
 
@@ -21,16 +22,22 @@ def _randomise_batch_norm(block, seed):
                 layer.running_var.copy_(torch.rand(n, generator=g) + 0.1)
 
 
-@pytest.mark.parametrize("kwargs", [dict(n_filters=(4, 8, 8)),
-                                    dict(n_filters=(6, 5), kernel_sizes=(4, 3), pool_size=2),
-                                    dict(n_filters=(3,), kernel_sizes=(2,), pool_size=8)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n_filters=(4, 8, 8)),
+        dict(n_filters=(6, 5), kernel_sizes=(4, 3), pool_size=2),
+        dict(n_filters=(3,), kernel_sizes=(2,), pool_size=8),
+    ],
+)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pooled_block_equals_the_block_bit_for_bit(kwargs, seed):
     torch.manual_seed(seed)
     block = ConvBlock(**kwargs).eval()
     _randomise_batch_norm(block, seed)
-    signs = torch.cat([layer.weight for layer in block.layers
-                       if isinstance(layer, torch.nn.BatchNorm2d)])
+    signs = torch.cat(
+        [layer.weight for layer in block.layers if isinstance(layer, torch.nn.BatchNorm2d)]
+    )
     assert (signs < 0).any() and (signs > 0).any()
     x = torch.randn(5, 2, 64, 12) * 10
     pooled = PooledConvBlock.from_block(block)
@@ -51,9 +58,13 @@ def test_other_layouts_are_not_rewritten():
     assert PooledConvBlock.from_block(None) is None
 
 
-@pytest.mark.parametrize("module", [AttCRNN(n_filters=(4, 8, 8), hidden_size=8,
-                                            attention_size=8, n_classes=3),
-                                    CNNBaseline(n_filters=(4, 8, 8), n_classes=3)])
+@pytest.mark.parametrize(
+    "module",
+    [
+        AttCRNN(n_filters=(4, 8, 8), hidden_size=8, attention_size=8, n_classes=3),
+        CNNBaseline(n_filters=(4, 8, 8), n_classes=3),
+    ],
+)
 def test_networks_with_the_pooled_block_give_the_same_outputs(module):
     module = module.eval()
     _randomise_batch_norm(module.conv, 3)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from skasc.nn import BetweenClassCollate, mix_between_class
+from test_pipelines import TINY_NET
 
 
 def test_mixed_signal_labels_and_partners(rng):
@@ -70,9 +71,12 @@ def test_collate_returns_tensors_and_matches_pure_function(rng):
     X, Y = BetweenClassCollate(3, random_state=7)(batch)
     assert isinstance(X, torch.Tensor) and X.dtype == torch.float32 and X.shape == (5, 2, 4, 3)
     assert Y.dtype == torch.float32 and Y.shape == (5, 3)
-    X_ref, Y_ref, _, _ = mix_between_class(np.stack([b[0] for b in batch]),
-                                           np.array([b[1] for b in batch]), 3,
-                                           np.random.default_rng(7))
+    X_ref, Y_ref, _, _ = mix_between_class(
+        np.stack([b[0] for b in batch]),
+        np.array([b[1] for b in batch]),
+        3,
+        np.random.default_rng(7),
+    )
     np.testing.assert_array_equal(X.numpy(), X_ref)
     np.testing.assert_array_equal(Y.numpy(), Y_ref)
 
@@ -102,8 +106,11 @@ def test_collate_warns_once_for_single_class_batch(rng):
 def test_collate_rejects_string_labels_and_bad_n_classes(rng):
     with pytest.raises(TypeError, match="BetweenClassCollate needs integer class codes"):
         BetweenClassCollate(2)([(np.zeros(2, np.float32), "a"), (np.zeros(2, np.float32), "b")])
-    with pytest.raises(ValueError, match=r"'n_classes' parameter of BetweenClassCollate must be "
-                                         r"an int in the range \[2, inf\). Got 1 instead"):
+    with pytest.raises(
+        ValueError,
+        match=r"'n_classes' parameter of BetweenClassCollate must be "
+        r"an int in the range \[2, inf\). Got 1 instead",
+    ):
         BetweenClassCollate(1)
 
 
@@ -154,9 +161,13 @@ def _loader_batches(X, y, n_classes, batch_size, seed, center=None):
     from skasc.nn import BetweenClassCollate
 
     g = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
-    loader = DataLoader(list(zip(X, y)), batch_size=batch_size, shuffle=True, generator=g,
-                        collate_fn=BetweenClassCollate(n_classes, random_state=seed,
-                                                       center=center))
+    loader = DataLoader(
+        list(zip(X, y)),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=g,
+        collate_fn=BetweenClassCollate(n_classes, random_state=seed, center=center),
+    )
     return list(loader)
 
 
@@ -189,9 +200,15 @@ def test_fits_on_the_cpu_use_the_in_memory_path_without_copying_X():
 
     rng = np.random.default_rng(0)
     y = np.arange(20) % 2
-    net = AttCRNNClassifier(module__n_filters=(4, 8, 8), module__hidden_size=8,
-                            module__attention_size=8, max_epochs=1, batch_size=8,
-                            device="cpu", verbose=0)
+    net = AttCRNNClassifier(
+        module__n_filters=(4, 8, 8),
+        module__hidden_size=8,
+        module__attention_size=8,
+        max_epochs=1,
+        batch_size=8,
+        device="cpu",
+        verbose=0,
+    )
     X = rng.normal(size=(20, 2, 64, 8)).astype(np.float32)
     net.initialize()
     resident = net._device_resident(net.get_dataset(X, y))
@@ -214,19 +231,20 @@ def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch
     rng = np.random.default_rng(0)
     y = np.arange(40) % 3
     X = rng.normal(size=(40, 2, 64, 8)).astype(np.float32) + y[:, None, None, None]
-    params = dict(module__n_filters=(4, 8, 8), module__hidden_size=8,
-                  module__attention_size=8, max_epochs=2, lr=1e-2, batch_size=16,
-                  random_state=0, device="cpu", verbose=0)
+    params = dict(TINY_NET, max_epochs=2, batch_size=16)
     torch.set_num_threads(1)
     monkeypatch.setattr(SegmentNetClassifier, "_device_data_on_cpu", False)
     loader = AttCRNNClassifier(**params).fit(X, y)
-    assert loader.get_iterator(loader.get_dataset(X, y), training=True).make() \
-        .__class__.__name__ == "DataLoader"
+    assert (
+        loader.get_iterator(loader.get_dataset(X, y), training=True).make().__class__.__name__
+        == "DataLoader"
+    )
     monkeypatch.setattr(SegmentNetClassifier, "_device_data_on_cpu", True)
     seen = []
     real = SegmentNetClassifier._device_resident
-    monkeypatch.setattr(SegmentNetClassifier, "_device_resident",
-                        lambda self, ds: seen.append(1) or real(self, ds))
+    monkeypatch.setattr(
+        SegmentNetClassifier, "_device_resident", lambda self, ds: seen.append(1) or real(self, ds)
+    )
     resident = AttCRNNClassifier(**params).fit(X, y)
     assert seen
     for key, value in loader.module_.state_dict().items():
@@ -234,5 +252,21 @@ def test_training_on_device_resident_data_equals_the_dataloader_path(monkeypatch
     assert loader.history[:, "train_loss"] == resident.history[:, "train_loss"]
     # options the device path does not implement keep the DataLoader
     net = AttCRNNClassifier(**params, iterator_train__num_workers=0).fit(X, y)
-    assert net.get_iterator(net.get_dataset(X, y), training=True).make().__class__.__name__ \
+    assert (
+        net.get_iterator(net.get_dataset(X, y), training=True).make().__class__.__name__
         == "DataLoader"
+    )
+
+
+def test_collate_masks_without_crops_on_items_without_rows():
+    """SpecAugment masks alone (no crops, so the items carry no row): one mask set per
+    item of the batch, as on the device path."""
+    from skasc.nn.augment import SegmentAugmentation
+
+    aug = SegmentAugmentation(freq_mask_width=2, time_mask_width=3, n_masks=1)
+    collate = BetweenClassCollate(2, random_state=0, between_class=False, augmentation=aug)
+    images = np.random.default_rng(0).normal(size=(4, 1, 8, 16)).astype(np.float32)
+    X, Y = collate([(image, i % 2) for i, image in enumerate(images)])
+    assert X.shape == (4, 1, 8, 16) and Y.tolist() == [0, 1, 0, 1]
+    changed = (X.numpy() != images).reshape(4, -1).any(axis=1)
+    assert changed.all()  # every item masked (each has its own masks)

@@ -61,8 +61,9 @@ def test_attention_weights_are_distributions_and_mask_is_outer_product():
 def test_attention_matches_direct_numpy_formula(mask_scale, factor):
     """Eqs. (4)-(9) computed independently in numpy from the layer weights."""
     torch.manual_seed(1)
-    pool = SpatioTemporalAttentionPooling(n_features=4, n_steps=3, attention_size=5,
-                                          mask_scale=mask_scale)
+    pool = SpatioTemporalAttentionPooling(
+        n_features=4, n_steps=3, attention_size=5, mask_scale=mask_scale
+    )
     Z = torch.randn(2, 3, 4)
     x = pool(Z).detach().numpy()
     P = {k: v.detach().numpy().astype(np.float64) for k, v in pool.state_dict().items()}
@@ -74,19 +75,23 @@ def test_attention_matches_direct_numpy_formula(mask_scale, factor):
 
     for b in range(2):
         Zb = Zn[b].T  # (2H, T): columns z_t, rows z~_s
-        f = [P["temporal_score.weight"][0] @ np.tanh(P["temporal_hidden.weight"] @ Zb[:, t]
-                                                     + P["temporal_hidden.bias"])
-             for t in range(3)]
-        g = [P["spatial_score.weight"][0] @ np.tanh(P["spatial_hidden.weight"] @ Zb[s]
-                                                    + P["spatial_hidden.bias"])
-             for s in range(4)]
+        f = [
+            P["temporal_score.weight"][0]
+            @ np.tanh(P["temporal_hidden.weight"] @ Zb[:, t] + P["temporal_hidden.bias"])
+            for t in range(3)
+        ]
+        g = [
+            P["spatial_score.weight"][0]
+            @ np.tanh(P["spatial_hidden.weight"] @ Zb[s] + P["spatial_hidden.bias"])
+            for s in range(4)
+        ]
         A = np.outer(softmax(np.array(g)), softmax(np.array(f)))
-        np.testing.assert_allclose(x[b], np.tanh(factor * A * Zb).sum(axis=1), rtol=1e-5,
-                                   atol=1e-7)
+        np.testing.assert_allclose(x[b], np.tanh(factor * A * Zb).sum(axis=1), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("mask_scale, error", [(0.0, ValueError), ("2H", ValueError),
-                                               (None, TypeError)])
+@pytest.mark.parametrize(
+    "mask_scale, error", [(0.0, ValueError), ("2H", ValueError), (None, TypeError)]
+)
 def test_attention_rejects_bad_mask_scale(mask_scale, error):
     with pytest.raises(error, match="'mask_scale' parameter of SpatioTemporalAttentionPooling"):
         SpatioTemporalAttentionPooling(n_features=4, n_steps=3, mask_scale=mask_scale)
@@ -121,26 +126,41 @@ def test_att_crnn_rnn_input_size_follows_frequency_reduction():
 
 def test_bad_input_shape_message():
     net = AttCRNN(**TINY)
-    with pytest.raises(ValueError, match=r"AttCRNN expects input of shape \(batch, 2, 64, 8\); "
-                                         r"got \(4, 2, 64, 9\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"AttCRNN expects input of shape \(batch, 2, 64, 8\); "
+        r"got \(4, 2, 64, 9\)",
+    ):
         net(torch.randn(4, 2, 64, 9))
     with pytest.raises(ValueError, match=r"AttCRNN expects input of shape"):
         net(torch.randn(2, 64, 8))
     cnn = CNNBaseline(n_filters=(4, 8, 8), n_classes=3)
-    with pytest.raises(ValueError, match=r"CNNBaseline expects input of shape "
-                                         r"\(batch, 2, 64, n_frames\); got \(4, 1, 64, 9\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"CNNBaseline expects input of shape "
+        r"\(batch, 2, 64, n_frames\); got \(4, 1, 64, 9\)",
+    ):
         cnn(torch.randn(4, 1, 64, 9))
 
 
 def test_constructor_validation():
-    with pytest.raises(ValueError, match=r"'n_bands' parameter of AttCRNN must be divisible "
-                                         r"by pool_size\*\*len\(n_filters\) = 64.*Got 48"):
+    with pytest.raises(
+        ValueError,
+        match=r"'n_bands' parameter of AttCRNN must be divisible "
+        r"by pool_size\*\*len\(n_filters\) = 64.*Got 48",
+    ):
         AttCRNN(n_bands=48)
-    with pytest.raises(ValueError, match=r"'kernel_sizes' parameter of CNNBaseline must have "
-                                         r"one entry per layer"):
+    with pytest.raises(
+        ValueError,
+        match=r"'kernel_sizes' parameter of CNNBaseline must have "
+        r"one entry per layer",
+    ):
         CNNBaseline(kernel_sizes=(5, 3))
-    with pytest.raises(ValueError, match=r"'n_classes' parameter of AttCRNN must be an int in "
-                                         r"the range \[2, inf\). Got 1 instead"):
+    with pytest.raises(
+        ValueError,
+        match=r"'n_classes' parameter of AttCRNN must be an int in "
+        r"the range \[2, inf\). Got 1 instead",
+    ):
         AttCRNN(n_classes=1)
     with pytest.raises(TypeError, match=r"'hidden_size' parameter of AttCRNN must be an int"):
         AttCRNN(hidden_size=12.5)
@@ -183,14 +203,14 @@ def test_the_gru_runs_in_float32_under_autocast():
     # gradients at initialisation underflow; the layers around it do run in bf16
     from skasc.nn import AttCRNN
 
-    module = AttCRNN(n_classes=3, n_frames=10, n_filters=(4, 8, 8), hidden_size=8,
-                     attention_size=4)
+    module = AttCRNN(n_classes=3, n_frames=10, n_filters=(4, 8, 8), hidden_size=8, attention_size=4)
     seen = {}
 
     def record(name):
         def hook(mod, inputs, output):
             out = output[0] if isinstance(output, tuple) else output
             seen[name] = (inputs[0].dtype, out.dtype)
+
         return hook
 
     module.rnn.register_forward_hook(record("rnn"))

@@ -5,6 +5,7 @@ tracemalloc), so that nothing else in the test session raises the high-water mar
 Before, every slice's maps were kept and then concatenated: a peak of about twice
 the result.
 """
+
 import json
 import subprocess
 import sys
@@ -43,10 +44,14 @@ SCRIPT = textwrap.dedent("""
 def test_attention_maps_peak_host_memory_is_about_the_result(tmp_path):
     script = tmp_path / "maps.py"
     script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          cwd=str(ROOT), timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                               "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert info["mask_shape"] == [8000, 128, 80]

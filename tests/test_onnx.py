@@ -1,6 +1,7 @@
 """ONNX export (issue 14): the exported graph and the onnxruntime predictor give the
 fitted pipeline's posteriors, steps that cannot be exported are named, and the
 metadata is read as data."""
+
 import json
 
 import numpy as np
@@ -13,12 +14,15 @@ pytest.importorskip("skl2onnx")
 
 import onnx  # noqa: E402
 
-from skasc import cli, make_fused_pipeline, save  # noqa: E402
+from skasc import (  # noqa: E402
+    cli,
+    make_cnn_baseline_pipeline,
+    make_fused_pipeline,
+    save,
+)
 from skasc.exceptions import InvalidParameterError  # noqa: E402
 from skasc.onnx import ExportError, OnnxPredictor, export_onnx  # noqa: E402
 from test_pipelines import CNN_TINY, TINY, tiny, tone_corpus  # noqa: E402
-
-from skasc import make_cnn_baseline_pipeline  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +33,16 @@ def corpus():
     return X, y, X_test
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(),                                          # the paper: min-max, calibrated SVM
-    dict(calibration=3, feature_scaling="standard"),  # out-of-fold ensemble of SVMs
-    dict(feature_scaling=None),                       # passthrough before the SVM
-    dict(classifier="softmax"),                       # the network's own softmax
-    dict(factory=make_cnn_baseline_pipeline, net_params=CNN_TINY),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),  # the paper: min-max, calibrated SVM
+        dict(calibration=3, feature_scaling="standard"),  # out-of-fold ensemble of SVMs
+        dict(feature_scaling=None),  # passthrough before the SVM
+        dict(classifier="softmax"),  # the network's own softmax
+        dict(factory=make_cnn_baseline_pipeline, net_params=CNN_TINY),
+    ],
+)
 def test_onnx_posteriors_equal_the_pipelines(tmp_path, corpus, kwargs):
     X, y, X_test = corpus
     pipe = tiny(**kwargs).fit(X, y)
@@ -44,9 +51,12 @@ def test_onnx_posteriors_equal_the_pipelines(tmp_path, corpus, kwargs):
     features = pipe[0].transform(X_test)
     np.testing.assert_allclose(
         predictor.predict_proba_segments(np.concatenate(list(features))),
-        pipe[-1].predict_proba_segments(features), atol=1e-4)
-    np.testing.assert_allclose(predictor.predict_proba(X_test), pipe.predict_proba(X_test),
-                               atol=1e-4)
+        pipe[-1].predict_proba_segments(features),
+        atol=1e-4,
+    )
+    np.testing.assert_allclose(
+        predictor.predict_proba(X_test), pipe.predict_proba(X_test), atol=1e-4
+    )
     assert list(predictor.predict(X_test)) == list(pipe.predict(X_test))
     assert list(predictor.classes_) == list(pipe.classes_)
     # the graph alone: segment images in, posteriors out, any batch size
@@ -61,8 +71,9 @@ def test_the_fusion_rule_and_temperature_travel_in_the_metadata(tmp_path, corpus
     export_onnx(pipe, tmp_path / "m.onnx")
     predictor = OnnxPredictor(tmp_path / "m.onnx")
     assert (predictor.rule, predictor.temperature) == ("mean", 2.5)
-    np.testing.assert_allclose(predictor.predict_proba(X_test), pipe.predict_proba(X_test),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        predictor.predict_proba(X_test), pipe.predict_proba(X_test), atol=1e-4
+    )
     product = tiny().fit(X, y).predict_proba(X_test)
     assert not np.allclose(product, pipe.predict_proba(X_test), atol=1e-3)
 
@@ -92,23 +103,40 @@ class Opaque(BaseEstimator, TransformerMixin):
 
 def test_steps_that_cannot_be_exported_are_named(tmp_path, corpus):
     X, y, _ = corpus
-    fused = make_fused_pipeline(max_epochs=1, batch_size=16, random_state=0, verbose=0,
-                                net_params=TINY)
-    with pytest.raises(ExportError, match=r"Step 'fusion' \(SystemFusion\) cannot be "
-                                          r"exported.*each system"):
+    fused = make_fused_pipeline(
+        max_epochs=1, batch_size=16, random_state=0, verbose=0, net_params=TINY
+    )
+    with pytest.raises(
+        ExportError,
+        match=r"Step 'fusion' \(SystemFusion\) cannot be "
+        r"exported.*each system",
+    ):
         export_onnx(fused, tmp_path / "m.onnx")
     with pytest.raises(ExportError, match="not fitted"):
         export_onnx(tiny(), tmp_path / "m.onnx")
     pipe = tiny().set_params(fusion__estimator__scaler=Opaque()).fit(X, y)
-    with pytest.raises(ExportError, match=r"Step fusion.estimator_\['scaler'\] \(Opaque\) "
-                                          r"cannot be exported by skl2onnx"):
+    with pytest.raises(
+        ExportError,
+        match=r"Step fusion.estimator_\['scaler'\] \(Opaque\) "
+        r"cannot be exported by skl2onnx",
+    ):
         export_onnx(pipe, tmp_path / "m.onnx")
     from skasc import FeatureStack, GammatoneExtractor, LogMelExtractor
 
-    stacked = tiny().fit(X, y).set_params(frontend__extractor=FeatureStack(
-        [("logmel", LogMelExtractor()), ("loggam", GammatoneExtractor())]))
-    with pytest.raises(ExportError, match=r"Step frontend.extractor \(FeatureStack\) cannot "
-                                          r"be exported"):
+    stacked = (
+        tiny()
+        .fit(X, y)
+        .set_params(
+            frontend__extractor=FeatureStack(
+                [("logmel", LogMelExtractor()), ("loggam", GammatoneExtractor())]
+            )
+        )
+    )
+    with pytest.raises(
+        ExportError,
+        match=r"Step frontend.extractor \(FeatureStack\) cannot "
+        r"be exported",
+    ):
         export_onnx(stacked, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
@@ -121,20 +149,27 @@ def _rewrite_metadata(src, dst, change):
     onnx.save(model, dst)
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda m: m["frontend"].update(loader={"class": "os.system", "params": {}}),
-     "frontend step 'loader' is not one of"),
-    (lambda m: m["frontend"]["segmenter"]["params"].update(segment_duration=[1, 2]),
-     "non-scalar parameters"),
-    (lambda m: m["frontend"]["segmenter"]["params"].update(evil=1), "unexpected keyword"),
-    (lambda m: m.update(columns=[0, 99]), "inconsistent"),
-    (lambda m: m.update(format=7), "unknown metadata format 7"),
-    (lambda m: m.update(floor="0"), "'floor' metadata"),
-    (lambda m: m.update(columns=[0, 1]), "do not match the graph's output"),
-    (lambda m: m.update(columns=[0, 0, 1]), "inconsistent"),
-    (lambda m: m.update(classes=[["a"], "b", "c"]), "inconsistent"),
-    (lambda m: m.clear() or m.update(), "unknown metadata format None"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (
+            lambda m: m["frontend"].update(loader={"class": "os.system", "params": {}}),
+            "frontend step 'loader' is not one of",
+        ),
+        (
+            lambda m: m["frontend"]["segmenter"]["params"].update(segment_duration=[1, 2]),
+            "non-scalar parameters",
+        ),
+        (lambda m: m["frontend"]["segmenter"]["params"].update(evil=1), "unexpected keyword"),
+        (lambda m: m.update(columns=[0, 99]), "inconsistent"),
+        (lambda m: m.update(format=7), "unknown metadata format 7"),
+        (lambda m: m.update(floor="0"), "'floor' metadata"),
+        (lambda m: m.update(columns=[0, 1]), "do not match the graph's output"),
+        (lambda m: m.update(columns=[0, 0, 1]), "inconsistent"),
+        (lambda m: m.update(classes=[["a"], "b", "c"]), "inconsistent"),
+        (lambda m: m.clear() or m.update(), "unknown metadata format None"),
+    ],
+)
 def test_tampered_metadata_is_refused_as_data(tmp_path, corpus, change, message):
     X, y, _ = corpus
     pipe = tiny(classifier="softmax").fit(X, y)
@@ -150,8 +185,11 @@ def test_cli_export(tmp_path, corpus, capsys):
     save(pipe, tmp_path / "m.skasc")
     assert cli.main(["export", str(tmp_path / "m.skasc"), str(tmp_path / "m.onnx")]) == 0
     assert "Wrote" in capsys.readouterr().out
-    np.testing.assert_allclose(OnnxPredictor(tmp_path / "m.onnx").predict_proba(X_test),
-                               pipe.predict_proba(X_test), atol=1e-4)
+    np.testing.assert_allclose(
+        OnnxPredictor(tmp_path / "m.onnx").predict_proba(X_test),
+        pipe.predict_proba(X_test),
+        atol=1e-4,
+    )
     assert cli.main(["export", str(tmp_path / "m.skasc"), str(tmp_path / "no" / "m.onnx")]) == 2
     assert "cannot write ONNX" in capsys.readouterr().err
 
@@ -173,8 +211,11 @@ def test_a_file_that_is_not_onnx_names_the_file(tmp_path, content):
 
     path = tmp_path / "not-onnx-file"
     path.write_bytes(content)
-    with pytest.raises(ModelFileError, match=r"not-onnx-file is not an ONNX model onnxruntime "
-                                             r"can load \("):
+    with pytest.raises(
+        ModelFileError,
+        match=r"not-onnx-file is not an ONNX model onnxruntime "
+        r"can load \(",
+    ):
         OnnxPredictor(path)
 
 
@@ -198,8 +239,9 @@ def test_int8_export_is_quantized_and_agrees(tmp_path, corpus):
     assert list(predictor.predict(X_test)) == list(pipe.predict(X_test))
     with pytest.raises(InvalidParameterError, match="needs 'calibration': a few recordings"):
         export_onnx(pipe, tmp_path / "x.onnx", quantize="int8")
-    with pytest.raises(InvalidParameterError,
-                       match="'quantize' of export_onnx must be None or 'int8'"):
+    with pytest.raises(
+        InvalidParameterError, match="'quantize' of export_onnx must be None or 'int8'"
+    ):
         export_onnx(pipe, tmp_path / "x.onnx", quantize="fp16", calibration=X)
     with pytest.raises(InvalidParameterError, match="applies to int8 only"):
         export_onnx(pipe, tmp_path / "x.onnx", calibration=X)
@@ -225,6 +267,9 @@ def test_cli_export_int8(tmp_path, corpus, capsys):
 def test_the_exported_network_pools_before_relu_and_batch_norm(tmp_path, corpus):
     X, y, _ = corpus
     export_onnx(tiny(classifier="softmax").fit(X, y), tmp_path / "m.onnx")
-    ops = [node.op_type for node in onnx.load(tmp_path / "m.onnx").graph.node
-           if node.op_type in ("Conv", "MaxPool", "Relu", "BatchNormalization")]
+    ops = [
+        node.op_type
+        for node in onnx.load(tmp_path / "m.onnx").graph.node
+        if node.op_type in ("Conv", "MaxPool", "Relu", "BatchNormalization")
+    ]
     assert ops[:4] == ["Conv", "MaxPool", "Relu", "BatchNormalization"]

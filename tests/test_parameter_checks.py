@@ -5,6 +5,7 @@ The bad values are generated from each declared rule, so a rule that ``fit`` doe
 not apply, or a plain parameter (number, flag or option) that no rule declares,
 fails here.
 """
+
 import inspect
 import math
 
@@ -13,8 +14,16 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import skasc
-from skasc._validation import (BOOL, Instance, Int, InvalidParameterError, NJobs, Options, Real,
-                               check_params)
+from skasc._validation import (
+    BOOL,
+    Instance,
+    Int,
+    InvalidParameterError,
+    NJobs,
+    Options,
+    Real,
+    check_params,
+)
 
 # Parameters that are not plain values and are checked where they are used.
 CHECKED_ELSEWHERE = {
@@ -25,15 +34,21 @@ CHECKED_ELSEWHERE = {
     "FeatureStack": {"extractors"},
     # the module's own parameters are checked where it is built (nn.modules);
     # device by torch.device; criterion/optimizer/train_split are skorch's
-    "AttCRNNClassifier": {"module", "criterion", "optimizer", "train_split", "device",
-                          "verbose"},
-    "CNNBaselineClassifier": {"module", "criterion", "optimizer", "train_split", "device",
-                              "verbose"},
+    "AttCRNNClassifier": {"module", "criterion", "optimizer", "train_split", "device", "verbose"},
+    "CNNBaselineClassifier": {
+        "module",
+        "criterion",
+        "optimizer",
+        "train_split",
+        "device",
+        "verbose",
+    },
 }
 
 
 def _estimator_classes():
     from sklearn.base import BaseEstimator
+
     for name in sorted(skasc.__all__):
         obj = getattr(skasc, name)
         if isinstance(obj, type) and issubclass(obj, BaseEstimator) and not inspect.isabstract(obj):
@@ -86,8 +101,7 @@ def _fit(est):
     if isinstance(est, (skasc.RecordingFusion, skasc.SystemFusion)):
         return est.fit(rng.normal(size=(4, 2, 3)), np.array([0, 1, 0, 1]))
     if hasattr(est, "module"):  # the skorch networks
-        return est.fit(rng.normal(size=(4, 2, 64, 80)).astype(np.float32),
-                       np.array([0, 1, 0, 1]))
+        return est.fit(rng.normal(size=(4, 2, 64, 80)).astype(np.float32), np.array([0, 1, 0, 1]))
     return est.fit(None)
 
 
@@ -96,9 +110,19 @@ CLASSES = list(_estimator_classes())
 
 def test_the_walk_finds_every_kind_of_estimator():
     names = {c.__name__ for c in CLASSES}
-    assert {"AudioLoader", "MinStatsDenoiser", "Segmenter", "LogMelExtractor",
-            "GammatoneExtractor", "FeatureTypeSelector", "FrontEnd", "RecordingFusion",
-            "SystemFusion", "AttCRNNClassifier", "CNNBaselineClassifier"} <= names
+    assert {
+        "AudioLoader",
+        "MinStatsDenoiser",
+        "Segmenter",
+        "LogMelExtractor",
+        "GammatoneExtractor",
+        "FeatureTypeSelector",
+        "FrontEnd",
+        "RecordingFusion",
+        "SystemFusion",
+        "AttCRNNClassifier",
+        "CNNBaselineClassifier",
+    } <= names
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -112,23 +136,34 @@ def test_every_plain_parameter_is_declared(cls):
     skorch_defaults = set()
     if hasattr(est, "module"):  # skorch's many optional parameters we do not own
         import skorch
-        skorch_defaults = {p for c in (skorch.NeuralNet, skorch.NeuralNetClassifier)
-                           for p in inspect.signature(c.__init__).parameters}
+
+        skorch_defaults = {
+            p
+            for c in (skorch.NeuralNet, skorch.NeuralNetClassifier)
+            for p in inspect.signature(c.__init__).parameters
+        }
     missing = own - declared - elsewhere - skorch_defaults
     assert not missing, f"{cls.__name__}: parameters with no declared rule: {sorted(missing)}"
 
 
-CASES = [(cls, name, bad) for cls in CLASSES
-         for name, rule in cls._parameter_checks.items() for bad in _bad_values(rule)]
+CASES = [
+    (cls, name, bad)
+    for cls in CLASSES
+    for name, rule in cls._parameter_checks.items()
+    for bad in _bad_values(rule)
+]
 
 
-@pytest.mark.parametrize("cls, name, bad", CASES,
-                         ids=[f"{c.__name__}-{n}-{b!r}" for c, n, b in CASES])
+@pytest.mark.parametrize(
+    "cls, name, bad", CASES, ids=[f"{c.__name__}-{n}-{b!r}" for c, n, b in CASES]
+)
 def test_fit_refuses_each_declared_bad_value(cls, name, bad):
     est = _make(cls).set_params(**{name: bad})
-    with pytest.raises(InvalidParameterError,
-                       match=rf"^The '{name}' parameter of {cls.__name__} must be .* "
-                             rf"Got {__import__('re').escape(repr(bad))} instead\.$"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"^The '{name}' parameter of {cls.__name__} must be .* "
+        rf"Got {__import__('re').escape(repr(bad))} instead\.$",
+    ):
         _fit(est)
 
 

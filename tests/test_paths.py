@@ -9,6 +9,7 @@ refuse it, naming both lines.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -17,13 +18,12 @@ import pytest
 import soundfile as sf
 
 import skasc
+from layouts_dcase import write_dcase
+from layouts_esc_us8k import write_esc50, write_folder_csv, write_urbansound8k
 from skasc import cli
 from skasc._paths import file_identity, regular_file_problem
 from skasc.datasets import DATASETS, DatasetError, load_dataset, write_litis_layout
 from skasc.exceptions import AudioFileError, CheckpointError, CLIError, ModelFileError
-
-from layouts_dcase import write_dcase
-from layouts_esc_us8k import write_esc50, write_folder_csv, write_urbansound8k
 
 
 def _returns_at_once(call, fifo, timeout=30.0):
@@ -58,21 +58,29 @@ def test_regular_file_problem_follows_links(tmp_path):
     (tmp_path / "file").write_bytes(b"x")
     (tmp_path / "to-file").symlink_to(tmp_path / "file")
     (tmp_path / "dangling").symlink_to(tmp_path / "missing")
-    assert regular_file_problem(tmp_path / "link") == \
-        "is not a regular file (it is a FIFO (named pipe))"
+    assert (
+        regular_file_problem(tmp_path / "link")
+        == "is not a regular file (it is a FIFO (named pipe))"
+    )
     assert regular_file_problem(tmp_path / "to-file") is None
     assert regular_file_problem(tmp_path / "dangling") == "does not exist"
     assert regular_file_problem(tmp_path) == "is a folder"
-    assert regular_file_problem("/dev/null") == \
-        "is not a regular file (it is a character device)"
+    assert regular_file_problem("/dev/null") == "is not a regular file (it is a character device)"
 
 
 def test_file_identity_sees_through_spellings_and_links(tmp_path):
     (tmp_path / "a.wav").write_bytes(b"x")
     (tmp_path / "sym.wav").symlink_to(tmp_path / "a.wav")
     os.link(tmp_path / "a.wav", tmp_path / "hard.wav")
-    same = {file_identity(p) for p in (tmp_path / "a.wav", f"{tmp_path}/./a.wav",
-                                       tmp_path / "sym.wav", tmp_path / "hard.wav")}
+    same = {
+        file_identity(p)
+        for p in (
+            tmp_path / "a.wav",
+            f"{tmp_path}/./a.wav",
+            tmp_path / "sym.wav",
+            tmp_path / "hard.wav",
+        )
+    }
     assert len(same) == 1
     assert file_identity(tmp_path / "new.csv") == file_identity(f"{tmp_path}/./new.csv")
     assert file_identity(tmp_path / "new.csv") != file_identity(tmp_path / "a.wav")
@@ -96,36 +104,65 @@ def _reads(kind, tmp_path, fifo):
     from skasc.nn.checkpoint import load_checkpoint
 
     if kind == "model":
-        return lambda: skasc.load(fifo), ModelFileError, \
-            r"is not a skasc model file: it is not a regular file \(it is a FIFO"
+        return (
+            lambda: skasc.load(fifo),
+            ModelFileError,
+            r"is not a skasc model file: it is not a regular file \(it is a FIFO",
+        )
     if kind == "audio":
-        return lambda: load_audio(fifo), AudioFileError, \
-            r"Audio file .* is not a regular file \(it is a FIFO"
+        return (
+            lambda: load_audio(fifo),
+            AudioFileError,
+            r"Audio file .* is not a regular file \(it is a FIFO",
+        )
     if kind == "audio blocks":
         return lambda: list(iter_audio_blocks(fifo)), AudioFileError, "is not a regular file"
     if kind == "checked recordings":
-        return lambda: check_recordings([str(fifo)]), AudioFileError, \
-            r"Recording 0 failed to load: .* is not a regular file"
+        return (
+            lambda: check_recordings([str(fifo)]),
+            AudioFileError,
+            r"Recording 0 failed to load: .* is not a regular file",
+        )
     if kind == "metadata":
-        return lambda: load_csv(tmp_path), DatasetError, \
-            r"The metadata file .*metadata\.csv' is not a regular file"
+        return (
+            lambda: load_csv(tmp_path),
+            DatasetError,
+            r"The metadata file .*metadata\.csv' is not a regular file",
+        )
     if kind == "labels":
-        return lambda: cli.read_labels_csv(str(fifo), str(tmp_path)), CLIError, \
-            r"labels file .* is not a regular file"
+        return (
+            lambda: cli.read_labels_csv(str(fifo), str(tmp_path)),
+            CLIError,
+            r"labels file .* is not a regular file",
+        )
     if kind == "checkpoint":
-        return lambda: load_checkpoint(str(tmp_path), "key"), CheckpointError, \
-            r"The checkpoint file .*checkpoint\.pt' is not a regular file"
+        return (
+            lambda: load_checkpoint(str(tmp_path), "key"),
+            CheckpointError,
+            r"The checkpoint file .*checkpoint\.pt' is not a regular file",
+        )
     if kind == "onnx":
         pytest.importorskip("onnxruntime")
         from skasc.onnx import OnnxPredictor
-        return lambda: OnnxPredictor(fifo), ModelFileError, \
-            r"is not an ONNX model: it is not a regular file"
+
+        return (
+            lambda: OnnxPredictor(fifo),
+            ModelFileError,
+            r"is not an ONNX model: it is not a regular file",
+        )
     raise AssertionError(kind)
 
 
-NAMES = {"model": "model.skasc", "audio": "a.wav", "audio blocks": "long.wav",
-         "checked recordings": "a.wav", "metadata": "metadata.csv", "labels": "labels.csv",
-         "checkpoint": "checkpoint.pt", "onnx": "scene.onnx"}
+NAMES = {
+    "model": "model.skasc",
+    "audio": "a.wav",
+    "audio blocks": "long.wav",
+    "checked recordings": "a.wav",
+    "metadata": "metadata.csv",
+    "labels": "labels.csv",
+    "checkpoint": "checkpoint.pt",
+    "onnx": "scene.onnx",
+}
 
 
 @pytest.mark.parametrize("link", [False, True], ids=["fifo", "link to a fifo"])
@@ -145,9 +182,11 @@ def test_predict_and_timeline_refuse_a_fifo_among_the_recordings(tmp_path, capsy
     fifo = _fifo(data, "b1.wav")
     model = tmp_path / "m.skasc"
     skasc.save(_tiny_pipeline(), model)
-    for argv in (["predict", str(model), str(data)],
-                 ["predict", str(model), str(fifo), "--timeline"]):
-        assert _returns_at_once(lambda: cli.main(argv), fifo) == 2
+    for argv in (
+        ["predict", str(model), str(data)],
+        ["predict", str(model), str(fifo), "--timeline"],
+    ):
+        assert _returns_at_once(functools.partial(cli.main, argv), fifo) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "b1.wav' is not a regular file (it is a FIFO" in err[0], err
 
@@ -159,10 +198,10 @@ def _tiny_pipeline():
     from skasc import FrontEnd, RecordingFusion
 
     rng = np.random.default_rng(0)
-    X = [0.1 * (1 + k % 2) * rng.standard_normal(22050 * 2).astype(np.float32)
-         for k in range(4)]
-    return Pipeline([("frontend", FrontEnd()), ("fusion", RecordingFusion(
-        LogisticRegression(), flatten=True))]).fit(X, ["a", "b"] * 2)
+    X = [0.1 * (1 + k % 2) * rng.standard_normal(22050 * 2).astype(np.float32) for k in range(4)]
+    return Pipeline(
+        [("frontend", FrontEnd()), ("fusion", RecordingFusion(LogisticRegression(), flatten=True))]
+    ).fit(X, ["a", "b"] * 2)
 
 
 # ----------------------------------------------------------------------------- one file,
@@ -172,8 +211,9 @@ def _write(name, root):
     if name == "litis":
         rng = np.random.default_rng(0)
         x = (0.1 * rng.standard_normal((4, 800))).astype(np.float32)
-        return write_litis_layout(root, x, ["bus", "bus", "park", "park"], sr=8000,
-                                  splits=[([0, 2], [1, 3])])
+        return write_litis_layout(
+            root, x, ["bus", "bus", "park", "park"], sr=8000, splits=[([0, 2], [1, 3])]
+        )
     if name in ("esc50", "esc10"):
         return write_esc50(root, targets=(0, 1))[0]
     if name == "urbansound8k":
@@ -190,8 +230,11 @@ def test_every_loader_refuses_one_file_on_two_rows(tmp_path, name):
     paths = load_dataset(name, folder).paths
     os.remove(paths[1])
     os.symlink(paths[0], paths[1])
-    with pytest.raises(DatasetError, match=r", line \d+: .* is the same file as .* \(first on "
-                                           r"line \d+\); a recording may be listed once"):
+    with pytest.raises(
+        DatasetError,
+        match=r", line \d+: .* is the same file as .* \(first on "
+        r"line \d+\); a recording may be listed once",
+    ):
         load_dataset(name, folder)
 
 
@@ -206,9 +249,13 @@ def test_a_csv_set_listing_one_file_twice_is_refused(tmp_path, spelling):
         spelling = "bus-copy.wav"
     (tmp_path / "metadata.csv").write_text(
         "filename,label,fold\nbus-0.wav,bus,1\npark-0.wav,park,1\n"
-        f"{spelling},bus,2\npark-1.wav,park,2\n")
-    with pytest.raises(DatasetError, match=r"metadata\.csv, line 4: .* is the same file as "
-                                           r".*bus-0\.wav' \(first on line 2\)"):
+        f"{spelling},bus,2\npark-1.wav,park,2\n"
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"metadata\.csv, line 4: .* is the same file as "
+        r".*bus-0\.wav' \(first on line 2\)",
+    ):
         load_dataset("csv", tmp_path)
     with pytest.raises(DatasetError, match="line 4"):  # also without checking the files
         load_dataset("csv", tmp_path, check_files=False)
@@ -219,7 +266,8 @@ def test_skasc_cv_refuses_the_same_recording_in_two_folds(tmp_path, capsys):
         sf.write(tmp_path / name, np.zeros(800, np.float32), 8000)
     (tmp_path / "metadata.csv").write_text(
         "filename,label,fold\nbus-0.wav,bus,1\npark-0.wav,park,1\n./bus-0.wav,bus,2\n"
-        "park-1.wav,park,2\n")
+        "park-1.wav,park,2\n"
+    )
     assert cli.main(["cv", "csv", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "line 4: " in err[0] and "(first on line 2)" in err[0]

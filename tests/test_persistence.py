@@ -50,8 +50,9 @@ def fitted_net(Xy):
 def nested(Xy):
     """Wrapper(Pipeline(StandardScaler, TinyNet (transform), CalibratedClassifierCV))."""
     torch.manual_seed(0)
-    pipe = make_pipeline(StandardScaler(), fx.make_net(),
-                         CalibratedClassifierCV(LinearSVC(C=0.1), cv=3))
+    pipe = make_pipeline(
+        StandardScaler(), fx.make_net(), CalibratedClassifierCV(LinearSVC(C=0.1), cv=3)
+    )
     return fx.Wrapper(pipe).fit(*Xy)
 
 
@@ -76,6 +77,7 @@ def _manifest(path):
 # --------------------------------------------------------------------------
 # Round trips
 # --------------------------------------------------------------------------
+
 
 def test_net_round_trip_is_exact(tmp_path, Xy, fitted_net):
     X, y = Xy
@@ -175,9 +177,11 @@ def test_save_does_not_modify_the_estimator(tmp_path, Xy, nested):
 
 def test_pure_sklearn_round_trip_without_trust(tmp_path, Xy):
     X, y = Xy
-    model = make_pipeline(FunctionTransformer(np.log1p, validate=False),
-                          StandardScaler(),
-                          CalibratedClassifierCV(LinearSVC(), cv=3)).fit(np.abs(X), y)
+    model = make_pipeline(
+        FunctionTransformer(np.log1p, validate=False),
+        StandardScaler(),
+        CalibratedClassifierCV(LinearSVC(), cv=3),
+    ).fit(np.abs(X), y)
     path = tmp_path / "sk.skasc"
     save(model, path)
     loaded = load(path)
@@ -198,8 +202,14 @@ def test_fresh_process_round_trip(tmp_path, Xy, nested):
                 model.predict_proba(np.load({str(tmp_path / "X.npy")!r})))
     """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS_DIR, ROOT]))
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert np.array_equal(np.load(tmp_path / "proba.npy"), nested.predict_proba(X))
 
@@ -212,12 +222,14 @@ def test_top_level_exports():
 # Format
 # --------------------------------------------------------------------------
 
+
 def test_weights_are_safetensors(tmp_path, fitted_net):
     path = tmp_path / "net.skasc"
     save(fitted_net, path)
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == sorted(
-            ["manifest.json", "weights.safetensors", "estimator.skops"])
+            ["manifest.json", "weights.safetensors", "estimator.skops"]
+        )
         archive.extract("weights.safetensors", tmp_path)
     tensors = load_file(tmp_path / "weights.safetensors", device="cpu")
     state = fitted_net.module_.state_dict()
@@ -236,8 +248,10 @@ def test_manifest_records_versions_and_params(tmp_path, fitted_net):
     assert manifest["versions"]["numpy"] == np.__version__
     (entry,) = manifest["nets"]
     assert entry["class"] == "_persistence_fixtures.TinyNet"
-    assert entry["params"]["module"] == {"__kind__": "import",
-                                         "name": "_persistence_fixtures.TinyModule"}
+    assert entry["params"]["module"] == {
+        "__kind__": "import",
+        "name": "_persistence_fixtures.TinyModule",
+    }
     assert entry["params"]["module__n_hidden"] == 8
     assert entry["classes_"]["data"] == [0, 1, 2]
 
@@ -245,9 +259,13 @@ def test_manifest_records_versions_and_params(tmp_path, fitted_net):
 def test_object_and_tensor_params_round_trip(tmp_path, Xy):
     torch.manual_seed(0)
     weight = torch.tensor([1.0, 2.0, 0.5])
-    net = fx.make_net(train_split=ValidSplit(3, stratified=True),
-                      criterion=torch.nn.CrossEntropyLoss, criterion__weight=weight,
-                      module__n_hidden=5, iterator_valid__shuffle=False).fit(*Xy)
+    net = fx.make_net(
+        train_split=ValidSplit(3, stratified=True),
+        criterion=torch.nn.CrossEntropyLoss,
+        criterion__weight=weight,
+        module__n_hidden=5,
+        iterator_valid__shuffle=False,
+    ).fit(*Xy)
     path = tmp_path / "net.skasc"
     save(net, path)
     loaded = load(path, trusted=TRUST)
@@ -261,6 +279,7 @@ def test_object_and_tensor_params_round_trip(tmp_path, Xy):
 # --------------------------------------------------------------------------
 # Devices, callbacks and unsupported parameters
 # --------------------------------------------------------------------------
+
 
 def test_cuda_net_loads_on_cpu(tmp_path, Xy, fitted_net, monkeypatch):
     # Simulate a net trained on CUDA: its device parameter says "cuda", while
@@ -294,8 +313,11 @@ def test_callbacks_are_dropped_with_a_warning(tmp_path, Xy):
 
 def test_lambda_parameter_is_refused(tmp_path, Xy):
     net = fx.make_net(iterator_valid__collate_fn=lambda batch: batch)
-    with pytest.raises(ValueError, match=r"iterator_valid__collate_fn.*cannot be stored "
-                                         r"by import path"):
+    with pytest.raises(
+        ValueError,
+        match=r"iterator_valid__collate_fn.*cannot be stored "
+        r"by import path",
+    ):
         save(net, tmp_path / "x.skasc")
     assert not (tmp_path / "x.skasc").exists()
 
@@ -310,12 +332,15 @@ def test_module_instance_is_refused(tmp_path, Xy):
 # Security
 # --------------------------------------------------------------------------
 
+
 def test_untrusted_net_class_is_refused(tmp_path, fitted_net):
     path = tmp_path / "net.skasc"
     save(fitted_net, path)
-    with pytest.raises(UntrustedTypeError,
-                       match=r"_persistence_fixtures\.TinyNet.*not one of the classes "
-                             r"skasc stores"):
+    with pytest.raises(
+        UntrustedTypeError,
+        match=r"_persistence_fixtures\.TinyNet.*not one of the classes "
+        r"skasc stores",
+    ):
         load(path)
     # Trusting only the net class is not enough: its module is imported too.
     with pytest.raises(UntrustedTypeError, match=r"_persistence_fixtures\.TinyModule"):
@@ -328,8 +353,9 @@ def test_untrusted_type_in_sklearn_tree_is_refused(tmp_path, Xy):
     model.note_ = fx.Opaque(3)
     path = tmp_path / "sk.skasc"
     save(model, path)
-    with pytest.raises(UntrustedTypeError,
-                       match=r"untrusted types \['_persistence_fixtures\.Opaque'\]"):
+    with pytest.raises(
+        UntrustedTypeError, match=r"untrusted types \['_persistence_fixtures\.Opaque'\]"
+    ):
         load(path)
     loaded = load(path, trusted=[fx.Opaque])
     assert loaded.note_.value == 3
@@ -357,8 +383,11 @@ def test_forged_net_class_must_be_a_net(tmp_path, fitted_net):
         return json.dumps(manifest).encode()
 
     _rewrite(path, "manifest.json", forge)
-    with pytest.raises(UntrustedTypeError, match=r"'torch\.load' as a net class, which is "
-                                                 r"not one of the classes skasc stores"):
+    with pytest.raises(
+        UntrustedTypeError,
+        match=r"'torch\.load' as a net class, which is "
+        r"not one of the classes skasc stores",
+    ):
         load(path, trusted=TRUST)
     # Even where the user trusts all of torch, the net class must be a class.
     with pytest.raises(UntrustedTypeError, match=r"'torch.load' should be a class"):
@@ -368,6 +397,7 @@ def test_forged_net_class_must_be_a_net(tmp_path, fitted_net):
 # --------------------------------------------------------------------------
 # Atomic writes, versions, broken files
 # --------------------------------------------------------------------------
+
 
 def test_failed_save_keeps_the_old_file(tmp_path, Xy, fitted_net, monkeypatch):
     path = tmp_path / "m.skasc"
@@ -400,8 +430,11 @@ def test_other_major_version_warns(tmp_path, Xy):
         return json.dumps(manifest).encode()
 
     _rewrite(path, "manifest.json", fake)
-    with pytest.warns(UserWarning, match=r"scikit-learn 0\.24\.2.*scikit-learn "
-                                         r"\d+\.\d+.*different major version"):
+    with pytest.warns(
+        UserWarning,
+        match=r"scikit-learn 0\.24\.2.*scikit-learn "
+        r"\d+\.\d+.*different major version",
+    ):
         load(path)
 
 
@@ -416,8 +449,11 @@ def test_same_major_version_does_not_warn(tmp_path, Xy):
 def test_not_a_zip(tmp_path):
     path = tmp_path / "junk.skasc"
     path.write_bytes(b"definitely not a zip file")
-    with pytest.raises(ValueError, match=rf"{path.name} is not a skasc model file "
-                                         r"\(not a valid zip"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{path.name} is not a skasc model file "
+        r"\(not a valid zip",
+    ):
         load(path)
 
 
@@ -429,11 +465,17 @@ def test_truncated_file(tmp_path, fitted_net):
         load(path)
 
 
-@pytest.mark.parametrize("edit, match", [
-    (None, r"m\.skasc is not a skasc model file: the members \['weights.safetensors'\] "
-           r"are missing"),                                        # the member removed
-    (lambda data: b"\x00" * 7, r"weights.safetensors is not a valid safetensors"),  # corrupt
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            None,
+            r"m\.skasc is not a skasc model file: the members \['weights.safetensors'\] "
+            r"are missing",
+        ),  # the member removed
+        (lambda data: b"\x00" * 7, r"weights.safetensors is not a valid safetensors"),  # corrupt
+    ],
+)
 def test_damaged_weights_member(tmp_path, fitted_net, edit, match):
     path = tmp_path / "m.skasc"
     save(fitted_net, path)
@@ -447,11 +489,12 @@ def test_other_zip_is_refused(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         for name in ("manifest.json", "weights.safetensors", "estimator.skops"):
             archive.writestr(name, b"{}")
-    with pytest.raises(ValueError, match=rf"{path.name} is not a skasc model file: "
-                                         r"manifest.json does not declare"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{path.name} is not a skasc model file: "
+        r"manifest.json does not declare",
+    ):
         load(path)
-
-
 
 
 def test_missing_file(tmp_path):
@@ -493,14 +536,18 @@ def test_damaged_optimizer_state_is_named(tmp_path, Xy):
         return json.dumps(manifest).encode()
 
     _rewrite(path, "manifest.json", drop_tensor)
-    with pytest.raises(ValueError, match=r"adam\.skasc: the saved state of optimizer_ of the "
-                                         r"net at .* is damaged.*nowhere"):
+    with pytest.raises(
+        ValueError,
+        match=r"adam\.skasc: the saved state of optimizer_ of the "
+        r"net at .* is damaged.*nowhere",
+    ):
         load(path, trusted=TRUST)
 
 
 # --------------------------------------------------------------------------
 # Files written by earlier versions
 # --------------------------------------------------------------------------
+
 
 def test_file_written_before_the_package_split_still_loads(Xy):
     # tests/data/persistence_format1.skasc was written by skasc.save at commit
@@ -524,6 +571,7 @@ def test_file_written_before_the_package_split_still_loads(Xy):
 # Output paths and permissions
 # --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_model_file_follows_the_umask(tmp_path, Xy, umask):
     # Written like any other file: 0o666 & ~umask (it used to be 0600 always).
@@ -546,12 +594,18 @@ def test_save_to_a_missing_folder_fails_before_any_work(tmp_path, Xy, monkeypatc
     monkeypatch.setattr(skops.io, "dumps", no_work)
     model = LogisticRegression().fit(*Xy)
     target = tmp_path / "missing" / "m.skasc"
-    with pytest.raises(FileNotFoundError, match=rf"Cannot write '{target}': the folder "
-                                                rf"{target.parent} does not exist"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=rf"Cannot write '{target}': the folder "
+        rf"{target.parent} does not exist",
+    ):
         save(model, target)
     (tmp_path / "file").write_text("")
-    with pytest.raises(NotADirectoryError, match=r"Cannot write '.*file/m\.skasc': .*file "
-                                                 r"is not a folder"):
+    with pytest.raises(
+        NotADirectoryError,
+        match=r"Cannot write '.*file/m\.skasc': .*file "
+        r"is not a folder",
+    ):
         save(model, str(tmp_path / "file" / "m.skasc"))
     (tmp_path / "folder.skasc").mkdir()
     with pytest.raises(IsADirectoryError, match=r"Cannot write '.*folder\.skasc': it is a folder"):
@@ -577,6 +631,7 @@ def test_front_end_saved_before_the_frontend_package_still_loads():
     # FrontEnd(extractor=GammatoneExtractor(n_bands=32)). Its skops part names
     # those modules; load maps them to skasc.frontend.* (MOVED_MODULES).
     from skasc.frontend import FrontEnd, GammatoneExtractor
+
     path = os.path.join(TESTS_DIR, "data", "frontend_before_move.skasc")
     model = load(path)
     assert isinstance(model, FrontEnd)
@@ -592,4 +647,5 @@ def test_every_internal_skorch_attribute_is_one_save_could_write():
     # pass it (a private "_modules") can never match and is dead
     from skasc.nn._skorch import INTERNAL_ATTRIBUTES
     from skasc.persistence._nets import _is_attribute_name
+
     assert all(_is_attribute_name(name) for name in INTERNAL_ATTRIBUTES)

@@ -26,8 +26,16 @@ from skasc.fusion import RecordingFusion
 from skasc.nn import AttCRNNClassifier
 from skasc.persistence import UntrustedTypeError, load, save
 
-TINY = dict(module__n_filters=(2, 4, 4), module__hidden_size=4, module__attention_size=4,
-            max_epochs=1, batch_size=8, random_state=0, device="cpu", verbose=0)
+TINY = dict(
+    module__n_filters=(2, 4, 4),
+    module__hidden_size=4,
+    module__attention_size=4,
+    max_epochs=1,
+    batch_size=8,
+    random_state=0,
+    device="cpu",
+    verbose=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +46,9 @@ def saved(tmp_path_factory):
     y = np.array(["bus", "park"] * 4)
     X = rng.normal(size=(8, 2, 2, 64, 8)).astype(np.float32)
     X[y == "bus"] += 0.5
-    segment_model = Pipeline([("net", AttCRNNClassifier(**TINY)),
-                              ("svm", make_svm_calibrator(random_state=0))])
+    segment_model = Pipeline(
+        [("net", AttCRNNClassifier(**TINY)), ("svm", make_svm_calibrator(random_state=0))]
+    )
     model = RecordingFusion(segment_model).fit(X, y)
     path = tmp_path_factory.mktemp("saved") / "model.skasc"
     save(model, path)
@@ -49,6 +58,7 @@ def saved(tmp_path_factory):
 # --------------------------------------------------------------------------
 # Helpers: read and rewrite the members of a model file
 # --------------------------------------------------------------------------
+
 
 def read_members(path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as archive:
@@ -79,13 +89,22 @@ def skops_bytes(schema: dict, files: dict[str, bytes]) -> bytes:
 
 def json_node(value) -> dict:
     """A skops node holding a JSON value (a string, number, bool or None)."""
-    return {"__class__": type(value).__name__, "__module__": "builtins",
-            "__loader__": "JsonNode", "content": json.dumps(value), "is_json": True}
+    return {
+        "__class__": type(value).__name__,
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+    }
 
 
 def tuple_node(*values) -> dict:
-    return {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
-            "content": [json_node(v) for v in values]}
+    return {
+        "__class__": "tuple",
+        "__module__": "builtins",
+        "__loader__": "TupleNode",
+        "content": [json_node(v) for v in values],
+    }
 
 
 def snapshot(folder) -> dict[str, tuple]:
@@ -127,11 +146,15 @@ def trained_entry(manifest) -> dict:
 # The attacks of issue 11
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("torch.serialization._open_file", {"name": "{victim}", "mode": "w"}),
-    ("torch.package.PackageExporter", {"f": "{victim}"}),
-    ("torch.package.package_exporter.PackageExporter", {"f": "{new}"}),
-])
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("torch.serialization._open_file", {"name": "{victim}", "mode": "w"}),
+        ("torch.package.PackageExporter", {"f": "{victim}"}),
+        ("torch.package.package_exporter.PackageExporter", {"f": "{new}"}),
+    ],
+)
 def test_manifest_object_cannot_open_a_file(tmp_path, saved, name, kwargs):
     folder = victim_folder(tmp_path)
     paths = {"victim": str(folder / "precious.txt"), "new": str(folder / "new.bin")}
@@ -140,7 +163,10 @@ def test_manifest_object_cannot_open_a_file(tmp_path, saved, name, kwargs):
 
     def change(manifest):
         trained_entry(manifest)["params"]["train_split"] = {
-            "__kind__": "object", "class": name, "kwargs": kwargs}
+            "__kind__": "object",
+            "class": name,
+            "kwargs": kwargs,
+        }
 
     forge_manifest(saved, forged, change)
     before = snapshot(folder)
@@ -157,11 +183,14 @@ def test_manifest_import_outside_the_allow_list_is_refused(tmp_path, saved):
 
     def change(manifest):
         trained_entry(manifest)["params"]["iterator_valid"] = {
-            "__kind__": "import", "name": "torch.serialization._open_file"}
+            "__kind__": "import",
+            "name": "torch.serialization._open_file",
+        }
 
     forge_manifest(saved, forged, change)
-    with pytest.raises(UntrustedTypeError,
-                       match=r"forged\.skasc.*'torch\.serialization\._open_file'"):
+    with pytest.raises(
+        UntrustedTypeError, match=r"forged\.skasc.*'torch\.serialization\._open_file'"
+    ):
         load(forged)
 
 
@@ -174,14 +203,18 @@ def test_skops_part_cannot_construct_a_file_writer(tmp_path, saved):
     members = read_members(saved)
     schema, files = skops_schema(members["estimator.skops"])
     schema["content"]["estimator"]["content"]["content"]["floor"] = {
-        "__class__": "FortranFile", "__module__": "scipy.io._fortran",
-        "__loader__": "ConstructorFromReduceNode", "content": tuple_node(victim, "w")}
+        "__class__": "FortranFile",
+        "__module__": "scipy.io._fortran",
+        "__loader__": "ConstructorFromReduceNode",
+        "content": tuple_node(victim, "w"),
+    }
     members["estimator.skops"] = skops_bytes(schema, files)
     forged = tmp_path / "forged.skasc"
     write_members(forged, members)
     before = snapshot(folder)
-    with pytest.raises(UntrustedTypeError,
-                       match=r"forged\.skasc.*scipy\.io\._fortran\.FortranFile"):
+    with pytest.raises(
+        UntrustedTypeError, match=r"forged\.skasc.*scipy\.io\._fortran\.FortranFile"
+    ):
         load(forged)
     assert snapshot(folder) == before
 
@@ -203,12 +236,17 @@ def test_a_name_is_never_imported_to_check_it(tmp_path, saved, where):
     if where == "manifest":
         manifest = json.loads(members["manifest.json"])
         trained_entry(manifest)["params"]["iterator_valid"] = {
-            "__kind__": "import", "name": "skasc.__main__.main"}
+            "__kind__": "import",
+            "name": "skasc.__main__.main",
+        }
         members["manifest.json"] = json.dumps(manifest).encode()
     else:
         schema, files = skops_schema(members["estimator.skops"])
         schema["content"]["estimator"]["content"]["content"]["floor"] = {
-            "__class__": "main", "__module__": "skasc.__main__", "__loader__": "TypeNode"}
+            "__class__": "main",
+            "__module__": "skasc.__main__",
+            "__loader__": "TypeNode",
+        }
         set_member(members, "estimator.skops", skops_bytes(schema, files))
     forged = tmp_path / "forged.skasc"
     write_members(forged, members)
@@ -221,6 +259,7 @@ def test_a_name_is_never_imported_to_check_it(tmp_path, saved, where):
 # --------------------------------------------------------------------------
 # The allow-lists themselves
 # --------------------------------------------------------------------------
+
 
 def test_allow_lists_name_real_objects_under_their_file_names():
     from skasc.persistence import _trust
@@ -243,7 +282,8 @@ def test_every_exported_skasc_estimator_is_allowed():
     from skasc.persistence import _trust
 
     allowed = set(_trust._allowed_objects(_trust.SKOPS_ALLOWED)) | set(
-        _trust._allowed_objects(_trust.MANIFEST_ALLOWED))
+        _trust._allowed_objects(_trust.MANIFEST_ALLOWED)
+    )
     for name in skasc._EXPORTS:
         obj = getattr(skasc, name)
         if isinstance(obj, type) and issubclass(obj, BaseEstimator):
@@ -264,6 +304,7 @@ def test_minmax_and_standard_scalers_load_without_trust(tmp_path):
 # --------------------------------------------------------------------------
 # Sizes: refused from the headers, before anything is decompressed
 # --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def opened(monkeypatch):
@@ -290,14 +331,16 @@ def set_member(members, name, data, *, declare=True):
 def test_member_larger_than_the_manifest_declares_is_not_read(tmp_path, saved, opened):
     members = read_members(saved)
     declared = len(members["estimator.skops"])
-    set_member(members, "estimator.skops", members["estimator.skops"] + b"\0" * 1000,
-               declare=False)
+    set_member(members, "estimator.skops", members["estimator.skops"] + b"\0" * 1000, declare=False)
     forged = tmp_path / "forged.skasc"
     write_members(forged, members)
     opened.clear()
-    with pytest.raises(ValueError, match=rf"forged\.skasc is not a skasc model file: "
-                                         rf"estimator\.skops would expand to {declared + 1000} "
-                                         rf"bytes; the manifest declares {declared}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"forged\.skasc is not a skasc model file: "
+        rf"estimator\.skops would expand to {declared + 1000} "
+        rf"bytes; the manifest declares {declared}",
+    ):
         load(forged)
     assert "estimator.skops" not in opened
 
@@ -319,9 +362,12 @@ def test_zip_bomb_is_refused_before_it_is_read(tmp_path, saved, opened, monkeypa
     write_members(forged, members)
     assert os.path.getsize(forged) < 100_000
     opened.clear()
-    with pytest.raises(ValueError, match=r"bomb\.skasc is not a skasc model file: its members "
-                                         r"would expand to \d+ bytes, more than the \d+ "
-                                         r"bytes allowed.*zip bomb"):
+    with pytest.raises(
+        ValueError,
+        match=r"bomb\.skasc is not a skasc model file: its members "
+        r"would expand to \d+ bytes, more than the \d+ "
+        r"bytes allowed.*zip bomb",
+    ):
         load(forged)
     assert "weights.safetensors" not in opened and "estimator.skops" not in opened
 
@@ -341,8 +387,11 @@ def test_zip_bomb_inside_the_skops_part_is_refused(tmp_path, saved, monkeypatch)
     set_member(members, "estimator.skops", buffer.getvalue())
     forged = tmp_path / "bomb.skasc"
     write_members(forged, members)
-    with pytest.raises(ValueError, match=r"bomb\.skasc is not a skasc model file: the members "
-                                         r"of estimator\.skops would expand to"):
+    with pytest.raises(
+        ValueError,
+        match=r"bomb\.skasc is not a skasc model file: the members "
+        r"of estimator\.skops would expand to",
+    ):
         load(forged)
 
 
@@ -353,8 +402,11 @@ def test_declared_sizes_must_be_sizes(tmp_path, saved):
     members["manifest.json"] = json.dumps(manifest).encode()
     forged = tmp_path / "forged.skasc"
     write_members(forged, members)
-    with pytest.raises(ValueError, match=r"forged\.skasc is not a skasc model file: the member "
-                                         r"sizes in manifest\.json are malformed"):
+    with pytest.raises(
+        ValueError,
+        match=r"forged\.skasc is not a skasc model file: the member "
+        r"sizes in manifest\.json are malformed",
+    ):
         load(forged)
 
 
@@ -362,11 +414,15 @@ def test_declared_sizes_must_be_sizes(tmp_path, saved):
 # Garbage and mismatches: a ValueError naming the file
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("garbage, message", [
-    (b"this is not a skops file", r"estimator\.skops is not a skops file \(not a valid zip"),
-    ("schema", r"estimator\.skops is not a readable skops file"),
-    ("no schema", r"estimator\.skops is not a skops file \(it has no schema\.json\)"),
-])
+
+@pytest.mark.parametrize(
+    "garbage, message",
+    [
+        (b"this is not a skops file", r"estimator\.skops is not a skops file \(not a valid zip"),
+        ("schema", r"estimator\.skops is not a readable skops file"),
+        ("no schema", r"estimator\.skops is not a skops file \(it has no schema\.json\)"),
+    ],
+)
 def test_garbage_skops_part_names_the_file(tmp_path, saved, garbage, message):
     members = read_members(saved)
     if garbage == "schema":
@@ -406,9 +462,12 @@ def test_manifest_nets_must_match_the_skops_part(tmp_path, saved, change):
     else:
         manifest["nets"].append(dict(manifest["nets"][0], id="net9"))
     forged = _with_manifest(tmp_path, members, manifest, "mismatch.skasc")
-    with pytest.raises(ValueError, match=r"mismatch\.skasc is not a skasc model file: its "
-                                         r"manifest lists the nets \[.*\], but its skops part "
-                                         r"holds places for \['net0', 'net1'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"mismatch\.skasc is not a skasc model file: its "
+        r"manifest lists the nets \[.*\], but its skops part "
+        r"holds places for \['net0', 'net1'\]",
+    ):
         load(forged)
 
 
@@ -417,9 +476,12 @@ def test_malformed_net_entry_names_the_file(tmp_path, saved):
     manifest = json.loads(members["manifest.json"])
     trained_entry(manifest)["params"] = ["not", "a", "mapping"]
     forged = _with_manifest(tmp_path, members, manifest, "malformed.skasc")
-    with pytest.raises(ValueError, match=r"malformed\.skasc is not a skasc model file: the "
-                                         r"net entry 'net\d' of its manifest has no valid "
-                                         r"'params'"):
+    with pytest.raises(
+        ValueError,
+        match=r"malformed\.skasc is not a skasc model file: the "
+        r"net entry 'net\d' of its manifest has no valid "
+        r"'params'",
+    ):
         load(forged)
 
 
@@ -433,49 +495,114 @@ from hypothesis import strategies as st  # noqa: E402
 #: File openers and writers (and a few code runners) that a forged file might name.
 DANGEROUS = (
     # torch
-    "torch.serialization._open_file", "torch.serialization._open_zipfile_writer",
-    "torch.save", "torch.load", "torch.from_file", "torch.UntypedStorage.from_file",
-    "torch.package.PackageExporter", "torch.package.package_exporter.PackageExporter",
-    "torch.jit.save", "torch.hub.download_url_to_file", "torch.utils.tensorboard.SummaryWriter",
+    "torch.serialization._open_file",
+    "torch.serialization._open_zipfile_writer",
+    "torch.save",
+    "torch.load",
+    "torch.from_file",
+    "torch.UntypedStorage.from_file",
+    "torch.package.PackageExporter",
+    "torch.package.package_exporter.PackageExporter",
+    "torch.jit.save",
+    "torch.hub.download_url_to_file",
+    "torch.utils.tensorboard.SummaryWriter",
     # skorch
-    "skorch.callbacks.Checkpoint", "skorch.callbacks.TrainEndCheckpoint",
-    "skorch.callbacks.LoadInitState", "skorch.utils.open_file_like",
-    "skorch.history.History.to_file", "skorch.net.NeuralNet.save_params",
+    "skorch.callbacks.Checkpoint",
+    "skorch.callbacks.TrainEndCheckpoint",
+    "skorch.callbacks.LoadInitState",
+    "skorch.utils.open_file_like",
+    "skorch.history.History.to_file",
+    "skorch.net.NeuralNet.save_params",
     # skasc
-    "skasc._atomic.atomic_write", "skasc.persistence.save",
+    "skasc._atomic.atomic_write",
+    "skasc.persistence.save",
     "skasc.persistence._archive.write_archive",
-    "skasc.datasets.write_litis_layout", "skasc.nn.checkpoint.save_checkpoint",
-    "skasc.cli.main", "skasc.__main__.main",
+    "skasc.datasets.write_litis_layout",
+    "skasc.nn.checkpoint.save_checkpoint",
+    "skasc.cli.main",
+    "skasc.__main__.main",
     # builtins
-    "builtins.open", "builtins.exec", "builtins.eval", "builtins.compile", "builtins.__import__",
+    "builtins.open",
+    "builtins.exec",
+    "builtins.eval",
+    "builtins.compile",
+    "builtins.__import__",
     # os
-    "os.system", "os.remove", "os.unlink", "os.open", "os.mkdir", "os.makedirs", "os.rename",
-    "os.replace", "os.truncate", "os.rmdir", "os.popen", "posix.remove",
+    "os.system",
+    "os.remove",
+    "os.unlink",
+    "os.open",
+    "os.mkdir",
+    "os.makedirs",
+    "os.rename",
+    "os.replace",
+    "os.truncate",
+    "os.rmdir",
+    "os.popen",
+    "posix.remove",
     # subprocess
-    "subprocess.run", "subprocess.Popen", "subprocess.call", "subprocess.check_output",
+    "subprocess.run",
+    "subprocess.Popen",
+    "subprocess.call",
+    "subprocess.check_output",
     # shutil
-    "shutil.rmtree", "shutil.copy", "shutil.copyfile", "shutil.move", "shutil.make_archive",
+    "shutil.rmtree",
+    "shutil.copy",
+    "shutil.copyfile",
+    "shutil.move",
+    "shutil.make_archive",
     # pathlib
-    "pathlib.Path", "pathlib.PosixPath", "pathlib.Path.touch", "pathlib.Path.write_text",
-    "pathlib.Path.write_bytes", "pathlib.Path.unlink", "pathlib.Path.mkdir",
+    "pathlib.Path",
+    "pathlib.PosixPath",
+    "pathlib.Path.touch",
+    "pathlib.Path.write_text",
+    "pathlib.Path.write_bytes",
+    "pathlib.Path.unlink",
+    "pathlib.Path.mkdir",
     # importlib
-    "importlib.import_module", "importlib.util.spec_from_file_location",
+    "importlib.import_module",
+    "importlib.util.spec_from_file_location",
     "importlib.machinery.SourceFileLoader",
     # io
-    "io.open", "io.FileIO", "io.open_code", "_io.FileIO",
+    "io.open",
+    "io.FileIO",
+    "io.open_code",
+    "_io.FileIO",
     # under the prefixes the old skops check trusted
-    "numpy.memmap", "numpy.save", "numpy.lib.format.open_memmap", "numpy.lib.npyio.DataSource",
-    "scipy.io.FortranFile", "scipy.io._fortran.FortranFile", "scipy.io.netcdf_file",
-    "joblib.dump", "joblib.Memory", "sklearn.datasets.dump_svmlight_file",
+    "numpy.memmap",
+    "numpy.save",
+    "numpy.lib.format.open_memmap",
+    "numpy.lib.npyio.DataSource",
+    "scipy.io.FortranFile",
+    "scipy.io._fortran.FortranFile",
+    "scipy.io.netcdf_file",
+    "joblib.dump",
+    "joblib.Memory",
+    "sklearn.datasets.dump_svmlight_file",
 )
 
 #: Keyword arguments (``{path}`` is a file in the watched folder).
-KWARGS = ({"name": "{path}", "mode": "w"}, {"f": "{path}"}, {"file": "{path}", "mode": "wb"},
-          {"path": "{path}"}, {"filename": "{path}", "mode": "w"}, {"location": "{dir}"},
-          {"args": "rm -rf {dir}"}, {"dirname": "{dir}"})
+KWARGS = (
+    {"name": "{path}", "mode": "w"},
+    {"f": "{path}"},
+    {"file": "{path}", "mode": "wb"},
+    {"path": "{path}"},
+    {"filename": "{path}", "mode": "w"},
+    {"location": "{dir}"},
+    {"args": "rm -rf {dir}"},
+    {"dirname": "{dir}"},
+)
 ARGS = (("{path}",), ("{path}", "w"), ("{path}", "wb"), ("{dir}",), ("{path}", "{path}.new"))
 
 EXAMPLES = 110  # per test: 220 mutations in all
+# The same mutations on every run (derandomized, no example database).
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _fill(template, folder):
@@ -530,8 +657,7 @@ def _check_load_touches_nothing(members, folder):
     assert snapshot(folder) == before
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@FUZZ
 @given(data=st.data())
 def test_no_manifest_mutation_touches_files(saved_members, tmp_path_factory, data):
     manifest = json.loads(saved_members["manifest.json"])
@@ -551,14 +677,16 @@ def test_no_manifest_mutation_touches_files(saved_members, tmp_path_factory, dat
         if not entry[part]:
             part = "params"
         key = data.draw(st.sampled_from(sorted(entry[part])), label="key")
-        entry[part][key] = {"__kind__": "object", "class": name,
-                            "kwargs": _fill(data.draw(st.sampled_from(KWARGS)), folder)}
+        entry[part][key] = {
+            "__kind__": "object",
+            "class": name,
+            "kwargs": _fill(data.draw(st.sampled_from(KWARGS)), folder),
+        }
     members = dict(saved_members, **{"manifest.json": json.dumps(manifest).encode()})
     _check_load_touches_nothing(members, folder)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@FUZZ
 @given(data=st.data())
 def test_no_skops_mutation_touches_files(saved_members, tmp_path_factory, data):
     schema, files = skops_schema(saved_members["estimator.skops"])
@@ -578,11 +706,14 @@ def test_no_skops_mutation_touches_files(saved_members, tmp_path_factory, data):
         node.update(keep, __module__=module, __class__=attr)
         if how == "call":
             args = _fill(data.draw(st.sampled_from(ARGS)), folder)
-            node.update(__loader__="ConstructorFromReduceNode",
-                        content=tuple_node(*args))
+            node.update(__loader__="ConstructorFromReduceNode", content=tuple_node(*args))
         elif how == "function":
-            node.update(__class__="function", __module__="builtins", __loader__="FunctionNode",
-                        content={"module_path": module, "function": attr})
+            node.update(
+                __class__="function",
+                __module__="builtins",
+                __loader__="FunctionNode",
+                content={"module_path": module, "function": attr},
+            )
         else:
             node.update(__loader__="TypeNode")
     members = dict(saved_members)
@@ -590,11 +721,14 @@ def test_no_skops_mutation_touches_files(saved_members, tmp_path_factory, data):
     _check_load_touches_nothing(members, folder)
 
 
-@pytest.mark.parametrize("array", [
-    {"__kind__": "ndarray", "dtype": "|S2000000000", "shape": [10], "data": ["a"] * 10},
-    {"__kind__": "ndarray", "dtype": "<f8", "shape": [1000000, 1000000], "data": [0.0]},
-    {"__kind__": "ndarray", "dtype": "<f8", "shape": "big", "data": [0.0]},
-])
+@pytest.mark.parametrize(
+    "array",
+    [
+        {"__kind__": "ndarray", "dtype": "|S2000000000", "shape": [10], "data": ["a"] * 10},
+        {"__kind__": "ndarray", "dtype": "<f8", "shape": [1000000, 1000000], "data": [0.0]},
+        {"__kind__": "ndarray", "dtype": "<f8", "shape": "big", "data": [0.0]},
+    ],
+)
 def test_manifest_array_cannot_ask_for_more_memory_than_it_stores(tmp_path, saved, array):
     """A few bytes of JSON must not allocate gigabytes: element size and shape are
     checked against what the file actually stores."""
@@ -616,8 +750,10 @@ def _fitted_system_fusion():
     rng = np.random.default_rng(0)
     y = np.array([0, 1] * 10)
     X = rng.normal(size=(20, 5, 3)) + y[:, None, None]
-    systems = [(name, RecordingFusion(LogisticRegression(C=c), flatten=True))
-               for name, c in (("a", 1.0), ("b", 0.1))]
+    systems = [
+        (name, RecordingFusion(LogisticRegression(C=c), flatten=True))
+        for name, c in (("a", 1.0), ("b", 0.1))
+    ]
     return SystemFusion(systems).fit(X, y), X
 
 
@@ -686,16 +822,18 @@ def _load_growth(good, forged) -> tuple[int, str]:
         "    outcome = f'{type(exc).__name__}: {exc}'\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(after - before)\n"
-        "print(outcome)\n")
+        "print(outcome)\n"
+    )
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     growth_kib, outcome = out.stdout.strip().splitlines()[-2:]
     return int(growth_kib) * 1024, outcome
 
 
-MIB = 2 ** 20
+MIB = 2**20
 
 
 def test_a_string_array_takes_no_more_memory_than_its_longest_string(tmp_path, saved):
@@ -704,20 +842,29 @@ def test_a_string_array_takes_no_more_memory_than_its_longest_string(tmp_path, s
 
     def change(manifest):
         trained_entry(manifest)["attributes"]["input_mean_"] = {
-            "__kind__": "ndarray", "dtype": "<U262144", "shape": [300], "data": [""] * 300}
+            "__kind__": "ndarray",
+            "dtype": "<U262144",
+            "shape": [300],
+            "data": [""] * 300,
+        }
 
     forge_manifest(saved, forged, change)
     growth, outcome = _load_growth(saved, forged)
-    assert outcome.startswith(f"ModelFileError: Cannot load {forged}: an array of dtype "
-                              "<U262144 (1048576 bytes per element) stores strings of at most "
-                              "0 characters"), outcome
+    assert outcome.startswith(
+        f"ModelFileError: Cannot load {forged}: an array of dtype "
+        "<U262144 (1048576 bytes per element) stores strings of at most "
+        "0 characters"
+    ), outcome
     assert growth < 64 * MIB
 
 
-@pytest.mark.parametrize("array", [
-    {"__kind__": "ndarray", "dtype": "|S64", "shape": [2], "data": ["a", "bc"]},
-    {"__kind__": "ndarray", "dtype": "<U3", "shape": [1], "data": [7]},
-])
+@pytest.mark.parametrize(
+    "array",
+    [
+        {"__kind__": "ndarray", "dtype": "|S64", "shape": [2], "data": ["a", "bc"]},
+        {"__kind__": "ndarray", "dtype": "<U3", "shape": [1], "data": [7]},
+    ],
+)
 def test_string_dtypes_are_checked_against_the_stored_strings(tmp_path, saved, array):
     forged = tmp_path / "strings.skasc"
 
@@ -740,10 +887,22 @@ def _many_readers(saved_path, n_readers: int, array: np.ndarray) -> dict[str, by
     key_types = schema["key_types"]["content"]
     key_types.append(dict(key_types[0]))
     schema["content"]["junk"] = {
-        "__class__": "list", "__module__": "builtins", "__loader__": "ListNode",
-        "__id__": 1, "content": [
-            {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode",
-             "type": "numpy", "file": "big.npy", "__id__": 100 + k} for k in range(n_readers)]}
+        "__class__": "list",
+        "__module__": "builtins",
+        "__loader__": "ListNode",
+        "__id__": 1,
+        "content": [
+            {
+                "__class__": "ndarray",
+                "__module__": "numpy",
+                "__loader__": "NdArrayNode",
+                "type": "numpy",
+                "file": "big.npy",
+                "__id__": 100 + k,
+            }
+            for k in range(n_readers)
+        ],
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("schema.json", json.dumps(schema))
@@ -757,12 +916,14 @@ def test_a_member_read_by_many_nodes_is_refused(tmp_path, saved):
     """16 MB of zeros (a few kB in the file) read by 16 nodes would take 16 times
     its size (twice over: skops' buffer and the array)."""
     forged = tmp_path / "readers.skasc"
-    write_members(forged, _many_readers(saved, 16, np.zeros(2 * 2 ** 20)))
+    write_members(forged, _many_readers(saved, 16, np.zeros(2 * 2**20)))
     assert forged.stat().st_size < 200_000
     growth, outcome = _load_growth(saved, forged)
-    assert outcome == (f"ModelFileError: {forged} is not a skasc model file: 16 different "
-                       "nodes of estimator.skops read its member 'big.npy'; each stored array "
-                       "is read by one."), outcome
+    assert outcome == (
+        f"ModelFileError: {forged} is not a skasc model file: 16 different "
+        "nodes of estimator.skops read its member 'big.npy'; each stored array "
+        "is read by one."
+    ), outcome
     assert growth < 64 * MIB
 
 
@@ -778,20 +939,24 @@ def test_an_npy_header_cannot_claim_more_than_the_member_holds(tmp_path, saved):
     name = next(n for n in files if n.endswith(".npy"))
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "<f8", "fortran_order": False, "shape": (10 ** 9,)})
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**9,)}
+    )
     files[name] = b"\x93NUMPY\x01\x00" + header.getvalue()[8:] + b"\0" * 16
     set_member(members, "estimator.skops", skops_bytes(schema, files))
     write_members(tmp_path / "npy.skasc", members)
-    with pytest.raises(skasc.ModelFileError,
-                       match=rf"npy\.skasc is not a skasc model file: estimator\.skops/{name} "
-                             r"declares an array of shape \(1000000000,\) and dtype <f8 "
-                             r"\(8000000000 bytes\) but holds 16 bytes"):
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=rf"npy\.skasc is not a skasc model file: estimator\.skops/{name} "
+        r"declares an array of shape \(1000000000,\) and dtype <f8 "
+        r"\(8000000000 bytes\) but holds 16 bytes",
+    ):
         load(tmp_path / "npy.skasc")
 
 
 # --------------------------------------------------------------------------
 # What a zip and a manifest must look like
 # --------------------------------------------------------------------------
+
 
 def test_duplicate_member_names_are_refused(tmp_path, saved):
     members = read_members(saved)
@@ -803,9 +968,11 @@ def test_duplicate_member_names_are_refused(tmp_path, saved):
             for name, data in members.items():
                 archive.writestr(name, data)
             archive.writestr("manifest.json", honest.replace(b'"nets"', b'"nets_"'))
-    with pytest.raises(skasc.ModelFileError,
-                       match=r"twice\.skasc is not a skasc model file: it holds two members "
-                             r"named 'manifest\.json'"):
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=r"twice\.skasc is not a skasc model file: it holds two members "
+        r"named 'manifest\.json'",
+    ):
         load(forged)
     schema, files = skops_schema(members["estimator.skops"])
     buffer = io.BytesIO()
@@ -818,8 +985,11 @@ def test_duplicate_member_names_are_refused(tmp_path, saved):
                 archive.writestr(name, data)
     set_member(members, "estimator.skops", buffer.getvalue())
     write_members(tmp_path / "inner.skasc", members)
-    with pytest.raises(skasc.ModelFileError, match=r"estimator\.skops holds two members named "
-                                                   r"'schema\.json'"):
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=r"estimator\.skops holds two members named "
+        r"'schema\.json'",
+    ):
         load(tmp_path / "inner.skasc")
 
 
@@ -827,21 +997,26 @@ def test_duplicate_member_names_are_refused(tmp_path, saved):
 def test_format_version_must_be_the_int_skasc_writes(tmp_path, saved, version):
     forged = tmp_path / "version.skasc"
     forge_manifest(saved, forged, lambda manifest: manifest.update(format_version=version))
-    with pytest.raises(skasc.ModelFileError,
-                       match=rf"version\.skasc has format version {re.escape(repr(version))}; "
-                             "this skasc reads version 1"):
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=rf"version\.skasc has format version {re.escape(repr(version))}; "
+        "this skasc reads version 1",
+    ):
         load(forged)
 
 
-@pytest.mark.parametrize("history", [{"epoch": 1}, [1, 2], [{"epoch": 1, "batches": 3}],
-                                     [{"batches": [1]}]])
+@pytest.mark.parametrize(
+    "history", [{"epoch": 1}, [1, 2], [{"epoch": 1, "batches": 3}], [{"batches": [1]}]]
+)
 def test_history_must_be_a_list_of_rows(tmp_path, saved, history):
     forged = tmp_path / "history.skasc"
-    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest).update(
-        history=history))
-    with pytest.raises(skasc.ModelFileError, match=r"history\.skasc is not a skasc model file: "
-                                                   r"the history of the net 'net\d' is not a "
-                                                   r"list of rows"):
+    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest).update(history=history))
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=r"history\.skasc is not a skasc model file: "
+        r"the history of the net 'net\d' is not a "
+        r"list of rows",
+    ):
         load(forged)
 
 
@@ -849,17 +1024,27 @@ def test_history_must_be_a_list_of_rows(tmp_path, saved, history):
 # Raw errors from the manifest become the documented error, naming the file
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [
-    {"__kind__": "npscalar", "dtype": "<i2", "value": 10 ** 30},
-    {"__kind__": "ndarray", "dtype": "<i2", "shape": [1], "data": [10 ** 30]},
-    {"__kind__": "npscalar", "dtype": "<f4", "value": "not a number"},
-])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"__kind__": "npscalar", "dtype": "<i2", "value": 10**30},
+        {"__kind__": "ndarray", "dtype": "<i2", "shape": [1], "data": [10**30]},
+        {"__kind__": "npscalar", "dtype": "<f4", "value": "not a number"},
+    ],
+)
 def test_a_value_out_of_its_dtype_names_the_file(tmp_path, saved, value):
     forged = tmp_path / "overflow.skasc"
-    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest)[
-        "attributes"].update(input_mean_=value))
-    with pytest.raises(skasc.ModelFileError, match=r"Cannot load .*overflow\.skasc: a stored "
-                                                   r"value does not fit its dtype"):
+    forge_manifest(
+        saved,
+        forged,
+        lambda manifest: trained_entry(manifest)["attributes"].update(input_mean_=value),
+    )
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=r"Cannot load .*overflow\.skasc: a stored "
+        r"value does not fit its dtype",
+    ):
         load(forged)
 
 
@@ -867,9 +1052,13 @@ def test_skasc_info_reports_an_overflowing_value_in_one_line(tmp_path, saved, ca
     from skasc import cli
 
     forged = tmp_path / "overflow.skasc"
-    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest)[
-        "attributes"].update(input_mean_={"__kind__": "npscalar", "dtype": "<i2",
-                                          "value": 10 ** 30}))
+    forge_manifest(
+        saved,
+        forged,
+        lambda manifest: trained_entry(manifest)["attributes"].update(
+            input_mean_={"__kind__": "npscalar", "dtype": "<i2", "value": 10**30}
+        ),
+    )
     assert cli.main(["info", str(forged)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(forged) in err[0] and "does not fit its dtype <i2" in err[0]
@@ -878,10 +1067,14 @@ def test_skasc_info_reports_an_overflowing_value_in_one_line(tmp_path, saved, ca
 @pytest.mark.parametrize("device", ["meta", {"__kind__": "torch.device", "value": "meta"}])
 def test_a_net_stored_on_the_meta_device_is_refused(tmp_path, saved, device):
     forged = tmp_path / "meta.skasc"
-    forge_manifest(saved, forged, lambda manifest: trained_entry(manifest)["params"].update(
-        device=device))
-    with pytest.raises(skasc.ModelFileError, match=r"meta\.skasc is not a skasc model file: a "
-                                                   r"net is stored with device 'meta'"):
+    forge_manifest(
+        saved, forged, lambda manifest: trained_entry(manifest)["params"].update(device=device)
+    )
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=r"meta\.skasc is not a skasc model file: a "
+        r"net is stored with device 'meta'",
+    ):
         load(forged)
 
 
@@ -893,18 +1086,22 @@ def test_nan_weights_are_a_damaged_file_not_a_training_problem(tmp_path, saved):
     key = next(k for k in tensors if "/module_/" in k and tensors[k].is_floating_point())
     tensors[key] = tensors[key].clone()
     tensors[key].view(-1)[0] = float("nan")
-    set_member(members, "weights.safetensors",
-               safetensors.torch.save(tensors, metadata={"format": "pt"}))
+    set_member(
+        members, "weights.safetensors", safetensors.torch.save(tensors, metadata={"format": "pt"})
+    )
     write_members(tmp_path / "nan.skasc", members)
-    with pytest.raises(skasc.ModelFileError,
-                       match=rf"nan\.skasc holds NaN or infinite weights \({re.escape(key)}\); "
-                             "the file is damaged"):
+    with pytest.raises(
+        skasc.ModelFileError,
+        match=rf"nan\.skasc holds NaN or infinite weights \({re.escape(key)}\); "
+        "the file is damaged",
+    ):
         load(tmp_path / "nan.skasc")
 
 
 # --------------------------------------------------------------------------
 # A loaded model never gets a folder from the file, whatever wraps it
 # --------------------------------------------------------------------------
+
 
 def _estimators(root):
     """Every object with get_params reachable from ``root`` (attributes, lists, dicts)."""
@@ -926,8 +1123,12 @@ def _estimators(root):
 
 
 def _folders(root):
-    return [(type(est).__name__, name, vars(est)[name]) for est in _estimators(root)
-            for name in ("memory", "checkpoint_dir") if vars(est).get(name) is not None]
+    return [
+        (type(est).__name__, name, vars(est)[name])
+        for est in _estimators(root)
+        for name in ("memory", "checkpoint_dir")
+        if vars(est).get(name) is not None
+    ]
 
 
 def _recordings(folder, n=6):
@@ -947,8 +1148,9 @@ def _frontend_pipeline():
 
     from skasc import FrontEnd
 
-    return Pipeline([("frontend", FrontEnd()),
-                     ("fusion", RecordingFusion(LogisticRegression(), flatten=True))])
+    return Pipeline(
+        [("frontend", FrontEnd()), ("fusion", RecordingFusion(LogisticRegression(), flatten=True))]
+    )
 
 
 def _wrapped(kind, paths, labels):
@@ -957,15 +1159,17 @@ def _wrapped(kind, paths, labels):
     from sklearn.model_selection import GridSearchCV
 
     pipe = _frontend_pipeline()
-    return {"GridSearchCV": lambda: GridSearchCV(pipe, {"fusion__estimator__C": [1.0]}, cv=2),
-            "CalibratedClassifierCV": lambda: CalibratedClassifierCV(pipe, cv=2),
-            "VotingClassifier": lambda: VotingClassifier([("p", pipe)], voting="soft"),
-            "Pipeline in a Pipeline": lambda: Pipeline([("system", pipe)])}[kind]().fit(
-        paths, labels)
+    return {
+        "GridSearchCV": lambda: GridSearchCV(pipe, {"fusion__estimator__C": [1.0]}, cv=2),
+        "CalibratedClassifierCV": lambda: CalibratedClassifierCV(pipe, cv=2),
+        "VotingClassifier": lambda: VotingClassifier([("p", pipe)], voting="soft"),
+        "Pipeline in a Pipeline": lambda: Pipeline([("system", pipe)]),
+    }[kind]().fit(paths, labels)
 
 
-@pytest.mark.parametrize("kind", ["GridSearchCV", "CalibratedClassifierCV", "VotingClassifier",
-                                  "Pipeline in a Pipeline"])
+@pytest.mark.parametrize(
+    "kind", ["GridSearchCV", "CalibratedClassifierCV", "VotingClassifier", "Pipeline in a Pipeline"]
+)
 def test_a_loaded_model_has_no_folder_whatever_wraps_it(tmp_path, kind):
     paths, labels = _recordings(tmp_path / "data")
     model = _wrapped(kind, paths, labels)

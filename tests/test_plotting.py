@@ -21,8 +21,9 @@ def _check_png(path, min_height=100, min_width=100):
 def test_confusion_matrix_png(tmp_path, rng):
     cm = rng.integers(0, 20, size=(4, 4))
     path = tmp_path / "cm.png"
-    fig = plot_confusion_matrix(cm, ["bus", "park", "street", "tram"], path=path,
-                                title="Recordings")
+    fig = plot_confusion_matrix(
+        cm, ["bus", "park", "street", "tram"], path=path, title="Recordings"
+    )
     image = _check_png(path)
     width, height = fig.get_size_inches() * 100
     assert image.shape[:2] == (round(height), round(width))
@@ -46,8 +47,10 @@ def test_confusion_matrix_counts_and_empty_row():
 
 def test_training_curves_png(tmp_path):
     histories = [
-        [{"epoch": e, "train_loss": 1 / e, "valid_loss": 1.2 / e, "valid_acc": 1 - 1 / (e + 1)}
-         for e in range(1, 6)],
+        [
+            {"epoch": e, "train_loss": 1 / e, "valid_loss": 1.2 / e, "valid_acc": 1 - 1 / (e + 1)}
+            for e in range(1, 6)
+        ],
         [{"train_loss": 2 / e} for e in range(1, 4)],
         None,
     ]
@@ -96,8 +99,10 @@ def test_no_global_pyplot_state(tmp_path):
     plot_confusion_matrix(np.eye(2), ["a", "b"], path=tmp_path / "x.png")
     assert matplotlib.get_backend() == backend
     import sys
+
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt
+
         assert plt.get_fignums() == []
 
 
@@ -105,8 +110,9 @@ def test_heldout_accuracy_png(tmp_path):
     from skasc.plotting import plot_heldout_accuracy
 
     path = tmp_path / "figure2.png"
-    fig = plot_heldout_accuracy({"fold1": [(2, 0.4), (4, 0.6)], "fold2": [(2, 0.5), (4, 0.55)]},
-                                path=path, title="Figure 2")
+    fig = plot_heldout_accuracy(
+        {"fold1": [(2, 0.4), (4, 0.6)], "fold2": [(2, 0.5), (4, 0.55)]}, path=path, title="Figure 2"
+    )
     _check_png(path)
     lines = fig.axes[0].lines
     assert [ln.get_label() for ln in lines] == ["fold1", "fold2"]

@@ -24,14 +24,18 @@ from skasc.frontend.audio import AudioLoader
 from skasc.frontend.denoise import MinStatsDenoiser
 from skasc.frontend.features import GammatoneExtractor, LogMelExtractor
 from skasc.frontend.front_end import FrontEnd
-from skasc.fusion import product_fusion
 from skasc.frontend.segment import Segmenter
+from skasc.fusion import product_fusion
 
 settings.register_profile(
-    "ci", deadline=None, derandomize=True, database=None, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile(
-    "dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    "ci",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _PROFILE_NAME = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 _PROFILE = settings.get_profile(_PROFILE_NAME if _PROFILE_NAME in ("ci", "dev") else "ci")
 _SCALE = 10 if _PROFILE_NAME == "dev" else 1
@@ -88,17 +92,19 @@ def _refuses_bad_recording(transform, batch, *, n, kind, dtype, position):
 
 # ------------------------------------------------------------------ AudioLoader
 
+
 @_fast(40)
-@given(n=st.one_of(st.sampled_from([0, 1, 2, 3]), st.integers(0, 3000)),
-       channels=st.integers(1, 8),
-       dtype=st.sampled_from([np.int16, np.int32, np.float32, np.float64]),
-       input_sr=st.integers(8000, 96000),
-       sr=st.sampled_from([8000, 22050]),
-       kind=st.sampled_from(KINDS),
-       position=st.integers(0, 2),
-       seed=st.integers(0, 2 ** 16))
-def test_loader_arrays_shape_or_named_error(n, channels, dtype, input_sr, sr, kind,
-                                            position, seed):
+@given(
+    n=st.one_of(st.sampled_from([0, 1, 2, 3]), st.integers(0, 3000)),
+    channels=st.integers(1, 8),
+    dtype=st.sampled_from([np.int16, np.int32, np.float32, np.float64]),
+    input_sr=st.integers(8000, 96000),
+    sr=st.sampled_from([8000, 22050]),
+    kind=st.sampled_from(KINDS),
+    position=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_loader_arrays_shape_or_named_error(n, channels, dtype, input_sr, sr, kind, position, seed):
     rng = np.random.default_rng(seed)
     shape = (n,) if channels == 1 else (channels, n)
     item = _signal(rng, kind, shape, dtype)
@@ -107,8 +113,9 @@ def test_loader_arrays_shape_or_named_error(n, channels, dtype, input_sr, sr, ki
     batch.insert(position, item)  # the tested item at index `position`
     loader = AudioLoader(sr=sr, input_sr=input_sr)
     expected = n * sr / input_sr
-    if _refuses_bad_recording(loader.transform, batch, n=n, kind=kind, dtype=dtype,
-                              position=position):
+    if _refuses_bad_recording(
+        loader.transform, batch, n=n, kind=kind, dtype=dtype, position=position
+    ):
         return
     try:
         out = loader.transform(batch)
@@ -129,25 +136,34 @@ def test_loader_arrays_shape_or_named_error(n, channels, dtype, input_sr, sr, ki
 
 
 @_fast(25)
-@given(value=st.sampled_from([np.nan, np.inf, -np.inf, 1e300]),
-       n=st.integers(1, 50), position=st.integers(0, 3))
+@given(
+    value=st.sampled_from([np.nan, np.inf, -np.inf, 1e300]),
+    n=st.integers(1, 50),
+    position=st.integers(0, 3),
+)
 def test_loader_float64_overflow_and_nonfinite_named(value, n, position):
     item = np.zeros(n)
     item[n // 2] = value  # 1e300 becomes inf in float32
     batch = [np.zeros(10)] * 3
     batch.insert(position, item)
-    what = ("holds samples of magnitude up to 1e\\+300, beyond the range of float32"
-            if value == 1e300 else "contains NaN or inf")
+    what = (
+        "holds samples of magnitude up to 1e\\+300, beyond the range of float32"
+        if value == 1e300
+        else "contains NaN or inf"
+    )
     with pytest.raises(ValueError, match=rf"^Recording {position} {what}"):
         AudioLoader().transform(batch)
 
 
 # ------------------------------------------------------------------ MinStatsDenoiser
 
+
 @_fast(30)
-@given(lengths=st.lists(st.integers(1, 4000), min_size=1, max_size=3),
-       kind=st.sampled_from(KINDS + ["huge"]),
-       seed=st.integers(0, 2 ** 16))
+@given(
+    lengths=st.lists(st.integers(1, 4000), min_size=1, max_size=3),
+    kind=st.sampled_from(KINDS + ["huge"]),
+    seed=st.integers(0, 2**16),
+)
 def test_denoiser_shape_finite_or_named_error(lengths, kind, seed):
     rng = np.random.default_rng(seed)
     bad = len(lengths) - 1  # the last recording gets the tested kind
@@ -202,6 +218,7 @@ def test_denoiser_has_no_click_at_the_end():
 
 # ------------------------------------------------------------------ Segmenter
 
+
 def _count_segments_brute(n, seg, hop, tail):
     """Segment count by walking the starts: independent of skasc.frontend.segment."""
     if n <= seg:
@@ -218,9 +235,14 @@ def _count_segments_brute(n, seg, hop, tail):
 
 
 @_fast(40)
-@given(n=st.integers(1, 3000), channels=st.integers(1, 3),
-       seg=st.integers(1, 700), hop_frac=st.sampled_from([None, 0.25, 0.5, 1.0, 1.5]),
-       tail=st.sampled_from(["pad", "drop"]), seed=st.integers(0, 2 ** 16))
+@given(
+    n=st.integers(1, 3000),
+    channels=st.integers(1, 3),
+    seg=st.integers(1, 700),
+    hop_frac=st.sampled_from([None, 0.25, 0.5, 1.0, 1.5]),
+    tail=st.sampled_from(["pad", "drop"]),
+    seed=st.integers(0, 2**16),
+)
 def test_segmenter_counts_and_contents(n, channels, seg, hop_frac, tail, seed):
     sr = 1000
     hop = seg if hop_frac is None else max(1, round(seg * hop_frac))
@@ -238,24 +260,28 @@ def test_segmenter_counts_and_contents(n, channels, seg, hop_frac, tail, seed):
         assert str(short[0].message).startswith(
             f"1 of 1 recordings was shorter than one segment ({seg / sr:.3f} s, "
             f"{seg} samples) and was zero-padded to one segment: "
-            f"recording 0 ({n / sr:.3f} s, {n} samples).")
+            f"recording 0 ({n / sr:.3f} s, {n} samples)."
+        )
     n_seg = _count_segments_brute(n, seg, hop, tail)
     assert out.shape == (1, n_seg, channels, seg) and out.dtype == np.float32
     assert segmenter.n_segments(n) == n_seg
     padded = np.zeros((channels, (n_seg - 1) * hop + seg + n), np.float32)
     padded[:, :n] = x
     for k in range(n_seg):
-        np.testing.assert_array_equal(out[0, k], padded[:, k * hop:k * hop + seg])
+        np.testing.assert_array_equal(out[0, k], padded[:, k * hop : k * hop + seg])
 
 
 @_fast(25)
-@given(bad=st.sampled_from(["empty", "nan", "inf", "3d", "complex"]),
-       position=st.integers(0, 2))
+@given(bad=st.sampled_from(["empty", "nan", "inf", "3d", "complex"]), position=st.integers(0, 2))
 def test_segmenter_bad_recording_is_named(bad, position):
     good = np.zeros(50, np.float32)
-    item = {"empty": np.zeros(0, np.float32), "nan": np.array([0.0, np.nan]),
-            "inf": np.array([np.inf, 0.0]), "3d": np.zeros((1, 2, 3)),
-            "complex": np.zeros(5, complex)}[bad]
+    item = {
+        "empty": np.zeros(0, np.float32),
+        "nan": np.array([0.0, np.nan]),
+        "inf": np.array([np.inf, 0.0]),
+        "3d": np.zeros((1, 2, 3)),
+        "complex": np.zeros(5, complex),
+    }[bad]
     batch = [good, good]
     batch.insert(position, item)
     X = np.empty(3, object)
@@ -274,7 +300,7 @@ def test_one_hour_recording_segment_count():
     pad = Segmenter(sr=sr, segment_duration=2.0).transform(x)
     assert pad.shape == (1, 1801, 1, seg)
     assert pad[0, 1, 0, 0] == 2.0
-    assert pad[0, -1, 0, seg // 4 - 1] == 1.0 and not np.any(pad[0, -1, 0, seg // 4:])
+    assert pad[0, -1, 0, seg // 4 - 1] == 1.0 and not np.any(pad[0, -1, 0, seg // 4 :])
     del pad
     drop = Segmenter(sr=sr, segment_duration=2.0, tail="drop").transform(x)
     assert drop.shape == (1, 1800, 1, seg)
@@ -282,17 +308,23 @@ def test_one_hour_recording_segment_count():
 
 # ------------------------------------------------------------------ extractors
 
+
 @_fast(30)
-@given(n_seg=st.integers(0, 3), channels=st.integers(1, 2),
-       seg_samples=st.integers(1, 2400),
-       extractor=st.sampled_from(["mel", "gammatone"]),
-       kind=st.sampled_from(KINDS + ["huge"]),
-       seed=st.integers(0, 2 ** 16))
-def test_extractor_shape_finite_or_named_error(n_seg, channels, seg_samples, extractor,
-                                               kind, seed):
+@given(
+    n_seg=st.integers(0, 3),
+    channels=st.integers(1, 2),
+    seg_samples=st.integers(1, 2400),
+    extractor=st.sampled_from(["mel", "gammatone"]),
+    kind=st.sampled_from(KINDS + ["huge"]),
+    seed=st.integers(0, 2**16),
+)
+def test_extractor_shape_finite_or_named_error(n_seg, channels, seg_samples, extractor, kind, seed):
     sr = 8000
-    est = (LogMelExtractor(sr=sr, n_mels=64) if extractor == "mel"
-           else GammatoneExtractor(sr=sr, n_bands=64))
+    est = (
+        LogMelExtractor(sr=sr, n_mels=64)
+        if extractor == "mel"
+        else GammatoneExtractor(sr=sr, n_bands=64)
+    )
     hop = round(round(0.05 * sr) * 0.5)  # 50-ms frames, 50 % overlap: 200 samples
     rng = np.random.default_rng(seed)
     good = _signal(rng, "noise", (2, channels, seg_samples), np.float32)
@@ -329,22 +361,28 @@ def test_extractor_shape_finite_or_named_error(n_seg, channels, seg_samples, ext
 
 # ------------------------------------------------------------------ FrontEnd
 
+
 def _frontend(input_sr):
     sr = 16000
-    return FrontEnd(loader=AudioLoader(sr=sr, input_sr=input_sr),
-                    denoiser=MinStatsDenoiser(sr=sr),
-                    segmenter=Segmenter(sr=sr, segment_duration=0.5),
-                    extractor=LogMelExtractor(sr=sr))
+    return FrontEnd(
+        loader=AudioLoader(sr=sr, input_sr=input_sr),
+        denoiser=MinStatsDenoiser(sr=sr),
+        segmenter=Segmenter(sr=sr, segment_duration=0.5),
+        extractor=LogMelExtractor(sr=sr),
+    )
 
 
 @_fast(25)
-@given(n=st.integers(0, 40000), input_sr=st.integers(8000, 48000),
-       channels=st.integers(1, 3),
-       dtype=st.sampled_from([np.int16, np.float32, np.float64]),
-       kind=st.sampled_from(KINDS), position=st.integers(0, 1),
-       seed=st.integers(0, 2 ** 16))
-def test_frontend_chain_shape_or_named_error(n, input_sr, channels, dtype, kind, position,
-                                             seed):
+@given(
+    n=st.integers(0, 40000),
+    input_sr=st.integers(8000, 48000),
+    channels=st.integers(1, 3),
+    dtype=st.sampled_from([np.int16, np.float32, np.float64]),
+    kind=st.sampled_from(KINDS),
+    position=st.integers(0, 1),
+    seed=st.integers(0, 2**16),
+)
+def test_frontend_chain_shape_or_named_error(n, input_sr, channels, dtype, kind, position, seed):
     rng = np.random.default_rng(seed)
     item = _signal(rng, kind, (n,) if channels == 1 else (channels, n), dtype)
     good = (0.1 * rng.standard_normal(input_sr // 2)).astype(np.float32)
@@ -353,8 +391,9 @@ def test_frontend_chain_shape_or_named_error(n, input_sr, channels, dtype, kind,
     fe = _frontend(input_sr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # short recordings are padded
-        if _refuses_bad_recording(fe.transform, batch, n=n, kind=kind, dtype=dtype,
-                                  position=position):
+        if _refuses_bad_recording(
+            fe.transform, batch, n=n, kind=kind, dtype=dtype, position=position
+        ):
             return
         expected_len = n * 16000 / input_sr
         try:
@@ -375,8 +414,11 @@ def test_frontend_chain_shape_or_named_error(n, input_sr, channels, dtype, kind,
 
 def test_frontend_short_recording_warning_names_its_index():
     X = [np.zeros(16000, np.float32), np.zeros(4000, np.float32)]
-    with pytest.warns(UserWarning, match=r"^1 of 2 recordings was shorter "
-                                         r".*: recording 1 \(0\.250 s, ") as caught:
+    with pytest.warns(
+        UserWarning,
+        match=r"^1 of 2 recordings was shorter "
+        r".*: recording 1 \(0\.250 s, ",
+    ) as caught:
         _frontend(16000).transform(X)
     assert caught[0].filename == __file__
 
@@ -391,10 +433,15 @@ def test_ten_minutes_through_the_frontend():
 
 # ------------------------------------------------------------------ product fusion
 
+
 @_fast(40)
-@given(lengths=st.lists(st.integers(1, 20), min_size=1, max_size=5),
-       n_classes=st.integers(2, 6), zeros=st.floats(0.0, 0.5),
-       floor=st.sampled_from([1e-7, 1e-3, 0.1]), seed=st.integers(0, 2 ** 16))
+@given(
+    lengths=st.lists(st.integers(1, 20), min_size=1, max_size=5),
+    n_classes=st.integers(2, 6),
+    zeros=st.floats(0.0, 0.5),
+    floor=st.sampled_from([1e-7, 1e-3, 0.1]),
+    seed=st.integers(0, 2**16),
+)
 def test_product_fusion_matches_direct_product(lengths, n_classes, zeros, floor, seed):
     rng = np.random.default_rng(seed)
     p = rng.dirichlet(np.ones(n_classes), size=sum(lengths))
@@ -405,5 +452,5 @@ def test_product_fusion_matches_direct_product(lengths, n_classes, zeros, floor,
     np.testing.assert_allclose(fused.sum(axis=1), 1.0, rtol=1e-12)
     starts = np.cumsum([0] + lengths)
     for r in range(len(lengths)):
-        prod = np.prod(np.maximum(p[starts[r]:starts[r + 1]], floor), axis=0)
+        prod = np.prod(np.maximum(p[starts[r] : starts[r + 1]], floor), axis=0)
         np.testing.assert_allclose(fused[r], prod / prod.sum(), rtol=1e-9, atol=1e-300)

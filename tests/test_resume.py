@@ -16,11 +16,11 @@ from sklearn.base import clone
 
 from skasc.nn import AttCRNNClassifier, CNNBaselineClassifier
 from skasc.nn import checkpoint as ckpt
+from test_pipelines import TINY_NET
 
 torch.set_num_threads(1)
 
-TINY = dict(module__n_filters=(4, 8, 8), module__hidden_size=8, module__attention_size=8,
-            lr=1e-2, batch_size=10, random_state=0, device="cpu", verbose=0)
+TINY = dict(TINY_NET, batch_size=10)
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""
@@ -62,8 +62,12 @@ def assert_same_weights(a: dict, b: dict):
 
 def run_script(script, checkpoint_dir, out, **kwargs):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, str(script), str(checkpoint_dir), str(out)],
-                            env=env, cwd=str(ROOT), **kwargs)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(checkpoint_dir), str(out)],
+        env=env,
+        cwd=str(ROOT),
+        **kwargs,
+    )
 
 
 def test_sigkill_at_random_moment_then_rerun_matches_uninterrupted(tmp_path):
@@ -97,8 +101,10 @@ def test_sigkill_at_random_moment_then_rerun_matches_uninterrupted(tmp_path):
     assert reference["resumed_from_epoch"] == 0
     assert info["epochs"] == list(range(1, 9))  # 8 in total, not 8 more
     assert info["train_loss"] == reference["train_loss"]
-    assert_same_weights(torch.load(tmp_path / "resumed.pt", weights_only=True),
-                        torch.load(tmp_path / "ref.pt", weights_only=True))
+    assert_same_weights(
+        torch.load(tmp_path / "resumed.pt", weights_only=True),
+        torch.load(tmp_path / "ref.pt", weights_only=True),
+    )
     assert not list(ckpt_dir.glob("*/*.tmp"))
 
 
@@ -151,9 +157,16 @@ def test_crash_between_write_and_rename_keeps_previous_checkpoint(tmp_path, monk
 def test_different_fits_never_share_a_checkpoint(tmp_path):
     X, y = make_data()
     X2, y2 = make_data(seed=1)
-    first = CNNBaselineClassifier(module__n_filters=(4, 8, 8), lr=1e-2, batch_size=10,
-                                  random_state=0, device="cpu", verbose=0, max_epochs=2,
-                                  checkpoint_dir=tmp_path).fit(X, y)
+    first = CNNBaselineClassifier(
+        module__n_filters=(4, 8, 8),
+        lr=1e-2,
+        batch_size=10,
+        random_state=0,
+        device="cpu",
+        verbose=0,
+        max_epochs=2,
+        checkpoint_dir=tmp_path,
+    ).fit(X, y)
     other_y = CNNBaselineClassifier(**first.get_params()).fit(X, y[::-1])
     other_X = CNNBaselineClassifier(**first.get_params()).fit(X2, y)
     other_lr = CNNBaselineClassifier(**dict(first.get_params(), lr=5e-3)).fit(X, y)
@@ -188,9 +201,12 @@ def test_checkpoint_dir_parameter(tmp_path):
     assert clone(clf).get_params()["checkpoint_dir"] == tmp_path
     assert clone(clf.set_params(checkpoint_dir="x")).checkpoint_dir == "x"
     X, y = make_data(n=9)
-    with pytest.raises(TypeError, match=r"The 'checkpoint_dir' parameter of AttCRNNClassifier "
-                                        r"must be a str, a path-like object or None. Got 3 "
-                                        r"instead"):
+    with pytest.raises(
+        TypeError,
+        match=r"The 'checkpoint_dir' parameter of AttCRNNClassifier "
+        r"must be a str, a path-like object or None. Got 3 "
+        r"instead",
+    ):
         AttCRNNClassifier(**TINY, checkpoint_dir=3).fit(X, y)
 
 
@@ -215,15 +231,21 @@ def test_checkpoint_bytes_per_epoch_do_not_grow_and_load_on_the_cpu(tmp_path, mo
     class Sizes(Callback):  # runs before the checkpoint of its epoch: read the previous one
         def on_epoch_end(self, net, **kwargs):
             d = Path(net.checkpoint_path_).parent
-            sizes.append(tuple(os.path.getsize(d / n) if (d / n).exists() else 0
-                               for n in ("checkpoint.pt", "history.jsonl")))
+            sizes.append(
+                tuple(
+                    os.path.getsize(d / n) if (d / n).exists() else 0
+                    for n in ("checkpoint.pt", "history.jsonl")
+                )
+            )
 
     X, y = make_data()
-    clf = AttCRNNClassifier(**TINY, max_epochs=9, checkpoint_dir=tmp_path,
-                            callbacks=[("sizes", Sizes())]).fit(X, y)
+    clf = AttCRNNClassifier(
+        **TINY, max_epochs=9, checkpoint_dir=tmp_path, callbacks=[("sizes", Sizes())]
+    ).fit(X, y)
     directory = Path(clf.checkpoint_path_).parent
-    sizes.append((os.path.getsize(directory / "checkpoint.pt"),
-                  os.path.getsize(directory / "history.jsonl")))
+    sizes.append(
+        (os.path.getsize(directory / "checkpoint.pt"), os.path.getsize(directory / "history.jsonl"))
+    )
     sizes = sizes[1:]  # after epochs 1 ... 9
     checkpoint = [c for c, _ in sizes]
     appended = np.diff([h for _, h in sizes])
@@ -260,8 +282,9 @@ def test_a_killed_first_epoch_leaves_no_stale_history(tmp_path):
 def test_resume_keeps_this_runs_optimizer_flags(tmp_path, monkeypatch):
     # a checkpoint of a CUDA run (fused Adam, chosen by the device, not in the fit key)
     # resumed on the CPU steps with the CPU's plain Adam, not the saved run's flags
-    import skasc.nn.classifier as classifier
     from skorch.callbacks import Callback
+
+    import skasc.nn.classifier as classifier
 
     class StopAtEpoch2(Callback):
         def on_epoch_begin(self, net, **kwargs):
@@ -270,11 +293,13 @@ def test_resume_keeps_this_runs_optimizer_flags(tmp_path, monkeypatch):
 
     X, y = make_data()
     real = classifier._optimizer_kwargs
-    monkeypatch.setattr(classifier, "_optimizer_kwargs",
-                        lambda opt, kwargs, device: {**kwargs, "fused": True})
+    monkeypatch.setattr(
+        classifier, "_optimizer_kwargs", lambda opt, kwargs, device: {**kwargs, "fused": True}
+    )
     with pytest.raises(KeyboardInterrupt):
-        AttCRNNClassifier(**TINY, max_epochs=3, checkpoint_dir=tmp_path,
-                          callbacks=[("stop", StopAtEpoch2())]).fit(X, y)
+        AttCRNNClassifier(
+            **TINY, max_epochs=3, checkpoint_dir=tmp_path, callbacks=[("stop", StopAtEpoch2())]
+        ).fit(X, y)
     monkeypatch.setattr(classifier, "_optimizer_kwargs", real)
     resumed = AttCRNNClassifier(**TINY, max_epochs=3, checkpoint_dir=tmp_path).fit(X, y)
     assert resumed.resumed_from_epoch_ == 1
@@ -295,8 +320,9 @@ def test_a_failed_fit_leaves_no_checkpoint_target_behind(tmp_path):
                 raise RuntimeError("the first epoch fails")
 
     X, y = make_data()
-    clf = AttCRNNClassifier(**TINY, max_epochs=2, checkpoint_dir=tmp_path,
-                            callbacks=[("fail", FailOnce())])
+    clf = AttCRNNClassifier(
+        **TINY, max_epochs=2, checkpoint_dir=tmp_path, callbacks=[("fail", FailOnce())]
+    )
     with pytest.raises(RuntimeError, match="first epoch fails"):
         clf.fit(X, y)
     folder = Path(clf.checkpoint_path_).parent

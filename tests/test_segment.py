@@ -20,20 +20,21 @@ def _brute_force(x, L, hop, tail):
     elif tail == "pad":
         covered = np.zeros(n, bool)
         for s in full:
-            covered[s:s + L] = True
+            covered[s : s + L] = True
         nxt = full[-1] + hop
         if not covered.all() and nxt < n:
             chosen.append(nxt)
     out = []
     for s in chosen:
         seg = np.zeros(L, np.float32)
-        piece = x[s:s + L]
-        seg[:len(piece)] = piece
+        piece = x[s : s + L]
+        seg[: len(piece)] = piece
         out.append(seg)
     return np.stack(out)
 
 
 # ----------------------------------------------------------------- segment_signal
+
 
 @pytest.mark.parametrize("tail", ["pad", "drop"])
 @pytest.mark.parametrize("L, hop", [(4, 4), (4, 2), (4, 1), (4, 3), (3, 5), (1, 1)])
@@ -59,15 +60,27 @@ def test_segment_signal_keeps_leading_axes(rng):
     assert got.flags.c_contiguous
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    ({"segment_length": 0, "hop_length": 1}, ValueError,
-     r"'segment_length' parameter of segment_signal .* Got 0"),
-    ({"segment_length": 2, "hop_length": 0}, ValueError,
-     r"'hop_length' parameter of segment_signal .* Got 0"),
-    ({"segment_length": 2.0, "hop_length": 1}, TypeError, r"'segment_length' parameter"),
-    ({"segment_length": 2, "hop_length": 1, "tail": "wrap"}, ValueError,
-     r"'tail' parameter of segment_signal must be one of \{'pad', 'drop'\}. Got 'wrap'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (
+            {"segment_length": 0, "hop_length": 1},
+            ValueError,
+            r"'segment_length' parameter of segment_signal .* Got 0",
+        ),
+        (
+            {"segment_length": 2, "hop_length": 0},
+            ValueError,
+            r"'hop_length' parameter of segment_signal .* Got 0",
+        ),
+        ({"segment_length": 2.0, "hop_length": 1}, TypeError, r"'segment_length' parameter"),
+        (
+            {"segment_length": 2, "hop_length": 1, "tail": "wrap"},
+            ValueError,
+            r"'tail' parameter of segment_signal must be one of \{'pad', 'drop'\}. Got 'wrap'",
+        ),
+    ],
+)
 def test_segment_signal_bad_params(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         segment_signal(np.zeros(10), **kwargs)
@@ -81,6 +94,7 @@ def test_segment_signal_bad_input():
 
 
 # ----------------------------------------------------------------- Segmenter
+
 
 def test_paper_setting_30s_gives_15_segments(rng):
     sr = 22050
@@ -100,8 +114,9 @@ def test_multichannel_values_are_slices(rng):
     assert out.shape == (3, 4, 2, 200) and out.dtype == np.float32
     for r in range(3):
         for k in range(3):
-            np.testing.assert_array_equal(out[r, k], X[r, :, k * 200:(k + 1) * 200]
-                                          .astype(np.float32))
+            np.testing.assert_array_equal(
+                out[r, k], X[r, :, k * 200 : (k + 1) * 200].astype(np.float32)
+            )
         np.testing.assert_array_equal(out[r, 3, :, :100], X[r, :, 600:].astype(np.float32))
         assert not out[r, 3, :, 100:].any()
 
@@ -115,7 +130,7 @@ def test_ragged_10s_and_30s_in_one_call(rng):
     assert out.dtype == object and out.shape == (2,)
     assert out[0].shape == (5, 1, 2 * sr) and out[1].shape == (15, 1, 2 * sr)
     assert out[0].dtype == np.float32
-    np.testing.assert_array_equal(out[1][7, 0], long[14 * sr:16 * sr].astype(np.float32))
+    np.testing.assert_array_equal(out[1][7, 0], long[14 * sr : 16 * sr].astype(np.float32))
     # a list works the same way
     out_list = Segmenter().transform([short, long])
     np.testing.assert_array_equal(out_list[0], out[0])
@@ -124,8 +139,9 @@ def test_ragged_10s_and_30s_in_one_call(rng):
 def test_ragged_equal_counts_give_dense(rng):
     # 9.5 s and 10 s both give 5 segments in pad mode -> a dense batch
     sr = 100
-    out = Segmenter(sr=sr).transform([rng.standard_normal((2, 950)),
-                                      rng.standard_normal((2, 1000))])
+    out = Segmenter(sr=sr).transform(
+        [rng.standard_normal((2, 950)), rng.standard_normal((2, 1000))]
+    )
     assert out.dtype == np.float32 and out.shape == (2, 5, 2, 200)
 
 
@@ -151,11 +167,13 @@ def test_short_recording_is_padded_with_warning(rng, tail):
     sr = 100
     short = rng.standard_normal(150)  # 1.5 s < 2 s
     long = rng.standard_normal(400)
-    with pytest.warns(UserWarning,
-                      match=r"^1 of 2 recordings was shorter than one segment "
-                            r"\(2\.000 s, 200 samples\) and was zero-padded to one segment: "
-                            r"recording 1 \(1\.500 s, 150 samples\)\. Lower "
-                            r"segment_duration") as record:
+    with pytest.warns(
+        UserWarning,
+        match=r"^1 of 2 recordings was shorter than one segment "
+        r"\(2\.000 s, 200 samples\) and was zero-padded to one segment: "
+        r"recording 1 \(1\.500 s, 150 samples\)\. Lower "
+        r"segment_duration",
+    ) as record:
         out = Segmenter(sr=sr, tail=tail).transform([long, short])
     assert len(record) == 1
     assert record[0].filename == __file__  # stacklevel points at the caller
@@ -186,8 +204,8 @@ def test_overlap_counts(rng, tail, n_samples):
     assert out.shape == (1, expected, 1, L)
     assert seg.n_segments(n_samples) == expected
     for k in range(expected):
-        piece = x[k * hop:k * hop + L].astype(np.float32)
-        np.testing.assert_array_equal(out[0, k, 0, :len(piece)], piece)
+        piece = x[k * hop : k * hop + L].astype(np.float32)
+        np.testing.assert_array_equal(out[0, k, 0, : len(piece)], piece)
 
 
 def test_n_segments_agrees_with_transform(rng):
@@ -208,44 +226,68 @@ def test_segment_length_is_rounded():
     assert seg.n_segments(22050) == 1 + math.ceil((22050 - 1102) / 551)
 
 
-@pytest.mark.parametrize("X, exc, match", [
-    (np.zeros(100), ValueError,
-     r"^Segmenter got an array of shape \(100,\); expected a batch of recordings of shape "
-     r"\(n_samples,\) or \(n_channels, n_samples\) each"),
-    (np.zeros((1, 2, 3, 100)), ValueError, r"shape \(1, 2, 3, 100\); expected"),
-    (np.zeros((0, 100)), ValueError, r"no recordings"),
-    ([], ValueError, r"no recordings"),
-    (np.zeros((2, 3), dtype=complex), TypeError, r"dtype complex128"),
-    (np.empty((2, 2), dtype=object), ValueError, r"object array of shape \(2, 2\)"),
-    ("abc", TypeError, r"Segmenter got a str"),
-    ([np.zeros(300), np.zeros(0)], ValueError, r"Recording 1 has 0 samples"),
-    ([np.zeros(300), np.zeros((2, 0))], ValueError, r"Recording 1 has 0 samples"),
-    (np.zeros((2, 0)), ValueError, r"Recording 0 has 0 samples"),
-    ([np.zeros(300), np.zeros((1, 2, 300))], ValueError, r"Recording 1 has shape \(1, 2, 300\)"),
-    ([np.zeros(300), np.array(["a"])], TypeError, r"Recording 1 has dtype <U1"),
-    ([np.zeros(300), np.array([0.0, np.nan])], ValueError, r"Recording 1 contains NaN or inf"),
-])
+@pytest.mark.parametrize(
+    "X, exc, match",
+    [
+        (
+            np.zeros(100),
+            ValueError,
+            r"^Segmenter got an array of shape \(100,\); expected a batch of recordings of shape "
+            r"\(n_samples,\) or \(n_channels, n_samples\) each",
+        ),
+        (np.zeros((1, 2, 3, 100)), ValueError, r"shape \(1, 2, 3, 100\); expected"),
+        (np.zeros((0, 100)), ValueError, r"no recordings"),
+        ([], ValueError, r"no recordings"),
+        (np.zeros((2, 3), dtype=complex), TypeError, r"dtype complex128"),
+        (np.empty((2, 2), dtype=object), ValueError, r"object array of shape \(2, 2\)"),
+        ("abc", TypeError, r"Segmenter got a str"),
+        ([np.zeros(300), np.zeros(0)], ValueError, r"Recording 1 has 0 samples"),
+        ([np.zeros(300), np.zeros((2, 0))], ValueError, r"Recording 1 has 0 samples"),
+        (np.zeros((2, 0)), ValueError, r"Recording 0 has 0 samples"),
+        (
+            [np.zeros(300), np.zeros((1, 2, 300))],
+            ValueError,
+            r"Recording 1 has shape \(1, 2, 300\)",
+        ),
+        ([np.zeros(300), np.array(["a"])], TypeError, r"Recording 1 has dtype <U1"),
+        ([np.zeros(300), np.array([0.0, np.nan])], ValueError, r"Recording 1 contains NaN or inf"),
+    ],
+)
 def test_transform_errors(X, exc, match):
     with pytest.raises(exc, match=match):
         Segmenter(sr=100).transform(X)
 
 
-@pytest.mark.parametrize("params, exc, match", [
-    ({"segment_duration": 0}, ValueError,
-     r"'segment_duration' parameter of Segmenter must be a float in the range \(0, inf\)\. "
-     r"Got 0 instead"),
-    ({"segment_duration": -1.0}, ValueError, r"'segment_duration' parameter"),
-    ({"segment_duration": "2"}, TypeError, r"'segment_duration' parameter"),
-    ({"segment_duration": 1e-9}, ValueError, r"'segment_duration' parameter .* rounds to 0"),
-    ({"hop_duration": 0.0}, ValueError,
-     r"'hop_duration' parameter of Segmenter must be a float in the range \(0, inf\) or None"),
-    ({"hop_duration": float("inf")}, ValueError, r"'hop_duration' parameter .* Got inf"),
-    ({"hop_duration": 1e-9}, ValueError, r"'hop_duration' parameter .* rounds to 0"),
-    ({"tail": "wrap"}, ValueError, r"'tail' parameter of Segmenter must be one of "
-                                   r"\{'pad', 'drop'\}\. Got 'wrap'"),
-    ({"sr": 0}, ValueError, r"'sr' parameter of Segmenter .* Got 0"),
-    ({"sr": 100.0}, TypeError, r"'sr' parameter of Segmenter"),
-])
+@pytest.mark.parametrize(
+    "params, exc, match",
+    [
+        (
+            {"segment_duration": 0},
+            ValueError,
+            r"'segment_duration' parameter of Segmenter must be a float in the range \(0, inf\)\. "
+            r"Got 0 instead",
+        ),
+        ({"segment_duration": -1.0}, ValueError, r"'segment_duration' parameter"),
+        ({"segment_duration": "2"}, TypeError, r"'segment_duration' parameter"),
+        ({"segment_duration": 1e-9}, ValueError, r"'segment_duration' parameter .* rounds to 0"),
+        (
+            {"hop_duration": 0.0},
+            ValueError,
+            r"'hop_duration' parameter of Segmenter must be a float "
+            r"in the range \(0, inf\) or None",
+        ),
+        ({"hop_duration": float("inf")}, ValueError, r"'hop_duration' parameter .* Got inf"),
+        ({"hop_duration": 1e-9}, ValueError, r"'hop_duration' parameter .* rounds to 0"),
+        (
+            {"tail": "wrap"},
+            ValueError,
+            r"'tail' parameter of Segmenter must be one of "
+            r"\{'pad', 'drop'\}\. Got 'wrap'",
+        ),
+        ({"sr": 0}, ValueError, r"'sr' parameter of Segmenter .* Got 0"),
+        ({"sr": 100.0}, TypeError, r"'sr' parameter of Segmenter"),
+    ],
+)
 def test_bad_params(params, exc, match):
     seg = Segmenter(**params)
     X = np.zeros((1, 1000))
@@ -264,8 +306,12 @@ def test_n_segments_bad_input():
 
 def test_estimator_contract(rng):
     seg = Segmenter(sr=100, segment_duration=1.5, hop_duration=0.5, tail="drop")
-    assert seg.get_params() == {"sr": 100, "segment_duration": 1.5, "hop_duration": 0.5,
-                                "tail": "drop"}
+    assert seg.get_params() == {
+        "sr": 100,
+        "segment_duration": 1.5,
+        "hop_duration": 0.5,
+        "tail": "drop",
+    }
     cloned = clone(seg)
     assert cloned is not seg and cloned.get_params() == seg.get_params()
     assert seg.__sklearn_tags__().requires_fit is False
@@ -290,8 +336,9 @@ def test_array_like_input(rng):
             return self.a
 
     X = rng.standard_normal((2, 400))
-    np.testing.assert_array_equal(Segmenter(sr=100).transform(ArrayLike(X)),
-                                  Segmenter(sr=100).transform(X))
+    np.testing.assert_array_equal(
+        Segmenter(sr=100).transform(ArrayLike(X)), Segmenter(sr=100).transform(X)
+    )
 
 
 def test_many_short_recordings_give_one_warning(rng):
@@ -314,7 +361,9 @@ def test_many_short_recordings_give_one_warning(rng):
     assert str(caught[0].message) == (
         f"{len(short)} of 12 recordings were shorter than one segment (2.000 s, 200 "
         f"samples) and were zero-padded to one segment: {shown} and {len(short) - 5} "
-        "more. Lower segment_duration to avoid padding.")
-    assert len(short) == 7 and shown.startswith("recording 0 (0.500 s, 50 samples), "
-                                                "recording 3 (1.200 s, 120 samples)")
+        "more. Lower segment_duration to avoid padding."
+    )
+    assert len(short) == 7 and shown.startswith(
+        "recording 0 (0.500 s, 50 samples), recording 3 (1.200 s, 120 samples)"
+    )
     assert [out[i].shape[0] for i, _ in short] == [1] * len(short)

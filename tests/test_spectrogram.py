@@ -2,8 +2,13 @@ import librosa
 import numpy as np
 import pytest
 
-from skasc.dsp.spectrogram import (frame_lengths, log_compress, log_filterbank, n_frames,
-                                   power_spectrogram)
+from skasc.dsp.spectrogram import (
+    frame_lengths,
+    log_compress,
+    log_filterbank,
+    n_frames,
+    power_spectrogram,
+)
 
 
 def _padded(y, n_fft, hop):
@@ -23,8 +28,14 @@ def test_power_spectrogram_matches_librosa_stft(rng):
     y = rng.standard_normal((3, 2, 44100)).astype(np.float32)
     S = power_spectrogram(y, n_fft=1102, hop_length=551)
     assert S.shape == (3, 2, 552, 80) and S.dtype == np.float32
-    ref = np.abs(librosa.stft(_padded(y, 1102, 551), n_fft=1102, hop_length=551,
-                              window="hann", center=False)) ** 2
+    ref = (
+        np.abs(
+            librosa.stft(
+                _padded(y, 1102, 551), n_fft=1102, hop_length=551, window="hann", center=False
+            )
+        )
+        ** 2
+    )
     assert ref.shape == S.shape
     np.testing.assert_allclose(S, ref, rtol=1e-4, atol=1e-6 * ref.max())
 
@@ -40,7 +51,7 @@ def test_power_spectrogram_direct_formula(rng):
     m = np.arange(n_fft)[None, :]
     dft = np.exp(-2j * np.pi * k * m / n_fft)
     for t in range(n // hop):
-        frame = padded[t * hop:t * hop + n_fft] * window
+        frame = padded[t * hop : t * hop + n_fft] * window
         np.testing.assert_allclose(S[:, t], np.abs(dft @ frame) ** 2, rtol=1e-4, atol=1e-5)
 
 
@@ -48,7 +59,7 @@ def test_last_frame_sees_only_the_segment_end_and_zeros(rng):
     y = rng.standard_normal(44100).astype(np.float32)
     S = power_spectrogram(y, n_fft=1102, hop_length=551)
     # The last frame starts 551 samples before the end: half audio, half zeros.
-    frame = np.concatenate([y[79 * 551:], np.zeros(1102 - (44100 - 79 * 551))])
+    frame = np.concatenate([y[79 * 551 :], np.zeros(1102 - (44100 - 79 * 551))])
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1102) / 1102)
     ref = np.abs(np.fft.rfft(frame * window)) ** 2
     np.testing.assert_allclose(S[:, -1], ref, rtol=1e-3, atol=1e-4)
@@ -60,7 +71,8 @@ def test_batched_equals_one_by_one(rng):
     for i in range(4):
         for c in range(3):
             np.testing.assert_array_equal(
-                S[i, c], power_spectrogram(y[i, c], n_fft=256, hop_length=128))
+                S[i, c], power_spectrogram(y[i, c], n_fft=256, hop_length=128)
+            )
 
 
 def test_too_short_segment_raises():
@@ -101,8 +113,11 @@ def test_log_filterbank_shared_stft_equals_separate(rng):
 
 # --- Centred STFT pair of whole recordings (used by skasc.dsp.minstats) --------
 
-@pytest.mark.parametrize("n_fft, hop, n", [(256, 128, 8000 * 3 + 17), (512, 256, 1000),
-                                          (64, 20, 333), (32, 32, 100), (256, 100, 300)])
+
+@pytest.mark.parametrize(
+    "n_fft, hop, n",
+    [(256, 128, 8000 * 3 + 17), (512, 256, 1000), (64, 20, 333), (32, 32, 100), (256, 100, 300)],
+)
 def test_centred_stft_matches_scipy_signal_stft(rng, n_fft, hop, n):
     import scipy.signal
 
@@ -115,10 +130,16 @@ def test_centred_stft_matches_scipy_signal_stft(rng, n_fft, hop, n):
     # pad_mode="constant") and scales by 1 / sum(window); the end padding it
     # adds gives at most extra frames after ours.
     window = scipy.signal.get_window("hann", n_fft)
-    _, _, ref = scipy.signal.stft(y.astype(np.float64), window=window, nperseg=n_fft,
-                                  noverlap=n_fft - hop, boundary="zeros", padded=True,
-                                  return_onesided=True)
-    ref = ref[:, :ours.shape[0]].T * window.sum()
+    _, _, ref = scipy.signal.stft(
+        y.astype(np.float64),
+        window=window,
+        nperseg=n_fft,
+        noverlap=n_fft - hop,
+        boundary="zeros",
+        padded=True,
+        return_onesided=True,
+    )
+    ref = ref[:, : ours.shape[0]].T * window.sum()
     assert ref.shape == ours.shape
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5 * max(1.0, np.abs(ref).max()))
 
@@ -135,16 +156,22 @@ def test_centred_istft_matches_scipy_signal_istft(rng, n_fft, hop, n):
     ours = centred_istft_frames(spec, n_fft, hop, hann(n_fft), n)
     assert ours.shape == (n,) and ours.dtype == np.float32
     window = scipy.signal.get_window("hann", n_fft)
-    _, ref = scipy.signal.istft(spec.T.astype(np.complex128) / window.sum(), window=window,
-                                nperseg=n_fft, noverlap=n_fft - hop, input_onesided=True,
-                                boundary=True)
+    _, ref = scipy.signal.istft(
+        spec.T.astype(np.complex128) / window.sum(),
+        window=window,
+        nperseg=n_fft,
+        noverlap=n_fft - hop,
+        input_onesided=True,
+        boundary=True,
+    )
     # scipy stops where the last frame's centre is, (n_frames - 1) * hop samples
     assert n - hop < len(ref) <= n
-    np.testing.assert_allclose(ours[:len(ref)], ref, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(ours[: len(ref)], ref, rtol=0, atol=1e-5)
     # the round trip of an unmodified spectrum gives the signal back
     plain = centred_stft_frames(y, n_fft, hop, hann(n_fft))
-    np.testing.assert_allclose(centred_istft_frames(plain, n_fft, hop, hann(n_fft), n), y,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        centred_istft_frames(plain, n_fft, hop, hann(n_fft), n), y, atol=1e-5
+    )
 
 
 def test_one_hann_window_shared_with_minstats():

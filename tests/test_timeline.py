@@ -1,9 +1,11 @@
 """Scene timelines over long files (issue 14): the streamed front end equals the
 whole-file one, windows follow the product rule, bad windows are refused, and the
 CSV, the PNG and the CLI carry the same numbers."""
+
 import csv
 import io
 import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -28,13 +30,24 @@ def lr_pipeline(segment_duration=0.5, **frontend):
     """A fast fitted pipeline: FrontEnd -> RecordingFusion(logistic regression)."""
     rng = np.random.default_rng(1)
     t = np.arange(2 * SR) / SR
-    X = [(0.3 * np.sin(2 * np.pi * f * t) + 0.02 * rng.standard_normal(t.size)
-          ).astype(np.float32) for f in (300, 5000, 320, 5200)]
-    pipe = Pipeline([
-        ("frontend", FrontEnd(segmenter=Segmenter(segment_duration=segment_duration),
-                              **frontend)),
-        ("fusion", RecordingFusion(make_pipeline(FunctionTransformer(_flatten),
-                                                 LogisticRegression(max_iter=200))))])
+    X = [
+        (0.3 * np.sin(2 * np.pi * f * t) + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+        for f in (300, 5000, 320, 5200)
+    ]
+    pipe = Pipeline(
+        [
+            (
+                "frontend",
+                FrontEnd(segmenter=Segmenter(segment_duration=segment_duration), **frontend),
+            ),
+            (
+                "fusion",
+                RecordingFusion(
+                    make_pipeline(FunctionTransformer(_flatten), LogisticRegression(max_iter=200))
+                ),
+            ),
+        ]
+    )
     return pipe.fit(X, ["low", "high", "low", "high"])
 
 
@@ -51,13 +64,13 @@ def scene_file(path, rng, seconds=13.3, sr=48000, channels=2):
 
 
 # --- the streamed pieces equal the whole-file ones ----------------------------------
-@pytest.mark.parametrize("block", [1, 100, 255, 256, 257, 4099, 22050, 10 ** 6])
+@pytest.mark.parametrize("block", [1, 100, 255, 256, 257, 4099, 22050, 10**6])
 @pytest.mark.parametrize("n_fft,hop", [(512, 256), (400, 160)])
 def test_streamed_denoising_equals_whole_recording(rng, block, n_fft, hop):
     n = 3 * SR + 77
     y = (rng.standard_normal(n) * np.linspace(0.01, 0.5, n)).astype(np.float32)
     stream = MinStatsStream(sr=SR, n_fft=n_fft, hop_length=hop)
-    parts = [stream.push(y[i:i + block]) for i in range(0, y.size, block)]
+    parts = [stream.push(y[i : i + block]) for i in range(0, y.size, block)]
     out = np.concatenate(parts + [stream.finish()])
     # the same frames through the same kernels in the same order: bit for bit
     np.testing.assert_array_equal(out, denoise(y, sr=SR, n_fft=n_fft, hop_length=hop))
@@ -97,8 +110,11 @@ def test_block_reading_names_the_file_and_time_of_bad_samples(tmp_path):
     data = np.zeros(3 * 8000, np.float32)
     data[2 * 8000 + 5] = np.nan
     sf.write(tmp_path / "nan.wav", data, 8000, subtype="FLOAT")
-    with pytest.raises(AudioFileError, match=r"nan.wav.*NaN or inf samples in the block "
-                                             r"starting at 2\.000 s"):
+    with pytest.raises(
+        AudioFileError,
+        match=r"nan.wav.*NaN or inf samples in the block "
+        r"starting at 2\.000 s",
+    ):
         list(iter_audio_blocks(tmp_path / "nan.wav", sr=8000, block_duration=1.0))
     with pytest.raises(ValueError, match="block_duration"):
         next(iter_audio_blocks(tmp_path / "nan.wav", block_duration=0))
@@ -110,12 +126,12 @@ def test_timeline_segments_equal_the_whole_file_front_end(tmp_path, rng, tail):
     pipe = lr_pipeline()
     pipe.set_params(frontend__segmenter__tail=tail)
     path = scene_file(tmp_path / "long.wav", rng)
-    whole_evidence = segment_log_evidence(
-        pipe[1:], pipe[0].transform([path])).segment_log_evidence
+    whole_evidence = segment_log_evidence(pipe[1:], pipe[0].transform([path])).segment_log_evidence
     # window=hop=one segment: each window is one segment's evidence, normalised
     tl = predict_timeline(pipe, path, window=0.5, hop=0.5, block_duration=1.7)
-    expected = np.exp(fuse_log_posteriors(whole_evidence,
-                                          lengths=np.ones(len(whole_evidence), int)))
+    expected = np.exp(
+        fuse_log_posteriors(whole_evidence, lengths=np.ones(len(whole_evidence), int))
+    )
     assert len(tl) == len(whole_evidence) == (27 if tail == "pad" else 26)
     np.testing.assert_allclose(tl.proba, expected, atol=1e-6)
     assert tl.end[-1] == pytest.approx(13.3 if tail == "pad" else 13.0)
@@ -132,7 +148,7 @@ def test_window_posteriors_are_the_product_rule_over_its_segments(tmp_path, rng)
     np.testing.assert_allclose(tl.end, np.minimum((np.array(firsts) + 6) * 0.5, 13.3))
     floor = pipe[-1].floor
     for row, first in zip(tl.proba, firsts):
-        rows = np.maximum(seg[first:first + 6], floor)
+        rows = np.maximum(seg[first : first + 6], floor)
         fused = np.prod(rows, axis=0)
         # float32 rounding of the two front ends differs with the BLAS thread count;
         # posteriors near 1e-10 carry it as a relative error above 1e-6
@@ -159,7 +175,7 @@ def test_windows_fuse_by_the_pipelines_rule_and_temperature(tmp_path, rng):
     tl = predict_timeline(pipe, path, window=1.0, hop=0.5)
     for row, start in zip(tl.proba, tl.start):
         first = int(round(start / 0.5))
-        geo = np.exp(np.log(np.maximum(seg[first:first + 2], 1e-7)).mean(axis=0) / 1.7)
+        geo = np.exp(np.log(np.maximum(seg[first : first + 2], 1e-7)).mean(axis=0) / 1.7)
         np.testing.assert_allclose(row, geo / geo.sum(), rtol=1e-5, atol=1e-9)
 
 
@@ -168,8 +184,9 @@ def test_fused_network_pipeline_timeline_matches_whole_file(tmp_path, rng):
     from test_pipelines import TINY, tone_corpus
 
     X, y = tone_corpus(rng, n_per_class=2)
-    pipe = make_fused_pipeline(max_epochs=2, lr=1e-2, batch_size=16, random_state=0,
-                               verbose=0, net_params=TINY)
+    pipe = make_fused_pipeline(
+        max_epochs=2, lr=1e-2, batch_size=16, random_state=0, verbose=0, net_params=TINY
+    )
     pipe.set_params(frontend__segmenter=Segmenter(segment_duration=0.5)).fit(X, y)
     path = scene_file(tmp_path / "long.wav", rng, seconds=7.0, channels=1)
     tl = predict_timeline(pipe, path, window=7.0, hop=1.0, block_duration=1.3)
@@ -182,13 +199,13 @@ def test_overlapping_segments_keep_their_grid(tmp_path, rng):
     pipe = lr_pipeline()
     pipe.set_params(frontend__segmenter__hop_duration=0.25)
     path = scene_file(tmp_path / "long.wav", rng, seconds=3.1)
-    whole_evidence = segment_log_evidence(
-        pipe[1:], pipe[0].transform([path])).segment_log_evidence
+    whole_evidence = segment_log_evidence(pipe[1:], pipe[0].transform([path])).segment_log_evidence
     tl = predict_timeline(pipe, path, window=0.5, hop=0.25, block_duration=0.7)
     assert len(tl) == len(whole_evidence) == 12  # starts 0, 0.25, ..., 2.75 (tail padded)
     np.testing.assert_allclose(tl.start, np.arange(12) * 5512 / SR)  # the hop in samples
-    np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
-        whole_evidence, lengths=np.ones(12, int))), atol=1e-6)
+    np.testing.assert_allclose(
+        tl.proba, np.exp(fuse_log_posteriors(whole_evidence, lengths=np.ones(12, int))), atol=1e-6
+    )
     whole = predict_timeline(pipe, path, window=10.0, hop=1.0)
     np.testing.assert_allclose(whole.proba, pipe.predict_proba([path]), atol=1e-6)
 
@@ -200,21 +217,30 @@ def test_no_denoiser_gives_one_channel(tmp_path, rng):
     np.testing.assert_allclose(tl.proba, pipe.predict_proba([path]), atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs,error,message", [
-    (dict(window=0.4), ValueError, r"'window'=0.4 s is shorter than one segment \(0.5 s\)"),
-    (dict(hop=0.0), ValueError, r"'hop'=0.0 s must be > 0"),
-    (dict(hop=-1.0), ValueError, r"'hop'=-1.0 s must be > 0"),
-    (dict(hop=0.75), ValueError,
-     r"'hop'=0.75 s is not on the segment grid: .*hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$"),
-    (dict(window=1.2, hop=0.5), ValueError,  # the window given, not what is past a segment
-     r"'window'=1.2 s is not on the segment grid: it must be one segment \(0.5 s\) plus a "
-     r"whole number of segment hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$"),
-    (dict(hop=0.2), ValueError, r"'hop'=0.2 s is not on the segment grid"),
-    (dict(window=1.0, hop=1.5), ValueError, r"'hop'=1.5 s is longer than 'window'=1.0 s"),
-    (dict(block_duration=float("inf")), ValueError, r"'block_duration' must be a finite"),
-    (dict(window="30"), TypeError, r"'window' of predict_timeline must be a number"),
-    (dict(hop=float("nan")), ValueError, r"'hop' of predict_timeline must be finite"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        (dict(window=0.4), ValueError, r"'window'=0.4 s is shorter than one segment \(0.5 s\)"),
+        (dict(hop=0.0), ValueError, r"'hop'=0.0 s must be > 0"),
+        (dict(hop=-1.0), ValueError, r"'hop'=-1.0 s must be > 0"),
+        (
+            dict(hop=0.75),
+            ValueError,
+            r"'hop'=0.75 s is not on the segment grid: .*hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$",
+        ),
+        (
+            dict(window=1.2, hop=0.5),
+            ValueError,  # the window given, not what is past a segment
+            r"'window'=1.2 s is not on the segment grid: it must be one segment \(0.5 s\) plus a "
+            r"whole number of segment hops \(0.5 s\), e.g. 0.5, 1, 1.5 s\.$",
+        ),
+        (dict(hop=0.2), ValueError, r"'hop'=0.2 s is not on the segment grid"),
+        (dict(window=1.0, hop=1.5), ValueError, r"'hop'=1.5 s is longer than 'window'=1.0 s"),
+        (dict(block_duration=float("inf")), ValueError, r"'block_duration' must be a finite"),
+        (dict(window="30"), TypeError, r"'window' of predict_timeline must be a number"),
+        (dict(hop=float("nan")), ValueError, r"'hop' of predict_timeline must be finite"),
+    ],
+)
 def test_bad_windows_are_refused_before_reading(tmp_path, kwargs, error, message):
     pipe = lr_pipeline()
     with pytest.raises(error, match=message):
@@ -232,19 +258,25 @@ def test_short_file_warns_once_and_gives_one_window(tmp_path, rng):
     with pytest.warns(UserWarning, match="shorter than"):
         tl = predict_timeline(pipe, tmp_path / "short.wav", window=1.0, hop=0.5)
     assert len(tl) == 1
-    np.testing.assert_allclose(tl.proba, pipe.predict_proba([tmp_path / "short.wav"]),
-                               atol=1e-6)
+    np.testing.assert_allclose(tl.proba, pipe.predict_proba([tmp_path / "short.wav"]), atol=1e-6)
 
 
 # --- change points, CSV, figure, CLI -------------------------------------------------
 def _timeline(labels, starts, window):
     labels = np.array(labels)
     classes = np.array(sorted(set(labels)))
-    proba = np.array([[0.8 if c == lab else 0.2 / (len(classes) - 1) for c in classes]
-                      for lab in labels])
+    proba = np.array(
+        [[0.8 if c == lab else 0.2 / (len(classes) - 1) for c in classes] for lab in labels]
+    )
     starts = np.array(starts, float)
-    return SceneTimeline(start=starts, end=starts + window, labels=labels, proba=proba,
-                         classes=classes, duration=float(starts[-1] + window))
+    return SceneTimeline(
+        start=starts,
+        end=starts + window,
+        labels=labels,
+        proba=proba,
+        classes=classes,
+        duration=float(starts[-1] + window),
+    )
 
 
 def test_change_points_are_the_middle_of_the_overlap():
@@ -260,8 +292,10 @@ def test_csv_rows_hold_the_timeline(tmp_path):
     tl.to_csv(tmp_path / "t.csv")
     rows = list(csv.reader(open(tmp_path / "t.csv", newline="")))
     assert rows[0] == ["start_s", "end_s", "label", "p_bus", "p_park"]
-    assert rows[1:] == [["0.000", "30.000", "bus", "0.8", "0.2"],
-                        ["10.000", "40.000", "park", "0.2", "0.8"]]
+    assert rows[1:] == [
+        ["0.000", "30.000", "bus", "0.8", "0.2"],
+        ["10.000", "40.000", "park", "0.2", "0.8"],
+    ]
     buffer = io.StringIO()
     tl.to_csv(buffer)
     assert buffer.getvalue() == open(tmp_path / "t.csv", newline="").read()
@@ -296,12 +330,25 @@ def test_cli_timeline_writes_csv_and_png(tmp_path, rng, capsys):
     from test_pipelines import CNN_TINY, tone_corpus
 
     X, y = tone_corpus(rng, n_per_class=2)
-    pipe = make_cnn_baseline_pipeline(max_epochs=2, lr=1e-2, batch_size=16, random_state=0,
-                                      verbose=0, net_params=CNN_TINY).fit(X, y)
+    pipe = make_cnn_baseline_pipeline(
+        max_epochs=2, lr=1e-2, batch_size=16, random_state=0, verbose=0, net_params=CNN_TINY
+    ).fit(X, y)
     save(pipe, tmp_path / "m.skasc")
     path = scene_file(tmp_path / "long.wav", rng, seconds=12.0)
-    argv = ["predict", str(tmp_path / "m.skasc"), str(path), "--timeline", "--window", "6",
-            "--hop", "4", "--out", str(tmp_path / "t.csv"), "--figure", str(tmp_path / "t.png")]
+    argv = [
+        "predict",
+        str(tmp_path / "m.skasc"),
+        str(path),
+        "--timeline",
+        "--window",
+        "6",
+        "--hop",
+        "4",
+        "--out",
+        str(tmp_path / "t.csv"),
+        "--figure",
+        str(tmp_path / "t.png"),
+    ]
     assert cli.main(argv) == 0
     assert "Wrote 3 windows" in capsys.readouterr().out
     expected = predict_timeline(pipe, path, window=6.0, hop=4.0)
@@ -311,8 +358,7 @@ def test_cli_timeline_writes_csv_and_png(tmp_path, rng, capsys):
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # to standard output without --out
     assert cli.main(argv[:8]) == 0
-    assert capsys.readouterr().out.replace("\r\n", "\n") == buffer.getvalue().replace(
-        "\r\n", "\n")
+    assert capsys.readouterr().out.replace("\r\n", "\n") == buffer.getvalue().replace("\r\n", "\n")
     # --figure needs --timeline; --timeline needs one file
     assert cli.main(["predict", str(tmp_path / "m.skasc"), str(path), "--figure", "x.png"]) == 2
     assert "--figure applies to a timeline; pass --timeline too" in capsys.readouterr().err
@@ -320,8 +366,7 @@ def test_cli_timeline_writes_csv_and_png(tmp_path, rng, capsys):
     assert "--hop applies to a timeline" in capsys.readouterr().err
     assert cli.main(argv[:8] + ["--skip-bad"]) == 2
     assert "--skip-bad does not apply to --timeline" in capsys.readouterr().err
-    assert cli.main(["predict", str(tmp_path / "m.skasc"), str(path), str(path),
-                     "--timeline"]) == 2
+    assert cli.main(["predict", str(tmp_path / "m.skasc"), str(path), str(path), "--timeline"]) == 2
     assert "exactly one audio file" in capsys.readouterr().err
 
 
@@ -331,10 +376,14 @@ def test_real_recordings_stream_like_the_whole_file(tut_samples):
     pipe = lr_pipeline()
     for path in tut_samples[:2]:
         whole_evidence = segment_log_evidence(
-            pipe[1:], pipe[0].transform([path])).segment_log_evidence
+            pipe[1:], pipe[0].transform([path])
+        ).segment_log_evidence
         tl = predict_timeline(pipe, path, window=0.5, hop=0.5, block_duration=1.3)
-        np.testing.assert_allclose(tl.proba, np.exp(fuse_log_posteriors(
-            whole_evidence, lengths=np.ones(len(whole_evidence), int))), atol=1e-6)
+        np.testing.assert_allclose(
+            tl.proba,
+            np.exp(fuse_log_posteriors(whole_evidence, lengths=np.ones(len(whole_evidence), int))),
+            atol=1e-6,
+        )
         assert tl.duration == pytest.approx(10.0, abs=1e-3)
 
 
@@ -342,8 +391,11 @@ def test_a_recording_instead_of_a_path_is_a_type_error(rng):
     """predict_timeline reads one file; an array is refused by skasc, not by os."""
     from skasc.exceptions import SkascTypeError
 
-    with pytest.raises(SkascTypeError, match=r"^Expected the path of an audio file \(str or "
-                                             r"os\.PathLike\); got ndarray\.$"):
+    with pytest.raises(
+        SkascTypeError,
+        match=r"^Expected the path of an audio file \(str or "
+        r"os\.PathLike\); got ndarray\.$",
+    ):
         predict_timeline(lr_pipeline(), rng.standard_normal(22050))
 
 
@@ -351,12 +403,14 @@ def test_the_denoisers_stream_is_its_transform_block_by_block(rng):
     from skasc import MinStatsDenoiser
 
     y = (rng.standard_normal(2 * SR + 11) * 0.1).astype(np.float32)
-    denoiser = MinStatsDenoiser(n_fft=400, hop_length=160, window_duration=0.6,
-                                oversubtraction=2.0, floor=0.05)
+    denoiser = MinStatsDenoiser(
+        n_fft=400, hop_length=160, window_duration=0.6, oversubtraction=2.0, floor=0.05
+    )
     stream = denoiser.stream()
-    parts = [stream.push(y[i:i + 3001]) for i in range(0, y.size, 3001)]
-    np.testing.assert_array_equal(np.concatenate(parts + [stream.finish()]),
-                                  denoiser.transform(y[np.newaxis])[0, 1])
+    parts = [stream.push(y[i : i + 3001]) for i in range(0, y.size, 3001)]
+    np.testing.assert_array_equal(
+        np.concatenate(parts + [stream.finish()]), denoiser.transform(y[np.newaxis])[0, 1]
+    )
     with pytest.raises(ValueError, match="hop_length"):
         MinStatsDenoiser(n_fft=256, hop_length=300).stream()
 

@@ -19,19 +19,50 @@ Malformed or missing dataset files raise :class:`DatasetError` (a ``ValueError``
 """
 
 from .base import AudioDataset, DatasetError, OfficialSplits
-from .dcase import (DCASE_SETS, load_dcase, load_tau2019, load_tau2019mobile,
-                    load_tau2020mobile, load_tau2022mobile, load_tut2016, load_tut2017,
-                    load_tut2018, load_tut2018mobile)
+from .dcase import (
+    DCASE_SETS,
+    load_dcase,
+    load_tau2019,
+    load_tau2019mobile,
+    load_tau2020mobile,
+    load_tau2022mobile,
+    load_tut2016,
+    load_tut2017,
+    load_tut2018,
+    load_tut2018mobile,
+)
 from .esc50 import load_esc10, load_esc50
 from .folder_csv import load_csv
-from .urbansound8k import load_urbansound8k
 from .litis import LitisRouen, LitisSplits, load_litis_rouen, write_litis_layout
 from .registry import DATASETS, load_dataset
 from .scenes import SCENE_CLASSES, make_litis_like, make_scenes
+from .urbansound8k import load_urbansound8k
 
-__all__ = ["AudioDataset", "DATASETS", "DCASE_SETS", "DatasetError", "LitisRouen",
-           "LitisSplits", "OfficialSplits", "SCENE_CLASSES", "load_csv", "load_dataset", "load_dcase",
-           "load_esc10", "load_esc50", "load_urbansound8k",
-           "load_litis_rouen", "load_tau2019", "load_tau2019mobile", "load_tau2020mobile",
-           "load_tau2022mobile", "load_tut2016", "load_tut2017", "load_tut2018",
-           "load_tut2018mobile", "make_litis_like", "make_scenes", "write_litis_layout"]
+__all__ = [
+    "AudioDataset",
+    "DATASETS",
+    "DCASE_SETS",
+    "DatasetError",
+    "LitisRouen",
+    "LitisSplits",
+    "OfficialSplits",
+    "SCENE_CLASSES",
+    "load_csv",
+    "load_dataset",
+    "load_dcase",
+    "load_esc10",
+    "load_esc50",
+    "load_urbansound8k",
+    "load_litis_rouen",
+    "load_tau2019",
+    "load_tau2019mobile",
+    "load_tau2020mobile",
+    "load_tau2022mobile",
+    "load_tut2016",
+    "load_tut2017",
+    "load_tut2018",
+    "load_tut2018mobile",
+    "make_litis_like",
+    "make_scenes",
+    "write_litis_layout",
+]

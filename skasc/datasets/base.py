@@ -20,8 +20,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Literal, overload
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
@@ -30,14 +31,26 @@ from .._paths import file_identity, regular_file_problem
 from .._recordings import n_recordings
 from ..exceptions import DatasetError
 
-__all__ = ["AudioDataset", "DatasetError", "OfficialSplits", "check_recording_files",
-           "dataset_from_folds", "find_root", "metadata_rows", "name_fields", "parse_int",
-           "read_table", "read_text"]
+__all__ = [
+    "AudioDataset",
+    "DatasetError",
+    "OfficialSplits",
+    "check_one_name",
+    "check_recording_files",
+    "dataset_from_folds",
+    "find_root",
+    "metadata_rows",
+    "name_fields",
+    "parse_int",
+    "read_table",
+    "read_text",
+]
 
 
 # ----------------------------------------------------------------------------
 # splitter
 # ----------------------------------------------------------------------------
+
 
 class OfficialSplits(BaseCrossValidator):
     """Fixed train/test splits of a data set, as a scikit-learn CV splitter.
@@ -64,14 +77,19 @@ class OfficialSplits(BaseCrossValidator):
     [[0, 1], [2, 3], [4]]
     """
 
-    def __init__(self, splits: Sequence[tuple[Any, Any]], n_recordings: int, *,
-                 names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        splits: Sequence[tuple[Any, Any]],
+        n_recordings: int,
+        *,
+        names: Sequence[str] | None = None,
+    ) -> None:
         self.splits = splits
         self.n_recordings = n_recordings
         self.names = names
 
     @classmethod
-    def from_folds(cls, folds: Any) -> "OfficialSplits":
+    def from_folds(cls, folds: Any) -> OfficialSplits:
         """Leave-one-fold-out splits from a fold number per recording.
 
         Fold ``k`` tests on the recordings whose fold is ``k`` and trains on all
@@ -91,8 +109,11 @@ class OfficialSplits(BaseCrossValidator):
             raise DatasetError("folds must be a non-empty 1-D array of fold numbers.")
         values = np.unique(folds)
         splits = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in values]
-        return cls(splits, folds.size, names=[
-            f"fold{k}" if isinstance(k, int) else str(k) for k in values.tolist()])
+        return cls(
+            splits,
+            folds.size,
+            names=[f"fold{k}" if isinstance(k, int) else str(k) for k in values.tolist()],
+        )
 
     @property
     def fold_names(self) -> list[str]:
@@ -115,8 +136,9 @@ class OfficialSplits(BaseCrossValidator):
         """
         return len(self.splits)
 
-    def split(self, X: Any = None, y: Any = None, groups: Any = None
-              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def split(
+        self, X: Any = None, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield the training and test positions of each fold.
 
         Parameters
@@ -137,15 +159,19 @@ class OfficialSplits(BaseCrossValidator):
             if value is not None and n_recordings(value) != self.n_recordings:
                 raise DatasetError(
                     f"{name} has {n_recordings(value)} recordings but the data set has "
-                    f"{self.n_recordings}; pass the recordings of the loader in its order.")
+                    f"{self.n_recordings}; pass the recordings of the loader in its order."
+                )
         for train, test in self.splits:
-            yield (np.sort(np.asarray(train, dtype=np.intp)),
-                   np.sort(np.asarray(test, dtype=np.intp)))
+            yield (
+                np.sort(np.asarray(train, dtype=np.intp)),
+                np.sort(np.asarray(test, dtype=np.intp)),
+            )
 
 
 # ----------------------------------------------------------------------------
 # the data set
 # ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, eq=False)
 class AudioDataset:
@@ -192,16 +218,19 @@ class AudioDataset:
         return len(self.paths)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(name={self.name!r}, n_recordings={len(self.paths)}, "
-                f"n_classes={len(self.class_names)}, n_folds={self.cv.get_n_splits()})")
+        return (
+            f"{type(self).__name__}(name={self.name!r}, n_recordings={len(self.paths)}, "
+            f"n_classes={len(self.class_names)}, n_folds={self.cv.get_n_splits()})"
+        )
 
 
 # ----------------------------------------------------------------------------
 # reading metadata
 # ----------------------------------------------------------------------------
 
+
 def find_root(root: str | os.PathLike, marker: str, dataset: str) -> str:
-    """The folder holding ``marker`` (a metadata file): ``root`` itself, or its one child that holds it.
+    """The folder holding ``marker`` (a metadata file): ``root`` or its one child holding it.
 
     Parameters
     ----------
@@ -232,22 +261,49 @@ def find_root(root: str | os.PathLike, marker: str, dataset: str) -> str:
     if problem != "does not exist":  # there, but not a file that can be read
         raise DatasetError(f"The metadata file {os.path.join(root, marker)!r} {problem}.")
     children = sorted(
-        os.path.join(root, name) for name in os.listdir(root)
-        if os.path.isfile(os.path.join(root, name, marker)))
+        os.path.join(root, name)
+        for name in os.listdir(root)
+        if os.path.isfile(os.path.join(root, name, marker))
+    )
     if len(children) == 1:
         return children[0]
     if len(children) > 1:
         raise DatasetError(
             f"{root!r} holds {len(children)} {dataset} folders "
-            f"({', '.join(os.path.basename(c) for c in children)}); pass one of them.")
+            f"({', '.join(os.path.basename(c) for c in children)}); pass one of them."
+        )
     raise DatasetError(
         f"{root!r} is not a {dataset} folder: expected the file "
-        f"{os.path.join(root, marker)!r} (or a sub-folder holding {marker!r}).")
+        f"{os.path.join(root, marker)!r} (or a sub-folder holding {marker!r})."
+    )
 
 
-def read_table(path: str, *, delimiter: str, columns: Sequence[str] | None = None,
-               header: bool = True, min_columns: int = 1
-               ) -> list[tuple[int, dict[str, str] | list[str]]]:
+@overload
+def read_table(
+    path: str,
+    *,
+    delimiter: str,
+    columns: Sequence[str] | None = ...,
+    header: Literal[True] = ...,
+    min_columns: int = ...,
+) -> list[tuple[int, dict[str, str]]]: ...
+@overload
+def read_table(
+    path: str,
+    *,
+    delimiter: str,
+    columns: Sequence[str] | None = ...,
+    header: Literal[False],
+    min_columns: int = ...,
+) -> list[tuple[int, list[str]]]: ...
+def read_table(
+    path: str,
+    *,
+    delimiter: str,
+    columns: Sequence[str] | None = None,
+    header: bool = True,
+    min_columns: int = 1,
+) -> list[tuple[int, dict[str, str]]] | list[tuple[int, list[str]]]:
     """Rows of a delimited metadata file, with their 1-based line numbers.
 
     A leading byte-order mark, Windows line endings and blank lines are
@@ -278,17 +334,18 @@ def read_table(path: str, *, delimiter: str, columns: Sequence[str] | None = Non
         column, or a row has the wrong number of fields.
     """
     text = read_text(path, "metadata file")
-    lines = list(enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
-                           start=1))
-    lines = [(lineno, [f.strip() for f in row]) for lineno, row in lines
-             if any(f.strip() for f in row)]
+    lines = list(enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1))
+    lines = [
+        (lineno, [f.strip() for f in row]) for lineno, row in lines if any(f.strip() for f in row)
+    ]
     if not header:
         for lineno, row in lines:
             if len(row) < min_columns:
                 raise DatasetError(
                     f"{path}, line {lineno}: expected at least {min_columns} "
                     f"{_delimiter_name(delimiter)}-separated fields, got {len(row)}: "
-                    f"{delimiter.join(row)!r}.")
+                    f"{delimiter.join(row)!r}."
+                )
         return lines
     if not lines:
         raise DatasetError(f"{path} is empty; expected a header line.")
@@ -298,14 +355,16 @@ def read_table(path: str, *, delimiter: str, columns: Sequence[str] | None = Non
         raise DatasetError(
             f"{path}, line {head_line}: the header lacks the column(s) "
             f"{', '.join(map(repr, missing))}; got {head}. Expected a "
-            f"{_delimiter_name(delimiter)}-separated header.")
+            f"{_delimiter_name(delimiter)}-separated header."
+        )
     rows = []
     for lineno, row in lines[1:]:
         if len(row) != len(head):
             raise DatasetError(
                 f"{path}, line {lineno}: expected {len(head)} "
                 f"{_delimiter_name(delimiter)}-separated fields (as in the header), got "
-                f"{len(row)}: {delimiter.join(row)!r}.")
+                f"{len(row)}: {delimiter.join(row)!r}."
+            )
         rows.append((lineno, dict(zip(head, row))))
     return rows
 
@@ -326,16 +385,24 @@ def read_text(path: str, what: str) -> str:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             return handle.read()
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
-                           "save it as UTF-8.") from None
+        raise DatasetError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8."
+        ) from None
 
 
 def _delimiter_name(delimiter: str) -> str:
     return {"\t": "tab", ",": "comma"}.get(delimiter, repr(delimiter))
 
 
-def dataset_from_folds(name: str, root: str, table: str, rows: Sequence[dict[str, Any]], *,
-                       check_files: bool, group_key: str) -> AudioDataset:
+def dataset_from_folds(
+    name: str,
+    root: str,
+    table: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    check_files: bool,
+    group_key: str,
+) -> AudioDataset:
     """The data set of a metadata table whose rows carry a fold each.
 
     Parameters
@@ -368,8 +435,9 @@ def dataset_from_folds(name: str, root: str, table: str, rows: Sequence[dict[str
     """
     if not rows:
         raise DatasetError(f"{table} lists no recordings.")
-    check_recording_files([r["path"] for r in rows], [r["line"] for r in rows], table,
-                          check_files=check_files)
+    check_recording_files(
+        [r["path"] for r in rows], [r["line"] for r in rows], table, check_files=check_files
+    )
     first_of: dict[str, dict[str, Any]] = {}
     for row in rows:
         before = first_of.setdefault(row["group"], row)
@@ -377,19 +445,25 @@ def dataset_from_folds(name: str, root: str, table: str, rows: Sequence[dict[str
             raise DatasetError(
                 f"{table}, line {row['line']}: {group_key} {row['group']!r} is in fold "
                 f"{row['fold']!r} but also in fold {before['fold']!r} (line {before['line']}); "
-                "clips of one source must stay in one fold.")
+                "clips of one source must stay in one fold."
+            )
     labels = np.asarray([r["label"] for r in rows], dtype=str)
-    devices = ([r["device"] for r in rows] if all("device" in r for r in rows) else None)
+    devices = [r["device"] for r in rows] if all("device" in r for r in rows) else None
     return AudioDataset(
-        name=name, root=root, paths=[r["path"] for r in rows], labels=labels,
+        name=name,
+        root=root,
+        paths=[r["path"] for r in rows],
+        labels=labels,
         class_names=sorted(set(labels.tolist())),
         groups=np.asarray([r["group"] for r in rows], dtype=str),
         cv=OfficialSplits.from_folds([r["fold"] for r in rows]),
-        devices=None if devices is None else np.asarray(devices, dtype=str))
+        devices=None if devices is None else np.asarray(devices, dtype=str),
+    )
 
 
-def check_recording_files(paths: Sequence[str], lines: Sequence[int], table: str, *,
-                          check_files: bool = True) -> None:
+def check_recording_files(
+    paths: Sequence[str], lines: Sequence[int], table: str, *, check_files: bool = True
+) -> None:
     """Refuse one audio file listed on two rows, and (with ``check_files``) files that
     are missing or not regular files.
 
@@ -410,16 +484,20 @@ def check_recording_files(paths: Sequence[str], lines: Sequence[int], table: str
         if key in first:
             other, other_line = first[key]
             same = "is listed again" if other == path else f"is the same file as {other!r}"
-            raise DatasetError(f"{table}, line {line}: {path!r} {same} (first on line "
-                               f"{other_line}); a recording may be listed once.")
+            raise DatasetError(
+                f"{table}, line {line}: {path!r} {same} (first on line "
+                f"{other_line}); a recording may be listed once."
+            )
         first[key] = (path, line)
     if not check_files:
         return
     problems = [(path, line, regular_file_problem(path)) for path, line in zip(paths, lines)]
     missing = [(path, line) for path, line, problem in problems if problem == "does not exist"]
     if missing:
-        raise DatasetError(f"{len(missing)} recording(s) listed in {table} do not exist, e.g. "
-                           f"{missing[0][0]!r} (line {missing[0][1]}).")
+        raise DatasetError(
+            f"{len(missing)} recording(s) listed in {table} do not exist, e.g. "
+            f"{missing[0][0]!r} (line {missing[0][1]})."
+        )
     for path, line, problem in problems:
         if problem is not None:
             raise DatasetError(f"{table}, line {line}: the recording {path!r} {problem}.")
@@ -439,22 +517,35 @@ def name_fields(name: str, spelled: str, where: str) -> list[str]:
     return parts
 
 
-def parse_int(value: str, what: str, where: str, low: int | None = None,
-              high: int | None = None) -> int:
+def parse_int(
+    value: str, what: str, where: str, low: int | None = None, high: int | None = None
+) -> int:
     """``value`` as an int in ``[low, high]``, or a DatasetError at ``where``."""
     bounds = "" if low is None or high is None else f" from {low} to {high}"
     try:
         number = int(value)
     except ValueError:
         number = None
-    if number is None or (low is not None and number < low) or (
-            high is not None and number > high):
+    if number is None or (low is not None and number < low) or (high is not None and number > high):
         raise DatasetError(f"{where}: expected {what} to be an integer{bounds}, got {value!r}.")
     return number
 
 
-def metadata_rows(root: str | os.PathLike, marker: str, dataset: str, columns: Sequence[str]
-                  ) -> tuple[str, str, list[tuple[int, str, dict[str, str]]]]:
+def check_one_name(
+    names: dict[int, tuple[str, int]], what: str, code: int, name: str, line: int, where: str
+) -> None:
+    """Each class code ``what`` names one class: ``names`` keeps the first ``(name, line)``
+    seen for each code; another name for it is a DatasetError at ``where``."""
+    known = names.setdefault(code, (name, line))
+    if known[0] != name:
+        raise DatasetError(
+            f"{where}: {what} {code} is {name!r} here but {known[0]!r} on line {known[1]}."
+        )
+
+
+def metadata_rows(
+    root: str | os.PathLike, marker: str, dataset: str, columns: Sequence[str]
+) -> tuple[str, str, list[tuple[int, str, dict[str, str]]]]:
     """The set's folder, its comma-separated metadata file ``marker`` and the rows of it.
 
     Returns ``(root, table, rows)`` with each row as ``(line, where, fields)``:
@@ -462,5 +553,11 @@ def metadata_rows(root: str | os.PathLike, marker: str, dataset: str, columns: S
     """
     root = find_root(os.fspath(root), marker, dataset)
     table = os.path.join(root, marker)
-    return root, table, [(line, f"{table}, line {line}", row)
-                         for line, row in read_table(table, delimiter=",", columns=columns)]
+    return (
+        root,
+        table,
+        [
+            (line, f"{table}, line {line}", row)
+            for line, row in read_table(table, delimiter=",", columns=columns)
+        ],
+    )

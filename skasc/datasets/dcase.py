@@ -1,4 +1,4 @@
-"""The DCASE acoustic scene development sets (TUT 2016 ... TAU 2022 Mobile): one reader, eight loaders.
+"""DCASE acoustic scene development sets (TUT 2016 ... TAU 2022 Mobile): one reader, eight loaders.
 
 Every set unpacks to one folder (``TUT-acoustic-scenes-2016-development/`` ...)
 laid out as::
@@ -48,17 +48,33 @@ some unused); none may be on both sides, nor may a group. Every fault raises
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .base import (AudioDataset, DatasetError, OfficialSplits, check_recording_files, find_root,
-                   read_table)
+from .base import (
+    AudioDataset,
+    DatasetError,
+    OfficialSplits,
+    check_recording_files,
+    find_root,
+    read_table,
+)
 
-__all__ = ["DCASE_SETS", "DcaseSet", "load_dcase", "load_tau2019", "load_tau2019mobile",
-           "load_tau2020mobile", "load_tau2022mobile", "load_tut2016", "load_tut2017",
-           "load_tut2018", "load_tut2018mobile"]
+__all__ = [
+    "DCASE_SETS",
+    "DcaseSet",
+    "load_dcase",
+    "load_tau2019",
+    "load_tau2019mobile",
+    "load_tau2020mobile",
+    "load_tau2022mobile",
+    "load_tut2016",
+    "load_tut2017",
+    "load_tut2018",
+    "load_tut2018mobile",
+]
 
 SETUP_DIR = "evaluation_setup"
 META_COLUMNS = ("filename", "scene_label", "identifier", "source_label")
@@ -98,28 +114,37 @@ class DcaseSet:
 
 #: Registry name -> layout facts of each DCASE development set.
 DCASE_SETS: dict[str, DcaseSet] = {
-    "tut2016": DcaseSet("TUT-acoustic-scenes-2016-development", "meta.txt", ".txt", False, 4,
-                        False),
-    "tut2017": DcaseSet("TUT-acoustic-scenes-2017-development", "meta.txt", ".txt", False, 4,
-                        False),
-    "tut2018": DcaseSet("TUT-urban-acoustic-scenes-2018-development", "meta.csv", ".txt",
-                        False, 1, True),
-    "tut2018mobile": DcaseSet("TUT-urban-acoustic-scenes-2018-mobile-development", "meta.csv",
-                              ".txt", False, 1, True),
-    "tau2019": DcaseSet("TAU-urban-acoustic-scenes-2019-development", "meta.csv", ".csv",
-                        True, 1, True),
-    "tau2019mobile": DcaseSet("TAU-urban-acoustic-scenes-2019-mobile-development", "meta.csv",
-                              ".csv", True, 1, True),
-    "tau2020mobile": DcaseSet("TAU-urban-acoustic-scenes-2020-mobile-development", "meta.csv",
-                              ".csv", True, 1, True),
-    "tau2022mobile": DcaseSet("TAU-urban-acoustic-scenes-2022-mobile-development", "meta.csv",
-                              ".csv", True, 1, True),
+    "tut2016": DcaseSet(
+        "TUT-acoustic-scenes-2016-development", "meta.txt", ".txt", False, 4, False
+    ),
+    "tut2017": DcaseSet(
+        "TUT-acoustic-scenes-2017-development", "meta.txt", ".txt", False, 4, False
+    ),
+    "tut2018": DcaseSet(
+        "TUT-urban-acoustic-scenes-2018-development", "meta.csv", ".txt", False, 1, True
+    ),
+    "tut2018mobile": DcaseSet(
+        "TUT-urban-acoustic-scenes-2018-mobile-development", "meta.csv", ".txt", False, 1, True
+    ),
+    "tau2019": DcaseSet(
+        "TAU-urban-acoustic-scenes-2019-development", "meta.csv", ".csv", True, 1, True
+    ),
+    "tau2019mobile": DcaseSet(
+        "TAU-urban-acoustic-scenes-2019-mobile-development", "meta.csv", ".csv", True, 1, True
+    ),
+    "tau2020mobile": DcaseSet(
+        "TAU-urban-acoustic-scenes-2020-mobile-development", "meta.csv", ".csv", True, 1, True
+    ),
+    "tau2022mobile": DcaseSet(
+        "TAU-urban-acoustic-scenes-2022-mobile-development", "meta.csv", ".csv", True, 1, True
+    ),
 }
 
 
 # ----------------------------------------------------------------------------
 # reading
 # ----------------------------------------------------------------------------
+
 
 def _relpath(name: str) -> str:
     """The listed path in one spelling: ``/`` separators, ``audio/`` when no folder is given."""
@@ -129,24 +154,29 @@ def _relpath(name: str) -> str:
     return name if "/" in name else "audio/" + name
 
 
-def _rows(path: str, header: bool, columns: tuple[str, ...], n_fields: tuple[int, ...]
-          ) -> list[tuple[int, list[str]]]:
+def _rows(
+    path: str, header: bool, columns: tuple[str, ...], n_fields: tuple[int, ...]
+) -> list[tuple[int, list[str]]]:
     """``(line, fields)`` of a TAB-separated file, ``fields`` in the order of ``columns``."""
     if header:
-        return [(lineno, [row[c] for c in columns])  # type: ignore[index]
-                for lineno, row in read_table(path, delimiter="\t", columns=columns)]
+        return [
+            (lineno, [row[c] for c in columns])
+            for lineno, row in read_table(path, delimiter="\t", columns=columns)
+        ]
     rows = read_table(path, delimiter="\t", header=False)
     for lineno, row in rows:
         if len(row) not in n_fields:
             expected = " or ".join(map(str, n_fields))
             raise DatasetError(
                 f"{path}, line {lineno}: expected {expected} tab-separated fields "
-                f"({', '.join(columns)}), got {len(row)}: {chr(9).join(row)!r}.")  # type: ignore[arg-type]
-    return rows  # type: ignore[return-value]
+                f"({', '.join(columns)}), got {len(row)}: {chr(9).join(row)!r}."
+            )
+    return rows
 
 
-def _read_meta(root: str, spec: DcaseSet
-               ) -> tuple[list[str], list[str], list[str], list[str] | None, list[int]]:
+def _read_meta(
+    root: str, spec: DcaseSet
+) -> tuple[list[str], list[str], list[str], list[str] | None, list[int]]:
     """Relative paths, labels, groups, devices (or None) and lines of the meta file."""
     path = os.path.join(root, spec.meta)
     if spec.has_devices:
@@ -162,12 +192,14 @@ def _read_meta(root: str, spec: DcaseSet
         name = _relpath(row[0])
         if name in seen:
             raise DatasetError(
-                f"{path}, line {lineno}: {row[0]!r} is listed twice (also on line {seen[name]}).")
+                f"{path}, line {lineno}: {row[0]!r} is listed twice (also on line {seen[name]})."
+            )
         seen[name] = lineno
         empty = [c for c, v in zip(META_COLUMNS, row) if not v]
         if empty or name.endswith("/"):
             raise DatasetError(
-                f"{path}, line {lineno}: empty {', '.join(empty) or 'filename'} field.")
+                f"{path}, line {lineno}: empty {', '.join(empty) or 'filename'} field."
+            )
         if spec.has_devices:
             group, device = row[2], row[3]
             devices.append(device)
@@ -176,7 +208,8 @@ def _read_meta(root: str, spec: DcaseSet
             if len(row) == 3 and row[2] != group:
                 raise DatasetError(
                     f"{path}, line {lineno}: the recording id {row[2]!r} is not the file "
-                    f"name's prefix before the first '_' ({group!r}).")
+                    f"name's prefix before the first '_' ({group!r})."
+                )
         names.append(name)
         labels.append(row[1])
         groups.append(group)
@@ -185,8 +218,9 @@ def _read_meta(root: str, spec: DcaseSet
     return names, labels, groups, (devices if spec.has_devices else None), list(seen.values())
 
 
-def _read_split(root: str, spec: DcaseSet, fold: int, kind: str, position: dict[str, int],
-                labels: list[str]) -> dict[int, int]:
+def _read_split(
+    root: str, spec: DcaseSet, fold: int, kind: str, position: dict[str, int], labels: list[str]
+) -> dict[int, int]:
     """Meta position -> line of each file in fold ``fold``'s ``kind`` list, checked against meta."""
     rel = spec.split_file(fold, kind)
     path = os.path.join(root, *rel.split("/"))
@@ -199,22 +233,31 @@ def _read_split(root: str, spec: DcaseSet, fold: int, kind: str, position: dict[
         if name not in position:
             raise DatasetError(
                 f"{path}, line {lineno}: {row[0]!r} is not listed in "
-                f"{os.path.join(root, spec.meta)}.")
+                f"{os.path.join(root, spec.meta)}."
+            )
         pos = position[name]
         if pos in found:
             raise DatasetError(
-                f"{path}, line {lineno}: {row[0]!r} is listed twice (also on line "
-                f"{found[pos]}).")
+                f"{path}, line {lineno}: {row[0]!r} is listed twice (also on line {found[pos]})."
+            )
         if with_label and row[1] != labels[pos]:
             raise DatasetError(
                 f"{path}, line {lineno}: label {row[1]!r} of {row[0]!r} disagrees with "
-                f"{spec.meta}, which says {labels[pos]!r}.")
+                f"{spec.meta}, which says {labels[pos]!r}."
+            )
         found[pos] = lineno
     return found
 
 
-def _read_fold(root: str, spec: DcaseSet, fold: int, names: list[str],
-               position: dict[str, int], labels: list[str], groups: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _read_fold(
+    root: str,
+    spec: DcaseSet,
+    fold: int,
+    names: list[str],
+    position: dict[str, int],
+    labels: list[str],
+    groups: list[str],
+) -> tuple[np.ndarray, np.ndarray]:
     """Training and test positions of one fold, after every consistency check."""
     train = _read_split(root, spec, fold, "train", position, labels)
     test = _read_split(root, spec, fold, "evaluate", position, labels)
@@ -228,17 +271,20 @@ def _read_fold(root: str, spec: DcaseSet, fold: int, names: list[str],
             raise DatasetError(
                 f"{test_path}, line {blind[extra[0]]}: {names[extra[0]]!r}"
                 f" is not in {eval_path}; the two must list the same files "
-                f"({len(extra)} differ).")
+                f"({len(extra)} differ)."
+            )
         lacking = [p for p in test if p not in blind]
         if lacking:
             raise DatasetError(
                 f"{eval_path}, line {test[lacking[0]]}: {names[lacking[0]]!r} is not "
-                f"in {test_path}; the two must list the same files ({len(lacking)} differ).")
+                f"in {test_path}; the two must list the same files ({len(lacking)} differ)."
+            )
     both = [p for p in test if p in train]
     if both:
         raise DatasetError(
             f"{eval_path}, line {test[both[0]]}: {names[both[0]]!r} is also in the "
-            f"training list {train_path}, line {train[both[0]]} ({len(both)} such files).")
+            f"training list {train_path}, line {train[both[0]]} ({len(both)} such files)."
+        )
     train_groups: dict[str, int] = {}
     for p in train:
         train_groups.setdefault(groups[p], p)
@@ -248,9 +294,12 @@ def _read_fold(root: str, spec: DcaseSet, fold: int, names: list[str],
             raise DatasetError(
                 f"{eval_path}, line {lineno}: {names[p]!r} shares the recording/"
                 f"location {groups[p]!r} with {names[q]!r} in {train_path}, line "
-                f"{train[q]}; a group must stay on one side of a fold.")
-    return (np.fromiter(sorted(train), dtype=np.intp, count=len(train)),
-            np.fromiter(sorted(test), dtype=np.intp, count=len(test)))
+                f"{train[q]}; a group must stay on one side of a fold."
+            )
+    return (
+        np.fromiter(sorted(train), dtype=np.intp, count=len(train)),
+        np.fromiter(sorted(test), dtype=np.intp, count=len(test)),
+    )
 
 
 def load_dcase(name: str, root: str | os.PathLike, *, check_files: bool = True) -> AudioDataset:
@@ -321,25 +370,36 @@ def load_dcase(name: str, root: str | os.PathLike, *, check_files: bool = True) 
     root = find_root(root, marker, spec.folder)
     names, labels, groups, devices, lines = _read_meta(root, spec)
     position = {n: i for i, n in enumerate(names)}
-    splits = [_read_fold(root, spec, k, names, position, labels, groups)
-              for k in range(1, spec.n_folds + 1)]
+    splits = [
+        _read_fold(root, spec, k, names, position, labels, groups)
+        for k in range(1, spec.n_folds + 1)
+    ]
     paths = [os.path.join(root, *n.split("/")) for n in names]
     check_recording_files(paths, lines, os.path.join(root, spec.meta), check_files=check_files)
     label_array = np.asarray(labels, dtype=str)
     return AudioDataset(
-        name=name, root=root, paths=paths, labels=label_array,
-        class_names=sorted(set(labels)), groups=np.asarray(groups, dtype=str),
-        cv=OfficialSplits(splits, len(paths), names=[f"fold{k}" for k in
-                                                     range(1, spec.n_folds + 1)]),
-        devices=None if devices is None else np.asarray(devices, dtype=str))
+        name=name,
+        root=root,
+        paths=paths,
+        labels=label_array,
+        class_names=sorted(set(labels)),
+        groups=np.asarray(groups, dtype=str),
+        cv=OfficialSplits(
+            splits, len(paths), names=[f"fold{k}" for k in range(1, spec.n_folds + 1)]
+        ),
+        devices=None if devices is None else np.asarray(devices, dtype=str),
+    )
 
 
 def _loader(name: str) -> Callable[..., AudioDataset]:
     def load(root: str | os.PathLike, *, check_files: bool = True) -> AudioDataset:
         return load_dcase(name, root, check_files=check_files)
+
     load.__name__ = load.__qualname__ = f"load_{name}"
-    load.__doc__ = (f"Load the {DCASE_SETS[name].folder} set: ``load_dcase({name!r}, root, "
-                    f"check_files=check_files)``; see :func:`load_dcase`.")
+    load.__doc__ = (
+        f"Load the {DCASE_SETS[name].folder} set: ``load_dcase({name!r}, root, "
+        f"check_files=check_files)``; see :func:`load_dcase`."
+    )
     return load
 
 

@@ -21,9 +21,17 @@ category names (``dog``, ``sea_waves`` ...); ``class_names`` is sorted.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from .base import (AudioDataset, DatasetError, dataset_from_folds, metadata_rows, name_fields,
-                   parse_int)
+from .base import (
+    AudioDataset,
+    DatasetError,
+    check_one_name,
+    dataset_from_folds,
+    metadata_rows,
+    name_fields,
+    parse_int,
+)
 
 __all__ = ["load_esc50", "load_esc10"]
 
@@ -35,7 +43,8 @@ N_TARGETS = 50
 
 def _read(root: str, *, esc10_only: bool, name: str, check_files: bool) -> AudioDataset:
     root, table, table_rows = metadata_rows(root, META, "ESC-50", COLUMNS)
-    rows, category_of = [], {}
+    rows: list[dict[str, Any]] = []
+    category_of: dict[int, tuple[str, int]] = {}
     for line, where, row in table_rows:
         filename = row["filename"]
         parts = name_fields(filename, "{fold}-{src_file}-{take}-{target}.wav", where)
@@ -45,20 +54,27 @@ def _read(root: str, *, esc10_only: bool, name: str, check_files: bool) -> Audio
             raise DatasetError(
                 f"{where}: {filename!r} does not match its row (fold {row['fold']}, src_file "
                 f"{row['src_file']}, target {row['target']}); the file name is "
-                "{fold}-{src_file}-{take}-{target}.wav.")
+                "{fold}-{src_file}-{take}-{target}.wav."
+            )
         if row["esc10"] not in ("True", "False"):
-            raise DatasetError(f"{where}: expected esc10 to be True or False, got "
-                               f"{row['esc10']!r}.")
-        known = category_of.setdefault(target, (row["category"], line))
-        if known[0] != row["category"]:
-            raise DatasetError(f"{where}: target {target} is {row['category']!r} here but "
-                               f"{known[0]!r} on line {known[1]}.")
+            raise DatasetError(
+                f"{where}: expected esc10 to be True or False, got {row['esc10']!r}."
+            )
+        check_one_name(category_of, "target", target, row["category"], line, where)
         if esc10_only and row["esc10"] != "True":
             continue
-        rows.append({"line": line, "path": os.path.join(root, "audio", filename),
-                     "label": row["category"], "group": row["src_file"], "fold": fold})
-    return dataset_from_folds(name, root, table, rows, check_files=check_files,
-                              group_key="src_file")
+        rows.append(
+            {
+                "line": line,
+                "path": os.path.join(root, "audio", filename),
+                "label": row["category"],
+                "group": row["src_file"],
+                "fold": fold,
+            }
+        )
+    return dataset_from_folds(
+        name, root, table, rows, check_files=check_files, group_key="src_file"
+    )
 
 
 def load_esc50(root: str | os.PathLike, *, check_files: bool = True) -> AudioDataset:

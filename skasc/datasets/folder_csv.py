@@ -25,22 +25,35 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import numpy as np
 
-from .base import (AudioDataset, DatasetError, OfficialSplits, dataset_from_folds, find_root,
-                   read_table)
+from .base import (
+    AudioDataset,
+    DatasetError,
+    OfficialSplits,
+    dataset_from_folds,
+    find_root,
+    read_table,
+)
 
 __all__ = ["load_csv"]
 
 _FOLD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def load_csv(root: str | os.PathLike, *, check_files: bool = True,
-             metadata: str = "metadata.csv", path_column: str = "filename",
-             label_column: str = "label", fold_column: str = "fold",
-             group_column: str | None = None, device_column: str | None = None
-             ) -> AudioDataset:
+def load_csv(
+    root: str | os.PathLike,
+    *,
+    check_files: bool = True,
+    metadata: str = "metadata.csv",
+    path_column: str = "filename",
+    label_column: str = "label",
+    fold_column: str = "fold",
+    group_column: str | None = None,
+    device_column: str | None = None,
+) -> AudioDataset:
     """Load a folder of recordings described by one CSV with a fold column.
 
     Parameters
@@ -82,50 +95,72 @@ def load_csv(root: str | os.PathLike, *, check_files: bool = True,
     root = find_root(os.fspath(root), metadata, "CSV data set")
     table = os.path.join(root, metadata)
     wanted = [path_column, label_column, fold_column] + [
-        c for c in (group_column, device_column) if c is not None]
-    rows = []
+        c for c in (group_column, device_column) if c is not None
+    ]
+    rows: list[dict[str, Any]] = []
     for line, row in read_table(table, delimiter=",", columns=wanted):
         empty = [c for c in wanted if not row[c]]
         if empty:
             raise DatasetError(f"{table}, line {line}: empty {', '.join(map(repr, empty))}.")
         path = row[path_column]
-        entry = {"line": line, "label": row[label_column], "fold": row[fold_column],
-                 "path": path if os.path.isabs(path) else os.path.join(root, *path.split("/")),
-                 "group": row[group_column] if group_column else path}
+        entry: dict[str, Any] = {
+            "line": line,
+            "label": row[label_column],
+            "fold": row[fold_column],
+            "path": path if os.path.isabs(path) else os.path.join(root, *path.split("/")),
+            "group": row[group_column] if group_column else path,
+        }
         if device_column:
             entry["device"] = row[device_column]
         rows.append(entry)
     first_of: dict[str, dict] = {}
     for r in rows:  # fold names become folder names (skasc cv): plain, distinct in any case
         if not _FOLD_NAME.match(r["fold"]):
-            raise DatasetError(f"{table}, line {r['line']}: fold {r['fold']!r} must be made of "
-                               "letters, digits, '_', '-' and '.' (not first).")
+            raise DatasetError(
+                f"{table}, line {r['line']}: fold {r['fold']!r} must be made of "
+                "letters, digits, '_', '-' and '.' (not first)."
+            )
         seen = first_of.setdefault(r["fold"].lower(), r)
         if seen["fold"] != r["fold"]:
-            raise DatasetError(f"{table}, line {r['line']}: fold {r['fold']!r} differs from fold "
-                               f"{seen['fold']!r} (line {seen['line']}) only in case.")
+            raise DatasetError(
+                f"{table}, line {r['line']}: fold {r['fold']!r} differs from fold "
+                f"{seen['fold']!r} (line {seen['line']}) only in case."
+            )
     values = {r["fold"].lower() for r in rows}
     if values & {"train", "test"}:
         bad = next((r for r in rows if r["fold"].lower() not in ("train", "test")), None)
         if bad is not None:
             raise DatasetError(
                 f"{table}, line {bad['line']}: the {fold_column!r} column mixes train/test with "
-                f"{bad['fold']!r}; use train and test only, or fold names only.")
+                f"{bad['fold']!r}; use train and test only, or fold names only."
+            )
         if values != {"train", "test"}:
-            raise DatasetError(f"{table}: the {fold_column!r} column has only "
-                               f"{sorted(values)[0]!r} rows; a train/test split needs both.")
+            raise DatasetError(
+                f"{table}: the {fold_column!r} column has only "
+                f"{sorted(values)[0]!r} rows; a train/test split needs both."
+            )
         for r in rows:  # one split: "test" is the fold tested, "train" never is
             r["fold"] = r["fold"].lower()
-        data = dataset_from_folds("csv", root, table, rows, check_files=check_files,
-                                  group_key=group_column or path_column)
+        data = dataset_from_folds(
+            "csv", root, table, rows, check_files=check_files, group_key=group_column or path_column
+        )
         is_test = np.array([r["fold"] == "test" for r in rows])
-        cv = OfficialSplits([(np.flatnonzero(~is_test), np.flatnonzero(is_test))], len(rows),
-                            names=["test"])
-        return AudioDataset(name=data.name, root=data.root, paths=data.paths,
-                            labels=data.labels, class_names=data.class_names,
-                            groups=data.groups, cv=cv, devices=data.devices)
+        cv = OfficialSplits(
+            [(np.flatnonzero(~is_test), np.flatnonzero(is_test))], len(rows), names=["test"]
+        )
+        return AudioDataset(
+            name=data.name,
+            root=data.root,
+            paths=data.paths,
+            labels=data.labels,
+            class_names=data.class_names,
+            groups=data.groups,
+            cv=cv,
+            devices=data.devices,
+        )
     if all(v.lstrip("-").isdigit() for v in values):
         for r in rows:
             r["fold"] = int(r["fold"])
-    return dataset_from_folds("csv", root, table, rows, check_files=check_files,
-                              group_key=group_column or path_column)
+    return dataset_from_folds(
+        "csv", root, table, rows, check_files=check_files, group_key=group_column or path_column
+    )

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
@@ -40,8 +41,14 @@ from .._recordings import iter_recordings, n_recordings
 from .._validation import check_int
 from .base import AudioDataset, DatasetError, check_recording_files, find_root, read_text
 
-__all__ = ["DatasetError", "LitisRouen", "LitisSplits", "class_from_filename",
-           "load_litis_rouen", "write_litis_layout"]
+__all__ = [
+    "DatasetError",
+    "LitisRouen",
+    "LitisSplits",
+    "class_from_filename",
+    "load_litis_rouen",
+    "write_litis_layout",
+]
 
 AUDIO_DIR = "data_rouen"
 RELATION_FILE = "relation_wav_examples.txt"
@@ -99,7 +106,8 @@ def class_from_filename(name: str, *, require_number: bool = True) -> str:
             return stem
         raise DatasetError(
             f"Cannot read a class from the file name {name!r}: expected "
-            "'<class><number>.wav', e.g. 'metro-paris12.wav'.")
+            "'<class><number>.wav', e.g. 'metro-paris12.wav'."
+        )
     return match.group(1)
 
 
@@ -125,11 +133,9 @@ def _parse_id(token: str, path: str, lineno: int) -> int:
     try:
         value = float(token)
     except ValueError:
-        raise DatasetError(
-            f"{path}, line {lineno}: the id {token!r} is not a number.") from None
+        raise DatasetError(f"{path}, line {lineno}: the id {token!r} is not a number.") from None
     if not np.isfinite(value) or value != np.floor(value):
-        raise DatasetError(
-            f"{path}, line {lineno}: the id {token!r} is not an integer.")
+        raise DatasetError(f"{path}, line {lineno}: the id {token!r} is not an integer.")
     return int(value)
 
 
@@ -144,19 +150,21 @@ def _read_relation(root: str) -> tuple[list[str], np.ndarray, list[int]]:
         if len(tokens) != 2:
             raise DatasetError(
                 f"{path}, line {lineno}: expected two columns (file name and id), "
-                f"got {len(tokens)}: {' '.join(tokens)!r}.")
+                f"got {len(tokens)}: {' '.join(tokens)!r}."
+            )
         name = tokens[0]
         if not name.lower().endswith(".wav"):
             name = name + ".wav"
         ident = _parse_id(tokens[1], path, lineno)
         if ident in seen_ids:
             raise DatasetError(
-                f"{path}, line {lineno}: duplicate id {ident} (first on line "
-                f"{seen_ids[ident]}).")
+                f"{path}, line {lineno}: duplicate id {ident} (first on line {seen_ids[ident]})."
+            )
         if name in seen_names:
             raise DatasetError(
                 f"{path}, line {lineno}: duplicate file name {name!r} (first on line "
-                f"{seen_names[name]}).")
+                f"{seen_names[name]})."
+            )
         class_from_filename(name)  # fail early on names without a class
         seen_ids[ident] = lineno
         seen_names[name] = lineno
@@ -165,12 +173,16 @@ def _read_relation(root: str) -> tuple[list[str], np.ndarray, list[int]]:
     if not names:
         raise DatasetError(f"{path} lists no recordings.")
     order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
-    return ([names[i] for i in order], np.asarray(ids, dtype=np.int64)[order],
-            [seen_names[names[i]] for i in order])
+    return (
+        [names[i] for i in order],
+        np.asarray(ids, dtype=np.int64)[order],
+        [seen_names[names[i]] for i in order],
+    )
 
 
-def _read_split_file(path: str, position: dict[int, int], relation: str
-                     ) -> list[tuple[int, np.ndarray]]:
+def _read_split_file(
+    path: str, position: dict[int, int], relation: str
+) -> list[tuple[int, np.ndarray]]:
     """Per non-blank line: (line number, sorted positions of its ids)."""
     out = []
     for lineno, tokens in _read_lines(path):
@@ -180,8 +192,8 @@ def _read_split_file(path: str, position: dict[int, int], relation: str
             ident = _parse_id(token, path, lineno)
             if ident not in position:
                 raise DatasetError(
-                    f"{path}, line {lineno}: the id {ident} maps to no recording "
-                    f"in {relation}.")
+                    f"{path}, line {lineno}: the id {ident} maps to no recording in {relation}."
+                )
             if ident in seen:
                 raise DatasetError(f"{path}, line {lineno}: the id {ident} is listed twice.")
             seen.add(ident)
@@ -192,7 +204,7 @@ def _read_split_file(path: str, position: dict[int, int], relation: str
     return out
 
 
-def _read_splits(root: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+def _read_splits(root: str | os.PathLike) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
     """Number of recordings and the (train, test) positions of every split."""
     root = os.fspath(root)
     if not os.path.isdir(root):
@@ -207,7 +219,8 @@ def _read_splits(root: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
     if len(learn) != len(test):
         raise DatasetError(
             f"{learn_path} holds {len(learn)} splits but {test_path} holds {len(test)}; "
-            "each line of one must pair with the same line of the other.")
+            "each line of one must pair with the same line of the other."
+        )
     splits = []
     for k, ((line_a, train), (line_b, tst)) in enumerate(zip(learn, test), start=1):
         both = np.intersect1d(train, tst)
@@ -215,7 +228,8 @@ def _read_splits(root: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
             raise DatasetError(
                 f"Split {k} ({learn_path}, line {line_a}; {test_path}, line {line_b}) "
                 f"puts {both.size} recording(s) in both the training and the test set, "
-                f"e.g. id {int(ids[both[0]])}.")
+                f"e.g. id {int(ids[both[0]])}."
+            )
         splits.append((train, tst))
     return len(ids), splits
 
@@ -223,6 +237,7 @@ def _read_splits(root: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
 # ----------------------------------------------------------------------------
 # loader
 # ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class LitisRouen(AudioDataset):
@@ -296,18 +311,24 @@ def load_litis_rouen(root: str | os.PathLike, *, check_files: bool = True) -> Li
     paths = [os.path.join(audio_dir, name) for name in names]
     if check_files and not os.path.isdir(audio_dir):
         raise DatasetError(f"The LITIS Rouen audio folder {audio_dir!r} does not exist.")
-    check_recording_files(paths, lines, os.path.join(root, RELATION_FILE),
-                          check_files=check_files)
+    check_recording_files(paths, lines, os.path.join(root, RELATION_FILE), check_files=check_files)
     labels = np.asarray([class_from_filename(n) for n in names], dtype=str)
-    return LitisRouen(name="litis", root=root, paths=paths, labels=labels,
-                      class_names=sorted(set(labels.tolist())),
-                      groups=np.asarray([os.path.splitext(n)[0] for n in names], dtype=str),
-                      cv=LitisSplits(root), ids=ids)
+    return LitisRouen(
+        name="litis",
+        root=root,
+        paths=paths,
+        labels=labels,
+        class_names=sorted(set(labels.tolist())),
+        groups=np.asarray([os.path.splitext(n)[0] for n in names], dtype=str),
+        cv=LitisSplits(root),
+        ids=ids,
+    )
 
 
 # ----------------------------------------------------------------------------
 # splitter
 # ----------------------------------------------------------------------------
+
 
 class LitisSplits(BaseCrossValidator):
     """The official LITIS Rouen train/test splits, as a scikit-learn CV splitter.
@@ -351,8 +372,7 @@ class LitisSplits(BaseCrossValidator):
         check_int(self.n_splits, "n_splits", self, low=1, allow_none=True)
         n, splits = _read_splits(self.root)
         if self.n_splits is not None:
-            check_int(self.n_splits, "n_splits", self, low=1, high=len(splits),
-                      allow_none=True)
+            check_int(self.n_splits, "n_splits", self, low=1, high=len(splits), allow_none=True)
             splits = splits[: self.n_splits]
         return n, splits
 
@@ -375,8 +395,9 @@ class LitisSplits(BaseCrossValidator):
         """
         return len(self._splits()[1])
 
-    def split(self, X: Any = None, y: Any = None, groups: Any = None
-              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def split(
+        self, X: Any = None, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield the training and test positions of each split.
 
         Parameters
@@ -401,13 +422,15 @@ class LitisSplits(BaseCrossValidator):
                 raise DatasetError(
                     f"{name} has {n_recordings(value)} recordings but "
                     f"{os.path.join(os.fspath(self.root), RELATION_FILE)} lists {n}; "
-                    "pass the recordings of load_litis_rouen(root) in their order.")
+                    "pass the recordings of load_litis_rouen(root) in their order."
+                )
         yield from ((train.copy(), test.copy()) for train, test in splits)
 
 
 # ----------------------------------------------------------------------------
 # writer
 # ----------------------------------------------------------------------------
+
 
 def _check_index_array(values: Any, n: int, where: str) -> np.ndarray:
     arr = np.asarray(values)
@@ -418,15 +441,22 @@ def _check_index_array(values: Any, n: int, where: str) -> np.ndarray:
     if arr.min() < 0 or arr.max() >= n:
         raise DatasetError(
             f"{where} holds positions outside [0, {n - 1}], e.g. "
-            f"{int(arr[(arr < 0) | (arr >= n)][0])}.")
+            f"{int(arr[(arr < 0) | (arr >= n)][0])}."
+        )
     if np.unique(arr).size != arr.size:
         raise DatasetError(f"{where} lists a position twice.")
     return arr.astype(np.int64)
 
 
-def write_litis_layout(root: str | os.PathLike, recordings: Any, labels: Sequence[str], *,
-                       sr: int, splits: Sequence[tuple[Any, Any]],
-                       overwrite: bool = False) -> str:
+def write_litis_layout(
+    root: str | os.PathLike,
+    recordings: Any,
+    labels: Sequence[str] | np.ndarray,
+    *,
+    sr: int,
+    splits: Sequence[tuple[Any, Any]],
+    overwrite: bool = False,
+) -> str:
     """Write recordings in the LITIS Rouen folder layout.
 
     Recording ``i`` (0-based) gets id ``i + 1`` and the file
@@ -483,26 +513,35 @@ def write_litis_layout(root: str | os.PathLike, recordings: Any, labels: Sequenc
     if len(labels) != len(waves):
         raise DatasetError(
             f"Got {len(waves)} recordings but {len(labels)} labels; expected one label "
-            "per recording.")
+            "per recording."
+        )
     if not waves:
         raise DatasetError("Got no recordings to write.")
     for label in set(labels):
-        ok = (label and not any(c.isspace() for c in label) and "/" not in label
-              and os.sep not in label and not label[-1].isdigit())
+        ok = (
+            label
+            and not any(c.isspace() for c in label)
+            and "/" not in label
+            and os.sep not in label
+            and not label[-1].isdigit()
+        )
         if not ok or class_from_filename(label + "1") != label:
             raise DatasetError(
                 f"The label {label!r} cannot be a LITIS Rouen class name: it must be "
-                "non-empty, without whitespace or '/', and must not end with a digit.")
+                "non-empty, without whitespace or '/', and must not end with a digit."
+            )
     for i, x in enumerate(waves):
         if x.ndim != 1 or x.size == 0:
             raise DatasetError(
-                f"Recording {i} must be a non-empty 1-D waveform; got shape {x.shape}.")
+                f"Recording {i} must be a non-empty 1-D waveform; got shape {x.shape}."
+            )
         if not np.all(np.isfinite(x)):
             raise DatasetError(f"Recording {i} contains NaN or inf samples.")
         if np.max(np.abs(x)) > 1.0:
             raise DatasetError(
                 f"Recording {i} has samples outside [-1, 1] (peak {np.max(np.abs(x)):.3g}); "
-                "16-bit PCM would clip them.")
+                "16-bit PCM would clip them."
+            )
     n = len(waves)
     checked = []
     for k, pair in enumerate(splits, start=1):
@@ -515,8 +554,8 @@ def write_litis_layout(root: str | os.PathLike, recordings: Any, labels: Sequenc
         both = np.intersect1d(train, test)
         if both.size:
             raise DatasetError(
-                f"Split {k} puts position {int(both[0])} in both the training and "
-                "the test set.")
+                f"Split {k} puts position {int(both[0])} in both the training and the test set."
+            )
         checked.append((train, test))
     if not checked:
         raise DatasetError("Got no splits to write.")
@@ -526,7 +565,8 @@ def write_litis_layout(root: str | os.PathLike, recordings: Any, labels: Sequenc
     if os.path.isdir(audio_dir) and os.listdir(audio_dir) and not overwrite:
         raise DatasetError(
             f"The folder {audio_dir!r} already holds files; pass overwrite=True or "
-            "choose an empty root.")
+            "choose an empty root."
+        )
     os.makedirs(audio_dir, exist_ok=True)
 
     counts: dict[str, int] = {}
@@ -534,14 +574,14 @@ def write_litis_layout(root: str | os.PathLike, recordings: Any, labels: Sequenc
     for i, (x, label) in enumerate(zip(waves, labels)):
         counts[label] = counts.get(label, 0) + 1
         name = f"{label}{counts[label]}.wav"
-        sf.write(os.path.join(audio_dir, name), x.astype(np.float32), sr,
-                 subtype="PCM_16")
+        sf.write(os.path.join(audio_dir, name), x.astype(np.float32), sr, subtype="PCM_16")
         relation.append(f"{name}\t{i + 1}\n")
     with open(os.path.join(root, RELATION_FILE), "w", encoding="utf-8") as handle:
         handle.writelines(relation)
     for fname, which in ((LEARN_FILE, 0), (TEST_FILE, 1)):
         with open(os.path.join(root, fname), "w", encoding="utf-8") as handle:
             for pair in checked:
-                handle.write("".join(f"   {ident:.7e}" for ident in
-                                     (pair[which] + 1).astype(float)) + "\n")
+                handle.write(
+                    "".join(f"   {ident:.7e}" for ident in (pair[which] + 1).astype(float)) + "\n"
+                )
     return root

@@ -8,11 +8,19 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from .base import AudioDataset, DatasetError
-from .dcase import (load_tau2019, load_tau2019mobile, load_tau2020mobile, load_tau2022mobile,
-                    load_tut2016, load_tut2017, load_tut2018, load_tut2018mobile)
+from .dcase import (
+    load_tau2019,
+    load_tau2019mobile,
+    load_tau2020mobile,
+    load_tau2022mobile,
+    load_tut2016,
+    load_tut2017,
+    load_tut2018,
+    load_tut2018mobile,
+)
 from .esc50 import load_esc10, load_esc50
 from .folder_csv import load_csv
 from .litis import load_litis_rouen
@@ -38,8 +46,7 @@ DATASETS: dict[str, Callable[..., AudioDataset]] = {
 }
 
 
-def load_dataset(name: str, root: str | os.PathLike, *, check_files: bool = True
-                 ) -> AudioDataset:
+def load_dataset(name: str, root: str | os.PathLike, *, check_files: bool = True) -> AudioDataset:
     """Load a data set by its registry name.
 
     Parameters
@@ -70,6 +77,5 @@ def load_dataset(name: str, root: str | os.PathLike, *, check_files: bool = True
     skasc.exceptions.DatasetError: Unknown data set 'nope'; known: ...
     """
     if name not in DATASETS:
-        raise DatasetError(
-            f"Unknown data set {name!r}; known: {', '.join(DATASETS)}.")
+        raise DatasetError(f"Unknown data set {name!r}; known: {', '.join(DATASETS)}.")
     return DATASETS[name](root, check_files=check_files)

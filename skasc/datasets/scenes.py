@@ -48,21 +48,21 @@ __all__ = ["SCENE_CLASSES", "make_scenes", "make_litis_like"]
 
 @dataclass(frozen=True)
 class _Background:
-    tilt: float          # power spectral density ~ f ** tilt
-    centre: float        # band emphasis centre (Hz)
-    width: float         # emphasis width (octaves, standard deviation)
-    gain_db: float       # emphasis gain (dB)
-    am_rate: float       # slow amplitude modulation rate (Hz)
-    am_depth: float      # modulation depth in [0, 1)
+    tilt: float  # power spectral density ~ f ** tilt
+    centre: float  # band emphasis centre (Hz)
+    width: float  # emphasis width (octaves, standard deviation)
+    gain_db: float  # emphasis gain (dB)
+    am_rate: float  # slow amplitude modulation rate (Hz)
+    am_depth: float  # modulation depth in [0, 1)
 
 
 @dataclass(frozen=True)
 class _Events:
-    kind: str            # "clicks", "noise", "tone" or "chirp"
-    rate: float          # mean number of events per second
-    f0: float            # band low edge / tone frequency / chirp start (Hz)
-    f1: float            # band high edge / number of harmonics / chirp end (Hz)
-    mod: float = 0.0     # click rate (Hz) for clicks, AM rate (Hz) for noise bursts
+    kind: str  # "clicks", "noise", "tone" or "chirp"
+    rate: float  # mean number of events per second
+    f0: float  # band low edge / tone frequency / chirp start (Hz)
+    f1: float  # band high edge / number of harmonics / chirp end (Hz)
+    mod: float = 0.0  # click rate (Hz) for clicks, AM rate (Hz) for noise bursts
 
 
 _ENGINE = _Background(-1.0, 120.0, 1.0, 15.0, 0.3, 0.3)
@@ -93,14 +93,14 @@ _CLASSES: dict[str, tuple[_Background, _Events]] = {
 SCENE_CLASSES: tuple[str, ...] = tuple(_CLASSES)
 """Names of the synthetic classes, in the order ``make_scenes`` takes them."""
 
-_SNR_DB = (-6.0, 6.0)          # per-event level relative to the background RMS
-_LEVEL_DBFS = (-40.0, -28.0)   # per-recording RMS level
+_SNR_DB = (-6.0, 6.0)  # per-event level relative to the background RMS
+_LEVEL_DBFS = (-40.0, -28.0)  # per-recording RMS level
 _PEAK = 0.99
 
 
 def _rng(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2 ** 31))
+        return np.random.default_rng(random_state.randint(2**31))
     return np.random.default_rng(random_state)
 
 
@@ -131,7 +131,7 @@ def _background(rng: np.random.Generator, spec: _Background, n: int, sr: int) ->
     spectrum.imag = rng.standard_normal(freqs.size, dtype=np.float32)
     spectrum *= amp.astype(np.float32)
     x = scipy.fft.irfft(spectrum, n).astype(np.float64)
-    x /= np.sqrt(np.mean(x ** 2)) + 1e-12
+    x /= np.sqrt(np.mean(x**2)) + 1e-12
     t = np.arange(n) / sr
     rate = spec.am_rate * rng.uniform(0.8, 1.2)
     depth = min(spec.am_depth * rng.uniform(0.8, 1.2), 0.95)
@@ -142,7 +142,7 @@ def _background(rng: np.random.Generator, spec: _Background, n: int, sr: int) ->
 def _bandpass(x: np.ndarray, sr: int, lo: float, hi: float) -> np.ndarray:
     nfft = scipy.fft.next_fast_len(x.size + int(0.01 * sr), real=True)
     freqs = np.fft.rfftfreq(nfft, 1.0 / sr)
-    return scipy.fft.irfft(scipy.fft.rfft(x, nfft) * _band_mask(freqs, lo, hi), nfft)[:x.size]
+    return scipy.fft.irfft(scipy.fft.rfft(x, nfft) * _band_mask(freqs, lo, hi), nfft)[: x.size]
 
 
 def _event(rng: np.random.Generator, spec: _Events, sr: int, jitter: float) -> np.ndarray:
@@ -172,39 +172,45 @@ def _event(rng: np.random.Generator, spec: _Events, sr: int, jitter: float) -> n
         k = np.arange(1, int(spec.f1) + 1)
         k = k[k * f0 < nyq]
         phases = rng.uniform(0, 2 * np.pi, k.size)
-        sig = ((1.0 / k)[:, None] * np.sin(2 * np.pi * f0 * k[:, None] * t + phases[:, None])
-               ).sum(axis=0)
+        sig = ((1.0 / k)[:, None] * np.sin(2 * np.pi * f0 * k[:, None] * t + phases[:, None])).sum(
+            axis=0
+        )
         return sig * np.hanning(length)
     # chirp: linear sweep from f0 to f1
     dur = rng.uniform(0.3, 1.0)
     length = max(int(dur * sr), 16)
     t = np.arange(length) / sr
     f0, f1 = min(spec.f0 * jitter, nyq), min(spec.f1 * jitter, nyq)
-    phase = 2 * np.pi * (f0 * t + 0.5 * (f1 - f0) * t ** 2 / dur)
+    phase = 2 * np.pi * (f0 * t + 0.5 * (f1 - f0) * t**2 / dur)
     return np.sin(phase) * np.hanning(length)
 
 
 def _scene(rng: np.random.Generator, name: str, n: int, sr: int) -> np.ndarray:
     bg_spec, ev_spec = _CLASSES[name]
     x = _background(rng, bg_spec, n, sr)
-    jitter = 2.0 ** rng.uniform(-0.05, 0.05)   # per-recording frequency jitter
+    jitter = 2.0 ** rng.uniform(-0.05, 0.05)  # per-recording frequency jitter
     rate = ev_spec.rate * rng.uniform(0.85, 1.15)
     n_events = max(1, rng.poisson(rate * n / sr))
     for _ in range(n_events):
         ev = _event(rng, ev_spec, sr, jitter * 2.0 ** rng.uniform(-0.01, 0.01))[:n]
-        ev *= 10.0 ** (rng.uniform(*_SNR_DB) / 20.0) / (np.sqrt(np.mean(ev ** 2)) + 1e-12)
+        ev *= 10.0 ** (rng.uniform(*_SNR_DB) / 20.0) / (np.sqrt(np.mean(ev**2)) + 1e-12)
         start = int(rng.integers(0, n - ev.size + 1))
-        x[start:start + ev.size] += ev
-    x *= 10.0 ** (rng.uniform(*_LEVEL_DBFS) / 20.0) / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+        x[start : start + ev.size] += ev
+    x *= 10.0 ** (rng.uniform(*_LEVEL_DBFS) / 20.0) / (np.sqrt(np.mean(x**2)) + 1e-12)
     peak = np.max(np.abs(x))
     if peak > _PEAK:
         x *= _PEAK / peak
     return x
 
 
-def make_scenes(*, n_recordings_per_class: int = 10, n_classes: int = 5,
-                duration: float = 30.0, sr: int = 22050, random_state: Any = 0
-                ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def make_scenes(
+    *,
+    n_recordings_per_class: int = 10,
+    n_classes: int = 5,
+    duration: float = 30.0,
+    sr: int = 22050,
+    random_state: Any = 0,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Generate a balanced set of synthetic acoustic scenes.
 
     See :mod:`skasc.datasets.scenes` for how the classes are built. The first
@@ -249,10 +255,8 @@ def make_scenes(*, n_recordings_per_class: int = 10, n_classes: int = 5,
     >>> y.tolist()
     ['bus', 'bus', 'metro-station', 'metro-station', 'street', 'street']
     """
-    per_class = check_int(n_recordings_per_class, "n_recordings_per_class", "make_scenes",
-                          low=1)
-    n_classes = check_int(n_classes, "n_classes", "make_scenes", low=1,
-                          high=len(SCENE_CLASSES))
+    per_class = check_int(n_recordings_per_class, "n_recordings_per_class", "make_scenes", low=1)
+    n_classes = check_int(n_classes, "n_classes", "make_scenes", low=1, high=len(SCENE_CLASSES))
     duration = check_real(duration, "duration", "make_scenes", low=0.1)
     sr = check_int(sr, "sr", "make_scenes", low=8000)
     rng = _rng(random_state)
@@ -273,10 +277,19 @@ _GENERATOR_VERSION = 1
 _MANIFEST_FORMAT = "skasc-litis-like"
 
 
-def make_litis_like(root: str | os.PathLike, *, n_recordings_per_class: int = 10,
-                    n_classes: int = 5, n_splits: int = 3, test_size: float = 0.25,
-                    duration: float = 30.0, sr: int = 22050, random_state: Any = 0,
-                    overwrite: bool = False, reuse: bool = False) -> str:
+def make_litis_like(
+    root: str | os.PathLike,
+    *,
+    n_recordings_per_class: int = 10,
+    n_classes: int = 5,
+    n_splits: int = 3,
+    test_size: float = 0.25,
+    duration: float = 30.0,
+    sr: int = 22050,
+    random_state: Any = 0,
+    overwrite: bool = False,
+    reuse: bool = False,
+) -> str:
     """Write a synthetic corpus in the LITIS Rouen folder layout.
 
     Generates scenes with :func:`make_scenes`, draws ``n_splits`` stratified
@@ -337,30 +350,52 @@ def make_litis_like(root: str | os.PathLike, *, n_recordings_per_class: int = 10
     ...                 duration=1.0, sr=8000, reuse=True) == root  # nothing rewritten
     True
     """
-    return write_litis_like(root, n_recordings_per_class=n_recordings_per_class,
-                            n_classes=n_classes, n_splits=n_splits, test_size=test_size,
-                            duration=duration, sr=sr, random_state=random_state,
-                            overwrite=overwrite, reuse=reuse)[0]
+    return write_litis_like(
+        root,
+        n_recordings_per_class=n_recordings_per_class,
+        n_classes=n_classes,
+        n_splits=n_splits,
+        test_size=test_size,
+        duration=duration,
+        sr=sr,
+        random_state=random_state,
+        overwrite=overwrite,
+        reuse=reuse,
+    )[0]
 
 
-def write_litis_like(root, *, reuse: bool, overwrite: bool, random_state: Any,
-                     **settings) -> tuple[str, bool]:
+def write_litis_like(
+    root, *, reuse: bool, overwrite: bool, random_state: Any, **settings
+) -> tuple[str, bool]:
     """:func:`make_litis_like`; also returns whether an existing corpus was reused."""
     name = "make_litis_like"
     settings = {
         "generator": _GENERATOR_VERSION,
-        "n_recordings_per_class": check_int(settings["n_recordings_per_class"],
-                                            "n_recordings_per_class", name, low=1),
-        "n_classes": check_int(settings["n_classes"], "n_classes", name, low=1,
-                               high=len(SCENE_CLASSES)),
+        "n_recordings_per_class": check_int(
+            settings["n_recordings_per_class"], "n_recordings_per_class", name, low=1
+        ),
+        "n_classes": check_int(
+            settings["n_classes"], "n_classes", name, low=1, high=len(SCENE_CLASSES)
+        ),
         "n_splits": check_int(settings["n_splits"], "n_splits", name, low=1),
-        "test_size": check_real(settings["test_size"], "test_size", name, low=0.0, high=1.0,
-                                low_inclusive=False, high_inclusive=False),
+        "test_size": check_real(
+            settings["test_size"],
+            "test_size",
+            name,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        ),
         "duration": check_real(settings["duration"], "duration", name, low=0.1),
         "sr": check_int(settings["sr"], "sr", name, low=8000),
         # only an int seed names the corpus; None or a Generator never matches
-        "random_state": (int(random_state) if isinstance(random_state, numbers.Integral)
-                         and not isinstance(random_state, (bool, np.bool_)) else None),
+        "random_state": (
+            int(random_state)
+            if isinstance(random_state, numbers.Integral)
+            and not isinstance(random_state, (bool, np.bool_))
+            else None
+        ),
     }
     check_option(reuse, "reuse", name, (False, True))
     root = os.path.abspath(os.fspath(root))
@@ -386,8 +421,9 @@ def write_litis_like(root, *, reuse: bool, overwrite: bool, random_state: Any,
             if foreign:
                 raise DatasetError(
                     f"The folder {root!r} holds files that make_litis_like did not write "
-                    f"(e.g. {foreign[0]!r}); remove them or choose another root.")
-            old = fresh[:-len(".tmp")] + ".old.tmp"
+                    f"(e.g. {foreign[0]!r}); remove them or choose another root."
+                )
+            old = fresh[: -len(".tmp")] + ".old.tmp"
             os.replace(root, old)  # (killed between the two renames: root is missing,
             os.replace(fresh, root)  # and the next call generates it again)
             shutil.rmtree(old, ignore_errors=True)
@@ -405,16 +441,19 @@ def _write_corpus(root: str, settings: dict, random_state: Any, *, overwrite: bo
     from sklearn.model_selection import StratifiedShuffleSplit
 
     rng = _rng(random_state)
-    seed_scenes, seed_splits = (int(s) for s in rng.integers(0, 2 ** 31, size=2))
-    waves, labels, _ = make_scenes(n_recordings_per_class=settings["n_recordings_per_class"],
-                                   n_classes=settings["n_classes"],
-                                   duration=settings["duration"], sr=settings["sr"],
-                                   random_state=seed_scenes)
-    sss = StratifiedShuffleSplit(n_splits=settings["n_splits"], test_size=settings["test_size"],
-                                 random_state=seed_splits)
+    seed_scenes, seed_splits = (int(s) for s in rng.integers(0, 2**31, size=2))
+    waves, labels, _ = make_scenes(
+        n_recordings_per_class=settings["n_recordings_per_class"],
+        n_classes=settings["n_classes"],
+        duration=settings["duration"],
+        sr=settings["sr"],
+        random_state=seed_scenes,
+    )
+    sss = StratifiedShuffleSplit(
+        n_splits=settings["n_splits"], test_size=settings["test_size"], random_state=seed_splits
+    )
     splits = list(sss.split(np.zeros((labels.size, 1)), labels))
-    write_litis_layout(root, waves, labels, sr=settings["sr"], splits=splits,
-                       overwrite=overwrite)
+    write_litis_layout(root, waves, labels, sr=settings["sr"], splits=splits, overwrite=overwrite)
     files = {}
     for path in _corpus_files(root):
         if path != MANIFEST:
@@ -450,8 +489,11 @@ def _read_manifest(root: str) -> dict | None:
             manifest = json.load(handle)
     except (OSError, ValueError):
         return None
-    if (not isinstance(manifest, dict) or manifest.get("format") != _MANIFEST_FORMAT
-            or not isinstance(manifest.get("files"), dict)):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != _MANIFEST_FORMAT
+        or not isinstance(manifest.get("files"), dict)
+    ):
         return None
     return manifest
 
@@ -476,8 +518,8 @@ def _same_files(root: str, fresh: str) -> bool:
     ours = [p for p in _corpus_files(fresh) if p != MANIFEST]
     theirs = [p for p in _corpus_files(root) if p != MANIFEST]
     return ours == theirs and all(
-        filecmp.cmp(os.path.join(root, p), os.path.join(fresh, p), shallow=False)
-        for p in ours)
+        filecmp.cmp(os.path.join(root, p), os.path.join(fresh, p), shallow=False) for p in ours
+    )
 
 
 def _foreign_files(root: str) -> list[str]:

@@ -21,9 +21,17 @@ folds (checked). Labels are the class names; ``class_names`` is sorted.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from .base import (AudioDataset, DatasetError, dataset_from_folds, metadata_rows, name_fields,
-                   parse_int)
+from .base import (
+    AudioDataset,
+    DatasetError,
+    check_one_name,
+    dataset_from_folds,
+    metadata_rows,
+    name_fields,
+    parse_int,
+)
 
 __all__ = ["load_urbansound8k"]
 
@@ -37,8 +45,9 @@ def _seconds(value: str, what: str, where: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise DatasetError(f"{where}: expected {what} to be a number of seconds, got "
-                           f"{value!r}.") from None
+        raise DatasetError(
+            f"{where}: expected {what} to be a number of seconds, got {value!r}."
+        ) from None
 
 
 def load_urbansound8k(root: str | os.PathLike, *, check_files: bool = True) -> AudioDataset:
@@ -77,26 +86,35 @@ def load_urbansound8k(root: str | os.PathLike, *, check_files: bool = True) -> A
     (['fold2', 'fold5'], 'audio/fold5/100032-3-0-0.wav')
     """
     root, table, table_rows = metadata_rows(root, META, "UrbanSound8K", COLUMNS)
-    rows, class_of = [], {}
+    rows: list[dict[str, Any]] = []
+    class_of: dict[int, tuple[str, int]] = {}
     for line, where, row in table_rows:
         name = row["slice_file_name"]
         parts = name_fields(name, "{fsID}-{classID}-{occurrenceID}-{sliceID}.wav", where)
         fold = parse_int(row["fold"], "fold", where, 1, N_FOLDS)
         class_id = parse_int(row["classID"], "classID", where)
         if parts[0] != row["fsID"] or parts[1] != str(class_id):
-            raise DatasetError(f"{where}: {name!r} does not match its row (fsID {row['fsID']}, "
-                               f"classID {row['classID']}).")
+            raise DatasetError(
+                f"{where}: {name!r} does not match its row (fsID {row['fsID']}, "
+                f"classID {row['classID']})."
+            )
         duration = _seconds(row["end"], "end", where) - _seconds(row["start"], "start", where)
         if not 0 < duration <= MAX_DURATION + 1e-3:
-            raise DatasetError(f"{where}: expected 0 < end - start <= {MAX_DURATION:g} s, got "
-                               f"{duration:g} s.")
+            raise DatasetError(
+                f"{where}: expected 0 < end - start <= {MAX_DURATION:g} s, got {duration:g} s."
+            )
         if row["salience"] not in ("1", "2"):
             raise DatasetError(f"{where}: expected salience 1 or 2, got {row['salience']!r}.")
-        known = class_of.setdefault(class_id, (row["class"], line))
-        if known[0] != row["class"]:
-            raise DatasetError(f"{where}: classID {class_id} is {row['class']!r} here but "
-                               f"{known[0]!r} on line {known[1]}.")
-        rows.append({"line": line, "path": os.path.join(root, "audio", f"fold{fold}", name),
-                     "label": row["class"], "group": row["fsID"], "fold": fold})
-    return dataset_from_folds("urbansound8k", root, table, rows, check_files=check_files,
-                              group_key="fsID")
+        check_one_name(class_of, "classID", class_id, row["class"], line, where)
+        rows.append(
+            {
+                "line": line,
+                "path": os.path.join(root, "audio", f"fold{fold}", name),
+                "label": row["class"],
+                "group": row["fsID"],
+                "fold": fold,
+            }
+        )
+    return dataset_from_folds(
+        "urbansound8k", root, table, rows, check_files=check_files, group_key="fsID"
+    )

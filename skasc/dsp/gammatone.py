@@ -42,8 +42,13 @@ import numpy as np
 
 from ..exceptions import SkascValueError
 
-__all__ = ["hz_to_erb_rate", "erb_rate_to_hz", "erb_bandwidth",
-           "gammatone_center_frequencies", "gammatone_weights"]
+__all__ = [
+    "hz_to_erb_rate",
+    "erb_rate_to_hz",
+    "erb_bandwidth",
+    "gammatone_center_frequencies",
+    "gammatone_weights",
+]
 
 
 def hz_to_erb_rate(f: np.ndarray | float) -> np.ndarray:
@@ -121,8 +126,9 @@ def gammatone_center_frequencies(*, n_bands: int, fmin: float, fmax: float) -> n
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_weights(sr: int, n_fft: int, n_bands: int, fmin: float, fmax: float,
-                    order: int) -> np.ndarray:
+def _cached_weights(
+    sr: int, n_fft: int, n_bands: int, fmin: float, fmax: float, order: int
+) -> np.ndarray:
     fc = gammatone_center_frequencies(n_bands=n_bands, fmin=fmin, fmax=fmax)
     b = 1.019 * erb_bandwidth(fc)
     freqs = np.arange(n_fft // 2 + 1) * (sr / n_fft)
@@ -134,8 +140,15 @@ def _cached_weights(sr: int, n_fft: int, n_bands: int, fmin: float, fmax: float,
     return w
 
 
-def gammatone_weights(*, sr: int, n_fft: int, n_bands: int = 64, fmin: float = 50.0,
-                      fmax: float | None = None, order: int = 4) -> np.ndarray:
+def gammatone_weights(
+    *,
+    sr: int,
+    n_fft: int,
+    n_bands: int = 64,
+    fmin: float = 50.0,
+    fmax: float | None = None,
+    order: int = 4,
+) -> np.ndarray:
     """Gammatone filterbank as weights on the bins of an ``n_fft``-point FFT.
 
     Row ``m`` is ``|H_m(f_k)|**2 = (1 + ((f_k - fc_m) / b_m)**2) ** (-order)`` at

@@ -44,12 +44,23 @@ import numbers
 import numpy as np
 from numba import njit
 
-from skasc.dsp.spectrogram import (centred_istft_frames, centred_stft_frames, hann,
-                                   normalise_overlap_add, overlap_add_spec, stft_frame_range)
+from skasc.dsp.spectrogram import (
+    centred_istft_frames,
+    centred_stft_frames,
+    hann,
+    normalise_overlap_add,
+    overlap_add_spec,
+    stft_frame_range,
+)
 from skasc.exceptions import SkascValueError
 
-__all__ = ["minimum_statistics", "spectral_subtraction", "denoise", "search_window",
-           "MinStatsStream"]
+__all__ = [
+    "minimum_statistics",
+    "spectral_subtraction",
+    "denoise",
+    "search_window",
+    "MinStatsStream",
+]
 
 #: Fixed floor (in power units) that guards every division. It is absolute,
 #: not relative to the recording, so silence gives zeros and never NaN.
@@ -88,8 +99,10 @@ FLOOR = 0.1
 # Martin (2001), Table III: M(D), the factor of the equivalent degrees of
 # freedom of the minimum of D frames, used in the bias approximation Eq. (17).
 _MD_D = np.array([1, 2, 5, 8, 10, 15, 20, 30, 40, 60, 80, 120, 140, 160], dtype=np.float64)
-_MD_M = np.array([0.0, 0.26, 0.48, 0.58, 0.61, 0.668, 0.705, 0.762, 0.8, 0.841,
-                  0.865, 0.89, 0.9, 0.91], dtype=np.float64)
+_MD_M = np.array(
+    [0.0, 0.26, 0.48, 0.58, 0.61, 0.668, 0.705, 0.762, 0.8, 0.841, 0.865, 0.89, 0.9, 0.91],
+    dtype=np.float64,
+)
 
 #: Frame shift (s) for which Martin's constants were specified (8 kHz,
 #: 256-point DFT, frame advance 128). Time constants are rescaled to the
@@ -102,8 +115,13 @@ def _m_of_d(d: int) -> float:
     return float(np.interp(d, _MD_D, _MD_M))
 
 
-def search_window(*, hop_length: int, sr: float, window_duration: float = WINDOW_DURATION,
-                  n_subwindows: int = N_SUBWINDOWS) -> tuple[int, int]:
+def search_window(
+    *,
+    hop_length: int,
+    sr: float,
+    window_duration: float = WINDOW_DURATION,
+    n_subwindows: int = N_SUBWINDOWS,
+) -> tuple[int, int]:
     """Sub-window layout of the minimum search.
 
     Parameters
@@ -131,12 +149,17 @@ def search_window(*, hop_length: int, sr: float, window_duration: float = WINDOW
         When U < 2 or the window is too short to give every sub-window at
         least 2 frames.
     """
-    if isinstance(n_subwindows, bool) or not isinstance(n_subwindows, numbers.Integral) \
-            or n_subwindows < 2:
+    if (
+        isinstance(n_subwindows, bool)
+        or not isinstance(n_subwindows, numbers.Integral)
+        or n_subwindows < 2
+    ):
         raise SkascValueError(f"n_subwindows must be an int >= 2; got {n_subwindows!r}.")
     if not (hop_length > 0 and sr > 0 and window_duration > 0):
-        raise SkascValueError("hop_length, sr and window_duration must be positive; got "
-                              f"{hop_length!r}, {sr!r}, {window_duration!r}.")
+        raise SkascValueError(
+            "hop_length, sr and window_duration must be positive; got "
+            f"{hop_length!r}, {sr!r}, {window_duration!r}."
+        )
     n_frames = window_duration * sr / hop_length
     v = int(round(n_frames / n_subwindows))
     if n_frames < 2 * n_subwindows:
@@ -144,7 +167,8 @@ def search_window(*, hop_length: int, sr: float, window_duration: float = WINDOW
             f"window_duration={window_duration!r} s covers {n_frames:.1f} frames of "
             f"hop_length={hop_length} at sr={sr}, fewer than 2 frames for each of the "
             f"{n_subwindows} sub-windows; use a window of at least "
-            f"{2 * n_subwindows * hop_length / sr:.3g} s or fewer sub-windows.")
+            f"{2 * n_subwindows * hop_length / sr:.3g} s or fewer sub-windows."
+        )
     return int(n_subwindows), v
 
 
@@ -160,16 +184,32 @@ def _new_state(n_sub: int, n_freq: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     """(per-bin state (8, n_freq), sub-window minima (n_sub, n_freq), scalars (4,))."""
     big = 1e300  # "no minimum found yet" (finite: no inf/NaN arithmetic)
     bins = np.zeros((len(_STATE_ROWS), n_freq))
-    bins[4:7] = big            # actmin, actmin_sub, pmin_u
+    bins[4:7] = big  # actmin, actmin_sub, pmin_u
     store = np.full((n_sub, n_freq), big)
     scalars = np.array([1.0, 1.0, 0.0, 0.0])  # alpha_c, subwc, slot, initialised
     return bins, store, scalars
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def _track(power, spec, noise_out, bins, store, scalars, n_sub, v_len, m_d, m_v,
-           alpha_max, alpha_min, beta_max, alpha_c_decay, a_v, oversubtraction,
-           floor):  # pragma: no cover
+def _track(
+    power,
+    spec,
+    noise_out,
+    bins,
+    store,
+    scalars,
+    n_sub,
+    v_len,
+    m_d,
+    m_v,
+    alpha_max,
+    alpha_min,
+    beta_max,
+    alpha_c_decay,
+    a_v,
+    oversubtraction,
+    floor,
+):  # pragma: no cover
     """Martin's (2001) tracker over frames-first (n_frames, n_freq) arrays.
 
     Two modes share the code: with ``spec`` of shape (0, 0) the periodogram is
@@ -188,19 +228,19 @@ def _track(power, spec, noise_out, bins, store, scalars, n_sub, v_len, m_d, m_v,
         n_frames, n_freq = spec.shape
     else:
         n_frames, n_freq = power.shape
-    ypow = np.empty(n_freq)          # |Y(lambda, k)|^2 of the current frame
+    ypow = np.empty(n_freq)  # |Y(lambda, k)|^2 of the current frame
     d_len = n_sub * v_len
     tiny = TINY
     big = 1e300
 
-    p = bins[0]                      # P(lambda-1, k), smoothed periodogram
-    sn2 = bins[1]                    # sigma_N^2(lambda-1, k), noise estimate
-    pbar = bins[2]                   # first moment of P, Eq. (22)
-    p2bar = bins[3]                  # second moment of P, Eq. (23)
-    actmin = bins[4]                 # minimum of the current sub-window
+    p = bins[0]  # P(lambda-1, k), smoothed periodogram
+    sn2 = bins[1]  # sigma_N^2(lambda-1, k), noise estimate
+    pbar = bins[2]  # first moment of P, Eq. (22)
+    p2bar = bins[3]  # second moment of P, Eq. (23)
+    actmin = bins[4]  # minimum of the current sub-window
     actmin_sub = bins[5]
-    pmin_u = bins[6]                 # minimum over the last U sub-windows
-    lmin_flag = bins[7]              # 1.0 where a local minimum was flagged
+    pmin_u = bins[6]  # minimum over the last U sub-windows
+    lmin_flag = bins[7]  # 1.0 where a local minimum was flagged
     k_mod = np.zeros(n_freq, dtype=np.bool_)
     qinv = np.empty(n_freq)
     bmin = np.empty(n_freq)
@@ -314,8 +354,11 @@ def _track(power, spec, noise_out, bins, store, scalars, n_sub, v_len, m_d, m_v,
                     if store[u, k] < m:
                         m = store[u, k]
                 pmin_u[k] = m
-                if (lmin_flag[k] != 0.0 and actmin_sub[k] < noise_slope_max * pmin_u[k]
-                        and actmin_sub[k] > pmin_u[k]):
+                if (
+                    lmin_flag[k] != 0.0
+                    and actmin_sub[k] < noise_slope_max * pmin_u[k]
+                    and actmin_sub[k] > pmin_u[k]
+                ):
                     pmin_u[k] = actmin_sub[k]
                     for u in range(n_sub):
                         store[u, k] = actmin_sub[k]
@@ -355,11 +398,18 @@ def _gain(power, noise, oversubtraction, floor):  # pragma: no cover - compiled
     return np.float32(np.sqrt(g2))
 
 
-def minimum_statistics(power: np.ndarray, *, hop_length: int, sr: float,
-                       window_duration: float = WINDOW_DURATION,
-                       n_subwindows: int = N_SUBWINDOWS, alpha_max: float = ALPHA_MAX,
-                       alpha_min: float = ALPHA_MIN, beta_max: float = BETA_MAX,
-                       a_v: float = A_V) -> np.ndarray:
+def minimum_statistics(
+    power: np.ndarray,
+    *,
+    hop_length: int,
+    sr: float,
+    window_duration: float = WINDOW_DURATION,
+    n_subwindows: int = N_SUBWINDOWS,
+    alpha_max: float = ALPHA_MAX,
+    alpha_min: float = ALPHA_MIN,
+    beta_max: float = BETA_MAX,
+    a_v: float = A_V,
+) -> np.ndarray:
     """Noise PSD by Martin's minimum statistics.
 
     Parameters
@@ -414,48 +464,113 @@ def minimum_statistics(power: np.ndarray, *, hop_length: int, sr: float,
         raise SkascValueError(f"power must be 2-D (n_freq, n_frames); got shape {power.shape}.")
     if not np.all(np.isfinite(power)) or (power.size and power.min() < 0):
         raise SkascValueError("power must be finite and non-negative.")
-    noise = _noise_psd_frames(np.ascontiguousarray(power.T), hop_length=hop_length, sr=sr,
-                              window_duration=window_duration, n_subwindows=n_subwindows,
-                              alpha_max=alpha_max, alpha_min=alpha_min, beta_max=beta_max,
-                              a_v=a_v)
+    noise = _noise_psd_frames(
+        np.ascontiguousarray(power.T),
+        hop_length=hop_length,
+        sr=sr,
+        window_duration=window_duration,
+        n_subwindows=n_subwindows,
+        alpha_max=alpha_max,
+        alpha_min=alpha_min,
+        beta_max=beta_max,
+        a_v=a_v,
+    )
     return np.ascontiguousarray(noise.T, dtype=np.float32)
 
 
-def _noise_psd_frames(power_tf: np.ndarray, *, hop_length: int, sr: float,
-                      window_duration: float, n_subwindows: int,
-                      alpha_max: float = ALPHA_MAX, alpha_min: float = ALPHA_MIN,
-                      beta_max: float = BETA_MAX, a_v: float = A_V) -> np.ndarray:
+def _noise_psd_frames(
+    power_tf: np.ndarray,
+    *,
+    hop_length: int,
+    sr: float,
+    window_duration: float,
+    n_subwindows: int,
+    alpha_max: float = ALPHA_MAX,
+    alpha_min: float = ALPHA_MIN,
+    beta_max: float = BETA_MAX,
+    a_v: float = A_V,
+) -> np.ndarray:
     """:func:`minimum_statistics` on a frames-first (n_frames, n_freq) array."""
     noise = np.zeros(power_tf.shape, dtype=np.float32)
-    _run_tracker(power_tf.astype(np.float64, copy=False), np.zeros((0, 0), np.complex64),
-                 noise, hop_length=hop_length, sr=sr, window_duration=window_duration,
-                 n_subwindows=n_subwindows, alpha_max=alpha_max, alpha_min=alpha_min,
-                 beta_max=beta_max, a_v=a_v)
+    _run_tracker(
+        power_tf.astype(np.float64, copy=False),
+        np.zeros((0, 0), np.complex64),
+        noise,
+        hop_length=hop_length,
+        sr=sr,
+        window_duration=window_duration,
+        n_subwindows=n_subwindows,
+        alpha_max=alpha_max,
+        alpha_min=alpha_min,
+        beta_max=beta_max,
+        a_v=a_v,
+    )
     return noise
 
 
-def _tracker_constants(*, hop_length, sr, window_duration, n_subwindows,
-                       alpha_max=ALPHA_MAX, alpha_min=ALPHA_MIN, beta_max=BETA_MAX,
-                       a_v=A_V, oversubtraction=0.0, floor=1.0) -> tuple:
+def _tracker_constants(
+    *,
+    hop_length,
+    sr,
+    window_duration,
+    n_subwindows,
+    alpha_max=ALPHA_MAX,
+    alpha_min=ALPHA_MIN,
+    beta_max=BETA_MAX,
+    a_v=A_V,
+    oversubtraction=0.0,
+    floor=1.0,
+) -> tuple:
     """The arguments of :func:`_track` after its state: the search window and the
     constants rescaled to the hop (one place for :func:`_run_tracker` and
     :class:`MinStatsStream`, whose results must agree bit for bit)."""
-    n_sub, v_len = search_window(hop_length=hop_length, sr=sr,
-                                 window_duration=window_duration, n_subwindows=n_subwindows)
+    n_sub, v_len = search_window(
+        hop_length=hop_length, sr=sr, window_duration=window_duration, n_subwindows=n_subwindows
+    )
     scale = (hop_length / sr) / _REFERENCE_HOP_S
-    return (n_sub, v_len, _m_of_d(n_sub * v_len), _m_of_d(v_len),
-            float(alpha_max) ** scale, float(alpha_min), float(beta_max) ** scale,
-            ALPHA_C_DECAY ** scale, float(a_v), float(oversubtraction), float(floor))
+    return (
+        n_sub,
+        v_len,
+        _m_of_d(n_sub * v_len),
+        _m_of_d(v_len),
+        float(alpha_max) ** scale,
+        float(alpha_min),
+        float(beta_max) ** scale,
+        ALPHA_C_DECAY**scale,
+        float(a_v),
+        float(oversubtraction),
+        float(floor),
+    )
 
 
-def _run_tracker(power, spec, noise_out, *, hop_length, sr, window_duration, n_subwindows,
-                 alpha_max=ALPHA_MAX, alpha_min=ALPHA_MIN, beta_max=BETA_MAX, a_v=A_V,
-                 oversubtraction=0.0, floor=1.0) -> None:
-    constants = _tracker_constants(hop_length=hop_length, sr=sr,
-                                   window_duration=window_duration,
-                                   n_subwindows=n_subwindows, alpha_max=alpha_max,
-                                   alpha_min=alpha_min, beta_max=beta_max, a_v=a_v,
-                                   oversubtraction=oversubtraction, floor=floor)
+def _run_tracker(
+    power,
+    spec,
+    noise_out,
+    *,
+    hop_length,
+    sr,
+    window_duration,
+    n_subwindows,
+    alpha_max=ALPHA_MAX,
+    alpha_min=ALPHA_MIN,
+    beta_max=BETA_MAX,
+    a_v=A_V,
+    oversubtraction=0.0,
+    floor=1.0,
+) -> None:
+    constants = _tracker_constants(
+        hop_length=hop_length,
+        sr=sr,
+        window_duration=window_duration,
+        n_subwindows=n_subwindows,
+        alpha_max=alpha_max,
+        alpha_min=alpha_min,
+        beta_max=beta_max,
+        a_v=a_v,
+        oversubtraction=oversubtraction,
+        floor=floor,
+    )
     shape = spec.shape if spec.shape[0] else power.shape
     if shape[0] == 0 or shape[1] == 0:
         return
@@ -468,16 +583,23 @@ def _apply_gain(stft, noise, oversubtraction, floor):  # pragma: no cover - comp
     out = np.empty(stft.shape[0], dtype=np.complex64)
     for i in range(stft.shape[0]):
         z = stft[i]
-        out[i] = _gain(float(z.real) ** 2 + float(z.imag) ** 2, noise[i],
-                       oversubtraction, floor) * z
+        out[i] = (
+            _gain(float(z.real) ** 2 + float(z.imag) ** 2, noise[i], oversubtraction, floor) * z
+        )
     return out
 
 
 def _check_framing(n_fft: int, hop_length: int) -> None:
-    if not (isinstance(n_fft, numbers.Integral) and n_fft >= 2
-            and isinstance(hop_length, numbers.Integral) and 1 <= hop_length <= n_fft):
-        raise SkascValueError("n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
-                              f"got n_fft={n_fft!r}, hop_length={hop_length!r}.")
+    if not (
+        isinstance(n_fft, numbers.Integral)
+        and n_fft >= 2
+        and isinstance(hop_length, numbers.Integral)
+        and 1 <= hop_length <= n_fft
+    ):
+        raise SkascValueError(
+            "n_fft must be an int >= 2 and hop_length an int in [1, n_fft]; "
+            f"got n_fft={n_fft!r}, hop_length={hop_length!r}."
+        )
 
 
 def _check_subtraction(oversubtraction: float, floor: float) -> None:
@@ -487,9 +609,13 @@ def _check_subtraction(oversubtraction: float, floor: float) -> None:
         raise SkascValueError(f"floor must be in [0, 1]; got {floor!r}.")
 
 
-def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
-                         oversubtraction: float = OVERSUBTRACTION,
-                         floor: float = FLOOR) -> np.ndarray:
+def spectral_subtraction(
+    stft: np.ndarray,
+    noise_psd: np.ndarray,
+    *,
+    oversubtraction: float = OVERSUBTRACTION,
+    floor: float = FLOOR,
+) -> np.ndarray:
     """Power spectral subtraction with a spectral floor, keeping the noisy phase.
 
     The clean power is ``max(|Y|^2 - oversubtraction * noise_psd, floor * |Y|^2)``,
@@ -526,8 +652,10 @@ def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
     stft = np.asarray(stft)
     noise_psd = np.asarray(noise_psd)
     if stft.ndim != 2 or stft.shape != noise_psd.shape:
-        raise SkascValueError("stft and noise_psd must be 2-D arrays of the same shape; got "
-                              f"{stft.shape} and {noise_psd.shape}.")
+        raise SkascValueError(
+            "stft and noise_psd must be 2-D arrays of the same shape; got "
+            f"{stft.shape} and {noise_psd.shape}."
+        )
     _check_subtraction(oversubtraction, floor)
     z = np.ascontiguousarray(stft, dtype=np.complex64)
     n = np.ascontiguousarray(noise_psd, dtype=np.float64)
@@ -535,9 +663,17 @@ def spectral_subtraction(stft: np.ndarray, noise_psd: np.ndarray, *,
     return out.reshape(stft.shape)
 
 
-def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256,
-            window_duration: float = WINDOW_DURATION, n_subwindows: int = N_SUBWINDOWS,
-            oversubtraction: float = OVERSUBTRACTION, floor: float = FLOOR) -> np.ndarray:
+def denoise(
+    y: np.ndarray,
+    *,
+    sr: float,
+    n_fft: int = 512,
+    hop_length: int = 256,
+    window_duration: float = WINDOW_DURATION,
+    n_subwindows: int = N_SUBWINDOWS,
+    oversubtraction: float = OVERSUBTRACTION,
+    floor: float = FLOOR,
+) -> np.ndarray:
     """Remove the background noise of one recording (the paper's auxiliary channel).
 
     Centred Hann-window STFT (as ``librosa.stft`` with ``pad_mode="constant"``)
@@ -598,15 +734,23 @@ def denoise(y: np.ndarray, *, sr: float, n_fft: int = 512, hop_length: int = 256
     with np.errstate(over="ignore", invalid="ignore"):
         spec = centred_stft_frames(y_padded, n_fft, hop_length, window)  # (n_frames, n_freq)
         # track the noise and subtract it frame by frame, in place
-        _run_tracker(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
-                     hop_length=hop_length, sr=sr, window_duration=window_duration,
-                     n_subwindows=n_subwindows, oversubtraction=oversubtraction,
-                     floor=floor)
-        out = centred_istft_frames(spec, n_fft, hop_length, window, len(y_padded))[:len(y)]
+        _run_tracker(
+            np.zeros((0, 0)),
+            spec,
+            np.zeros((0, 0), np.float32),
+            hop_length=hop_length,
+            sr=sr,
+            window_duration=window_duration,
+            n_subwindows=n_subwindows,
+            oversubtraction=oversubtraction,
+            floor=floor,
+        )
+        out = centred_istft_frames(spec, n_fft, hop_length, window, len(y_padded))[: len(y)]
     if not np.all(np.isfinite(out)):
         raise SkascValueError(
             f"y has samples too large for float32 power spectra (max |y| = "
-            f"{float(np.max(np.abs(y))):.3g}); scale the audio to [-1, 1].")
+            f"{float(np.max(np.abs(y))):.3g}); scale the audio to [-1, 1]."
+        )
     return out
 
 
@@ -636,15 +780,27 @@ class MinStatsStream:
     True
     """
 
-    def __init__(self, *, sr: float, n_fft: int = 512, hop_length: int = 256,
-                 window_duration: float = WINDOW_DURATION, n_subwindows: int = N_SUBWINDOWS,
-                 oversubtraction: float = OVERSUBTRACTION, floor: float = FLOOR) -> None:
+    def __init__(
+        self,
+        *,
+        sr: float,
+        n_fft: int = 512,
+        hop_length: int = 256,
+        window_duration: float = WINDOW_DURATION,
+        n_subwindows: int = N_SUBWINDOWS,
+        oversubtraction: float = OVERSUBTRACTION,
+        floor: float = FLOOR,
+    ) -> None:
         _check_framing(n_fft, hop_length)
         _check_subtraction(oversubtraction, floor)
-        self._constants = _tracker_constants(hop_length=hop_length, sr=sr,
-                                             window_duration=window_duration,
-                                             n_subwindows=n_subwindows,
-                                             oversubtraction=oversubtraction, floor=floor)
+        self._constants = _tracker_constants(
+            hop_length=hop_length,
+            sr=sr,
+            window_duration=window_duration,
+            n_subwindows=n_subwindows,
+            oversubtraction=oversubtraction,
+            floor=floor,
+        )
         self._state = _new_state(self._constants[0], n_fft // 2 + 1)
         self._n_fft, self._hop = int(n_fft), int(hop_length)
         self._window = hann(n_fft)
@@ -653,9 +809,9 @@ class MinStatsStream:
         self._raw_start = 0
         self._acc = np.zeros(0, np.float32)  # overlap-add sums from self._acc_start on
         self._acc_start = 0
-        self._n_in = 0                       # input samples pushed so far
-        self._n_out = 0                      # samples returned so far
-        self._next_frame = 0                 # first STFT frame not yet computed
+        self._n_in = 0  # input samples pushed so far
+        self._n_out = 0  # samples returned so far
+        self._next_frame = 0  # first STFT frame not yet computed
         self._finished = False
 
     def push(self, block: np.ndarray) -> np.ndarray:
@@ -679,7 +835,8 @@ class MinStatsStream:
         if not np.all(np.isfinite(block)):
             raise SkascValueError(
                 f"block (samples {self._n_in} to {self._n_in + block.size}) contains NaN "
-                "or inf samples.")
+                "or inf samples."
+            )
         self._raw = np.concatenate([self._raw, block])
         self._n_in += block.size
         # frames wholly inside the samples received so far
@@ -713,8 +870,13 @@ class MinStatsStream:
             m = self._raw_start // hop
             with np.errstate(over="ignore", invalid="ignore"):
                 spec = stft_frame_range(self._raw, window, hop, t0 - m, n_frames - m)
-                _track(np.zeros((0, 0)), spec, np.zeros((0, 0), np.float32),
-                       *self._state, *self._constants)
+                _track(
+                    np.zeros((0, 0)),
+                    spec,
+                    np.zeros((0, 0), np.float32),
+                    *self._state,
+                    *self._constants,
+                )
             # the overlap-add buffer must reach the last sample the new frames touch
             end = (n_frames - 1) * hop - pad + n_fft
             grow = end - (self._acc_start + self._acc.size)
@@ -725,7 +887,7 @@ class MinStatsStream:
             # keep the raw samples the next frame needs, from a multiple of the hop
             keep = max(0, n_frames * hop - pad) // hop * hop
             if keep > self._raw_start:
-                self._raw = self._raw[keep - self._raw_start:]
+                self._raw = self._raw[keep - self._raw_start :]
                 self._raw_start = keep
         final_end = min(final_end, self._n_in)
         n_ready = max(0, final_end - self._acc_start)
@@ -737,5 +899,6 @@ class MinStatsStream:
         if not np.all(np.isfinite(out)):
             raise SkascValueError(
                 "the recording has samples too large for float32 power spectra near "
-                f"sample {self._n_out - n_ready}; scale the audio to [-1, 1].")
+                f"sample {self._n_out - n_ready}; scale the audio to [-1, 1]."
+            )
         return out

@@ -30,7 +30,7 @@ other framing: a centred STFT of a whole recording (``librosa.stft`` with
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.fft
@@ -39,12 +39,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..exceptions import SkascValueError
 
-__all__ = ["frame_lengths", "n_frames", "power_spectrogram", "log_compress",
-           "log_filterbank"]
+__all__ = ["frame_lengths", "n_frames", "power_spectrogram", "log_compress", "log_filterbank"]
 
 
-def frame_lengths(*, sr: int, frame_duration: float = 0.05,
-                  overlap: float = 0.5) -> tuple[int, int]:
+def frame_lengths(
+    *, sr: int, frame_duration: float = 0.05, overlap: float = 0.5
+) -> tuple[int, int]:
     """Frame and hop lengths in samples for a frame duration and an overlap.
 
     Parameters
@@ -96,7 +96,8 @@ def _check_frames(n_samples: int, n_fft: int, hop_length: int) -> None:
     if n_samples < hop_length:
         raise SkascValueError(
             f"Segments of {n_samples} samples are shorter than one hop "
-            f"({hop_length} samples) and give no frame; use longer segments.")
+            f"({hop_length} samples) and give no frame; use longer segments."
+        )
 
 
 @functools.lru_cache(maxsize=16)
@@ -120,11 +121,11 @@ def _segment_stft_frames(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarr
     _check_frames(y.shape[-1], n_fft, hop_length)
     if n_fft > hop_length:
         padded = np.zeros(y.shape[:-1] + (y.shape[-1] + n_fft - hop_length,), np.float32)
-        padded[..., :y.shape[-1]] = y
+        padded[..., : y.shape[-1]] = y
     else:
         padded = y
     frames = sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :]
-    frames = frames[..., :n_frames(y.shape[-1], hop_length=hop_length), :]
+    frames = frames[..., : n_frames(y.shape[-1], hop_length=hop_length), :]
     return scipy.fft.rfft(frames * hann(n_fft), axis=-1, workers=1)
 
 
@@ -204,9 +205,14 @@ def log_compress(S: np.ndarray, *, floor: float = 1e-10) -> np.ndarray:
     return out
 
 
-def log_filterbank(y: np.ndarray, *, weights: np.ndarray | Sequence[np.ndarray],
-                   n_fft: int, hop_length: int, floor: float = 1e-10
-                   ) -> np.ndarray | tuple[np.ndarray, ...]:
+def log_filterbank(
+    y: np.ndarray,
+    *,
+    weights: np.ndarray | Sequence[np.ndarray],
+    n_fft: int,
+    hop_length: int,
+    floor: float = 1e-10,
+) -> np.ndarray | tuple[np.ndarray, ...]:
     """Log filterbank energies ``log_compress(weights @ power_spectrogram(y))``.
 
     Several filterbanks (e.g. Mel and gammatone) may share one STFT by passing
@@ -242,8 +248,8 @@ def log_filterbank(y: np.ndarray, *, weights: np.ndarray | Sequence[np.ndarray],
     for w in banks:
         if w.ndim != 2 or w.shape[1] != n_bins:
             raise SkascValueError(
-                f"weights must have shape (n_bands, n_fft // 2 + 1 = {n_bins}); "
-                f"got {w.shape}.")
+                f"weights must have shape (n_bands, n_fft // 2 + 1 = {n_bins}); got {w.shape}."
+            )
     power = _power_frames(y, n_fft, hop_length)  # (..., n_frames, n_bins)
     lead, n_t = power.shape[:-2], power.shape[-2]
     flat = power.reshape(-1, n_bins)
@@ -286,8 +292,9 @@ def _windowed_frames(y, window, hop_length, t0, t1, frames):  # pragma: no cover
             frames[row, i] = 0.0
 
 
-def centred_stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
-                         window: np.ndarray) -> np.ndarray:
+def centred_stft_frames(
+    y: np.ndarray, n_fft: int, hop_length: int, window: np.ndarray
+) -> np.ndarray:
     """Centred STFT with zero padding, shape (n_frames, n_fft // 2 + 1), complex64.
 
     Frame ``t`` is centred on sample ``t * hop_length`` (``n_frames = 1 +
@@ -297,8 +304,9 @@ def centred_stft_frames(y: np.ndarray, n_fft: int, hop_length: int,
     return stft_frame_range(y, window, hop_length, 0, 1 + len(y) // hop_length)
 
 
-def stft_frame_range(y: np.ndarray, window: np.ndarray, hop_length: int, t0: int,
-                      t1: int) -> np.ndarray:
+def stft_frame_range(
+    y: np.ndarray, window: np.ndarray, hop_length: int, t0: int, t1: int
+) -> np.ndarray:
     """Frames ``t0 .. t1 - 1`` of :func:`centred_stft_frames` (y's frames counted
     from its first sample; samples outside ``y`` are zeros)."""
     n_fft = window.shape[0]
@@ -308,7 +316,7 @@ def stft_frame_range(y: np.ndarray, window: np.ndarray, hop_length: int, t0: int
     for b0 in range(0, n_frames, _BLOCK):
         b1 = min(b0 + _BLOCK, n_frames)
         _windowed_frames(y, window, hop_length, t0 + b0, t0 + b1, frames)
-        spec[b0:b1] = scipy.fft.rfft(frames[:b1 - b0], axis=-1)
+        spec[b0:b1] = scipy.fft.rfft(frames[: b1 - b0], axis=-1)
     return spec
 
 
@@ -362,8 +370,9 @@ def normalise_overlap_add(out, window, hop_length, n_frames, start):  # pragma: 
             out[j] /= wss
 
 
-def centred_istft_frames(spec: np.ndarray, n_fft: int, hop_length: int,
-                          window: np.ndarray, length: int) -> np.ndarray:
+def centred_istft_frames(
+    spec: np.ndarray, n_fft: int, hop_length: int, window: np.ndarray, length: int
+) -> np.ndarray:
     """Inverse of :func:`centred_stft_frames`, trimmed/padded to ``length`` samples."""
     n_frames = spec.shape[0]
     out = np.zeros(length, dtype=np.float32)
@@ -372,8 +381,9 @@ def centred_istft_frames(spec: np.ndarray, n_fft: int, hop_length: int,
     return out
 
 
-def overlap_add_spec(out: np.ndarray, spec: np.ndarray, window: np.ndarray,
-                      hop_length: int, t0: int, start: int) -> None:
+def overlap_add_spec(
+    out: np.ndarray, spec: np.ndarray, window: np.ndarray, hop_length: int, t0: int, start: int
+) -> None:
     """Inverse FFT of frames ``t0, t0 + 1, ...`` (the rows of ``spec``), windowed and
     added into ``out`` (which starts ``start`` samples in), ``_BLOCK`` frames at a
     time so that no (n_frames, n_fft) array is built."""

@@ -19,7 +19,16 @@ from .features import FeatureStack, FeatureTypeSelector, GammatoneExtractor, Log
 from .front_end import FrontEnd
 from .segment import Segmenter
 
-__all__ = ["AUDIO_EXTENSIONS", "AudioLoader", "FeatureStack", "FeatureTypeSelector",
-           "FrontEnd", "GammatoneExtractor",
-           "LogMelExtractor", "MinStatsDenoiser", "Segmenter", "check_recordings",
-           "load_audio"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioLoader",
+    "FeatureStack",
+    "FeatureTypeSelector",
+    "FrontEnd",
+    "GammatoneExtractor",
+    "LogMelExtractor",
+    "MinStatsDenoiser",
+    "Segmenter",
+    "check_recordings",
+    "load_audio",
+]

@@ -64,7 +64,8 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -78,9 +79,17 @@ from skasc._sklearn import safe_indexing
 from skasc._validation import Int, NJobs, check_int, check_option, check_params
 from skasc.exceptions import AudioFileError, SkascTypeError, SkascValueError
 
-__all__ = ["AudioFileError", "load_audio", "iter_audio_blocks", "AudioLoader",
-           "check_recordings",
-           "AUDIO_EXTENSIONS", "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE", "MAX_SAMPLES"]
+__all__ = [
+    "AudioFileError",
+    "load_audio",
+    "iter_audio_blocks",
+    "AudioLoader",
+    "check_recordings",
+    "AUDIO_EXTENSIONS",
+    "MIN_SAMPLE_RATE",
+    "MAX_SAMPLE_RATE",
+    "MAX_SAMPLES",
+]
 
 _RESAMPLE_QUALITY = "HQ"
 
@@ -88,21 +97,30 @@ _RESAMPLE_QUALITY = "HQ"
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384000
 #: Most samples one recording's waveform may have at the output rate (4 GiB of float32).
-MAX_SAMPLES = 2 ** 30
+MAX_SAMPLES = 2**30
 
 # File extensions of the self-describing formats, by soundfile's format name; only
 # those that this libsndfile reads are kept (MP3 from libsndfile 1.1).
 _EXTENSIONS_BY_FORMAT = {
-    "WAV": (".wav",), "WAVEX": (".wav",), "RF64": (".rf64",), "W64": (".w64",),
-    "FLAC": (".flac",), "OGG": (".ogg", ".oga"), "MP3": (".mp3",), "MPEG": (".mp3",),
-    "AIFF": (".aif", ".aiff", ".aifc"), "AU": (".au", ".snd"), "CAF": (".caf",),
+    "WAV": (".wav",),
+    "WAVEX": (".wav",),
+    "RF64": (".rf64",),
+    "W64": (".w64",),
+    "FLAC": (".flac",),
+    "OGG": (".ogg", ".oga"),
+    "MP3": (".mp3",),
+    "MPEG": (".mp3",),
+    "AIFF": (".aif", ".aiff", ".aifc"),
+    "AU": (".au", ".snd"),
+    "CAF": (".caf",),
 }
 
 
 def _readable_extensions() -> tuple[str, ...]:
     formats = sf.available_formats()
-    extensions = {ext for name, exts in _EXTENSIONS_BY_FORMAT.items() if name in formats
-                  for ext in exts}
+    extensions = {
+        ext for name, exts in _EXTENSIONS_BY_FORMAT.items() if name in formats for ext in exts
+    }
     if "OGG" in formats and "OPUS" in sf.available_subtypes("OGG"):
         extensions.add(".opus")
     return tuple(sorted(extensions))
@@ -134,7 +152,8 @@ def _resample(x: np.ndarray, in_sr: int, out_sr: int) -> np.ndarray:
     if in_sr == out_sr:
         return x
     return np.ascontiguousarray(
-        soxr.resample(x, in_sr, out_sr, quality=_RESAMPLE_QUALITY), dtype=np.float32)
+        soxr.resample(x, in_sr, out_sr, quality=_RESAMPLE_QUALITY), dtype=np.float32
+    )
 
 
 def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
@@ -183,8 +202,9 @@ def load_audio(path: str | os.PathLike, *, sr: int = 22050) -> np.ndarray:
     return _read_file(path, sr)
 
 
-def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
-                      block_duration: float = 60.0) -> Iterator[np.ndarray]:
+def iter_audio_blocks(
+    path: str | os.PathLike, *, sr: int = 22050, block_duration: float = 60.0
+) -> Iterator[np.ndarray]:
     """Read an audio file block by block, as :func:`load_audio` would read it whole.
 
     Each block is read with soundfile, averaged to mono and resampled with a
@@ -225,12 +245,14 @@ def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
     True
     """
     sr = check_int(sr, "sr", "iter_audio_blocks", low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE)
-    if isinstance(block_duration, bool) or not isinstance(
-            block_duration, (int, float, np.integer, np.floating)) \
-            or not (0 < block_duration < float("inf")):
+    if (
+        isinstance(block_duration, bool)
+        or not isinstance(block_duration, (int, float, np.integer, np.floating))
+        or not (0 < block_duration < float("inf"))
+    ):
         raise SkascValueError(
-            f"'block_duration' must be a finite number of seconds > 0; got "
-            f"{block_duration!r}.")
+            f"'block_duration' must be a finite number of seconds > 0; got {block_duration!r}."
+        )
     shown = _check_path(path)
     with _open(path, shown) as fh:
         _check_header(shown, fh, sr, check_size=False)
@@ -241,7 +263,7 @@ def iter_audio_blocks(path: str | os.PathLike, *, sr: int = 22050,
 #: Most samples (frames times channels) decoded at once: a file is read, averaged to
 #: mono and resampled block by block, so memory holds the output and one block of at
 #: most 16 MiB, whatever the file's number of channels and sampling rate.
-_BLOCK_SAMPLES = 2 ** 22
+_BLOCK_SAMPLES = 2**22
 
 
 def _mono_blocks(fh: Any, shown: str, sr: int, block_frames: int) -> Iterator[np.ndarray]:
@@ -249,8 +271,11 @@ def _mono_blocks(fh: Any, shown: str, sr: int, block_frames: int) -> Iterator[np
     resampled to ``sr`` by a streaming soxr resampler, in blocks of at most
     ``block_frames`` frames (fewer for many channels, see :data:`_BLOCK_SAMPLES`)."""
     file_sr = int(fh.samplerate)
-    stream = (None if file_sr == sr else
-              soxr.ResampleStream(file_sr, sr, 1, dtype="float32", quality=_RESAMPLE_QUALITY))
+    stream = (
+        None
+        if file_sr == sr
+        else soxr.ResampleStream(file_sr, sr, 1, dtype="float32", quality=_RESAMPLE_QUALITY)
+    )
     block_frames = max(1, min(block_frames, _BLOCK_SAMPLES // max(1, fh.channels)))
     n_read = n_out = 0
     while True:
@@ -261,13 +286,17 @@ def _mono_blocks(fh: Any, shown: str, sr: int, block_frames: int) -> Iterator[np
             raise AudioFileError(_non_finite(fh, shown, n_read, data.shape[0]))
         n_read += data.shape[0]
         mono = _downmix(data, channel_axis=1)
-        block = (mono if stream is None else np.ascontiguousarray(
-            stream.resample_chunk(mono, last=last), dtype=np.float32))
+        block = (
+            mono
+            if stream is None
+            else np.ascontiguousarray(stream.resample_chunk(mono, last=last), dtype=np.float32)
+        )
         n_out += block.size
         if last and n_out == 0:
             raise AudioFileError(
                 f"Audio file {shown!r} is too short ({n_read} samples at {file_sr} "
-                f"Hz) to be resampled to {sr} Hz.")
+                f"Hz) to be resampled to {sr} Hz."
+            )
         yield block
         if last:
             return
@@ -282,10 +311,12 @@ def _non_finite(fh: Any, shown: str, start: int, n_frames: int) -> str:
         fh.seek(start)
         wide = fh.read(n_frames, dtype="float64", always_2d=True)
     if np.isfinite(wide).all():
-        return (f"Audio file {shown!r} holds samples of magnitude up to "
-                f"{np.abs(wide).max():.3g} {where}, beyond the range of float32 "
-                f"(+-{float(np.finfo(np.float32).max):.3g}); full scale is 1.0, so these "
-                "are not audio samples: scale the file first.")
+        return (
+            f"Audio file {shown!r} holds samples of magnitude up to "
+            f"{np.abs(wide).max():.3g} {where}, beyond the range of float32 "
+            f"(+-{float(np.finfo(np.float32).max):.3g}); full scale is 1.0, so these "
+            "are not audio samples: scale the file first."
+        )
     return f"Audio file {shown!r} contains NaN or inf samples {where}."
 
 
@@ -293,13 +324,15 @@ def _check_path(path: Any) -> str:
     """Raise unless ``path`` names a regular file (after following symbolic links);
     return the path as shown in messages."""
     if not isinstance(path, (str, bytes, os.PathLike)):
-        raise SkascTypeError(f"Expected the path of an audio file (str or os.PathLike); got "
-                             f"{type(path).__name__}.")
+        raise SkascTypeError(
+            f"Expected the path of an audio file (str or os.PathLike); got {type(path).__name__}."
+        )
     shown = os.fsdecode(path)
     problem = regular_file_problem(path)
     if problem == "is a folder":
         raise AudioFileError(
-            f"Audio file {shown!r} is a directory; expected the path of an audio file.")
+            f"Audio file {shown!r} is a directory; expected the path of an audio file."
+        )
     if problem is not None:
         raise AudioFileError(f"Audio file {shown!r} {problem}.")
     return shown
@@ -320,14 +353,14 @@ def _read_errors(shown: str) -> Iterator[None]:
     except AudioFileError:
         raise
     except PermissionError as exc:
-        raise AudioFileError(
-            f"Audio file {shown!r} cannot be read: permission denied.") from exc
+        raise AudioFileError(f"Audio file {shown!r} cannot be read: permission denied.") from exc
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
         reason = getattr(exc, "error_string", None) or str(exc)  # libsndfile's, without the name
         raise AudioFileError(
             f"Audio file {shown!r} could not be read as audio (corrupt or unsupported "
             f"format; readable: {', '.join(e[1:].upper() for e in AUDIO_EXTENSIONS)}): "
-            f"{reason}") from exc
+            f"{reason}"
+        ) from exc
 
 
 def _check_rate(rate: int, what: str) -> None:
@@ -336,7 +369,8 @@ def _check_rate(rate: int, what: str) -> None:
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise AudioFileError(
             f"{what} declares a sampling rate of {rate} Hz, outside the supported range "
-            f"[{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz (a corrupt or mislabelled header?).")
+            f"[{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz (a corrupt or mislabelled header?)."
+        )
 
 
 def _output_length(n_in: int, in_sr: int, out_sr: int) -> int:
@@ -351,12 +385,15 @@ def _too_long(n_in: int, in_sr: int, out_sr: int) -> str | None:
     n_out = _output_length(n_in, in_sr, out_sr)
     if n_out <= MAX_SAMPLES:
         return None
-    return (f"is too long: {n_in} samples at {in_sr} Hz would be {n_out} samples at "
-            f"{out_sr} Hz, more than the {MAX_SAMPLES} (MAX_SAMPLES) one recording may have.")
+    return (
+        f"is too long: {n_in} samples at {in_sr} Hz would be {n_out} samples at "
+        f"{out_sr} Hz, more than the {MAX_SAMPLES} (MAX_SAMPLES) one recording may have."
+    )
 
 
-def _check_output_size(n_in: int, in_sr: int, out_sr: int, what: str, *,
-                       error: type[SkascValueError] = SkascValueError) -> None:
+def _check_output_size(
+    n_in: int, in_sr: int, out_sr: int, what: str, *, error: type[SkascValueError] = SkascValueError
+) -> None:
     """Refuse a recording whose waveform at ``out_sr`` would exceed MAX_SAMPLES."""
     problem = _too_long(n_in, in_sr, out_sr)
     if problem is not None:
@@ -371,8 +408,7 @@ def _check_header(shown: str, info: Any, sr: int, *, check_size: bool = True) ->
     what = f"Audio file {shown!r}"
     _check_rate(int(info.samplerate), what)
     if check_size:
-        _check_output_size(int(info.frames), int(info.samplerate), sr, what,
-                           error=AudioFileError)
+        _check_output_size(int(info.frames), int(info.samplerate), sr, what, error=AudioFileError)
 
 
 def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
@@ -386,19 +422,25 @@ def _read_file(path: str | os.PathLike, sr: int) -> np.ndarray:
         n = 0
         for block in _mono_blocks(fh, shown, sr, _BLOCK_SAMPLES):
             if n + block.size > out.size:  # more frames than the header said
-                _check_output_size(n + block.size, sr, sr, f"Audio file {shown!r}",
-                                   error=AudioFileError)
-                out = np.concatenate([out[:n], np.empty(max(block.size, out.size // 2),
-                                                        np.float32)])
-            out[n:n + block.size] = block
+                _check_output_size(
+                    n + block.size, sr, sr, f"Audio file {shown!r}", error=AudioFileError
+                )
+                out = np.concatenate(
+                    [out[:n], np.empty(max(block.size, out.size // 2), np.float32)]
+                )
+            out[n : n + block.size] = block
             n += block.size
     return out if n == out.size else out[:n].copy()
 
 
 # Integer PCM dtypes and (offset, full scale): soundfile's conventions (see the
 # module docstring); any other integer dtype is refused.
-_PCM_SCALES = {np.dtype(np.int8): (0.0, 2.0 ** 7), np.dtype(np.int16): (0.0, 2.0 ** 15),
-               np.dtype(np.int32): (0.0, 2.0 ** 31), np.dtype(np.uint8): (128.0, 2.0 ** 7)}
+_PCM_SCALES = {
+    np.dtype(np.int8): (0.0, 2.0**7),
+    np.dtype(np.int16): (0.0, 2.0**15),
+    np.dtype(np.int32): (0.0, 2.0**31),
+    np.dtype(np.uint8): (128.0, 2.0**7),
+}
 
 
 def _array_to_float(x: np.ndarray, index: int) -> np.ndarray:
@@ -411,14 +453,20 @@ def _array_to_float(x: np.ndarray, index: int) -> np.ndarray:
         dtype = x.dtype.newbyteorder("=")
         if dtype not in _PCM_SCALES:
             raise recording_error(
-                SkascTypeError, index, f"has dtype {x.dtype}, which is not a PCM sample type, "
+                SkascTypeError,
+                index,
+                f"has dtype {x.dtype}, which is not a PCM sample type, "
                 "so its full scale is unknown; expected float (full scale 1.0), int8, "
                 "int16, int32 or uint8. Convert it first, e.g. x.astype(np.int16) for "
-                "16-bit values, or x / 32768.0.")
+                "16-bit values, or x / 32768.0.",
+            )
         offset, scale = _PCM_SCALES[dtype]
         return ((x.astype(np.float64) - offset) / scale).astype(np.float32)
-    raise recording_error(SkascTypeError, index, f"has dtype {x.dtype}; expected a real "
-                          "numeric (float or integer PCM) array.")
+    raise recording_error(
+        SkascTypeError,
+        index,
+        f"has dtype {x.dtype}; expected a real numeric (float or integer PCM) array.",
+    )
 
 
 def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.ndarray:
@@ -443,8 +491,11 @@ def _as_waveform(item: Any, *, index: int, sr: int, input_sr: int | None) -> np.
         raise recording_error(SkascValueError, index, problem)
     y = _resample(x, in_sr, sr)
     if y.size == 0:
-        raise recording_error(SkascValueError, index, f"is too short ({x.shape[-1]} samples "
-                              f"at {in_sr} Hz) to be resampled to {sr} Hz.")
+        raise recording_error(
+            SkascValueError,
+            index,
+            f"is too short ({x.shape[-1]} samples at {in_sr} Hz) to be resampled to {sr} Hz.",
+        )
     return y
 
 
@@ -457,26 +508,39 @@ def _checked_array(item: Any, index: int) -> np.ndarray:
     """The float samples of an array recording, after the loader's checks."""
     if not isinstance(item, np.ndarray):
         raise recording_error(
-            SkascTypeError, index, f"is a {type(item).__name__}; expected a path (str or "
-            "os.PathLike) or an ndarray of shape (n_samples,) or (n_channels, n_samples).")
+            SkascTypeError,
+            index,
+            f"is a {type(item).__name__}; expected a path (str or "
+            "os.PathLike) or an ndarray of shape (n_samples,) or (n_channels, n_samples).",
+        )
     if item.ndim not in (1, 2):
-        raise recording_error(SkascValueError, index, f"has shape {item.shape}; expected "
-                              "(n_samples,) or (n_channels, n_samples) with channels first.")
+        raise recording_error(
+            SkascValueError,
+            index,
+            f"has shape {item.shape}; expected "
+            "(n_samples,) or (n_channels, n_samples) with channels first.",
+        )
     if item.size == 0:
         raise recording_error(SkascValueError, index, f"is empty (shape {item.shape}).")
     if item.ndim == 2 and item.shape[1] <= _MAX_CHANNELS_AS_COLUMNS < item.shape[0]:
         raise recording_error(
-            SkascValueError, index, f"has shape {item.shape}, i.e. {item.shape[0]} channels of "
+            SkascValueError,
+            index,
+            f"has shape {item.shape}, i.e. {item.shape[0]} channels of "
             f"{item.shape[1]} samples; expected (n_channels, n_samples) with channels "
             "first. It looks transposed (soundfile's (n_samples, n_channels) layout): "
-            "pass x.T.")
+            "pass x.T.",
+        )
     x = _array_to_float(item, index)
     if not np.isfinite(x).all():
         if item.dtype.kind == "f" and np.isfinite(item).all():
             raise recording_error(
-                SkascValueError, index, f"holds samples of magnitude up to "
+                SkascValueError,
+                index,
+                f"holds samples of magnitude up to "
                 f"{float(np.abs(item).max()):.3g}, beyond the range of float32; full scale "
-                "is 1.0, so these are not audio samples: scale the recording first.")
+                "is 1.0, so these are not audio samples: scale the recording first.",
+            )
         raise recording_error(SkascValueError, index, "contains NaN or inf samples.")
     return x
 
@@ -492,7 +556,7 @@ def _check_file(path: str | os.PathLike, sr: int, decode: bool = False) -> None:
         n_read = 0
         while True:
             with _read_errors(shown):
-                block = fh.read(2 ** 16, dtype="float32", always_2d=True)
+                block = fh.read(2**16, dtype="float32", always_2d=True)
             if block.shape[0] == 0:
                 break
             if not np.isfinite(block).all():
@@ -513,9 +577,9 @@ def _check_item(item: Any, index: int, sr: int, decode: bool = False) -> None:
     _checked_array(item, index)
 
 
-def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
-                     decode: bool = False, sr: int = 22050
-                     ) -> tuple[Any, Any, list[tuple[int, Any, str]]]:
+def check_recordings(
+    X: Any, y: Any = None, *, on_error: str = "raise", decode: bool = False, sr: int = 22050
+) -> tuple[Any, Any, list[tuple[int, Any, str]]]:
     """Find the recordings of a batch that cannot be loaded, before fitting.
 
     Transformers in a scikit-learn ``Pipeline`` cannot drop rows (the labels
@@ -593,7 +657,8 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
     items = check_audio_batch(X)
     if y is not None and len(y) != len(items):
         raise SkascValueError(
-            f"check_recordings got {len(items)} recordings but {len(y)} labels in y.")
+            f"check_recordings got {len(items)} recordings but {len(y)} labels in y."
+        )
     keep: list[int] = []
     skipped: list[tuple[int, Any, str]] = []
     for i, item in enumerate(items):
@@ -610,10 +675,13 @@ def check_recordings(X: Any, y: Any = None, *, on_error: str = "raise",
     lines = "\n".join(f"  {reason}" for _, _, reason in skipped)
     if not keep:
         raise SkascValueError(
-            f"check_recordings skipped all {len(items)} recordings; nothing is left:\n{lines}")
+            f"check_recordings skipped all {len(items)} recordings; nothing is left:\n{lines}"
+        )
     warnings.warn(
         f"Skipped {len(skipped)} of {len(items)} recordings that cannot be loaded:\n{lines}",
-        UserWarning, stacklevel=2)
+        UserWarning,
+        stacklevel=2,
+    )
     if isinstance(X, np.ndarray):
         X_kept = X[np.asarray(keep)]
     else:
@@ -628,7 +696,8 @@ def check_audio_batch(X: Any) -> list:
     if isinstance(X, (str, bytes, os.PathLike)):
         raise SkascValueError(
             f"AudioLoader expected a list of recordings; got a single path {X!r}. "
-            "Pass a list of paths, e.g. [path].")
+            "Pass a list of paths, e.g. [path]."
+        )
     if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
         X = np.asarray(X)  # array-likes (e.g. a pandas Series of paths)
     if isinstance(X, np.ndarray):
@@ -636,28 +705,33 @@ def check_audio_batch(X: Any) -> list:
             if X.ndim != 1:
                 raise SkascValueError(
                     f"AudioLoader expected a 1-D array or list of recordings; got an array "
-                    f"of shape {X.shape}.")
+                    f"of shape {X.shape}."
+                )
             items = list(X)
         elif X.dtype.kind in "biufc":
             if X.ndim <= 1:
                 raise SkascValueError(
                     f"AudioLoader expected a list of recordings; got a single numeric "
-                    f"array of shape {X.shape}. Pass [x] for one recording.")
+                    f"array of shape {X.shape}. Pass [x] for one recording."
+                )
             raise SkascValueError(
                 f"AudioLoader expected a list of recordings; got a dense numeric array "
                 f"of shape {X.shape}, which is ambiguous (one multi-channel recording or "
                 "a batch?). Pass [x] for one recording of shape (n_channels, n_samples), "
-                "or list(X) for a batch of mono recordings stored as rows.")
+                "or list(X) for a batch of mono recordings stored as rows."
+            )
         else:
             raise SkascTypeError(
-                f"AudioLoader expected a list of recordings; got an array of dtype {X.dtype}.")
+                f"AudioLoader expected a list of recordings; got an array of dtype {X.dtype}."
+            )
     else:
         try:
             items = list(X)
         except TypeError as exc:
             raise SkascTypeError(
                 f"AudioLoader expected a list of recordings (paths or arrays); got "
-                f"{type(X).__name__}.") from exc
+                f"{type(X).__name__}."
+            ) from exc
     if not items:
         raise SkascValueError("AudioLoader expected at least one recording; X is empty.")
     return items
@@ -698,12 +772,15 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
     # auto_wrap_output_keys=None: no set_output wrapping (outputs are waveforms,
     # never DataFrames), so warnings and tracebacks point at the caller.
 
-    _parameter_checks = {"sr": Int(low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE),
-                         "input_sr": Int(low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE, none=True),
-                         "n_jobs": NJobs()}
+    _parameter_checks = {
+        "sr": Int(low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE),
+        "input_sr": Int(low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE, none=True),
+        "n_jobs": NJobs(),
+    }
 
-    def __init__(self, *, sr: int = 22050, input_sr: int | None = None,
-                 n_jobs: int | None = None) -> None:
+    def __init__(
+        self, *, sr: int = 22050, input_sr: int | None = None, n_jobs: int | None = None
+    ) -> None:
         self.sr = sr
         self.input_sr = input_sr
         self.n_jobs = n_jobs
@@ -728,12 +805,14 @@ class AudioLoader(StatelessTransformer, auto_wrap_output_keys=None):
         """
         self._check_params()
         items = check_audio_batch(X)
-        kwargs = {"sr": int(self.sr),
-                  "input_sr": None if self.input_sr is None else int(self.input_sr)}
+        kwargs: dict[str, Any] = {
+            "sr": int(self.sr),
+            "input_sr": None if self.input_sr is None else int(self.input_sr),
+        }
         if self.n_jobs is None or self.n_jobs == 1 or len(items) == 1:
             waves = [_as_waveform(item, index=i, **kwargs) for i, item in enumerate(items)]
         else:
             waves = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(_as_waveform)(item, index=i, **kwargs)
-                for i, item in enumerate(items))
+                delayed(_as_waveform)(item, index=i, **kwargs) for i, item in enumerate(items)
+            )
         return stack_recordings(waves)

@@ -16,8 +16,14 @@ from joblib import Parallel, delayed
 from skasc._base import StatelessTransformer
 from skasc._recordings import check_batch, recording_error, stack_recordings
 from skasc._validation import Int, NJobs, Real, check_int, check_params
-from skasc.dsp.minstats import (FLOOR, N_SUBWINDOWS, OVERSUBTRACTION, WINDOW_DURATION,
-                                 MinStatsStream, denoise)
+from skasc.dsp.minstats import (
+    FLOOR,
+    N_SUBWINDOWS,
+    OVERSUBTRACTION,
+    WINDOW_DURATION,
+    MinStatsStream,
+    denoise,
+)
 from skasc.exceptions import InvalidParameterError, SkascValueError
 
 __all__ = ["MinStatsDenoiser"]
@@ -93,17 +99,29 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
     True
     """
 
-    _parameter_checks = {"sr": Real(low=0, low_inclusive=False), "n_fft": Int(low=2),
-                         "hop_length": Int(low=1),
-                         "window_duration": Real(low=0, low_inclusive=False),
-                         "n_subwindows": Int(low=2), "oversubtraction": Real(low=0),
-                         "floor": Real(low=0, high=1), "n_jobs": NJobs()}
+    _parameter_checks = {
+        "sr": Real(low=0, low_inclusive=False),
+        "n_fft": Int(low=2),
+        "hop_length": Int(low=1),
+        "window_duration": Real(low=0, low_inclusive=False),
+        "n_subwindows": Int(low=2),
+        "oversubtraction": Real(low=0),
+        "floor": Real(low=0, high=1),
+        "n_jobs": NJobs(),
+    }
 
-    def __init__(self, *, sr: float = 22050, n_fft: int = 512, hop_length: int = 256,
-                 window_duration: float = WINDOW_DURATION,
-                 n_subwindows: int = N_SUBWINDOWS,
-                 oversubtraction: float = OVERSUBTRACTION, floor: float = FLOOR,
-                 n_jobs: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sr: float = 22050,
+        n_fft: int = 512,
+        hop_length: int = 256,
+        window_duration: float = WINDOW_DURATION,
+        n_subwindows: int = N_SUBWINDOWS,
+        oversubtraction: float = OVERSUBTRACTION,
+        floor: float = FLOOR,
+        n_jobs: int | None = None,
+    ) -> None:
         self.sr = sr
         self.n_fft = n_fft
         self.hop_length = hop_length
@@ -124,14 +142,21 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
                 f"The 'window_duration' parameter of {name} must cover at least 2 STFT "
                 f"frames per sub-window, i.e. >= {shortest:.3g} s for "
                 f"n_subwindows={self.n_subwindows}, hop_length={self.hop_length} and "
-                f"sr={self.sr}. Got {self.window_duration!r} instead.")
+                f"sr={self.sr}. Got {self.window_duration!r} instead."
+            )
 
     def _params(self) -> dict[str, Any]:
         """The parameters of :func:`~skasc.dsp.minstats.denoise`, checked."""
         self._check_params()
-        return dict(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
-                    window_duration=self.window_duration, n_subwindows=self.n_subwindows,
-                    oversubtraction=self.oversubtraction, floor=self.floor)
+        return dict(
+            sr=self.sr,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            window_duration=self.window_duration,
+            n_subwindows=self.n_subwindows,
+            oversubtraction=self.oversubtraction,
+            floor=self.floor,
+        )
 
     def stream(self) -> MinStatsStream:
         """This denoiser for one recording fed block by block.
@@ -156,9 +181,15 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
 
     def _check_batch(self, X: Any) -> list[np.ndarray]:
         recordings = []
-        for i, rec in enumerate(check_batch(X, type(self).__name__, item_ndim=(1,),
-                                            item_shape="(n_samples,) (mono)",
-                                            hint="Pass one recording as X[np.newaxis].")):
+        for i, rec in enumerate(
+            check_batch(
+                X,
+                type(self).__name__,
+                item_ndim=(1,),
+                item_shape="(n_samples,) (mono)",
+                hint="Pass one recording as X[np.newaxis].",
+            )
+        ):
             rec = rec.astype(np.float32, copy=False)
             if rec.size == 0:
                 raise recording_error(SkascValueError, i, "is empty.")
@@ -189,8 +220,8 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
             cleaned = [_denoise_recording(rec, i, params) for i, rec in enumerate(recordings)]
         else:
             cleaned = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(_denoise_recording)(rec, i, params)
-                for i, rec in enumerate(recordings))
+                delayed(_denoise_recording)(rec, i, params) for i, rec in enumerate(recordings)
+            )
         lengths = {len(rec) for rec in recordings}
         if len(lengths) == 1:  # dense batch, written in place (no extra copies)
             out = np.empty((len(recordings), 2, lengths.pop()), dtype=np.float32)

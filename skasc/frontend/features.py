@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._base import StatelessTransformer
-from .._recordings import (check_batch, is_ragged, iter_recordings, recording_error,
-                           stack_recordings)
+from .._recordings import check_batch, is_ragged, iter_recordings, recording_error, stack_recordings
 from .._sklearn import BaseComposition
 from .._validation import Int, Real, check_params, check_real
 from ..dsp.gammatone import gammatone_weights
@@ -30,17 +29,22 @@ from ..dsp.spectrogram import frame_lengths, log_filterbank
 from ..dsp.spectrogram import n_frames as _n_frames
 from ..exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 
-__all__ = ["LogMelExtractor", "GammatoneExtractor", "FeatureStack", "FeatureTypeSelector",
-           "extract_features"]
-
+__all__ = [
+    "LogMelExtractor",
+    "GammatoneExtractor",
+    "FeatureStack",
+    "FeatureTypeSelector",
+    "extract_features",
+]
 
 
 @functools.lru_cache(maxsize=32)
 def _mel_weights(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     import librosa
 
-    w = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                            dtype=np.float32)
+    w = librosa.filters.mel(
+        sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float32
+    )
     w.flags.writeable = False
     return w
 
@@ -49,10 +53,14 @@ class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
     """Shared STFT -> filterbank -> log path; subclasses supply the weights."""
 
     _n_bands_param = "n_bands"
-    _parameter_checks = {"sr": Int(low=1), "fmin": Real(low=0.0), "fmax": Real(low=0.0, none=True),
-                         "frame_duration": Real(low=0.0, low_inclusive=False),
-                         "overlap": Real(low=0.0, high=1.0, high_inclusive=False),
-                         "log_floor": Real(low=0.0, low_inclusive=False)}
+    _parameter_checks = {
+        "sr": Int(low=1),
+        "fmin": Real(low=0.0),
+        "fmax": Real(low=0.0, none=True),
+        "frame_duration": Real(low=0.0, low_inclusive=False),
+        "overlap": Real(low=0.0, high=1.0, high_inclusive=False),
+        "log_floor": Real(low=0.0, low_inclusive=False),
+    }
 
     def _check_params(self) -> tuple[int, int]:
         """Check every parameter; return ``(n_fft, hop_length)``."""
@@ -65,13 +73,15 @@ class _FilterbankExtractor(StatelessTransformer, auto_wrap_output_keys=None):
         if not fmin < fmax:
             raise InvalidParameterError(
                 f"The 'fmin' parameter of {type(self).__name__} must be below fmax "
-                f"({fmax} Hz). Got {self.fmin!r} instead.")
+                f"({fmax} Hz). Got {self.fmin!r} instead."
+            )
         n_fft, hop = frame_lengths(sr=sr, frame_duration=frame_duration, overlap=overlap)
         if n_fft < 2:
             raise InvalidParameterError(
                 f"The 'frame_duration' parameter of {type(self).__name__} must give frames "
                 f"of at least 2 samples at sr={sr} Hz (frame_duration >= {1.5 / sr:.3g} s). "
-                f"Got {self.frame_duration!r} instead.")
+                f"Got {self.frame_duration!r} instead."
+            )
         return n_fft, hop
 
     def _weights(self, n_fft: int) -> np.ndarray:  # pragma: no cover - abstract
@@ -115,6 +125,7 @@ or object ndarray of shape (n_recordings,) of 4-D arrays when segment counts dif
             ``10 * log10(log_floor)``.
         """
         return _transform_shared([self], X)[0]
+
 
 class LogMelExtractor(_FilterbankExtractor):
     """Log Mel-scale spectrogram of every segment and channel.
@@ -161,9 +172,17 @@ class LogMelExtractor(_FilterbankExtractor):
     _n_bands_param = "n_mels"
     _parameter_checks = {**_FilterbankExtractor._parameter_checks, "n_mels": Int(low=1)}
 
-    def __init__(self, *, sr: int = 22050, n_mels: int = 64, fmin: float = 50.0,
-                 fmax: float | None = None, frame_duration: float = 0.05,
-                 overlap: float = 0.5, log_floor: float = 1e-10):
+    def __init__(
+        self,
+        *,
+        sr: int = 22050,
+        n_mels: int = 64,
+        fmin: float = 50.0,
+        fmax: float | None = None,
+        frame_duration: float = 0.05,
+        overlap: float = 0.5,
+        log_floor: float = 1e-10,
+    ):
         self.sr = sr
         self.n_mels = n_mels
         self.fmin = fmin
@@ -219,9 +238,17 @@ class GammatoneExtractor(_FilterbankExtractor):
     _n_bands_param = "n_bands"
     _parameter_checks = {**_FilterbankExtractor._parameter_checks, "n_bands": Int(low=1)}
 
-    def __init__(self, *, sr: int = 22050, n_bands: int = 64, fmin: float = 50.0,
-                 fmax: float | None = None, frame_duration: float = 0.05,
-                 overlap: float = 0.5, log_floor: float = 1e-10):
+    def __init__(
+        self,
+        *,
+        sr: int = 22050,
+        n_bands: int = 64,
+        fmin: float = 50.0,
+        fmax: float | None = None,
+        frame_duration: float = 0.05,
+        overlap: float = 0.5,
+        log_floor: float = 1e-10,
+    ):
         self.sr = sr
         self.n_bands = n_bands
         self.fmin = fmin
@@ -231,8 +258,13 @@ class GammatoneExtractor(_FilterbankExtractor):
         self.log_floor = log_floor
 
     def _weights(self, n_fft: int) -> np.ndarray:
-        return gammatone_weights(sr=int(self.sr), n_fft=n_fft, n_bands=int(self.n_bands),
-                                 fmin=float(self.fmin), fmax=self.fmax)
+        return gammatone_weights(
+            sr=int(self.sr),
+            n_fft=n_fft,
+            n_bands=int(self.n_bands),
+            fmin=float(self.fmin),
+            fmax=self.fmax,
+        )
 
 
 def _raise_non_finite(rec: np.ndarray, index: int) -> None:
@@ -241,9 +273,13 @@ def _raise_non_finite(rec: np.ndarray, index: int) -> None:
     # from overflow of the float32 powers.
     if not np.isfinite(rec).all():
         raise recording_error(SkascValueError, index, "contains NaN or inf samples.")
-    raise recording_error(SkascValueError, index, "has samples too large for float32 power "
-                          f"spectra (max |x| = {float(np.max(np.abs(rec))):.3g}); scale the "
-                          "audio to [-1, 1].")
+    raise recording_error(
+        SkascValueError,
+        index,
+        "has samples too large for float32 power "
+        f"spectra (max |x| = {float(np.max(np.abs(rec))):.3g}); scale the "
+        "audio to [-1, 1].",
+    )
 
 
 def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np.ndarray]:
@@ -257,12 +293,17 @@ def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np
                 f"extract_features needs extractors with equal sr, framing and log_floor; "
                 f"{type(e).__name__} has sr={e.sr}, (n_fft, hop_length)={fr}, "
                 f"log_floor={e.log_floor} but {name} has sr={first.sr}, "
-                f"(n_fft, hop_length)={framing[0]}, log_floor={first.log_floor}.")
+                f"(n_fft, hop_length)={framing[0]}, log_floor={first.log_floor}."
+            )
     n_fft, hop = framing[0]
     weights = [e._weights(n_fft) for e in extractors]
-    recordings = check_batch(X, name, item_ndim=(3,),
-                             item_shape="(n_segments, n_channels, n_samples)",
-                             hint="Did you forget the Segmenter?")
+    recordings = check_batch(
+        X,
+        name,
+        item_ndim=(3,),
+        item_shape="(n_segments, n_channels, n_samples)",
+        hint="Did you forget the Segmenter?",
+    )
     # One batched STFT per recording (all its segments and channels): big
     # enough to amortise the call overhead, small enough to bound memory.
     results: list[list[np.ndarray]] = [[] for _ in extractors]
@@ -273,8 +314,9 @@ def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np
                 res.append(np.zeros(rec.shape[:2] + (w.shape[0], t), np.float32))
             continue
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-            feats = log_filterbank(rec, weights=weights, n_fft=n_fft, hop_length=hop,
-                                   floor=first.log_floor)
+            feats = log_filterbank(
+                rec, weights=weights, n_fft=n_fft, hop_length=hop, floor=first.log_floor
+            )
         for res, f in zip(results, feats):
             if not np.isfinite(f).all():
                 _raise_non_finite(rec, i)
@@ -282,8 +324,7 @@ def _transform_shared(extractors: list[_FilterbankExtractor], X: Any) -> list[np
     return [stack_recordings(res) for res in results]
 
 
-def extract_features(X: Any, extractors: list[_FilterbankExtractor]
-                     ) -> tuple[np.ndarray, ...]:
+def extract_features(X: Any, extractors: list[_FilterbankExtractor]) -> tuple[np.ndarray, ...]:
     """Apply several extractors that share one STFT per recording.
 
     Equals ``tuple(e.transform(X) for e in extractors)`` but computes the
@@ -318,7 +359,8 @@ object ndarray of shape (n_recordings,) of 3-D arrays
     if not extractors or not all(isinstance(e, _FilterbankExtractor) for e in extractors):
         raise SkascTypeError(
             "extract_features expects a non-empty list of LogMelExtractor or "
-            f"GammatoneExtractor instances; got {extractors!r}.")
+            f"GammatoneExtractor instances; got {extractors!r}."
+        )
     return tuple(_transform_shared(extractors, X))
 
 
@@ -356,7 +398,7 @@ class FeatureStack(StatelessTransformer, BaseComposition, auto_wrap_output_keys=
         """Parameters of the stack and, with ``deep``, of every extractor by name."""
         return self._get_params("extractors", deep=deep)
 
-    def set_params(self, **params: Any) -> "FeatureStack":
+    def set_params(self, **params: Any) -> FeatureStack:
         """Set parameters; extractors and their parameters are addressed by name."""
         self._set_params("extractors", **params)
         return self
@@ -368,20 +410,27 @@ class FeatureStack(StatelessTransformer, BaseComposition, auto_wrap_output_keys=
 
     def _check_params(self) -> list[_FilterbankExtractor]:
         ests = self.extractors
-        if (not isinstance(ests, (list, tuple)) or not ests
-                or not all(isinstance(e, tuple) and len(e) == 2
-                           and isinstance(e[1], _FilterbankExtractor) for e in ests)):
+        if (
+            not isinstance(ests, (list, tuple))
+            or not ests
+            or not all(
+                isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], _FilterbankExtractor)
+                for e in ests
+            )
+        ):
             raise InvalidParameterError(
                 "The 'extractors' parameter of FeatureStack must be a non-empty list of "
                 "(name, LogMelExtractor or GammatoneExtractor) tuples. Got "
-                f"{ests!r} instead.")
+                f"{ests!r} instead."
+            )
         self._validate_names([name for name, _ in ests])
         extractors = [e for _, e in ests]
         bands = {name: getattr(e, e._n_bands_param) for name, e in ests}
         if len(set(bands.values())) > 1:
             raise SkascValueError(
                 "The extractors of FeatureStack must give the same number of bands to be "
-                f"stacked; got {bands}.")
+                f"stacked; got {bands}."
+            )
         return extractors
 
     def transform(self, X: Any) -> np.ndarray:
@@ -401,8 +450,9 @@ object ndarray of shape (n_recordings,) of 3-D arrays
             per-recording 5-D arrays when segment counts differ.
         """
         feats = _transform_shared(self._check_params(), X)
-        per_recording = [np.stack(parts, axis=1) for parts in
-                         zip(*(iter_recordings(f) for f in feats))]
+        per_recording = [
+            np.stack(parts, axis=1) for parts in zip(*(iter_recordings(f) for f in feats))
+        ]
         return stack_recordings(per_recording)
 
 
@@ -452,7 +502,8 @@ or object ndarray of shape (n_recordings,) of 5-D arrays
                 raise SkascValueError(
                     f"FeatureTypeSelector(index={index}) expected stacked features of shape "
                     "(n_segments, n_types, n_channels, n_bands, n_frames) per recording "
-                    f"with more than {index} types; recording {i} has shape {rec.shape}.")
+                    f"with more than {index} types; recording {i} has shape {rec.shape}."
+                )
             out.append(rec)
         if not is_ragged(X):
             return np.asarray(X)[:, :, index]

@@ -31,14 +31,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import joblib
+import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 
 from .._atomic import atomic_write
-from .._paths import regular_file_problem
 from .._base import StatelessTransformer
+from .._paths import regular_file_problem
 from .._recordings import recording_error
 from .._validation import Int, NJobs, check_params
 from ..exceptions import InvalidParameterError, SkascError, SkascValueError
@@ -67,24 +67,37 @@ class _Notes:
     others: tuple[tuple[type[Warning], str], ...] = ()
 
     @classmethod
-    def caught(cls, caught: list) -> "_Notes":
+    def caught(cls, caught: list) -> _Notes:
         """The notes of the warnings recorded by ``warnings.catch_warnings``."""
         short = [w.message for w in caught if isinstance(w.message, ShortRecordingWarning)]
-        return cls(padded_samples=short[0].padded[0][1] if short else None,
-                   others=tuple((w.category, str(w.message)) for w in caught
-                                if not isinstance(w.message, ShortRecordingWarning)))
+        return cls(
+            padded_samples=short[0].padded[0][1] if short else None,
+            others=tuple(
+                (w.category, str(w.message))
+                for w in caught
+                if not isinstance(w.message, ShortRecordingWarning)
+            ),
+        )
 
     def to_json(self) -> bytes:
         """The notes as the cache keeps them (categories by name: builtins only)."""
-        return json.dumps({"padded_samples": self.padded_samples, "others": [
-            (c.__name__ if c.__module__ == "builtins" else "UserWarning", m)
-            for c, m in self.others]}).encode()
+        return json.dumps(
+            {
+                "padded_samples": self.padded_samples,
+                "others": [
+                    (c.__name__ if c.__module__ == "builtins" else "UserWarning", m)
+                    for c, m in self.others
+                ],
+            }
+        ).encode()
 
     @classmethod
-    def from_json(cls, text: str) -> "_Notes":
+    def from_json(cls, text: str) -> _Notes:
         data = json.loads(text)
-        return cls(padded_samples=data["padded_samples"], others=tuple(
-            (getattr(builtins, c, UserWarning), m) for c, m in data["others"]))
+        return cls(
+            padded_samples=data["padded_samples"],
+            others=tuple((getattr(builtins, c, UserWarning), m) for c, m in data["others"]),
+        )
 
 
 def _featurise(item: Any, steps: list[BaseEstimator], index: int) -> tuple[np.ndarray, _Notes]:
@@ -104,7 +117,8 @@ def _featurise(item: Any, steps: list[BaseEstimator], index: int) -> tuple[np.nd
             except (ValueError, TypeError) as exc:
                 if getattr(exc, "recording_index", None) is None:
                     raise
-                raise recording_error(type(exc), index, exc.recording_detail) from exc
+                detail = exc.recording_detail  # type: ignore[union-attr]  # set with the index
+                raise recording_error(type(exc), index, detail) from exc
     return np.asarray(batch[0], dtype=np.float32), _Notes.caught(caught)
 
 
@@ -136,13 +150,16 @@ def _code_files(steps: list[BaseEstimator]) -> dict[str, str]:
     module of any step defined elsewhere."""
     # named by their place in the package, not by absolute path, so that machines with
     # skasc installed in different places share a cache
-    files = {"skasc/" + os.path.relpath(path, _PACKAGE).replace(os.sep, "/"): path
-             for pattern in _HASHED for path in glob.glob(os.path.join(_PACKAGE, pattern))}
+    files = {
+        "skasc/" + os.path.relpath(path, _PACKAGE).replace(os.sep, "/"): path
+        for pattern in _HASHED
+        for path in glob.glob(os.path.join(_PACKAGE, pattern))
+    }
     for step in steps:
         module = sys.modules.get(type(step).__module__)
-        if (getattr(module, "__file__", None)
-                and module.__name__.replace(".", "/") + ".py" not in files):
-            files[module.__name__] = module.__file__
+        path = getattr(module, "__file__", None)
+        if module is not None and path and module.__name__.replace(".", "/") + ".py" not in files:
+            files[module.__name__] = path
     return files
 
 
@@ -182,7 +199,8 @@ class _FeatureCache:
     def __init__(self, location: str, steps: list[BaseEstimator]) -> None:
         self.location = location
         self.folder = os.path.join(
-            location, "frontend-" + joblib.hash([steps, _code_fingerprint(steps)])[:16])
+            location, "frontend-" + joblib.hash([steps, _code_fingerprint(steps)])[:16]
+        )
 
     def _path(self, key: Any) -> str:
         return os.path.join(self.folder, joblib.hash(key))
@@ -227,10 +245,9 @@ class _FeatureCache:
             np.save(fh, features)
 
 
-
-
-def _featurise_and_store(key: Any, item: Any, steps: list[BaseEstimator], index: int,
-                         cache: _FeatureCache):
+def _featurise_and_store(
+    key: Any, item: Any, steps: list[BaseEstimator], index: int, cache: _FeatureCache
+):
     features, notes = _featurise(item, steps, index)
     cache.put(key, features, notes)
     return features, notes
@@ -267,7 +284,7 @@ class _Batch:
             self.dense = None
         self.ragged[i] = features
 
-    def warnings(self, segmenter: Segmenter) -> list[tuple[Any, type[Warning]]]:
+    def warnings(self, segmenter: Any) -> list[tuple[Any, type[Warning]]]:
         """The recordings' warnings, ``(message, category)`` in recording order.
 
         The segmenter's short-recording warnings (one per recording, each from a batch
@@ -286,12 +303,19 @@ class _Batch:
             out.extend((message, category) for category, message in notes.others)
         if padded:
             seg_len, _ = segmenter.lengths()
-            out.insert(at, (ShortRecordingWarning(padded, self.n, seg_len, segmenter.sr),
-                            ShortRecordingWarning))
+            out.insert(
+                at,
+                (
+                    ShortRecordingWarning(padded, self.n, seg_len, segmenter.sr),
+                    ShortRecordingWarning,
+                ),
+            )
         return out
 
     def result(self) -> np.ndarray:
-        return self.dense if self.ragged is None else self.ragged
+        out = self.dense if self.ragged is None else self.ragged
+        assert out is not None  # every recording was put
+        return out
 
 
 class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
@@ -334,8 +358,17 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
 
     _parameter_checks = {"n_jobs": NJobs(), "verbose": Int(low=0)}
 
-    def __init__(self, *, loader=None, denoiser=None, segmenter=None, extractor=None,
-                 n_jobs=None, memory=None, verbose=0):
+    def __init__(
+        self,
+        *,
+        loader=None,
+        denoiser=None,
+        segmenter=None,
+        extractor=None,
+        n_jobs=None,
+        memory=None,
+        verbose=0,
+    ):
         self.loader = loader
         self.denoiser = denoiser
         self.segmenter = segmenter
@@ -357,19 +390,25 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
         it is "drop"), their parameters checked."""
         steps = {
             "loader": AudioLoader() if self.loader is None else clone(self.loader),
-            "denoiser": (MinStatsDenoiser() if self.denoiser is None
-                         else None if isinstance(self.denoiser, str)
-                         and self.denoiser == "drop" else clone(self.denoiser)),
+            "denoiser": (
+                MinStatsDenoiser()
+                if self.denoiser is None
+                else None
+                if isinstance(self.denoiser, str) and self.denoiser == "drop"
+                else clone(self.denoiser)
+            ),
             "segmenter": Segmenter() if self.segmenter is None else clone(self.segmenter),
             "extractor": LogMelExtractor() if self.extractor is None else clone(self.extractor),
         }
-        rates = {name: getattr(step, "sr", None) for name, step in steps.items()
-                 if step is not None}
+        rates = {
+            name: getattr(step, "sr", None) for name, step in steps.items() if step is not None
+        }
         if len(set(rates.values())) > 1:
             shown = ", ".join(f"{k}.sr={v}" for k, v in rates.items())
             raise SkascValueError(
                 f"The steps of FrontEnd must share one sampling rate; got {shown}. "
-                "Set the same 'sr' on all of them.")
+                "Set the same 'sr' on all of them."
+            )
         check_params(self)
         return steps
 
@@ -383,7 +422,8 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             return os.fspath(self.memory)
         raise InvalidParameterError(
             "The 'memory' parameter of FrontEnd must be None, a folder path or a "
-            f"joblib.Memory. Got {self.memory!r} instead.")
+            f"joblib.Memory. Got {self.memory!r} instead."
+        )
 
     def transform(self, X) -> np.ndarray:
         """Featurise a batch of recordings.
@@ -434,18 +474,24 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
                     f"{n} feature-cache {'entry' if n == 1 else 'entries'} in {memory} could "
                     "not be read (cut short or corrupt); the features are recomputed and "
                     f"the {'entry' if n == 1 else 'entries'} replaced:\n{shown}{more}",
-                    UserWarning, stacklevel=2)
+                    UserWarning,
+                    stacklevel=2,
+                )
             if self.verbose:
-                print(f"[FrontEnd] {len(items) - len(todo)}/{len(items)} recordings served "
-                      f"from the cache in {memory}")
-            calls = (delayed(_featurise_and_store)(keys[i], items[i], steps, i, cache)
-                     for i in todo)
+                print(
+                    f"[FrontEnd] {len(items) - len(todo)}/{len(items)} recordings served "
+                    f"from the cache in {memory}"
+                )
+            calls = (
+                delayed(_featurise_and_store)(keys[i], items[i], steps, i, cache) for i in todo
+            )
         if todo:
             # As a generator, each result is copied into the batch as it arrives, so a
             # recording's features exist once (not in a list and again in np.stack).
             results = Parallel(n_jobs=self.n_jobs, return_as="generator")(calls)
             if self.verbose:
                 from tqdm.auto import tqdm
+
                 results = tqdm(results, total=len(todo), desc="features", unit="recording")
             for i, (features, notes) in zip(todo, results):
                 batch.put(i, features, notes)

@@ -69,8 +69,9 @@ class ShortRecordingWarning(UserWarning):
     segment_duration to avoid padding.
     """
 
-    def __init__(self, padded: list[tuple[int, int]], n_recordings: int,
-                 segment_length: int, sr: int) -> None:
+    def __init__(
+        self, padded: list[tuple[int, int]], n_recordings: int, segment_length: int, sr: int
+    ) -> None:
         super().__init__(padded, n_recordings, segment_length, sr)
         self.padded = [(int(i), int(n)) for i, n in padded]
         self.n_recordings = int(n_recordings)
@@ -80,13 +81,16 @@ class ShortRecordingWarning(UserWarning):
     def __str__(self) -> str:
         k, sr = len(self.padded), self.sr
         verb = "was" if k == 1 else "were"
-        shown = ", ".join(f"recording {i} ({n / sr:.3f} s, {n} samples)"
-                          for i, n in self.padded[:_N_SHOWN])
+        shown = ", ".join(
+            f"recording {i} ({n / sr:.3f} s, {n} samples)" for i, n in self.padded[:_N_SHOWN]
+        )
         more = f" and {k - _N_SHOWN} more" if k > _N_SHOWN else ""
-        return (f"{k} of {self.n_recordings} recordings {verb} shorter than one segment "
-                f"({self.segment_length / sr:.3f} s, {self.segment_length} samples) and "
-                f"{verb} zero-padded to one segment: {shown}{more}. Lower segment_duration "
-                "to avoid padding.")
+        return (
+            f"{k} of {self.n_recordings} recordings {verb} shorter than one segment "
+            f"({self.segment_length / sr:.3f} s, {self.segment_length} samples) and "
+            f"{verb} zero-padded to one segment: {shown}{more}. Lower segment_duration "
+            "to avoid padding."
+        )
 
 
 def count_segments(n_samples: int, segment_length: int, hop_length: int, tail: str) -> int:
@@ -105,8 +109,9 @@ def count_segments(n_samples: int, segment_length: int, hop_length: int, tail: s
     return n_full + int(last_end < n_samples and next_start < n_samples)
 
 
-def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
-                   tail: str = "pad") -> np.ndarray:
+def segment_signal(
+    x: np.ndarray, *, segment_length: int, hop_length: int, tail: str = "pad"
+) -> np.ndarray:
     """Cut one recording into fixed-length segments along its last axis.
 
     Parameters
@@ -151,19 +156,22 @@ def segment_signal(x: np.ndarray, *, segment_length: int, hop_length: int,
     x = np.asarray(x)
     if x.ndim == 0:
         raise SkascValueError(
-            "segment_signal expected x of shape (..., n_samples); got a 0-d array.")
+            "segment_signal expected x of shape (..., n_samples); got a 0-d array."
+        )
     n_samples = x.shape[-1]
     if n_samples == 0:
         raise SkascValueError(
-            f"segment_signal got x of shape {x.shape} with 0 samples; expected at least 1.")
+            f"segment_signal got x of shape {x.shape} with 0 samples; expected at least 1."
+        )
     n_seg = count_segments(n_samples, segment_length, hop_length, tail)
     needed = (n_seg - 1) * hop_length + segment_length
     x = x.astype(np.float32, copy=False)
     if needed > n_samples:
         pad = [(0, 0)] * (x.ndim - 1) + [(0, needed - n_samples)]
         x = np.pad(x, pad)
-    windows = np.lib.stride_tricks.sliding_window_view(
-        x[..., :needed], segment_length, axis=-1)[..., ::hop_length, :]
+    windows = np.lib.stride_tricks.sliding_window_view(x[..., :needed], segment_length, axis=-1)[
+        ..., ::hop_length, :
+    ]
     # windows: (..., n_seg, segment_length) -> (n_seg, ..., segment_length)
     return np.ascontiguousarray(np.moveaxis(windows[..., :n_seg, :], -2, 0))
 
@@ -209,12 +217,21 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     # auto_wrap_output_keys=None: no set_output wrapping (outputs are 4-D, never
     # DataFrames), so the short-recording warning's stacklevel=2 points at the caller.
 
-    _parameter_checks = {"sr": Int(low=1), "segment_duration": Real(low=0, low_inclusive=False),
-                         "hop_duration": Real(low=0, low_inclusive=False, none=True),
-                         "tail": Options(_TAILS)}
+    _parameter_checks = {
+        "sr": Int(low=1),
+        "segment_duration": Real(low=0, low_inclusive=False),
+        "hop_duration": Real(low=0, low_inclusive=False, none=True),
+        "tail": Options(_TAILS),
+    }
 
-    def __init__(self, *, sr: int = 22050, segment_duration: float = 2.0,
-                 hop_duration: float | None = None, tail: str = "pad") -> None:
+    def __init__(
+        self,
+        *,
+        sr: int = 22050,
+        segment_duration: float = 2.0,
+        hop_duration: float | None = None,
+        tail: str = "pad",
+    ) -> None:
         self.sr = sr
         self.segment_duration = segment_duration
         self.hop_duration = hop_duration
@@ -231,14 +248,16 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
         if seg_len < 1:
             raise InvalidParameterError(
                 f"The 'segment_duration' parameter of Segmenter gives {seg * sr!r} samples "
-                f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
+                f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s."
+            )
         if hop is None:
             return seg_len, seg_len
         hop_len = int(round(hop * sr))
         if hop_len < 1:
             raise InvalidParameterError(
                 f"The 'hop_duration' parameter of Segmenter gives {hop * sr!r} samples "
-                f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s.")
+                f"at sr={sr} Hz, which rounds to 0; it must be at least {0.5 / sr!r} s."
+            )
         return seg_len, hop_len
 
     def n_segments(self, n_samples: int) -> int:
@@ -288,15 +307,16 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
                 raise recording_error(SkascValueError, i, "contains NaN or inf samples.")
             if n < seg_len:
                 padded.append((i, n))
-            out.append(segment_signal(rec, segment_length=seg_len, hop_length=hop_len,
-                                      tail=self.tail))
+            out.append(
+                segment_signal(rec, segment_length=seg_len, hop_length=hop_len, tail=self.tail)
+            )
         if padded:
-            warnings.warn(ShortRecordingWarning(padded, len(out), seg_len, self.sr),
-                          stacklevel=2)
+            warnings.warn(ShortRecordingWarning(padded, len(out), seg_len, self.sr), stacklevel=2)
         return stack_recordings(out)
 
 
 def _iter_checked(X: Any) -> list[np.ndarray]:
     """Each recording of ``X`` as a 1-D or 2-D numeric ndarray."""
-    return check_batch(X, "Segmenter", item_ndim=(1, 2),
-                       item_shape="(n_samples,) or (n_channels, n_samples)")
+    return check_batch(
+        X, "Segmenter", item_ndim=(1, 2), item_shape="(n_samples,) or (n_channels, n_samples)"
+    )

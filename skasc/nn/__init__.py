@@ -15,7 +15,17 @@ from .classifier import AttCRNNClassifier, CNNBaselineClassifier, TrainingDiverg
 from .mixing import BetweenClassCollate, DeviceBatches, draw_partners, mix_between_class
 from .modules import AttCRNN, CNNBaseline, ConvBlock, InputStandardization
 
-__all__ = ["AttCRNN", "CNNBaseline", "ConvBlock", "InputStandardization",
-           "SpatioTemporalAttentionPooling", "BetweenClassCollate", "DeviceBatches",
-           "draw_partners", "mix_between_class",
-           "AttCRNNClassifier", "CNNBaselineClassifier", "TrainingDivergedError"]
+__all__ = [
+    "AttCRNN",
+    "CNNBaseline",
+    "ConvBlock",
+    "InputStandardization",
+    "SpatioTemporalAttentionPooling",
+    "BetweenClassCollate",
+    "DeviceBatches",
+    "draw_partners",
+    "mix_between_class",
+    "AttCRNNClassifier",
+    "CNNBaselineClassifier",
+    "TrainingDivergedError",
+]

@@ -32,11 +32,20 @@ TESTED_SKORCH = ">=1.4,<1.5"
 """The skorch versions skasc is tested with; the pin in ``pyproject.toml``."""
 
 
-INTERNAL_ATTRIBUTES = frozenset({
-    "module_", "criterion_", "optimizer_", "callbacks_", "history_",
-    "initialized_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_",
-    "init_context_",
-})
+INTERNAL_ATTRIBUTES = frozenset(
+    {
+        "module_",
+        "criterion_",
+        "optimizer_",
+        "callbacks_",
+        "history_",
+        "initialized_",
+        "virtual_params_",
+        "prefixes_",
+        "cuda_dependent_attributes_",
+        "init_context_",
+    }
+)
 """skorch's fitted attributes (``name_``) that ``initialize()`` rebuilds or that hold
 torch objects. Private ones (``_modules``...) need no entry: ``save`` never writes a
 name that does not end in ``_``."""
@@ -54,8 +63,9 @@ def optimizer_names(net: Any) -> list[str]:
     return list(getattr(net, "_optimizers", []))
 
 
-def train(net: Any, X: Any, y: Any, *, epochs: int | None = None, method: str = "fit",
-          **fit_params) -> Any:
+def train(
+    net: Any, X: Any, y: Any, *, epochs: int | None = None, method: str = "fit", **fit_params
+) -> Any:
     """Run skorch's training loop on an initialized ``net``, letting Ctrl-C through.
 
     The same calls as ``skorch.NeuralNet.partial_fit`` (``on_train_begin``,

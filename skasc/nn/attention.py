@@ -71,8 +71,13 @@ class SpatioTemporalAttentionPooling(nn.Module):
     (torch.Size([3, 6]), torch.Size([3, 5]), torch.Size([3, 6]), torch.Size([3, 6, 5]))
     """
 
-    def __init__(self, n_features: int = 256, n_steps: int = 80, attention_size: int = 64,
-                 mask_scale: float | str = 1.0):
+    def __init__(
+        self,
+        n_features: int = 256,
+        n_steps: int = 80,
+        attention_size: int = 64,
+        mask_scale: float | str = 1.0,
+    ):
         super().__init__()
         name = type(self).__name__
         self.n_features = check_int(n_features, "n_features", name, low=1)
@@ -83,10 +88,12 @@ class SpatioTemporalAttentionPooling(nn.Module):
         elif isinstance(mask_scale, str):
             raise InvalidParameterError(
                 f"The 'mask_scale' parameter of {name} must be a float in the range "
-                f"(0, inf) or 'n_features'. Got {mask_scale!r} instead.")
+                f"(0, inf) or 'n_features'. Got {mask_scale!r} instead."
+            )
         else:
-            self.mask_scale = check_real(mask_scale, "mask_scale", name, low=0.0,
-                                         low_inclusive=False)
+            self.mask_scale = check_real(
+                mask_scale, "mask_scale", name, low=0.0, low_inclusive=False
+            )
         # temporal scorer, eq. (6): reads a column z_t in R^{2H}
         self.temporal_hidden = nn.Linear(self.n_features, self.attention_size)
         self.temporal_score = nn.Linear(self.attention_size, 1, bias=False)
@@ -118,7 +125,8 @@ class SpatioTemporalAttentionPooling(nn.Module):
         if Z.ndim != 3 or Z.shape[1] != self.n_steps or Z.shape[2] != self.n_features:
             raise SkascValueError(
                 f"SpatioTemporalAttentionPooling expects Z of shape (batch, {self.n_steps}, "
-                f"{self.n_features}); got {tuple(Z.shape)}.")
+                f"{self.n_features}); got {tuple(Z.shape)}."
+            )
         # eqs. (4), (6): one score per time step, softmax over T
         e_tem = self.temporal_score(torch.tanh(self.temporal_hidden(Z))).squeeze(-1)
         a_tem = torch.softmax(e_tem, dim=1)

@@ -30,8 +30,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SegmentAugmentation", "neighbours", "draw_crops", "crop_rows", "draw_masks",
-           "apply_masks"]
+__all__ = [
+    "SegmentAugmentation",
+    "neighbours",
+    "draw_crops",
+    "crop_rows",
+    "draw_masks",
+    "apply_masks",
+]
 
 
 def neighbours(recording_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,8 +62,9 @@ def neighbours(recording_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.r_[False, same], np.r_[same, False]
 
 
-def draw_crops(rng: np.random.Generator, has_prev: np.ndarray, has_next: np.ndarray,
-               n_frames: int) -> np.ndarray:
+def draw_crops(
+    rng: np.random.Generator, has_prev: np.ndarray, has_next: np.ndarray, n_frames: int
+) -> np.ndarray:
     """Each example's crop offset in frames, uniform over the offsets inside its recording.
 
     Parameters
@@ -78,8 +85,9 @@ def draw_crops(rng: np.random.Generator, has_prev: np.ndarray, has_next: np.ndar
     return rng.integers(low, high + 1).astype(np.int64)
 
 
-def crop_rows(X: Any, rows: np.ndarray, offsets: np.ndarray, *,
-              prev: Any = None, nxt: Any = None) -> Any:
+def crop_rows(
+    X: Any, rows: np.ndarray, offsets: np.ndarray, *, prev: Any = None, nxt: Any = None
+) -> Any:
     """The windows ``offsets`` frames from the start of segments ``rows`` of ``X``.
 
     Parameters
@@ -111,16 +119,24 @@ def crop_rows(X: Any, rows: np.ndarray, offsets: np.ndarray, *,
     else:
         mask = torch.from_numpy(back).to(device)[:, None, None, None]
         current = X.index_select(0, torch.from_numpy(rows).to(device))
-        pair = torch.cat([torch.where(mask, prev, current), torch.where(mask, current, nxt)],
-                         dim=-1)
+        pair = torch.cat(
+            [torch.where(mask, prev, current), torch.where(mask, current, nxt)], dim=-1
+        )
     start = torch.from_numpy(np.mod(offsets, n_frames)).to(device)
     frames = start[:, None] + torch.arange(n_frames, device=device)[None, :]
     index = frames[:, None, None, :].expand(-1, pair.shape[1], pair.shape[2], -1)
     return torch.gather(pair, -1, index)
 
 
-def draw_masks(rng: np.random.Generator, n_examples: int, n_bands: int, n_frames: int,
-               freq_width: int, time_width: int, n_masks: int) -> np.ndarray:
+def draw_masks(
+    rng: np.random.Generator,
+    n_examples: int,
+    n_bands: int,
+    n_frames: int,
+    freq_width: int,
+    time_width: int,
+    n_masks: int,
+) -> np.ndarray:
     """SpecAugment masks: start and width of each example's frequency and time masks.
 
     Widths are uniform in ``[0, max width]``, starts uniform where the mask fits.
@@ -196,13 +212,27 @@ class SegmentAugmentation:
     def masks(self) -> bool:
         return self.n_masks > 0 and (self.freq_mask_width > 0 or self.time_mask_width > 0)
 
-    def draw(self, rng: np.random.Generator, rows: np.ndarray, shape: tuple
-             ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The crops and masks of one batch of training rows ``rows``, drawn in this order."""
+    def draw(
+        self, rng: np.random.Generator, rows: np.ndarray | None, shape: tuple
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The crops and masks of one batch of training rows ``rows``, drawn in this order.
+
+        ``rows`` may be None without crops (items that carry no row): the batch is then
+        ``shape[0]`` items.
+        """
         offsets = masks = None
         if self.crops:
+            # crops come with neighbours, and their items with rows (NeighbourSegments)
+            assert rows is not None and self.has_prev is not None and self.has_next is not None
             offsets = draw_crops(rng, self.has_prev[rows], self.has_next[rows], shape[-1])
         if self.masks:
-            masks = draw_masks(rng, len(rows), shape[-2], shape[-1], self.freq_mask_width,
-                               self.time_mask_width, self.n_masks)
+            masks = draw_masks(
+                rng,
+                shape[0] if rows is None else len(rows),
+                shape[-2],
+                shape[-1],
+                self.freq_mask_width,
+                self.time_mask_width,
+                self.n_masks,
+            )
         return offsets, masks

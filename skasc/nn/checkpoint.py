@@ -51,8 +51,14 @@ from skasc._atomic import atomic_write, temporary_name_pattern
 from skasc._paths import regular_file_problem
 from skasc.exceptions import CheckpointError, SkascTypeError
 
-__all__ = ["fit_key", "save_checkpoint", "load_checkpoint", "restore", "EpochCheckpoint",
-           "CheckpointError"]
+__all__ = [
+    "fit_key",
+    "save_checkpoint",
+    "load_checkpoint",
+    "restore",
+    "EpochCheckpoint",
+    "CheckpointError",
+]
 
 FILENAME = "checkpoint.pt"
 HISTORY = "history.jsonl"
@@ -62,8 +68,9 @@ VERSION = 2
 # parameters that do not change the trained weights (or cannot be hashed
 # meaningfully): left out of the key so that, e.g., a rerun with verbose=0
 # or on another device still resumes
-_NOT_IN_KEY = frozenset({"checkpoint_dir", "verbose", "progress_bar", "device",
-                         "predict_batch_size", "callbacks"})
+_NOT_IN_KEY = frozenset(
+    {"checkpoint_dir", "verbose", "progress_bar", "device", "predict_batch_size", "callbacks"}
+)
 
 
 def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
@@ -82,17 +89,21 @@ def fit_key(net, X: np.ndarray, y: np.ndarray) -> str:
     str
         16 hexadecimal characters.
     """
-    params = {name: value for name, value in net.get_params(deep=False).items()
-              if name not in _NOT_IN_KEY and not name.startswith(("callbacks__", "_"))}
+    params = {
+        name: value
+        for name, value in net.get_params(deep=False).items()
+        if name not in _NOT_IN_KEY and not name.startswith(("callbacks__", "_"))
+    }
     try:
-        digest = joblib.hash((type(net).__module__, type(net).__qualname__,
-                              sorted(params.items()), X, y))
+        digest = joblib.hash(
+            (type(net).__module__, type(net).__qualname__, sorted(params.items()), X, y)
+        )
     except Exception as exc:  # e.g. a lambda as iterator_train__collate_fn
-        raise SkascTypeError(f"checkpoint_dir needs picklable parameters to name the fit's "
-                             f"checkpoint; hashing them failed: {exc}") from exc
+        raise SkascTypeError(
+            f"checkpoint_dir needs picklable parameters to name the fit's "
+            f"checkpoint; hashing them failed: {exc}"
+        ) from exc
     return digest[:16]
-
-
 
 
 def _jsonable(value):
@@ -100,8 +111,9 @@ def _jsonable(value):
         return value.item()
     if isinstance(value, torch.Tensor):
         return value.item() if value.numel() == 1 else value.tolist()
-    raise TypeError(f"history value {value!r} of type {type(value).__name__} is not "
-                         "JSON serializable")
+    raise TypeError(
+        f"history value {value!r} of type {type(value).__name__} is not JSON serializable"
+    )
 
 
 def append_history(directory: str, rows: list) -> None:
@@ -130,7 +142,10 @@ def save_checkpoint(directory: str, net, key: str) -> str:
     """
     rows = net.history.to_list()
     state = {
-        "format": FORMAT, "version": VERSION, "key": key, "epoch": len(rows),
+        "format": FORMAT,
+        "version": VERSION,
+        "key": key,
+        "epoch": len(rows),
         "module": net.module_.state_dict(),
         "optimizer": net.optimizer_.state_dict(),
         "criterion": net.criterion_.state_dict(),
@@ -143,8 +158,7 @@ def save_checkpoint(directory: str, net, key: str) -> str:
 
 def remove_stale_temporaries(directory: str) -> None:
     """Delete the temporary files left by a process killed mid-write."""
-    for path in glob.glob(temporary_name_pattern(os.path.join(glob.escape(directory),
-                                                              FILENAME))):
+    for path in glob.glob(temporary_name_pattern(os.path.join(glob.escape(directory), FILENAME))):
         with contextlib.suppress(OSError):
             os.remove(path)
 
@@ -154,21 +168,27 @@ def _history_rows(directory: str, n: int, path: str) -> list:
     history = os.path.join(directory, HISTORY)
     if not os.path.exists(history):
         if n:
-            raise CheckpointError(f"The checkpoint {path!r} is inconsistent: epoch {n} but "
-                                  f"no {HISTORY}; delete the folder to train from scratch.")
+            raise CheckpointError(
+                f"The checkpoint {path!r} is inconsistent: epoch {n} but "
+                f"no {HISTORY}; delete the folder to train from scratch."
+            )
         return []
     _check_regular(history)
     with open(history, "rb") as fh:
         lines = fh.read().split(b"\n")
     complete = lines[:-1]  # the part after the last newline is a cut-short append
     if len(complete) < n:
-        raise CheckpointError(f"The checkpoint {path!r} is inconsistent: epoch {n} but "
-                              f"{len(complete)} rows in {HISTORY}.")
+        raise CheckpointError(
+            f"The checkpoint {path!r} is inconsistent: epoch {n} but "
+            f"{len(complete)} rows in {HISTORY}."
+        )
     try:
         rows = [json.loads(line) for line in complete[:n]]
     except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{os.path.join(directory, HISTORY)!r} is corrupt ({exc}); delete "
-                              "the folder to train from scratch.") from None
+        raise CheckpointError(
+            f"{os.path.join(directory, HISTORY)!r} is corrupt ({exc}); delete "
+            "the folder to train from scratch."
+        ) from None
     if len(lines) != n + 1 or lines[-1]:
         with open(history, "r+b") as fh:  # rows of an epoch whose checkpoint never landed
             fh.truncate(sum(len(line) + 1 for line in complete[:n]))
@@ -179,8 +199,9 @@ def _check_regular(path: str) -> None:
     """Refuse a checkpoint file that is not a regular file (a FIFO would block reads)."""
     problem = regular_file_problem(path)
     if problem is not None:
-        raise CheckpointError(f"The checkpoint file {path!r} {problem}; delete it to train "
-                              "from scratch.")
+        raise CheckpointError(
+            f"The checkpoint file {path!r} {problem}; delete it to train from scratch."
+        )
 
 
 def load_checkpoint(directory: str, key: str) -> dict | None:
@@ -204,18 +225,24 @@ def load_checkpoint(directory: str, key: str) -> dict | None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"Cannot read the checkpoint {path!r} ({reason}); delete it to "
-                              "train from scratch.") from exc
+        raise CheckpointError(
+            f"Cannot read the checkpoint {path!r} ({reason}); delete it to train from scratch."
+        ) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path!r} is not a skasc training checkpoint; delete it to "
-                              "train from scratch.")
+        raise CheckpointError(
+            f"{path!r} is not a skasc training checkpoint; delete it to train from scratch."
+        )
     if state.get("version") != VERSION:
-        raise CheckpointError(f"The checkpoint {path!r} has format version "
-                              f"{state.get('version')!r}; this skasc reads version {VERSION}. "
-                              "Delete its folder to train from scratch.")
+        raise CheckpointError(
+            f"The checkpoint {path!r} has format version "
+            f"{state.get('version')!r}; this skasc reads version {VERSION}. "
+            "Delete its folder to train from scratch."
+        )
     if state.get("key") != key:
-        raise CheckpointError(f"The checkpoint {path!r} belongs to fit {state.get('key')!r}, "
-                              f"not {key!r}; it was moved or copied by hand.")
+        raise CheckpointError(
+            f"The checkpoint {path!r} belongs to fit {state.get('key')!r}, "
+            f"not {key!r}; it was moved or copied by hand."
+        )
     state["history"] = _history_rows(directory, int(state["epoch"]), path)
     return state
 
@@ -226,8 +253,13 @@ def restore(net, state: dict) -> None:
     saved = state["optimizer"]
     for group, current in zip(saved["param_groups"], net.optimizer_.param_groups):
         # how to step (fused, foreach, ...) is this run's choice, not the saved run's
-        group.update({k: current[k] for k in ("fused", "foreach", "capturable",
-                                              "differentiable") if k in current})
+        group.update(
+            {
+                k: current[k]
+                for k in ("fused", "foreach", "capturable", "differentiable")
+                if k in current
+            }
+        )
     net.optimizer_.load_state_dict(saved)
     net.criterion_.load_state_dict(state["criterion"])
     net.history_ = History(state["history"])
@@ -278,9 +310,9 @@ class EpochCheckpoint(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if self.directory_ is not None:
-            append_history(self.directory_, net.history.to_list()[self.rows_on_disk_:])
+            append_history(self.directory_, net.history.to_list()[self.rows_on_disk_ :])
             self.rows_on_disk_ = len(net.history)  # on disk now, even if the save below fails
-            save_checkpoint(self.directory_, net, self.key_)
+            save_checkpoint(self.directory_, net, self.key_)  # type: ignore[arg-type]  # set with directory_
 
     def on_train_end(self, net, **kwargs):
         self.directory_ = None

@@ -31,22 +31,22 @@ import functools
 import math
 import os
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
 from skorch import NeuralNetClassifier
-from skorch.callbacks import (EpochScoring, EpochTimer, PassthroughScoring, PrintLog,
-                              ProgressBar)
+from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 from skorch.dataset import get_len
 from skorch.utils import to_numpy, to_tensor
 
 from .._validation import BOOL, MAX_SEED, Instance, Int, Options, Real, check_device, check_params
 from ..exceptions import SkascTypeError, SkascValueError, TrainingDivergedError
 from . import _skorch
-from .checkpoint import EpochCheckpoint
 from .augment import SegmentAugmentation, neighbours
+from .checkpoint import EpochCheckpoint
 from .mixing import BetweenClassCollate, DeviceBatches, NeighbourSegments
 from .modules import AttCRNN, CNNBaseline
 
@@ -93,8 +93,11 @@ def _keeps_global_rng(method: Callable) -> Callable:
 def _cudnn_autotune(device: str):
     """``torch.backends.cudnn.benchmark = True`` while a CUDA fit runs (every batch
     has the same shape, so the tuned kernels are reused), restored afterwards."""
-    if (torch.device(device).type != "cuda" or torch.backends.cudnn.deterministic
-            or torch.are_deterministic_algorithms_enabled()):
+    if (
+        torch.device(device).type != "cuda"
+        or torch.backends.cudnn.deterministic
+        or torch.are_deterministic_algorithms_enabled()
+    ):
         yield  # autotuning picks kernels by timing: not when determinism is asked for
         return
     before = torch.backends.cudnn.benchmark
@@ -108,8 +111,12 @@ def _cudnn_autotune(device: str):
 def _optimizer_kwargs(optimizer: Any, kwargs: dict, device: str) -> dict:
     """Adam and AdamW take ``fused=True`` on CUDA (one kernel per step instead of a
     few per parameter) unless the user chose (``optimizer__fused``/``foreach``)."""
-    if (torch.device(device).type == "cuda" and optimizer in (torch.optim.Adam, torch.optim.AdamW)
-            and "fused" not in kwargs and "foreach" not in kwargs):
+    if (
+        torch.device(device).type == "cuda"
+        and optimizer in (torch.optim.Adam, torch.optim.AdamW)
+        and "fused" not in kwargs
+        and "foreach" not in kwargs
+    ):
         return {**kwargs, "fused": True}
     return kwargs
 
@@ -133,11 +140,11 @@ def _band_statistics(X: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.n
     n, _, _, t = X.shape
     total = np.zeros(X.shape[1:3])
     for start in range(0, n, chunk):
-        total += X[start:start + chunk].sum(axis=(0, 3), dtype=np.float64)
+        total += X[start : start + chunk].sum(axis=(0, 3), dtype=np.float64)
     mean = total / (n * t)
     sq = np.zeros_like(total)
     for start in range(0, n, chunk):
-        centred = X[start:start + chunk].astype(np.float64) - mean[None, :, :, None]
+        centred = X[start : start + chunk].astype(np.float64) - mean[None, :, :, None]
         sq += np.einsum("nkmt,nkmt->km", centred, centred)
     std = np.sqrt(sq / (n * t))
     std[~(std > 1e-6)] = 1.0
@@ -163,7 +170,7 @@ def _with_losses(batches: list[dict], first: int, key: str, values: list[float])
     """The epoch's batch rows, those from ``first`` on carrying ``key`` = ``values``
     (new rows: the ones in the history are not edited)."""
     resolved = [{**row, key: value} for row, value in zip(batches[first:], values)]
-    return batches[:first] + resolved + batches[first + len(values):]
+    return batches[:first] + resolved + batches[first + len(values) :]
 
 
 #: Largest share of the free device memory the training segments may take to be
@@ -183,27 +190,61 @@ class SegmentNetClassifier(NeuralNetClassifier):
     # skasc's own parameters and skorch's numeric ones; the module's are checked
     # where the module is built (nn.modules), ``device`` by torch
     _parameter_checks = {
-        "lr": Real(low=0.0, low_inclusive=False), "batch_size": Int(low=1),
-        "max_epochs": Int(low=0), "predict_batch_size": Int(low=1, none=True),
-        "random_state": Int(low=0, high=MAX_SEED, none=True), "between_class": BOOL, "crop": BOOL,
-        "freq_mask_width": Int(low=0), "time_mask_width": Int(low=0), "n_masks": Int(low=0),
+        "lr": Real(low=0.0, low_inclusive=False),
+        "batch_size": Int(low=1),
+        "max_epochs": Int(low=0),
+        "predict_batch_size": Int(low=1, none=True),
+        "random_state": Int(low=0, high=MAX_SEED, none=True),
+        "between_class": BOOL,
+        "crop": BOOL,
+        "freq_mask_width": Int(low=0),
+        "time_mask_width": Int(low=0),
+        "n_masks": Int(low=0),
         "lr_schedule": Options(("cosine", None)),
-        "standardize_input": BOOL, "mixed_precision": BOOL, "progress_bar": BOOL,
-        "checkpoint_dir": Instance((str, os.PathLike), "a str, a path-like object", none=True)}
+        "standardize_input": BOOL,
+        "mixed_precision": BOOL,
+        "progress_bar": BOOL,
+        "checkpoint_dir": Instance((str, os.PathLike), "a str, a path-like object", none=True),
+    }
 
-    def __init__(self, module, *, criterion=torch.nn.KLDivLoss, optimizer=torch.optim.Adam,
-                 lr: float = 1e-4, batch_size: int = 100, max_epochs: int = 500,
-                 train_split=None, between_class: bool = True, crop: bool = False,
-                 freq_mask_width: int = 0, time_mask_width: int = 0, n_masks: int = 2,
-                 lr_schedule: str | None = None, standardize_input: bool = False,
-                 random_state: int | None = None,
-                 device: str = "auto", mixed_precision: bool = False,
-                 predict_batch_size: int | None = None, progress_bar: bool = False,
-                 checkpoint_dir: str | os.PathLike | None = None, verbose: int = 1,
-                 **kwargs):
-        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
-                         batch_size=batch_size, max_epochs=max_epochs,
-                         train_split=train_split, device=device, verbose=verbose, **kwargs)
+    def __init__(
+        self,
+        module,
+        *,
+        criterion=torch.nn.KLDivLoss,
+        optimizer=torch.optim.Adam,
+        lr: float = 1e-4,
+        batch_size: int = 100,
+        max_epochs: int = 500,
+        train_split=None,
+        between_class: bool = True,
+        crop: bool = False,
+        freq_mask_width: int = 0,
+        time_mask_width: int = 0,
+        n_masks: int = 2,
+        lr_schedule: str | None = None,
+        standardize_input: bool = False,
+        random_state: int | None = None,
+        device: str = "auto",
+        mixed_precision: bool = False,
+        predict_batch_size: int | None = None,
+        progress_bar: bool = False,
+        checkpoint_dir: str | os.PathLike | None = None,
+        verbose: int = 1,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
         self.between_class = between_class
         self.crop = crop
         self.freq_mask_width = freq_mask_width
@@ -249,8 +290,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("valid_acc", EpochScoring(_code_accuracy, name="valid_acc",
-                                       lower_is_better=False)),
+            ("valid_acc", EpochScoring(_code_accuracy, name="valid_acc", lower_is_better=False)),
         ]
         if self.__dict__.get("progress_bar", False):
             callbacks.append(("progress_bar", ProgressBar()))
@@ -299,8 +339,11 @@ class SegmentNetClassifier(NeuralNetClassifier):
         """
         if not self.compile or name != "module":
             return module
-        blocks = [getattr(module, part) for part in ("conv", "pooling")
-                  if isinstance(getattr(module, part, None), torch.nn.Module)]
+        blocks = [
+            getattr(module, part)
+            for part in ("conv", "pooling")
+            if isinstance(getattr(module, part, None), torch.nn.Module)
+        ]
         if not blocks:
             return super().torch_compile(module, name)
         params = self.get_params_for("compile")
@@ -310,10 +353,10 @@ class SegmentNetClassifier(NeuralNetClassifier):
 
     def initialize_optimizer(self, triggered_directly=None):
         """skorch's optimizer set-up, with fused Adam on CUDA (:func:`_optimizer_kwargs`)."""
-        args, kwargs = self.get_params_for_optimizer("optimizer",
-                                                     self.get_all_learnable_params())
-        self.optimizer_ = self.optimizer(*args, **_optimizer_kwargs(self.optimizer, kwargs,
-                                                                    self.device))
+        args, kwargs = self.get_params_for_optimizer("optimizer", self.get_all_learnable_params())
+        self.optimizer_ = self.optimizer(
+            *args, **_optimizer_kwargs(self.optimizer, kwargs, self.device)
+        )
         return self
 
     def initialize_criterion(self):
@@ -331,7 +374,8 @@ class SegmentNetClassifier(NeuralNetClassifier):
         if X.ndim != 4:
             raise SkascValueError(
                 f"{type(self).__name__} expects X of shape (n_segments, n_channels, n_bands, "
-                f"n_frames), e.g. (n, 2, 64, 80); got an array of shape {X.shape}.")
+                f"n_frames), e.g. (n, 2, 64, 80); got an array of shape {X.shape}."
+            )
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
             raise SkascTypeError(f"X must hold real numbers; got dtype {X.dtype}.")
         return np.ascontiguousarray(X, dtype=np.float32)
@@ -339,34 +383,43 @@ class SegmentNetClassifier(NeuralNetClassifier):
     def _check_X_y(self, X, y):
         X = self._check_X(X)
         for start in range(0, len(X), 4096):
-            finite = np.isfinite(X[start:start + 4096]).reshape(min(4096, len(X) - start), -1)
+            finite = np.isfinite(X[start : start + 4096]).reshape(min(4096, len(X) - start), -1)
             bad = np.flatnonzero(~finite.all(axis=1))
             if bad.size:
                 raise SkascValueError(f"Segment {start + bad[0]} of X contains NaN or inf values.")
         if y is None:
-            raise SkascValueError(f"{type(self).__name__} needs labels y of shape (n_segments,); "
-                                  "got y=None.")
+            raise SkascValueError(
+                f"{type(self).__name__} needs labels y of shape (n_segments,); got y=None."
+            )
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
-            raise SkascValueError(f"y must be 1-D with one label per segment, shape ({len(X)},); "
-                                  f"got shape {y.shape}.")
+            raise SkascValueError(
+                f"y must be 1-D with one label per segment, shape ({len(X)},); got shape {y.shape}."
+            )
         return X, y
 
     def _setup(self, X: np.ndarray, y: np.ndarray, classes=None) -> None:
         encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
         if len(encoder.classes_) < 2:
-            raise SkascValueError(f"{type(self).__name__} needs at least 2 classes; y holds only "
-                                  f"{encoder.classes_.tolist()}.")
+            raise SkascValueError(
+                f"{type(self).__name__} needs at least 2 classes; y holds only "
+                f"{encoder.classes_.tolist()}."
+            )
         self.label_encoder_ = encoder
-        self.module_data_params_ = {"n_classes": len(encoder.classes_),
-                                    "n_channels": X.shape[1], "n_bands": X.shape[2],
-                                    "n_frames": X.shape[3]}
+        self.module_data_params_ = {
+            "n_classes": len(encoder.classes_),
+            "n_channels": X.shape[1],
+            "n_bands": X.shape[2],
+            "n_frames": X.shape[3],
+        }
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
         unseen = np.setdiff1d(y, self.label_encoder_.classes_)
         if unseen.size:
-            raise SkascValueError(f"y contains labels not seen at fit: {unseen.tolist()}; known "
-                                  f"classes are {self.label_encoder_.classes_.tolist()}.")
+            raise SkascValueError(
+                f"y contains labels not seen at fit: {unseen.tolist()}; known "
+                f"classes are {self.label_encoder_.classes_.tolist()}."
+            )
         return self.label_encoder_.transform(y).astype(np.int64)
 
     @property
@@ -375,8 +428,9 @@ class SegmentNetClassifier(NeuralNetClassifier):
         try:
             return self.label_encoder_.classes_
         except AttributeError:
-            raise AttributeError(f"{type(self).__name__} is not fitted yet; classes_ is set "
-                                 "by fit.") from None
+            raise AttributeError(
+                f"{type(self).__name__} is not fitted yet; classes_ is set by fit."
+            ) from None
 
     def check_data(self, X, y=None):
         pass  # checked in fit / partial_fit, before label encoding
@@ -429,18 +483,21 @@ class SegmentNetClassifier(NeuralNetClassifier):
                 epochs = max(0, self.max_epochs - len(self.history))
         try:
             with _cudnn_autotune(self.device):
-                _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit",
-                              **fit_params)
+                _skorch.train(self, X, self._encode(y), epochs=epochs, method="fit", **fit_params)
         finally:
             del self._augmentation
         if len(self.history) == 0:
-            warnings.warn(f"{type(self).__name__} was fitted with max_epochs=0: the net is "
-                          "untrained (random initial weights); set max_epochs >= 1.",
-                          UserWarning, stacklevel=3)  # above _keeps_global_rng
+            warnings.warn(
+                f"{type(self).__name__} was fitted with max_epochs=0: the net is "
+                "untrained (random initial weights); set max_epochs >= 1.",
+                UserWarning,
+                stacklevel=3,
+            )  # above _keeps_global_rng
         return self
 
-    def _training_augmentation(self, X: np.ndarray, recording_index: Any
-                               ) -> SegmentAugmentation | None:
+    def _training_augmentation(
+        self, X: np.ndarray, recording_index: Any
+    ) -> SegmentAugmentation | None:
         """The crops and masks of this fit (:mod:`skasc.nn.augment`), or None."""
         check_params(self)
         has_prev = has_next = None
@@ -450,14 +507,18 @@ class SegmentNetClassifier(NeuralNetClassifier):
                     f"{type(self).__name__}(crop=True) crops each training segment within "
                     "its recording and needs fit(X, y, recording_index=...): the recording "
                     "of every segment, a recording's segments consecutive (RecordingFusion "
-                    "passes it through the factories' pipelines).")
+                    "passes it through the factories' pipelines)."
+                )
             index = np.asarray(recording_index)
             if index.shape != (len(X),):
-                raise SkascValueError(f"recording_index must have shape ({len(X)},), one entry per "
-                                 f"segment of X; got shape {index.shape}.")
+                raise SkascValueError(
+                    f"recording_index must have shape ({len(X)},), one entry per "
+                    f"segment of X; got shape {index.shape}."
+                )
             has_prev, has_next = neighbours(index)
-        augmentation = SegmentAugmentation(has_prev, has_next, self.freq_mask_width,
-                                           self.time_mask_width, self.n_masks)
+        augmentation = SegmentAugmentation(
+            has_prev, has_next, self.freq_mask_width, self.time_mask_width, self.n_masks
+        )
         return augmentation if augmentation.crops or augmentation.masks else None
 
     @_keeps_global_rng
@@ -473,8 +534,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
             if not self.initialized_:
                 self._initialize_for(X, y, classes if classes is not None else self.classes)
             with _cudnn_autotune(self.device):
-                return _skorch.train(self, X, self._encode(y), method="partial_fit",
-                                     **fit_params)
+                return _skorch.train(self, X, self._encode(y), method="partial_fit", **fit_params)
         finally:
             del self._augmentation
 
@@ -520,8 +580,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
         """
         if training:
             on_device = self._device_resident(dataset)
-            batch_size = self.get_params_for("iterator_train").get("batch_size",
-                                                                   self.batch_size)
+            batch_size = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
             n_batches = 1 if batch_size == -1 else -(-len(dataset) // batch_size)
             return _EpochLoader(lambda: self._training_loader(dataset, on_device), n_batches)
         kwargs = self.get_params_for("iterator_valid")
@@ -541,13 +600,15 @@ class SegmentNetClassifier(NeuralNetClassifier):
         device = torch.device(self.device)
         options = set(self.get_params_for("iterator_train")) - {"batch_size", "shuffle"}
         X = getattr(dataset, "X", None)
-        if options or not isinstance(X, np.ndarray) or not isinstance(
-                getattr(dataset, "y", None), np.ndarray):
+        if (
+            options
+            or not isinstance(X, np.ndarray)
+            or not isinstance(getattr(dataset, "y", None), np.ndarray)
+        ):
             return None
         if device.type == "cpu":
             zero_copy = X.dtype == np.float32 and X.flags.c_contiguous
-            if not (self._device_data_on_cpu or (self._device_data_on_cpu is None
-                                                 and zero_copy)):
+            if not (self._device_data_on_cpu or (self._device_data_on_cpu is None and zero_copy)):
                 return None
         elif device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(device)
@@ -573,28 +634,37 @@ class SegmentNetClassifier(NeuralNetClassifier):
         seed = None if self.random_state is None else [self.random_state, epoch]
         augmentation = getattr(self, "_augmentation", None)
         if (self.between_class or augmentation is not None) and "collate_fn" not in kwargs:
-            kwargs["collate_fn"] = BetweenClassCollate(self.module_.n_classes
-                                                       if hasattr(self.module_, "n_classes")
-                                                       else len(self.classes_),
-                                                       random_state=seed,
-                                                       center=self._mixing_center(),
-                                                       between_class=self.between_class,
-                                                       augmentation=augmentation)
+            kwargs["collate_fn"] = BetweenClassCollate(
+                self.module_.n_classes
+                if hasattr(self.module_, "n_classes")
+                else len(self.classes_),
+                random_state=seed,
+                center=self._mixing_center(),
+                between_class=self.between_class,
+                augmentation=augmentation,
+            )
         if kwargs["shuffle"] and seed is not None and "generator" not in kwargs:
             kwargs["generator"] = torch.Generator().manual_seed(
-                int(np.random.SeedSequence(seed).generate_state(1)[0]))
+                int(np.random.SeedSequence(seed).generate_state(1)[0])
+            )
         if on_device is not None:  # the same draws, gathered and mixed on the device
             generator = kwargs.get("generator")
             if kwargs["shuffle"] and generator is None:  # as RandomSampler seeds itself
                 generator = torch.Generator().manual_seed(
-                    int(torch.empty((), dtype=torch.int64).random_().item()))
+                    int(torch.empty((), dtype=torch.int64).random_().item())
+                )
             collate = kwargs.get("collate_fn")
-            return DeviceBatches(on_device, dataset.y, getattr(collate, "n_classes", 0) or
-                                 len(self.classes_), kwargs["batch_size"],
-                                 generator if kwargs["shuffle"] else None, seed,
-                                 getattr(collate, "center", None),
-                                 between_class=getattr(collate, "between_class", False),
-                                 augmentation=getattr(collate, "augmentation", None))
+            return DeviceBatches(
+                on_device,
+                dataset.y,
+                getattr(collate, "n_classes", 0) or len(self.classes_),
+                kwargs["batch_size"],
+                generator if kwargs["shuffle"] else None,
+                seed,
+                getattr(collate, "center", None),
+                between_class=getattr(collate, "between_class", False),
+                augmentation=getattr(collate, "augmentation", None),
+            )
         if augmentation is not None and augmentation.crops:
             dataset = NeighbourSegments(dataset.X, dataset.y, augmentation)
         return self.iterator_train(dataset, **kwargs)
@@ -608,8 +678,9 @@ class SegmentNetClassifier(NeuralNetClassifier):
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Start the epoch's history row and reseed torch's global RNG (dropout)
         from ``(random_state, epoch)``."""
-        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
-                               **kwargs)
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
         if self.lr_schedule == "cosine":  # closed form: a resumed fit gets the same rates
             epoch = len(self.history) - 1  # 0-based
             rate = 0.5 * self.lr * (1.0 + math.cos(math.pi * epoch / max(self.max_epochs, 1)))
@@ -617,8 +688,9 @@ class SegmentNetClassifier(NeuralNetClassifier):
                 group["lr"] = rate
         if self.random_state is not None:
             seed = np.random.SeedSequence([self.random_state, len(self.history), 1])
-            _seed_global_rng(int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)),
-                             self.device)
+            _seed_global_rng(
+                int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)), self.device
+            )
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch loop, reading the batch losses back from the device once,
@@ -630,8 +702,9 @@ class SegmentNetClassifier(NeuralNetClassifier):
         """
         if iterator is None:
             return
-        per_batch = any(isinstance(callback, ProgressBar)
-                        for _, callback in getattr(self, "callbacks_", []))
+        per_batch = any(
+            isinstance(callback, ProgressBar) for _, callback in getattr(self, "callbacks_", [])
+        )
         key = prefix + "_loss"
         first = len(self.history[-1]["batches"])  # this loop's first batch row
         losses = []
@@ -642,22 +715,26 @@ class SegmentNetClassifier(NeuralNetClassifier):
                 loss = step["loss"].detach()
                 self.history.record_batch(key, loss.item() if per_batch else loss)
                 losses.append(loss)
-                self.history.record_batch(prefix + "_batch_size", get_len(
-                    batch[0] if isinstance(batch, (tuple, list)) else batch))
+                self.history.record_batch(
+                    prefix + "_batch_size",
+                    get_len(batch[0] if isinstance(batch, (tuple, list)) else batch),
+                )
                 self.notify("on_batch_end", batch=batch, training=training, **step)
         finally:
             if losses and not per_batch:
                 values = torch.stack(losses).float().cpu().tolist()  # the one wait
-                self.history.record("batches", _with_losses(self.history[-1]["batches"],
-                                                            first, key, values))
+                self.history.record(
+                    "batches", _with_losses(self.history[-1]["batches"], first, key, values)
+                )
         self.history.record(prefix + "_batch_count", len(losses))
-        values = [row[key] for row in self.history[-1]["batches"][first:first + len(losses)]]
+        values = [row[key] for row in self.history[-1]["batches"][first : first + len(losses)]]
         bad = [i for i, value in enumerate(values, start=1) if not math.isfinite(value)]
         if training and bad:  # the epoch's losses are host floats now: no extra wait
             raise TrainingDivergedError(
                 f"The training loss became {values[bad[0] - 1]} in epoch "
                 f"{len(self.history)} (batch {bad[0]} of {len(values)}): training diverged. "
-                f"Lower the learning rate (lr={self.lr:g}), e.g. to lr={self.lr / 10:g}.")
+                f"Lower the learning rate (lr={self.lr:g}), e.g. to lr={self.lr / 10:g}."
+            )
 
     def infer(self, x, **fit_params):
         """Module forward pass (under bf16 autocast on CUDA with ``mixed_precision``).
@@ -710,16 +787,18 @@ class SegmentNetClassifier(NeuralNetClassifier):
         with torch.inference_mode(), self._autocast():
             step = self._predict_slice()
             for start in range(0, n, step):
-                xb = torch.from_numpy(X[start:start + step])
+                xb = torch.from_numpy(X[start : start + step])
                 if pin:  # an asynchronous copy: the host slices the next batch meanwhile
                     xb = xb.pin_memory()
                 result = fn(self.module_, xb.to(device, non_blocking=True))
                 parts = result if isinstance(result, dict) else {None: result}
                 if out is None:
-                    out = {key: np.empty((n,) + tuple(value.shape[1:]), dtype=np.float32)
-                           for key, value in parts.items()}
+                    out = {
+                        key: np.empty((n,) + tuple(value.shape[1:]), dtype=np.float32)
+                        for key, value in parts.items()
+                    }
                 for key, value in parts.items():
-                    out[key][start:start + value.shape[0]] = value.float().cpu().numpy()
+                    out[key][start : start + value.shape[0]] = value.float().cpu().numpy()
         if out is None:
             raise SkascValueError(f"{type(self).__name__} got no segments to predict (X is empty).")
         return out if None not in out else out[None]
@@ -727,8 +806,9 @@ class SegmentNetClassifier(NeuralNetClassifier):
     def predict_proba(self, X) -> np.ndarray:
         """Softmax posteriors, shape ``(n_segments, n_classes)``, float32, columns in
         the order of ``classes_``."""
-        return self._finite(self._run(X, lambda m, xb: torch.softmax(m(xb).float(), dim=1)),
-                            "posteriors")
+        return self._finite(
+            self._run(X, lambda m, xb: torch.softmax(m(xb).float(), dim=1)), "posteriors"
+        )
 
     def _finite(self, out: np.ndarray, what: str) -> np.ndarray:
         """``out``, checked on the host (no device sync): a diverged net says so here
@@ -739,7 +819,8 @@ class SegmentNetClassifier(NeuralNetClassifier):
                 f"{type(self).__name__} gives NaN or infinite {what} for {int(bad.sum())} of "
                 f"{len(out)} segments (the first is segment {int(np.flatnonzero(bad)[0])}): "
                 f"its weights diverged during training; fit again with a lower lr "
-                f"(now {self.lr:g}).")
+                f"(now {self.lr:g})."
+            )
         return out
 
     def predict(self, X) -> np.ndarray:

@@ -22,8 +22,11 @@ _LAYER = (nn.Conv2d, nn.ReLU, nn.BatchNorm2d, nn.MaxPool2d, nn.Dropout)
 class _PooledLayer(nn.Module):
     """``bn(relu(sign * pool(conv(pad(x)))))`` with the conv's filters times ``sign``."""
 
-    def __init__(self, pad: nn.Module | None, conv: nn.Conv2d, bn: nn.BatchNorm2d,
-                 pool: nn.MaxPool2d) -> None:
+    sign: torch.Tensor | None  # a buffer
+
+    def __init__(
+        self, pad: nn.Module | None, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: nn.MaxPool2d
+    ) -> None:
         super().__init__()
         sign = torch.where(bn.weight.detach() < 0, -1.0, 1.0)
         conv = copy.deepcopy(conv)
@@ -34,8 +37,7 @@ class _PooledLayer(nn.Module):
         self.pad = pad if pad is not None else nn.Identity()
         self.conv, self.pool, self.bn = conv, pool, copy.deepcopy(bn)
         # a constant only where some channel's batch-norm scale is negative
-        self.register_buffer("sign", sign.view(1, -1, 1, 1) if bool((sign < 0).any())
-                             else None)
+        self.register_buffer("sign", sign.view(1, -1, 1, 1) if bool((sign < 0).any()) else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.conv(self.pad(x)))
@@ -69,16 +71,17 @@ class PooledConvBlock(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     @classmethod
-    def from_block(cls, block: nn.Module) -> "PooledConvBlock | None":
+    def from_block(cls, block: nn.Module | None) -> PooledConvBlock | None:
         """The pooled form of ``block``, or None when its layers are not a
         ConvBlock's (``[ZeroPad2d] Conv2d ReLU BatchNorm2d MaxPool2d Dropout``, repeated)."""
         layers, i, out = list(getattr(block, "layers", ())), 0, []
         while i < len(layers):
             pad = layers[i] if isinstance(layers[i], nn.ZeroPad2d) else None
             i += pad is not None
-            group = layers[i:i + len(_LAYER)]
+            group = layers[i : i + len(_LAYER)]
             if len(group) < len(_LAYER) or not all(
-                    isinstance(layer, kind) for layer, kind in zip(group, _LAYER)):
+                isinstance(layer, kind) for layer, kind in zip(group, _LAYER)
+            ):
                 return None
             conv, _, bn, pool, _ = group
             out.append(_PooledLayer(pad, conv, bn, pool))

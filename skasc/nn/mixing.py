@@ -16,15 +16,16 @@ on zero-mean images::
 
     S_BC = c + (r (S1 - c) + (1 - r) (S2 - c)) / sqrt(r^2 + (1 - r)^2)
 
-:func:`mix_between_class` is the pure function; :class:`BetweenClassCollate` applies it to every training
-mini-batch, pairing examples inside the batch, so that skorch's training
-iterator produces BC examples and validation/prediction see plain data.
+:func:`mix_between_class` is the pure function; :class:`BetweenClassCollate` applies it
+to every training mini-batch, pairing examples inside the batch, so that skorch's
+training iterator produces BC examples and validation/prediction see plain data.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,17 +33,30 @@ from .._validation import check_int
 from ..exceptions import SkascTypeError, SkascValueError
 from .augment import SegmentAugmentation, apply_masks, crop_rows
 
-__all__ = ["mix_between_class", "mix_pairs", "draw_partners", "BetweenClassCollate",
-           "NeighbourSegments", "DeviceBatches"]
+__all__ = [
+    "mix_between_class",
+    "mix_pairs",
+    "draw_partners",
+    "BetweenClassCollate",
+    "NeighbourSegments",
+    "DeviceBatches",
+]
 
 
-_SINGLE_CLASS = ("A training mini-batch of {n} segments held a single class; its examples "
-                 "were used un-mixed. Increase batch_size to mix between classes (a last, "
-                 "short batch of an epoch can hold one class by chance).")
+_SINGLE_CLASS = (
+    "A training mini-batch of {n} segments held a single class; its examples "
+    "were used un-mixed. Increase batch_size to mix between classes (a last, "
+    "short batch of an epoch can hold one class by chance)."
+)
 
 
-def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
-                      rng: np.random.Generator, center: np.ndarray | None = None):
+def mix_between_class(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    rng: np.random.Generator,
+    center: np.ndarray | None = None,
+):
     """Mix every example of a batch with a partner of another class.
 
     Each example ``i`` draws its partner uniformly among the examples of the
@@ -90,17 +104,25 @@ def mix_between_class(X: np.ndarray, y: np.ndarray, n_classes: int,
     if y.shape != (n,):
         raise SkascValueError(f"y must have shape ({n},) to match X; got {y.shape}.")
     if not np.issubdtype(y.dtype, np.integer):
-        raise SkascTypeError(f"Between-class mixing needs integer class codes; got y of "
-                             f"dtype {y.dtype}.")
+        raise SkascTypeError(
+            f"Between-class mixing needs integer class codes; got y of dtype {y.dtype}."
+        )
     if n and (y.min() < 0 or y.max() >= n_classes):
-        raise SkascValueError(f"Labels must lie in [0, {n_classes}); got values in "
-                              f"[{y.min()}, {y.max()}].")
+        raise SkascValueError(
+            f"Labels must lie in [0, {n_classes}); got values in [{y.min()}, {y.max()}]."
+        )
     partner, r = draw_partners(y, rng)
     return mix_pairs(X, y, n_classes, partner, r, center) + (r, partner)
 
 
-def mix_pairs(X: np.ndarray, y: np.ndarray, n_classes: int, partner: np.ndarray,
-              r: np.ndarray, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def mix_pairs(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    partner: np.ndarray,
+    r: np.ndarray,
+    center: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Eqs. (10)-(11) for given partners and factors (see :func:`mix_between_class`).
 
     Returns
@@ -109,7 +131,7 @@ def mix_pairs(X: np.ndarray, y: np.ndarray, n_classes: int, partner: np.ndarray,
     Y_mix : ndarray of float32 of shape (n_examples, n_classes)
     """
     shape = (X.shape[0],) + (1,) * (X.ndim - 1)
-    norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
+    norm = np.sqrt(r**2 + (1.0 - r) ** 2)
     X = X.astype(np.float32, copy=False)
     X_mix = X[partner]  # a new array, scaled and accumulated in place (one pass each)
     X_mix *= ((1.0 - r) / norm).astype(np.float32).reshape(shape)
@@ -137,7 +159,7 @@ def draw_partners(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     r : ndarray of float64 of shape (n_examples,)
         ``U(0, 1)`` factors (1 for an example without partner).
     """
-    n = y.shape[0]
+    n: int = y.shape[0]
     # uniform choice among the other-class examples: random keys, same class masked
     keys = rng.random((n, n))
     keys[y[:, None] == y[None, :]] = -1.0
@@ -177,16 +199,22 @@ class BetweenClassCollate:
     ((2, 2, 4, 3), (2, 2))
     """
 
-    def __init__(self, n_classes: int, random_state: Any = None,
-                 center: np.ndarray | None = None, *, between_class: bool = True,
-                 augmentation: SegmentAugmentation | None = None):
+    def __init__(
+        self,
+        n_classes: int,
+        random_state: Any = None,
+        center: np.ndarray | None = None,
+        *,
+        between_class: bool = True,
+        augmentation: SegmentAugmentation | None = None,
+    ):
         self.n_classes = check_int(n_classes, "n_classes", type(self).__name__, low=2)
         self.random_state = random_state
         self.center = center
         self.between_class = between_class
         self.augmentation = augmentation
         self._rng = np.random.default_rng(random_state)
-        self._worker = None
+        self._worker: int | None = None
         self._warned = False
 
     def _generator(self) -> np.random.Generator:
@@ -209,8 +237,9 @@ class BetweenClassCollate:
         X = np.stack([np.asarray(item[0], dtype=np.float32) for item in batch])
         y = np.asarray([item[1] for item in batch])
         if not np.issubdtype(y.dtype, np.integer):
-            raise SkascTypeError(f"{type(self).__name__} needs integer class codes; got "
-                                 f"labels of dtype {y.dtype}.")
+            raise SkascTypeError(
+                f"{type(self).__name__} needs integer class codes; got labels of dtype {y.dtype}."
+            )
         rng = self._generator()
         if self.between_class:
             partner, r = draw_partners(y, rng)
@@ -221,20 +250,21 @@ class BetweenClassCollate:
         if offsets is not None:
             prev = torch.from_numpy(np.stack([np.asarray(item[3], np.float32) for item in batch]))
             nxt = torch.from_numpy(np.stack([np.asarray(item[4], np.float32) for item in batch]))
-            X = crop_rows(torch.from_numpy(X), np.arange(len(y)), offsets,
-                          prev=prev, nxt=nxt).numpy()
+            X = crop_rows(
+                torch.from_numpy(X), np.arange(len(y)), offsets, prev=prev, nxt=nxt
+            ).numpy()
         if self.between_class:
             if not self._warned and (partner == np.arange(len(y))).any():
                 warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
                 self._warned = True
-            X, Y = mix_pairs(X, y, self.n_classes, partner, r, center=self.center)
-            Y = torch.from_numpy(Y)
+            X, soft = mix_pairs(X, y, self.n_classes, partner, r, center=self.center)
+            Y = torch.from_numpy(soft)
         else:
             Y = torch.from_numpy(y)
-        X = torch.from_numpy(np.ascontiguousarray(X))
+        Xt = torch.from_numpy(np.ascontiguousarray(X))
         if masks is not None:
-            apply_masks(X, masks)
-        return X, Y
+            apply_masks(Xt, masks)
+        return Xt, Y
 
 
 class NeighbourSegments:
@@ -258,6 +288,7 @@ class NeighbourSegments:
 
     def __getitem__(self, i: int) -> tuple:
         aug = self.augmentation
+        assert aug.has_prev is not None and aug.has_next is not None  # made for crops only
         prev = self.X[i - 1] if aug.has_prev[i] else self.X[i]
         nxt = self.X[i + 1] if aug.has_next[i] else self.X[i]
         return self.X[i], self.y[i], i, prev, nxt
@@ -300,10 +331,18 @@ class DeviceBatches:
         Crops and masks, drawn after the partners, as :class:`BetweenClassCollate` does.
     """
 
-    def __init__(self, X: Any, y: np.ndarray, n_classes: int, batch_size: int,
-                 generator: Any, random_state: Any, center: np.ndarray | None,
-                 between_class: bool = True,
-                 augmentation: SegmentAugmentation | None = None) -> None:
+    def __init__(
+        self,
+        X: Any,
+        y: np.ndarray,
+        n_classes: int,
+        batch_size: int,
+        generator: Any,
+        random_state: Any,
+        center: np.ndarray | None,
+        between_class: bool = True,
+        augmentation: SegmentAugmentation | None = None,
+    ) -> None:
         import torch
 
         self.X, self.y = X, np.asarray(y)
@@ -311,12 +350,15 @@ class DeviceBatches:
         self.generator, self.between_class = generator, between_class
         self.augmentation = augmentation
         self.rng = np.random.default_rng(random_state)
-        self.center = (None if center is None else
-                       torch.as_tensor(np.asarray(center, dtype=np.float32), device=X.device))
+        self.center = (
+            None
+            if center is None
+            else torch.as_tensor(np.asarray(center, dtype=np.float32), device=X.device)
+        )
         self.y_device = torch.as_tensor(self.y, device=X.device)
         self.eye = torch.eye(n_classes, dtype=torch.float64, device=X.device)
         self._warned = False
-        self._sets = None
+        self._sets: list[tuple] | None = None
         self._turn = 0
 
     def __len__(self) -> int:
@@ -330,12 +372,12 @@ class DeviceBatches:
             # a DataLoader draws its workers' base seed from the generator first, then
             # its RandomSampler the permutation: the same draws give the same order
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-            order = torch.randperm(n, generator=self.generator)
+            permutation = torch.randperm(n, generator=self.generator)
         else:
-            order = torch.arange(n)
-        order = order.numpy()  # the host's permutation, as numpy once per epoch
+            permutation = torch.arange(n)
+        order = permutation.numpy()  # the host's permutation, as numpy once per epoch
         for start in range(0, n, self.batch_size):
-            index = order[start:start + self.batch_size]
+            index = order[start : start + self.batch_size]
             rows = torch.from_numpy(index).to(self.X.device, non_blocking=True)
             buffers = self._buffers(self._turn, len(index))
             self._turn ^= 1  # the other set next (across epochs too)
@@ -363,18 +405,23 @@ class DeviceBatches:
 
         if self._sets is None:
             shape = (min(self.batch_size, len(self.y)),) + tuple(self.X.shape[1:])
-            self._sets = [tuple(torch.empty(shape, dtype=self.X.dtype, device=self.X.device)
-                                for _ in range(3)) for _ in range(2)]
+            self._sets = [
+                tuple(
+                    torch.empty(shape, dtype=self.X.dtype, device=self.X.device) for _ in range(3)
+                )
+                for _ in range(2)
+            ]
         return tuple(b[:m] for b in self._sets[which])
 
-    def _mix(self, Xb: Any, y: np.ndarray, rows: Any, buffers: tuple, partner: np.ndarray,
-             r: np.ndarray):
+    def _mix(
+        self, Xb: Any, y: np.ndarray, rows: Any, buffers: tuple, partner: np.ndarray, r: np.ndarray
+    ):
         import torch
 
         if not self._warned and (partner == np.arange(len(y))).any():
             warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
             self._warned = True
-        norm = np.sqrt(r ** 2 + (1.0 - r) ** 2)
+        norm = np.sqrt(r**2 + (1.0 - r) ** 2)
         shape = (len(y),) + (1,) * (Xb.ndim - 1)
         device = Xb.device
         host = np.stack([(1.0 - r) / norm, r / norm, 1.0 - 1.0 / norm]).astype(np.float32)

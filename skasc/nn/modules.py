@@ -29,7 +29,7 @@ Reading of the paper
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -46,12 +46,15 @@ def _check_sizes(n_filters, kernel_sizes, owner):
     n_filters = tuple(n_filters)
     kernel_sizes = tuple(kernel_sizes)
     if len(n_filters) == 0:
-        raise InvalidParameterError(f"The 'n_filters' parameter of {owner} must be a non-empty "
-                                    f"sequence of ints. Got {n_filters!r} instead.")
+        raise InvalidParameterError(
+            f"The 'n_filters' parameter of {owner} must be a non-empty "
+            f"sequence of ints. Got {n_filters!r} instead."
+        )
     if len(kernel_sizes) != len(n_filters):
         raise InvalidParameterError(
             f"The 'kernel_sizes' parameter of {owner} must have one entry per layer "
-            f"(len(n_filters)={len(n_filters)}). Got {kernel_sizes!r} instead.")
+            f"(len(n_filters)={len(n_filters)}). Got {kernel_sizes!r} instead."
+        )
     for f in n_filters:
         check_int(f, "n_filters", owner, low=1)
     for k in kernel_sizes:
@@ -84,6 +87,9 @@ class InputStandardization(nn.Module):
     tensor([-1.,  2.])
     """
 
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
+
     def __init__(self, n_channels: int = 2, n_bands: int = 64):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_channels, n_bands, 1))
@@ -103,11 +109,13 @@ class InputStandardization(nn.Module):
         """Standardise ``(batch, K, M, T)`` images."""
         return (X - self.mean) / self.std
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys, error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         present = [prefix + name in state_dict for name in ("mean", "std")]
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
-                                      missing_keys, unexpected_keys, error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
         if not any(present):  # a state_dict from before this layer: keep the identity
             for name in ("mean", "std"):
                 if prefix + name in missing_keys:
@@ -141,16 +149,21 @@ class ConvBlock(nn.Module):
     torch.Size([3, 8, 1, 80])
     """
 
-    def __init__(self, n_channels: int = 2, n_filters: Sequence[int] = (64, 128, 256),
-                 kernel_sizes: Sequence[int] = (5, 3, 2), pool_size: int = 4,
-                 dropout: float = 0.25):
+    def __init__(
+        self,
+        n_channels: int = 2,
+        n_filters: Sequence[int] = (64, 128, 256),
+        kernel_sizes: Sequence[int] = (5, 3, 2),
+        pool_size: int = 4,
+        dropout: float = 0.25,
+    ):
         super().__init__()
         owner = type(self).__name__
         check_int(n_channels, "n_channels", owner, low=1)
         n_filters, kernel_sizes = _check_sizes(n_filters, kernel_sizes, owner)
         check_int(pool_size, "pool_size", owner, low=1)
         check_real(dropout, "dropout", owner, low=0.0, high=1.0, high_inclusive=False)
-        layers = []
+        layers: list[nn.Module] = []
         c_in = n_channels
         for c_out, k in zip(n_filters, kernel_sizes):
             if k % 2:
@@ -158,12 +171,16 @@ class ConvBlock(nn.Module):
             else:  # SAME padding of an even kernel: one more row/column after
                 before = (k - 1) // 2
                 after = k - 1 - before
-                layers += [nn.ZeroPad2d((before, after, before, after)),
-                           nn.Conv2d(c_in, c_out, kernel_size=k)]
-            layers += [nn.ReLU(),
-                       nn.BatchNorm2d(c_out),
-                       nn.MaxPool2d(kernel_size=(pool_size, 1), stride=(pool_size, 1)),
-                       nn.Dropout(dropout)]
+                layers += [
+                    nn.ZeroPad2d((before, after, before, after)),
+                    nn.Conv2d(c_in, c_out, kernel_size=k),
+                ]
+            layers += [
+                nn.ReLU(),
+                nn.BatchNorm2d(c_out),
+                nn.MaxPool2d(kernel_size=(pool_size, 1), stride=(pool_size, 1)),
+                nn.Dropout(dropout),
+            ]
             c_in = c_out
         self.layers = nn.Sequential(*layers)
         self.n_channels = n_channels
@@ -178,16 +195,23 @@ class ConvBlock(nn.Module):
 
 def _check_input(module, X, check_frames=True):
     expected = (module.n_channels, module.n_bands, module.n_frames)
-    ok = X.ndim == 4 and tuple(X.shape[1:3]) == expected[:2] and (
-        not check_frames or X.shape[3] == expected[2])
+    ok = (
+        X.ndim == 4
+        and tuple(X.shape[1:3]) == expected[:2]
+        and (not check_frames or X.shape[3] == expected[2])
+    )
     if not ok:
-        shape = f"(batch, {expected[0]}, {expected[1]}, {expected[2] if check_frames else 'n_frames'})"
-        raise SkascValueError(f"{type(module).__name__} expects input of shape {shape}; "
-                              f"got {tuple(X.shape)}.")
+        shape = (
+            f"(batch, {expected[0]}, {expected[1]}, {expected[2] if check_frames else 'n_frames'})"
+        )
+        raise SkascValueError(
+            f"{type(module).__name__} expects input of shape {shape}; got {tuple(X.shape)}."
+        )
 
 
-def _check_geometry(owner, n_channels, n_bands, n_frames, n_classes, n_filters,
-                    kernel_sizes, pool_size):
+def _check_geometry(
+    owner, n_channels, n_bands, n_frames, n_classes, n_filters, kernel_sizes, pool_size
+):
     check_int(n_channels, "n_channels", owner, low=1)
     check_int(n_bands, "n_bands", owner, low=1)
     check_int(n_frames, "n_frames", owner, low=1)
@@ -199,7 +223,8 @@ def _check_geometry(owner, n_channels, n_bands, n_frames, n_classes, n_filters,
         raise InvalidParameterError(
             f"The 'n_bands' parameter of {owner} must be divisible by "
             f"pool_size**len(n_filters) = {reduction} (each pooling layer divides the "
-            f"frequency axis by {pool_size}). Got {n_bands!r} instead.")
+            f"frequency axis by {pool_size}). Got {n_bands!r} instead."
+        )
     return n_filters, kernel_sizes
 
 
@@ -257,17 +282,27 @@ class AttCRNN(nn.Module):
     (torch.Size([5, 3]), torch.Size([5, 16]))
     """
 
-    def __init__(self, n_channels: int = 2, n_bands: int = 64, n_frames: int = 80,
-                 n_classes: int = 19, n_filters: Sequence[int] = (64, 128, 256),
-                 kernel_sizes: Sequence[int] = (5, 3, 2), pool_size: int = 4,
-                 hidden_size: int = 128, n_rnn_layers: int = 2, attention_size: int = 64,
-                 conv_dropout: float = 0.25, rnn_dropout: float = 0.1,
-                 mask_scale: float | str = 1.0):
+    def __init__(
+        self,
+        n_channels: int = 2,
+        n_bands: int = 64,
+        n_frames: int = 80,
+        n_classes: int = 19,
+        n_filters: Sequence[int] = (64, 128, 256),
+        kernel_sizes: Sequence[int] = (5, 3, 2),
+        pool_size: int = 4,
+        hidden_size: int = 128,
+        n_rnn_layers: int = 2,
+        attention_size: int = 64,
+        conv_dropout: float = 0.25,
+        rnn_dropout: float = 0.1,
+        mask_scale: float | str = 1.0,
+    ):
         super().__init__()
         owner = type(self).__name__
-        n_filters, kernel_sizes = _check_geometry(owner, n_channels, n_bands, n_frames,
-                                                  n_classes, n_filters, kernel_sizes,
-                                                  pool_size)
+        n_filters, kernel_sizes = _check_geometry(
+            owner, n_channels, n_bands, n_frames, n_classes, n_filters, kernel_sizes, pool_size
+        )
         check_int(hidden_size, "hidden_size", owner, low=1)
         check_int(n_rnn_layers, "n_rnn_layers", owner, low=1)
         check_real(rnn_dropout, "rnn_dropout", owner, low=0.0, high=1.0, high_inclusive=False)
@@ -277,24 +312,31 @@ class AttCRNN(nn.Module):
         self.conv = ConvBlock(n_channels, n_filters, kernel_sizes, pool_size, conv_dropout)
         n_rnn_in = (n_bands // self.conv.reduction) * n_filters[-1]
         self.rnn_in_dropout = nn.Dropout(rnn_dropout)
-        self.rnn = nn.GRU(n_rnn_in, hidden_size, num_layers=n_rnn_layers, batch_first=True,
-                          bidirectional=True, dropout=rnn_dropout if n_rnn_layers > 1 else 0.0)
+        self.rnn = nn.GRU(
+            n_rnn_in,
+            hidden_size,
+            num_layers=n_rnn_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=rnn_dropout if n_rnn_layers > 1 else 0.0,
+        )
         self.rnn_out_dropout = nn.Dropout(rnn_dropout)
         self.projection = nn.Linear(2 * hidden_size, 2 * hidden_size)  # eq. (1)
-        self.pooling = SpatioTemporalAttentionPooling(2 * hidden_size, n_frames, attention_size,
-                                                      mask_scale)
+        self.pooling = SpatioTemporalAttentionPooling(
+            2 * hidden_size, n_frames, attention_size, mask_scale
+        )
         self.classifier = nn.Linear(2 * hidden_size, n_classes)
         self.embedding_size = 2 * hidden_size
 
     def _sequence(self, X: torch.Tensor) -> torch.Tensor:
         _check_input(self, X)
-        O = self.conv(self.input_norm(X))  # (batch, C, M/64, T)
-        b, c, m, t = O.shape
-        O = O.permute(0, 3, 1, 2).reshape(b, t, c * m)  # T vectors o_t in R^F
+        o = self.conv(self.input_norm(X))  # (batch, C, M/64, T)
+        b, c, m, t = o.shape
+        o = o.permute(0, 3, 1, 2).reshape(b, t, c * m)  # T vectors o_t in R^F
         # the GRU runs in float32 (TF32 on CUDA) even under autocast: cuDNN would cast it
         # to fp16, where most of its gradients at initialisation underflow to zero
-        with torch.autocast(O.device.type, enabled=False):
-            Z, _ = self.rnn(self.rnn_in_dropout(O.float()))
+        with torch.autocast(o.device.type, enabled=False):
+            Z, _ = self.rnn(self.rnn_in_dropout(o.float()))
         return self.projection(self.rnn_out_dropout(Z))  # eq. (1): (batch, T, 2H)
 
     def embed(self, X: torch.Tensor) -> torch.Tensor:
@@ -336,15 +378,22 @@ class CNNBaseline(nn.Module):
     (torch.Size([5, 3]), torch.Size([5, 8]))
     """
 
-    def __init__(self, n_channels: int = 2, n_bands: int = 64, n_frames: int = 80,
-                 n_classes: int = 19, n_filters: Sequence[int] = (64, 128, 256),
-                 kernel_sizes: Sequence[int] = (5, 3, 2), pool_size: int = 4,
-                 conv_dropout: float = 0.25):
+    def __init__(
+        self,
+        n_channels: int = 2,
+        n_bands: int = 64,
+        n_frames: int = 80,
+        n_classes: int = 19,
+        n_filters: Sequence[int] = (64, 128, 256),
+        kernel_sizes: Sequence[int] = (5, 3, 2),
+        pool_size: int = 4,
+        conv_dropout: float = 0.25,
+    ):
         super().__init__()
         owner = type(self).__name__
-        n_filters, kernel_sizes = _check_geometry(owner, n_channels, n_bands, n_frames,
-                                                  n_classes, n_filters, kernel_sizes,
-                                                  pool_size)
+        n_filters, kernel_sizes = _check_geometry(
+            owner, n_channels, n_bands, n_frames, n_classes, n_filters, kernel_sizes, pool_size
+        )
         self.n_channels, self.n_bands, self.n_frames = n_channels, n_bands, n_frames
         self.n_classes = n_classes
         self.input_norm = InputStandardization(n_channels, n_bands)

@@ -47,17 +47,32 @@ import datetime
 import importlib.metadata
 import os
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from skasc._atomic import check_output_path
 
 from ..exceptions import ModelFileError, SkascValueError
-from ._archive import (ESTIMATOR, FORMAT_VERSION, MANIFEST, WEIGHTS, check_skops_part,
-                       manifest_entries, read_archive, rename_moved_modules, write_archive)
+from ._archive import (
+    ESTIMATOR,
+    FORMAT_VERSION,
+    MANIFEST,
+    WEIGHTS,
+    check_skops_part,
+    manifest_entries,
+    read_archive,
+    rename_moved_modules,
+    write_archive,
+)
 from ._archive import FORMAT_NAME as _FORMAT_NAME
 from ._nets import check_net_entry, net_entry, rebuild_net
-from ._trust import (ManifestNames, UntrustedTypeError, check_skops_schema, skops_trusted,
-                     trusted_names)
+from ._trust import (
+    ManifestNames,
+    UntrustedTypeError,
+    check_skops_schema,
+    skops_trusted,
+    trusted_names,
+)
 from ._walk import _NetSlot, find_nets, forget_folders, put_nets_back, slot_ids
 
 __all__ = ["save", "load", "FORMAT_VERSION", "UntrustedTypeError"]
@@ -72,13 +87,18 @@ def _version(package: str) -> str | None:
 
 def _skasc_version() -> str | None:
     import skasc
+
     return getattr(skasc, "__version__", None) or _version("skasc")
 
 
 def _versions() -> dict[str, str | None]:
-    return {"skasc": _skasc_version(), "torch": _version("torch"),
-            "scikit-learn": _version("scikit-learn"), "numpy": _version("numpy"),
-            "skorch": _version("skorch")}
+    return {
+        "skasc": _skasc_version(),
+        "torch": _version("torch"),
+        "scikit-learn": _version("scikit-learn"),
+        "numpy": _version("numpy"),
+        "skorch": _version("skorch"),
+    }
 
 
 def _major(version: Any) -> str | None:
@@ -97,7 +117,9 @@ def _warn_versions(manifest: dict, path: str) -> None:
             warnings.warn(
                 f"{path} was saved with {package} {then}; this is {package} {now}, a "
                 "different major version. The loaded model may behave differently.",
-                UserWarning, stacklevel=3)
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def save(estimator: Any, path: str | os.PathLike) -> None:
@@ -173,13 +195,17 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     try:
         tree_bytes = skops.io.dumps(payload)
     except Exception as exc:  # skops raises various types for unsupported objects
-        raise SkascValueError(f"Cannot save to {path}: skops cannot serialise the "
-                              f"estimator tree ({type(exc).__name__}: {exc})") from exc
+        raise SkascValueError(
+            f"Cannot save to {path}: skops cannot serialise the "
+            f"estimator tree ({type(exc).__name__}: {exc})"
+        ) from exc
     if tensors:
         import safetensors.torch
+
         weights = safetensors.torch.save(tensors, metadata={"format": "pt"})
     else:
         import safetensors.numpy
+
         weights = safetensors.numpy.save({}, metadata={"format": "pt"})
     manifest = {
         "format": _FORMAT_NAME,
@@ -195,13 +221,20 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
 #: What building objects from a file's values may raise (a value out of a dtype's range,
 #: a missing key, a constructor refusing an argument, torch refusing a tensor): each
 #: becomes a ModelFileError naming the file.
-_FROM_FILE_DATA = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError,
-                   RuntimeError)
+_FROM_FILE_DATA = (
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RuntimeError,
+)
 
 
 def _malformed(path: str, what: str, exc: BaseException) -> ModelFileError:
-    return ModelFileError(f"{path} is not a skasc model file: {what} "
-                          f"({type(exc).__name__}: {exc}).")
+    return ModelFileError(
+        f"{path} is not a skasc model file: {what} ({type(exc).__name__}: {exc})."
+    )
 
 
 def load(path: str | os.PathLike, *, trusted: Iterable[Any] | None = None) -> Any:
@@ -278,48 +311,60 @@ def load(path: str | os.PathLike, *, trusted: Iterable[Any] | None = None) -> An
     names = ManifestNames(path, extra) if entries else None
     for entry in entries:
         try:
-            check_net_entry(entry, names)
+            check_net_entry(entry, names)  # type: ignore[arg-type]  # entries imply names
         except ModelFileError:  # names the file (UntrustedTypeError, ...)
             raise
         except _FROM_FILE_DATA as exc:
             raise _malformed(path, f"a net entry of {MANIFEST} is malformed", exc) from exc
     ids = [entry["id"] for entry in entries]
     if len(set(ids)) != len(ids):
-        raise ModelFileError(f"{path} is not a skasc model file: {MANIFEST} lists the nets "
-                             f"{ids}, with repeats.")
+        raise ModelFileError(
+            f"{path} is not a skasc model file: {MANIFEST} lists the nets {ids}, with repeats."
+        )
     tensors = {}
     if entries:
         import safetensors.torch
+
         try:
             tensors = safetensors.torch.load(weights)
         except Exception as exc:  # safetensors raises its own error type
-            raise ModelFileError(f"{path} is not a skasc model file: {WEIGHTS} is not a "
-                                 f"valid safetensors file ({exc}).") from exc
+            raise ModelFileError(
+                f"{path} is not a skasc model file: {WEIGHTS} is not a "
+                f"valid safetensors file ({exc})."
+            ) from exc
     try:
         payload = skops.io.loads(tree_bytes, trusted=accepted)
         tree, net_objects = payload["estimator"], payload["net_objects"]
         if not isinstance(net_objects, dict):
             raise TypeError("'net_objects' is not a dict")
     except Exception as exc:
-        raise ModelFileError(f"Cannot load {path}: the skops part is unreadable "
-                             f"({type(exc).__name__}: {exc}).") from exc
+        raise ModelFileError(
+            f"Cannot load {path}: the skops part is unreadable ({type(exc).__name__}: {exc})."
+        ) from exc
     slots = slot_ids(tree)
     if sorted(set(slots), key=str) != sorted(ids, key=str):
         raise ModelFileError(
             f"{path} is not a skasc model file: its manifest lists the nets "
             f"{sorted(ids)}, but its skops part holds places for "
-            f"{sorted(set(slots), key=str)}.")
+            f"{sorted(set(slots), key=str)}."
+        )
     nets = {}
     for entry in entries:
         side = net_objects.get(entry["id"], {})
         try:
-            nets[entry["id"]] = rebuild_net(entry, tensors, side if isinstance(side, dict)
-                                            else {}, names)
+            nets[entry["id"]] = rebuild_net(
+                entry,
+                tensors,
+                side if isinstance(side, dict) else {},
+                names,  # type: ignore[arg-type]  # entries imply names
+            )
         except ModelFileError:  # names the file (UntrustedTypeError, ...)
             raise
         except _FROM_FILE_DATA as exc:
-            raise ModelFileError(f"Cannot rebuild the net {entry.get('path')} from {path}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+            raise ModelFileError(
+                f"Cannot rebuild the net {entry.get('path')} from {path}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     tree = put_nets_back(tree, nets)
     forget_folders(tree)  # a file never decides where the loaded model writes
     return tree

@@ -24,10 +24,23 @@ from skasc._atomic import atomic_write
 from skasc._paths import regular_file_problem
 from skasc.exceptions import ModelFileError
 
-__all__ = ["FORMAT_VERSION", "FORMAT_NAME", "MANIFEST", "WEIGHTS", "ESTIMATOR",
-           "MAX_MANIFEST_BYTES", "MAX_EXPANSION", "MIN_SIZE_CAP", "MOVED_MODULES", "size_cap",
-           "write_archive", "read_archive", "check_skops_part", "rename_moved_modules",
-           "manifest_entries"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FORMAT_NAME",
+    "MANIFEST",
+    "WEIGHTS",
+    "ESTIMATOR",
+    "MAX_MANIFEST_BYTES",
+    "MAX_EXPANSION",
+    "MIN_SIZE_CAP",
+    "MOVED_MODULES",
+    "size_cap",
+    "write_archive",
+    "read_archive",
+    "check_skops_part",
+    "rename_moved_modules",
+    "manifest_entries",
+]
 
 FORMAT_VERSION = 1
 FORMAT_NAME = "skasc-model"
@@ -86,14 +99,14 @@ def _members(archive: zipfile.ZipFile, path: str, what: str) -> dict[str, zipfil
     return infos
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
-                 path: str) -> bytes:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: str) -> bytes:
     """At most ``limit`` bytes of a member (whose header was already checked)."""
     with archive.open(info) as stream:
         data = stream.read(limit + 1)
     if len(data) > limit:
-        raise _not_a_model(path, f"{info.filename} holds more than the {limit} bytes "
-                                 "declared for it.")
+        raise _not_a_model(
+            path, f"{info.filename} holds more than the {limit} bytes declared for it."
+        )
     return data
 
 
@@ -108,35 +121,42 @@ def _parse_manifest(raw: bytes, path: str) -> dict:
     if type(version) is not int or version != FORMAT_VERSION:  # not 1.0, not True
         raise ModelFileError(
             f"{path} has format version {version!r}; this skasc "
-            f"reads version {FORMAT_VERSION}. Re-save it with a matching skasc.")
+            f"reads version {FORMAT_VERSION}. Re-save it with a matching skasc."
+        )
     return manifest
 
 
-def _limits(manifest: dict, infos: dict[str, zipfile.ZipInfo], path: str,
-            cap: int) -> dict[str, int]:
+def _limits(
+    manifest: dict, infos: dict[str, zipfile.ZipInfo], path: str, cap: int
+) -> dict[str, int]:
     """The size each sized member is held to, after checking headers and the cap."""
     declared = manifest.get("member_sizes")
     if declared is not None and (
-            not isinstance(declared, dict) or any(
-                not isinstance(declared.get(name), int) or isinstance(declared.get(name), bool)
-                or declared.get(name) < 0 for name in SIZED)):
-        raise _not_a_model(path, f"the member sizes in {MANIFEST} are malformed "
-                                 f"({declared!r}).")
+        not isinstance(declared, dict)
+        or any(
+            not isinstance(size := declared.get(name), int) or isinstance(size, bool) or size < 0
+            for name in SIZED
+        )
+    ):
+        raise _not_a_model(path, f"the member sizes in {MANIFEST} are malformed ({declared!r}).")
     limits = {}
     for name in SIZED:
         header = infos[name].file_size
         limit = header if declared is None else declared[name]
         if header > limit:
-            raise _not_a_model(path, f"{name} would expand to {header} bytes; the manifest "
-                                     f"declares {limit}.")
+            raise _not_a_model(
+                path, f"{name} would expand to {header} bytes; the manifest declares {limit}."
+            )
         limits[name] = limit
     total = infos[MANIFEST].file_size + sum(limits.values())
     if total > cap:
         raise _not_a_model(
-            path, f"its members would expand to {total} bytes, more than the {cap} bytes "
-                  f"allowed for a file of {os.path.getsize(path)} bytes (at most "
-                  f"{MAX_EXPANSION} times its size, or {MIN_SIZE_CAP} bytes); it may be a "
-                  "zip bomb.")
+            path,
+            f"its members would expand to {total} bytes, more than the {cap} bytes "
+            f"allowed for a file of {os.path.getsize(path)} bytes (at most "
+            f"{MAX_EXPANSION} times its size, or {MIN_SIZE_CAP} bytes); it may be a "
+            "zip bomb.",
+        )
     return limits
 
 
@@ -166,17 +186,22 @@ def read_archive(path: str) -> tuple[dict, bytes, bytes]:
                 raise _not_a_model(path, f"the members {missing} are missing.")
             manifest_info = infos[MANIFEST]
             if manifest_info.file_size > MAX_MANIFEST_BYTES:
-                raise _not_a_model(path, f"{MANIFEST} would expand to "
-                                         f"{manifest_info.file_size} bytes (at most "
-                                         f"{MAX_MANIFEST_BYTES} are read).")
+                raise _not_a_model(
+                    path,
+                    f"{MANIFEST} would expand to "
+                    f"{manifest_info.file_size} bytes (at most "
+                    f"{MAX_MANIFEST_BYTES} are read).",
+                )
             manifest = _parse_manifest(
-                _read_member(archive, manifest_info, manifest_info.file_size, path), path)
+                _read_member(archive, manifest_info, manifest_info.file_size, path), path
+            )
             limits = _limits(manifest, infos, path, cap)
             weights = _read_member(archive, infos[WEIGHTS], limits[WEIGHTS], path)
             tree = _read_member(archive, infos[ESTIMATOR], limits[ESTIMATOR], path)
     except zipfile.BadZipFile as exc:
-        raise ModelFileError(f"{path} is not a skasc model file (not a valid zip archive: "
-                             f"{exc}).") from exc
+        raise ModelFileError(
+            f"{path} is not a skasc model file (not a valid zip archive: {exc})."
+        ) from exc
     except (zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -200,34 +225,41 @@ def check_skops_part(tree: bytes, path: str) -> dict:
         with zipfile.ZipFile(io.BytesIO(tree)) as inner:
             infos = _members(inner, path, ESTIMATOR)
             if "schema.json" not in infos:
-                raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (it has no "
-                                         "schema.json).")
+                raise _not_a_model(
+                    path, f"{ESTIMATOR} is not a skops file (it has no schema.json)."
+                )
             total = sum(info.file_size for info in infos.values())
             cap = size_cap(len(tree))
             if total > cap:
-                raise _not_a_model(path, f"the members of {ESTIMATOR} would expand to "
-                                         f"{total} bytes, more than the {cap} allowed for "
-                                         "it; it may be a zip bomb.")
+                raise _not_a_model(
+                    path,
+                    f"the members of {ESTIMATOR} would expand to "
+                    f"{total} bytes, more than the {cap} allowed for "
+                    "it; it may be a zip bomb.",
+                )
             total += _check_arrays(inner, infos, path, ESTIMATOR, cap - total)
-            raw = _read_member(inner, infos["schema.json"], infos["schema.json"].file_size,
-                               path)
+            raw = _read_member(inner, infos["schema.json"], infos["schema.json"].file_size, path)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
-        raise _not_a_model(path, f"{ESTIMATOR} is not a skops file (not a valid zip "
-                                 f"archive: {exc}).") from exc
+        raise _not_a_model(
+            path, f"{ESTIMATOR} is not a skops file (not a valid zip archive: {exc})."
+        ) from exc
     try:
         schema = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
-                                 f"is not valid JSON: {exc}).") from exc
+        raise _not_a_model(
+            path, f"{ESTIMATOR} is not a readable skops file (its schema is not valid JSON: {exc})."
+        ) from exc
     if not isinstance(schema, dict):
-        raise _not_a_model(path, f"{ESTIMATOR} is not a readable skops file (its schema "
-                                 "is not a mapping).")
+        raise _not_a_model(
+            path, f"{ESTIMATOR} is not a readable skops file (its schema is not a mapping)."
+        )
     _check_member_reads(schema, path)
     return schema
 
 
-def _check_arrays(archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], path: str,
-                  where: str, budget: int) -> int:
+def _check_arrays(
+    archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], path: str, where: str, budget: int
+) -> int:
     """Check the header of every ``.npy`` member against the member's size, and the
     members of every ``.npz`` member (scipy's sparse matrices) likewise; return the
     bytes the ``.npz`` members' own members expand to (at most ``budget``)."""
@@ -242,10 +274,12 @@ def _check_arrays(archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], p
                 members = _members(npz, path, f"{where}/{name}")
                 nested += sum(member.file_size for member in members.values())
                 if nested > budget:
-                    raise _not_a_model(path, f"the arrays in {where}/{name} would expand "
-                                             "past the size cap; it may be a zip bomb.")
-                nested += _check_arrays(npz, members, path, f"{where}/{name}",
-                                        budget - nested)
+                    raise _not_a_model(
+                        path,
+                        f"the arrays in {where}/{name} would expand "
+                        "past the size cap; it may be a zip bomb.",
+                    )
+                nested += _check_arrays(npz, members, path, f"{where}/{name}", budget - nested)
     return nested
 
 
@@ -256,17 +290,19 @@ def _check_npy_header(stream: Any, size: int, where: str, path: str) -> None:
 
     try:
         version = npy.read_magic(stream)
-        read_header = (npy.read_array_header_1_0 if version == (1, 0)
-                       else npy.read_array_header_2_0)
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
         shape, _, dtype = read_header(stream)
     except (ValueError, TypeError, EOFError, SyntaxError) as exc:
         raise _not_a_model(path, f"{where} is not a numpy array file ({exc}).") from exc
     held = size - stream.tell()
     declared = math.prod(shape) * dtype.itemsize
     if declared > held:
-        raise _not_a_model(path, f"{where} declares an array of shape {shape} and dtype "
-                                 f"{dtype.str} ({declared} bytes) but holds {held} bytes; "
-                                 "arrays may not ask for more memory than they store.")
+        raise _not_a_model(
+            path,
+            f"{where} declares an array of shape {shape} and dtype "
+            f"{dtype.str} ({declared} bytes) but holds {held} bytes; "
+            "arrays may not ask for more memory than they store.",
+        )
 
 
 def _check_member_reads(schema: dict, path: str) -> None:
@@ -285,14 +321,18 @@ def _check_member_reads(schema: dict, path: str) -> None:
             if "__loader__" in value and "file" in value:
                 node = value.get("__id__")
                 readers.setdefault(repr(value["file"]), set()).add(
-                    repr(node) if node is not None else f"node at {id(value)}")
+                    repr(node) if node is not None else f"node at {id(value)}"
+                )
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
     for member, nodes in readers.items():
         if len(nodes) > 1:
-            raise _not_a_model(path, f"{len(nodes)} different nodes of {ESTIMATOR} read its "
-                                     f"member {member}; each stored array is read by one.")
+            raise _not_a_model(
+                path,
+                f"{len(nodes)} different nodes of {ESTIMATOR} read its "
+                f"member {member}; each stored array is read by one.",
+            )
 
 
 #: Modules that moved, by their name in files written before the move: the front
@@ -328,11 +368,16 @@ def rename_moved_modules(tree: bytes, schema: dict) -> bytes:
     if not moved:
         return tree
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(tree)) as old, \
-            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as new:
+    with (
+        zipfile.ZipFile(io.BytesIO(tree)) as old,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as new,
+    ):
         for info in old.infolist():
-            data = (json.dumps(schema).encode("utf-8") if info.filename == "schema.json"
-                    else old.read(info))
+            data = (
+                json.dumps(schema).encode("utf-8")
+                if info.filename == "schema.json"
+                else old.read(info)
+            )
             new.writestr(info.filename, data)
     return out.getvalue()
 

@@ -12,9 +12,8 @@ Decoding turns names back into objects only through
 
 from __future__ import annotations
 
-import math
-
 import inspect
+import math
 import sys
 import types
 from typing import Any
@@ -43,7 +42,8 @@ def dotted_name(obj: Any) -> str:
         raise Unencodable(
             f"{obj!r} cannot be stored by import path (lambdas, local and __main__ "
             "objects cannot be imported back); define it at module level in an "
-            "importable module")
+            "importable module"
+        )
     name = f"{module}.{qualname}"
     try:
         found = import_dotted(name)  # the object's own name, not file data
@@ -77,26 +77,43 @@ class Encoder:
             return {"__kind__": "npscalar", "dtype": value.dtype.str, "value": value.item()}
         if isinstance(value, np.ndarray):
             if value.dtype.kind in _ARRAY_KINDS:
-                return {"__kind__": "ndarray", "dtype": value.dtype.str,
-                        "shape": list(value.shape), "data": _array_data(value)}
+                return {
+                    "__kind__": "ndarray",
+                    "dtype": value.dtype.str,
+                    "shape": list(value.shape),
+                    "data": _array_data(value),
+                }
             if value.dtype == object:
-                return {"__kind__": "objarray", "shape": list(value.shape),
-                        "items": [self(v, f"{where}[{i}]")
-                                  for i, v in enumerate(value.ravel().tolist())]}
+                return {
+                    "__kind__": "objarray",
+                    "shape": list(value.shape),
+                    "items": [
+                        self(v, f"{where}[{i}]") for i, v in enumerate(value.ravel().tolist())
+                    ],
+                }
             raise Unencodable(f"{where}: arrays of dtype {value.dtype} are not supported")
         if isinstance(value, list):
             return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, tuple) and not hasattr(value, "_fields"):
-            return {"__kind__": "tuple",
-                    "items": [self(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+            return {
+                "__kind__": "tuple",
+                "items": [self(v, f"{where}[{i}]") for i, v in enumerate(value)],
+            }
         if isinstance(value, (set, frozenset)):
-            return {"__kind__": type(value).__name__,
-                    "items": [self(v, f"{where}{{{i}}}")
-                              for i, v in enumerate(sorted(value, key=repr))]}
+            return {
+                "__kind__": type(value).__name__,
+                "items": [
+                    self(v, f"{where}{{{i}}}") for i, v in enumerate(sorted(value, key=repr))
+                ],
+            }
         if isinstance(value, dict):
-            return {"__kind__": "dict",
-                    "items": [[self(k, f"{where}<key {i}>"), self(v, f"{where}[{k!r}]")]
-                              for i, (k, v) in enumerate(value.items())]}
+            return {
+                "__kind__": "dict",
+                "items": [
+                    [self(k, f"{where}<key {i}>"), self(v, f"{where}[{k!r}]")]
+                    for i, (k, v) in enumerate(value.items())
+                ],
+            }
         if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
             return {"__kind__": "import", "name": dotted_name(value)}
         torch = sys.modules.get("torch")
@@ -132,7 +149,8 @@ class Encoder:
             if not hasattr(value, pname):
                 raise Unencodable(
                     f"{where}: {value!r} cannot be stored: its constructor argument "
-                    f"{pname!r} is not kept as an attribute")
+                    f"{pname!r} is not kept as an attribute"
+                )
             kwargs[pname] = self(getattr(value, pname), f"{where}.{pname}")
         return {"__kind__": "object", "class": name, "kwargs": kwargs}
 
@@ -175,8 +193,9 @@ class Decoder:
         This net's objects from the skops part, by key.
     """
 
-    def __init__(self, names: ManifestNames, tensors: dict[str, Any],
-                 side: dict[str, Any] | None = None):
+    def __init__(
+        self, names: ManifestNames, tensors: dict[str, Any], side: dict[str, Any] | None = None
+    ):
         self.names = names
         self.path = names.path
         self.tensors = tensors
@@ -194,11 +213,16 @@ class Decoder:
         if kind == "ndarray":
             dtype = self._dtype(value["dtype"])
             data, shape = value["data"], value["shape"]
-            if (not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0
-                                                       for n in shape)
-                    or not isinstance(data, list) or math.prod(shape) != len(data)):
-                raise ModelFileError(f"Cannot load {self.path}: an array's shape {shape!r} does "
-                                     "not match its stored values.")
+            if (
+                not isinstance(shape, list)
+                or not all(isinstance(n, int) and n >= 0 for n in shape)
+                or not isinstance(data, list)
+                or math.prod(shape) != len(data)
+            ):
+                raise ModelFileError(
+                    f"Cannot load {self.path}: an array's shape {shape!r} does "
+                    "not match its stored values."
+                )
             self._check_itemsize(dtype, data)
             if dtype.kind == "c":
                 data = [complex(re, im) for re, im in data]
@@ -224,9 +248,11 @@ class Decoder:
             return self.side[value["key"]]
         if kind == "torch.device":
             import torch
+
             if not isinstance(value["value"], str):
-                raise ModelFileError(f"Cannot load {self.path}: {value['value']!r} is not a "
-                                     "device name.")
+                raise ModelFileError(
+                    f"Cannot load {self.path}: {value['value']!r} is not a device name."
+                )
             return torch.device(value["value"])
         if kind == "torch.dtype":
             return torch_dtype(value["value"], self.path)
@@ -234,12 +260,16 @@ class Decoder:
             cls = self.names.resolve(value["class"], OBJECT)
             kwargs = value["kwargs"]
             if not isinstance(kwargs, dict) or not all(
-                    isinstance(k, str) and k.isidentifier() for k in kwargs):
-                raise ModelFileError(f"Cannot load {self.path}: the arguments of {value['class']} "
-                                     "are not a mapping of names.")
+                isinstance(k, str) and k.isidentifier() for k in kwargs
+            ):
+                raise ModelFileError(
+                    f"Cannot load {self.path}: the arguments of {value['class']} "
+                    "are not a mapping of names."
+                )
             return cls(**{k: self(v) for k, v in kwargs.items()})
-        raise ModelFileError(f"Cannot load {self.path}: unknown value kind {kind!r} in its "
-                             "manifest.")
+        raise ModelFileError(
+            f"Cannot load {self.path}: unknown value kind {kind!r} in its manifest."
+        )
 
     def _check_itemsize(self, dtype: np.dtype, data: list) -> None:
         """Refuse a string dtype wider than the longest stored string needs, so that an
@@ -248,15 +278,18 @@ class Decoder:
         if dtype.kind not in "US":
             return
         if not all(isinstance(s, str) for s in data):
-            raise ModelFileError(f"Cannot load {self.path}: an array of dtype {dtype.str} "
-                                 "holds values that are not strings.")
+            raise ModelFileError(
+                f"Cannot load {self.path}: an array of dtype {dtype.str} "
+                "holds values that are not strings."
+            )
         longest = max((len(s) for s in data), default=0)
         needed = max(1, longest) * (4 if dtype.kind == "U" else 1)
         if dtype.itemsize > needed:
             raise ModelFileError(
                 f"Cannot load {self.path}: an array of dtype {dtype.str} ({dtype.itemsize} "
                 f"bytes per element) stores strings of at most {longest} characters; "
-                "arrays may not ask for more memory than they store.")
+                "arrays may not ask for more memory than they store."
+            )
 
     def _build(self, make: Any, dtype: np.dtype) -> Any:
         """``make()``, with numpy's refusal of a stored value (``10**30`` as ``<i2``, a
@@ -264,8 +297,10 @@ class Decoder:
         try:
             return make()
         except (OverflowError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"Cannot load {self.path}: a stored value does not fit its "
-                                 f"dtype {dtype.str} ({type(exc).__name__}: {exc}).") from exc
+            raise ModelFileError(
+                f"Cannot load {self.path}: a stored value does not fit its "
+                f"dtype {dtype.str} ({type(exc).__name__}: {exc})."
+            ) from exc
 
     def _dtype(self, name: Any) -> np.dtype:
         try:
@@ -275,6 +310,8 @@ class Decoder:
         if dtype is None or dtype.kind not in _ARRAY_KINDS:
             raise ModelFileError(f"Cannot load {self.path}: {name!r} is not a dtype skasc stores.")
         if dtype.itemsize > _MAX_ITEMSIZE:  # e.g. '|S2000000000': 2 GB per element
-            raise ModelFileError(f"Cannot load {self.path}: dtype {name!r} has "
-                                 f"{dtype.itemsize} bytes per element (at most {_MAX_ITEMSIZE}).")
+            raise ModelFileError(
+                f"Cannot load {self.path}: dtype {name!r} has "
+                f"{dtype.itemsize} bytes per element (at most {_MAX_ITEMSIZE})."
+            )
         return dtype

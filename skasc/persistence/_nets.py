@@ -23,6 +23,7 @@ from ._walk import FOLDER_PARAMS
 
 __all__ = ["net_entry", "check_net_entry", "rebuild_net"]
 
+
 def _compat() -> Any:
     """skasc's one module of skorch internals (imports torch: only when nets are saved
     or loaded)."""
@@ -48,8 +49,12 @@ def _history_json(net: Any, path: str) -> Any:
     try:
         return json.loads(json.dumps(list(history), default=default))
     except (TypeError, ValueError) as exc:
-        warnings.warn(f"The training history of the net at {path} is not plain data "
-                      f"({exc}) and is not saved.", UserWarning, stacklevel=5)
+        warnings.warn(
+            f"The training history of the net at {path} is not plain data "
+            f"({exc}) and is not saved.",
+            UserWarning,
+            stacklevel=5,
+        )
         return None
 
 
@@ -77,12 +82,17 @@ def _optimizer_states(net: Any, net_id: str, path: str, tensors: dict) -> dict:
                     slot[name] = value
             record_state[str(index)] = slot
         try:
-            states[attr] = json.loads(json.dumps(
-                {"state": record_state, "param_groups": state_dict["param_groups"]}))
+            states[attr] = json.loads(
+                json.dumps({"state": record_state, "param_groups": state_dict["param_groups"]})
+            )
         except (TypeError, ValueError) as exc:
-            warnings.warn(f"The state of {attr} of the net at {path} is not plain data "
-                          f"({exc}) and is not saved: the loaded net trains on with a "
-                          "fresh optimizer.", UserWarning, stacklevel=5)
+            warnings.warn(
+                f"The state of {attr} of the net at {path} is not plain data "
+                f"({exc}) and is not saved: the loaded net trains on with a "
+                "fresh optimizer.",
+                UserWarning,
+                stacklevel=5,
+            )
             continue
         tensors.update(found)
     return states
@@ -90,6 +100,7 @@ def _optimizer_states(net: Any, net_id: str, path: str, tensors: dict) -> dict:
 
 def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None:
     """Load the optimizer states saved by :func:`_optimizer_states` into ``net``."""
+
     def value(item: Any) -> Any:
         if isinstance(item, dict) and set(item) == {"__tensor__"}:
             return tensors[item["__tensor__"]]  # KeyError: not in the weights
@@ -100,16 +111,24 @@ def _restore_optimizers(net: Any, entry: dict, tensors: dict, path: str) -> None
         try:
             if attr not in optimizers:
                 raise KeyError(f"{attr!r} is not an optimizer of this net")
-            state = {int(index): {name: value(item) for name, item in slot.items()}
-                     for index, slot in record["state"].items()}
-            groups = [{name: tuple(item) if isinstance(item, list) and name != "params"
-                       else item for name, item in group.items()}
-                      for group in record["param_groups"]]
+            state = {
+                int(index): {name: value(item) for name, item in slot.items()}
+                for index, slot in record["state"].items()
+            }
+            groups = [
+                {
+                    name: tuple(item) if isinstance(item, list) and name != "params" else item
+                    for name, item in group.items()
+                }
+                for group in record["param_groups"]
+            ]
             getattr(net, attr).load_state_dict({"state": state, "param_groups": groups})
         except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{path}: the saved state of {attr} of the net at "
-                                 f"{entry['path']} is damaged or does not fit its optimizer "
-                                 f"({type(exc).__name__}: {exc}).") from exc
+            raise ModelFileError(
+                f"{path}: the saved state of {attr} of the net at "
+                f"{entry['path']} is damaged or does not fit its optimizer "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
 
 
 def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
@@ -142,8 +161,9 @@ def net_entry(net: Any, net_id: str, path: str) -> tuple[dict, dict, dict]:
         "attributes": attributes,
         "classes_": classes,
         "state_dicts": state_keys,
-        "optimizer_states": (_optimizer_states(net, net_id, path, encoder.tensors)
-                             if initialized else {}),
+        "optimizer_states": (
+            _optimizer_states(net, net_id, path, encoder.tensors) if initialized else {}
+        ),
         "history": _history_json(net, path) if initialized else None,
     }
     return entry, encoder.tensors, encoder.side
@@ -167,17 +187,22 @@ def _encoded_params(params: dict, encoder: Encoder, path: str) -> tuple[dict, li
             raise SkascValueError(
                 f"Cannot save the net at {path}: its 'module' parameter is an instance "
                 f"({type(value).__name__}); pass the module class and its arguments as "
-                "module__* parameters so the net can be rebuilt.")
+                "module__* parameters so the net can be rebuilt."
+            )
         try:
             entry_params[name] = encoder(value, f"params/{name}")
         except Unencodable as exc:
             raise SkascValueError(
-                f"Cannot save the parameter {name!r} of the net at {path}: {exc}") from exc
+                f"Cannot save the parameter {name!r} of the net at {path}: {exc}"
+            ) from exc
     if dropped:
         warnings.warn(
             f"Callbacks are not saved: the net at {path} loses its parameters "
             f"{dropped} (they are stored as None; training callbacks do not affect "
-            "predictions).", UserWarning, stacklevel=4)  # at the call of save
+            "predictions).",
+            UserWarning,
+            stacklevel=4,
+        )  # at the call of save
     return entry_params, dropped
 
 
@@ -187,15 +212,21 @@ def _encoded_attributes(net: Any, params: dict, encoder: Encoder, path: str) -> 
     optimizers = {n + "_" for n in _compat().optimizer_names(net)}
     state_attrs = set(_state_attrs(net))
     for name, value in vars(net).items():
-        if (not _is_attribute_name(name) or name in _compat().INTERNAL_ATTRIBUTES
-                or name in optimizers or name in params or name in state_attrs):
+        if (
+            not _is_attribute_name(name)
+            or name in _compat().INTERNAL_ATTRIBUTES
+            or name in optimizers
+            or name in params
+            or name in state_attrs
+        ):
             continue
         try:
             # Fitted objects (e.g. a LabelEncoder) keep their state through skops.
             attributes[name] = encoder(value, f"attrs/{name}", by_constructor=False)
         except Unencodable as exc:
-            raise SkascValueError(f"Cannot save the fitted attribute {name!r} of the net at "
-                                  f"{path}: {exc}") from exc
+            raise SkascValueError(
+                f"Cannot save the fitted attribute {name!r} of the net at {path}: {exc}"
+            ) from exc
     return attributes
 
 
@@ -211,9 +242,11 @@ def _state_tensors(net: Any, net_id: str, encoder: Encoder, path: str) -> dict[s
             if not isinstance(tensor, torch.Tensor):
                 raise SkascValueError(
                     f"Cannot save the net at {path}: {attr}.state_dict() entry "
-                    f"{key!r} is not a tensor.")
+                    f"{key!r} is not a tensor."
+                )
             encoder.tensors[f"{net_id}/{attr}/{key}"] = (
-                tensor.detach().to("cpu").contiguous().clone())
+                tensor.detach().to("cpu").contiguous().clone()
+            )
             keys.append(key)
         state_keys[attr] = keys
     return state_keys
@@ -221,8 +254,12 @@ def _state_tensors(net: Any, net_id: str, encoder: Encoder, path: str) -> dict[s
 
 def _is_attribute_name(name: Any) -> bool:
     """A fitted attribute as ``save`` writes them: ``name_``, not private or dunder."""
-    return (isinstance(name, str) and name.isidentifier() and name.endswith("_")
-            and not name.startswith("__"))
+    return (
+        isinstance(name, str)
+        and name.isidentifier()
+        and name.endswith("_")
+        and not name.startswith("__")
+    )
 
 
 def _is_param_name(name: Any) -> bool:
@@ -244,25 +281,32 @@ def _device_for(device: Any, path: str) -> tuple[Any, bool]:
     except (TypeError, RuntimeError, ValueError):
         return device, False  # a net-specific value such as "auto": the net resolves it
     if kind not in _DEVICE_TYPES:  # e.g. "meta": a net without data, failing at predict
-        raise ModelFileError(f"{path} is not a skasc model file: a net is stored with device "
-                             f"{str(device)!r}; nets are saved on {', '.join(_DEVICE_TYPES)}.")
+        raise ModelFileError(
+            f"{path} is not a skasc model file: a net is stored with device "
+            f"{str(device)!r}; nets are saved on {', '.join(_DEVICE_TYPES)}."
+        )
     if kind == "cuda" and not torch.cuda.is_available():
         return "cpu", True
-    if kind == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
+    if kind == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         return "cpu", True
     return device, False
 
 
-_CLASS_CHECKS = {"module": "torch.nn.Module", "criterion": "torch.nn.Module",
-                 "optimizer": "torch.optim.Optimizer"}
+_CLASS_CHECKS = {
+    "module": "torch.nn.Module",
+    "criterion": "torch.nn.Module",
+    "optimizer": "torch.optim.Optimizer",
+}
 
 
 def _required_base(param: str) -> type:
     import torch
 
-    return {"torch.nn.Module": torch.nn.Module,
-            "torch.optim.Optimizer": torch.optim.Optimizer}[_CLASS_CHECKS[param]]
+    return {"torch.nn.Module": torch.nn.Module, "torch.optim.Optimizer": torch.optim.Optimizer}[
+        _CLASS_CHECKS[param]
+    ]
 
 
 def check_net_entry(entry: Any, names: ManifestNames) -> None:
@@ -272,25 +316,38 @@ def check_net_entry(entry: Any, names: ManifestNames) -> None:
 
     path = names.path
     if not isinstance(entry, dict):
-        raise ModelFileError(f"{path} is not a skasc model file: a net entry of its manifest "
-                             f"is not a mapping.")
-    for key, kind in (("params", dict), ("attributes", dict), ("state_dicts", dict),
-                      ("id", str), ("class", str)):
+        raise ModelFileError(
+            f"{path} is not a skasc model file: a net entry of its manifest is not a mapping."
+        )
+    for key, kind in (
+        ("params", dict),
+        ("attributes", dict),
+        ("state_dicts", dict),
+        ("id", str),
+        ("class", str),
+    ):
         if not isinstance(entry.get(key), kind):
-            raise ModelFileError(f"{path} is not a skasc model file: the net entry "
-                                 f"{entry.get('id')!r} of its manifest has no valid {key!r}.")
+            raise ModelFileError(
+                f"{path} is not a skasc model file: the net entry "
+                f"{entry.get('id')!r} of its manifest has no valid {key!r}."
+            )
     names.resolve(entry["class"], NET, subclass_of=skorch.NeuralNet, what="a net class")
     bad = [k for k in entry["params"] if not _is_param_name(k)]
     internal = _compat().INTERNAL_ATTRIBUTES
     bad += [k for k in entry["attributes"] if not _is_attribute_name(k) or k in internal]
     if bad:
-        raise ModelFileError(f"{path} is not a skasc model file: the net {entry['id']!r} has "
-                             f"parameters or attributes that save does not write: {bad}.")
+        raise ModelFileError(
+            f"{path} is not a skasc model file: the net {entry['id']!r} has "
+            f"parameters or attributes that save does not write: {bad}."
+        )
     for param, value in entry["params"].items():
-        if (param in _CLASS_CHECKS and isinstance(value, dict)
-                and value.get("__kind__") == "import"):
-            names.resolve(value.get("name"), IMPORT, subclass_of=_required_base(param),
-                          what=f"the {param!r} of a net")
+        if param in _CLASS_CHECKS and isinstance(value, dict) and value.get("__kind__") == "import":
+            names.resolve(
+                value.get("name"),
+                IMPORT,
+                subclass_of=_required_base(param),
+                what=f"the {param!r} of a net",
+            )
     for role, name in imported_names([entry["params"], entry["attributes"]]):
         names.resolve(name, role)
 
@@ -305,10 +362,8 @@ def rebuild_net(entry: dict, tensors: dict, side: dict, names: ManifestNames) ->
     cls = names.resolve(entry["class"], NET, subclass_of=skorch.NeuralNet)
     params = {}
     for name, value in entry["params"].items():
-        if (name in _CLASS_CHECKS and isinstance(value, dict)
-                and value.get("__kind__") == "import"):
-            params[name] = names.resolve(value["name"], IMPORT,
-                                         subclass_of=_required_base(name))
+        if name in _CLASS_CHECKS and isinstance(value, dict) and value.get("__kind__") == "import":
+            params[name] = names.resolve(value["name"], IMPORT, subclass_of=_required_base(name))
         else:
             params[name] = decoder(value)
     for name in FOLDER_PARAMS:  # a file never decides where the net writes
@@ -319,7 +374,9 @@ def rebuild_net(entry: dict, tensors: dict, side: dict, names: ManifestNames) ->
         warnings.warn(
             f"The net at {entry.get('path')} was saved with device={params['device']!r}, "
             "which is not available here; it is loaded on the CPU.",
-            UserWarning, stacklevel=4)
+            UserWarning,
+            stacklevel=4,
+        )
         params["device"] = device
     net = cls(**params)
     attributes = {k: decoder(v) for k, v in entry["attributes"].items()}
@@ -340,9 +397,11 @@ def rebuild_net(entry: dict, tensors: dict, side: dict, names: ManifestNames) ->
     history = entry.get("history")
     if history is not None:
         if not _is_history(history):
-            raise ModelFileError(f"{path} is not a skasc model file: the history of the net "
-                                 f"{entry['id']!r} is not a list of rows (mappings, with "
-                                 "'batches' a list of mappings).")
+            raise ModelFileError(
+                f"{path} is not a skasc model file: the history of the net "
+                f"{entry['id']!r} is not a list of rows (mappings, with "
+                "'batches' a list of mappings)."
+            )
         net.history_ = History(history)
     return net
 
@@ -354,15 +413,19 @@ def _check_finite(state: dict, prefix: str, path: str) -> None:
 
     for key, tensor in state.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ModelFileError(f"{path} holds NaN or infinite weights ({prefix}/{key}); "
-                                 "the file is damaged, or was saved from a net whose "
-                                 "training diverged.")
+            raise ModelFileError(
+                f"{path} holds NaN or infinite weights ({prefix}/{key}); "
+                "the file is damaged, or was saved from a net whose "
+                "training diverged."
+            )
 
 
 def _is_history(history: Any) -> bool:
     """Whether ``history`` has the shape of a skorch history: a list of epoch rows
     (dicts), each with an optional ``batches`` list of dicts."""
     return isinstance(history, list) and all(
-        isinstance(row, dict) and isinstance(row.get("batches", []), list)
+        isinstance(row, dict)
+        and isinstance(row.get("batches", []), list)
         and all(isinstance(batch, dict) for batch in row.get("batches", []))
-        for row in history)
+        for row in history
+    )

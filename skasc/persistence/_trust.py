@@ -31,28 +31,59 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..exceptions import InvalidParameterError, ModelFileError, UntrustedTypeError
 
-__all__ = ["UntrustedTypeError", "MANIFEST_ALLOWED", "SKOPS_ALLOWED", "trusted_names",
-           "import_dotted", "dotted_name_of", "ManifestNames", "check_skops_schema",
-           "skops_trusted", "torch_dtype"]
+__all__ = [
+    "UntrustedTypeError",
+    "MANIFEST_ALLOWED",
+    "SKOPS_ALLOWED",
+    "trusted_names",
+    "import_dotted",
+    "dotted_name_of",
+    "ManifestNames",
+    "check_skops_schema",
+    "skops_trusted",
+    "torch_dtype",
+]
 
 
 # Roles a manifest name may play.
-NET = "net"            # a net's class (``entry["class"]``): a skorch.NeuralNet subclass
-IMPORT = "import"      # a class or function stored by import path (``module=AttCRNN``)
-OBJECT = "object"      # a class called with keyword arguments from the file (``ValidSplit``)
+NET = "net"  # a net's class (``entry["class"]``): a skorch.NeuralNet subclass
+IMPORT = "import"  # a class or function stored by import path (``module=AttCRNN``)
+OBJECT = "object"  # a class called with keyword arguments from the file (``ValidSplit``)
 
-_SPLITTERS = ("KFold", "StratifiedKFold", "GroupKFold", "StratifiedGroupKFold", "ShuffleSplit",
-              "StratifiedShuffleSplit", "GroupShuffleSplit", "PredefinedSplit", "LeaveOneOut",
-              "LeaveOneGroupOut", "LeavePOut", "LeavePGroupsOut", "RepeatedKFold",
-              "RepeatedStratifiedKFold", "TimeSeriesSplit")
-_LOSSES = ("KLDivLoss", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-           "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
-_OPTIMIZERS = ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax",
-               "NAdam", "RAdam")
+_SPLITTERS = (
+    "KFold",
+    "StratifiedKFold",
+    "GroupKFold",
+    "StratifiedGroupKFold",
+    "ShuffleSplit",
+    "StratifiedShuffleSplit",
+    "GroupShuffleSplit",
+    "PredefinedSplit",
+    "LeaveOneOut",
+    "LeaveOneGroupOut",
+    "LeavePOut",
+    "LeavePGroupsOut",
+    "RepeatedKFold",
+    "RepeatedStratifiedKFold",
+    "TimeSeriesSplit",
+)
+_LOSSES = (
+    "KLDivLoss",
+    "NLLLoss",
+    "CrossEntropyLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "MSELoss",
+    "L1Loss",
+    "SmoothL1Loss",
+    "HuberLoss",
+)
+_OPTIMIZERS = ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam")
 
 #: Every name the manifest may contain, by public path, with the roles it may play.
 #: Nets are created (``cls(**params)``); ``OBJECT`` classes are called with the
@@ -107,6 +138,7 @@ SKOPS_ALLOWED: tuple[str, ...] = (
 # Names and imports
 # --------------------------------------------------------------------------
 
+
 def import_dotted(name: str) -> Any:
     """Import ``a.b.C.D``: the longest importable module prefix, then attributes.
 
@@ -151,7 +183,8 @@ def trusted_names(trusted: Iterable[Any] | None) -> list[str]:
             if not module or not qualname:
                 raise InvalidParameterError(
                     "The 'trusted' parameter of load must be a list of types, functions "
-                    f"or dotted names. Got {item!r} instead.")
+                    f"or dotted names. Got {item!r} instead."
+                )
             names.append(f"{module}.{qualname}")
     return names
 
@@ -181,6 +214,7 @@ def _allowed_objects(public: Iterable[str]) -> dict[str, Any]:
 # The manifest
 # --------------------------------------------------------------------------
 
+
 class ManifestNames:
     """Resolves the names of a manifest for one ``load`` call.
 
@@ -203,8 +237,9 @@ class ManifestNames:
                 for name in (public, dotted_name_of(obj)):
                     self._objects[name] = (obj, roles)
 
-    def resolve(self, name: Any, role: str, *, subclass_of: type | None = None,
-                what: str = "") -> Any:
+    def resolve(
+        self, name: Any, role: str, *, subclass_of: type | None = None, what: str = ""
+    ) -> Any:
         """The object a manifest ``name`` stands for, checked for ``role``.
 
         Raises
@@ -217,7 +252,8 @@ class ManifestNames:
         if not isinstance(name, str):
             raise UntrustedTypeError(
                 f"Refusing to load {self.path}: it names {name!r}{where}, which is not a "
-                "dotted name.")
+                "dotted name."
+            )
         if _under(name, self.trusted):
             try:
                 obj = import_dotted(name)
@@ -229,13 +265,15 @@ class ManifestNames:
                 raise UntrustedTypeError(
                     f"Refusing to load {self.path}: it names {name!r}{where}, which is not "
                     "one of the classes skasc stores. If you trust this file, pass "
-                    f"trusted=[{name!r}] (or its module) to load.")
+                    f"trusted=[{name!r}] (or its module) to load."
+                )
         if (role in (NET, OBJECT) or subclass_of is not None) and not isinstance(obj, type):
             raise UntrustedTypeError(f"Refusing to load {self.path}: {name!r} should be a class.")
         if subclass_of is not None and not issubclass(obj, subclass_of):
             raise UntrustedTypeError(
                 f"Refusing to load {self.path}: {name!r} is not a subclass of "
-                f"{subclass_of.__module__}.{subclass_of.__qualname__}.")
+                f"{subclass_of.__module__}.{subclass_of.__qualname__}."
+            )
         return obj
 
 
@@ -251,6 +289,7 @@ def torch_dtype(value: Any, path: str) -> Any:
 # --------------------------------------------------------------------------
 # The skops part
 # --------------------------------------------------------------------------
+
 
 def skops_trusted(untrusted: Iterable[str], trusted: list[str], path: str) -> list[str]:
     """The types of the skops part (those skops does not trust by default) to accept.
@@ -274,14 +313,16 @@ def skops_trusted(untrusted: Iterable[str], trusted: list[str], path: str) -> li
     allowed: set[str] = set()
     if any(not _under(name, trusted) for name in untrusted):
         allowed = set(_allowed_objects(SKOPS_ALLOWED))
-    accepted, refused = [], []
+    accepted: list[str] = []
+    refused: list[str] = []
     for name in untrusted:
         (accepted if name in allowed or _under(name, trusted) else refused).append(name)
     if refused:
         raise UntrustedTypeError(
             f"Refusing to load {path}: it contains the untrusted types {refused}. Only "
             "the types skasc stores and those skops trusts are loaded by default; if you "
-            "trust this file, pass them in load(..., trusted=[...]).")
+            "trust this file, pass them in load(..., trusted=[...])."
+        )
     return accepted
 
 
@@ -333,11 +374,12 @@ def check_skops_schema(schema: dict, path: str) -> None:
     counts: dict[Any, int] = {}
     for node in nodes:
         if node.get("__loader__") == "JsonNode" and (
-                node.get("__module__") != "builtins"
-                or node.get("__class__") not in _JSON_CLASSES):
+            node.get("__module__") != "builtins" or node.get("__class__") not in _JSON_CLASSES
+        ):
             raise UntrustedTypeError(
                 f"Refusing to load {path}: a JSON value in its skops part names the type "
-                f"{node.get('__module__')!r}.{node.get('__class__')!r}.")
+                f"{node.get('__module__')!r}.{node.get('__class__')!r}."
+            )
         key = node.get("__id__")
         if key is not None and node.get("__loader__") != "CachedNode":
             counts[repr(key)] = counts.get(repr(key), 0) + 1
@@ -348,5 +390,7 @@ def check_skops_schema(schema: dict, path: str) -> None:
             continue
         text = json.dumps(_without_ids(node), sort_keys=True)
         if first.setdefault(key, text) != text:
-            raise ModelFileError(f"{path} is not a skasc model file: its skops part holds two "
-                                 f"different objects under the id {node.get('__id__')!r}.")
+            raise ModelFileError(
+                f"{path} is not a skasc model file: its skops part holds two "
+                f"different objects under the id {node.get('__id__')!r}."
+            )

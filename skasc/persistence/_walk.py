@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["_NetSlot", "find_nets", "slot_ids", "put_nets_back", "FOLDER_PARAMS",
-           "forget_folders"]
+__all__ = ["_NetSlot", "find_nets", "slot_ids", "put_nets_back", "FOLDER_PARAMS", "forget_folders"]
 
 
 class _NetSlot:
@@ -32,9 +31,23 @@ class _NetSlot:
 # module became a package); keep that name so old and new files agree.
 _NetSlot.__module__ = "skasc.persistence"
 
-_LEAVES = (str, bytes, bytearray, numbers.Number, np.ndarray, np.generic, type,
-           types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-           types.ModuleType, np.dtype, np.ufunc, range, slice)
+_LEAVES = (
+    str,
+    bytes,
+    bytearray,
+    numbers.Number,
+    np.ndarray,
+    np.generic,
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.ModuleType,
+    np.dtype,
+    np.ufunc,
+    range,
+    slice,
+)
 
 
 def _net_type() -> type | None:

@@ -347,6 +347,7 @@ def _predict_timeline(args: argparse.Namespace, calibration: list[str] | None) -
         args.audio[0],
         window=30.0 if args.window is None else args.window,
         hop=10.0 if args.hop is None else args.hop,
+        backend=None,  # _with_backend placed the networks already
         verbose=1 if args.out else 0,
     )
     timeline.to_csv(args.out or sys.stdout)

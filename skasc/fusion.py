@@ -930,6 +930,12 @@ shape (n_recordings,)
                 f"predict_proba. Got {self.estimator!r} instead."
             )
         codes = le.transform(y)
+        for name, value in (("groups", groups), ("sample_weight", fit_params.get("sample_weight"))):
+            if value is not None and np.shape(value)[:1] != codes.shape:
+                raise SkascValueError(
+                    f"{name} must have one entry per recording, {codes.shape[0]}; got "
+                    f"shape {np.shape(value)}."
+                )
         self.le_, self.classes_ = le, le.classes_
         self.temperature_ = 1.0 if self.temperature == "holdout" else float(self.temperature)
         if self.temperature != "holdout":
@@ -952,7 +958,19 @@ shape (n_recordings,)
             fit_params["sample_weight"] = safe_indexing(sw, train)
         self._fit_estimator(safe_indexing(batch, train), codes[train], fit_params)
         evidence = self._posteriors(safe_indexing(batch, held), pooled=True)
-        self.temperature_ = fit_temperature(evidence, codes[held])
+        temperature = fit_temperature(evidence, codes[held])
+        if (evidence.argmax(axis=1) == codes[held]).all():
+            # the log loss of items all classified right falls as T -> 0: no measurement
+            warnings.warn(
+                f"RecordingFusion(temperature='holdout'): the {held.size} held-out recordings "
+                "were all classified right, which measures no over-confidence (the fit would "
+                "sharpen without limit); it uses a temperature of 1. More recordings, or a "
+                "larger holdout, give a real fit.",
+                UserWarning,
+                stacklevel=2,
+            )
+            temperature = 1.0
+        self.temperature_ = temperature
         self.holdout_index_ = held
         return self
 

@@ -171,6 +171,30 @@ def test_cli_predict_with_a_backend(tmp_path, corpus, fitted, capsys, monkeypatc
     assert "pip install 'skasc[onnx]'" in err and len(err.strip().splitlines()) == 1
 
 
+def test_cli_timeline_runs_on_the_backend_asked_for(tmp_path, fitted, capsys, monkeypatch):
+    """``--timeline --backend torch`` keeps the networks on torch although ``auto``
+    would choose onnxruntime here; ``--backend onnx`` does put them there."""
+    import skasc.backend as backend_module
+
+    save(fitted, tmp_path / "m.skasc")
+    long = scene_file(tmp_path / "long.wav", np.random.default_rng(4), seconds=3.0)
+    asked = []
+    real = backend_module.with_backend
+
+    def spy(estimator, backend="onnx", **kwargs):
+        asked.append(backend)
+        return real(estimator, backend, **kwargs)
+
+    monkeypatch.setattr(backend_module, "with_backend", spy)
+    argv = ["predict", str(tmp_path / "m.skasc"), str(long), "--timeline"]
+    assert cli.main(argv + ["--backend", "torch"]) == 0
+    torch_csv = capsys.readouterr().out
+    assert asked == ["torch"]
+    assert cli.main(argv + ["--backend", "onnx"]) == 0
+    assert asked == ["torch", "onnx"]
+    assert capsys.readouterr().out.splitlines()[0] == torch_csv.splitlines()[0]
+
+
 def test_cli_never_writes_over_a_calibration_recording(tmp_path, corpus, fitted, capsys):
     """The calibration recordings are inputs too: no output may replace one, and the
     command stops before any work."""

@@ -687,6 +687,46 @@ def test_holdout_keeps_every_class_trained_and_says_when_it_cannot_split():
     assert clf.estimator_.X_fit_.shape == (6, 4)  # trained on every recording
 
 
+class OracleStub(ClassifierMixin, BaseEstimator):
+    """Right on every segment: column 0 of a segment holds its class code."""
+
+    def fit(self, X, y, **fit_params):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        p = np.exp(4.0 * np.eye(len(self.classes_))[np.asarray(X)[:, 0].astype(int)])
+        return p / p.sum(axis=1, keepdims=True)
+
+
+def test_holdout_temperature_that_measures_nothing_falls_back_to_one():
+    """Held-out recordings all classified right drive the fitted T to the bottom of
+    its range, which would make every posterior one-hot: one warning, T = 1."""
+    codes = np.repeat([0, 1, 2], 10)
+    X = np.repeat(codes[:, None, None], 3, axis=1).astype(float)  # 3 segments each
+    with pytest.warns(
+        UserWarning, match=r"held-out recordings were all classified right"
+    ) as caught:
+        clf = RecordingFusion(OracleStub(), rule="mean", temperature="holdout", random_state=0).fit(
+            X, codes
+        )
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert clf.temperature_ == 1.0 and clf.holdout_index_.size > 0
+
+
+def test_per_recording_fit_arguments_are_checked_whatever_the_temperature(rng):
+    X, y = _scenes(rng)
+    for temperature in (1.0, "holdout"):
+        clf = RecordingFusion(RecordingStub(), temperature=temperature, random_state=0)
+        with pytest.raises(
+            ValueError, match=rf"groups must have one entry per recording, {len(y)}"
+        ):
+            clf.fit(X, y, groups=[1, 2])
+        for n in (len(y) - 3, len(y) + 3):
+            with pytest.raises(ValueError, match="sample_weight must have one entry per recording"):
+                clf.fit(X, y, sample_weight=np.ones(n))
+
+
 def test_system_fusion_multiplies_the_systems_tempered_recording_posteriors(rng):
     X, y = _scenes(rng)
     a = RecordingFusion(RecordingStub(), rule="mean", temperature=2.0)

@@ -175,6 +175,25 @@ def test_cosine_schedule_sets_each_epochs_rate():
     np.testing.assert_allclose(rates.seen, expected)
 
 
+def test_cosine_schedule_keeps_the_last_rate_past_max_epochs():
+    """partial_fit after a cosine fit does not climb back up the cosine."""
+    X = np.random.default_rng(0).normal(size=(8, 2, 64, 8)).astype(np.float32)
+    net = _tiny(lr_schedule="cosine", max_epochs=4).fit(X, np.arange(8) % 2)
+    last = 0.5 * 1e-2 * (1 + np.cos(np.pi * 3 / 4))
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(last)
+    net.partial_fit(X, np.arange(8) % 2)  # epoch 5: the cosine alone would give 0
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(last)
+
+
+def test_crops_with_a_validation_split_are_refused_by_name():
+    from skorch.dataset import ValidSplit
+
+    X = np.random.default_rng(0).normal(size=(8, 2, 64, 8)).astype(np.float32)
+    net = _tiny(crop=True, train_split=ValidSplit(2))
+    with pytest.raises(ValueError, match=r"crop=True\) cannot be combined with a train_split"):
+        net.fit(X, np.arange(8) % 2, recording_index=np.repeat(np.arange(4), 2))
+
+
 def test_pipelines_pass_each_segments_recording_to_the_network():
     from skasc import make_att_crnn_pipeline, make_scenes
 

@@ -502,6 +502,12 @@ class SegmentNetClassifier(NeuralNetClassifier):
         check_params(self)
         has_prev = has_next = None
         if self.crop:
+            if self.train_split is not None:
+                raise SkascValueError(
+                    f"{type(self).__name__}(crop=True) cannot be combined with a train_split: "
+                    "the crops need every segment's neighbours, which a validation split "
+                    "takes away; set train_split=None or crop=False."
+                )
             if recording_index is None:
                 raise SkascValueError(
                     f"{type(self).__name__}(crop=True) crops each training segment within "
@@ -682,7 +688,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
             net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
         )
         if self.lr_schedule == "cosine":  # closed form: a resumed fit gets the same rates
-            epoch = len(self.history) - 1  # 0-based
+            epoch = min(len(self.history) - 1, max(self.max_epochs, 1) - 1)  # 0-based
             rate = 0.5 * self.lr * (1.0 + math.cos(math.pi * epoch / max(self.max_epochs, 1)))
             for group in self.optimizer_.param_groups:
                 group["lr"] = rate
@@ -862,6 +868,21 @@ class AttCRNNClassifier(SegmentNetClassifier):
         by recording.
     between_class : bool, default=True
         Train on between-class mixtures (section 3).
+    crop : bool, default=False
+        Draw each training segment's window at a random offset inside its
+        recording, every epoch anew (:mod:`skasc.nn.augment`; the segments of a
+        recording must be consecutive, not overlapping, and passed as
+        ``fit(..., recording_index=...)``). Not with a ``train_split``.
+    freq_mask_width, time_mask_width : int, default=0
+        SpecAugment masks on the training batches: up to this many bands /
+        frames per mask, set to the batch's mean; 0: none.
+    n_masks : int, default=2
+        Masks of each kind per training segment.
+    lr_schedule : {"cosine", None}, default=None
+        ``"cosine"``: the learning rate of epoch ``e`` (0-based) is
+        ``lr * (1 + cos(pi * e / max_epochs)) / 2``; epochs past ``max_epochs``
+        (``partial_fit``, a warm start) keep the last epoch's rate. None:
+        ``lr`` throughout (the paper).
     standardize_input : bool, default=False
         Standardise every (channel, band) of the input with the training
         segments' mean and std (stored in the module, see the module docstring)

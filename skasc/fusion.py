@@ -793,7 +793,8 @@ class RecordingFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEst
         estimator never saw. The held-out recordings are not used for training.
     holdout : float, default=0.15
         With ``temperature="holdout"``: the share of recordings held out, drawn
-        class by class (``sklearn.model_selection.StratifiedGroupKFold``; the
+        class by class as one fold of ``sklearn.model_selection.StratifiedGroupKFold(
+        n_splits=round(1 / holdout))`` (so 0.15 holds out about a seventh; the
         ``groups`` given to ``fit`` never straddle the two sides). In (0, 0.5].
     random_state : int or None, default=None
         Seeds the held-out draw.
@@ -1065,7 +1066,9 @@ class SystemFusion(_FusionMixin, ClassifierMixin, MetaEstimatorMixin, BaseCompos
     never floored, since a product of many segments is often far below any floor
     (flooring it would turn a confident system into a tie).  A system without a
     segment level (a plain classifier) contributes its floored recording
-    posteriors.
+    posteriors. Each system's own rule and temperature apply before the product;
+    the product of two systems' calibrated posteriors is itself not recalibrated,
+    so it is more confident than either (no temperature is fitted on the fusion).
 
     Parameters
     ----------

@@ -142,11 +142,12 @@ def recording_fusion(
     """The :class:`~skasc.fusion.RecordingFusion` a ``recording_posteriors`` choice makes.
 
     ``"calibrated"``: the geometric mean of the segment posteriors, tempered by a
-    temperature fitted on 15 % of the training recordings, held out from training
+    temperature fitted on about 15 % of the training recordings, held out from training
     (``rule="mean", temperature="holdout"``). ``"paper"``: their renormalised product,
     every training recording trains the network (``rule="product", temperature=1.0``;
-    section 2.4 of the paper). Both give the same decision for the same network.
-    Why the default is ``"calibrated"``: docs/design.md.
+    section 2.4 of the paper). On the same segment posteriors both rules decide alike,
+    but ``"calibrated"`` trains the network on fewer recordings. Why the default is
+    ``"calibrated"``: docs/design.md.
     """
     from .fusion import RecordingFusion
 
@@ -292,12 +293,13 @@ def make_att_crnn_pipeline(
     recording_posteriors : {"calibrated", "paper"}, default="calibrated"
         How segment posteriors become a recording's (step ``fusion``, a
         :class:`~skasc.fusion.RecordingFusion`). ``"calibrated"``: their geometric
-        mean, divided by a temperature fitted on 15 % of the training recordings,
-        which are held out from training (drawn by class, and by the ``groups``
-        given to ``fit`` as ``fusion__groups``). ``"paper"``: their renormalised
-        product, as section 2.4 of the paper; it counts a recording's segments as
-        independent observations and is over-confident (docs/design.md). The
-        decision of a given network is the same.
+        mean, divided by a temperature fitted on about 15 % of the training
+        recordings, which are held out from training (drawn by class, and by the
+        ``groups`` given to ``fit`` as ``fusion__groups``). ``"paper"``: their
+        renormalised product, as section 2.4 of the paper; it counts a recording's
+        segments as independent observations and is over-confident
+        (docs/design.md). On the same segment posteriors both rules decide alike;
+        ``"calibrated"`` costs the network the held-out recordings.
     augment : bool, default=True
         Augment the training batches (never test data): each segment is cropped at
         a random offset within its recording, and two SpecAugment masks of up to 8

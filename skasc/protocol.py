@@ -292,6 +292,26 @@ def _read_settings(path: str) -> dict:
     return before.get("settings", {})
 
 
+#: The network parameters that say how a run's networks train beyond the schedule.
+TRAINING_RECIPE = ("crop", "freq_mask_width", "time_mask_width", "n_masks", "lr_schedule")
+#: How runs written before the recipe was recorded trained: the paper's way.
+_PAPER_RECIPE = {
+    "crop": False,
+    "freq_mask_width": 0,
+    "time_mask_width": 0,
+    "n_masks": 2,
+    "lr_schedule": None,
+}
+
+
+def training_recipe(pipe: Any) -> dict:
+    """The augmentation and learning-rate schedule of ``pipe``'s network (the first
+    system's; the factories give every system the same), as :data:`TRAINING_RECIPE`."""
+    net = segment_network(_systems(pipe)[0][1])
+    params = net.get_params(deep=False)
+    return {key: _plain(params[key]) for key in TRAINING_RECIPE}
+
+
 def _settings_file(out: str, settings: dict) -> None:
     """Write ``protocol.json``, or check that the one there describes the same run."""
     path = os.path.join(out, "protocol.json")
@@ -299,6 +319,7 @@ def _settings_file(out: str, settings: dict) -> None:
     if os.path.exists(path):
         old = {
             "recording_posteriors": "paper",  # what runs before the choice used
+            "training": _PAPER_RECIPE,  # likewise
             **_read_settings(path),
         }
         changed = sorted(k for k in set(old) | set(fixed) if old.get(k) != fixed.get(k))
@@ -952,6 +973,7 @@ def run_protocol(
             )
     checked = _build(settings, net_params, out, out, device, n_jobs, seeds[0])
     _check_networks(checked)
+    settings["training"] = training_recipe(checked)  # the factories' defaults can change
     os.makedirs(out, exist_ok=True)
     _settings_file(out, settings)
     tasks = [(k, seed, splits[k][0], splits[k][1]) for seed in seeds for k in chosen]

@@ -133,9 +133,41 @@ def test_other_settings_in_the_same_folder_are_refused(litis, tmp_path):
         r"3 now\)",
     ):
         run_protocol("litis", litis, out=out, folds=[1], **{**RUN, "epochs": 3})
+    # how the networks train is a setting, also when it comes from the factories' defaults
+    # (a run written before the recipe was recorded trained the paper's way)
+    settings_file = out / "protocol.json"
+    original = settings_file.read_text()
+    record = json.loads(original)
+    assert record["settings"]["training"]["lr_schedule"] == "cosine"
+    del record["settings"]["training"]
+    settings_file.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"other settings \(training: \{'crop': False"):
+        run_protocol("litis", litis, out=out, folds=[1], **RUN)
+    settings_file.write_text(original)
     # the folds to run are not a setting of the run: fold 2 is added to it
     more = run_protocol("litis", litis, out=out, folds=[2, 1], **RUN)
     assert more.results["folds_run"] == ["fold2", "fold1"]
+
+
+def test_training_recipe_reads_the_networks_own_parameters():
+    from skasc.pipelines import make_system
+    from skasc.protocol import training_recipe
+
+    assert training_recipe(make_system("att_crnn", "fusion")) == {
+        "crop": True,
+        "freq_mask_width": 8,
+        "time_mask_width": 10,
+        "n_masks": 2,
+        "lr_schedule": "cosine",
+    }
+    paper = make_system("cnn_baseline", augment=False, lr_schedule=None, net_params={"n_masks": 1})
+    assert training_recipe(paper) == {
+        "crop": False,
+        "freq_mask_width": 0,
+        "time_mask_width": 0,
+        "n_masks": 1,
+        "lr_schedule": None,
+    }
 
 
 def test_fold_selection_and_bad_settings(litis, tmp_path):

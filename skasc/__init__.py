@@ -63,8 +63,8 @@ _EXPORTS = {
     "read_protocol": "skasc.protocol",
     "compare_runs": "skasc.comparison",
     "Comparison": "skasc.comparison",
-    "complexity": "skasc.complexity",
-    "ComplexityReport": "skasc.complexity",
+    "complexity": "skasc._complexity",
+    "ComplexityReport": "skasc._complexity",
     "predict_timeline": "skasc.timeline",
     "SceneTimeline": "skasc.timeline",
     "segment_log_evidence": "skasc.fusion",
@@ -80,9 +80,9 @@ _EXPORTS = {
 _EXPORTS.update({name: "skasc.exceptions" for name in _exceptions.__all__})
 
 if TYPE_CHECKING:  # what __getattr__ imports on first use, spelt out for type checkers
+    from ._complexity import ComplexityReport, complexity
     from .backend import BACKENDS, with_backend
     from .comparison import Comparison, compare_runs
-    from .complexity import ComplexityReport, complexity
     from .datasets import (
         DATASETS,
         AudioDataset,
@@ -156,10 +156,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
-
-
-# skasc.complexity is both a submodule and the function it defines. Importing the submodule
-# (``from skasc.complexity import ...``) sets the package's attribute to the module, which
-# would then hide the function from ``skasc.complexity``; binding the function here, before
-# any such import, keeps it (the module imports numpy only, not torch).
-from .complexity import ComplexityReport, complexity  # noqa: E402

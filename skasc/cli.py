@@ -509,7 +509,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .complexity import complexity
+    from ._complexity import complexity
 
     model = _load_model(args.model)
     report = complexity(model)

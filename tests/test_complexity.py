@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from skasc.complexity import complexity
+from skasc import complexity
 from skasc.nn import AttCRNN, CNNBaseline
 
 
@@ -157,7 +157,7 @@ def test_svm_head_counts_the_network_parts_as_the_network_alone(network):
     """With the SVM head the count runs the network's ``embed``, not ``forward``: each
     part's MACs must still be the network's own (a regression: they were all 0 and
     the whole count went to 'other')."""
-    from skasc.complexity import _network_counts
+    from skasc._complexity import _network_counts
 
     module = (
         AttCRNN(n_classes=3, n_filters=(4, 8, 8), hidden_size=8, attention_size=8)
@@ -197,7 +197,7 @@ def test_info_of_the_default_svm_system_counts_macs_per_part(default_svm_system,
 
 
 def test_the_table_shows_every_part_that_has_macs():
-    from skasc.complexity import ComplexityReport
+    from skasc import ComplexityReport
 
     report = ComplexityReport("system", parameters={"conv": 10}, macs={"conv": 5, "other": 7})
     table = report.to_table()

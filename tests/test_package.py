@@ -62,10 +62,10 @@ def test_the_package_ships_its_type_marker():
 
 
 def test_complexity_stays_the_function_after_its_module_is_imported():
-    """``skasc.complexity`` names both a submodule and its function; importing the
-    submodule first must not turn the package's ``complexity`` into the module."""
+    """``skasc.complexity`` is the function; its module is private (``skasc._complexity``),
+    so importing the module first cannot turn the package's ``complexity`` into it."""
     code = (
-        "from skasc.complexity import ComplexityReport\n"
+        "from skasc._complexity import ComplexityReport\n"
         "import skasc, sys\n"
         "assert callable(skasc.complexity), skasc.complexity\n"
         "assert skasc.ComplexityReport is ComplexityReport\n"

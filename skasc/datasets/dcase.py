@@ -17,18 +17,18 @@ without a folder is taken to be in ``audio/``.
 
 The facts that differ between the sets are in :data:`DCASE_SETS`:
 
-====================  =========  ==========  =====  =======
-set                   meta       split files folds  devices
-====================  =========  ==========  =====  =======
-``tut2016``           meta.txt   .txt        4      no
-``tut2017``           meta.txt   .txt        4      no
-``tut2018``           meta.csv   .txt        1      yes (a)
-``tut2018mobile``     meta.csv   .txt        1      yes (a, b, c)
-``tau2019``           meta.csv   .csv        1      yes (a)
-``tau2019mobile``     meta.csv   .csv        1      yes (a, b, c)
-``tau2020mobile``     meta.csv   .csv        1      yes (a, b, c, s1-s6)
-``tau2022mobile``     meta.csv   .csv        1      yes (a, b, c, s1-s6)
-====================  =========  ==========  =====  =======
+=================  ========  ===========  =====  ====================
+set                meta      split files  folds  devices
+=================  ========  ===========  =====  ====================
+``tut2016``        meta.txt  .txt         4      no
+``tut2017``        meta.txt  .txt         4      no
+``tut2018``        meta.csv  .txt         1      yes (a)
+``tut2018mobile``  meta.csv  .txt         1      yes (a, b, c)
+``tau2019``        meta.csv  .csv         1      yes (a)
+``tau2019mobile``  meta.csv  .csv         1      yes (a, b, c)
+``tau2020mobile``  meta.csv  .csv         1      yes (a, b, c, s1-s6)
+``tau2022mobile``  meta.csv  .csv         1      yes (a, b, c, s1-s6)
+=================  ========  ===========  =====  ====================
 
 ``meta.txt`` (2016/2017) rows are ``file, label`` or ``file, label, recording
 id``; the leakage group is the file name's prefix before the first ``_``

@@ -5,12 +5,12 @@ background noise removed "using the minimum statistics estimation and
 subtraction method". This module implements that method:
 
 * :func:`minimum_statistics` estimates the noise power spectral density (PSD)
-  frame by frame with R. Martin's minimum-statistics tracker: optimally and
+  frame by frame with R. Martin's minimum-statistics tracker [1]_: optimally and
   time-varyingly smoothed periodogram, search for its minimum over a window of
   ``D = U * V`` frames (U sub-windows of V frames), and compensation of the bias
-  of that minimum from an estimate of the smoothed periodogram's variance;
+  of that minimum from an estimate of the smoothed periodogram's variance [2]_;
 * :func:`spectral_subtraction` subtracts that PSD from the noisy power spectrum
-  with a spectral floor, keeping the noisy phase;
+  with a spectral floor [3]_, keeping the noisy phase;
 * :func:`denoise` chains STFT, the two steps above and the inverse STFT.
 
 The tracker is written here by hand, from the papers, because no maintained
@@ -21,7 +21,7 @@ is a small frames-first version of ``librosa.stft``/``librosa.istft`` (tests
 check they agree), and the
 subtraction is applied in place frame by frame (docs/design.md: how fast).
 
-The comments in the kernel name every step of [1] with its equation number
+The comments in the kernel name every step of [1]_ with its equation number
 (and Table III for M(D)); they were written from the paper's structure and
 should be read with the paper at hand: the step names are authoritative.
 
@@ -415,7 +415,7 @@ def minimum_statistics(
     Parameters
     ----------
     power : ndarray of shape (n_freq, n_frames)
-        Periodogram |Y(lambda, k)|^2 of one recording (e.g. ``np.abs(stft)**2``),
+        Periodogram ``|Y(lambda, k)|^2`` of one recording (e.g. ``np.abs(stft)**2``),
         non-negative. Computed in float64 inside.
     hop_length : int
         STFT hop in samples (sets the frame period).

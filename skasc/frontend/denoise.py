@@ -65,7 +65,7 @@ class MinStatsDenoiser(StatelessTransformer, auto_wrap_output_keys=None):
         :data:`skasc.dsp.minstats.OVERSUBTRACTION`, after Berouti et al. 1979 at
         10-15 dB SNR). The paper does not give a value.
     floor : float, default=FLOOR
-        Gain floor as a fraction of the noisy power |Y|^2 in [0, 1]
+        Gain floor as a fraction of the noisy power ``|Y|^2`` in [0, 1]
         (:data:`skasc.dsp.minstats.FLOOR`): bins where only noise remains are
         attenuated by ``10 log10(floor)`` dB, not zeroed (no musical noise, no
         amplification).

@@ -153,7 +153,7 @@ def test_training_recipe_reads_the_networks_own_parameters():
     from skasc.pipelines import make_system
     from skasc.protocol import training_recipe
 
-    assert training_recipe(make_system("att_crnn", "fusion")) == {
+    assert training_recipe(make_system("att_crnn", "fusion", augment=True)) == {
         "crop": True,
         "freq_mask_width": 8,
         "time_mask_width": 10,

@@ -980,13 +980,8 @@ shape (n_recordings,)
         estimator = clone(self.estimator)
         segments, lengths = self._segments(X)
         y_seg = np.repeat(codes, lengths)
-        if "sample_weight" in fit_params and fit_params["sample_weight"] is not None:
+        if fit_params.get("sample_weight") is not None:  # one per recording: fit checked
             sw = np.asarray(fit_params["sample_weight"])
-            if sw.shape[0] != lengths.shape[0]:
-                raise SkascValueError(
-                    f"sample_weight has {sw.shape[0]} entries but X has "
-                    f"{lengths.shape[0]} recordings; give one weight per recording."
-                )
             fit_params["sample_weight"] = np.repeat(sw, lengths, axis=0)
         if self.groups_param is not None:
             fit_params[self.groups_param] = np.repeat(np.arange(lengths.shape[0]), lengths)

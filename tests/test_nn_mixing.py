@@ -270,3 +270,38 @@ def test_collate_masks_without_crops_on_items_without_rows():
     assert X.shape == (4, 1, 8, 16) and Y.tolist() == [0, 1, 0, 1]
     changed = (X.numpy() != images).reshape(4, -1).any(axis=1)
     assert changed.all()  # every item masked (each has its own masks)
+
+
+@pytest.mark.parametrize("seed", [0, [0, 3]])
+def test_collate_in_worker_processes_is_seeded(seed):
+    """DataLoader workers draw from streams seeded by the seed's integers and the
+    worker id: the same seed gives the same mixed batches, each worker its own."""
+    from torch.utils.data import DataLoader
+
+    X = np.random.default_rng(0).normal(size=(32, 1, 4, 3)).astype(np.float32)
+    items = [(x, i % 4) for i, x in enumerate(X)]
+
+    def batches():
+        collate = BetweenClassCollate(n_classes=4, random_state=seed)
+        loader = DataLoader(items, batch_size=8, num_workers=2, collate_fn=collate)
+        return [(Xb.numpy(), Yb.numpy()) for Xb, Yb in loader]
+
+    first, second = batches(), batches()
+    for (Xa, Ya), (Xb, Yb) in zip(first, second):
+        np.testing.assert_array_equal(Xa, Xb)
+        np.testing.assert_array_equal(Ya, Yb)
+    # batches 0 and 1 hold the same classes in the same order, drawn by workers 0 and 1
+    assert not np.array_equal(first[0][1], first[1][1])
+
+
+def test_training_with_loader_workers_is_reproducible(rng):
+    from skasc.nn import AttCRNNClassifier
+
+    torch.set_num_threads(1)
+    X = rng.normal(size=(24, 2, 64, 8)).astype(np.float32)
+    y = np.arange(24) % 3
+    params = dict(TINY_NET, max_epochs=2, batch_size=8, iterator_train__num_workers=2)
+    a = AttCRNNClassifier(**params, freq_mask_width=8).fit(X, y)
+    b = AttCRNNClassifier(**params, freq_mask_width=8).fit(X, y)
+    for key, value in a.module_.state_dict().items():
+        assert torch.equal(value, b.module_.state_dict()[key]), key

@@ -171,6 +171,19 @@ def draw_partners(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     return partner, r
 
 
+def _worker_entropy(random_state: Any, worker: int) -> list[int] | None:
+    """The seed of a ``DataLoader`` worker's stream: ``random_state``'s integers (one
+    int, or a sequence of ints such as ``[seed, epoch]``) followed by the worker's id;
+    None (unseeded) for a Generator or None."""
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return [int(random_state), worker]
+    if isinstance(random_state, (list, tuple)) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in random_state
+    ):
+        return [*(int(v) for v in random_state), worker]
+    return None
+
+
 class BetweenClassCollate:
     """Collate function that turns a training mini-batch into BC examples.
 
@@ -184,9 +197,11 @@ class BetweenClassCollate:
     ----------
     n_classes : int
         Number of classes ``C``.
-    random_state : int, numpy.random.Generator or None, default=None
+    random_state : int, sequence of int, numpy.random.Generator or None, default=None
         Seed of the mixing RNG, so runs are reproducible.  In DataLoader
-        worker processes the seed is combined with the worker id.
+        worker processes the seed's integers are followed by the worker id, so each
+        worker draws its own reproducible stream (a Generator cannot be split: its
+        workers draw unseeded).
     center : ndarray or None, default=None
         Mix around this point (see :func:`mix_between_class`).
 
@@ -222,9 +237,10 @@ class BetweenClassCollate:
 
         info = torch.utils.data.get_worker_info()
         if info is not None and self._worker != info.id:
-            # a worker process holds a copy of the parent's RNG: give it its own stream
-            seed = self.random_state if isinstance(self.random_state, int) else None
-            self._rng = np.random.default_rng(None if seed is None else [seed, info.id])
+            # a worker process holds a copy of the parent's RNG: give it its own stream,
+            # seeded by the seed's entropy (an int, or ints such as [seed, epoch]) and
+            # the worker's id; a Generator or None cannot be split, so it is unseeded
+            self._rng = np.random.default_rng(_worker_entropy(self.random_state, info.id))
             self._worker = info.id
         return self._rng
 

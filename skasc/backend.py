@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from ._warnings import warn
 from .exceptions import InvalidParameterError, SkascValueError
 from .fusion import RecordingFusion, SystemFusion
 
@@ -253,7 +254,6 @@ def with_backend(
 def _auto(estimator: Any, n_threads: int | None) -> Any:
     """``with_backend(estimator, "onnx")`` where it can be, else ``estimator``."""
     import importlib.util
-    import warnings
 
     from .onnx import ExportError
 
@@ -264,9 +264,7 @@ def _auto(estimator: Any, n_threads: int | None) -> Any:
     try:
         return with_backend(estimator, "onnx", n_threads=n_threads)
     except ExportError as exc:
-        warnings.warn(
-            f"backend='auto' runs the networks with torch: {exc}", UserWarning, stacklevel=3
-        )
+        warn(f"backend='auto' runs the networks with torch: {exc}", UserWarning)
         return estimator
 
 

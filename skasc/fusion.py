@@ -57,6 +57,7 @@ from ._validation import (
     check_params,
     check_real,
 )
+from ._warnings import warn
 from .exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 
 __all__ = [
@@ -945,12 +946,11 @@ shape (n_recordings,)
         batch = _as_batch(X, type(self).__name__)
         train, held = holdout_split(codes, groups, self.holdout, self.random_state)
         if held.size == 0:
-            warnings.warn(
+            warn(
                 "RecordingFusion(temperature='holdout') found no recording to hold out "
                 "without leaving a class untrained (one group, or one recording per class); "
                 "it trained on every recording and uses a temperature of 1.",
                 UserWarning,
-                stacklevel=2,
             )
             self.holdout_index_ = held
             return self._fit_estimator(X, codes, fit_params)
@@ -962,13 +962,12 @@ shape (n_recordings,)
         temperature = fit_temperature(evidence, codes[held])
         if (evidence.argmax(axis=1) == codes[held]).all():
             # the log loss of items all classified right falls as T -> 0: no measurement
-            warnings.warn(
+            warn(
                 f"RecordingFusion(temperature='holdout'): the {held.size} held-out recordings "
                 "were all classified right, which measures no over-confidence (the fit would "
                 "sharpen without limit); it uses a temperature of 1. More recordings, or a "
                 "larger holdout, give a real fit.",
                 UserWarning,
-                stacklevel=2,
             )
             temperature = 1.0
         self.temperature_ = temperature

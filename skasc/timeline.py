@@ -38,7 +38,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._warnings import warn
 from .exceptions import InvalidParameterError, SkascTypeError, SkascValueError
 from .frontend.audio import iter_audio_blocks
 from .frontend.front_end import FrontEnd
@@ -465,9 +465,7 @@ def _warn_if_short(n_samples: int, segmenter: Segmenter, sr: int) -> None:
     """The Segmenter's warning for a file shorter than one segment (zero-padded)."""
     seg_len = segmenter.lengths()[0]
     if n_samples < seg_len:
-        warnings.warn(
-            ShortRecordingWarning([(0, n_samples)], 1, seg_len, sr), UserWarning, stacklevel=3
-        )
+        warn(ShortRecordingWarning([(0, n_samples)], 1, seg_len, sr), UserWarning)
 
 
 def _on_backend(estimator: Any, rest: Any, backend: str | None, calibration: Any) -> Any:

@@ -712,6 +712,14 @@ def test_holdout_temperature_that_measures_nothing_falls_back_to_one():
         )
     assert len(caught) == 1 and caught[0].filename == __file__
     assert clf.temperature_ == 1.0 and clf.holdout_index_.size > 0
+    # through a Pipeline (sklearn's frames between): still the user's line
+    pipe = make_pipeline(
+        FunctionTransformer(None),
+        RecordingFusion(OracleStub(), rule="mean", temperature="holdout", random_state=0),
+    )
+    with pytest.warns(UserWarning, match=r"all classified right") as caught:
+        pipe.fit(X, codes)
+    assert len(caught) == 1 and caught[0].filename == __file__
 
 
 def test_per_recording_fit_arguments_are_checked_whatever_the_temperature(rng):

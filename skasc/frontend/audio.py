@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -78,6 +77,8 @@ from skasc._recordings import recording_error, stack_recordings
 from skasc._sklearn import safe_indexing
 from skasc._validation import Int, NJobs, check_int, check_option, check_params
 from skasc.exceptions import AudioFileError, SkascTypeError, SkascValueError
+
+from .._warnings import warn
 
 __all__ = [
     "AudioFileError",
@@ -677,10 +678,9 @@ def check_recordings(
         raise SkascValueError(
             f"check_recordings skipped all {len(items)} recordings; nothing is left:\n{lines}"
         )
-    warnings.warn(
+    warn(
         f"Skipped {len(skipped)} of {len(items)} recordings that cannot be loaded:\n{lines}",
         UserWarning,
-        stacklevel=2,
     )
     if isinstance(X, np.ndarray):
         X_kept = X[np.asarray(keep)]

@@ -41,6 +41,7 @@ from .._base import StatelessTransformer
 from .._paths import regular_file_problem
 from .._recordings import recording_error
 from .._validation import Int, NJobs, check_params
+from .._warnings import warn
 from ..exceptions import InvalidParameterError, SkascError, SkascValueError
 from .audio import AudioLoader, check_audio_batch
 from .denoise import MinStatsDenoiser
@@ -470,12 +471,11 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
                 shown = "\n".join(f"  {entry}" for entry in unreadable[:10])
                 more = f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
                 n = len(unreadable)
-                warnings.warn(
+                warn(
                     f"{n} feature-cache {'entry' if n == 1 else 'entries'} in {memory} could "
                     "not be read (cut short or corrupt); the features are recomputed and "
                     f"the {'entry' if n == 1 else 'entries'} replaced:\n{shown}{more}",
                     UserWarning,
-                    stacklevel=2,
                 )
             if self.verbose:
                 print(
@@ -496,7 +496,7 @@ class FrontEnd(StatelessTransformer, auto_wrap_output_keys=None):
             for i, (features, notes) in zip(todo, results):
                 batch.put(i, features, notes)
         for message, category in batch.warnings(named["segmenter"]):
-            warnings.warn(message, category, stacklevel=2)
+            warn(message, category)
         return batch.result()
 
     def __sklearn_tags__(self):

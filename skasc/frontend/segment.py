@@ -24,7 +24,6 @@ padding or warning.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,8 @@ from skasc._base import StatelessTransformer
 from skasc._recordings import check_batch, recording_error, stack_recordings
 from skasc._validation import Int, Options, Real, check_int, check_option, check_params
 from skasc.exceptions import InvalidParameterError, SkascValueError
+
+from .._warnings import warn
 
 __all__ = ["count_segments", "segment_signal", "Segmenter", "ShortRecordingWarning"]
 
@@ -215,7 +216,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
     """
 
     # auto_wrap_output_keys=None: no set_output wrapping (outputs are 4-D, never
-    # DataFrames), so the short-recording warning's stacklevel=2 points at the caller.
+    # DataFrames).
 
     _parameter_checks = {
         "sr": Int(low=1),
@@ -311,7 +312,7 @@ class Segmenter(StatelessTransformer, auto_wrap_output_keys=None):
                 segment_signal(rec, segment_length=seg_len, hop_length=hop_len, tail=self.tail)
             )
         if padded:
-            warnings.warn(ShortRecordingWarning(padded, len(out), seg_len, self.sr), stacklevel=2)
+            warn(ShortRecordingWarning(padded, len(out), seg_len, self.sr))
         return stack_recordings(out)
 
 

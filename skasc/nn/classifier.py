@@ -43,6 +43,7 @@ from skorch.dataset import get_len
 from skorch.utils import to_numpy, to_tensor
 
 from .._validation import BOOL, MAX_SEED, Instance, Int, Options, Real, check_device, check_params
+from .._warnings import warn
 from ..exceptions import SkascTypeError, SkascValueError, TrainingDivergedError
 from . import _skorch
 from .augment import SegmentAugmentation, neighbours
@@ -487,11 +488,10 @@ class SegmentNetClassifier(NeuralNetClassifier):
         finally:
             del self._augmentation
         if len(self.history) == 0:
-            warnings.warn(
+            warn(
                 f"{type(self).__name__} was fitted with max_epochs=0: the net is "
                 "untrained (random initial weights); set max_epochs >= 1.",
                 UserWarning,
-                stacklevel=3,
             )  # above _keeps_global_rng
         return self
 

@@ -23,13 +23,13 @@ training iterator produces BC examples and validation/prediction see plain data.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .._validation import check_int
+from .._warnings import warn
 from ..exceptions import SkascTypeError, SkascValueError
 from .augment import SegmentAugmentation, apply_masks, crop_rows
 
@@ -271,7 +271,7 @@ class BetweenClassCollate:
             ).numpy()
         if self.between_class:
             if not self._warned and (partner == np.arange(len(y))).any():
-                warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
+                warn(_SINGLE_CLASS.format(n=len(y)), UserWarning)
                 self._warned = True
             X, soft = mix_pairs(X, y, self.n_classes, partner, r, center=self.center)
             Y = torch.from_numpy(soft)
@@ -435,7 +435,7 @@ class DeviceBatches:
         import torch
 
         if not self._warned and (partner == np.arange(len(y))).any():
-            warnings.warn(_SINGLE_CLASS.format(n=len(y)), UserWarning, stacklevel=2)
+            warn(_SINGLE_CLASS.format(n=len(y)), UserWarning)
             self._warned = True
         norm = np.sqrt(r**2 + (1.0 - r) ** 2)
         shape = (len(y),) + (1,) * (Xb.ndim - 1)

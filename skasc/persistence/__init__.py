@@ -46,12 +46,12 @@ import copy
 import datetime
 import importlib.metadata
 import os
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
 from skasc._atomic import check_output_path
 
+from .._warnings import warn
 from ..exceptions import ModelFileError, SkascValueError
 from ._archive import (
     ESTIMATOR,
@@ -114,11 +114,10 @@ def _warn_versions(manifest: dict, path: str) -> None:
     for package in ("skasc", "torch", "scikit-learn"):
         then, now = recorded.get(package), current.get(package)
         if _major(then) and now and _major(then) != _major(now):
-            warnings.warn(
+            warn(
                 f"{path} was saved with {package} {then}; this is {package} {now}, a "
                 "different major version. The loaded model may behave differently.",
                 UserWarning,
-                stacklevel=3,
             )
 
 

@@ -11,11 +11,11 @@ tensors with ``load_state_dict``.
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 import numpy as np
 
+from .._warnings import warn
 from ..exceptions import ModelFileError, SkascValueError
 from ._codec import Decoder, Encoder, Unencodable, dotted_name, imported_names
 from ._trust import IMPORT, NET, ManifestNames
@@ -49,11 +49,10 @@ def _history_json(net: Any, path: str) -> Any:
     try:
         return json.loads(json.dumps(list(history), default=default))
     except (TypeError, ValueError) as exc:
-        warnings.warn(
+        warn(
             f"The training history of the net at {path} is not plain data "
             f"({exc}) and is not saved.",
             UserWarning,
-            stacklevel=5,
         )
         return None
 
@@ -86,12 +85,11 @@ def _optimizer_states(net: Any, net_id: str, path: str, tensors: dict) -> dict:
                 json.dumps({"state": record_state, "param_groups": state_dict["param_groups"]})
             )
         except (TypeError, ValueError) as exc:
-            warnings.warn(
+            warn(
                 f"The state of {attr} of the net at {path} is not plain data "
                 f"({exc}) and is not saved: the loaded net trains on with a "
                 "fresh optimizer.",
                 UserWarning,
-                stacklevel=5,
             )
             continue
         tensors.update(found)
@@ -196,12 +194,11 @@ def _encoded_params(params: dict, encoder: Encoder, path: str) -> tuple[dict, li
                 f"Cannot save the parameter {name!r} of the net at {path}: {exc}"
             ) from exc
     if dropped:
-        warnings.warn(
+        warn(
             f"Callbacks are not saved: the net at {path} loses its parameters "
             f"{dropped} (they are stored as None; training callbacks do not affect "
             "predictions).",
             UserWarning,
-            stacklevel=4,
         )  # at the call of save
     return entry_params, dropped
 
@@ -371,11 +368,10 @@ def rebuild_net(entry: dict, tensors: dict, side: dict, names: ManifestNames) ->
             params[name] = None
     device, fell_back = _device_for(params.get("device"), path)
     if fell_back:
-        warnings.warn(
+        warn(
             f"The net at {entry.get('path')} was saved with device={params['device']!r}, "
             "which is not available here; it is loaded on the CPU.",
             UserWarning,
-            stacklevel=4,
         )
         params["device"] = device
     net = cls(**params)

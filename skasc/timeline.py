@@ -401,7 +401,10 @@ def predict_timeline(
         Where the networks run (:func:`skasc.backend.with_backend`): ``"auto"`` is
         onnxruntime in float32 when the ``onnx`` extra is installed (posteriors
         within 1e-6 of torch's, about 1.7x faster), else torch; None: the
-        estimator as it is.
+        estimator as it is. An onnx backend exports the networks on every call:
+        to classify many files, convert once with
+        ``with_backend(estimator, "onnx")`` and pass that with ``backend=None``
+        (as ``skasc predict --timeline`` does).
     calibration : list of paths or waveforms, or None, default=None
         For ``backend="onnx-int8"``: recordings whose segments set the int8 ranges.
     verbose : int, default=0

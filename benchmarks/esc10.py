@@ -15,7 +15,10 @@ interruption) and is scored per fold by
 and reported as mean ± std over the folds. A row whose recording posteriors are not
 the paper's also reports, as ``<row> / paper's rule``, the paper's rule (renormalised
 product of the same segment posteriors) on the *same trained networks*: the
-calibration's cost or gain in accuracy, with the network held fixed.
+calibration's cost or gain in accuracy, with the network held fixed. Every row also
+reports ``<row> / geometric mean``: the geometric mean of the same segment posteriors,
+with no temperature (for ``paper``: the paper's networks, trained on every training
+recording, with the default's rule but no held-out temperature).
 
 Rows (``--rows``):
 
@@ -68,7 +71,7 @@ ROWS: dict[str, dict] = {
 def fold_scores(fold_dir: str) -> dict[str, dict[str, float]]:
     """Scores of one finished fold, read from its ``result.npz`` / ``result.json``."""
     from skasc.evaluation import classification_scores, reliability_curve
-    from skasc.fusion import product_fusion
+    from skasc.fusion import fuse_log_posteriors, product_fusion
 
     with np.load(os.path.join(fold_dir, "result.npz"), allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
@@ -79,6 +82,8 @@ def fold_scores(fold_dir: str) -> dict[str, dict[str, float]]:
     if "segment_proba" in arrays:  # the paper's rule on the same segment posteriors
         lengths = np.bincount(arrays["segment_index"], minlength=len(y))
         heads["paper's rule"] = product_fusion(arrays["segment_proba"], lengths=lengths)
+        floored = np.log(np.maximum(arrays["segment_proba"], 1e-7))  # product_fusion's floor
+        heads["geometric mean"] = np.exp(fuse_log_posteriors(floored, lengths=lengths, rule="mean"))
     out = {}
     for head, proba in heads.items():
         scores = classification_scores(y, classes[np.argmax(proba, axis=1)], proba, classes)

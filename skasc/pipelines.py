@@ -141,13 +141,13 @@ def recording_fusion(
 ) -> Any:
     """The :class:`~skasc.fusion.RecordingFusion` a ``recording_posteriors`` choice makes.
 
-    ``"calibrated"``: the geometric mean of the segment posteriors, tempered by a
+    ``"mean"``: the renormalised geometric mean of the segment posteriors
+    (``rule="mean", temperature=1.0``). ``"calibrated"``: the same, divided by a
     temperature fitted on about 15 % of the training recordings, held out from training
-    (``rule="mean", temperature="holdout"``). ``"paper"``: their renormalised product,
-    every training recording trains the network (``rule="product", temperature=1.0``;
-    section 2.4 of the paper). On the same segment posteriors both rules decide alike,
-    but ``"calibrated"`` trains the network on fewer recordings. Why the default is
-    ``"calibrated"``: docs/design.md.
+    (``rule="mean", temperature="holdout"``). ``"paper"``: their renormalised product
+    (``rule="product", temperature=1.0``; section 2.4 of the paper). All three decide
+    alike on the same segment posteriors; ``"calibrated"`` trains the network on fewer
+    recordings. Why the default is ``"mean"``: docs/design.md.
     """
     from .fusion import RecordingFusion
 
@@ -166,6 +166,7 @@ def recording_fusion(
 
 #: The ``recording_posteriors`` choices: (RecordingFusion's ``rule``, ``temperature``).
 RECORDING_POSTERIORS: dict[str, tuple[str, Any]] = {
+    "mean": ("mean", 1.0),
     "calibrated": ("mean", "holdout"),
     "paper": ("product", 1.0),
 }
@@ -255,7 +256,7 @@ def make_att_crnn_pipeline(
     svm_C: float = 0.1,
     calibration: Any = "train",
     calibration_method: str = "sigmoid",
-    recording_posteriors: str = "calibrated",
+    recording_posteriors: str = "mean",
     augment: bool = False,
     lr_schedule: str | None = "cosine",
     feature_scaling: str | None = "minmax",
@@ -290,16 +291,18 @@ def make_att_crnn_pipeline(
         paper) or one temperature for all classes (scikit-learn >= 1.8); the
         ``method`` of :func:`~skasc.calibration.make_svm_calibrator`. Ignored with
         ``classifier="softmax"``.
-    recording_posteriors : {"calibrated", "paper"}, default="calibrated"
+    recording_posteriors : {"mean", "calibrated", "paper"}, default="mean"
         How segment posteriors become a recording's (step ``fusion``, a
-        :class:`~skasc.fusion.RecordingFusion`). ``"calibrated"``: their geometric
-        mean, divided by a temperature fitted on about 15 % of the training
-        recordings, which are held out from training (drawn by class, and by the
-        ``groups`` given to ``fit`` as ``fusion__groups``). ``"paper"``: their
-        renormalised product, as section 2.4 of the paper; it counts a recording's
-        segments as independent observations and is over-confident
-        (docs/design.md). On the same segment posteriors both rules decide alike;
-        ``"calibrated"`` costs the network the held-out recordings.
+        :class:`~skasc.fusion.RecordingFusion`). ``"mean"``: their renormalised
+        geometric mean, whose confidence does not grow with the number of
+        segments. ``"calibrated"``: the geometric mean divided by a temperature
+        fitted on about 15 % of the training recordings, which are held out from
+        training (drawn by class, and by the ``groups`` given to ``fit`` as
+        ``fusion__groups``); it costs the network the held-out recordings.
+        ``"paper"``: their renormalised product, as section 2.4 of the paper; it
+        counts a recording's segments as independent observations and is
+        over-confident. All three decide alike on the same segment posteriors
+        (docs/design.md says what each measured).
     augment : bool, default=False
         Augment the training batches (never test data): each segment is cropped at
         a random offset within its recording, and two SpecAugment masks of up to 8
@@ -384,7 +387,7 @@ def make_cnn_baseline_pipeline(
     svm_C: float = 0.1,
     calibration: Any = "train",
     calibration_method: str = "sigmoid",
-    recording_posteriors: str = "calibrated",
+    recording_posteriors: str = "mean",
     augment: bool = False,
     lr_schedule: str | None = "cosine",
     feature_scaling: str | None = "minmax",

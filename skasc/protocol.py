@@ -830,7 +830,7 @@ def run_protocol(
     batch_size: int = 100,
     classifier: str = "svm",
     svm_C: float = 0.1,
-    recording_posteriors: str = "calibrated",
+    recording_posteriors: str = "mean",
     folds: Sequence[int] | None = None,
     eval_every: int = 5,
     device: str = "auto",
@@ -859,7 +859,7 @@ def run_protocol(
         100 segments per batch).
     classifier : {"svm", "softmax"}, default="svm"
     svm_C : float, default=0.1
-    recording_posteriors : {"calibrated", "paper"}, default="calibrated"
+    recording_posteriors : {"mean", "calibrated", "paper"}, default="mean"
         See :func:`~skasc.make_att_crnn_pipeline`; the held-out recordings of
         ``"calibrated"`` are drawn by the data set's groups (e.g. ESC-50's source
         files), within the training folds.

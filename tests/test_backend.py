@@ -23,7 +23,9 @@ from skasc.timeline import predict_timeline  # noqa: E402
 from test_pipelines import CNN_TINY, tiny, tone_corpus  # noqa: E402
 from test_timeline import scene_file  # noqa: E402
 
-TOLERANCE = {"onnx": 1e-5, "onnx-int8": 0.1}
+# int8 convolutions of a 3-epoch tiny net move its recording posteriors by up to about
+# 0.13 here (benchmarks/RESULTS.md measures a real network); decisions stay the same
+TOLERANCE = {"onnx": 1e-5, "onnx-int8": 0.15}
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,7 @@ def test_fit_on_paths_equals_fit_on_loaded_arrays(litis_root):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("recording_posteriors", ["calibrated", "paper"])
+@pytest.mark.parametrize("recording_posteriors", ["mean", "calibrated", "paper"])
 def test_softmax_path_and_segment_level_predictions(corpus, recording_posteriors):
     X, y = corpus
     pipe = tiny(classifier="softmax", recording_posteriors=recording_posteriors).fit(X, y)
@@ -104,6 +104,9 @@ def test_softmax_path_and_segment_level_predictions(corpus, recording_posteriors
     floored = np.clip(seg.reshape(len(X), 4, 3), fusion.floor, None)
     if recording_posteriors == "paper":  # the renormalised product of the segments'
         fused = np.prod(floored, axis=1)
+        assert fusion.temperature_ == 1.0 and fusion.holdout_index_.size == 0
+    elif recording_posteriors == "mean":  # their geometric mean, every recording trained
+        fused = np.exp(np.log(floored).mean(axis=1))
         assert fusion.temperature_ == 1.0 and fusion.holdout_index_.size == 0
     else:  # their geometric mean, tempered by the held-out recordings' temperature
         fused = np.exp(np.log(floored).mean(axis=1) / fusion.temperature_)
@@ -521,7 +524,7 @@ def test_cli_fit_builds_the_fused_system(tmp_path, monkeypatch):
         "verbose": 1,
         "classifier": "svm",
         "svm_C": 0.1,
-        "recording_posteriors": "calibrated",
+        "recording_posteriors": "mean",
     }
     from_cv = protocol._build(settings, {}, str(tmp_path), str(tmp_path), "auto", None, 2)
     fit_params, cv_params = _params(pipe), _params(from_cv)
@@ -549,8 +552,8 @@ def _net_prefixes(params):
 
 def test_factory_defaults_calibrate_and_the_paper_is_one_argument_away():
     """Issue 24: a cosine schedule trains the network and the recording posteriors are
-    a tempered geometric mean; augmentation is one argument away (it measured no better
-    at short schedules), and so is each of the paper's readings."""
+    the geometric mean; a held-out temperature is one argument away, augmentation too
+    (it measured no better at short schedules), and so is each of the paper's readings."""
     for factory in (make_att_crnn_pipeline, make_cnn_baseline_pipeline):
         params = factory(random_state=3).get_params()
         net = params["fusion__estimator__net"]
@@ -570,7 +573,9 @@ def test_factory_defaults_calibrate_and_the_paper_is_one_argument_away():
             params["fusion__rule"],
             params["fusion__temperature"],
             params["fusion__random_state"],
-        ) == ("mean", "holdout", 3)
+        ) == ("mean", 1.0, 3)
+        held = factory(recording_posteriors="calibrated").get_params()
+        assert (held["fusion__rule"], held["fusion__temperature"]) == ("mean", "holdout")
         assert params["fusion__groups_param"] is None  # crops need the recording index
         assert factory(augment=True).get_params()["fusion__groups_param"] == (
             "net__recording_index"

@@ -18,10 +18,11 @@ line must be equal. It takes about a minute on one core::
 
     OMP_NUM_THREADS=1 python benchmarks/bit_identity.py > before.txt
 
-Since the factories' defaults moved away from the paper (augmented training, a cosine
-learning rate, calibrated recording posteriors), the script asks for the paper's
-recipe wherever the installed skasc has those arguments (:data:`PAPER`), so the same
-systems are compared across that change. Scores print the metrics every version has.
+Since the factories' defaults moved away from the paper (a cosine learning rate, the
+geometric mean of the segment posteriors; augmented training for a while), the script
+asks for the paper's recipe wherever the installed skasc has those arguments
+(:data:`PAPER`), so the same systems are compared across that change. Scores print
+the metrics every version has.
 """
 
 from __future__ import annotations

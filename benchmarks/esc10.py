@@ -16,9 +16,9 @@ and reported as mean ± std over the folds. A row whose recording posteriors are
 the paper's also reports, as ``<row> / paper's rule``, the paper's rule (renormalised
 product of the same segment posteriors) on the *same trained networks*: the
 calibration's cost or gain in accuracy, with the network held fixed. Every row also
-reports ``<row> / geometric mean``: the geometric mean of the same segment posteriors,
-with no temperature (for ``paper``: the paper's networks, trained on every training
-recording, with the default's rule but no held-out temperature).
+reports ``<row> / geometric mean`` (unless that is its system already): the geometric
+mean of the same segment posteriors (for ``paper``: the default's rule on the paper's
+networks; for ``calibrated``: its networks without the held-out temperature).
 
 Rows (``--rows``):
 
@@ -45,6 +45,7 @@ at once)::
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -87,7 +88,8 @@ def fold_scores(fold_dir: str) -> dict[str, dict[str, float]]:
     if "segment_proba" in arrays:  # the paper's rule on the same segment posteriors
         lengths = np.bincount(arrays["segment_index"], minlength=len(y))
         heads["paper's rule"] = product_fusion(arrays["segment_proba"], lengths=lengths)
-        floored = np.log(np.maximum(arrays["segment_proba"], 1e-7))  # product_fusion's floor
+        floor = inspect.signature(product_fusion).parameters["floor"].default
+        floored = np.log(np.maximum(arrays["segment_proba"], floor))
         heads["geometric mean"] = np.exp(fuse_log_posteriors(floored, lengths=lengths, rule="mean"))
     out = {}
     for head, proba in heads.items():
@@ -100,6 +102,12 @@ def fold_scores(fold_dir: str) -> dict[str, dict[str, float]]:
             "seconds": float(info["seconds"]),
         }
     return out
+
+
+def _recorded_posteriors(out: str, name: str) -> str:
+    """The ``recording_posteriors`` a row's folder ran with (its protocol.json)."""
+    with open(os.path.join(out, name, "protocol.json")) as fh:
+        return json.load(fh)["settings"].get("recording_posteriors", "paper")
 
 
 def row_table(out: str, name: str) -> list[tuple[str, dict[str, np.ndarray]]]:
@@ -116,8 +124,9 @@ def row_table(out: str, name: str) -> list[tuple[str, dict[str, np.ndarray]]]:
                 per_head.setdefault(head, {}).setdefault(metric, []).append(value)
     rows = []
     for head, metrics in per_head.items():
-        if head == "paper's rule" and ROWS.get(name, {}).get("recording_posteriors") == "paper":
-            continue  # the system is the paper's rule already
+        posteriors = _recorded_posteriors(out, name)
+        if (head, posteriors) in (("paper's rule", "paper"), ("geometric mean", "mean")):
+            continue  # the system is that rule already
         label = name if head == "system" else f"{name} / {head}"
         rows.append((label, {k: np.asarray(v) for k, v in metrics.items()}))
     return rows

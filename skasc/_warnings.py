@@ -6,7 +6,9 @@ above :class:`~skasc.fusion.RecordingFusion`, ``Pipeline.fit`` two or three, the
 ``skasc`` command many more. :func:`warn` walks the stack instead: the warning is
 attributed to the first frame outside skasc and the libraries that call into it
 (scikit-learn, skorch, torch, joblib, dask), so it names the user's line whichever
-path led there, and Python's default filter shows it once per line.
+path led there, and Python's default filter shows it once per line. A warning raised
+in a worker thread or process (a DataLoader worker) names the first frame of the
+standard library's machinery there instead.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from types import FrameType
 _CALLERS = ("sklearn", "skorch", "torch", "joblib", "dask", "distributed")
 
 
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
 def _internal_folders() -> tuple[str, ...]:
-    folders = [os.path.dirname(os.path.abspath(__file__))]
+    folders = [os.path.dirname(_real(__file__))]
     for name in _CALLERS:  # only those already imported: nothing is imported here
         path = getattr(sys.modules.get(name), "__file__", None)
         if path:
-            folders.append(os.path.dirname(os.path.abspath(path)))
+            folders.append(os.path.dirname(_real(path)))
     return tuple(folder + os.sep for folder in folders)
 
 
@@ -35,6 +41,6 @@ def warn(message: str | Warning, category: type[Warning] = UserWarning) -> None:
     internal = _internal_folders()
     frame: FrameType | None = sys._getframe(1)
     level = 2
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(internal):
+    while frame is not None and _real(frame.f_code.co_filename).startswith(internal):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)

@@ -5,7 +5,7 @@ reachable by name, so ``set_params`` and ``GridSearchCV`` work as usual::
 
     Pipeline([
         ("frontend", FrontEnd(extractor=LogMelExtractor())),  # recordings -> segments' features
-        ("fusion", RecordingFusion(                           # product over a recording's segments
+        ("fusion", RecordingFusion(                           # geometric mean of the segments
             Pipeline([("net", AttCRNNClassifier()),           # pooled 256-d features (eq. 9)
                       ("scaler", MinMaxScaler((-1, 1), clip=True)),  # fitted on training segments
                       ("svm", CalibratedClassifierCV(LinearSVC(C=0.1)))],

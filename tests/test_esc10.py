@@ -1,4 +1,4 @@
-"""Opt-in real-audio check on ESC-10: multi-segment recordings, calibrated posteriors.
+"""Opt-in real-audio check on ESC-10: multi-segment recordings, the default posteriors.
 
 Skipped unless ``SKASC_ESC10=1`` is set and ``../shared/data/esc10`` exists. A short
 version of ``benchmarks/esc10.py``: official fold 1 through ``run_protocol`` with the

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import DataConversionWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
@@ -720,6 +720,10 @@ def test_holdout_temperature_that_measures_nothing_falls_back_to_one():
     with pytest.warns(UserWarning, match=r"all classified right") as caught:
         pipe.fit(X, codes)
     assert len(caught) == 1 and caught[0].filename == __file__
+    # and through cross_val_score (joblib's frames too): one per fit, each the user's line
+    with pytest.warns(UserWarning, match=r"all classified right") as caught:
+        cross_val_score(pipe, X, codes, cv=2)
+    assert len(caught) == 2 and {w.filename for w in caught} == {__file__}
 
 
 def test_per_recording_fit_arguments_are_checked_whatever_the_temperature(rng):

@@ -272,7 +272,7 @@ def test_collate_masks_without_crops_on_items_without_rows():
     assert changed.all()  # every item masked (each has its own masks)
 
 
-@pytest.mark.parametrize("seed", [0, [0, 3]])
+@pytest.mark.parametrize("seed", [0, [0, 3], np.int64(5), np.random.SeedSequence(7)])
 def test_collate_in_worker_processes_is_seeded(seed):
     """DataLoader workers draw from streams seeded by the seed's integers and the
     worker id: the same seed gives the same mixed batches, each worker its own."""

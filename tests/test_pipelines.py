@@ -550,7 +550,7 @@ def _net_prefixes(params):
     return [k[: -len("lr")] for k in params if k.endswith("__net__lr")]
 
 
-def test_factory_defaults_calibrate_and_the_paper_is_one_argument_away():
+def test_factory_defaults_and_the_paper_one_argument_away():
     """Issue 24: a cosine schedule trains the network and the recording posteriors are
     the geometric mean; a held-out temperature is one argument away, augmentation too
     (it measured no better at short schedules), and so is each of the paper's readings."""
@@ -598,3 +598,26 @@ def test_factory_defaults_calibrate_and_the_paper_is_one_argument_away():
         ValueError, match="'recording_posteriors' parameter of make_att_crnn_pipeline"
     ):
         make_att_crnn_pipeline(recording_posteriors="product")
+
+
+def test_one_default_for_the_recording_posteriors_everywhere():
+    """The factories, run_protocol and every command that takes --recording-posteriors
+    share one default."""
+    import argparse
+    import inspect
+
+    from skasc import cli, run_protocol
+
+    defaults = {
+        f.__name__: inspect.signature(f).parameters["recording_posteriors"].default
+        for f in (make_att_crnn_pipeline, make_cnn_baseline_pipeline, run_protocol)
+    }
+    commands = next(
+        a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            if action.dest == "recording_posteriors":
+                defaults[f"skasc {name}"] = action.default
+    assert {"skasc fit", "skasc cv"} <= defaults.keys()
+    assert set(defaults.values()) == {"mean"}, defaults

@@ -492,7 +492,7 @@ class SegmentNetClassifier(NeuralNetClassifier):
                 f"{type(self).__name__} was fitted with max_epochs=0: the net is "
                 "untrained (random initial weights); set max_epochs >= 1.",
                 UserWarning,
-            )  # above _keeps_global_rng
+            )
         return self
 
     def _training_augmentation(

@@ -171,17 +171,19 @@ def draw_partners(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     return partner, r
 
 
-def _worker_entropy(random_state: Any, worker: int) -> list[int] | None:
-    """The seed of a ``DataLoader`` worker's stream: ``random_state``'s integers (one
-    int, or a sequence of ints such as ``[seed, epoch]``) followed by the worker's id;
-    None (unseeded) for a Generator or None."""
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        return [int(random_state), worker]
-    if isinstance(random_state, (list, tuple)) and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in random_state
-    ):
-        return [*(int(v) for v in random_state), worker]
-    return None
+def _worker_seed(random_state: Any, worker: int) -> np.random.SeedSequence | None:
+    """The seed of a ``DataLoader`` worker's stream: ``random_state`` (an int, ints such
+    as ``[seed, epoch]``, or a SeedSequence) spawned for the worker, so no worker's
+    stream is another's or any seed built by appending integers; None (unseeded) for
+    a Generator or None, which cannot be split."""
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return None
+    seq = (
+        random_state
+        if isinstance(random_state, np.random.SeedSequence)
+        else np.random.SeedSequence(random_state)
+    )
+    return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, worker))
 
 
 class BetweenClassCollate:
@@ -197,11 +199,12 @@ class BetweenClassCollate:
     ----------
     n_classes : int
         Number of classes ``C``.
-    random_state : int, sequence of int, numpy.random.Generator or None, default=None
-        Seed of the mixing RNG, so runs are reproducible.  In DataLoader
-        worker processes the seed's integers are followed by the worker id, so each
-        worker draws its own reproducible stream (a Generator cannot be split: its
-        workers draw unseeded).
+    random_state : int, sequence of int, SeedSequence, Generator or None, default=None
+        Seed of the mixing RNG, so runs are reproducible.  In DataLoader worker
+        processes the seed is spawned for each worker, which draws its own
+        reproducible stream (a Generator cannot be split: its workers draw
+        unseeded). Workers start their streams afresh with each DataLoader
+        iteration, so the networks pass ``[random_state, epoch]``.
     center : ndarray or None, default=None
         Mix around this point (see :func:`mix_between_class`).
 
@@ -237,10 +240,8 @@ class BetweenClassCollate:
 
         info = torch.utils.data.get_worker_info()
         if info is not None and self._worker != info.id:
-            # a worker process holds a copy of the parent's RNG: give it its own stream,
-            # seeded by the seed's entropy (an int, or ints such as [seed, epoch]) and
-            # the worker's id; a Generator or None cannot be split, so it is unseeded
-            self._rng = np.random.default_rng(_worker_entropy(self.random_state, info.id))
+            # a worker process holds a copy of the parent's RNG: give it its own stream
+            self._rng = np.random.default_rng(_worker_seed(self.random_state, info.id))
             self._worker = info.id
         return self._rng
 
